@@ -1,0 +1,65 @@
+"""One settings object for the library, the CLI and the service (``MEDVLM_`` environment variables)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "change-me-development-only"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEDVLM_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Field(default=Path("var"), description="Root for the study store, models and job files.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir.")
+
+    # Ingestion limits: checked before anything is decoded or buffered whole.
+    max_file_bytes: int = 512 * 1024 * 1024
+    max_pixels: int = 64 * 1024 * 1024
+    max_zip_members: int = 20_000
+    max_zip_ratio: int = 200
+    max_zip_total_bytes: int = 8 * 1024 * 1024 * 1024
+
+    # Model.
+    model_dir: Path | None = None
+    image_size: int = 256
+
+    # Service.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str = DEFAULT_SECRET
+    session_idle_minutes: int = 30
+    max_upload_bytes: int = 1024 * 1024 * 1024
+    job_max_attempts: int = 3
+    promotion_tolerance: float = 0.01
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> Settings:
+        if self.environment == "production" and self.secret_key == DEFAULT_SECRET:
+            raise ValueError("MEDVLM_SECRET_KEY must be set to a non-default secret outside development")
+        return self
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'medvlm.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
