@@ -1,0 +1,102 @@
+"""Findings-head metrics: per-label AUROC and F1, their macro means, and expected calibration error.
+
+Labels whose ground truth holds a single class have no AUROC; they are reported as ``None`` and left
+out of the macro mean rather than counted as 0.5 (which would flatter or punish a model at random).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+
+@dataclass(frozen=True)
+class LabelScore:
+    label: str
+    auroc: float | None
+    f1: float | None
+    support: int  # ground-truth positives
+    predicted: int  # predicted positives at the threshold
+
+
+def _as_arrays(y_true: Sequence[int] | np.ndarray, y_prob: Sequence[float] | np.ndarray) -> tuple:
+    t = np.asarray(y_true, dtype=np.int64).ravel()
+    p = np.asarray(y_prob, dtype=np.float64).ravel()
+    if t.shape != p.shape:
+        raise ValueError(f"truth and probabilities differ in length: {t.shape[0]} vs {p.shape[0]}")
+    if t.size and not np.isin(t, (0, 1)).all():
+        raise ValueError("truth must be 0/1")
+    if p.size and (np.isnan(p).any() or (p < 0).any() or (p > 1).any()):
+        raise ValueError("probabilities must lie in [0, 1]")
+    return t, p
+
+
+def auroc(y_true: Sequence[int] | np.ndarray, y_prob: Sequence[float] | np.ndarray) -> float | None:
+    """Area under the ROC curve; None when the truth has only one class (undefined)."""
+    t, p = _as_arrays(y_true, y_prob)
+    if t.size == 0 or t.min() == t.max():
+        return None
+    return float(roc_auc_score(t, p))
+
+
+def f1(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray) -> float | None:
+    """Binary F1 of the positive class; None when there are neither true nor predicted positives."""
+    t, p = _as_arrays(y_true, np.asarray(y_pred, dtype=np.float64))
+    tp = int(((t == 1) & (p == 1)).sum())
+    fp = int(((t == 0) & (p == 1)).sum())
+    fn = int(((t == 1) & (p == 0)).sum())
+    if tp + fp + fn == 0:
+        return None
+    return 2 * tp / (2 * tp + fp + fn)
+
+
+def roc_points(y_true: Sequence[int] | np.ndarray, y_prob: Sequence[float] | np.ndarray) -> tuple:
+    """(false positive rates, true positive rates) for plotting; None when AUROC is undefined."""
+    t, p = _as_arrays(y_true, y_prob)
+    if t.size == 0 or t.min() == t.max():
+        return None
+    fpr, tpr, _ = roc_curve(t, p)
+    return fpr.tolist(), tpr.tolist()
+
+
+def expected_calibration_error(
+    y_true: Sequence[int] | np.ndarray, y_prob: Sequence[float] | np.ndarray, bins: int = 10
+) -> float:
+    """ECE over every (study, label) probability: sum over equal-width bins of |fraction positive - mean
+    probability| weighted by the bin's share. Bins are [0, 0.1), ..., [0.9, 1.0] (1.0 in the last)."""
+    t, p = _as_arrays(y_true, y_prob)
+    if t.size == 0:
+        raise ValueError("ECE needs at least one prediction")
+    index = np.minimum((p * bins).astype(np.int64), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = index == b
+        if mask.any():
+            total += mask.sum() / t.size * abs(t[mask].mean() - p[mask].mean())
+    return float(total)
+
+
+def score_labels(
+    labels: Sequence[str], y_true: np.ndarray, y_prob: np.ndarray, threshold: float = 0.5
+) -> list[LabelScore]:
+    """Per-label scores for a (studies x labels) truth matrix and probability matrix."""
+    t = np.asarray(y_true)
+    p = np.asarray(y_prob, dtype=np.float64)
+    if t.ndim != 2 or t.shape != p.shape or t.shape[1] != len(labels):
+        raise ValueError(f"expected (studies x {len(labels)}) matrices, got {t.shape} and {p.shape}")
+    out = []
+    for j, label in enumerate(labels):
+        pred = (p[:, j] >= threshold).astype(np.int64)
+        out.append(LabelScore(label, auroc(t[:, j], p[:, j]), f1(t[:, j], pred),
+                              int(t[:, j].sum()), int(pred.sum())))
+    return out
+
+
+def macro(values: Sequence[float | None]) -> float | None:
+    """Mean over defined values; None when none is defined."""
+    defined = [v for v in values if v is not None and not math.isnan(v)]
+    return float(np.mean(defined)) if defined else None
