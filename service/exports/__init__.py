@@ -1,0 +1,1 @@
+"""Report exports: PDF, DICOM SR, encapsulated PDF, FHIR DiagnosticReport (see ``context.ReportContext``)."""
