@@ -1,0 +1,259 @@
+"""The finding ontology (``curricula/ontology.yaml``): names, synonyms, laterality, severity, critical flag,
+report phrases and the IU MeSH mapping.
+
+Validated on load: a bad file is a ConfigError naming the finding and the key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from medvlm.errors import ConfigError
+from medvlm.findings import Finding, Presence
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "curricula" / "ontology.yaml"
+LATERALITIES = ("left", "right", "bilateral")
+
+_REQUIRED = (
+    "display",
+    "synonyms",
+    "lateralities",
+    "locations",
+    "severities",
+    "critical",
+    "phrases",
+    "mesh",
+    "renderable",
+)
+_OPTIONAL = ("normal_phrases", "critical_severities", "mesh_exclude", "mesh_location")
+_TOP_KEYS = ("locations", "device_types", "severity_words", "findings")
+
+
+@dataclass(frozen=True)
+class FindingSpec:
+    """One finding of the ontology. ``critical`` means critical whenever present; ``critical_severities``
+    lists the severities at which it becomes critical otherwise (e.g. a large pleural effusion)."""
+
+    name: str
+    display: str
+    synonyms: list[str]
+    lateralities: list[str]
+    locations: list[str]
+    severities: list[str]
+    critical: bool
+    phrases: dict[str, list[str]]
+    mesh: list[str]
+    renderable: bool
+    critical_severities: list[str] = field(default_factory=list)
+    normal_phrases: list[str] = field(default_factory=list)
+    mesh_exclude: list[str] = field(default_factory=list)
+    mesh_location: dict[str, str] = field(default_factory=dict)
+
+    def is_critical(self, finding: Finding) -> bool:
+        """Whether ``finding`` is critical: present or uncertain, and critical by flag or by severity."""
+        if finding.label != self.name or finding.presence == Presence.ABSENT:
+            return False
+        return self.critical or (
+            finding.severity is not None and finding.severity in self.critical_severities
+        )
+
+    def render(
+        self,
+        presence: Presence | str,
+        laterality: str | None = None,
+        severity: str | None = None,
+        location: str | None = None,
+        index: int = 0,
+    ) -> str:
+        """A report sentence from this finding's phrase templates (empty placeholders are dropped)."""
+        kind = "absent" if Presence(presence) == Presence.ABSENT else "present"
+        templates = self.phrases.get(kind) or []
+        if not templates:
+            return ""
+        text = templates[index % len(templates)].format(
+            laterality=laterality or "", severity=severity or "", location=location or ""
+        )
+        text = " ".join(text.split()).replace(" .", ".")
+        return text[:1].upper() + text[1:]
+
+
+@dataclass(frozen=True)
+class Ontology:
+    findings: dict[str, FindingSpec]
+    location_words: dict[str, list[str]]
+    device_types: dict[str, list[str]]
+    severity_words: dict[str, list[str]]
+    path: Path | None = None
+
+    @property
+    def names(self) -> list[str]:
+        """Finding names in file order (the findings head's output order), ``no_finding`` included."""
+        return list(self.findings)
+
+    def get(self, name: str) -> FindingSpec:
+        try:
+            return self.findings[name]
+        except KeyError:
+            raise KeyError(f"unknown finding {name!r}; known: {', '.join(self.findings)}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.findings
+
+    def is_critical(self, finding: Finding) -> bool:
+        return finding.label in self.findings and self.findings[finding.label].is_critical(finding)
+
+
+def _str_list(value: Any, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(f"ontology: {where} must be a list of non-empty strings, got {value!r}")
+    return [v.strip() for v in value]
+
+
+def _str_map(value: Any, where: str) -> dict[str, list[str]]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"ontology: {where} must be a mapping of name -> list of phrases, got {value!r}")
+    return {str(k): _str_list(v, f"{where}.{k}") for k, v in value.items()}
+
+
+def _parse_finding(name: str, raw: Any, locations: set[str], devices: set[str]) -> FindingSpec:
+    where = f"finding {name!r}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"ontology: {where} must be a mapping, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown:
+        raise ConfigError(
+            f"ontology: {where} has unknown key {unknown[0]!r}; allowed: {', '.join(_REQUIRED + _OPTIONAL)}"
+        )
+    for key in _REQUIRED:
+        if key not in raw:
+            raise ConfigError(f"ontology: {where} is missing required key {key!r}")
+    for key in ("critical", "renderable"):
+        if not isinstance(raw[key], bool):
+            raise ConfigError(f"ontology: {where} key {key!r} must be true or false, got {raw[key]!r}")
+    if not isinstance(raw["display"], str) or not raw["display"].strip():
+        raise ConfigError(f"ontology: {where} key 'display' must be a non-empty string")
+    lateralities = _str_list(raw["lateralities"], f"{where} key 'lateralities'")
+    bad = [s for s in lateralities if s not in LATERALITIES]
+    if bad:
+        raise ConfigError(
+            f"ontology: {where} key 'lateralities' has {bad[0]!r}; allowed: {', '.join(LATERALITIES)}"
+        )
+    locs = _str_list(raw["locations"], f"{where} key 'locations'")
+    allowed_locs = devices if name == "support_device" else locations
+    bad = [s for s in locs if s not in allowed_locs]
+    if bad:
+        raise ConfigError(
+            f"ontology: {where} key 'locations' has unknown location {bad[0]!r}; "
+            f"known: {', '.join(sorted(allowed_locs))}"
+        )
+    severities = _str_list(raw["severities"], f"{where} key 'severities'")
+    critical_severities = _str_list(raw.get("critical_severities"), f"{where} key 'critical_severities'")
+    bad = [s for s in critical_severities if s not in severities]
+    if bad:
+        raise ConfigError(
+            f"ontology: {where} key 'critical_severities' has {bad[0]!r}, not in its severities"
+        )
+    phrases = raw["phrases"]
+    if not isinstance(phrases, dict) or set(phrases) - {"present", "absent"}:
+        raise ConfigError(f"ontology: {where} key 'phrases' must map only 'present'/'absent' to lists")
+    parsed_phrases = {
+        k: _str_list(phrases.get(k), f"{where} key 'phrases.{k}'") for k in ("present", "absent")
+    }
+    for kind, templates in parsed_phrases.items():
+        for template in templates:
+            try:
+                template.format(laterality="", severity="", location="")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ConfigError(
+                    f"ontology: {where} key 'phrases.{kind}' template {template!r} uses an "
+                    f"unknown placeholder ({exc}); allowed: {{laterality}} {{severity}} {{location}}"
+                ) from None
+    mesh = _str_list(raw["mesh"], f"{where} key 'mesh'")
+    mesh_location = raw.get("mesh_location") or {}
+    if not isinstance(mesh_location, dict) or any(
+        k not in mesh or v not in locs for k, v in mesh_location.items()
+    ):
+        raise ConfigError(
+            f"ontology: {where} key 'mesh_location' must map its mesh patterns to its locations, "
+            f"got {mesh_location!r}"
+        )
+    return FindingSpec(
+        name=name,
+        display=raw["display"].strip(),
+        synonyms=[s.lower() for s in _str_list(raw["synonyms"], f"{where} key 'synonyms'")],
+        lateralities=lateralities,
+        locations=locs,
+        severities=severities,
+        critical=raw["critical"],
+        phrases=parsed_phrases,
+        mesh=mesh,
+        renderable=raw["renderable"],
+        critical_severities=critical_severities,
+        normal_phrases=[
+            s.lower() for s in _str_list(raw.get("normal_phrases"), f"{where} key 'normal_phrases'")
+        ],
+        mesh_exclude=[s.lower() for s in _str_list(raw.get("mesh_exclude"), f"{where} key 'mesh_exclude'")],
+        mesh_location=dict(mesh_location),
+    )
+
+
+def parse_ontology(data: Any, path: Path | None = None) -> Ontology:
+    """Validate a parsed YAML document and build the Ontology (raises ConfigError on any problem)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"ontology: expected a mapping with keys {', '.join(_TOP_KEYS)}")
+    unknown = sorted(set(data) - set(_TOP_KEYS))
+    if unknown:
+        raise ConfigError(f"ontology: unknown top-level key {unknown[0]!r}; allowed: {', '.join(_TOP_KEYS)}")
+    for key in _TOP_KEYS:
+        if key not in data:
+            raise ConfigError(f"ontology: missing top-level key {key!r}")
+    location_words = _str_map(data["locations"], "locations")
+    device_types = _str_map(data["device_types"], "device_types")
+    severity_words = _str_map(data["severity_words"], "severity_words")
+    raw_findings = data["findings"]
+    if not isinstance(raw_findings, dict) or not raw_findings:
+        raise ConfigError("ontology: 'findings' must be a non-empty mapping of name -> finding")
+    if "no_finding" not in raw_findings:
+        raise ConfigError("ontology: 'findings' must include 'no_finding'")
+    findings = {
+        str(name): _parse_finding(str(name), raw, set(location_words), set(device_types))
+        for name, raw in raw_findings.items()
+    }
+    for spec in findings.values():
+        bad = [s for s in spec.severities if s not in severity_words]
+        if bad:
+            raise ConfigError(
+                f"ontology: finding {spec.name!r} key 'severities' has {bad[0]!r} with no entry in "
+                "severity_words"
+            )
+    return Ontology(
+        findings=findings,
+        location_words=location_words,
+        device_types=device_types,
+        severity_words=severity_words,
+        path=path,
+    )
+
+
+def load_ontology(path: Path | None = None) -> Ontology:
+    """Load and validate the ontology (default ``curricula/ontology.yaml``); cached per resolved path."""
+    return _load(Path(path or DEFAULT_PATH).resolve())
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path) -> Ontology:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"ontology: cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"ontology: {path} is not valid YAML: {exc}") from None
+    return parse_ontology(data, path)
