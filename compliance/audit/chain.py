@@ -169,9 +169,12 @@ def _verify(session: Session, batch_size: int) -> VerifyResult:
                 return broken(row.seq, "content does not match its hash (row edited)")
             prev_hash, expected_seq, last_seq = row.hash, expected_seq + 1, row.seq
             checked += 1
-    if checked != head_seq or prev_hash != head_hash:
-        return broken(None if checked == head_seq else checked + 1,
-                      f"the head records {head_seq} rows ending in {head_hash[:12]}..., the table has "
-                      f"{checked} rows ending in {prev_hash[:12]}... "
-                      "(rows deleted from the end, or head edited)")
+    if checked < head_seq:
+        return broken(checked + 1, f"the head records {head_seq} rows, the table ends at row {checked} "
+                                   "(rows deleted from the end)")
+    if checked > head_seq:
+        return broken(head_seq + 1, f"rows beyond the head's last row {head_seq} "
+                                    "(appended without the head, or head rewound)")
+    if prev_hash != head_hash:
+        return broken(None, "the head hash does not match the last row (head edited)")
     return VerifyResult(True, checked, head_seq, head_hash)
