@@ -1,0 +1,59 @@
+"""The findings head: presence (multi-label) plus laterality and severity where the ontology has them.
+
+It reads the vision tower's tokens mean-pooled; one linear map gives every logit, sliced per finding.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from medvlm.model.configuration import FindingSlot
+
+
+class FindingsHead(nn.Module):
+    def __init__(self, slots: list[FindingSlot], feature_dim: int, hidden: int = 0) -> None:
+        super().__init__()
+        self.slots = slots
+        self.presence_index = list(range(len(slots)))
+        offset = len(slots)
+        self.laterality_slices: dict[int, slice] = {}
+        self.severity_slices: dict[int, slice] = {}
+        for i, slot in enumerate(slots):
+            if slot.lateralities:
+                self.laterality_slices[i] = slice(offset, offset + len(slot.lateralities))
+                offset += len(slot.lateralities)
+        for i, slot in enumerate(slots):
+            if slot.severities:
+                self.severity_slices[i] = slice(offset, offset + len(slot.severities))
+                offset += len(slot.severities)
+        self.num_outputs = offset
+        self.body: nn.Module = (
+            nn.Sequential(nn.LayerNorm(feature_dim), nn.Linear(feature_dim, hidden), nn.GELU())
+            if hidden
+            else nn.LayerNorm(feature_dim)
+        )
+        self.out = nn.Linear(hidden or feature_dim, offset)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``tokens`` (B, N, D) -> logits (B, num_outputs)."""
+        pooled = tokens.float().mean(dim=1)
+        return self.out(self.body(pooled))
+
+    def presence_logits(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits[:, : len(self.slots)]
+
+    def loss(self, logits: torch.Tensor, targets: dict[str, torch.Tensor]) -> torch.Tensor:
+        """BCE on presence; cross-entropy on laterality / severity for findings present with that attribute.
+
+        ``targets``: ``presence`` (B, n) float; ``laterality`` / ``severity`` (B, n) long, -1 = unknown.
+        """
+        loss = F.binary_cross_entropy_with_logits(self.presence_logits(logits), targets["presence"])
+        for key, slices in (("laterality", self.laterality_slices), ("severity", self.severity_slices)):
+            target = targets[key]
+            for i, sl in slices.items():
+                known = target[:, i] >= 0
+                if known.any():
+                    loss = loss + 0.5 * F.cross_entropy(logits[known, sl], target[known, i])
+        return loss
