@@ -1,0 +1,92 @@
+"""Finding mentions in a clause: ontology synonyms compiled to whole-word patterns, overlaps resolved.
+
+A longer phrase wins over a shorter one inside it ("calcified nodule" is a granuloma, not a nodule;
+"nodular opacity" a nodule, not an opacity); the same span may name two findings ("hydropneumothorax").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from medvlm.ontology import Ontology
+
+
+@dataclass(frozen=True)
+class Mention:
+    label: str
+    start: int
+    end: int
+    text: str
+    normal: bool  # matched a "normal_phrases" entry: states the finding absent
+
+
+def _phrase_pattern(phrase: str) -> str:
+    words = [re.escape(w) for w in phrase.split()]
+    body = r"[\s-]+".join(words)
+    plural = "" if phrase.endswith("s") else "(?:e?s)?"
+    return rf"(?<![\w-]){body}{plural}(?![\w-])"
+
+
+_CACHE: dict[int, tuple[Ontology, list[tuple[str, bool, re.Pattern[str]]]]] = {}
+
+
+def compiled_patterns(ontology: Ontology) -> list[tuple[str, bool, re.Pattern[str]]]:
+    """One alternation per (finding, synonyms | normal phrases), longest phrase first; cached per ontology."""
+    cached = _CACHE.get(id(ontology))
+    if cached is not None and cached[0] is ontology:
+        return cached[1]
+    patterns: list[tuple[str, bool, re.Pattern[str]]] = []
+    for spec in ontology.findings.values():
+        for normal, phrases in ((False, spec.synonyms), (True, spec.normal_phrases)):
+            if phrases:
+                ordered = sorted(set(phrases), key=len, reverse=True)
+                alternation = "|".join(_phrase_pattern(p) for p in ordered)
+                patterns.append((spec.name, normal, re.compile(alternation, re.IGNORECASE)))
+    _CACHE[id(ontology)] = (ontology, patterns)
+    return patterns
+
+
+# Phrases that look like a finding's synonym but are something else.
+_BLOCKERS: dict[str, re.Pattern[str]] = {
+    "pleural_effusion": re.compile(r"pericardial\s+effusion|joint\s+effusion", re.IGNORECASE),
+    "hyperinflation": re.compile(
+        r"(?:subcutaneous|soft tissue|mediastinal|interstitial)\s+emphysema", re.IGNORECASE
+    ),
+    "lung_opacity": re.compile(
+        r"(?:bone|bony|soft[\s-]tissue|breast|nipple|osseous|sclerotic|mineral|calcific|calcified|"
+        r"vertebral|sternal|rib)\s+(?:densit(?:y|ies)|opacit(?:y|ies))|"
+        r"(?:densit(?:y|ies)|opacit(?:y|ies))\s+(?:of|in|within|projecting over|overlying)\s+(?:the\s+)?"
+        r"(?:bone|ribs?|spine|vertebra\w*|soft tissues?|breasts?|humer\w*|clavicle|nipple)",
+        re.IGNORECASE,
+    ),
+    "atelectasis": re.compile(r"(?:vertebral|body|compression)\s+collapse", re.IGNORECASE),
+    "mass": re.compile(r"(?:soft tissue|breast)\s+mass|mass\s+effect", re.IGNORECASE),
+    "fracture": re.compile(r"fracture\s+fixation", re.IGNORECASE),
+}
+
+
+def find_mentions(clause: str, ontology: Ontology) -> list[Mention]:
+    """All finding mentions in ``clause`` (offsets within it), in text order."""
+    found: list[Mention] = []
+    for label, normal, pattern in compiled_patterns(ontology):
+        for match in pattern.finditer(clause):
+            found.append(Mention(label, match.start(), match.end(), match.group(0), normal))
+    blocked = {
+        label: [(m.start(), m.end()) for m in pattern.finditer(clause)]
+        for label, pattern in _BLOCKERS.items()
+    }
+    kept: list[Mention] = []
+    for mention in sorted(found, key=lambda m: m.end - m.start, reverse=True):
+        if any(s <= mention.start and mention.end <= e for s, e in blocked.get(mention.label, [])):
+            continue
+        inside_longer = any(
+            k.start <= mention.start
+            and mention.end <= k.end
+            and (k.end - k.start) > (mention.end - mention.start)
+            for k in kept
+        )
+        if inside_longer or any(k.label == mention.label and k.start == mention.start for k in kept):
+            continue
+        kept.append(mention)
+    return sorted(kept, key=lambda m: (m.start, m.label))
