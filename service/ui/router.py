@@ -1,0 +1,85 @@
+"""Serves the clinician review UI: the two pages and ``ui/static``, with no build step.
+
+The pages are static HTML; all data comes from ``/api/v1`` with the bearer token the page keeps in
+``sessionStorage``, so nothing here needs authentication. Static files are served by one route (not a
+Starlette ``Mount``) because ``include_router`` copies routes, and a mount would be lost on the way.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse, JSONResponse
+
+UI_DIR = Path(__file__).resolve().parents[2] / "ui"
+STATIC_DIR = UI_DIR / "static"
+
+# Pages are tiny and change with a deploy; assets get a short cache so a reload picks up a new version.
+_NO_STORE = {"Cache-Control": "no-store"}
+_SHORT_CACHE = {"Cache-Control": "max-age=300"}
+_MEDIA_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".json": "application/json",
+}
+
+router = APIRouter(include_in_schema=False)
+
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(UI_DIR / name, media_type="text/html; charset=utf-8", headers=_NO_STORE)
+
+
+@router.get("/")
+def worklist_page() -> FileResponse:
+    """Login and worklist."""
+    return _page("index.html")
+
+
+@router.get("/review/{study_uid}")
+def review_page(study_uid: str) -> FileResponse:
+    """Viewer, findings and draft editor for one study (the page reads the UID from its URL)."""
+    return _page("review.html")
+
+
+@router.get("/ui/static/{asset_path:path}")
+def static_asset(asset_path: str) -> FileResponse:
+    """A file under ``ui/static``; anything outside it, or of an unknown type, is a 404."""
+    target = (STATIC_DIR / asset_path).resolve()
+    media_type = _MEDIA_TYPES.get(target.suffix)
+    if not target.is_relative_to(STATIC_DIR) or media_type is None or not target.is_file():
+        raise HTTPException(status_code=404, detail=f"no UI asset {asset_path!r}")
+    return FileResponse(target, media_type=media_type, headers=_SHORT_CACHE)
+
+
+@lru_cache(maxsize=1)
+def _ontology_payload() -> dict[str, Any]:
+    """Per finding: display name, allowed lateralities and severities, critical flag (for the editors)."""
+    try:
+        from medvlm.ontology import load_ontology
+
+        ontology = load_ontology()
+    except Exception:  # the ontology is optional for the UI: it falls back to generic choices
+        return {"findings": {}}
+    findings: dict[str, Any] = {}
+    for name in ontology.names:
+        spec = ontology.get(name)
+        findings[name] = {
+            "display": spec.display,
+            "lateralities": list(spec.lateralities),
+            "severities": list(spec.severities),
+            "critical": bool(spec.critical),
+        }
+    return {"findings": findings}
+
+
+@router.get("/ui/ontology.json")
+def ontology_json() -> JSONResponse:
+    """The ontology facts the findings panel needs; public (it holds no patient data)."""
+    return JSONResponse(_ontology_payload(), headers=_SHORT_CACHE)

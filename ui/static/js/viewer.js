@@ -1,0 +1,443 @@
+// Canvas viewer: window/level on the ORIGINAL stored values (not on an 8-bit PNG), zoom, pan, invert,
+// fit/reset and the pixel value under the cursor.
+//
+// Speed: the frame's stored values are turned into RGBA through a lookup table indexed by stored value
+// (at most 65,536 entries, rebuilt per window change in well under a millisecond), so a window drag costs
+// one table read per pixel plus one putImageData; redraws are coalesced to one per animation frame.
+// First paint: a server-rendered PNG (small, default window) is drawn while the raw values download.
+
+import { api } from "./api.js";
+
+const CT_PRESETS = {
+  lung: { center: -600, width: 1500 },
+  mediastinum: { center: 40, width: 400 },
+  bone: { center: 480, width: 2500 },
+};
+// For projection radiographs (no Hounsfield units) the presets are ranges of the image's own value
+// distribution, in attenuation order (air first): lungs get the low end, mediastinum the dense end.
+const PERCENTILE_PRESETS = {
+  lung: [1, 55],
+  mediastinum: [35, 99.5],
+  bone: [10, 99.95],
+};
+
+export class Viewer {
+  constructor(canvas, { onChange = () => {}, onPixel = () => {} } = {}) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d", { alpha: false });
+    this.onChange = onChange;
+    this.onPixel = onPixel;
+    this.image = null; // {cols, rows, pixels, min, max, slope, intercept, photometric, dtype}
+    this.preview = null; // ImageBitmap of the PNG shown until raw values arrive
+    this.buffer = document.createElement("canvas"); // full-resolution rendered frame
+    this.bufferCtx = this.buffer.getContext("2d", { alpha: false });
+    this.imageData = null;
+    this.lut = null;
+    this.window = { center: 0, width: 1 };
+    this.defaultWindow = null;
+    this.inverted = false;
+    this.scale = 1;
+    this.tx = 0;
+    this.ty = 0;
+    this.dirtyPixels = true;
+    this.frameRequested = false;
+    this.percentiles = null;
+    this.modality = "";
+    this.stats = { renders: 0, renderMs: 0, firstImageMs: null, rawReadyMs: null, loadStartMs: null };
+    this._bindPointer();
+    new ResizeObserver(() => this._resize()).observe(canvas.parentElement);
+    this._resize();
+  }
+
+  // -- loading -----------------------------------------------------------------------------------
+
+  async load(instance, modality = "") {
+    this.modality = (modality || "").toUpperCase();
+    this.stats.loadStartMs = performance.now();
+    this.image = null;
+    this.preview = null;
+    this.rawError = null;
+    this.dims = { cols: instance.columns, rows: instance.rows };
+    if (instance.window_center != null && instance.window_width != null) {
+      this.defaultWindow = { center: Number(instance.window_center), width: Number(instance.window_width) };
+    }
+    this.fit(false);
+    const sop = instance.sop_instance_uid;
+    const maxSize = Math.max(256, Math.min(1024, Math.ceil(Math.max(this.canvas.width, this.canvas.height))));
+    const previewTask = api
+      .framePng(sop, 0, { max_size: maxSize })
+      .then((blob) => createImageBitmap(blob))
+      .then((bitmap) => {
+        if (this.image) return; // raw values won the race: nothing to do
+        this.preview = bitmap;
+        this._firstImage();
+        this.requestRender();
+      })
+      .catch(() => {});
+    try {
+      const raw = await api.frameRaw(sop, 0);
+      this._setRaw(raw.headers, await raw.arrayBuffer());
+    } catch (error) {
+      // The PNG stays on screen; only window/level on stored values is lost. Say so, do not hide it.
+      await previewTask;
+      this.rawError = error.message;
+      this.onChange(this.state());
+      return;
+    }
+    this.stats.rawReadyMs = performance.now();
+    this._firstImage();
+    this.requestRender();
+  }
+
+  _firstImage() {
+    if (this.stats.firstImageMs === null) this.stats.firstImageMs = performance.now();
+  }
+
+  _setRaw(headers, buffer) {
+    const num = (name, fallback) => {
+      const value = headers.get(name);
+      return value === null || value === "" ? fallback : Number(value);
+    };
+    const rows = num("X-Rows", this.dims.rows);
+    const cols = num("X-Columns", this.dims.cols);
+    const dtype = (headers.get("X-Pixel-Dtype") || "uint16").toLowerCase();
+    if (num("X-Samples-Per-Pixel", 1) !== 1) throw new Error("colour image: window/level applies to greyscale only");
+    const Types = { uint16: Uint16Array, int16: Int16Array, uint8: Uint8Array, float32: Float32Array };
+    const Type = Types[dtype];
+    if (!Type) throw new Error(`unsupported pixel type ${dtype}`);
+    if (buffer.byteLength !== rows * cols * Type.BYTES_PER_ELEMENT) {
+      throw new Error(`raw frame has ${buffer.byteLength} bytes, expected ${rows}x${cols} ${dtype}`);
+    }
+    const pixels = new Type(buffer);
+    let min = Infinity;
+    let max = -Infinity;
+    for (let i = 0; i < pixels.length; i++) {
+      const v = pixels[i];
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    const slope = num("X-Rescale-Slope", 1) || 1;
+    const intercept = num("X-Rescale-Intercept", 0);
+    this.image = {
+      rows, cols, pixels, min, max, slope, intercept, dtype,
+      photometric: (headers.get("X-Photometric") || "MONOCHROME2").toUpperCase(),
+    };
+    this.dims = { rows, cols };
+    this.buffer.width = cols;
+    this.buffer.height = rows;
+    this.imageData = this.bufferCtx.createImageData(cols, rows);
+    this.out32 = new Uint32Array(this.imageData.data.buffer);
+    const wc = num("X-Window-Center", NaN);
+    const ww = num("X-Window-Width", NaN);
+    if (Number.isFinite(wc) && Number.isFinite(ww) && ww > 0) this.defaultWindow = { center: wc, width: ww };
+    if (!this.defaultWindow) {
+      const lo = min * slope + intercept;
+      const hi = max * slope + intercept;
+      this.defaultWindow = { center: (lo + hi) / 2, width: Math.max(1, Math.abs(hi - lo)) };
+    }
+    this.window = { ...this.defaultWindow };
+    this.percentiles = null;
+    this.dirtyPixels = true;
+    this.onChange(this.state());
+  }
+
+  // -- window / level ----------------------------------------------------------------------------
+
+  get ready() {
+    return this.image !== null;
+  }
+
+  setWindow(center, width) {
+    this.window = { center, width: Math.max(1, width) };
+    this.dirtyPixels = true;
+    this.requestRender();
+    this.onChange(this.state());
+  }
+
+  resetWindow() {
+    if (this.defaultWindow) this.setWindow(this.defaultWindow.center, this.defaultWindow.width);
+  }
+
+  preset(name) {
+    if (!this.image) return;
+    const ct = this.modality === "CT";
+    if (ct && CT_PRESETS[name]) {
+      this.setWindow(CT_PRESETS[name].center, CT_PRESETS[name].width);
+      return;
+    }
+    const range = PERCENTILE_PRESETS[name];
+    if (!range) return;
+    const [lo, hi] = range.map((p) => this._attenuationPercentile(p));
+    this.setWindow((lo + hi) / 2, Math.abs(hi - lo));
+  }
+
+  // Value at attenuation percentile p: for MONOCHROME1 the largest stored values are the least dense.
+  _attenuationPercentile(p) {
+    if (!this.percentiles) this.percentiles = this._histogramPercentiles();
+    const q = this.image.photometric === "MONOCHROME1" ? 100 - p : p;
+    return this.percentiles(q);
+  }
+
+  _histogramPercentiles() {
+    const { pixels, min, max, slope, intercept } = this.image;
+    const bins = 4096;
+    const counts = new Uint32Array(bins);
+    const span = max - min || 1;
+    const step = Math.max(1, Math.floor(pixels.length / 500000)); // a sample is plenty for percentiles
+    let n = 0;
+    for (let i = 0; i < pixels.length; i += step, n++) counts[Math.min(bins - 1, ((pixels[i] - min) / span) * bins | 0)]++;
+    return (q) => {
+      const target = (q / 100) * n;
+      let acc = 0;
+      for (let b = 0; b < bins; b++) {
+        acc += counts[b];
+        if (acc >= target) return (min + ((b + 0.5) / bins) * span) * slope + intercept;
+      }
+      return max * slope + intercept;
+    };
+  }
+
+  toggleInvert() {
+    this.inverted = !this.inverted;
+    this.dirtyPixels = true;
+    this.requestRender();
+    this.onChange(this.state());
+  }
+
+  // LUT from stored value (offset by min) to packed RGBA, following the DICOM linear VOI function.
+  _buildLut() {
+    const { min, max, slope, intercept, photometric } = this.image;
+    const size = max - min + 1;
+    if (!this.lut || this.lut.length < size) this.lut = new Uint32Array(size);
+    const lut = this.lut;
+    const c = this.window.center - 0.5;
+    const w = Math.max(1, this.window.width - 1);
+    const flip = (photometric === "MONOCHROME1") !== this.inverted;
+    for (let i = 0; i < size; i++) {
+      const x = (min + i) * slope + intercept;
+      let y = (x - c) / w + 0.5;
+      y = y <= 0 ? 0 : y >= 1 ? 1 : y;
+      if (flip) y = 1 - y;
+      const g = (y * 255 + 0.5) | 0;
+      lut[i] = 0xff000000 | (g << 16) | (g << 8) | g;
+    }
+  }
+
+  _paintPixels() {
+    const { pixels, min, dtype } = this.image;
+    const out = this.out32;
+    if (dtype === "float32") {
+      this._paintFloat();
+    } else {
+      this._buildLut();
+      const lut = this.lut;
+      const n = pixels.length;
+      if (min === 0) for (let i = 0; i < n; i++) out[i] = lut[pixels[i]];
+      else for (let i = 0; i < n; i++) out[i] = lut[pixels[i] - min];
+    }
+    this.bufferCtx.putImageData(this.imageData, 0, 0);
+  }
+
+  _paintFloat() {
+    const { pixels, slope, intercept, photometric } = this.image;
+    const c = this.window.center - 0.5;
+    const w = Math.max(1e-6, this.window.width - 1);
+    const flip = (photometric === "MONOCHROME1") !== this.inverted;
+    const out = this.out32;
+    for (let i = 0; i < pixels.length; i++) {
+      let y = (pixels[i] * slope + intercept - c) / w + 0.5;
+      y = y <= 0 ? 0 : y >= 1 ? 1 : y;
+      const g = ((flip ? 1 - y : y) * 255 + 0.5) | 0;
+      out[i] = 0xff000000 | (g << 16) | (g << 8) | g;
+    }
+  }
+
+  // -- geometry ----------------------------------------------------------------------------------
+
+  _resize() {
+    const box = this.canvas.parentElement.getBoundingClientRect();
+    const ratio = window.devicePixelRatio || 1;
+    const width = Math.max(1, Math.round(box.width * ratio));
+    const height = Math.max(1, Math.round(box.height * ratio));
+    if (width === this.canvas.width && height === this.canvas.height) return;
+    const fitted = this._fitted;
+    this.canvas.width = width;
+    this.canvas.height = height;
+    if (fitted !== false) this.fit(false);
+    this.requestRender();
+  }
+
+  fit(notify = true) {
+    if (!this.dims) return;
+    const { cols, rows } = this.dims;
+    this.scale = Math.min(this.canvas.width / cols, this.canvas.height / rows);
+    this.tx = (this.canvas.width - cols * this.scale) / 2;
+    this.ty = (this.canvas.height - rows * this.scale) / 2;
+    this._fitted = true;
+    this.requestRender();
+    if (notify) this.onChange(this.state());
+  }
+
+  reset() {
+    this.inverted = false;
+    this.resetWindow();
+    this.fit();
+  }
+
+  zoomAt(factor, cx, cy) {
+    const next = Math.min(40, Math.max(0.02, this.scale * factor));
+    const k = next / this.scale;
+    this.tx = cx - (cx - this.tx) * k;
+    this.ty = cy - (cy - this.ty) * k;
+    this.scale = next;
+    this._fitted = false;
+    this.requestRender();
+    this.onChange(this.state());
+  }
+
+  zoom(factor) {
+    this.zoomAt(factor, this.canvas.width / 2, this.canvas.height / 2);
+  }
+
+  pan(dx, dy) {
+    this.tx += dx;
+    this.ty += dy;
+    this._fitted = false;
+    this.requestRender();
+  }
+
+  // -- drawing -----------------------------------------------------------------------------------
+
+  requestRender() {
+    if (this.frameRequested) return;
+    this.frameRequested = true;
+    requestAnimationFrame(() => {
+      this.frameRequested = false;
+      this.render();
+    });
+  }
+
+  render() {
+    const t0 = performance.now();
+    const ctx = this.ctx;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = "#000";
+    ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
+    if (!this.dims) return;
+    const { cols, rows } = this.dims;
+    ctx.imageSmoothingEnabled = this.scale < 2; // magnified: show real pixels, not a blur
+    if (this.image) {
+      if (this.dirtyPixels) {
+        this._paintPixels();
+        this.dirtyPixels = false;
+      }
+      ctx.setTransform(this.scale, 0, 0, this.scale, this.tx, this.ty);
+      ctx.drawImage(this.buffer, 0, 0);
+    } else if (this.preview) {
+      ctx.setTransform(this.scale, 0, 0, this.scale, this.tx, this.ty);
+      if (this.inverted) ctx.filter = "invert(1)";
+      ctx.drawImage(this.preview, 0, 0, cols, rows);
+      ctx.filter = "none";
+    } else {
+      return;
+    }
+    this.stats.renders += 1;
+    this.stats.renderMs += performance.now() - t0;
+  }
+
+  // -- pointer -----------------------------------------------------------------------------------
+
+  _canvasPoint(event) {
+    const rect = this.canvas.getBoundingClientRect();
+    const ratio = this.canvas.width / rect.width;
+    return { x: (event.clientX - rect.left) * ratio, y: (event.clientY - rect.top) * ratio };
+  }
+
+  _bindPointer() {
+    const canvas = this.canvas;
+    let drag = null;
+    canvas.addEventListener("contextmenu", (e) => e.preventDefault());
+    canvas.addEventListener("pointerdown", (event) => {
+      canvas.focus({ preventScroll: true });
+      const p = this._canvasPoint(event);
+      const mode = event.button === 1 || event.shiftKey ? "pan" : event.button === 2 || event.ctrlKey ? "zoom" : "window";
+      drag = { mode, x: p.x, y: p.y, window: { ...this.window } };
+      canvas.setPointerCapture(event.pointerId);
+      canvas.dataset.dragging = mode;
+    });
+    canvas.addEventListener("pointermove", (event) => {
+      const p = this._canvasPoint(event);
+      this._reportPixel(p);
+      if (!drag) return;
+      const dx = p.x - drag.x;
+      const dy = p.y - drag.y;
+      if (drag.mode === "pan") {
+        this.pan(dx, dy);
+        drag.x = p.x;
+        drag.y = p.y;
+      } else if (drag.mode === "zoom") {
+        this.zoomAt(Math.exp(-dy / 200), drag.x, drag.y);
+        drag.y = p.y;
+      } else if (this.image) {
+        // Sensitivity follows the value range so a drag across the canvas spans the whole image.
+        const { min, max, slope } = this.image;
+        const perPixel = (Math.abs((max - min) * slope) || 1) / Math.max(300, this.canvas.width);
+        this.setWindow(drag.window.center + dy * perPixel, Math.max(1, drag.window.width + dx * perPixel * 2));
+      }
+    });
+    const end = (event) => {
+      if (!drag) return;
+      drag = null;
+      delete canvas.dataset.dragging;
+      if (canvas.hasPointerCapture(event.pointerId)) canvas.releasePointerCapture(event.pointerId);
+    };
+    canvas.addEventListener("pointerup", end);
+    canvas.addEventListener("pointercancel", end);
+    canvas.addEventListener("pointerleave", () => this.onPixel(null));
+    canvas.addEventListener(
+      "wheel",
+      (event) => {
+        event.preventDefault();
+        const p = this._canvasPoint(event);
+        this.zoomAt(Math.exp(-event.deltaY / 500), p.x, p.y);
+      },
+      { passive: false },
+    );
+  }
+
+  _reportPixel(p) {
+    if (!this.dims) return;
+    const x = Math.floor((p.x - this.tx) / this.scale);
+    const y = Math.floor((p.y - this.ty) / this.scale);
+    if (x < 0 || y < 0 || x >= this.dims.cols || y >= this.dims.rows) {
+      this.onPixel(null);
+      return;
+    }
+    if (!this.image) {
+      this.onPixel({ x, y, stored: null, value: null });
+      return;
+    }
+    const stored = this.image.pixels[y * this.image.cols + x];
+    this.onPixel({ x, y, stored, value: stored * this.image.slope + this.image.intercept });
+  }
+
+  state() {
+    return {
+      center: this.window.center,
+      width: this.window.width,
+      inverted: this.inverted,
+      zoom: this.scale * (this.dims ? 1 : 0),
+      ready: this.ready,
+      error: this.rawError || null,
+    };
+  }
+
+  // Checksum of what is on screen (used by the browser test to see that a drag changes pixels).
+  screenChecksum() {
+    const { width, height } = this.canvas;
+    const data = this.ctx.getImageData(0, 0, width, height).data;
+    let sum = 0;
+    for (let i = 0; i < data.length; i += 4) sum = (sum * 31 + data[i]) >>> 0;
+    return sum;
+  }
+}
