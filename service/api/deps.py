@@ -1,0 +1,124 @@
+"""Request dependencies as ``Annotated`` aliases: settings, a transactional DB session, the caller.
+
+The DB session commits when the route function returns (scope="function"), before the response is
+sent, so a failed commit (an audit write included) becomes an error response, never a silent loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session, select
+
+from medvlm.settings import Settings
+from service.auth.policy import Permission, allowed
+from service.auth.security import API_KEY_PREFIX, api_key_digest, decode_token
+from service.db.tables import ApiKey, User, UserSession, utc
+from service.errors import AuthenticationError, PermissionDeniedError
+
+# Writing last_seen on every request would serialise concurrent requests of one user on one row.
+_TOUCH_INTERVAL = timedelta(seconds=30)
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SessionDep = Annotated[Session, Depends(get_db, scope="function")]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a logged-in user (with a session) or an API key."""
+
+    name: str
+    role: str
+    user_id: str | None = None
+    session_id: str | None = None
+    api_key_id: str | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"user:{self.name}" if self.user_id else f"api_key:{self.name}"
+
+
+def _credentials(request: Request) -> str:
+    key = request.headers.get("x-api-key")
+    if key:
+        return key.strip()
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise AuthenticationError("missing credentials: send 'Authorization: Bearer <token>' or 'X-API-Key'")
+    return value.strip()
+
+
+def _from_api_key(session: Session, key: str) -> Principal:
+    row = session.exec(select(ApiKey).where(ApiKey.key_hash == api_key_digest(key))).first()
+    if row is None or row.revoked_at is not None:
+        raise AuthenticationError("unknown or revoked API key")
+    return Principal(name=row.name, role=row.role, api_key_id=row.id)
+
+
+def _from_token(session: Session, settings: Settings, token: str) -> Principal:
+    claims = decode_token(settings.secret_key, token)
+    row = session.get(UserSession, claims["sid"])
+    if row is None or row.user_id != claims["sub"] or row.ended_at is not None:
+        raise AuthenticationError("session ended: log in again")
+    now = datetime.now(UTC)
+    last_seen = utc(row.last_seen_at)
+    assert last_seen is not None
+    if now - last_seen > timedelta(minutes=settings.session_idle_minutes):
+        row.ended_at = now
+        session.add(row)
+        session.commit()  # the expiry sticks even though this request fails
+        raise AuthenticationError(f"session expired after {settings.session_idle_minutes} minutes idle")
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        raise AuthenticationError("user disabled")
+    if now - last_seen > _TOUCH_INTERVAL:
+        row.last_seen_at = now
+        session.add(row)
+    return Principal(name=user.username, role=user.role, user_id=user.id, session_id=row.id)
+
+
+def get_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
+    credentials = _credentials(request)
+    if credentials.startswith(API_KEY_PREFIX):
+        return _from_api_key(session, credentials)
+    return _from_token(session, settings, credentials)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require(permission: Permission) -> Callable[[Principal], Principal]:
+    """A dependency that lets the call through only for roles granted ``permission``."""
+
+    def check(principal: PrincipalDep) -> Principal:
+        if not allowed(principal.role, permission):
+            raise PermissionDeniedError(f"role '{principal.role}' may not use this endpoint "
+                                        f"(needs {permission.value})")
+        return principal
+
+    check.permission = permission  # type: ignore[attr-defined]  (read by the route-matrix tests)
+    return check
+
+
+def Caller(permission: Permission) -> type[Principal]:
+    return Annotated[Principal, Depends(require(permission))]  # type: ignore[return-value]

@@ -1,0 +1,30 @@
+"""API keys for integrations (admin only); the key is shown once, only its digest is kept."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.api.deps import Caller, SessionDep
+from service.audit import audit
+from service.auth.policy import Permission
+from service.auth.security import api_key_digest, new_api_key
+from service.db.tables import ApiKey
+from service.errors import PermissionDeniedError
+from service.schemas.auth import ApiKeyCreate, ApiKeyCreated
+
+router = APIRouter(prefix="/api-keys", tags=["api-keys"])
+AdminDep = Caller(Permission.ADMIN)
+
+
+@router.post("", response_model=ApiKeyCreated, status_code=201)
+def create_api_key(body: ApiKeyCreate, session: SessionDep, admin: AdminDep) -> ApiKeyCreated:
+    if admin.user_id is None:
+        raise PermissionDeniedError("API keys are created by a logged-in admin, not by another API key")
+    key = new_api_key()
+    row = ApiKey(name=body.name, key_hash=api_key_digest(key), role=body.role, created_by=admin.user_id)
+    session.add(row)
+    session.flush()
+    audit(session, actor=admin.actor, action="api_key.create", resource_type="api_key", resource_id=row.id,
+          detail={"name": row.name, "role": row.role})
+    return ApiKeyCreated(id=row.id, name=row.name, role=row.role, key=key,  # type: ignore[arg-type]
+                         created_at=row.created_at)

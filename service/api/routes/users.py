@@ -1,0 +1,36 @@
+"""User accounts (admin only)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlmodel import select
+
+from service.api.deps import Caller, SessionDep
+from service.audit import audit
+from service.auth.policy import Permission
+from service.auth.security import hash_password
+from service.db.tables import User
+from service.errors import ConflictError
+from service.schemas.auth import UserCreate, UserCreated
+
+router = APIRouter(prefix="/users", tags=["users"])
+AdminDep = Caller(Permission.ADMIN)
+
+
+def create_user(session, username: str, password: str, role: str) -> User:  # type: ignore[no-untyped-def]
+    """Shared with ``medvlm users add``."""
+    if session.exec(select(User).where(User.username == username)).first() is not None:
+        raise ConflictError(f"user '{username}' already exists")
+    user = User(username=username, password_hash=hash_password(password), role=role)
+    session.add(user)
+    session.flush()
+    return user
+
+
+@router.post("", response_model=UserCreated, status_code=201)
+def add_user(body: UserCreate, session: SessionDep, admin: AdminDep) -> UserCreated:
+    user = create_user(session, body.username, body.password, body.role)
+    audit(session, actor=admin.actor, action="user.create", resource_type="user", resource_id=user.id,
+          detail={"username": user.username, "role": user.role})
+    return UserCreated(id=user.id, username=user.username, role=user.role,  # type: ignore[arg-type]
+                       created_at=user.created_at)

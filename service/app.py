@@ -1,0 +1,48 @@
+"""The FastAPI application: settings, database, routers under ``/api/v1``, ops routes, UI, error mapping."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+
+from fastapi import APIRouter, FastAPI
+
+from medvlm.db import get_engine
+from medvlm.settings import Settings
+from service.api.routes import api_keys, auth, corrections, instances, jobs, ops, reports, studies, users
+from service.config import service_settings
+from service.errors import install_error_handlers
+from service.jobs.drafter import Drafter, drafter_from_settings
+from service.metrics import install_metrics
+
+API_PREFIX = "/api/v1"
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX)
+    for module in (auth, users, api_keys, studies, instances, reports, jobs, corrections):
+        router.include_router(module.router)
+    return router
+
+
+def create_app(settings: Settings | None = None, *, drafter: Drafter | None = None) -> FastAPI:
+    """The app for ``settings`` (default: the environment's). ``drafter`` overrides the configured model.
+
+    The schema is not created here: run ``medvlm.db.migrate`` (``medvlm serve`` does) before serving.
+    """
+    settings = service_settings(settings)
+    app = FastAPI(title="MedVLM", version="1.0.0",
+                  description="On-prem radiology report drafting: worklist, review, sign-off, exports.")
+    app.state.settings = settings
+    app.state.engine = get_engine(settings.resolved_database_url)
+    configured = drafter if drafter is not None else drafter_from_settings(settings)
+    app.state.drafter: Callable[[], Drafter | None] = lambda: configured  # type: ignore[misc]
+    app.state.metrics = install_metrics(app)
+    install_error_handlers(app)
+    app.include_router(ops.router)
+    app.include_router(api_router())
+    if importlib.util.find_spec("service.ui.router") is not None:
+        from service.ui.router import router as ui_router
+
+        app.include_router(ui_router)
+    return app

@@ -1,0 +1,1 @@
+"""Authentication (passwords, JWT sessions, API keys) and the role policy."""

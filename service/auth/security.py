@@ -1,0 +1,63 @@
+"""Password hashing (argon2), signed session tokens (JWT, HS256) and API key generation.
+
+A token names its session; the session row decides idle expiry and logout, so a token cannot outlive
+its session even before ``exp``. API keys are random 256-bit secrets stored only as SHA-256 digests
+(a slow hash adds nothing for secrets of that entropy and would cost every integration request).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from service.errors import AuthenticationError
+
+_hasher = PasswordHasher()
+ALGORITHM = "HS256"
+API_KEY_PREFIX = "mvk_"
+# A token's absolute lifetime; the session's idle expiry usually ends it much earlier.
+TOKEN_MAX_AGE = timedelta(hours=12)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# Verified against when the username does not exist, so both failures take the same time.
+DUMMY_HASH = hash_password("not-a-real-password")
+
+
+def create_token(secret: str, *, user_id: str, session_id: str, now: datetime | None = None) -> str:
+    issued = now or datetime.now(UTC)
+    claims = {"sub": user_id, "sid": session_id, "iat": issued, "exp": issued + TOKEN_MAX_AGE}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_token(secret: str, token: str) -> dict:
+    try:
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "sid", "exp"]})
+    except jwt.ExpiredSignatureError:
+        raise AuthenticationError("token expired: log in again") from None
+    except jwt.InvalidTokenError as exc:
+        raise AuthenticationError(f"invalid token ({exc})") from None
+    return claims
+
+
+def new_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def api_key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()

@@ -1,0 +1,1 @@
+"""Drafting jobs: a queue in the database, a worker loop, and the drafter interface the worker calls."""

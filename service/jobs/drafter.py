@@ -1,0 +1,72 @@
+"""What the worker and the regenerate endpoint need from the model: one small interface.
+
+``BundleDrafter`` is the real one (``medvlm.model.load_bundle`` + ``medvlm.inference.draft_study``),
+loaded lazily once per process. Keeping the service behind ``Drafter`` lets the queue, retries and
+restarts be exercised on their own, and lets a deployment swap the model without touching the service.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field, is_dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from medvlm.findings import Finding
+from medvlm.settings import Settings
+
+
+@dataclass(frozen=True)
+class DraftOutput:
+    findings: list[Finding]
+    findings_text: str
+    impression: str
+    model_version: str
+    consistency_flags: list[dict[str, Any]] = field(default_factory=list)
+    input_hashes: list[str] = field(default_factory=list)
+
+
+class Drafter(Protocol):
+    def draft(self, paths: list[Path], edited_findings: list[Finding] | None = None) -> DraftOutput:
+        """Findings and a report for the study's images; with ``edited_findings``, text consistent with them."""
+        ...
+
+
+def _flag_dict(flag: Any) -> dict[str, Any]:
+    data = asdict(flag) if is_dataclass(flag) else dict(flag)
+    return {k: (str(v) if v is not None and k != "sentence" else v) for k, v in data.items()
+            if k in ("label", "kind", "message", "sentence")}
+
+
+class BundleDrafter:
+    """Drafts with a saved model bundle (``ModelBundle.save`` directory)."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self.model_dir = Path(model_dir)
+        self._bundle: Any = None
+        self._lock = threading.Lock()  # one forward pass at a time: the model is not thread-safe
+
+    def _load(self) -> Any:
+        if self._bundle is None:
+            from medvlm.model import load_bundle
+
+            self._bundle = load_bundle(self.model_dir)
+        return self._bundle
+
+    def draft(self, paths: list[Path], edited_findings: list[Finding] | None = None) -> DraftOutput:
+        from medvlm.inference import draft_study
+
+        with self._lock:
+            result = draft_study(self._load(), [str(p) for p in paths], edited_findings=edited_findings)
+        return DraftOutput(
+            findings=list(result.findings), findings_text=result.findings_text, impression=result.impression,
+            model_version=str(result.model_version),
+            consistency_flags=[_flag_dict(f) for f in result.consistency_flags],
+            input_hashes=list(result.input_hashes))
+
+
+def drafter_from_settings(settings: Settings) -> Drafter | None:
+    """The configured model (``MEDVLM_MODEL_DIR``), or None when no model is set up yet."""
+    if settings.model_dir is None:
+        return None
+    return BundleDrafter(settings.model_dir)

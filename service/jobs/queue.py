@@ -1,0 +1,111 @@
+"""The draft-job queue, kept in the database so that it survives restarts and can be shared by workers.
+
+Claiming picks the oldest job that is queued, or running with an expired lease (its worker died), with
+``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL so concurrent workers never take the same job. The
+update is also conditional on the row being unchanged, so even on SQLite (one worker, but possibly a
+restarted one) a job is never run twice at once. Each claim counts as an attempt; past ``max_attempts``
+a job fails for good with its last reason.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import or_, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from service.db.tables import DraftJob, Report, now_utc
+from service.workflow.reports import set_study_status
+
+ACTIVE = ("queued", "running")
+
+
+def enqueue(session: Session, study_uid: str, *, max_attempts: int) -> DraftJob | None:
+    """A draft job for the study, unless one is pending or a clinician already works on its report."""
+    pending = session.exec(select(DraftJob).where(DraftJob.study_instance_uid == study_uid,
+                                                  DraftJob.status.in_(ACTIVE))).first()  # type: ignore[attr-defined]
+    if pending is not None:
+        return pending
+    report = session.exec(select(Report).where(Report.study_instance_uid == study_uid)).first()
+    if report is not None and report.status != "draft":
+        return None
+    job = DraftJob(study_instance_uid=study_uid, max_attempts=max_attempts)
+    session.add(job)
+    set_study_status(session, study_uid, "drafting")
+    session.flush()
+    return job
+
+
+def claim(engine: Engine, worker_id: str, lease: timedelta) -> DraftJob | None:
+    """Take the next job (committed at once), or None when there is nothing to do."""
+    with Session(engine, expire_on_commit=False) as session:
+        now = now_utc()
+        runnable = or_(DraftJob.status == "queued",
+                       (DraftJob.status == "running") & (DraftJob.lease_until < now))  # type: ignore[operator]
+        stmt = (select(DraftJob).where(runnable).order_by(DraftJob.created_at).limit(1)  # type: ignore[arg-type]
+                .with_for_update(skip_locked=True))
+        job = session.exec(stmt).first()
+        if job is None:
+            return None
+        if job.attempts >= job.max_attempts:  # its worker died on the last allowed attempt
+            _finish_failed(session, job, job.last_error or "worker stopped during the last attempt")
+            session.commit()
+            return claim(engine, worker_id, lease)
+        taken = session.execute(
+            update(DraftJob)
+            .where(DraftJob.id == job.id, DraftJob.status == job.status,  # type: ignore[arg-type]
+                   DraftJob.attempts == job.attempts)  # type: ignore[arg-type]
+            .values(status="running", attempts=job.attempts + 1, worker_id=worker_id,
+                    lease_until=now + lease, updated_at=now))
+        session.commit()
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        session.refresh(job)
+        return job
+
+
+def _finish_failed(session: Session, job: DraftJob, reason: str) -> None:
+    job.status = "failed"
+    job.last_error = reason
+    job.finished_at = job.updated_at = now_utc()
+    session.add(job)
+    set_study_status(session, job.study_instance_uid, "failed")
+
+
+def still_owned(session: Session, job_id: str, worker_id: str) -> DraftJob | None:
+    """The job, locked, if this worker still holds it (a lease that expired may have been re-claimed)."""
+    job = session.exec(select(DraftJob).where(DraftJob.id == job_id).with_for_update()).first()
+    if job is None or job.status != "running" or job.worker_id != worker_id:
+        return None
+    return job
+
+
+def mark_done(session: Session, job: DraftJob, report_id: str) -> None:
+    job.status = "done"
+    job.report_id = report_id
+    job.last_error = None
+    job.finished_at = job.updated_at = now_utc()
+    job.lease_until = None
+    session.add(job)
+
+
+def mark_failed_attempt(session: Session, job: DraftJob, reason: str) -> None:
+    """Record why the attempt failed; retry later unless the attempts are used up."""
+    if job.attempts >= job.max_attempts:
+        _finish_failed(session, job, reason)
+        return
+    job.status = "queued"
+    job.last_error = reason
+    job.lease_until = None
+    job.updated_at = now_utc()
+    session.add(job)
+
+
+def requeue_after_restart(engine: Engine) -> int:
+    """On a single-worker (SQLite) start, jobs left running by a dead process are runnable at once."""
+    with Session(engine) as session:
+        result = session.execute(update(DraftJob).where(DraftJob.status == "running")  # type: ignore[arg-type]
+                                 .values(lease_until=now_utc() - timedelta(seconds=1)))
+        session.commit()
+        return int(result.rowcount)  # type: ignore[attr-defined]

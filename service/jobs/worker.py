@@ -1,0 +1,129 @@
+"""The drafting worker: claim a job, draft outside any transaction, store the draft and finish the job in one.
+
+The model call holds no database lock, so the API stays responsive while a draft is computed. If the
+worker dies mid-draft, the job's lease runs out (or, single worker on SQLite, the next start requeues
+it) and another attempt picks it up. Run as a thread by ``medvlm serve`` or alone:
+``python -m service.jobs.worker [--drafter module:factory] [--lease-seconds N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from medvlm.db.models import Instance, Series
+from medvlm.errors import NotFoundError
+from service.audit import audit
+from service.db.tables import DraftJob
+from service.errors import ModelUnavailableError
+from service.jobs import queue
+from service.jobs.drafter import Drafter
+from service.workflow.reports import save_draft
+
+log = logging.getLogger("medvlm.worker")
+
+
+def study_paths(session: Session, study_uid: str) -> list[Path]:
+    rows = session.exec(
+        select(Instance.path).join(Series, Series.series_instance_uid == Instance.series_instance_uid)  # type: ignore[arg-type]
+        .where(Series.study_instance_uid == study_uid)
+        .order_by(Series.series_number, Instance.instance_number, Instance.sop_instance_uid)).all()
+    if not rows:
+        raise NotFoundError(f"study {study_uid} has no stored instances to draft from")
+    return [Path(p) for p in rows]
+
+
+class Worker:
+    def __init__(self, engine: Engine, drafter: Callable[[], Drafter | None], *, worker_id: str | None = None,
+                 lease: timedelta = timedelta(minutes=5), poll_seconds: float = 0.5) -> None:
+        self.engine = engine
+        self.drafter = drafter
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self.lease = lease
+        self.poll_seconds = poll_seconds
+
+    def run_once(self) -> bool:
+        """Process one job if there is one; True when a job was taken."""
+        job = queue.claim(self.engine, self.worker_id, self.lease)
+        if job is None:
+            return False
+        self._process(job)
+        return True
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # a database hiccup must not end the worker; the lease protects the job
+                log.exception("worker %s: claiming failed", self.worker_id)
+                busy = False
+            if not busy:
+                stop.wait(self.poll_seconds)
+
+    def _process(self, job: DraftJob) -> None:
+        try:
+            with Session(self.engine) as session:
+                paths = study_paths(session, job.study_instance_uid)
+            drafter = self.drafter()
+            if drafter is None:
+                raise ModelUnavailableError("no drafting model is configured (set MEDVLM_MODEL_DIR)")
+            output = drafter.draft(paths)
+            with Session(self.engine, expire_on_commit=False) as session:
+                owned = queue.still_owned(session, job.id, self.worker_id)
+                if owned is None:  # the lease ran out and another worker took over: drop this result
+                    return
+                report = save_draft(session, job.study_instance_uid, output, author=f"model:{output.model_version}")
+                audit(session, actor=f"worker:{self.worker_id}", action="report.draft", resource_type="report",
+                      resource_id=report.id, detail={"study_instance_uid": job.study_instance_uid,
+                                                     "job_id": job.id, "model_version": output.model_version})
+                queue.mark_done(session, owned, report.id)
+                session.commit()
+        except Exception as exc:  # any failure is recorded on the job with its reason, then retried
+            reason = f"{type(exc).__name__}: {exc}"[:2000]
+            log.warning("job %s attempt %d failed: %s", job.id, job.attempts, reason)
+            with Session(self.engine) as session:
+                owned = queue.still_owned(session, job.id, self.worker_id)
+                if owned is not None:
+                    queue.mark_failed_attempt(session, owned, reason)
+                    session.commit()
+
+
+def load_factory(spec: str) -> Callable[[], Drafter | None]:
+    """``module:callable`` -> a drafter factory (a deployment hook, and how tests plug in a drafter)."""
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from medvlm.db import get_engine
+    from medvlm.settings import get_settings
+    from service.jobs.drafter import drafter_from_settings
+
+    parser = argparse.ArgumentParser(description="Run the MedVLM drafting worker.")
+    parser.add_argument("--drafter", help="module:factory returning a Drafter (default: the configured model)")
+    parser.add_argument("--lease-seconds", type=float, default=300.0)
+    parser.add_argument("--poll-seconds", type=float, default=0.5)
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    engine = get_engine(settings.resolved_database_url)
+    if engine.dialect.name == "sqlite":
+        queue.requeue_after_restart(engine)
+    drafter = drafter_from_settings(settings)
+    factory = load_factory(args.drafter) if args.drafter else (lambda: drafter)
+    logging.basicConfig(level=logging.INFO)
+    worker = Worker(engine, factory, lease=timedelta(seconds=args.lease_seconds), poll_seconds=args.poll_seconds)
+    worker.run(threading.Event())
+
+
+if __name__ == "__main__":
+    main()

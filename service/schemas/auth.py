@@ -1,0 +1,55 @@
+"""Login, users and API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+RoleName = Literal["radiologist", "researcher", "admin", "integration"]
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserPublic(BaseModel):
+    username: str
+    role: RoleName
+
+
+class LoginResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds of inactivity after which the session ends.")
+    user: UserPublic
+
+
+class MeResponse(UserPublic):
+    auth: Literal["session", "api_key"]
+
+
+class UserCreate(BaseModel):
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password: str = Field(min_length=12, max_length=1024)
+    role: RoleName
+
+
+class UserCreated(UserPublic):
+    id: str
+    created_at: datetime
+
+
+class ApiKeyCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+    role: RoleName = "integration"
+
+
+class ApiKeyCreated(BaseModel):
+    id: str
+    name: str
+    role: RoleName
+    key: str = Field(description="Shown once; only its digest is stored.")
+    created_at: datetime

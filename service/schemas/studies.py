@@ -1,0 +1,82 @@
+"""Worklist, study detail and upload results."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+StudyStatus = Literal["received", "drafting", "draft_ready", "in_review", "signed", "failed"]
+
+
+class StudySummary(BaseModel):
+    study_instance_uid: str
+    patient_id: str
+    patient_name: str
+    accession_number: str
+    study_date: str
+    description: str
+    modalities: list[str]
+    status: StudyStatus
+    critical: bool
+    report_id: str | None
+
+
+class WorklistPage(BaseModel):
+    items: list[StudySummary]
+    total: int
+    page: int
+    page_size: int
+
+
+class InstancePublic(BaseModel):
+    sop_instance_uid: str
+    instance_number: int | None
+    rows: int
+    columns: int
+    frames: int
+    window_center: float | None
+    window_width: float | None
+    photometric: str
+
+
+class SeriesPublic(BaseModel):
+    series_instance_uid: str
+    modality: str
+    description: str
+    instances: list[InstancePublic]
+
+
+class PatientPublic(BaseModel):
+    patient_id: str
+    name: str
+    birth_date: str
+    sex: str
+
+
+class StudyDetail(BaseModel):
+    study_instance_uid: str
+    patient: PatientPublic
+    study_date: str
+    study_time: str
+    accession_number: str
+    description: str
+    referring_physician: str
+    status: StudyStatus
+    critical: bool
+    series: list[SeriesPublic]
+    report_id: str | None
+
+
+class RejectionPublic(BaseModel):
+    path: str
+    reason: str
+
+
+class UploadResult(BaseModel):
+    ingested: int
+    duplicates: int
+    conflicts: int
+    rejected: list[RejectionPublic]
+    study_instance_uids: list[str]
+    jobs: list[str]

@@ -1,0 +1,1 @@
+"""Studies as the service sees them: visibility, the worklist query, upload, frames."""

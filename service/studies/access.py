@@ -1,0 +1,49 @@
+"""Object-level visibility: what a caller may not see answers 404, exactly like what does not exist."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from medvlm.db.models import Instance, Series, Study
+from medvlm.errors import NotFoundError
+from service.api.deps import Principal
+from service.auth.policy import sees_all_studies
+from service.db.tables import DraftJob, Report, StudyState
+
+
+def can_see_study(session: Session, principal: Principal, study_uid: str) -> bool:
+    if sees_all_studies(principal.role):
+        return True
+    state = session.get(StudyState, study_uid)
+    return state is not None and state.source_api_key_id == principal.api_key_id
+
+
+def visible_study(session: Session, principal: Principal, study_uid: str) -> Study:
+    study = session.get(Study, study_uid)
+    if study is None or not can_see_study(session, principal, study_uid):
+        raise NotFoundError(f"study {study_uid} not found")
+    return study
+
+
+def visible_instance(session: Session, principal: Principal, sop_uid: str) -> Instance:
+    row = session.exec(select(Instance, Series.study_instance_uid)
+                       .join(Series, Series.series_instance_uid == Instance.series_instance_uid)  # type: ignore[arg-type]
+                       .where(Instance.sop_instance_uid == sop_uid)).first()
+    if row is None or not can_see_study(session, principal, row[1]):
+        raise NotFoundError(f"instance {sop_uid} not found")
+    return row[0]
+
+
+def visible_report(session: Session, principal: Principal, report_id: str, *, lock: bool = False) -> Report:
+    stmt = select(Report).where(Report.id == report_id)
+    report = session.exec(stmt.with_for_update() if lock else stmt).first()
+    if report is None or not can_see_study(session, principal, report.study_instance_uid):
+        raise NotFoundError(f"report {report_id} not found")
+    return report
+
+
+def visible_job(session: Session, principal: Principal, job_id: str) -> DraftJob:
+    job = session.get(DraftJob, job_id)
+    if job is None or not can_see_study(session, principal, job.study_instance_uid):
+        raise NotFoundError(f"job {job_id} not found")
+    return job

@@ -1,0 +1,71 @@
+"""Frames for the viewer: a rendered PNG (window/level applied server-side) or the stored values raw.
+
+Decoding goes through ``medvlm.dicom`` (limits checked, all transfer syntaxes); the raw endpoint hands
+the viewer stored values plus what it needs to apply the Modality LUT and VOI window itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from medvlm.db.models import Instance
+from service.errors import InvalidInputError
+
+RAW_DTYPES = {np.dtype("uint8"): "uint8", np.dtype("uint16"): "uint16", np.dtype("int16"): "int16",
+              np.dtype("float32"): "float32"}
+
+
+def parse_window(window: str | None) -> tuple[float, float] | None:
+    if window is None:
+        return None
+    try:
+        center, width = (float(v) for v in window.split(","))
+    except ValueError:
+        raise InvalidInputError(f"window must be 'center,width' (two numbers), got {window!r}") from None
+    if not (np.isfinite(center) and np.isfinite(width)) or width <= 0:
+        raise InvalidInputError(f"window width must be a positive finite number, got {window!r}")
+    return center, width
+
+
+def _check_frame(instance: Instance, frame: int) -> None:
+    if frame < 0 or frame >= instance.frames:
+        raise InvalidInputError(f"frame {frame} out of range: instance {instance.sop_instance_uid} has "
+                                f"{instance.frames} frame(s), numbered from 0")
+
+
+def _dataset(instance: Instance) -> Any:
+    from medvlm.dicom.pixels import read_dataset
+
+    return read_dataset(instance.path)
+
+
+def render_frame_png(instance: Instance, frame: int, window: tuple[float, float] | None,
+                     max_size: int | None) -> bytes:
+    from medvlm.dicom.render import render_png
+
+    _check_frame(instance, frame)
+    return render_png(_dataset(instance), frame=frame, window=window, max_size=max_size)
+
+
+def raw_frame(instance: Instance, frame: int) -> tuple[bytes, dict[str, str]]:
+    _check_frame(instance, frame)
+    ds = _dataset(instance)
+    pixels = ds.pixel_array
+    if instance.frames > 1:
+        pixels = pixels[frame]
+    pixels = np.ascontiguousarray(pixels)
+    if pixels.dtype not in RAW_DTYPES:  # e.g. 32-bit integers: the viewer reads them as float32
+        pixels = pixels.astype(np.float32)
+    little = pixels.astype(pixels.dtype.newbyteorder("<"), copy=False)
+    headers = {
+        "X-Rows": str(pixels.shape[0]), "X-Columns": str(pixels.shape[1]),
+        "X-Pixel-Dtype": RAW_DTYPES[pixels.dtype], "X-Samples-Per-Pixel": str(instance.samples_per_pixel),
+        "X-Rescale-Slope": repr(float(instance.rescale_slope)),
+        "X-Rescale-Intercept": repr(float(instance.rescale_intercept)),
+        "X-Window-Center": "" if instance.window_center is None else repr(float(instance.window_center)),
+        "X-Window-Width": "" if instance.window_width is None else repr(float(instance.window_width)),
+        "X-Photometric": instance.photometric,
+    }
+    return little.tobytes(), headers

@@ -1,0 +1,72 @@
+"""Multipart upload with a hard cap: refused by Content-Length up front, and counted while streaming.
+
+Starlette spools multipart files to temporary files, so memory stays small; the counting ``receive``
+stops a body without (or with a lying) Content-Length as soon as it passes ``max_upload_bytes``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from starlette.datastructures import UploadFile
+
+from service.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaError
+
+MAX_PARTS = 1000
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    name: str
+    data: bytes
+
+
+def _too_large(limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(f"upload larger than the limit of {limit} bytes (MEDVLM_MAX_UPLOAD_BYTES)")
+
+
+async def read_upload(request: Request, *, max_upload_bytes: int, max_file_bytes: int) -> list[UploadedFile]:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise UnsupportedMediaError(f"expected multipart/form-data with one or more 'files' parts, "
+                                    f"got '{content_type or 'no content type'}'")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise InvalidInputError(f"invalid Content-Length header {declared!r}")
+        if int(declared) > max_upload_bytes:
+            raise _too_large(max_upload_bytes)
+
+    received = 0
+    upstream = request.receive
+
+    async def capped_receive():  # type: ignore[no-untyped-def]
+        nonlocal received
+        message = await upstream()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > max_upload_bytes:
+                raise _too_large(max_upload_bytes)
+        return message
+
+    capped = Request(request.scope, capped_receive)
+    try:
+        form = await capped.form(max_files=MAX_PARTS, max_fields=MAX_PARTS)
+    except PayloadTooLargeError:
+        raise
+    except Exception as exc:  # malformed multipart bodies come in several exception types
+        raise InvalidInputError(f"unreadable multipart body: {exc}") from None
+    try:
+        parts = [p for p in form.getlist("files") if isinstance(p, UploadFile)]
+        if not parts:
+            raise InvalidInputError("no files: send DICOM files or a zip as multipart parts named 'files'")
+        files = []
+        for part in parts:
+            if part.size is not None and part.size > max_file_bytes:
+                raise PayloadTooLargeError(f"file {part.filename!r} is {part.size} bytes, over the "
+                                           f"per-file limit of {max_file_bytes} (MEDVLM_MAX_FILE_BYTES)")
+            files.append(UploadedFile(name=part.filename or "upload", data=await part.read()))
+        return files
+    finally:
+        await form.close()

@@ -1,0 +1,131 @@
+"""Applying workflow events to the database: every change is a new ``ReportVersion`` row.
+
+Each function runs inside the caller's transaction, locks the report row (``FOR UPDATE`` on
+PostgreSQL; SQLite serialises writers anyway), checks the event against ``state.TRANSITIONS``, writes,
+and keeps the study's worklist status in step. Two edits racing from the same ``base_version`` cannot
+both win: the loser gets 409 from the version check or from the (report_id, version) unique key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from medvlm.errors import NotFoundError
+from service.db.tables import Addendum, Report, ReportVersion, StudyState, now_utc
+from service.errors import ConflictError
+from service.jobs.drafter import DraftOutput
+from service.workflow.state import Event, ReportState, next_state
+
+STUDY_STATUS = {ReportState.DRAFT: "draft_ready", ReportState.IN_REVIEW: "in_review",
+                ReportState.SIGNED: "signed"}
+
+
+def _critical(findings: list[dict[str, Any]]) -> bool:
+    return any(f.get("critical") and f.get("presence", "present") != "absent" for f in findings)
+
+
+def set_study_status(session: Session, study_uid: str, status: str, critical: bool | None = None) -> None:
+    state = session.get(StudyState, study_uid) or StudyState(study_instance_uid=study_uid)
+    state.status = status
+    if critical is not None:
+        state.critical = critical
+    state.updated_at = now_utc()
+    session.add(state)
+
+
+def lock_report(session: Session, report_id: str) -> Report:
+    report = session.exec(select(Report).where(Report.id == report_id).with_for_update()).first()
+    if report is None:
+        raise NotFoundError(f"report {report_id} not found")
+    return report
+
+
+def _new_version(session: Session, report: Report, kind: str, author: str) -> None:
+    report.version += 1
+    report.updated_at = now_utc()
+    session.add(report)
+    session.add(ReportVersion(report_id=report.id, version=report.version, kind=kind, findings=report.findings,
+                              findings_text=report.findings_text, impression=report.impression, author=author))
+    try:
+        session.flush()
+    except IntegrityError:
+        raise ConflictError(f"report {report.id} was changed concurrently; reload and retry") from None
+
+
+def save_draft(session: Session, study_uid: str, draft: DraftOutput, author: str) -> Report:
+    """Store a model draft (ORIGINAL). A study keeps one report; an untouched draft is replaced."""
+    findings = [f.to_dict() for f in draft.findings]
+    text = {"findings": findings, "findings_text": draft.findings_text, "impression": draft.impression}
+    report = session.exec(select(Report).where(Report.study_instance_uid == study_uid).with_for_update()).first()
+    if report is None:
+        report = Report(study_instance_uid=study_uid, version=0)
+    else:
+        next_state(report.status, Event.REDRAFT)
+    report.status = ReportState.DRAFT.value
+    report.findings, report.findings_text, report.impression = findings, draft.findings_text, draft.impression
+    report.original = text
+    report.model_version = draft.model_version
+    report.consistency_flags = draft.consistency_flags
+    report.input_hashes = draft.input_hashes
+    _new_version(session, report, "ORIGINAL", author)
+    set_study_status(session, study_uid, "draft_ready", critical=_critical(findings))
+    return report
+
+
+def _check_base(report: Report, base_version: int | None) -> None:
+    if base_version is not None and base_version != report.version:
+        raise ConflictError(f"report {report.id} is at version {report.version}, the edit was based on "
+                            f"version {base_version}; reload and reapply the change")
+
+
+def edit(session: Session, report: Report, *, base_version: int, author: str, findings_text: str | None,
+         impression: str | None, findings: list[dict[str, Any]] | None) -> Report:
+    new_state = next_state(report.status, Event.EDIT)
+    _check_base(report, base_version)
+    if findings_text is not None:
+        report.findings_text = findings_text
+    if impression is not None:
+        report.impression = impression
+    if findings is not None:
+        report.findings = findings
+    report.status = new_state.value
+    _new_version(session, report, "EDIT", author)
+    set_study_status(session, report.study_instance_uid, STUDY_STATUS[new_state], _critical(report.findings))
+    return report
+
+
+def regenerate(session: Session, report: Report, draft: DraftOutput, *, base_version: int | None,
+               author: str) -> Report:
+    """Text redrafted from clinician-edited findings: the findings are the clinician's, the text the model's."""
+    new_state = next_state(report.status, Event.REGENERATE)
+    _check_base(report, base_version)
+    report.findings = [f.to_dict() for f in draft.findings]
+    report.findings_text, report.impression = draft.findings_text, draft.impression
+    report.consistency_flags = draft.consistency_flags
+    report.status = new_state.value
+    _new_version(session, report, "REGENERATED", author)
+    set_study_status(session, report.study_instance_uid, STUDY_STATUS[new_state], _critical(report.findings))
+    return report
+
+
+def sign(session: Session, report: Report, *, author: str) -> Report:
+    new_state = next_state(report.status, Event.SIGN)
+    report.status = new_state.value
+    report.signed_by = author
+    report.signed_at = now_utc()
+    _new_version(session, report, "FINAL", author)
+    set_study_status(session, report.study_instance_uid, "signed", _critical(report.findings))
+    return report
+
+
+def add_addendum(session: Session, report: Report, *, text: str, author: str) -> Addendum:
+    next_state(report.status, Event.ADDENDUM)
+    addendum = Addendum(report_id=report.id, text=text, author=author)
+    report.updated_at = now_utc()
+    session.add(report)
+    session.add(addendum)
+    session.flush()
+    return addendum
