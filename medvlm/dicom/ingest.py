@@ -1,0 +1,232 @@
+"""Ingestion: sources -> parsed, validated, decoded -> stored (content-addressed) -> indexed.
+
+Per file the order is fixed: read (size-limited) -> parse -> validate (declared pixels checked) ->
+decode every frame (the file must be usable later) -> sha256 -> store (temp, fsync, rename) -> commit
+the rows. A rejected file writes nothing. Files are committed in small batches for speed; if another
+process wins a race on some row, the batch is rolled back and its files are redone one by one.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session
+
+from medvlm.db import get_engine
+from medvlm.dicom import index
+from medvlm.dicom.dicomdir import dicomdir_sources
+from medvlm.dicom.parse import is_dicomdir, parse_dataset
+from medvlm.dicom.pixels import decode_all
+from medvlm.dicom.reader import Rejection, Source, iter_bytes, iter_sources
+from medvlm.dicom.store import StudyStore, sha256_hex
+from medvlm.dicom.validate import InstanceInfo, validate_instance
+from medvlm.errors import DicomError, MedVLMError
+from medvlm.settings import Settings, get_settings
+
+__all__ = ["IngestReport", "Rejection", "ingest_bytes", "ingest_paths"]
+
+_BATCH_FILES = 64
+_BATCH_BYTES = 256 * 1024 * 1024
+_RETRIES = 5
+
+
+@dataclass
+class IngestReport:
+    ingested: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    study_instance_uids: list[str] = field(default_factory=list)  # studies of ingested + duplicate files
+    sop_instance_uids: list[str] = field(default_factory=list)  # instances now stored, new or duplicate
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (the CLI's ``--json`` output and the upload API's body)."""
+        return {"ingested": self.ingested, "duplicates": self.duplicates, "conflicts": self.conflicts,
+                "rejected": [{"path": r.path, "reason": r.reason} for r in self.rejected],
+                "study_instance_uids": self.study_instance_uids, "sop_instance_uids": self.sop_instance_uids}
+
+    def _present(self, info: InstanceInfo) -> None:
+        if info.study_instance_uid not in self._studies:
+            self._studies.add(info.study_instance_uid)
+            self.study_instance_uids.append(info.study_instance_uid)
+        self.sop_instance_uids.append(info.sop_instance_uid)
+
+    def __post_init__(self) -> None:
+        self._studies: set[str] = set(self.study_instance_uids)
+
+
+@dataclass
+class _Prepared:
+    info: InstanceInfo
+    sha256: str
+    data: bytes
+    source: str
+
+
+class _Ingestor:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = get_engine(settings.resolved_database_url)
+        self.store = StudyStore.from_settings(settings)
+        self.report = IngestReport()
+        self.batch: list[_Prepared] = []
+        self.batch_bytes = 0
+        self.seen_files: set[Path] = set()
+
+    # -- per source -------------------------------------------------------------------------------
+    def feed(self, item: Source | Rejection) -> None:
+        if isinstance(item, Rejection):
+            self.report.rejected.append(item)
+            return
+        if item.directory is not None:  # a file on disk: a DICOMDIR may name it again
+            real = Path(item.name).resolve()
+            if real in self.seen_files:
+                return
+            self.seen_files.add(real)
+        try:
+            prepared = self._prepare(item)
+        except MedVLMError as exc:
+            self.report.rejected.append(Rejection(item.name, str(exc)))
+            return
+        except (OSError, MemoryError) as exc:
+            self.report.rejected.append(Rejection(item.name, f"could not be read: {exc}"))
+            return
+        if prepared is None:
+            return
+        self.batch.append(prepared)
+        self.batch_bytes += len(prepared.data)
+        if len(self.batch) >= _BATCH_FILES or self.batch_bytes >= _BATCH_BYTES:
+            self.flush()
+
+    def _prepare(self, source: Source) -> _Prepared | None:
+        with warnings.catch_warnings():  # pydicom warns on every odd value; the outcome is what we report
+            warnings.simplefilter("ignore")
+            return self._prepare_quietly(source)
+
+    def _prepare_quietly(self, source: Source) -> _Prepared | None:
+        data = source.read()
+        if len(data) > self.settings.max_file_bytes:
+            raise DicomError(f"{len(data)} bytes, over the limit of {self.settings.max_file_bytes}")
+        ds = parse_dataset(data)
+        if is_dicomdir(ds):
+            self._expand_dicomdir(ds, source)
+            return None
+        info = validate_instance(ds, self.settings)
+        decode_all(ds)
+        return _Prepared(info=info, sha256=sha256_hex(data), data=data, source=source.name)
+
+    def _expand_dicomdir(self, ds: Any, source: Source) -> None:
+        if source.directory is None:  # inside a zip or an upload: its files come from the same archive
+            return
+        for item in dicomdir_sources(ds, source, self.settings):
+            self.feed(item)
+
+    # -- per batch --------------------------------------------------------------------------------
+    def flush(self) -> None:
+        batch, self.batch, self.batch_bytes = self.batch, [], 0
+        if not batch:
+            return
+        try:
+            self._commit(batch)
+        except (IntegrityError, OperationalError):
+            # Another process indexed some of these first: redo each file alone; it now finds the rows.
+            for item in batch:
+                self._commit_one_with_retries(item)
+
+    def _commit_one_with_retries(self, item: _Prepared) -> None:
+        for attempt in range(_RETRIES):
+            try:
+                self._commit([item])
+                return
+            except (IntegrityError, OperationalError) as exc:
+                if attempt == _RETRIES - 1:
+                    self.report.rejected.append(Rejection(item.source, f"database busy, not indexed: {exc}"))
+                    return
+                time.sleep(0.05 * (attempt + 1))
+
+    def _commit(self, batch: list[_Prepared]) -> None:
+        """Classify against the index, store new files durably, then commit their rows in one transaction."""
+        outcomes: list[tuple[str, _Prepared]] = []
+        with Session(self.engine, expire_on_commit=False) as session:
+            known = index.stored_hashes(session, sorted({p.info.sop_instance_uid for p in batch}))
+            for item in batch:
+                uid = item.info.sop_instance_uid
+                stored = known.get(uid)
+                if stored == item.sha256:
+                    outcomes.append(("duplicate", item))
+                elif stored is not None:
+                    index.add_conflict(session, sop_uid=uid, sha256=item.sha256, stored_sha256=stored,
+                                       source=item.source)
+                    outcomes.append(("conflict", item))
+                else:
+                    path = self.store.put(item.data, item.sha256)
+                    index.add_instance(session, item.info, sha256=item.sha256, path=str(path),
+                                       size=len(item.data), source=item.source)
+                    known[uid] = item.sha256
+                    outcomes.append(("ingested", item))
+            session.commit()
+        for outcome, item in outcomes:  # counted only once committed
+            if outcome == "conflict":
+                self.report.conflicts += 1
+                continue
+            if outcome == "ingested":
+                self.report.ingested += 1
+            else:
+                self.report.duplicates += 1
+            self.report._present(item.info)
+
+
+def _run(items: Iterable[Source | Rejection], settings: Settings, total: int | None, progress: bool,
+         ) -> IngestReport:
+    ingestor = _Ingestor(settings)
+    for item in _with_progress(items, total, progress):
+        ingestor.feed(item)
+    ingestor.flush()
+    return ingestor.report
+
+
+def _with_progress(items: Iterable[Source | Rejection], total: int | None, progress: bool,
+                   ) -> Iterator[Source | Rejection]:
+    if not progress:
+        yield from items
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=False) as bar:
+        task = bar.add_task("ingesting", total=total)
+        for item in items:
+            yield item
+            bar.advance(task)
+
+
+def count_candidates(paths: list[Path]) -> int:
+    """A cheap estimate of how many files ``ingest_paths`` will look at (for the progress bar)."""
+    total = 0
+    for path in paths:
+        if path.is_dir():
+            total += sum(len(files) for _root, _dirs, files in __import__("os").walk(path))
+        else:
+            total += 1
+    return total
+
+
+def ingest_paths(paths: Iterable[Path | str], *, settings: Settings | None = None,
+                 progress: bool = False) -> IngestReport:
+    """Ingest files, folders (recursively), ``.zip`` archives and DICOMDIRs; every file ends up
+    ingested, a duplicate, a conflict, or rejected with a reason."""
+    settings = settings or get_settings()
+    path_list = [Path(p) for p in paths]
+    total = count_candidates(path_list) if progress else None
+    return _run(iter_sources(path_list, settings), settings, total, progress)
+
+
+def ingest_bytes(name: str, data: bytes, *, settings: Settings | None = None) -> IngestReport:
+    """Ingest one upload held in memory: a zip archive or a single DICOM file."""
+    settings = settings or get_settings()
+    return _run(iter_bytes(name, data, settings), settings, None, False)
