@@ -1,0 +1,99 @@
+"""The hallucination guard: repair a draft that disagrees with its structured findings, or flag it.
+
+Repair is sentence-level and conservative: a sentence at fault (a hallucinated, negating or mismatched
+statement) is removed, and every structured positive finding the text then lacks gets the ontology's own
+report phrase. Whatever still disagrees after that stays flagged for the radiologist.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from medvlm.findings import Finding, Presence
+from medvlm.inference.consistency import NO_FINDING, ConsistencyFlag, check_consistency, positive_findings
+from medvlm.ontology import Ontology, load_ontology
+
+MAX_ROUNDS = 2
+
+
+@dataclass
+class GuardResult:
+    findings_text: str
+    impression: str
+    flags: list[ConsistencyFlag]  # disagreements left after repair
+    repairs: list[ConsistencyFlag] = field(default_factory=list)  # what was found and changed
+
+
+def remove_sentence(text: str, sentence: str) -> str | None:
+    """``text`` without ``sentence`` (and its end punctuation); None when the sentence is not in it."""
+    match = re.search(re.escape(sentence.strip()) + r"\s*[.?!]*\s*", text)
+    if not sentence.strip() or match is None:
+        return None
+    return (text[: match.start()] + text[match.end() :]).strip()
+
+
+def phrase_for(finding: Finding, ontology: Ontology) -> str:
+    """The ontology's present phrase for ``finding`` ("Possible ..." when it is uncertain)."""
+    spec = ontology.get(finding.label)
+    text = spec.render(Presence.PRESENT, finding.laterality, finding.severity, finding.location)
+    if not text:
+        text = f"{spec.display}."
+    if finding.presence == Presence.UNCERTAIN:
+        text = f"Possible {text[:1].lower()}{text[1:]}"
+    return text
+
+
+def _join(*parts: str) -> str:
+    return " ".join(p.strip() for p in parts if p.strip())
+
+
+def _impression_for(findings: dict[str, Finding], ontology: Ontology) -> str:
+    shown = [f for f in findings.values() if f.label != NO_FINDING]
+    if not shown:
+        return phrase_for(Finding(NO_FINDING), ontology) if NO_FINDING in ontology else ""
+    shown.sort(key=lambda f: (not f.critical, ontology.names.index(f.label) if f.label in ontology else 0))
+    return _join(*(phrase_for(f, ontology) for f in shown))
+
+
+def guard_draft(findings: Sequence[Finding], findings_text: str, impression: str, *,
+                repair: bool = True, ontology: Ontology | None = None) -> GuardResult:
+    """Check the draft; with ``repair``, fix what can be fixed and re-check (at most ``MAX_ROUNDS``)."""
+    ontology = ontology or load_ontology()
+    flags = check_consistency(findings, findings_text, impression, ontology)
+    if not repair or not flags:
+        return GuardResult(findings_text, impression, flags)
+    wanted = positive_findings(findings)
+    repairs: list[ConsistencyFlag] = []
+    for _ in range(MAX_ROUNDS):
+        changed = False
+        for flag in flags:
+            if flag.label == NO_FINDING and flag.section == "impression":
+                impression = ""  # rewritten below from the structured findings
+                repairs.append(flag)
+                changed = True
+            elif flag.sentence and flag.section:
+                current = findings_text if flag.section == "findings" else impression
+                shorter = remove_sentence(current, flag.sentence)
+                if shorter is None:
+                    continue
+                if flag.section == "findings":
+                    findings_text = shorter
+                else:
+                    impression = shorter
+                repairs.append(flag)
+                changed = True
+        remaining = check_consistency(findings, findings_text, impression, ontology)
+        missing = [f for f in remaining if f.kind == "omission" and f.sentence is None and f.label in wanted]
+        if missing:
+            findings_text = _join(findings_text, *(phrase_for(wanted[f.label], ontology) for f in missing))
+            repairs += missing
+            changed = True
+        if not impression.strip():
+            impression = _impression_for(wanted, ontology)
+            changed = True
+        flags = check_consistency(findings, findings_text, impression, ontology)
+        if not flags or not changed:
+            break
+    return GuardResult(findings_text, impression, flags, repairs)

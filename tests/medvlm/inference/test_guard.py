@@ -1,0 +1,76 @@
+"""The hallucination guard: repaired drafts re-check clean; flag-only mode changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from medvlm.findings import Finding, Laterality, Presence
+from medvlm.inference.consistency import check_consistency
+from medvlm.inference.guard import guard_draft, phrase_for, remove_sentence
+from medvlm.ontology import load_ontology
+
+EFFUSION = Finding("pleural_effusion", laterality=Laterality.LEFT, severity="small")
+PTX = Finding("pneumothorax", laterality=Laterality.RIGHT, severity="large", critical=True)
+
+
+@pytest.mark.parametrize(
+    ("findings", "findings_text", "impression", "kept"),
+    [
+        ([EFFUSION], "Small right pleural effusion. Right lower lobe pneumonia. Heart size is normal.",
+         "No acute cardiopulmonary abnormality.", "Heart size is normal."),
+        ([EFFUSION, PTX], "No pleural effusion. Heart size is normal.", "", "Heart size is normal."),
+        ([EFFUSION], "Large left pleural effusion.", "Possible left pleural effusion.", ""),
+        ([Finding("no_finding")], "Small left pleural effusion.", "Pleural effusion.", ""),
+        ([Finding("pneumothorax", presence=Presence.UNCERTAIN)], "", "", ""),
+    ],
+)
+def test_repair_leaves_a_consistent_draft(findings: list[Finding], findings_text: str, impression: str,
+                                          kept: str) -> None:
+    before = check_consistency(findings, findings_text, impression)
+    assert before, "the case must start inconsistent"
+    result = guard_draft(findings, findings_text, impression)
+    assert result.flags == []
+    assert check_consistency(findings, result.findings_text, result.impression) == []
+    # every original problem was repaired (removing a wrong sentence may add an omission, then repaired too)
+    assert {(f.label, f.kind) for f in before} <= {(r.label, r.kind) for r in result.repairs}
+    assert kept in result.findings_text  # sentences that were right stay
+    assert result.impression.strip()
+
+
+def test_flag_only_mode_changes_nothing() -> None:
+    text, impression = "Small right pleural effusion.", "Right pleural effusion."
+    result = guard_draft([EFFUSION], text, impression, repair=False)
+    assert (result.findings_text, result.impression, result.repairs) == (text, impression, [])
+    assert {f.kind for f in result.flags} == {"laterality"}
+
+
+def test_consistent_draft_is_untouched() -> None:
+    text, impression = "Small left pleural effusion. No pneumothorax.", "Small left pleural effusion."
+    result = guard_draft([EFFUSION], text, impression)
+    assert (result.findings_text, result.impression) == (text, impression)
+    assert result.flags == [] and result.repairs == []
+
+
+@pytest.mark.parametrize(
+    ("text", "sentence", "expected"),
+    [
+        ("A b. No effusion. C d.", "No effusion", "A b. C d."),
+        ("No effusion.", "No effusion", ""),
+        ("A b.", "Not there", None),
+        ("A b.", "", None),
+    ],
+)
+def test_remove_sentence(text: str, sentence: str, expected: str | None) -> None:
+    assert remove_sentence(text, sentence) == expected
+
+
+@pytest.mark.parametrize(
+    ("finding", "expected"),
+    [
+        (EFFUSION, "Small left pleural effusion."),
+        (Finding("pneumothorax", presence=Presence.UNCERTAIN, laterality=Laterality.RIGHT),
+         "Possible right pneumothorax."),
+    ],
+)
+def test_phrase_for(finding: Finding, expected: str) -> None:
+    assert phrase_for(finding, load_ontology()) == expected
