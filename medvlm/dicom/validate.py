@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
 from medvlm.errors import DicomError, LimitExceededError
@@ -26,7 +27,7 @@ def _text(ds: Dataset, keyword: str, limit: int = 64) -> str:
     value = ds.get(keyword, "")
     if value is None:
         return ""
-    if not isinstance(value, str) and hasattr(value, "__iter__"):
+    if isinstance(value, MultiValue):
         value = "\\".join(str(v) for v in value)
     return str(value).strip()[:limit]
 
