@@ -1,0 +1,122 @@
+"""Findings inserted in the CT volume itself, projected as deltas (projections are linear, so a film is
+the base projection plus the projection of each finding's attenuation change over its own voxels).
+
+These three need the third dimension to look right, so the atlas computes them once per level:
+- cardiomegaly: the heart scaled about its centre (more across and front-to-back than head-to-foot),
+  new heart voxels taking blood density where lung or fat was;
+- pleural effusion: lung voxels below a fluid surface that rises laterally and posteriorly (the meniscus
+  of an upright film, not a ruler-straight level) become water;
+- pneumothorax: the lung collapsed toward its hilum, the freed pleural space air without vessels, the
+  collapsed lung denser, and a thin visceral pleural line on its surface.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from medvlm.synth.grid import project_points
+
+WATER_MU = 1.0
+BLOOD_MU = 1.04
+
+
+def _bbox(mask: np.ndarray, pad: int = 0) -> tuple[slice, ...]:
+    idx = np.argwhere(mask)
+    lo = np.maximum(idx.min(0) - pad, 0)
+    hi = np.minimum(idx.max(0) + 1 + pad, mask.shape)
+    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+
+
+def _scaled_mask(
+    mask: np.ndarray, centre: np.ndarray, scale: np.ndarray, region: tuple[slice, ...]
+) -> np.ndarray:
+    """mask scaled about centre (voxel units, per axis), evaluated on region by nearest back-mapping."""
+    axes = [np.arange(s.start, s.stop) for s in region]
+    src = [
+        np.clip(np.rint(centre[a] + (axes[a] - centre[a]) / scale[a]).astype(int), 0, mask.shape[a] - 1)
+        for a in range(3)
+    ]
+    return mask[np.ix_(*src)]
+
+
+def cardiomegaly_delta(
+    mu: np.ndarray, heart: np.ndarray, lungs: np.ndarray, scale: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(delta projection, projected mask of the enlarged heart) for a heart enlarged by ``scale``."""
+    centre = np.argwhere(heart).mean(0)
+    factors = np.array([scale, scale, 1.0 + (scale - 1.0) * 0.4])
+    extent = np.argwhere(heart)
+    half = (extent.max(0) - extent.min(0)) / 2.0 * factors + 2
+    lo = np.maximum(np.floor(centre - half), 0).astype(int)
+    hi = np.minimum(np.ceil(centre + half) + 1, heart.shape).astype(int)
+    region = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    big = _scaled_mask(heart, centre, factors, region)
+    sub_mu = mu[region]
+    # The heart grows into lung and mediastinal fat, not through bone or the spine.
+    grow = big & ~heart[region] & (sub_mu < BLOOD_MU) & (lungs[region] | (sub_mu > 0.8))
+    ii, _, kk = np.nonzero(grow)
+    delta = project_points(ii + lo[0], kk + lo[2], (BLOOD_MU - sub_mu[grow]).astype(np.float64))
+    bi, _, bk = np.nonzero(big | heart[region])
+    shadow = project_points(bi + lo[0], bk + lo[2], np.ones(bi.size)) > 0
+    return delta, shadow
+
+
+class EffusionField:
+    """Per lung voxel of one side, its fill ratio: a fluid level h (mm) fills the voxels whose ratio < h."""
+
+    def __init__(
+        self, mu: np.ndarray, lung_side: np.ndarray, spacing_k: float, lateral_is_high_i: bool
+    ) -> None:
+        i, j, k = np.nonzero(lung_side)
+        self.i, self.k = i, k
+        self.fill = (WATER_MU - mu[i, j, k]).astype(np.float64)
+        height = (k - k.min()) * spacing_k  # mm above the lowest (posterior costophrenic) lung voxel
+        # Per-slice lateral and posterior position within this lung: in an upright patient the fluid
+        # layers posteriorly and its surface rises toward the lateral chest wall (the meniscus).
+        lateral = np.zeros(i.size)
+        posterior = np.zeros(i.size)
+        for kk in np.unique(k):
+            sel = k == kk
+            ii, jj = i[sel], j[sel]
+            lateral[sel] = (ii - ii.min()) / max(int(ii.max() - ii.min()), 1)
+            posterior[sel] = (jj.max() - jj) / max(int(jj.max() - jj.min()), 1)
+        if not lateral_is_high_i:
+            lateral = 1.0 - lateral
+        self.ratio = height / (0.55 + 0.75 * lateral**2 + 0.35 * posterior)
+
+    def delta(self, level_mm: float) -> np.ndarray:
+        sel = self.ratio < level_mm
+        return project_points(self.i[sel], self.k[sel], self.fill[sel])
+
+
+def pneumothorax_delta(
+    mu: np.ndarray, lung_side: np.ndarray, scale: float, medial_is_high_i: bool
+) -> np.ndarray:
+    """Delta projection of one lung collapsed to ``scale`` about its hilum."""
+    region = _bbox(lung_side, pad=1)
+    sub = lung_side[region]
+    idx = np.argwhere(sub)
+    lo_i, hi_i = idx[:, 0].min(), idx[:, 0].max()
+    medial_i = hi_i - 0.15 * (hi_i - lo_i) if medial_is_high_i else lo_i + 0.15 * (hi_i - lo_i)
+    lo_k, hi_k = idx[:, 2].min(), idx[:, 2].max()
+    centre = np.array([medial_i, idx[:, 1].mean(), lo_k + 0.35 * (hi_k - lo_k)])
+    factors = np.array([scale, scale, scale])
+    local = tuple(slice(0, s.stop - s.start) for s in region)
+    collapsed = _scaled_mask(sub, centre, factors, local) & sub
+    sub_mu = mu[region]
+    axes = [np.arange(n) for n in sub.shape]
+    src = np.ix_(
+        *[
+            np.clip(np.rint(centre[a] + (axes[a] - centre[a]) / factors[a]).astype(int), 0, sub.shape[a] - 1)
+            for a in range(3)
+        ]
+    )
+    # Mass is conserved, so the collapsed lung is denser; softened so vessels stay visible inside it.
+    dense = np.minimum(sub_mu[src] * (1.0 / scale) ** 1.5, 1.0)
+    new_mu = np.where(collapsed, dense, 0.0)
+    surface = collapsed & ~ndimage.binary_erosion(collapsed, iterations=1)
+    new_mu = np.where(surface, np.maximum(new_mu, 0.6), new_mu)
+    change = np.where(sub, new_mu - sub_mu, 0.0)
+    ii, _, kk = np.nonzero(sub)
+    return project_points(ii + region[0].start, kk + region[2].start, change[sub].astype(np.float64))
