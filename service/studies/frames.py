@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from medvlm.db.models import Instance
+from medvlm.settings import Settings
 from service.errors import InvalidInputError
 
 RAW_DTYPES = {np.dtype("uint8"): "uint8", np.dtype("uint16"): "uint16", np.dtype("int16"): "int16",
@@ -35,24 +36,25 @@ def _check_frame(instance: Instance, frame: int) -> None:
                                 f"{instance.frames} frame(s), numbered from 0")
 
 
-def _dataset(instance: Instance) -> Any:
-    from medvlm.dicom.pixels import read_dataset
+def _dataset(instance: Instance, settings: Settings) -> Any:
+    from medvlm.dicom.parse import read_dataset
 
-    return read_dataset(instance.path)
+    return read_dataset(instance.path, settings)
 
 
-def render_frame_png(instance: Instance, frame: int, window: tuple[float, float] | None,
+def render_frame_png(settings: Settings, instance: Instance, frame: int, window: tuple[float, float] | None,
                      max_size: int | None) -> bytes:
     from medvlm.dicom.render import render_png
 
     _check_frame(instance, frame)
-    return render_png(_dataset(instance), frame=frame, window=window, max_size=max_size)
+    return render_png(_dataset(instance, settings), frame=frame, window=window, max_size=max_size)
 
 
-def raw_frame(instance: Instance, frame: int) -> tuple[bytes, dict[str, str]]:
+def raw_frame(settings: Settings, instance: Instance, frame: int) -> tuple[bytes, dict[str, str]]:
+    from medvlm.dicom.pixels import decode_all
+
     _check_frame(instance, frame)
-    ds = _dataset(instance)
-    pixels = ds.pixel_array
+    pixels = decode_all(_dataset(instance, settings))
     if instance.frames > 1:
         pixels = pixels[frame]
     pixels = np.ascontiguousarray(pixels)

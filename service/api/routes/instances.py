@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
-from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import Caller, SessionDep
+from service.api.deps import Caller, SessionDep, SettingsDep
 from service.api.ids import SopUID
 from service.audit import audit
 from service.auth.policy import Permission
@@ -21,12 +20,13 @@ FrameNo = Annotated[int, Path(ge=0, le=100_000, description="Frame number, from 
 
 @router.get("/{sop_uid}/frames/{frame}.png", response_class=Response,
             responses={200: {"content": {"image/png": {}}}})
-async def frame_png(sop_uid: SopUID, frame: FrameNo, session: SessionDep, caller: ReaderDep,
+def frame_png(sop_uid: SopUID, frame: FrameNo, session: SessionDep, settings: SettingsDep,
+                    caller: ReaderDep,
                     window: Annotated[str | None, Query(max_length=64, description="center,width")] = None,
                     max_size: Annotated[int | None, Query(ge=16, le=8192)] = None) -> Response:
     instance = visible_instance(session, caller, sop_uid)
     win = parse_window(window)
-    png = await run_in_threadpool(render_frame_png, instance, frame, win, max_size)
+    png = render_frame_png(settings, instance, frame, win, max_size)
     audit(session, actor=caller.actor, action="frame.read", resource_type="instance", resource_id=sop_uid,
           detail={"frame": frame, "format": "png"})
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
@@ -34,9 +34,10 @@ async def frame_png(sop_uid: SopUID, frame: FrameNo, session: SessionDep, caller
 
 @router.get("/{sop_uid}/frames/{frame}/raw", response_class=Response,
             responses={200: {"content": {"application/octet-stream": {}}}})
-async def frame_raw(sop_uid: SopUID, frame: FrameNo, session: SessionDep, caller: ReaderDep) -> Response:
+def frame_raw(sop_uid: SopUID, frame: FrameNo, session: SessionDep, settings: SettingsDep,
+                    caller: ReaderDep) -> Response:
     instance = visible_instance(session, caller, sop_uid)
-    data, headers = await run_in_threadpool(raw_frame, instance, frame)
+    data, headers = raw_frame(settings, instance, frame)
     audit(session, actor=caller.actor, action="frame.read", resource_type="instance", resource_id=sop_uid,
           detail={"frame": frame, "format": "raw"})
     return Response(data, media_type="application/octet-stream",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, SessionDep
 from service.api.ids import ReportId
@@ -53,7 +52,7 @@ def edit_report(report_id: ReportId, body: ReportUpdate, session: SessionDep, ca
 
 
 @router.post("/{report_id}/regenerate", response_model=ReportPublic)
-async def regenerate_report(report_id: ReportId, body: RegenerateRequest, request: Request,
+def regenerate_report(report_id: ReportId, body: RegenerateRequest, request: Request,
                             session: SessionDep, caller: WriterDep) -> ReportPublic:
     report = visible_report(session, caller, str(report_id))
     next_state(report.status, Event.REGENERATE)  # refuse before spending model time
@@ -62,7 +61,7 @@ async def regenerate_report(report_id: ReportId, body: RegenerateRequest, reques
         raise ModelUnavailableError("no drafting model is configured (set MEDVLM_MODEL_DIR)")
     paths = study_paths(session, report.study_instance_uid)
     findings = [f.to_finding() for f in body.findings]
-    draft = await run_in_threadpool(drafter.draft, paths, findings)
+    draft = drafter.draft(paths, findings)
     report = visible_report(session, caller, str(report_id), lock=True)
     wf.regenerate(session, report, draft, base_version=body.base_version, author=caller.name)
     audit(session, actor=caller.actor, action="report.regenerate", resource_type="report", resource_id=report.id,
