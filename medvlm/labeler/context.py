@@ -13,251 +13,71 @@ import re
 from medvlm.findings import Presence
 
 
-def _alt(*phrases: str) -> str:
-    return "|".join(r"\b" + p.replace(" ", r"\s+") + r"\b" for p in sorted(phrases, key=len, reverse=True))
+def _cues(phrases: str) -> re.Pattern[str]:
+    """A case-insensitive whole-word alternation of the ``|``-separated phrases, longest first."""
+    items = sorted({p.strip() for p in phrases.split("|") if p.strip()}, key=len, reverse=True)
+    body = "|".join(r"(?<![\w/])" + re.escape(p).replace(r"\ ", r"\s+") + r"(?![\w/])" for p in items)
+    return re.compile(body, re.IGNORECASE)
 
 
-PSEUDO_NEGATION = re.compile(
-    _alt(
-        "no change",
-        "no significant change",
-        "no interval change",
-        "no significant interval change",
-        "not significantly changed",
-        "not changed",
-        "without change",
-        "without significant change",
-        "no appreciable change",
-        "not significantly different",
-        "no longer than",
-        "not only",
-        "without interval change",
-        "no other",
-        "no significant",
-        "no substantial change",
-        "no acute change",
-    ),
-    re.IGNORECASE,
+PSEUDO_NEGATION = _cues(
+    "no change|no significant change|no interval change|no significant interval change"
+    "|not significantly changed|not changed|without change|without significant change"
+    "|no appreciable change|not significantly different|no longer than|not only|without interval change"
+    "|no substantial change|no acute change|not necessarily|no visible change|no definite change"
+    "|not significantly increased|not significantly decreased"
 )
-UNCERTAIN_BEFORE = re.compile(
-    _alt(
-        "possible",
-        "possibly",
-        "probable",
-        "questionable",
-        "question of",
-        "questioned",
-        "suspicious for",
-        "suspected",
-        "suspect",
-        "concerning for",
-        "concern for",
-        "may represent",
-        "may reflect",
-        "may be",
-        "may have",
-        "might",
-        "could represent",
-        "could reflect",
-        "could be",
-        "cannot exclude",
-        "can not exclude",
-        "cannot rule out",
-        "can not rule out",
-        "can't exclude",
-        "not excluded",
-        "not ruled out",
-        "differential",
-        "versus",
-        "vs",
-        "equivocal",
-        "indeterminate",
-        "uncertain",
-        "suggestive of",
-        "suggests",
-        "suggesting",
-        "suggest",
-        "rule out",
-        "r/o",
-        "worrisome for",
-        "raise the possibility",
-        "raises the possibility",
-    ),
-    re.IGNORECASE,
+UNCERTAIN_BEFORE = _cues(
+    "possible|possibly|questionable|question of|questioned|suspicious for|suspected|suspect"
+    "|concerning for|concern for|may represent|may reflect|may be|may have|might|could represent"
+    "|could reflect|could be|cannot exclude|can not exclude|cannot rule out|can not rule out"
+    "|can't exclude|not excluded|not ruled out|differential|versus|vs|equivocal|indeterminate|uncertain"
+    "|suggestive of|rule out|r/o|worrisome for|raise the possibility|raises the possibility|question"
+    "|questionably|difficult to exclude|may|would be|not entirely excluded|could|obscure|obscuring"
 )
-UNCERTAIN_AFTER = re.compile(
-    _alt(
-        "cannot be excluded",
-        "can not be excluded",
-        "cannot be ruled out",
-        "can not be ruled out",
-        "not excluded",
-        "not ruled out",
-        "is possible",
-        "are possible",
-        "is suspected",
-        "are suspected",
-        "is questioned",
-        "not entirely excluded",
-        "not completely excluded",
-        "is not excluded",
-        "versus",
-        "vs",
-        "could be",
-        "may be",
-        "is not entirely excluded",
-        "difficult to exclude",
-        "can't be excluded",
-    ),
-    re.IGNORECASE,
+UNCERTAIN_AFTER = _cues(
+    "cannot be excluded|can not be excluded|cannot be ruled out|can not be ruled out|not excluded"
+    "|not ruled out|is possible|are possible|is suspected|are suspected|is questioned"
+    "|not entirely excluded|not completely excluded|is not excluded|could be|may be"
+    "|difficult to exclude|can't be excluded|is questionable|are questionable|not well excluded"
 )
-NEGATION_BEFORE = re.compile(
-    _alt(
-        "no",
-        "not",
-        "without",
-        "negative for",
-        "free of",
-        "absence of",
-        "absent",
-        "clear of",
-        "resolution of",
-        "resolved",
-        "removal of",
-        "removed",
-        "neither",
-        "nor",
-        "never",
-        "no longer",
-        "interval resolution of",
-        "interval removal of",
-        "rather than",
-        "ruled out",
-        "clearing of",
-        "normal",
-    ),
-    re.IGNORECASE,
+NEGATION_BEFORE = _cues(
+    "no|not|without|negative for|free of|absence of|absent|clear of|resolution of|resolved|removal of"
+    "|removed|neither|nor|never|no longer|interval resolution of|interval removal of|rather than"
+    "|ruled out|clearing of|normal|negative"
 )
-NEGATION_AFTER = re.compile(
-    _alt(
-        "not seen",
-        "not identified",
-        "not visualized",
-        "not evident",
-        "not appreciated",
-        "not demonstrated",
-        "not present",
-        "not noted",
-        "not detected",
-        "not enlarged",
-        "not apparent",
-        "not visible",
-        "not definitely seen",
-        "not well seen",
-        "is absent",
-        "are absent",
-        "has resolved",
-        "have resolved",
-        "resolved",
-        "has cleared",
-        "have cleared",
-        "cleared",
-        "no longer",
-        "has been removed",
-        "have been removed",
-        "removed",
-        "is gone",
-        "are gone",
-        "not clearly seen",
-        "not clearly identified",
-        "not significantly enlarged",
-        "is normal",
-        "are normal",
-        "within normal limits",
-        "is not",
-        "are not",
-        "not",
-        "has disappeared",
-        "have disappeared",
-        "has been withdrawn",
-    ),
-    re.IGNORECASE,
+NEGATION_AFTER = _cues(
+    "not seen|not identified|not visualized|not evident|not appreciated|not demonstrated|not present"
+    "|not noted|not detected|not enlarged|not apparent|not visible|not definitely seen|not well seen"
+    "|is absent|are absent|has resolved|have resolved|resolved|has cleared|have cleared|cleared"
+    "|no longer|has been removed|have been removed|removed|is gone|are gone|not clearly seen"
+    "|not clearly identified|not significantly enlarged|is normal|are normal|within normal limits"
+    "|is not|are not|not|has disappeared|have disappeared|has been withdrawn|were removed|was removed"
 )
 
-# "resolving" is a change word of a present finding when it is not preceded by a negation.
 CHANGE_WORDS: list[tuple[str, re.Pattern[str]]] = [
-    (
-        "resolved",
-        re.compile(_alt("resolved", "resolution", "cleared", "clearing", "removed", "removal"), re.I),
-    ),
+    ("resolved", _cues("resolved|resolution|cleared|clearing|removed|removal")),
     (
         "worsened",
-        re.compile(
-            _alt(
-                "worse",
-                "worsened",
-                "worsening",
-                "increased",
-                "increasing",
-                "progressed",
-                "progression",
-                "progressive",
-                "enlarging",
-                "larger",
-                "enlarged since",
-                "greater",
-            ),
-            re.I,
+        _cues(
+            "worse|worsened|worsening|increased|increasing|progressed|progression|progressive"
+            "|enlarging|larger|greater"
         ),
     ),
     (
         "improved",
-        re.compile(
-            _alt(
-                "improved",
-                "improving",
-                "improvement",
-                "decreased",
-                "decreasing",
-                "smaller",
-                "less",
-                "diminished",
-                "resolving",
-                "partially resolved",
-                "near resolution",
-                "nearly resolved",
-            ),
-            re.I,
+        _cues(
+            "improved|improving|improvement|decreased|decreasing|smaller|less|diminished|resolving"
+            "|partially resolved|near resolution|nearly resolved"
         ),
     ),
-    (
-        "new",
-        re.compile(_alt("new", "newly", "developing", "interval development", "interval appearance"), re.I),
-    ),
+    ("new", _cues("new|newly|developing|interval development|interval appearance")),
     (
         "unchanged",
-        re.compile(
-            _alt(
-                "unchanged",
-                "stable",
-                "again seen",
-                "again noted",
-                "again demonstrated",
-                "persistent",
-                "persists",
-                "persisting",
-                "redemonstrated",
-                "re-demonstrated",
-                "no change",
-                "not changed",
-                "similar",
-                "chronic",
-                "old",
-                "remains",
-                "remain",
-                "again",
-            ),
-            re.I,
+        _cues(
+            "unchanged|stable|again seen|again noted|again demonstrated|persistent|persists"
+            "|persisting|redemonstrated|re-demonstrated|not changed|similar|chronic|old|remains"
+            "|remain|again"
         ),
     ),
 ]
@@ -278,8 +98,7 @@ def presence_of(before: str, after: str) -> Presence:
     before = _mask(PSEUDO_NEGATION, before)
     after = _mask(PSEUDO_NEGATION, after)
     unc = _last(UNCERTAIN_BEFORE, before)
-    masked = _mask(UNCERTAIN_BEFORE, before)
-    neg = _last(NEGATION_BEFORE, masked)
+    neg = _last(NEGATION_BEFORE, _mask(UNCERTAIN_BEFORE, before))
     if unc >= 0 or neg >= 0:
         return Presence.UNCERTAIN if unc > neg else Presence.ABSENT
     if UNCERTAIN_AFTER.search(after):
@@ -291,12 +110,11 @@ def presence_of(before: str, after: str) -> Presence:
 
 def change_of(clause: str, presence: Presence) -> str | None:
     """The change word of the clause: resolved / worsened / improved / new / unchanged (first kind found)."""
-    text = _mask(PSEUDO_NEGATION, clause)
+    if PSEUDO_NEGATION.search(clause):
+        return "unchanged"
     for kind, pattern in CHANGE_WORDS:
-        if pattern.search(text):
+        if pattern.search(clause):
             if kind == "resolved" and presence != Presence.ABSENT:
                 continue
             return kind
-    if PSEUDO_NEGATION.search(clause) and re.search(r"change", clause, re.I):
-        return "unchanged"
     return None

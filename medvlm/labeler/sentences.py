@@ -20,9 +20,8 @@ CLAUSE_BREAK = re.compile(
     r";|:|\bbut\b|\bhowever\b|\balthough\b|\bthough\b|\bwhereas\b|\bexcept\b|\bapart from\b|\baside from\b"
     r"|\bwith the exception of\b|\bwhich\b|\bwith\b(?= (?:a|an|the|mild|small|moderate|large|minimal|stable|"
     r"persistent|new|unchanged|increased|decreased|left|right|bilateral)\b)"
-    r"|,\s*(?=(?:there is|there are|there has|the|a|an|and there|stable|unchanged|persistent|again|mild|"
-    r"small|moderate|large|minimal|new|increased|decreased|improved|improving|worsening)\b)"
-    r"|\band (?=(?:there is|there are|the|a|an|mild|small|moderate|large|minimal|stable|persistent)\b)",
+    r"|,\s*(?=(?:there is|there are|there has|there have|and there|the|stable|unchanged|persistent|again)\b)"
+    r"|\band (?=(?:there is|there are|there has|there have)\b)",
     re.IGNORECASE,
 )
 
