@@ -1,0 +1,114 @@
+"""Login, logout, idle expiry, users and API keys; login success and failure are audited."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from compliance.audit import AuditEvent
+from medvlm.errors import ConfigError
+from medvlm.settings import DEFAULT_SECRET, Settings
+from service.app import create_app
+from service.db.tables import UserSession, now_utc
+from tests.service.helpers import make_user
+
+API = "/api/v1"
+
+
+def _actions(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    with Session(app.state.engine) as session:
+        return [(e.action, e.actor) for e in session.exec(select(AuditEvent)).all()]
+
+
+def test_login_me_logout(client: TestClient, app) -> None:  # type: ignore[no-untyped-def]
+    with Session(app.state.engine) as session:
+        make_user(session, "dr_who", "radiologist", password="a long enough password")
+        session.commit()
+    bad = client.post(f"{API}/auth/login", json={"username": "dr_who", "password": "wrong"})
+    assert bad.status_code == 401 and bad.json()["detail"] == "wrong username or password"
+    unknown = client.post(f"{API}/auth/login", json={"username": "nobody", "password": "x"})
+    assert unknown.status_code == 401 and unknown.json()["detail"] == bad.json()["detail"]
+    ok = client.post(f"{API}/auth/login", json={"username": "dr_who", "password": "a long enough password"})
+    assert ok.status_code == 200
+    body = ok.json()
+    assert body["token_type"] == "bearer" and body["user"] == {"username": "dr_who", "role": "radiologist"}
+    assert body["expires_in"] == app.state.settings.session_idle_minutes * 60
+    h = {"Authorization": f"Bearer {body['access_token']}"}
+    assert client.get(f"{API}/auth/me", headers=h).json() == {"username": "dr_who", "role": "radiologist",
+                                                               "auth": "session"}
+    assert client.post(f"{API}/auth/logout", headers=h).status_code == 204
+    after = client.get(f"{API}/auth/me", headers=h)
+    assert after.status_code == 401 and "session ended" in after.json()["detail"]
+    actions = _actions(app)
+    assert ("login.failure", "user:dr_who") in actions and ("login.failure", "user:nobody") in actions
+    assert ("login.success", "user:dr_who") in actions
+
+
+def test_idle_session_expires(client: TestClient, app) -> None:  # type: ignore[no-untyped-def]
+    with Session(app.state.engine) as session:
+        make_user(session, "idle", "radiologist", password="a long enough password")
+        session.commit()
+    token = client.post(f"{API}/auth/login", json={"username": "idle", "password": "a long enough password"}
+                        ).json()["access_token"]
+    h = {"Authorization": f"Bearer {token}"}
+    assert client.get(f"{API}/auth/me", headers=h).status_code == 200
+    idle = app.state.settings.session_idle_minutes
+    with Session(app.state.engine) as session:
+        row = session.exec(select(UserSession)).one()
+        row.last_seen_at = now_utc() - timedelta(minutes=idle - 1)  # still inside the window
+        session.add(row)
+        session.commit()
+    assert client.get(f"{API}/auth/me", headers=h).status_code == 200  # and this touches the session
+    with Session(app.state.engine) as session:
+        row = session.exec(select(UserSession)).one()
+        row.last_seen_at = now_utc() - timedelta(minutes=idle + 1)
+        session.add(row)
+        session.commit()
+    expired = client.get(f"{API}/auth/me", headers=h)
+    assert expired.status_code == 401 and "idle" in expired.json()["detail"]
+    assert client.get(f"{API}/auth/me", headers=h).status_code == 401  # and it stays ended
+
+
+def test_admin_creates_users_and_keys(client: TestClient, callers, app) -> None:  # type: ignore[no-untyped-def]
+    new = {"username": "rad2", "password": "another long password", "role": "radiologist"}
+    created = client.post(f"{API}/users", json=new, headers=callers.admin)
+    assert created.status_code == 201 and created.json()["username"] == "rad2"
+    assert "password" not in created.text and "hash" not in created.text
+    assert client.post(f"{API}/users", json=new, headers=callers.admin).status_code == 409
+    for bad in ({**new, "username": "x", "password": "short"}, {**new, "username": "y", "role": "god"},
+                {**new, "username": "../etc"}):
+        assert client.post(f"{API}/users", json=bad, headers=callers.admin).status_code == 422
+    login = client.post(f"{API}/auth/login", json={"username": "rad2", "password": "another long password"})
+    assert login.status_code == 200
+
+    key = client.post(f"{API}/api-keys", json={"name": "pacs"}, headers=callers.admin)
+    assert key.status_code == 201 and key.json()["role"] == "integration"
+    secret = key.json()["key"]
+    me = client.get(f"{API}/auth/me", headers={"X-API-Key": secret})
+    assert me.json() == {"username": "pacs", "role": "integration", "auth": "api_key"}
+    assert client.get(f"{API}/auth/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    # An API key, even an admin one, does not mint further keys.
+    admin_key = client.post(f"{API}/api-keys", json={"name": "ops", "role": "admin"}, headers=callers.admin)
+    refused = client.post(f"{API}/api-keys", json={"name": "x"}, headers={"X-API-Key": admin_key.json()["key"]})
+    assert refused.status_code == 403
+
+
+@pytest.mark.parametrize(("environment", "secret", "message"), [
+    ("production", DEFAULT_SECRET, None),  # refused by medvlm.settings itself
+    ("test", DEFAULT_SECRET, "default secret"),
+    ("test", "short", "at least 32"),
+])
+def test_unsafe_secrets_refused_outside_development(tmp_path, environment, secret, message) -> None:  # type: ignore[no-untyped-def]
+    if message is None:
+        with pytest.raises(ValueError, match="MEDVLM_SECRET_KEY"):
+            Settings(data_dir=tmp_path, environment=environment, secret_key=secret)
+        return
+    with pytest.raises(ConfigError, match=message):
+        create_app(Settings(data_dir=tmp_path, environment=environment, secret_key=secret))
+
+
+def test_development_mode_accepts_the_default_secret(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert create_app(Settings(data_dir=tmp_path, environment="development")).title == "MedVLM"
