@@ -12,7 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from medvlm.findings import Finding, Presence
-from medvlm.inference.consistency import NO_FINDING, ConsistencyFlag, check_consistency, positive_findings
+from medvlm.inference.consistency import (
+    NO_FINDING,
+    ConsistencyFlag,
+    check_consistency,
+    check_section,
+    positive_findings,
+)
 from medvlm.ontology import Ontology, load_ontology
 
 MAX_ROUNDS = 2
@@ -34,15 +40,29 @@ def remove_sentence(text: str, sentence: str) -> str | None:
     return (text[: match.start()] + text[match.end() :]).strip()
 
 
-def phrase_for(finding: Finding, ontology: Ontology) -> str:
-    """The ontology's present phrase for ``finding`` ("Possible ..." when it is uncertain)."""
+def _candidates(finding: Finding, ontology: Ontology) -> list[str]:
     spec = ontology.get(finding.label)
-    text = spec.render(Presence.PRESENT, finding.laterality, finding.severity, finding.location)
-    if not text:
-        text = f"{spec.display}."
+    templates = spec.phrases.get("present") or []
+    texts = [spec.render(Presence.PRESENT, finding.laterality, finding.severity, finding.location, index=i)
+             for i in range(len(templates))]
+    words = (finding.severity, str(finding.laterality or ""), spec.display.lower())
+    texts.append(" ".join(w for w in words if w))
+    texts = [t[:1].upper() + t[1:].rstrip(".") + "." for t in texts if t.strip()]
     if finding.presence == Presence.UNCERTAIN:
-        text = f"Possible {text[:1].lower()}{text[1:]}"
-    return text
+        texts = [f"Possible {t[:1].lower()}{t[1:]}" for t in texts]
+    return texts
+
+
+def phrase_for(finding: Finding, ontology: Ontology) -> str | None:
+    """A sentence stating ``finding`` that the labeler reads back as exactly that finding: the ontology's
+    present phrases in turn, then "<severity> <side> <name>". None when no wording reads back (a
+    support device of unknown type, say); the omission then stays flagged rather than papered over."""
+    wanted = {finding.label: finding}
+    for text in _candidates(finding, ontology):
+        flags, stated = check_section(text, "findings", wanted, ontology)
+        if finding.label in stated and not flags:
+            return text
+    return None
 
 
 def _join(*parts: str) -> str:
@@ -52,9 +72,10 @@ def _join(*parts: str) -> str:
 def _impression_for(findings: dict[str, Finding], ontology: Ontology) -> str:
     shown = [f for f in findings.values() if f.label != NO_FINDING]
     if not shown:
-        return phrase_for(Finding(NO_FINDING), ontology) if NO_FINDING in ontology else ""
+        spec = ontology.findings.get(NO_FINDING)
+        return spec.render(Presence.PRESENT) if spec else ""
     shown.sort(key=lambda f: (not f.critical, ontology.names.index(f.label) if f.label in ontology else 0))
-    return _join(*(phrase_for(f, ontology) for f in shown))
+    return _join(*(phrase_for(f, ontology) or "" for f in shown))
 
 
 def guard_draft(findings: Sequence[Finding], findings_text: str, impression: str, *,
@@ -86,10 +107,12 @@ def guard_draft(findings: Sequence[Finding], findings_text: str, impression: str
                 changed = True
         remaining = check_consistency(findings, findings_text, impression, ontology)
         missing = [f for f in remaining if f.kind == "omission" and f.sentence is None and f.label in wanted]
-        if missing:
-            findings_text = _join(findings_text, *(phrase_for(wanted[f.label], ontology) for f in missing))
-            repairs += missing
-            changed = True
+        for flag in missing:
+            phrase = phrase_for(wanted[flag.label], ontology)
+            if phrase:
+                findings_text = _join(findings_text, phrase)
+                repairs.append(flag)
+                changed = True
         if not impression.strip():
             impression = _impression_for(wanted, ontology)
             changed = True

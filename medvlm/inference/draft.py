@@ -1,0 +1,179 @@
+"""Drafting: a study (DICOM files, a folder, or a model-input tensor) -> findings + draft report.
+
+The model predicts the findings, then writes the findings section and impression conditioned on the
+image and those findings; a clinician's edited findings replace the prediction and the text is
+regenerated from them. Every draft then passes the guard (``medvlm.inference.guard``): the labeler reads
+it back, and what disagrees with the structured findings is repaired or flagged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import torch
+
+from medvlm.errors import ModelInputError
+from medvlm.findings import Finding, Presence
+from medvlm.inference.consistency import ConsistencyFlag
+from medvlm.inference.guard import guard_draft
+from medvlm.inference.inputs import StudyInput, load_study
+from medvlm.ontology import Ontology, load_ontology
+from medvlm.settings import Settings
+
+Guard = Literal["repair", "flag"]
+
+
+@dataclass
+class DraftResult:
+    findings: list[Finding]
+    findings_text: str
+    impression: str
+    model_version: str
+    input_hashes: list[str]
+    consistency_flags: list[ConsistencyFlag]
+    repairs: list[ConsistencyFlag] = field(default_factory=list)  # what the guard changed
+    generated: tuple[str, str] = ("", "")  # the model's own text, before the guard
+    edited: bool = False  # drafted from a clinician's findings rather than the model's
+    source: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def critical(self) -> bool:
+        return any(f.critical for f in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "findings": [f.to_dict() for f in self.findings],
+            "findings_text": self.findings_text,
+            "impression": self.impression,
+            "model_version": self.model_version,
+            "input_hashes": self.input_hashes,
+            "consistency_flags": [f.to_dict() for f in self.consistency_flags],
+            "repairs": [f.to_dict() for f in self.repairs],
+            "generated": {"findings_text": self.generated[0], "impression": self.generated[1]},
+            "edited": self.edited,
+            "critical": self.critical,
+        }
+
+
+def check_edited_findings(findings: Sequence[Finding | dict], bundle: Any) -> list[Finding]:
+    """Edited findings checked against the model's own labels and scales, critical flags recomputed,
+    in head order. Anything the model cannot express is a ModelInputError naming it."""
+    slots = {s.name: s for s in bundle.config.slots}
+    checked: dict[str, Finding] = {}
+    for item in findings:
+        try:
+            finding = item if isinstance(item, Finding) else Finding.from_dict(dict(item))
+        except (TypeError, ValueError) as exc:
+            raise ModelInputError(f"edited finding {item!r} is not a finding: {exc}") from None
+        slot = slots.get(finding.label)
+        if slot is None:
+            raise ModelInputError(f"unknown finding {finding.label!r}; the model knows {', '.join(slots)}")
+        if finding.label in checked:
+            raise ModelInputError(f"finding {finding.label!r} given twice")
+        if finding.laterality and str(finding.laterality) not in slot.lateralities:
+            allowed = ", ".join(slot.lateralities) or "none"
+            side = finding.laterality
+            raise ModelInputError(f"{finding.label}: laterality {side!s} not allowed ({allowed})")
+        if finding.severity and finding.severity not in slot.severities:
+            allowed = ", ".join(slot.severities) or "none"
+            raise ModelInputError(f"{finding.label}: severity {finding.severity!r} not allowed ({allowed})")
+        checked[finding.label] = with_critical(finding, slot)
+    order = list(slots)
+    return sorted(checked.values(), key=lambda f: order.index(f.label))
+
+
+def with_critical(finding: Finding, slot: Any) -> Finding:
+    """The ontology's rule (FindingSpec.is_critical): a present or possible finding is critical when the
+    finding always is, or when its severity is one of its critical severities (a large effusion)."""
+    positive = finding.presence in (Presence.PRESENT, Presence.UNCERTAIN)
+    critical = positive and (slot.critical or finding.severity in (slot.critical_severities or []))
+    return replace(finding, critical=bool(critical))
+
+
+def draft_batch(
+    bundle: Any,
+    studies: Sequence[StudyInput],
+    edited_findings: Sequence[Sequence[Finding | dict] | None] | None = None,
+    *,
+    guard: Guard = "repair",
+    batch_size: int = 8,
+    max_new_tokens: int | None = None,
+    ontology: Ontology | None = None,
+    settings: Settings | None = None,
+    progress: bool = False,
+) -> list[DraftResult]:
+    """Draft many studies, ``batch_size`` at a time through the model."""
+    if edited_findings is not None and len(edited_findings) != len(studies):
+        raise ModelInputError(f"got {len(studies)} studies but {len(edited_findings)} edited findings lists")
+    if guard not in ("repair", "flag"):
+        raise ModelInputError(f"guard must be 'repair' or 'flag', got {guard!r}")
+    if batch_size < 1:
+        raise ModelInputError(f"batch_size must be at least 1, got {batch_size}")
+    ontology = ontology or load_ontology()
+    results: list[DraftResult] = []
+    chunks = range(0, len(studies), batch_size)
+    if progress:
+        from tqdm import tqdm
+
+        chunks = tqdm(chunks, desc="drafting", unit="batch")
+    for start in chunks:
+        part = studies[start : start + batch_size]
+        edits = list(edited_findings[start : start + batch_size]) if edited_findings else [None] * len(part)
+        results += _draft_chunk(bundle, part, edits, guard, max_new_tokens, ontology, settings)
+    return results
+
+
+def _draft_chunk(bundle: Any, studies: Sequence[StudyInput], edits: list, guard: Guard,
+                 max_new_tokens: int | None, ontology: Ontology,
+                 settings: Settings | None) -> list[DraftResult]:
+    t0 = time.perf_counter()
+    loaded = [load_study(s, bundle.image_size, settings) for s in studies]
+    images = torch.stack([item.image for item in loaded])
+    t1 = time.perf_counter()
+    findings: list[list[Finding] | None] = [
+        None if edit is None else check_edited_findings(edit, bundle) for edit in edits]
+    to_predict = [i for i, f in enumerate(findings) if f is None]
+    if to_predict:
+        predicted = bundle.predict_findings(images[to_predict])
+        slots = {s.name: s for s in bundle.config.slots}
+        for i, row in zip(to_predict, predicted, strict=True):
+            findings[i] = [with_critical(f, slots[f.label]) for f in row]
+    t2 = time.perf_counter()
+    texts = bundle.generate_report(images, findings, max_new_tokens=max_new_tokens)
+    t3 = time.perf_counter()
+    out = []
+    for item, row, edit, (findings_text, impression) in zip(loaded, findings, edits, texts, strict=True):
+        assert row is not None
+        checked = guard_draft(row, findings_text, impression, repair=guard == "repair", ontology=ontology)
+        out.append(DraftResult(
+            findings=row, findings_text=checked.findings_text, impression=checked.impression,
+            model_version=bundle.version, input_hashes=[item.sha256], consistency_flags=checked.flags,
+            repairs=checked.repairs, generated=(findings_text, impression), edited=edit is not None,
+            source=item.source,
+        ))
+    t4 = time.perf_counter()
+    share = 1000.0 / len(out)  # per-study share of the batch's time
+    for result in out:
+        result.timings_ms = {"load": (t1 - t0) * share, "findings": (t2 - t1) * share,
+                             "report": (t3 - t2) * share, "guard": (t4 - t3) * share}
+    return out
+
+
+def draft_study(bundle: Any, images_or_paths: StudyInput,
+                edited_findings: Sequence[Finding | dict] | None = None, **options: Any) -> DraftResult:
+    """Draft one study; with ``edited_findings`` the text is regenerated from them (see ``draft_batch``)."""
+    edits = None if edited_findings is None else [edited_findings]
+    return draft_batch(bundle, [images_or_paths], edits, **options)[0]
+
+
+def regenerate(bundle: Any, images_or_paths: StudyInput, findings: Sequence[Finding | dict],
+               **options: Any) -> DraftResult:
+    """Redraft the text of a study from a clinician's findings (a toggled finding, a changed side)."""
+    return draft_study(bundle, images_or_paths, findings, **options)
+
+
+__all__ = ["DraftResult", "check_edited_findings", "draft_batch", "draft_study", "regenerate"]
