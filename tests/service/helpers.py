@@ -6,6 +6,7 @@ the queue, retries or the workflow, never where a test claims to test the model.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import time
@@ -40,8 +41,13 @@ def dicom_bytes(*, study_uid: str | None = None, patient_id: str = "P001", acces
     return buffer.getvalue()
 
 
+@functools.cache
+def _hash(password: str) -> str:  # argon2 is slow on purpose; hash each test password once
+    return hash_password(password)
+
+
 def make_user(session: Session, username: str, role: str, password: str = "correct horse battery") -> User:
-    user = User(username=username, password_hash=hash_password(password), role=role)
+    user = User(username=username, password_hash=_hash(password), role=role)
     session.add(user)
     session.flush()
     return user
