@@ -22,7 +22,7 @@ class Acquisition:
     shift_cols: float = 0.0
     inspiration: float = 1.0  # vertical stretch below the apices (deeper breath > 1)
     window_low: float = 5.5  # cm water shown black / white before processing
-    window_high: float = 30.0
+    window_high: float = 32.0
     gamma: float = 0.95
     equalisation: float = 0.6  # unsharp-mask strength, as detector processing does
     noise: float = 0.01
@@ -37,7 +37,7 @@ class Acquisition:
             shift_cols=float(rng.uniform(-12, 12)),
             inspiration=float(rng.uniform(0.95, 1.05)),
             window_low=float(rng.uniform(4.0, 7.0)),
-            window_high=float(rng.uniform(28.0, 32.0)),
+            window_high=float(rng.uniform(30.0, 34.0)),
             gamma=float(rng.uniform(0.8, 1.05)),
             equalisation=float(rng.uniform(0.4, 0.8)),
             noise=float(rng.uniform(0.004, 0.02)),

@@ -85,9 +85,11 @@ class EffusionField:
             lateral = 1.0 - lateral
         self.ratio = height / (0.55 + 0.75 * lateral**2 + 0.35 * posterior)
 
-    def delta(self, level_mm: float) -> np.ndarray:
-        sel = self.ratio < level_mm
-        return project_points(self.i[sel], self.k[sel], self.fill[sel])
+    def delta(self, level_mm: float, taper_mm: float = 12.0) -> np.ndarray:
+        # The fluid thins out toward its upper edge: a soft top, not a sharp cut.
+        weight = np.clip((level_mm - self.ratio) / taper_mm, 0.0, 1.0)
+        sel = weight > 0
+        return project_points(self.i[sel], self.k[sel], self.fill[sel] * weight[sel])
 
 
 def pneumothorax_delta(
@@ -100,7 +102,9 @@ def pneumothorax_delta(
     lo_i, hi_i = idx[:, 0].min(), idx[:, 0].max()
     medial_i = hi_i - 0.15 * (hi_i - lo_i) if medial_is_high_i else lo_i + 0.15 * (hi_i - lo_i)
     lo_k, hi_k = idx[:, 2].min(), idx[:, 2].max()
-    centre = np.array([medial_i, idx[:, 1].mean(), lo_k + 0.35 * (hi_k - lo_k)])
+    # Upright patient: the air rises, so the lung falls away from the apex and the lateral wall and stays
+    # on the diaphragm; collapse toward a point low and medial (the hilum and pulmonary ligament).
+    centre = np.array([medial_i, idx[:, 1].mean(), lo_k + 0.08 * (hi_k - lo_k)])
     factors = np.array([scale, scale, scale])
     local = tuple(slice(0, s.stop - s.start) for s in region)
     collapsed = _scaled_mask(sub, centre, factors, local) & sub

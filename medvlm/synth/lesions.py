@@ -120,7 +120,7 @@ def nodule_like(
     for side in sides_of(laterality, rng):
         for _ in range(count):
             if label == "calcified_granuloma":
-                diam_mm, mu = rng.uniform(5.0, 9.0), CALCIUM_MU
+                diam_mm, mu = rng.uniform(6.0, 10.0), CALCIUM_MU
             elif label == "mass":
                 diam_mm, mu = rng.uniform(35.0, 60.0), NODULE_MU
             else:

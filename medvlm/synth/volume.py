@@ -22,6 +22,7 @@ from medvlm.synth.nifti import read_nifti
 
 BLOOD_HU = 40.0
 POOL_HU = 1800.0
+BONE_WEIGHT = 1.4
 CONTRAST_HU = 200.0
 BONE_GROUPS = ("vertebrae", "ribs", "skeleton")
 
@@ -54,9 +55,9 @@ def data_files() -> dict[str, Path]:
 
 
 def hu_to_mu(hu: np.ndarray, bone: np.ndarray) -> np.ndarray:
-    """Attenuation relative to water; bone above 100 HU weighted 1.8x (lower film energy)."""
+    """Attenuation relative to water; bone above 100 HU weighted up (lower film energy)."""
     mu = np.clip(1.0 + hu / 1000.0, 0.0, None)
-    boosted = 1.1 + (hu - 100.0) / 1000.0 * 1.8
+    boosted = 1.1 + (hu - 100.0) / 1000.0 * BONE_WEIGHT
     return np.where(bone & (hu > 100.0), boosted, mu).astype(np.float32)
 
 

@@ -1,0 +1,232 @@
+"""``medvlm data build``: render N studies, write their DICOM files and ``manifest.jsonl``.
+
+Each study gets its own random streams derived from (seed, index), so a build is reproducible and any
+one study can be re-rendered from its provenance. The manifest is written to a ``.part`` file and
+renamed at the end: a directory has a manifest only when its build finished.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from medvlm.corpus.iu import iu_split, load_iu_reports
+from medvlm.dataset.errors import DatasetError
+from medvlm.dataset.iu_source import iu_study
+from medvlm.dataset.manifest import MANIFEST, ManifestRecord, write_record
+from medvlm.dataset.template import sample_findings, write_report
+from medvlm.findings import Finding
+from medvlm.ontology import Ontology, load_ontology
+from medvlm.synth import GENERATOR
+from medvlm.synth.atlas import load_atlas
+from medvlm.synth.dicom_writer import StudyIdentity, write_dicom
+from medvlm.synth.render import render_film
+
+ReportSource = Literal["iu", "template", "mixed"]
+MIN_SIZE, MAX_SIZE = 64, 2048
+
+
+@dataclass
+class BuildSummary:
+    out: Path
+    written: int = 0
+    splits: Counter = field(default_factory=Counter)
+    sources: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)  # IU reports not drawable, by reason
+    iu_reports_seen: int = 0
+    seconds: float = 0.0
+    render_seconds: float = 0.0
+
+    @property
+    def films_per_second(self) -> float:
+        return self.written / self.seconds if self.seconds else 0.0
+
+    def lines(self) -> list[str]:
+        out = [
+            f"wrote {self.written} studies to {self.out} in {self.seconds:.1f} s "
+            f"({self.films_per_second:.1f} films/s overall, "
+            f"{self.written / max(self.render_seconds, 1e-9):.1f} films/s rendering + DICOM writing)",
+            "splits: " + ", ".join(f"{k} {v}" for k, v in sorted(self.splits.items())),
+            "report sources: " + ", ".join(f"{k} {v}" for k, v in sorted(self.sources.items())),
+        ]
+        if self.iu_reports_seen:
+            total = sum(self.skipped.values())
+            out.append(
+                f"IU reports examined {self.iu_reports_seen}, skipped {total} (cannot be drawn as written)"
+            )
+            out += [f"  skipped {v:5d}  {k}" for k, v in self.skipped.most_common()]
+        return out
+
+
+@dataclass(frozen=True)
+class _Plan:
+    study_id: str
+    split: str
+    findings: list[Finding]
+    findings_text: str
+    impression: str
+    source: str
+    iu_study_id: str | None = None
+
+
+def _iu_plans(onto: Ontology, rng: np.random.Generator, summary: BuildSummary) -> Iterator[_Plan]:
+    reports = load_iu_reports()
+    order = rng.permutation(len(reports))
+    usable = []
+    for idx in order:  # first pass: examine every report once, count skips
+        summary.iu_reports_seen += 1
+        study = iu_study(reports[idx], onto)
+        if study.findings is None:
+            summary.skipped[study.skip_reason or "unknown"] += 1
+            continue
+        usable.append(study)
+        yield _plan_from(study, 0)
+    if not usable:
+        raise DatasetError("no IU report can be rendered; check the ontology's renderable flags")
+    repeat = 1
+    while True:  # more studies than drawable reports: the same reports again, rendered anew
+        for study in usable:
+            yield _plan_from(study, repeat)
+        repeat += 1
+
+
+def _plan_from(study, repeat: int) -> _Plan:
+    r = study.report
+    suffix = f"-r{repeat}" if repeat else ""
+    return _Plan(
+        study_id=f"IU-{r.study_id}{suffix}",
+        split=r.split,
+        findings=study.findings,
+        findings_text=r.findings,
+        impression=r.impression,
+        source="iu",
+        iu_study_id=r.study_id,
+    )
+
+
+def _template_plans(onto: Ontology, rng: np.random.Generator, seed: int) -> Iterator[_Plan]:
+    index = 0
+    while True:
+        findings = sample_findings(onto, rng)
+        text, impression = write_report(findings, onto, rng)
+        study_id = f"SYN-{seed}-{index}"
+        yield _Plan(study_id, iu_split(study_id), findings, text, impression, "template")
+        index += 1
+
+
+def _plans(reports: str, onto: Ontology, seed: int, summary: BuildSummary) -> Iterator[_Plan]:
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    iu = _iu_plans(onto, rng, summary) if reports in ("iu", "mixed") else None
+    tpl = _template_plans(onto, rng, seed) if reports in ("template", "mixed") else None
+    while True:
+        if iu is not None and (tpl is None or rng.random() < 0.5):
+            yield next(iu)
+        elif tpl is not None:
+            yield next(tpl)
+
+
+def build_dataset(
+    out: Path,
+    n: int,
+    seed: int = 0,
+    reports: str = "mixed",
+    size: int = 512,
+    overwrite: bool = False,
+    progress: bool = True,
+    data_dir: Path | None = None,
+) -> BuildSummary:
+    if n < 1:
+        raise DatasetError(f"--n must be at least 1, got {n}")
+    if reports not in ("iu", "template", "mixed"):
+        raise DatasetError(f"--reports must be iu, template or mixed, got {reports!r}")
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise DatasetError(f"--size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {size}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DatasetError(f"{out} exists and is not a directory")
+    if (out / MANIFEST).exists():
+        if not overwrite:
+            raise DatasetError(f"{out} already holds a dataset ({MANIFEST}); pass --overwrite to replace it")
+        (out / MANIFEST).unlink()
+        shutil.rmtree(out / "dicom", ignore_errors=True)
+    onto = load_ontology()
+    atlas = load_atlas(data_dir)
+    summary = BuildSummary(out=out)
+    start = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    part = out / (MANIFEST + ".part")
+    plans = _plans(reports, onto, seed, summary)
+    with part.open("w", encoding="utf-8") as fh, _progress(progress, n) as advance:
+        for index in range(n):
+            plan = next(plans)
+            t0 = time.perf_counter()
+            record = _render_study(plan, index, seed, size, atlas, out)
+            summary.render_seconds += time.perf_counter() - t0
+            write_record(fh, record, out.resolve())
+            summary.written += 1
+            summary.splits[plan.split] += 1
+            summary.sources[plan.source] += 1
+            advance()
+    part.replace(out / MANIFEST)
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _render_study(plan: _Plan, index: int, seed: int, size: int, atlas, out: Path) -> ManifestRecord:
+    film_seed = int(np.random.SeedSequence([seed, 2, index]).generate_state(1)[0])
+    film = render_film(plan.findings, seed=film_seed, size=size, atlas=atlas)
+    who = StudyIdentity.synthetic(f"{seed}-{index}-{plan.study_id}", np.random.default_rng(film_seed))
+    path = out / "dicom" / who.study_uid / f"{who.sop_uid}.dcm"
+    write_dicom(path, film.pixels, film.pixel_spacing_mm, who)
+    return ManifestRecord(
+        study_id=plan.study_id,
+        study_instance_uid=who.study_uid,
+        split=plan.split,
+        files=[path.resolve()],
+        findings=list(plan.findings),
+        findings_text=plan.findings_text,
+        impression=plan.impression,
+        report_source=plan.source,
+        provenance={
+            "seed": seed,
+            "index": index,
+            "film_seed": film_seed,
+            "iu_study_id": plan.iu_study_id,
+            "generator": GENERATOR,
+            "size": size,
+            "render": film.render_info(),
+        },
+    )
+
+
+class _progress:
+    """A rich progress bar, or nothing when progress is off."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled, self.total = enabled, total
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        self._bar = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        )
+        self._bar.__enter__()
+        task = self._bar.add_task("rendering films", total=self.total)
+        return lambda: self._bar.advance(task)
+
+    def __exit__(self, *exc) -> None:
+        if self.enabled:
+            self._bar.__exit__(*exc)
