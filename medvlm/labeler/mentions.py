@@ -63,6 +63,11 @@ _BLOCKERS: dict[str, re.Pattern[str]] = {
     "atelectasis": re.compile(r"(?:vertebral|body|compression)\s+collapse", re.IGNORECASE),
     "mass": re.compile(r"(?:soft tissue|breast)\s+mass|mass\s+effect", re.IGNORECASE),
     "fracture": re.compile(r"fracture\s+fixation", re.IGNORECASE),
+    "support_device": re.compile(
+        r"(?:breast|knee|hip)\s+(?:prosthes[ie]s|implants?)|(?:monitor(?:ing)?|ecg|ekg|external)\s+(?:\w+\s+)?leads"
+        r"|tip\s+of\s+the\s+(?:lung|scapula|clavicle)",
+        re.IGNORECASE,
+    ),
 }
 
 
