@@ -68,7 +68,11 @@ class ReportContext:
     created_at: datetime | None = None  # when the draft was made (PDF header for drafts)
 
     def __post_init__(self) -> None:
-        status = ReportStatus(self.status)  # raises ValueError on an unknown status
+        try:
+            status = ReportStatus(self.status)
+        except ValueError:
+            raise ExportInputError(f"report {self.report_id} has status {self.status!r}; expected one of "
+                                   f"{[s.value for s in ReportStatus]}") from None
         object.__setattr__(self, "status", status)
         object.__setattr__(self, "key_image_path", Path(self.key_image_path))
         if status is ReportStatus.SIGNED and (not self.signer or self.signed_at is None):

@@ -137,7 +137,7 @@ def _page_decorator(ctx: ReportContext):  # type: ignore[no-untyped-def]
         canvas.saveState()
         if not ctx.is_signed:
             # Behind the content (drawn before the flowables), light enough to keep the text readable.
-            canvas.setFillColor(colors.Color(0.85, 0.2, 0.2, alpha=0.18))
+            canvas.setFillColor(colors.Color(0.85, 0.2, 0.2, alpha=0.22))
             canvas.setFont(bold, 110)
             canvas.translate(A4[0] / 2, A4[1] / 2)
             canvas.rotate(45)

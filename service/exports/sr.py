@@ -11,13 +11,13 @@ Sequence), since the ontology has no standard codes.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import highdicom as hd
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
-from pydicom.uid import generate_uid
 
 from medvlm.findings import Finding, Laterality, Presence
 from service.exports.context import ReportContext
@@ -29,6 +29,7 @@ LOCAL_SCHEME = "99MEDVLM"
 MANUFACTURER = "MedVLM"
 DEVICE_UID_ENTROPY = ["medvlm-drafting-device"]
 SR_SERIES_NUMBER = 9001
+_UID_NAMESPACE = uuid.UUID("5a0e8f3c-2d4b-5c6e-9f10-6d6564766c6d")  # fixed: MedVLM export UIDs
 
 _LATERALITY = {Laterality.LEFT: codes.SCT.Left, Laterality.RIGHT: codes.SCT.Right,
                Laterality.BILATERAL: codes.SCT.Bilateral}
@@ -57,7 +58,12 @@ def report_uid(ctx: ReportContext, kind: str) -> str:
     """A UID stable for the same report state: re-exporting gives the same object, a change a new one."""
     state = [ctx.report_id, kind, ctx.status.value, ctx.signed_at.isoformat() if ctx.signed_at else "",
              str(len(ctx.addenda))]
-    return str(generate_uid(prefix=None, entropy_srcs=state))
+    return uuid_uid(*state)
+
+
+def uuid_uid(*parts: str) -> str:
+    """A 2.25 UID from a name-based UUID (PS3.5 B.2): deterministic for the same parts."""
+    return f"2.25.{uuid.uuid5(_UID_NAMESPACE, '|'.join(parts)).int}"
 
 
 def _finding_item(finding: Finding) -> hd.sr.CodeContentItem:
@@ -88,7 +94,7 @@ def _content(ctx: ReportContext) -> hd.sr.ContainerContentItem:
     root = hd.sr.ContainerContentItem(
         name=hd.sr.CodedConcept("18748-4", "LN", "Diagnostic imaging report"), template_id="2000")
     device = hd.sr.ObserverContext(codes.DCM.Device, hd.sr.DeviceObserverIdentifyingAttributes(
-        uid=str(generate_uid(prefix=None, entropy_srcs=DEVICE_UID_ENTROPY)), name="MedVLM drafting model",
+        uid=uuid_uid(*DEVICE_UID_ENTROPY), name="MedVLM drafting model",
         manufacturer_name=MANUFACTURER, model_name=(ctx.model_version or "unknown")[:64]))
     language = hd.sr.LanguageOfContentItemAndDescendants(
         hd.sr.CodedConcept("en-US", "RFC5646", "English (United States)"))

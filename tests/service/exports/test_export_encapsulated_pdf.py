@@ -34,7 +34,8 @@ def test_encapsulated_pdf_reads_back_and_validates(film: Path, tmp_path: Path, s
         assert ds[keyword].value == source[keyword].value, keyword
     assert ds.Modality == "DOC" and ds.SeriesInstanceUID != source.SeriesInstanceUID
     ref = ds.SourceInstanceSequence[0]
-    assert (ref.ReferencedSOPClassUID, ref.ReferencedSOPInstanceUID) == (source.SOPClassUID, source.SOPInstanceUID)
+    assert ref.ReferencedSOPClassUID == source.SOPClassUID
+    assert ref.ReferencedSOPInstanceUID == source.SOPInstanceUID
     assert ds.DocumentTitle == ("Radiology report" if signed else "DRAFT radiology report (unsigned)")
 
     pdf = bytes(ds.EncapsulatedDocument)[: ds.EncapsulatedDocumentLength]

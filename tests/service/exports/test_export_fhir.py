@@ -81,9 +81,10 @@ def test_patient_with_unicode_name_and_no_findings(film: Path) -> None:
 
 TAMPERED: list[tuple[str, Callable[[dict], None], str]] = [
     ("unknown report status", lambda r: r.__setitem__("status", "approved"), "status 'approved'"),
-    ("unknown observation status", lambda r: r["contained"][1].__setitem__("status", "done"), "status 'done'"),
+    ("unknown observation status", lambda r: r["contained"][1].__setitem__("status", "done"),
+     "status 'done'"),
     ("missing code", lambda r: r.pop("code"), "failed validation"),
-    ("bad probability", lambda r: r["contained"][1]["component"][0]["valueQuantity"].__setitem__("value", "x"),
+    ("bad probability", lambda r: r["contained"][1]["component"][0]["valueQuantity"].update(value="x"),
      "failed validation"),
     ("two values", lambda r: r["contained"][1].__setitem__("valueString", "x"), "failed validation"),
     ("unreferenced contained", lambda r: r.__setitem__("result", r["result"][1:]), "not referenced"),
