@@ -1,4 +1,5 @@
-"""Presets: ``tiny`` (CPU, a few million parameters), ``small`` (GPU), ``path:DIR`` (a local checkpoint).
+"""Presets: ``tiny`` (CPU, a few million parameters), ``small`` (GPU), ``path:DIR`` (a local checkpoint),
+and ``micro`` (tests only).
 
 ``tiny`` and ``small`` are ``LlavaForConditionalGeneration`` built from config (conv vision tower from
 ``vision.py`` + a small Llama), with a tokenizer trained on the report corpus. ``path:DIR`` loads any
@@ -47,6 +48,8 @@ class PresetSpec:
 
 PRESETS: dict[str, PresetSpec] = {
     "tiny": PresetSpec(256, [16, 32, 64, 128, 192], 192, 192, 3, 4, 512, 2048, 512, 256),
+    # micro: 64 px, 16 image tokens; for tests and CI smoke runs only (seconds per stage on one core).
+    "micro": PresetSpec(64, [8, 16, 32, 48], 64, 64, 2, 2, 128, 512, 256, 64),
     "small": PresetSpec(512, [48, 96, 192, 384, 512], 512, 512, 8, 8, 1536, 8192, 1024, 512),
 }
 

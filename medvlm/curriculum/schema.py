@@ -1,0 +1,152 @@
+"""The curriculum file as pydantic models (``extra="forbid"``: an unknown key is an error, not ignored).
+
+Cross-field checks that need only the file live here; checks against the data directory and the model
+(sources that exist, answer lengths that fit the context) live in ``validate.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Mode = Literal["frozen", "full", "lora"]
+StageKind = Literal["encoder", "introduction", "specialism", "corrections"]
+EvalTask = Literal["findings", "qa", "report", "loss"]
+
+# What each evaluation task measures; ``select_on`` must be one of the metrics of the stage's tasks.
+TASK_METRICS: dict[str, dict[str, str]] = {
+    "findings": {"findings.macro_auroc": "max", "findings.macro_f1": "max"},
+    "qa": {"qa.accuracy": "max"},
+    "report": {"report.ce_f1": "max", "report.hallucination_rate": "min"},
+    "loss": {"loss": "min"},
+}
+# Which modules a stage kind can train, and which it needs trainable to learn anything at all.
+KIND_TRAINS: dict[str, set[str]] = {
+    "encoder": {"vision", "findings_head"},
+    "introduction": {"vision", "projector", "language"},
+    "specialism": {"vision", "projector", "language"},
+    "corrections": {"vision", "projector", "language", "findings_head"},
+}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSource(Strict):
+    """A manifest-format dataset (``manifest.jsonl``) under the ``--data`` directory."""
+
+    kind: Literal["manifest", "corrections"] = "manifest"
+    path: str = "."  # relative to --data
+    split: Literal["train", "validation", "test"] = "train"
+    report_source: list[Literal["iu", "template"]] | None = None  # None = any
+    required: bool = True  # False: a missing source skips the stages that need it (corrections)
+    limit: int | None = Field(default=None, ge=1)
+
+
+class Modules(Strict):
+    vision: Mode = "frozen"
+    projector: Mode = "frozen"
+    language: Mode = "frozen"
+    findings_head: Mode = "frozen"
+
+    def trainable(self) -> set[str]:
+        return {name for name, mode in self.model_dump().items() if mode != "frozen"}
+
+
+class Lora(Strict):
+    r: int = Field(default=16, ge=1, le=256)
+    alpha: float = Field(default=32.0, gt=0)
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        min_length=1,
+    )
+
+
+class Stage(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: StageKind
+    sources: list[str] = Field(min_length=1)
+    eval_source: str | None = None
+    templates: str | None = None  # question templates (introduction), relative to the curriculum file
+    modules: Modules
+    lora: Lora | None = None
+    steps: int = Field(ge=1, le=1_000_000)
+    batch_size: int = Field(default=16, ge=1, le=4096)
+    lr: float = Field(gt=0.0, le=1.0)
+    weight_decay: float = Field(default=0.0, ge=0.0, le=1.0)
+    warmup_steps: int = Field(default=0, ge=0)
+    max_answer_tokens: int = Field(default=16, ge=1, le=4096)
+    negatives_per_record: int = Field(default=2, ge=0, le=64)
+    replay_fraction: float = Field(default=0.5, ge=0.0, le=1.0)  # corrections: share of earlier data
+    eval_every: int = Field(default=100, ge=1)
+    eval_samples: int = Field(default=128, ge=1)
+    checkpoint_every: int = Field(default=50, ge=1)
+    eval_tasks: list[EvalTask] = Field(min_length=1)
+    select_on: str
+    augment: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Stage:
+        metrics = {m for task in self.eval_tasks for m in TASK_METRICS[task]}
+        if self.select_on not in metrics:
+            raise ValueError(
+                f"stage {self.name!r}: select_on {self.select_on!r} is not measured by eval_tasks "
+                f"{self.eval_tasks}; choose one of {sorted(metrics)}"
+            )
+        trainable = self.modules.trainable()
+        if not trainable:
+            raise ValueError(f"stage {self.name!r} trains nothing: every module is frozen")
+        extra = trainable - KIND_TRAINS[self.kind]
+        if extra:
+            raise ValueError(
+                f"stage {self.name!r} ({self.kind}) cannot train {sorted(extra)}: its loss does not reach "
+                f"them; it can train {sorted(KIND_TRAINS[self.kind])}"
+            )
+        lora_modes = [n for n, m in self.modules.model_dump().items() if m == "lora"]
+        if set(lora_modes) - {"language"}:
+            raise ValueError(f"stage {self.name!r}: only 'language' can be lora, got {lora_modes}")
+        if self.warmup_steps >= self.steps:
+            raise ValueError(f"stage {self.name!r}: warmup_steps {self.warmup_steps} >= steps {self.steps}")
+        if self.kind == "introduction" and not self.templates:
+            raise ValueError(f"stage {self.name!r}: an introduction stage needs question templates")
+        return self
+
+    def direction(self) -> str:
+        for task in self.eval_tasks:
+            if self.select_on in TASK_METRICS[task]:
+                return TASK_METRICS[task][self.select_on]
+        return "max"
+
+
+class ModelSection(Strict):
+    preset: str = "tiny"
+
+
+class Curriculum(Strict):
+    name: str
+    description: str = ""
+    seed: int = 0
+    model: ModelSection = ModelSection()
+    data: dict[str, DataSource] = Field(min_length=1)
+    stages: list[Stage] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references(self) -> Curriculum:
+        names = [s.name for s in self.stages]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"stage names must be unique, repeated: {dupes}")
+        for stage in self.stages:
+            for src in [*stage.sources, *([stage.eval_source] if stage.eval_source else [])]:
+                if src not in self.data:
+                    raise ValueError(
+                        f"stage {stage.name!r} names data source {src!r}, which the curriculum's data "
+                        f"section does not define (defined: {sorted(self.data)})"
+                    )
+            needs_eval = set(stage.eval_tasks) - {"loss"}
+            if needs_eval and not stage.eval_source:
+                raise ValueError(f"stage {stage.name!r}: eval_tasks {sorted(needs_eval)} need an eval_source")
+        return self

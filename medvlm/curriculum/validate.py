@@ -1,0 +1,79 @@
+"""Check a curriculum against the data directory and the model before any training step runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from medvlm.curriculum.loader import LoadedCurriculum
+from medvlm.curriculum.schema import DataSource, Stage
+from medvlm.errors import CurriculumError, MedVLMError
+
+PROMPT_ALLOWANCE = 48  # tokens for the rendered findings / question around the image tokens
+
+
+@dataclass
+class Plan:
+    """Stages to run, stages skipped (with why), and the records of every available source."""
+
+    run: list[Stage] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    records: dict[str, list] = field(default_factory=dict)
+
+
+def source_records(name: str, source: DataSource, data_dir: Path) -> list | None:
+    """Records of one source, or None when an optional source is absent."""
+    from medvlm.training.manifest import read_records
+
+    directory = (data_dir / source.path).resolve()
+    manifest = directory / "manifest.jsonl"
+    if not manifest.is_file():
+        if source.required:
+            raise CurriculumError(
+                f"data source {name!r}: {manifest} does not exist (build it with `medvlm data build`)"
+            )
+        return None
+    try:
+        records = read_records(directory)
+    except MedVLMError as exc:
+        raise CurriculumError(f"data source {name!r}: {exc}") from None
+    records = [r for r in records if r.split == source.split] if source.kind == "manifest" else records
+    if source.report_source:
+        records = [r for r in records if r.report_source in source.report_source]
+    if source.limit:
+        records = records[: source.limit]
+    if not records and source.required:
+        raise CurriculumError(
+            f"data source {name!r}: no records with split {source.split!r}"
+            + (f" and report_source {source.report_source}" if source.report_source else "")
+            + f" in {manifest}"
+        )
+    return records or None
+
+
+def plan_curriculum(loaded: LoadedCurriculum, data_dir: Path, max_positions: int, image_tokens: int) -> Plan:
+    cur = loaded.curriculum
+    if not data_dir.is_dir():
+        raise CurriculumError(f"data directory {data_dir} does not exist")
+    plan = Plan()
+    for name, source in cur.data.items():
+        records = source_records(name, source, data_dir)
+        if records is not None:
+            plan.records[name] = records
+    for stage in cur.stages:
+        budget = image_tokens + PROMPT_ALLOWANCE + stage.max_answer_tokens
+        if stage.kind in ("introduction", "specialism", "corrections") and budget > max_positions:
+            raise CurriculumError(
+                f"stage {stage.name!r}: max_answer_tokens {stage.max_answer_tokens} + {image_tokens} image "
+                f"tokens + prompt exceed the model's context of {max_positions} tokens"
+            )
+        absent = [s for s in stage.sources if s not in plan.records]
+        if absent:
+            plan.skipped[stage.name] = f"optional data source {absent[0]!r} has no data"
+            continue
+        if stage.eval_source and stage.eval_source not in plan.records:
+            raise CurriculumError(f"stage {stage.name!r}: eval_source {stage.eval_source!r} has no data")
+        plan.run.append(stage)
+    if not plan.run:
+        raise CurriculumError(f"{loaded.path}: no stage has data to train on")
+    return plan

@@ -1,0 +1,1 @@
+"""Training: curriculum stages with checkpoints, resume, DDP and evaluation (``train(TrainOptions(...))``)."""

@@ -1,0 +1,129 @@
+"""Periodic evaluation of a stage on its eval source: findings AUROC/F1, Q&A accuracy, report CE-F1, loss."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from medvlm.findings import Finding, Presence
+from medvlm.model.bundle import ModelBundle
+from medvlm.model.processing import report_prompt
+from medvlm.training.examples import TextExample, findings_targets, positives
+from medvlm.training.manifest import Record
+
+
+def _auroc(y: np.ndarray, p: np.ndarray) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
+    if y.min() == y.max():
+        return None
+    return float(roc_auc_score(y, p))
+
+
+@torch.no_grad()
+def findings_probabilities(bundle: ModelBundle, images: torch.Tensor, batch: int = 64) -> np.ndarray:
+    out = []
+    for i in range(0, images.shape[0], batch):
+        logits = bundle.findings_logits(images[i : i + batch].float())
+        out.append(torch.sigmoid(bundle.head.presence_logits(logits)).float().cpu())
+    return torch.cat(out).numpy()
+
+
+def findings_metrics(
+    bundle: ModelBundle, images: torch.Tensor, records: Sequence[Record]
+) -> dict[str, float]:
+    probs = findings_probabilities(bundle, images)
+    truth = findings_targets(list(records), bundle.config.slots)["presence"].numpy()
+    metrics: dict[str, float] = {}
+    aurocs, f1s = [], []
+    for i, name in enumerate(bundle.names):
+        auc = _auroc(truth[:, i], probs[:, i])
+        if auc is not None:
+            aurocs.append(auc)
+            metrics[f"findings.auroc.{name}"] = auc
+        pred = probs[:, i] >= bundle.config.threshold(name)
+        tp = float((pred & (truth[:, i] == 1)).sum())
+        denom = float(pred.sum() + (truth[:, i] == 1).sum())
+        if denom:
+            f1s.append(2 * tp / denom)
+    metrics["findings.macro_auroc"] = float(np.mean(aurocs)) if aurocs else 0.0
+    metrics["findings.macro_f1"] = float(np.mean(f1s)) if f1s else 0.0
+    return metrics
+
+
+def tune_thresholds(bundle: ModelBundle, images: torch.Tensor, records: Sequence[Record]) -> dict[str, float]:
+    """Per-finding presence threshold maximising F1 on the validation source (kept in the bundle config)."""
+    probs = findings_probabilities(bundle, images)
+    truth = findings_targets(list(records), bundle.config.slots)["presence"].numpy()
+    grid = np.linspace(0.05, 0.95, 19)
+    out = {}
+    for i, name in enumerate(bundle.names):
+        if truth[:, i].sum() == 0:
+            out[name] = 0.5
+            continue
+        scores = []
+        for t in grid:
+            pred = probs[:, i] >= t
+            tp = (pred & (truth[:, i] == 1)).sum()
+            scores.append(2 * tp / max(pred.sum() + truth[:, i].sum(), 1))
+        out[name] = float(grid[int(np.argmax(scores))])
+    return out
+
+
+@torch.no_grad()
+def qa_accuracy(
+    bundle: ModelBundle, images: torch.Tensor, examples: Sequence[TextExample]
+) -> dict[str, float]:
+    correct = 0
+    for i in range(0, len(examples), 32):
+        chunk = examples[i : i + 32]
+        imgs = torch.stack([images[e.image].float() for e in chunk])
+        answers = bundle.answer(imgs, [e.question or "" for e in chunk], max_new_tokens=4)
+        correct += sum(a.split()[:1] == e.target.split()[:1] for a, e in zip(answers, chunk, strict=True))
+    return {"qa.accuracy": correct / max(len(examples), 1)}
+
+
+@torch.no_grad()
+def report_metrics(
+    bundle: ModelBundle, images: torch.Tensor, records: Sequence[Record], max_new_tokens: int
+) -> dict[str, float]:
+    """Draft from *predicted* findings (the deployed path), label the draft, score against the truth."""
+    from medvlm.evaluation.clinical import clinical_scores, positive_labels
+    from medvlm.labeler import label_report
+
+    stated, truth = [], []
+    for i in range(0, len(records), 16):
+        imgs = images[i : i + 16].float()
+        predicted = bundle.predict_findings(imgs)
+        drafts = bundle.generate_report(imgs, predicted, max_new_tokens=max_new_tokens)
+        for (text, impression), record in zip(drafts, records[i : i + 16], strict=True):
+            stated.append(positive_labels(label_report(f"{text}\n{impression}")))
+            truth.append(positive_labels(positives(record)))
+    return clinical_scores(stated, truth).as_metrics()
+
+
+@torch.no_grad()
+def text_loss(
+    bundle: ModelBundle, images: torch.Tensor, examples: Sequence[TextExample], max_tokens: int
+) -> float:
+    from medvlm.model.processing import qa_prompt
+
+    losses = []
+    for i in range(0, len(examples), 16):
+        chunk = examples[i : i + 16]
+        imgs = torch.stack([images[e.image].float() for e in chunk])
+        prompts = [
+            report_prompt(bundle.config, list(e.prompt_findings or ()))
+            if e.question is None
+            else qa_prompt(bundle.config, e.question)
+            for e in chunk
+        ]
+        out = bundle.lm_forward(imgs, prompts, [e.target for e in chunk], max_tokens)
+        losses.append(float(out.loss))
+    return float(np.mean(losses)) if losses else 0.0
+
+
+def absent_everything(names: Sequence[str]) -> list[Finding]:
+    return [Finding(label=n, presence=Presence.ABSENT) for n in names]

@@ -1,0 +1,105 @@
+"""Training examples from records: findings targets, templated Q&A with sampled negatives, report pairs."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+
+from medvlm.errors import CurriculumError
+from medvlm.findings import Finding, Presence
+from medvlm.model.configuration import FindingSlot
+from medvlm.model.processing import report_target
+from medvlm.training.manifest import Record
+
+
+@dataclass(frozen=True)
+class TextExample:
+    image: int  # row in the image cache
+    prompt_findings: tuple[Finding, ...] | None  # report examples: the findings rendered in the prompt
+    question: str | None  # Q&A examples
+    target: str
+
+
+def positives(record: Record) -> list[Finding]:
+    return [f for f in record.findings if f.presence in (Presence.PRESENT, Presence.UNCERTAIN)]
+
+
+def findings_targets(records: list[Record], slots: list[FindingSlot]) -> dict[str, torch.Tensor]:
+    """presence (N, n) in {0, 1}; laterality / severity (N, n) class index, -1 when absent or unknown."""
+    index = {s.name: i for i, s in enumerate(slots)}
+    n = len(slots)
+    presence = torch.zeros(len(records), n)
+    laterality = torch.full((len(records), n), -1, dtype=torch.long)
+    severity = torch.full((len(records), n), -1, dtype=torch.long)
+    for r, record in enumerate(records):
+        found = [f for f in positives(record) if f.label in index and f.label != "no_finding"]
+        for f in found:
+            i = index[f.label]
+            presence[r, i] = 1.0
+            slot = slots[i]
+            if f.laterality and str(f.laterality) in slot.lateralities:
+                laterality[r, i] = slot.lateralities.index(str(f.laterality))
+            if f.severity and f.severity in slot.severities:
+                severity[r, i] = slot.severities.index(f.severity)
+        if "no_finding" in index and not found:
+            presence[r, index["no_finding"]] = 1.0
+    return {"presence": presence, "laterality": laterality, "severity": severity}
+
+
+def load_templates(path: Path) -> dict[str, list[str]]:
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict) or not data.get("presence"):
+        raise CurriculumError(
+            f"question templates {path} must map 'presence' (and optionally 'laterality', "
+            "'severity') to lists of templates with {finding}"
+        )
+    unknown = set(data) - {"presence", "laterality", "severity"}
+    if unknown:
+        raise CurriculumError(f"question templates {path}: unknown keys {sorted(unknown)}")
+    return {k: [str(t) for t in v] for k, v in data.items()}
+
+
+def qa_examples(
+    records: list[Record],
+    images: list[int],
+    slots: list[FindingSlot],
+    templates: dict[str, list[str]],
+    negatives: int,
+    seed: int,
+) -> list[TextExample]:
+    """Presence (yes), laterality and severity questions for each positive; ``negatives`` sampled 'no's."""
+    rng = random.Random(seed)
+    names = {s.name: s for s in slots if s.name != "no_finding"}
+    out: list[TextExample] = []
+
+    def ask(kind: str, slot: FindingSlot) -> str:
+        return rng.choice(templates[kind]).format(finding=(slot.display or slot.name).lower())
+
+    for record, image in zip(records, images, strict=True):
+        present = {f.label: f for f in positives(record) if f.label in names}
+        for label, finding in present.items():
+            slot = names[label]
+            out.append(TextExample(image, None, ask("presence", slot), "yes"))
+            if finding.laterality and templates.get("laterality") and slot.lateralities:
+                out.append(TextExample(image, None, ask("laterality", slot), str(finding.laterality)))
+            if finding.severity and templates.get("severity") and slot.severities:
+                out.append(TextExample(image, None, ask("severity", slot), finding.severity))
+        absent = sorted(set(names) - set(present))
+        for label in rng.sample(absent, min(negatives, len(absent))):
+            out.append(TextExample(image, None, ask("presence", names[label]), "no"))
+    return out
+
+
+def report_examples(records: list[Record], images: list[int]) -> list[TextExample]:
+    """Prompt = the record's ground-truth findings; target = its findings section + impression."""
+    out = []
+    for record, image in zip(records, images, strict=True):
+        if not (record.findings_text or record.impression):
+            continue
+        target = report_target(record.findings_text, record.impression)
+        out.append(TextExample(image, tuple(positives(record)), None, target))
+    return out

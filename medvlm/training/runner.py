@@ -1,0 +1,182 @@
+"""``train``: a curriculum end to end: validate, build or resume, run each stage, save, card, curve, register.
+
+Layout of MODEL_DIR: the final bundle at the top (model/, tokenizer/, findings_head.safetensors,
+medvlm_config.json, model_card.json, training_curve.png) and ``training/`` with the initial bundle, the
+image cache, per-stage checkpoints (``<stage>/last.pt``, ``best.pt``), per-stage bundles
+(``stages/<stage>/``) and ``state.json`` (completed stages: what ``--resume`` continues from).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from medvlm.curriculum import load_curriculum, plan_curriculum
+from medvlm.errors import ConfigError, CurriculumError
+from medvlm.model import build_model, default_corpus, load_bundle
+from medvlm.model.bundle import ModelBundle
+from medvlm.training import checkpoint as ckpt
+from medvlm.training import evaluate as ev
+from medvlm.training.curves import plot_curves
+from medvlm.training.distributed import DistInfo, barrier, init_distributed, shutdown
+from medvlm.training.images import cache_images
+from medvlm.training.manifest import manifest_sha256
+from medvlm.training.stage import build_stage_data, evaluate_stage, run_stage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainOptions:
+    curriculum: Path
+    data_dir: Path
+    out_dir: Path
+    preset: str | None = None
+    resume: bool = False
+    progress: bool = True
+    register: bool = True
+
+
+def _context(bundle: ModelBundle) -> int:
+    text = bundle.model.config.get_text_config()
+    return int(getattr(text, "max_position_embeddings", 2048))
+
+
+def _start_bundle(
+    opts: TrainOptions,
+    preset: str,
+    seed: int,
+    corpus: list[str],
+    work: Path,
+    state: dict[str, Any],
+    info: DistInfo,
+) -> ModelBundle:
+    completed = state.get("completed", [])
+    if completed:
+        return load_bundle(work / "stages" / completed[-1]["name"])
+    if not (work / "init" / "model_card.json").is_file():
+        if info.main:
+            from medvlm.ontology import load_ontology
+
+            build_model(preset, load_ontology(), corpus, seed=seed).save(work / "init")
+        barrier(info)
+    return load_bundle(work / "init")
+
+
+def train(opts: TrainOptions) -> Path:
+    """Run the curriculum; returns MODEL_DIR. Every curriculum problem is raised before a training step."""
+    info = init_distributed()
+    try:
+        return _train(opts, info)
+    finally:
+        shutdown(info)
+
+
+def _train(opts: TrainOptions, info: DistInfo) -> Path:
+    loaded = load_curriculum(opts.curriculum)
+    cur = loaded.curriculum
+    preset = opts.preset or cur.model.preset
+    data_dir = opts.data_dir.resolve()
+    plan = plan_curriculum(loaded, data_dir, max_positions=10**9, image_tokens=0)
+    out, work = opts.out_dir, opts.out_dir / "training"
+    state = ckpt.read_json(work / "state.json") or {}
+    if state and not opts.resume:
+        raise ConfigError(
+            f"{out} already holds a training run; pass --resume to continue it or pick a new --out"
+        )
+    if state and state.get("curriculum_sha256") != loaded.sha256:
+        raise CurriculumError(f"{loaded.path} changed since the run in {out} started; start a new --out")
+    if state and state.get("preset") != preset:
+        raise ConfigError(f"{out} was trained with preset {state.get('preset')!r}, not {preset!r}")
+    torch.manual_seed(cur.seed)
+    train_texts = [f"{r.findings_text} {r.impression}" for recs in plan.records.values() for r in recs]
+    from medvlm.ontology import load_ontology
+
+    corpus = train_texts + default_corpus(load_ontology())
+    bundle = _start_bundle(opts, preset, cur.seed, corpus, work, state, info)
+    plan = plan_curriculum(loaded, data_dir, _context(bundle), bundle.config.num_image_tokens)
+    if not state:
+        state = {
+            "curriculum": str(loaded.path),
+            "curriculum_sha256": loaded.sha256,
+            "preset": preset,
+            "data_manifest_sha256": manifest_sha256(data_dir),
+            "completed": [],
+        }
+        if info.main:
+            ckpt.write_json(work / "state.json", state)
+    paths = sorted({str(r.files[0]) for recs in plan.records.values() for r in recs})
+    if info.main:
+        images = cache_images([Path(p) for p in paths], bundle.image_size, work / "cache", opts.progress)
+    barrier(info)
+    if not info.main:
+        images = cache_images([Path(p) for p in paths], bundle.image_size, work / "cache", False)
+    rows = {p: i for i, p in enumerate(paths)}
+    done = {s["name"] for s in state["completed"]}
+    for index, stage in enumerate(cur.stages):
+        if stage.name in done:
+            continue
+        if stage.name in plan.skipped:
+            log.warning("stage %s skipped: %s", stage.name, plan.skipped[stage.name])
+            state["completed"].append(
+                {"name": stage.name, "kind": stage.kind, "skipped": plan.skipped[stage.name]}
+            )
+            continue
+        data = build_stage_data(stage, loaded, plan.records, rows, images, bundle, cur.seed + index)
+        summary = run_stage(stage, index, bundle, data, work, cur.seed, info, opts.progress)
+        if stage.kind == "encoder" and data.eval_rows:
+            bundle.config.thresholds = ev.tune_thresholds(
+                bundle, images[data.eval_rows].float(), data.eval_records
+            )
+        summary["metrics"] = {k: round(v, 5) for k, v in evaluate_stage(stage, bundle, data).items()}
+        bundle.eval()
+        if info.main:
+            bundle.save(work / "stages" / stage.name)
+            state["completed"].append(summary)
+            ckpt.write_json(work / "state.json", state)
+        barrier(info)
+    if info.main:
+        _finish(bundle, state, out, preset)
+    barrier(info)
+    return out
+
+
+def _finish(bundle: ModelBundle, state: dict[str, Any], out: Path, preset: str) -> None:
+    metrics: dict[str, float] = {}
+    for stage in state["completed"]:
+        metrics.update({k: v for k, v in stage.get("metrics", {}).items() if k.count(".") <= 1})
+    parent = None
+    if preset.startswith("path:"):
+        card = ckpt.read_json(Path(preset[5:]).parent / "model_card.json")
+        parent = card.get("version") if isinstance(card, dict) else None
+    bundle.card.update(
+        {
+            "parent": parent,
+            "curriculum": state["curriculum"],
+            "curriculum_sha256": state["curriculum_sha256"],
+            "data_manifest_sha256": state["data_manifest_sha256"],
+            "metrics": metrics,
+            "config": {"preset": preset, "thresholds": bundle.config.thresholds},
+            "stages": [
+                {k: v for k, v in s.items() if k not in ("history", "evals")} for s in state["completed"]
+            ],
+        }
+    )
+    bundle.save(out)
+    plot_curves(state["completed"], out / "training_curve.png")
+    ckpt.write_json(out / "training" / "history.json", state["completed"])
+    _register(out)
+
+
+def _register(out: Path) -> None:
+    """Hand the version to the registry (candidate) when the registry module is installed."""
+    try:
+        from medvlm.registry import register_version
+    except ImportError:
+        log.warning("medvlm.registry not available; %s not registered", out)
+        return
+    register_version(out)

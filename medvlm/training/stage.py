@@ -1,0 +1,267 @@
+"""One curriculum stage: examples, optimiser, the step loop with periodic eval, best and last checkpoints."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from medvlm.curriculum.loader import LoadedCurriculum
+from medvlm.curriculum.schema import Stage
+from medvlm.model.bundle import ModelBundle
+from medvlm.model.processing import qa_prompt, report_prompt
+from medvlm.training import checkpoint as ckpt
+from medvlm.training import evaluate as ev
+from medvlm.training.distributed import DistInfo, barrier
+from medvlm.training.examples import (
+    TextExample,
+    findings_targets,
+    load_templates,
+    qa_examples,
+    report_examples,
+)
+from medvlm.training.images import augment
+from medvlm.training.manifest import Record
+from medvlm.training.modules import apply_modules, merge_lora
+
+
+class StageModule(nn.Module):
+    """Model + head as one module whose forward is the stage loss (what DDP wraps)."""
+
+    def __init__(self, bundle: ModelBundle) -> None:
+        super().__init__()
+        self.bundle = bundle
+        self.model = bundle.model
+        self.head = bundle.head
+
+    def forward(self, kind: str, images: torch.Tensor, payload: Any, max_tokens: int) -> torch.Tensor:
+        b = self.bundle
+        if kind == "encoder":
+            logits = b.head(b.vision_tokens(b.pixel_values(images)))
+            return b.head.loss(logits, payload)
+        examples: list[TextExample] = payload
+        prompts = [
+            report_prompt(b.config, list(e.prompt_findings or ()))
+            if e.question is None
+            else qa_prompt(b.config, e.question)
+            for e in examples
+        ]
+        return b.lm_forward(images, prompts, [e.target for e in examples], max_tokens).loss
+
+
+@dataclass
+class StageData:
+    images: torch.Tensor  # the shared cache (N, 1, S, S) float16
+    train_rows: list[int]  # encoder: image row per record
+    train_targets: dict[str, torch.Tensor] | None
+    examples: list[TextExample]
+    eval_records: list[Record]
+    eval_rows: list[int]
+    eval_examples: list[TextExample] = field(default_factory=list)
+
+    def size(self, kind: str) -> int:
+        return len(self.train_rows) if kind == "encoder" else len(self.examples)
+
+
+def build_stage_data(
+    stage: Stage,
+    loaded: LoadedCurriculum,
+    records: dict[str, list[Record]],
+    rows: dict[str, int],
+    images: torch.Tensor,
+    bundle: ModelBundle,
+    seed: int,
+) -> StageData:
+    def row(r: Record) -> int:
+        return rows[str(r.files[0])]
+
+    train = [r for name in stage.sources for r in records[name]]
+    eval_records = records[stage.eval_source][: stage.eval_samples] if stage.eval_source else []
+    eval_rows = [row(r) for r in eval_records]
+    slots = bundle.config.slots
+    data = StageData(images, [row(r) for r in train], None, [], eval_records, eval_rows)
+    if stage.kind == "encoder":
+        data.train_targets = findings_targets(train, slots)
+    elif stage.kind == "introduction":
+        templates = load_templates(loaded.resolve(stage.templates or ""))
+        data.examples = qa_examples(
+            train, data.train_rows, slots, templates, stage.negatives_per_record, seed
+        )
+        data.eval_examples = qa_examples(eval_records, eval_rows, slots, templates, 1, seed + 1)
+        data.eval_examples = data.eval_examples[: stage.eval_samples]
+    elif stage.kind == "specialism":
+        data.examples = report_examples(train, data.train_rows)
+        data.eval_examples = report_examples(eval_records, eval_rows)
+    else:  # corrections: every correction, plus replayed earlier reports
+        first = records[stage.sources[0]]
+        corrections = report_examples(first, [row(r) for r in first])
+        replay_pool = [r for name in stage.sources[1:] for r in records[name]]
+        replay = report_examples(replay_pool, [row(r) for r in replay_pool])
+        f = stage.replay_fraction
+        n_replay = min(len(replay), round(len(corrections) * f / max(1 - f, 1e-6)))
+        data.examples = corrections + random.Random(seed).sample(replay, n_replay)
+        data.eval_examples = report_examples(eval_records, eval_rows)
+    if stage.kind != "encoder" and not data.examples:
+        from medvlm.errors import CurriculumError
+
+        raise CurriculumError(f"stage {stage.name!r}: its sources give no training examples")
+    return data
+
+
+def batch_indices(seed: int, stage_index: int, step: int, batch: int, n: int) -> list[int]:
+    """Global batch of ``step`` from seeded per-epoch permutations: a resumed run sees the same batches."""
+    out: list[int] = []
+    pos = step * batch
+    while len(out) < batch:
+        epoch, offset = divmod(pos, n)
+        g = torch.Generator().manual_seed(seed * 1_000_003 + stage_index * 10_007 + epoch)
+        perm = torch.randperm(n, generator=g).tolist()
+        take = perm[offset : offset + batch - len(out)]
+        out += take
+        pos += len(take)
+    return out
+
+
+def lr_at(stage: Stage, step: int) -> float:
+    if step < stage.warmup_steps:
+        return stage.lr * (step + 1) / stage.warmup_steps
+    progress = (step - stage.warmup_steps) / max(stage.steps - stage.warmup_steps, 1)
+    return stage.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def evaluate_stage(stage: Stage, bundle: ModelBundle, data: StageData) -> dict[str, float]:
+    bundle.eval()
+    imgs = data.images[data.eval_rows].float() if data.eval_rows else None
+    metrics: dict[str, float] = {}
+    for task in stage.eval_tasks:
+        if task == "findings" and imgs is not None:
+            metrics.update(ev.findings_metrics(bundle, imgs, data.eval_records))
+        elif task == "qa":
+            metrics.update(ev.qa_accuracy(bundle, data.images, data.eval_examples))
+        elif task == "report" and imgs is not None:
+            metrics.update(ev.report_metrics(bundle, imgs, data.eval_records, stage.max_answer_tokens))
+        elif task == "loss":
+            examples = data.eval_examples
+            metrics["loss"] = ev.text_loss(bundle, data.images, examples, stage.max_answer_tokens)
+    bundle.model.train()
+    bundle.head.train()
+    return metrics
+
+
+def run_stage(
+    stage: Stage,
+    stage_index: int,
+    bundle: ModelBundle,
+    data: StageData,
+    work: Path,
+    seed: int,
+    info: DistInfo,
+    progress: bool,
+) -> dict[str, Any]:
+    """Train one stage; returns its summary (history, evals, selected step and metrics)."""
+    from tqdm import tqdm
+
+    stage_dir = work / stage.name
+    apply_modules(bundle, stage.modules, stage.lora)
+    bundle.to(info.device)
+    bundle.model.train()
+    bundle.head.train()
+    module = StageModule(bundle)
+    params = [p for p in module.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=stage.lr, weight_decay=stage.weight_decay)
+    summary: dict[str, Any] = {
+        "name": stage.name,
+        "kind": stage.kind,
+        "select_on": stage.select_on,
+        "steps": stage.steps,
+        "history": [],
+        "evals": [],
+        "best": None,
+        "best_step": None,
+    }
+    start = 0
+    last = ckpt.load(stage_dir / "last.pt")
+    if last is not None:
+        ckpt.load_trainable(module, last["trainable"])
+        optimizer.load_state_dict(last["optimizer"])
+        summary = last["summary"]
+        start = last["step"]
+        torch.set_rng_state(last["rng"])
+    runner: nn.Module = module
+    if info.enabled:
+        runner = nn.parallel.DistributedDataParallel(module, find_unused_parameters=True)
+    sign = 1.0 if stage.direction() == "max" else -1.0
+    n = data.size(stage.kind)
+    per_rank = max(stage.batch_size // info.world, 1)
+    bar = tqdm(
+        total=stage.steps,
+        initial=start,
+        desc=stage.name,
+        disable=not (progress and info.main),
+        dynamic_ncols=True,
+    )
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if info.device.type == "cuda" else None
+    for step in range(start, stage.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(stage, step)
+        idx = batch_indices(seed, stage_index, step, per_rank * info.world, n)[info.rank :: info.world]
+        g = torch.Generator().manual_seed(seed * 7919 + stage_index * 104_729 + step * 31 + info.rank)
+        if stage.kind == "encoder":
+            rows = [data.train_rows[i] for i in idx]
+            payload: Any = {k: v[idx].to(info.device) for k, v in (data.train_targets or {}).items()}
+        else:
+            examples = [data.examples[i] for i in idx]
+            rows, payload = [e.image for e in examples], examples
+        images = data.images[rows].float()
+        if stage.augment:
+            images = augment(images, g)
+        images = images.to(info.device)
+        if autocast is not None:
+            with autocast:
+                loss = runner(stage.kind, images, payload, stage.max_answer_tokens)
+        else:
+            loss = runner(stage.kind, images, payload, stage.max_answer_tokens)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        summary["history"].append({"step": step + 1, "loss": round(float(loss), 5)})
+        bar.update(1)
+        bar.set_postfix(loss=f"{float(loss):.4f}")
+        done = step + 1
+        if done % stage.eval_every == 0 or done == stage.steps:
+            if info.main:
+                metrics = evaluate_stage(stage, bundle, data)
+                summary["evals"].append({"step": done, **{k: round(v, 5) for k, v in metrics.items()}})
+                value = metrics.get(stage.select_on)
+                if value is not None and (summary["best"] is None or sign * value > sign * summary["best"]):
+                    summary["best"], summary["best_step"] = value, done
+                    ckpt.atomic_save(ckpt.trainable_state(module), stage_dir / "best.pt")
+                shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if k.count(".") <= 1)
+                bar.write(f"[{stage.name}] step {done}: {shown}")
+            barrier(info)
+        if done % stage.checkpoint_every == 0 or done == stage.steps:
+            if info.main:
+                ckpt.atomic_save(
+                    {
+                        "step": done,
+                        "trainable": ckpt.trainable_state(module),
+                        "optimizer": optimizer.state_dict(),
+                        "summary": summary,
+                        "rng": torch.get_rng_state(),
+                    },
+                    stage_dir / "last.pt",
+                )
+            barrier(info)
+    bar.close()
+    best = ckpt.load(stage_dir / "best.pt")
+    if best is not None:
+        ckpt.load_trainable(module, best)
+    merge_lora(bundle)
+    bundle.eval()
+    return summary
