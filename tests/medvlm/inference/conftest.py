@@ -20,7 +20,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from medvlm.ontology import load_ontology
 
     bundle = build_model("tiny", load_ontology(), tokenizer_corpus=CORPUS, seed=0)
-    bundle.config.max_new_tokens = 24  # untrained text is noise; keep generation short for speed
+    bundle.config.max_new_tokens = 8  # untrained text is noise; keep generation short for speed
     return bundle.save(tmp_path_factory.mktemp("tiny-model"))
 
 
