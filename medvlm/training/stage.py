@@ -230,9 +230,10 @@ def run_stage(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
-        summary["history"].append({"step": step + 1, "loss": round(float(loss), 5)})
+        value = float(loss.detach())
+        summary["history"].append({"step": step + 1, "loss": round(value, 5)})
         bar.update(1)
-        bar.set_postfix(loss=f"{float(loss):.4f}")
+        bar.set_postfix(loss=f"{value:.4f}")
         done = step + 1
         if done % stage.eval_every == 0 or done == stage.steps:
             if info.main:
