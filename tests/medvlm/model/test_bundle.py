@@ -28,7 +28,9 @@ def test_predict_findings_lists_every_label_in_head_order(micro_bundle) -> None:
         for f in row:
             spec = ontology.get(f.label)
             assert 0.0 <= f.probability <= 1.0
-            assert (f.presence == Presence.PRESENT) == (f.probability >= micro_bundle.config.threshold(f.label))
+            assert (f.presence == Presence.PRESENT) == (
+                f.probability >= micro_bundle.config.threshold(f.label)
+            )
             assert (f.laterality is not None) == bool(spec.lateralities)
             assert (f.severity is not None) == bool(spec.severities)
             if f.critical:
@@ -54,8 +56,17 @@ def test_thresholds_decide_presence(micro_bundle) -> None:
             [Finding("nodule", laterality=Laterality.RIGHT), Finding("cardiomegaly", severity="mild")],
             "mild cardiomegaly; right nodule",
         ),
-        ([Finding("pleural_effusion", presence=Presence.UNCERTAIN, laterality=Laterality.LEFT, severity="small")],
-         "possible left small pleural effusion"),
+        (
+            [
+                Finding(
+                    "pleural_effusion",
+                    presence=Presence.UNCERTAIN,
+                    laterality=Laterality.LEFT,
+                    severity="small",
+                )
+            ],
+            "possible left small pleural effusion",
+        ),
     ],
 )
 def test_draft_prompt_renders_the_findings(micro_bundle, findings, expected) -> None:
@@ -91,7 +102,9 @@ def test_tiny_preset_is_a_few_million_parameters() -> None:
     from tests.medvlm.model.conftest import CORPUS
 
     bundle = build_model("tiny", load_ontology(), tokenizer_corpus=CORPUS)
-    count = sum(p.numel() for p in bundle.model.parameters()) + sum(p.numel() for p in bundle.head.parameters())
+    count = sum(p.numel() for p in bundle.model.parameters()) + sum(
+        p.numel() for p in bundle.head.parameters()
+    )
     assert 1_000_000 < count < 10_000_000
     assert bundle.image_size == 256 and bundle.config.num_image_tokens == 64
     assert type(bundle.model).__name__ == "LlavaForConditionalGeneration"

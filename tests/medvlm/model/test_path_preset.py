@@ -49,14 +49,31 @@ def checkpoint_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tok = train_tokenizer(CORPUS, vocab_size=300)
     torch.manual_seed(0)
     config = LlavaConfig(
-        vision_config=CLIPVisionConfig(image_size=32, patch_size=8, hidden_size=32, intermediate_size=64,
-                                       num_hidden_layers=1, num_attention_heads=2, num_channels=3),
-        text_config=LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                                num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=256,
-                                pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-                                eos_token_id=tok.eos_token_id),
-        image_token_index=tok.convert_tokens_to_ids(IMAGE), image_seq_length=16,
-        vision_feature_select_strategy="default", vision_feature_layer=-1,
+        vision_config=CLIPVisionConfig(
+            image_size=32,
+            patch_size=8,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_channels=3,
+        ),
+        text_config=LlamaConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            max_position_embeddings=256,
+            pad_token_id=tok.pad_token_id,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+        ),
+        image_token_index=tok.convert_tokens_to_ids(IMAGE),
+        image_seq_length=16,
+        vision_feature_select_strategy="default",
+        vision_feature_layer=-1,
     )
     directory = tmp_path_factory.mktemp("llava-ckpt")
     LlavaForConditionalGeneration(config).save_pretrained(directory)
@@ -80,17 +97,24 @@ def test_lora_stage_from_disk_then_drafting(checkpoint_dir: Path, tmp_path: Path
     data = build_dataset(tmp_path / "data", n_train=12, n_validation=4)
     (tmp_path / "c.yaml").write_text(CURRICULUM)
     out = tmp_path / "model"
-    before = {n: p.clone() for n, p in build_model(f"path:{checkpoint_dir}", load_ontology()).model.named_parameters()}
-    train(TrainOptions(tmp_path / "c.yaml", data, out, preset=f"path:{checkpoint_dir}", progress=False,
-                       register=False))
+    before = {
+        n: p.clone()
+        for n, p in build_model(f"path:{checkpoint_dir}", load_ontology()).model.named_parameters()
+    }
+    train(
+        TrainOptions(
+            tmp_path / "c.yaml", data, out, preset=f"path:{checkpoint_dir}", progress=False, register=False
+        )
+    )
     bundle = load_bundle(out)
     after = dict(bundle.model.named_parameters())
     changed = [n for n in before if not torch.equal(before[n], after[n])]
     assert changed and all("language_model" in n for n in changed)  # LoRA merged into the LM only
     assert bundle.card["preset"] == f"path:{checkpoint_dir}"
     assert [s["name"] for s in bundle.card["stages"]] == ["specialism"]
-    (text, impression), = bundle.generate_report(torch.randn(1, 1, 32, 32), [[Finding("cardiomegaly")]],
-                                                  max_new_tokens=8)
+    ((text, impression),) = bundle.generate_report(
+        torch.randn(1, 1, 32, 32), [[Finding("cardiomegaly")]], max_new_tokens=8
+    )
     assert isinstance(text, str) and isinstance(impression, str)
 
 
