@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 RoleName = Literal["radiologist", "researcher", "admin", "integration"]
 
 
-class LoginRequest(BaseModel):
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginRequest(Strict):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
 
@@ -31,7 +35,7 @@ class MeResponse(UserPublic):
     auth: Literal["session", "api_key"]
 
 
-class UserCreate(BaseModel):
+class UserCreate(Strict):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = Field(min_length=12, max_length=1024)
     role: RoleName
@@ -42,7 +46,7 @@ class UserCreated(UserPublic):
     created_at: datetime
 
 
-class ApiKeyCreate(BaseModel):
+class ApiKeyCreate(Strict):
     name: str = Field(min_length=1, max_length=128)
     role: RoleName = "integration"
 

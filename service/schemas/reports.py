@@ -5,12 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from medvlm.findings import Finding
 
 
-class FindingModel(BaseModel):
+class Strict(BaseModel):
+    """Request bodies: an unknown key is a mistake worth a 422, not something to drop silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class FindingModel(Strict):
     """``medvlm.findings.Finding`` on the wire."""
 
     label: str = Field(min_length=1, max_length=64)
@@ -63,19 +69,19 @@ class ReportPublic(BaseModel):
     updated_at: datetime
 
 
-class ReportUpdate(BaseModel):
+class ReportUpdate(Strict):
     base_version: int = Field(ge=1, description="The version this edit starts from; stale -> 409.")
     findings_text: str | None = Field(default=None, max_length=20_000)
     impression: str | None = Field(default=None, max_length=20_000)
     findings: list[FindingModel] | None = Field(default=None, max_length=200)
 
 
-class RegenerateRequest(BaseModel):
+class RegenerateRequest(Strict):
     findings: list[FindingModel] = Field(max_length=200)
     base_version: int | None = Field(default=None, ge=1)
 
 
-class SignRequest(BaseModel):
+class SignRequest(Strict):
     confirm: bool
 
     @field_validator("confirm")
@@ -86,7 +92,7 @@ class SignRequest(BaseModel):
         return value
 
 
-class AddendumCreate(BaseModel):
+class AddendumCreate(Strict):
     text: str = Field(min_length=1, max_length=20_000)
 
 

@@ -25,6 +25,7 @@ from service.schemas.reports import (
 from service.studies.access import visible_report
 from service.workflow import reports as wf
 from service.workflow.export_context import MEDIA, SUFFIX, build_context, run_export
+from service.workflow.findings import checked_findings
 from service.workflow.public import report_public, versions_public
 from service.workflow.state import Event, next_state
 
@@ -41,11 +42,12 @@ def get_report(report_id: ReportId, session: SessionDep, caller: ReaderDep) -> R
 
 
 @router.put("/{report_id}", response_model=ReportPublic)
-def edit_report(report_id: ReportId, body: ReportUpdate, session: SessionDep, caller: WriterDep) -> ReportPublic:
+def edit_report(report_id: ReportId, body: ReportUpdate, session: SessionDep,
+                caller: WriterDep) -> ReportPublic:
     report = visible_report(session, caller, str(report_id), lock=True)
-    findings = None if body.findings is None else [f.to_finding().to_dict() for f in body.findings]
-    wf.edit(session, report, base_version=body.base_version, author=caller.name, findings_text=body.findings_text,
-            impression=body.impression, findings=findings)
+    findings = None if body.findings is None else [f.to_dict() for f in checked_findings(body.findings)]
+    wf.edit(session, report, base_version=body.base_version, author=caller.name,
+            findings_text=body.findings_text, impression=body.impression, findings=findings)
     audit(session, actor=caller.actor, action="report.edit", resource_type="report", resource_id=report.id,
           detail={"version": report.version})
     return report_public(session, report)
@@ -60,17 +62,19 @@ def regenerate_report(report_id: ReportId, body: RegenerateRequest, request: Req
     if drafter is None:
         raise ModelUnavailableError("no drafting model is configured (set MEDVLM_MODEL_DIR)")
     paths = study_paths(session, report.study_instance_uid)
-    findings = [f.to_finding() for f in body.findings]
+    findings = checked_findings(body.findings)
     draft = drafter.draft(paths, findings)
     report = visible_report(session, caller, str(report_id), lock=True)
     wf.regenerate(session, report, draft, base_version=body.base_version, author=caller.name)
-    audit(session, actor=caller.actor, action="report.regenerate", resource_type="report", resource_id=report.id,
+    audit(session, actor=caller.actor, action="report.regenerate", resource_type="report",
+          resource_id=report.id,
           detail={"version": report.version, "model_version": draft.model_version})
     return report_public(session, report)
 
 
 @router.post("/{report_id}/sign", response_model=ReportPublic)
-def sign_report(report_id: ReportId, body: SignRequest, session: SessionDep, caller: WriterDep) -> ReportPublic:
+def sign_report(report_id: ReportId, body: SignRequest, session: SessionDep,
+                caller: WriterDep) -> ReportPublic:
     report = visible_report(session, caller, str(report_id), lock=True)
     wf.sign(session, report, author=caller.name)
     audit(session, actor=caller.actor, action="report.sign", resource_type="report", resource_id=report.id,
@@ -79,10 +83,12 @@ def sign_report(report_id: ReportId, body: SignRequest, session: SessionDep, cal
 
 
 @router.post("/{report_id}/addenda", response_model=AddendumPublic, status_code=201)
-def add_addendum(report_id: ReportId, body: AddendumCreate, session: SessionDep, caller: WriterDep) -> AddendumPublic:
+def add_addendum(report_id: ReportId, body: AddendumCreate, session: SessionDep,
+                 caller: WriterDep) -> AddendumPublic:
     report = visible_report(session, caller, str(report_id), lock=True)
     addendum = wf.add_addendum(session, report, text=body.text, author=caller.name)
-    audit(session, actor=caller.actor, action="report.addendum", resource_type="report", resource_id=report.id,
+    audit(session, actor=caller.actor, action="report.addendum", resource_type="report",
+          resource_id=report.id,
           detail={"addendum_id": addendum.id})
     return AddendumPublic(text=addendum.text, author=addendum.author, created_at=addendum.created_at)
 
@@ -90,7 +96,8 @@ def add_addendum(report_id: ReportId, body: AddendumCreate, session: SessionDep,
 @router.get("/{report_id}/versions", response_model=list[VersionPublic])
 def list_versions(report_id: ReportId, session: SessionDep, caller: ReaderDep) -> list[VersionPublic]:
     report = visible_report(session, caller, str(report_id))
-    audit(session, actor=caller.actor, action="report.versions", resource_type="report", resource_id=report.id)
+    audit(session, actor=caller.actor, action="report.versions", resource_type="report",
+          resource_id=report.id)
     return versions_public(session, report.id)
 
 

@@ -28,9 +28,9 @@ SAMPLE = {"study_uid": "1.2.826.0.1.3680043.2.1", "sop_uid": "1.2.826.0.1.368004
           "report_id": str(uuid.UUID(int=1)), "job_id": str(uuid.UUID(int=2)), "frame": "0", "kind": "pdf"}
 
 
-def _permission(dependant) -> Permission | None | str:  # type: ignore[no-untyped-def]
+def _permission(dependant) -> Permission | str | None:  # type: ignore[no-untyped-def]
     """The permission a route requires, "auth" for authentication only, None for a public route."""
-    found: Permission | None | str = None
+    found: Permission | str | None = None
     for dep in dependant.dependencies:
         perm = getattr(dep.call, "permission", None)
         if perm is not None:
@@ -43,7 +43,7 @@ def _permission(dependant) -> Permission | None | str:  # type: ignore[no-untype
     return found
 
 
-def route_table(app: FastAPI) -> list[tuple[str, str, Permission | None | str]]:
+def route_table(app: FastAPI) -> list[tuple[str, str, Permission | str | None]]:
     rows = []
     for ctx in iter_route_contexts(app.routes):
         route = ctx.original_route
@@ -62,7 +62,7 @@ def _url(path: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def table(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str, Permission | None | str]]:
+def table(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str, Permission | str | None]]:
     from medvlm.settings import Settings
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("d"), environment="test", secret_key=SECRET)
