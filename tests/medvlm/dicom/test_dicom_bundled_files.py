@@ -1,4 +1,4 @@
-"""Every DICOM file bundled with pydicom and with the pydicom-data wheel: ingested or rejected, never a crash."""
+"""Every DICOM file bundled with pydicom and the pydicom-data wheel: ingested or rejected, never a crash."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pixels: every bundled transfer syntax, Modality LUT, VOI LUT / windows, MONOCHROME1, multi-frame, limits."""
+"""Pixels: bundled transfer syntaxes, Modality LUT, VOI LUT / windows, MONOCHROME1, multi-frame, limits."""
 
 from __future__ import annotations
 
@@ -163,7 +163,7 @@ def test_multi_frame_frames_and_range() -> None:
 def test_colour_images_display_as_rgb() -> None:
     ds = read_dataset(_file("OBXXXX1A.dcm"))  # PALETTE COLOR
     image = display_frame(ds)
-    assert image.shape == (600, 800, 3) and 0.0 <= image.min() and image.max() <= 1.0 and image.std() > 0.01
+    assert image.shape == (600, 800, 3) and image.min() >= 0.0 and image.max() <= 1.0 and image.std() > 0.01
 
 
 def test_read_dataset_limits(tmp_path: Path, sqlite_settings: Settings) -> None:
@@ -171,7 +171,7 @@ def test_read_dataset_limits(tmp_path: Path, sqlite_settings: Settings) -> None:
     big.write_bytes(to_bytes(make_image(rows=64, columns=64)))
     with pytest.raises(LimitExceededError, match="over the limit of 100"):
         read_dataset(big, sqlite_settings.model_copy(update={"max_file_bytes": 100}))
-    with pytest.raises(LimitExceededError, match="64x64 .* 4096 pixels, over the limit of 1000"):
+    with pytest.raises(LimitExceededError, match=r"64x64 .* 4096 pixels, over the limit of 1000"):
         read_dataset(big, sqlite_settings.model_copy(update={"max_pixels": 1000}))
     junk = tmp_path / "junk.dcm"
     junk.write_bytes(b"hello world" * 50)
