@@ -5,6 +5,7 @@ Validated on load: a bad file is a ConfigError naming the finding and the key.""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -29,7 +30,7 @@ _REQUIRED = (
     "mesh",
     "renderable",
 )
-_OPTIONAL = ("normal_phrases", "critical_severities", "mesh_exclude", "mesh_location")
+_OPTIONAL = ("patterns", "normal_phrases", "critical_severities", "mesh_exclude", "mesh_location")
 _TOP_KEYS = ("locations", "device_types", "severity_words", "findings")
 
 
@@ -50,6 +51,7 @@ class FindingSpec:
     renderable: bool
     critical_severities: list[str] = field(default_factory=list)
     normal_phrases: list[str] = field(default_factory=list)
+    patterns: list[str] = field(default_factory=list)
     mesh_exclude: list[str] = field(default_factory=list)
     mesh_location: dict[str, str] = field(default_factory=dict)
 
@@ -174,6 +176,14 @@ def _parse_finding(name: str, raw: Any, locations: set[str], devices: set[str]) 
                     f"ontology: {where} key 'phrases.{kind}' template {template!r} uses an "
                     f"unknown placeholder ({exc}); allowed: {{laterality}} {{severity}} {{location}}"
                 ) from None
+    patterns = _str_list(raw.get("patterns"), f"{where} key 'patterns'")
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(
+                f"ontology: {where} key 'patterns' has an invalid regular expression {pattern!r}: {exc}"
+            ) from None
     mesh = _str_list(raw["mesh"], f"{where} key 'mesh'")
     mesh_location = raw.get("mesh_location") or {}
     if not isinstance(mesh_location, dict) or any(
@@ -200,6 +210,7 @@ def _parse_finding(name: str, raw: Any, locations: set[str], devices: set[str]) 
         ],
         mesh_exclude=[s.lower() for s in _str_list(raw.get("mesh_exclude"), f"{where} key 'mesh_exclude'")],
         mesh_location=dict(mesh_location),
+        patterns=patterns,
     )
 
 

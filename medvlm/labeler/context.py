@@ -21,11 +21,11 @@ def _cues(phrases: str) -> re.Pattern[str]:
 
 
 PSEUDO_NEGATION = _cues(
-    "no change|no significant change|no interval change|no significant interval change"
-    "|not significantly changed|not changed|without change|without significant change"
-    "|no appreciable change|not significantly different|no longer than|not only|without interval change"
-    "|no substantial change|no acute change|not necessarily|no visible change|no definite change"
-    "|not significantly increased|not significantly decreased"
+    "most suggestive of|most consistent with|no change|no significant change|no interval change"
+    "|no significant interval change|not significantly changed|not changed|without change"
+    "|without significant change|no appreciable change|not significantly different|no longer than"
+    "|not only|without interval change|no substantial change|no acute change|not necessarily"
+    "|no visible change|no definite change|not significantly increased|not significantly decreased"
 )
 UNCERTAIN_BEFORE = _cues(
     "possible|possibly|questionable|question of|questioned|suspicious for|suspected|suspect"
@@ -36,10 +36,11 @@ UNCERTAIN_BEFORE = _cues(
     "|questionably|difficult to exclude|may|would be|not entirely excluded|could|obscure|obscuring"
 )
 UNCERTAIN_AFTER = _cues(
-    "cannot be excluded|can not be excluded|cannot be ruled out|can not be ruled out|not excluded"
-    "|not ruled out|is possible|are possible|is suspected|are suspected|is questioned"
-    "|not entirely excluded|not completely excluded|is not excluded|could be|may be"
-    "|difficult to exclude|can't be excluded|is questionable|are questionable|not well excluded"
+    "also possible|is also possible|less likely|cannot be excluded|can not be excluded"
+    "|cannot be ruled out|can not be ruled out|not excluded|not ruled out|is possible|are possible"
+    "|is suspected|are suspected|is questioned|not entirely excluded|not completely excluded"
+    "|is not excluded|could be|may be|difficult to exclude|can't be excluded|is questionable"
+    "|are questionable|not well excluded"
 )
 NEGATION_BEFORE = _cues(
     "no|not|without|negative for|free of|absence of|absent|clear of|resolution of|resolved|removal of"
@@ -47,12 +48,13 @@ NEGATION_BEFORE = _cues(
     "|ruled out|clearing of|normal|negative"
 )
 NEGATION_AFTER = _cues(
-    "not seen|not identified|not visualized|not evident|not appreciated|not demonstrated|not present"
-    "|not noted|not detected|not enlarged|not apparent|not visible|not definitely seen|not well seen"
-    "|is absent|are absent|has resolved|have resolved|resolved|has cleared|have cleared|cleared"
-    "|no longer|has been removed|have been removed|removed|is gone|are gone|not clearly seen"
-    "|not clearly identified|not significantly enlarged|is normal|are normal|within normal limits"
-    "|is not|are not|not|has disappeared|have disappeared|has been withdrawn|were removed|was removed"
+    "within limits of normal|appear normal|appears normal|within normal limit|not seen|not identified"
+    "|not visualized|not evident|not appreciated|not demonstrated|not present|not noted|not detected"
+    "|not enlarged|not apparent|not visible|not definitely seen|not well seen|is absent|are absent"
+    "|has resolved|have resolved|resolved|has cleared|have cleared|cleared|no longer|has been removed"
+    "|have been removed|removed|is gone|are gone|not clearly seen|not clearly identified"
+    "|not significantly enlarged|is normal|are normal|within normal limits|is not|are not|not"
+    "|has disappeared|have disappeared|has been withdrawn|were removed|was removed"
 )
 
 CHANGE_WORDS: list[tuple[str, re.Pattern[str]]] = [

@@ -43,6 +43,7 @@ def compiled_patterns(ontology: Ontology) -> list[tuple[str, bool, re.Pattern[st
                 ordered = sorted(set(phrases), key=len, reverse=True)
                 alternation = "|".join(_phrase_pattern(p) for p in ordered)
                 patterns.append((spec.name, normal, re.compile(alternation, re.IGNORECASE)))
+        patterns.extend((spec.name, False, re.compile(p, re.IGNORECASE)) for p in spec.patterns)
     _CACHE[id(ontology)] = (ontology, patterns)
     return patterns
 
@@ -62,6 +63,7 @@ _BLOCKERS: dict[str, re.Pattern[str]] = {
     ),
     "atelectasis": re.compile(r"(?:vertebral|body|compression)\s+collapse", re.IGNORECASE),
     "mass": re.compile(r"(?:soft tissue|breast)\s+mass|mass\s+effect", re.IGNORECASE),
+    "pulmonary_edema": re.compile(r"(?:soft[\s-]tissue|extremity|ankle|leg|chest wall)\s+edema", re.I),
     "fracture": re.compile(r"fracture\s+fixation", re.IGNORECASE),
     "support_device": re.compile(
         r"(?:breast|knee|hip)\s+(?:prosthes[ie]s|implants?)|(?:monitor(?:ing)?|ecg|ekg|external)\s+(?:\w+\s+)?leads"

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 # A sentence break: terminal punctuation (not between digits), or a line break.
-_SENTENCE_END = re.compile(r"(?<!\d)[.?!]+(?=\s|$)|(?<=\d)[.?!]+(?=\s+[A-Za-z]|$)|\n+")
+_SENTENCE_END = re.compile(r"(?<!\d)[.?!]+(?=\s|$|[A-Z])|(?<=\d)[.?!]+(?=\s+[A-Za-z]|$)|\n+")
 _LIST_NUMBER = re.compile(r"^\s*\d{1,2}\s*$")
 
 # Words and marks after which a negation or uncertainty cue stops applying.

@@ -126,6 +126,11 @@ _DELETE = object()
             r"finding 'mass' key 'phrases.present'",
         ),
         (["findings", "mass", "synonyms"], "mass", r"finding 'mass' key 'synonyms' must be a list"),
+        (
+            ["findings", "cardiomegaly", "patterns"],
+            ["(heart"],
+            r"finding 'cardiomegaly' key 'patterns' has an invalid",
+        ),
         (["findings", "no_finding"], _DELETE, r"must include 'no_finding'"),
         (["version"], 2, r"unknown top-level key 'version'"),
         (["severity_words"], _DELETE, r"missing top-level key 'severity_words'"),
