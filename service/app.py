@@ -31,8 +31,11 @@ def create_app(settings: Settings | None = None, *, drafter: Drafter | None = No
     The schema is not created here: run ``medvlm.db.migrate`` (``medvlm serve`` does) before serving.
     """
     settings = service_settings(settings)
-    app = FastAPI(title="MedVLM", version="1.0.0",
-                  description="On-prem radiology report drafting: worklist, review, sign-off, exports.")
+    app = FastAPI(
+        title="MedVLM",
+        version="1.0.0",
+        description="On-prem radiology report drafting: worklist, review, sign-off, exports.",
+    )
     app.state.settings = settings
     app.state.engine = get_engine(settings.resolved_database_url)
     configured = drafter if drafter is not None else drafter_from_settings(settings)

@@ -13,7 +13,20 @@ from sqlmodel import Session
 from compliance.audit import record
 
 
-def audit(session: Session, *, actor: str, action: str, resource_type: str, resource_id: str,
-          detail: dict[str, Any] | None = None) -> None:
-    record(session, actor=actor, action=action, resource_type=resource_type, resource_id=resource_id,
-           detail=detail)
+def audit(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    resource_type: str,
+    resource_id: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    record(
+        session,
+        actor=actor,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        detail=detail,
+    )

@@ -78,8 +78,9 @@ def status_for(exc: Exception) -> int:
 async def _handle(_request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"detail": str(exc), "error": type(exc).__name__}, status_code=status,
-                        headers=headers)
+    return JSONResponse(
+        {"detail": str(exc), "error": type(exc).__name__}, status_code=status, headers=headers
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -21,10 +21,12 @@ def install_metrics(app: FastAPI) -> Metrics:
     registry = CollectorRegistry()
     metrics = Metrics(
         registry=registry,
-        requests=Counter("medvlm_http_requests_total", "HTTP requests", ["method", "route", "status"],
-                         registry=registry),
-        latency=Histogram("medvlm_http_request_seconds", "HTTP request latency", ["method", "route"],
-                          registry=registry),
+        requests=Counter(
+            "medvlm_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry
+        ),
+        latency=Histogram(
+            "medvlm_http_request_seconds", "HTTP request latency", ["method", "route"], registry=registry
+        ),
         jobs=Gauge("medvlm_draft_jobs", "Draft jobs by status", ["status"], registry=registry),
     )
 

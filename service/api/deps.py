@@ -112,8 +112,9 @@ def require(permission: Permission) -> Callable[[Principal], Principal]:
 
     def check(principal: PrincipalDep) -> Principal:
         if not allowed(principal.role, permission):
-            raise PermissionDeniedError(f"role '{principal.role}' may not use this endpoint "
-                                        f"(needs {permission.value})")
+            raise PermissionDeniedError(
+                f"role '{principal.role}' may not use this endpoint (needs {permission.value})"
+            )
         return principal
 
     check.permission = permission  # type: ignore[attr-defined]  (read by the route-matrix tests)

@@ -43,4 +43,3 @@ def allowed(role: str, permission: Permission) -> bool:
 def sees_all_studies(role: str) -> bool:
     """Integration keys see only the studies they sent (object-level check: others answer 404)."""
     return role != Role.INTEGRATION
-

@@ -28,14 +28,17 @@ class DraftOutput:
 
 class Drafter(Protocol):
     def draft(self, paths: list[Path], edited_findings: list[Finding] | None = None) -> DraftOutput:
-        """Findings and a report for the study's images; with ``edited_findings``, text consistent with them."""
+        """Findings and a report for the study's images; with ``edited_findings``, text matching them."""
         ...
 
 
 def _flag_dict(flag: Any) -> dict[str, Any]:
     data = asdict(flag) if is_dataclass(flag) else dict(flag)
-    return {k: (str(v) if v is not None and k != "sentence" else v) for k, v in data.items()
-            if k in ("label", "kind", "message", "sentence")}
+    return {
+        k: (str(v) if v is not None and k != "sentence" else v)
+        for k, v in data.items()
+        if k in ("label", "kind", "message", "sentence")
+    }
 
 
 class BundleDrafter:
@@ -59,10 +62,13 @@ class BundleDrafter:
         with self._lock:
             result = draft_study(self._load(), [str(p) for p in paths], edited_findings=edited_findings)
         return DraftOutput(
-            findings=list(result.findings), findings_text=result.findings_text, impression=result.impression,
+            findings=list(result.findings),
+            findings_text=result.findings_text,
+            impression=result.impression,
             model_version=str(result.model_version),
             consistency_flags=[_flag_dict(f) for f in result.consistency_flags],
-            input_hashes=list(result.input_hashes))
+            input_hashes=list(result.input_hashes),
+        )
 
 
 def drafter_from_settings(settings: Settings) -> Drafter | None:

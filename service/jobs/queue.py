@@ -23,8 +23,9 @@ ACTIVE = ("queued", "running")
 
 def enqueue(session: Session, study_uid: str, *, max_attempts: int) -> DraftJob | None:
     """A draft job for the study, unless one is pending or a clinician already works on its report."""
-    pending = session.exec(select(DraftJob).where(DraftJob.study_instance_uid == study_uid,
-                                                  DraftJob.status.in_(ACTIVE))).first()  # type: ignore[attr-defined]
+    pending = session.exec(
+        select(DraftJob).where(DraftJob.study_instance_uid == study_uid, DraftJob.status.in_(ACTIVE))
+    ).first()  # type: ignore[attr-defined]
     if pending is not None:
         return pending
     report = session.exec(select(Report).where(Report.study_instance_uid == study_uid)).first()
@@ -41,10 +42,16 @@ def claim(engine: Engine, worker_id: str, lease: timedelta) -> DraftJob | None:
     """Take the next job (committed at once), or None when there is nothing to do."""
     with Session(engine, expire_on_commit=False) as session:
         now = now_utc()
-        runnable = or_(DraftJob.status == "queued",
-                       (DraftJob.status == "running") & (DraftJob.lease_until < now))  # type: ignore[operator]
-        stmt = (select(DraftJob).where(runnable).order_by(DraftJob.created_at).limit(1)  # type: ignore[arg-type]
-                .with_for_update(skip_locked=True))
+        runnable = or_(
+            DraftJob.status == "queued", (DraftJob.status == "running") & (DraftJob.lease_until < now)
+        )  # type: ignore[operator]
+        stmt = (
+            select(DraftJob)
+            .where(runnable)
+            .order_by(DraftJob.created_at)
+            .limit(1)  # type: ignore[arg-type]
+            .with_for_update(skip_locked=True)
+        )
         job = session.exec(stmt).first()
         if job is None:
             return None
@@ -54,10 +61,19 @@ def claim(engine: Engine, worker_id: str, lease: timedelta) -> DraftJob | None:
             return claim(engine, worker_id, lease)
         taken = session.execute(
             update(DraftJob)
-            .where(DraftJob.id == job.id, DraftJob.status == job.status,  # type: ignore[arg-type]
-                   DraftJob.attempts == job.attempts)  # type: ignore[arg-type]
-            .values(status="running", attempts=job.attempts + 1, worker_id=worker_id,
-                    lease_until=now + lease, updated_at=now))
+            .where(
+                DraftJob.id == job.id,
+                DraftJob.status == job.status,  # type: ignore[arg-type]
+                DraftJob.attempts == job.attempts,
+            )  # type: ignore[arg-type]
+            .values(
+                status="running",
+                attempts=job.attempts + 1,
+                worker_id=worker_id,
+                lease_until=now + lease,
+                updated_at=now,
+            )
+        )
         session.commit()
         if taken.rowcount != 1:  # type: ignore[attr-defined]
             return None
@@ -105,7 +121,10 @@ def mark_failed_attempt(session: Session, job: DraftJob, reason: str) -> None:
 def requeue_after_restart(engine: Engine) -> int:
     """On a single-worker (SQLite) start, jobs left running by a dead process are runnable at once."""
     with Session(engine) as session:
-        result = session.execute(update(DraftJob).where(DraftJob.status == "running")  # type: ignore[arg-type]
-                                 .values(lease_until=now_utc() - timedelta(seconds=1)))
+        result = session.execute(
+            update(DraftJob)
+            .where(DraftJob.status == "running")  # type: ignore[arg-type]
+            .values(lease_until=now_utc() - timedelta(seconds=1))
+        )
         session.commit()
         return int(result.rowcount)  # type: ignore[attr-defined]

@@ -35,17 +35,26 @@ log = logging.getLogger("medvlm.worker")
 
 def study_paths(session: Session, study_uid: str) -> list[Path]:
     rows = session.exec(
-        select(Instance.path).join(Series, Series.series_instance_uid == Instance.series_instance_uid)  # type: ignore[arg-type]
+        select(Instance.path)
+        .join(Series, Series.series_instance_uid == Instance.series_instance_uid)  # type: ignore[arg-type]
         .where(Series.study_instance_uid == study_uid)
-        .order_by(Series.series_number, Instance.instance_number, Instance.sop_instance_uid)).all()
+        .order_by(Series.series_number, Instance.instance_number, Instance.sop_instance_uid)
+    ).all()
     if not rows:
         raise NotFoundError(f"study {study_uid} has no stored instances to draft from")
     return [Path(p) for p in rows]
 
 
 class Worker:
-    def __init__(self, engine: Engine, drafter: Callable[[], Drafter | None], *, worker_id: str | None = None,
-                 lease: timedelta = timedelta(minutes=5), poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        drafter: Callable[[], Drafter | None],
+        *,
+        worker_id: str | None = None,
+        lease: timedelta = timedelta(minutes=5),
+        poll_seconds: float = 0.5,
+    ) -> None:
         self.engine = engine
         self.drafter = drafter
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
@@ -82,10 +91,21 @@ class Worker:
                 owned = queue.still_owned(session, job.id, self.worker_id)
                 if owned is None:  # the lease ran out and another worker took over: drop this result
                     return
-                report = save_draft(session, job.study_instance_uid, output, author=f"model:{output.model_version}")
-                audit(session, actor=f"worker:{self.worker_id}", action="report.draft", resource_type="report",
-                      resource_id=report.id, detail={"study_instance_uid": job.study_instance_uid,
-                                                     "job_id": job.id, "model_version": output.model_version})
+                report = save_draft(
+                    session, job.study_instance_uid, output, author=f"model:{output.model_version}"
+                )
+                audit(
+                    session,
+                    actor=f"worker:{self.worker_id}",
+                    action="report.draft",
+                    resource_type="report",
+                    resource_id=report.id,
+                    detail={
+                        "study_instance_uid": job.study_instance_uid,
+                        "job_id": job.id,
+                        "model_version": output.model_version,
+                    },
+                )
                 queue.mark_done(session, owned, report.id)
                 session.commit()
         except Exception as exc:  # any failure is recorded on the job with its reason, then retried
@@ -110,7 +130,9 @@ def main(argv: list[str] | None = None) -> None:
     from service.jobs.drafter import drafter_from_settings
 
     parser = argparse.ArgumentParser(description="Run the MedVLM drafting worker.")
-    parser.add_argument("--drafter", help="module:factory returning a Drafter (default: the configured model)")
+    parser.add_argument(
+        "--drafter", help="module:factory returning a Drafter (default: the configured model)"
+    )
     parser.add_argument("--lease-seconds", type=float, default=300.0)
     parser.add_argument("--poll-seconds", type=float, default=0.5)
     args = parser.parse_args(argv)
@@ -121,7 +143,9 @@ def main(argv: list[str] | None = None) -> None:
     drafter = drafter_from_settings(settings)
     factory = load_factory(args.drafter) if args.drafter else (lambda: drafter)
     logging.basicConfig(level=logging.INFO)
-    worker = Worker(engine, factory, lease=timedelta(seconds=args.lease_seconds), poll_seconds=args.poll_seconds)
+    worker = Worker(
+        engine, factory, lease=timedelta(seconds=args.lease_seconds), poll_seconds=args.poll_seconds
+    )
     worker.run(threading.Event())
 
 

@@ -26,9 +26,11 @@ def visible_study(session: Session, principal: Principal, study_uid: str) -> Stu
 
 
 def visible_instance(session: Session, principal: Principal, sop_uid: str) -> Instance:
-    row = session.exec(select(Instance, Series.study_instance_uid)
-                       .join(Series, Series.series_instance_uid == Instance.series_instance_uid)  # type: ignore[arg-type]
-                       .where(Instance.sop_instance_uid == sop_uid)).first()
+    row = session.exec(
+        select(Instance, Series.study_instance_uid)
+        .join(Series, Series.series_instance_uid == Instance.series_instance_uid)  # type: ignore[arg-type]
+        .where(Instance.sop_instance_uid == sop_uid)
+    ).first()
     if row is None or not can_see_study(session, principal, row[1]):
         raise NotFoundError(f"instance {sop_uid} not found")
     return row[0]

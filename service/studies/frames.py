@@ -14,8 +14,12 @@ from medvlm.db.models import Instance
 from medvlm.settings import Settings
 from service.errors import InvalidInputError
 
-RAW_DTYPES = {np.dtype("uint8"): "uint8", np.dtype("uint16"): "uint16", np.dtype("int16"): "int16",
-              np.dtype("float32"): "float32"}
+RAW_DTYPES = {
+    np.dtype("uint8"): "uint8",
+    np.dtype("uint16"): "uint16",
+    np.dtype("int16"): "int16",
+    np.dtype("float32"): "float32",
+}
 
 
 def parse_window(window: str | None) -> tuple[float, float] | None:
@@ -32,8 +36,10 @@ def parse_window(window: str | None) -> tuple[float, float] | None:
 
 def _check_frame(instance: Instance, frame: int) -> None:
     if frame < 0 or frame >= instance.frames:
-        raise InvalidInputError(f"frame {frame} out of range: instance {instance.sop_instance_uid} has "
-                                f"{instance.frames} frame(s), numbered from 0")
+        raise InvalidInputError(
+            f"frame {frame} out of range: instance {instance.sop_instance_uid} has "
+            f"{instance.frames} frame(s), numbered from 0"
+        )
 
 
 def _dataset(instance: Instance, settings: Settings) -> Any:
@@ -42,8 +48,13 @@ def _dataset(instance: Instance, settings: Settings) -> Any:
     return read_dataset(instance.path, settings)
 
 
-def render_frame_png(settings: Settings, instance: Instance, frame: int, window: tuple[float, float] | None,
-                     max_size: int | None) -> bytes:
+def render_frame_png(
+    settings: Settings,
+    instance: Instance,
+    frame: int,
+    window: tuple[float, float] | None,
+    max_size: int | None,
+) -> bytes:
     from medvlm.dicom.render import render_png
 
     _check_frame(instance, frame)
@@ -62,8 +73,10 @@ def raw_frame(settings: Settings, instance: Instance, frame: int) -> tuple[bytes
         pixels = pixels.astype(np.float32)
     little = pixels.astype(pixels.dtype.newbyteorder("<"), copy=False)
     headers = {
-        "X-Rows": str(pixels.shape[0]), "X-Columns": str(pixels.shape[1]),
-        "X-Pixel-Dtype": RAW_DTYPES[pixels.dtype], "X-Samples-Per-Pixel": str(instance.samples_per_pixel),
+        "X-Rows": str(pixels.shape[0]),
+        "X-Columns": str(pixels.shape[1]),
+        "X-Pixel-Dtype": RAW_DTYPES[pixels.dtype],
+        "X-Samples-Per-Pixel": str(instance.samples_per_pixel),
         "X-Rescale-Slope": repr(float(instance.rescale_slope)),
         "X-Rescale-Intercept": repr(float(instance.rescale_intercept)),
         "X-Window-Center": "" if instance.window_center is None else repr(float(instance.window_center)),

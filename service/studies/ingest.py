@@ -37,19 +37,35 @@ def _ingest_all(settings: Settings, files: list[UploadedFile]) -> tuple[int, int
     return ingested, duplicates, conflicts, rejected, study_uids
 
 
-async def ingest_upload(engine: Engine, settings: Settings, caller: Principal,
-                        files: list[UploadedFile]) -> UploadResult:
-    ingested, duplicates, conflicts, rejected, study_uids = await run_in_threadpool(_ingest_all, settings, files)
+async def ingest_upload(
+    engine: Engine, settings: Settings, caller: Principal, files: list[UploadedFile]
+) -> UploadResult:
+    ingested, duplicates, conflicts, rejected, study_uids = await run_in_threadpool(
+        _ingest_all, settings, files
+    )
     if not study_uids:
         reasons = "; ".join(f"{r.path}: {r.reason}" for r in rejected[:5]) or "no DICOM instances found"
         raise InvalidInputError(f"nothing ingested from {len(files)} file(s): {reasons}")
-    return await run_in_threadpool(_queue_jobs, engine, settings, caller, study_uids,
-                                   UploadResult(ingested=ingested, duplicates=duplicates, conflicts=conflicts,
-                                                rejected=rejected, study_instance_uids=study_uids, jobs=[]))
+    return await run_in_threadpool(
+        _queue_jobs,
+        engine,
+        settings,
+        caller,
+        study_uids,
+        UploadResult(
+            ingested=ingested,
+            duplicates=duplicates,
+            conflicts=conflicts,
+            rejected=rejected,
+            study_instance_uids=study_uids,
+            jobs=[],
+        ),
+    )
 
 
-def _queue_jobs(engine: Engine, settings: Settings, caller: Principal, study_uids: list[str],
-                result: UploadResult) -> UploadResult:
+def _queue_jobs(
+    engine: Engine, settings: Settings, caller: Principal, study_uids: list[str], result: UploadResult
+) -> UploadResult:
     jobs: list[str] = []
     with Session(engine, expire_on_commit=False) as session:
         for uid in study_uids:
@@ -62,7 +78,13 @@ def _queue_jobs(engine: Engine, settings: Settings, caller: Principal, study_uid
                 job = enqueue(session, uid, max_attempts=settings.job_max_attempts)
                 if job is not None:
                     jobs.append(job.id)
-            audit(session, actor=caller.actor, action="study.upload", resource_type="study", resource_id=uid,
-                  detail={"ingested": result.ingested, "duplicates": result.duplicates})
+            audit(
+                session,
+                actor=caller.actor,
+                action="study.upload",
+                resource_type="study",
+                resource_id=uid,
+                detail={"ingested": result.ingested, "duplicates": result.duplicates},
+            )
         session.commit()
     return result.model_copy(update={"jobs": jobs})

@@ -29,8 +29,10 @@ def _too_large(limit: int) -> PayloadTooLargeError:
 async def read_upload(request: Request, *, max_upload_bytes: int, max_file_bytes: int) -> list[UploadedFile]:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
-        raise UnsupportedMediaError(f"expected multipart/form-data with one or more 'files' parts, "
-                                    f"got '{content_type or 'no content type'}'")
+        raise UnsupportedMediaError(
+            f"expected multipart/form-data with one or more 'files' parts, "
+            f"got '{content_type or 'no content type'}'"
+        )
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
@@ -64,8 +66,10 @@ async def read_upload(request: Request, *, max_upload_bytes: int, max_file_bytes
         files = []
         for part in parts:
             if part.size is not None and part.size > max_file_bytes:
-                raise PayloadTooLargeError(f"file {part.filename!r} is {part.size} bytes, over the "
-                                           f"per-file limit of {max_file_bytes} (MEDVLM_MAX_FILE_BYTES)")
+                raise PayloadTooLargeError(
+                    f"file {part.filename!r} is {part.size} bytes, over the "
+                    f"per-file limit of {max_file_bytes} (MEDVLM_MAX_FILE_BYTES)"
+                )
             files.append(UploadedFile(name=part.filename or "upload", data=await part.read()))
         return files
     finally:

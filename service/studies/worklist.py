@@ -18,17 +18,31 @@ def _dicom_date(value: date) -> str:
     return value.strftime("%Y%m%d")
 
 
-def worklist(session: Session, principal: Principal, *, status: str | None, modality: str | None,
-             date_from: date | None, date_to: date | None, q: str | None, page: int,
-             page_size: int) -> WorklistPage:
+def worklist(
+    session: Session,
+    principal: Principal,
+    *,
+    status: str | None,
+    modality: str | None,
+    date_from: date | None,
+    date_to: date | None,
+    q: str | None,
+    page: int,
+    page_size: int,
+) -> WorklistPage:
     status_col = func.coalesce(StudyState.status, "received")
     critical_col = func.coalesce(StudyState.critical, false())
     conditions = []
     if status:
         conditions.append(status_col == status)
     if modality:
-        conditions.append(exists().where(and_(Series.study_instance_uid == Study.study_instance_uid,
-                                              Series.modality == modality.upper())))
+        conditions.append(
+            exists().where(
+                and_(
+                    Series.study_instance_uid == Study.study_instance_uid, Series.modality == modality.upper()
+                )
+            )
+        )
     if date_from:
         conditions.append(Study.study_date >= _dicom_date(date_from))
     if date_to:
@@ -38,26 +52,45 @@ def worklist(session: Session, principal: Principal, *, status: str | None, moda
     if not sees_all_studies(principal.role):
         conditions.append(StudyState.source_api_key_id == principal.api_key_id)
 
-    base = (select(Study, Patient, status_col, critical_col, Report.id)
-            .join(Patient, Patient.id == Study.patient_pk)  # type: ignore[arg-type]
-            .outerjoin(StudyState, StudyState.study_instance_uid == Study.study_instance_uid)  # type: ignore[arg-type]
-            .outerjoin(Report, Report.study_instance_uid == Study.study_instance_uid)  # type: ignore[arg-type]
-            .where(*conditions))
+    base = (
+        select(Study, Patient, status_col, critical_col, Report.id)
+        .join(Patient, Patient.id == Study.patient_pk)  # type: ignore[arg-type]
+        .outerjoin(StudyState, StudyState.study_instance_uid == Study.study_instance_uid)  # type: ignore[arg-type]
+        .outerjoin(Report, Report.study_instance_uid == Study.study_instance_uid)  # type: ignore[arg-type]
+        .where(*conditions)
+    )
     total = session.exec(select(func.count()).select_from(base.subquery())).one()
-    rows = session.exec(base.order_by(critical_col.desc(), Study.study_date.desc(),  # type: ignore[attr-defined]
-                                      Study.created_at.desc(), Study.study_instance_uid)  # type: ignore[attr-defined]
-                        .offset((page - 1) * page_size).limit(page_size)).all()
+    rows = session.exec(
+        base.order_by(
+            critical_col.desc(),
+            Study.study_date.desc(),  # type: ignore[attr-defined]
+            Study.created_at.desc(),
+            Study.study_instance_uid,
+        )  # type: ignore[attr-defined]
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
     uids = [row[0].study_instance_uid for row in rows]
     modalities: dict[str, set[str]] = {uid: set() for uid in uids}
     if uids:
-        for uid, mod in session.exec(select(Series.study_instance_uid, Series.modality)
-                                     .where(Series.study_instance_uid.in_(uids))).all():  # type: ignore[attr-defined]
+        for uid, mod in session.exec(
+            select(Series.study_instance_uid, Series.modality).where(Series.study_instance_uid.in_(uids))
+        ).all():  # type: ignore[attr-defined]
             if mod:
                 modalities[uid].add(mod)
-    items = [StudySummary(study_instance_uid=study.study_instance_uid, patient_id=patient.patient_id,
-                          patient_name=patient.name, accession_number=study.accession_number,
-                          study_date=study.study_date, description=study.description,
-                          modalities=sorted(modalities[study.study_instance_uid]), status=st, critical=bool(crit),
-                          report_id=report_id)
-             for study, patient, st, crit, report_id in rows]
+    items = [
+        StudySummary(
+            study_instance_uid=study.study_instance_uid,
+            patient_id=patient.patient_id,
+            patient_name=patient.name,
+            accession_number=study.accession_number,
+            study_date=study.study_date,
+            description=study.description,
+            modalities=sorted(modalities[study.study_instance_uid]),
+            status=st,
+            critical=bool(crit),
+            report_id=report_id,
+        )
+        for study, patient, st, crit, report_id in rows
+    ]
     return WorklistPage(items=items, total=int(total), page=page, page_size=page_size)

@@ -14,8 +14,12 @@ from medvlm.errors import NotFoundError
 from medvlm.findings import Finding
 from service.db.tables import Addendum, Report, utc
 
-MEDIA = {"pdf": "application/pdf", "sr": "application/dicom", "encapsulated-pdf": "application/dicom",
-         "fhir": "application/fhir+json"}
+MEDIA = {
+    "pdf": "application/pdf",
+    "sr": "application/dicom",
+    "encapsulated-pdf": "application/dicom",
+    "fhir": "application/fhir+json",
+}
 SUFFIX = {"pdf": "pdf", "sr": "sr.dcm", "encapsulated-pdf": "pdf.dcm", "fhir": "fhir.json"}
 
 
@@ -34,30 +38,47 @@ def build_context(session: Session, report: Report) -> Any:
     if study is None:
         raise NotFoundError(f"study {report.study_instance_uid} of report {report.id} is no longer stored")
     patient = session.get(Patient, study.patient_pk)
-    key = session.exec(select(Instance, Series)
-                       .join(Series, Series.series_instance_uid == Instance.series_instance_uid)  # type: ignore[arg-type]
-                       .where(Series.study_instance_uid == study.study_instance_uid)
-                       .order_by(Series.series_number, Instance.instance_number, Instance.sop_instance_uid)).first()
+    key = session.exec(
+        select(Instance, Series)
+        .join(Series, Series.series_instance_uid == Instance.series_instance_uid)  # type: ignore[arg-type]
+        .where(Series.study_instance_uid == study.study_instance_uid)
+        .order_by(Series.series_number, Instance.instance_number, Instance.sop_instance_uid)
+    ).first()
     if key is None:
         raise NotFoundError(f"study {study.study_instance_uid} has no stored instance to export from")
     instance, series = key
-    addenda = session.exec(select(Addendum).where(Addendum.report_id == report.id)
-                           .order_by(Addendum.created_at, Addendum.id)).all()
+    addenda = session.exec(
+        select(Addendum).where(Addendum.report_id == report.id).order_by(Addendum.created_at, Addendum.id)
+    ).all()
     signed = report.status == "signed"
     return ReportContext(
-        report_id=report.id, status=report.status, study_instance_uid=study.study_instance_uid,
-        key_image_path=instance.path, key_sop_instance_uid=instance.sop_instance_uid,
-        key_sop_class_uid=instance.sop_class_uid, key_series_instance_uid=series.series_instance_uid,
-        findings=[Finding.from_dict(f) for f in report.findings], findings_text=report.findings_text,
-        impression=report.impression, model_version=report.model_version,
-        patient_id=patient.patient_id if patient else "", patient_name=patient.name if patient else "",
-        patient_birth_date=_da(patient.birth_date) if patient else None, patient_sex=patient.sex if patient else "",
-        accession_number=study.accession_number, study_date=_da(study.study_date), study_time=study.study_time,
-        study_description=study.description, study_id=study.study_id, modality=series.modality,
+        report_id=report.id,
+        status=report.status,
+        study_instance_uid=study.study_instance_uid,
+        key_image_path=instance.path,
+        key_sop_instance_uid=instance.sop_instance_uid,
+        key_sop_class_uid=instance.sop_class_uid,
+        key_series_instance_uid=series.series_instance_uid,
+        findings=[Finding.from_dict(f) for f in report.findings],
+        findings_text=report.findings_text,
+        impression=report.impression,
+        model_version=report.model_version,
+        patient_id=patient.patient_id if patient else "",
+        patient_name=patient.name if patient else "",
+        patient_birth_date=_da(patient.birth_date) if patient else None,
+        patient_sex=patient.sex if patient else "",
+        accession_number=study.accession_number,
+        study_date=_da(study.study_date),
+        study_time=study.study_time,
+        study_description=study.description,
+        study_id=study.study_id,
+        modality=series.modality,
         referring_physician=study.referring_physician,
-        signer=report.signed_by if signed else None, signed_at=utc(report.signed_at) if signed else None,
+        signer=report.signed_by if signed else None,
+        signed_at=utc(report.signed_at) if signed else None,
         addenda=[CtxAddendum(text=a.text, author=a.author, created_at=utc(a.created_at)) for a in addenda],  # type: ignore[arg-type]
-        created_at=utc(report.created_at))
+        created_at=utc(report.created_at),
+    )
 
 
 def _dicom_bytes(value: Any) -> bytes:

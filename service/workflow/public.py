@@ -17,37 +17,69 @@ from service.schemas.reports import (
 
 
 def _draft_text(data: dict) -> DraftText:
-    return DraftText(findings=findings_out(data.get("findings", [])),
-                     findings_text=data.get("findings_text", ""), impression=data.get("impression", ""))
+    return DraftText(
+        findings=findings_out(data.get("findings", [])),
+        findings_text=data.get("findings_text", ""),
+        impression=data.get("impression", ""),
+    )
 
 
 def report_public(session: Session, report: Report) -> ReportPublic:
-    addenda = session.exec(select(Addendum).where(Addendum.report_id == report.id)
-                           .order_by(Addendum.created_at, Addendum.id)).all()
+    addenda = session.exec(
+        select(Addendum).where(Addendum.report_id == report.id).order_by(Addendum.created_at, Addendum.id)
+    ).all()
     return ReportPublic(
-        id=report.id, study_instance_uid=report.study_instance_uid, status=report.status,  # type: ignore[arg-type]
-        findings=findings_out(report.findings), findings_text=report.findings_text,
-        impression=report.impression, original=_draft_text(report.original), model_version=report.model_version,
+        id=report.id,
+        study_instance_uid=report.study_instance_uid,
+        status=report.status,  # type: ignore[arg-type]
+        findings=findings_out(report.findings),
+        findings_text=report.findings_text,
+        impression=report.impression,
+        original=_draft_text(report.original),
+        model_version=report.model_version,
         consistency_flags=[ConsistencyFlagPublic(**f) for f in report.consistency_flags],
-        version=report.version, signed_by=report.signed_by, signed_at=utc(report.signed_at),
-        addenda=[AddendumPublic(text=a.text, author=a.author, created_at=utc(a.created_at))  # type: ignore[arg-type]
-                 for a in addenda],
-        updated_at=utc(report.updated_at))  # type: ignore[arg-type]
+        version=report.version,
+        signed_by=report.signed_by,
+        signed_at=utc(report.signed_at),
+        addenda=[
+            AddendumPublic(text=a.text, author=a.author, created_at=utc(a.created_at))  # type: ignore[arg-type]
+            for a in addenda
+        ],
+        updated_at=utc(report.updated_at),
+    )  # type: ignore[arg-type]
 
 
 def versions_public(session: Session, report_id: str) -> list[VersionPublic]:
-    rows = session.exec(select(ReportVersion).where(ReportVersion.report_id == report_id)
-                        .order_by(ReportVersion.version)).all()
-    return [VersionPublic(version=v.version, kind=v.kind, findings=findings_out(v.findings),  # type: ignore[arg-type]
-                          findings_text=v.findings_text, impression=v.impression, author=v.author,
-                          created_at=utc(v.created_at)) for v in rows]  # type: ignore[arg-type]
+    rows = session.exec(
+        select(ReportVersion).where(ReportVersion.report_id == report_id).order_by(ReportVersion.version)
+    ).all()
+    return [
+        VersionPublic(
+            version=v.version,
+            kind=v.kind,
+            findings=findings_out(v.findings),  # type: ignore[arg-type]
+            findings_text=v.findings_text,
+            impression=v.impression,
+            author=v.author,
+            created_at=utc(v.created_at),
+        )
+        for v in rows
+    ]  # type: ignore[arg-type]
 
 
 def correction_pair(report: Report) -> CorrectionPair:
     original = _draft_text(report.original)
-    final = DraftText(findings=findings_out(report.findings), findings_text=report.findings_text,
-                      impression=report.impression)
-    return CorrectionPair(report_id=report.id, study_instance_uid=report.study_instance_uid,
-                          model_version=report.model_version, signed_at=utc(report.signed_at),  # type: ignore[arg-type]
-                          original=original, final=final,
-                          changed=original.model_dump() != final.model_dump())
+    final = DraftText(
+        findings=findings_out(report.findings),
+        findings_text=report.findings_text,
+        impression=report.impression,
+    )
+    return CorrectionPair(
+        report_id=report.id,
+        study_instance_uid=report.study_instance_uid,
+        model_version=report.model_version,
+        signed_at=utc(report.signed_at),  # type: ignore[arg-type]
+        original=original,
+        final=final,
+        changed=original.model_dump() != final.model_dump(),
+    )

@@ -19,8 +19,11 @@ from service.errors import ConflictError
 from service.jobs.drafter import DraftOutput
 from service.workflow.state import Event, ReportState, next_state
 
-STUDY_STATUS = {ReportState.DRAFT: "draft_ready", ReportState.IN_REVIEW: "in_review",
-                ReportState.SIGNED: "signed"}
+STUDY_STATUS = {
+    ReportState.DRAFT: "draft_ready",
+    ReportState.IN_REVIEW: "in_review",
+    ReportState.SIGNED: "signed",
+}
 
 
 def _critical(findings: list[dict[str, Any]]) -> bool:
@@ -47,8 +50,17 @@ def _new_version(session: Session, report: Report, kind: str, author: str) -> No
     report.version += 1
     report.updated_at = now_utc()
     session.add(report)
-    session.add(ReportVersion(report_id=report.id, version=report.version, kind=kind, findings=report.findings,
-                              findings_text=report.findings_text, impression=report.impression, author=author))
+    session.add(
+        ReportVersion(
+            report_id=report.id,
+            version=report.version,
+            kind=kind,
+            findings=report.findings,
+            findings_text=report.findings_text,
+            impression=report.impression,
+            author=author,
+        )
+    )
     try:
         session.flush()
     except IntegrityError:
@@ -59,7 +71,9 @@ def save_draft(session: Session, study_uid: str, draft: DraftOutput, author: str
     """Store a model draft (ORIGINAL). A study keeps one report; an untouched draft is replaced."""
     findings = [f.to_dict() for f in draft.findings]
     text = {"findings": findings, "findings_text": draft.findings_text, "impression": draft.impression}
-    report = session.exec(select(Report).where(Report.study_instance_uid == study_uid).with_for_update()).first()
+    report = session.exec(
+        select(Report).where(Report.study_instance_uid == study_uid).with_for_update()
+    ).first()
     if report is None:
         report = Report(study_instance_uid=study_uid, version=0)
     else:
@@ -77,12 +91,22 @@ def save_draft(session: Session, study_uid: str, draft: DraftOutput, author: str
 
 def _check_base(report: Report, base_version: int | None) -> None:
     if base_version is not None and base_version != report.version:
-        raise ConflictError(f"report {report.id} is at version {report.version}, the edit was based on "
-                            f"version {base_version}; reload and reapply the change")
+        raise ConflictError(
+            f"report {report.id} is at version {report.version}, the edit was based on "
+            f"version {base_version}; reload and reapply the change"
+        )
 
 
-def edit(session: Session, report: Report, *, base_version: int, author: str, findings_text: str | None,
-         impression: str | None, findings: list[dict[str, Any]] | None) -> Report:
+def edit(
+    session: Session,
+    report: Report,
+    *,
+    base_version: int,
+    author: str,
+    findings_text: str | None,
+    impression: str | None,
+    findings: list[dict[str, Any]] | None,
+) -> Report:
     new_state = next_state(report.status, Event.EDIT)
     _check_base(report, base_version)
     if findings_text is not None:
@@ -97,9 +121,11 @@ def edit(session: Session, report: Report, *, base_version: int, author: str, fi
     return report
 
 
-def regenerate(session: Session, report: Report, draft: DraftOutput, *, base_version: int | None,
-               author: str) -> Report:
-    """Text redrafted from clinician-edited findings: the findings are the clinician's, the text the model's."""
+def regenerate(
+    session: Session, report: Report, draft: DraftOutput, *, base_version: int | None, author: str
+) -> Report:
+    """Text redrafted from clinician-edited findings: the findings are the clinician's, the text the model's.
+    """
     new_state = next_state(report.status, Event.REGENERATE)
     _check_base(report, base_version)
     report.findings = [f.to_dict() for f in draft.findings]

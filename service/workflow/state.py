@@ -1,8 +1,8 @@
 """Report states and the events that move between them; anything not in the table is refused.
 
-    draft ──edit/regenerate──> in_review ──sign──> signed ──addendum──> signed
-      │  └──redraft (a new model draft replaces an untouched one)
-      └──sign (accept the draft as is)
+draft ──edit/regenerate──> in_review ──sign──> signed ──addendum──> signed
+  │  └──redraft (a new model draft replaces an untouched one)
+  └──sign (accept the draft as is)
 """
 
 from __future__ import annotations
@@ -50,5 +50,6 @@ def next_state(state: str, event: Event) -> ReportState:
     try:
         return TRANSITIONS[(current, event)]
     except KeyError:
-        raise WorkflowError(f"cannot {event.value} a report in state '{current.value}': {_WHY[current]}") \
-            from None
+        raise WorkflowError(
+            f"cannot {event.value} a report in state '{current.value}': {_WHY[current]}"
+        ) from None

@@ -68,8 +68,11 @@ def callers(app: FastAPI) -> Callers:
             headers[role] = {"Authorization": f"Bearer {token_for(session, SECRET, users[role])}"}
         for name in ("integration", "other_integration"):
             key = new_api_key()
-            session.add(ApiKey(name=name, key_hash=api_key_digest(key), role="integration",
-                               created_by=users["admin"].id))
+            session.add(
+                ApiKey(
+                    name=name, key_hash=api_key_digest(key), role="integration", created_by=users["admin"].id
+                )
+            )
             headers[name] = {"X-API-Key": key}
         session.commit()
     return Callers(**headers)
@@ -79,4 +82,3 @@ def callers(app: FastAPI) -> Callers:
 def worker(app: FastAPI) -> Worker:
     """A worker on the app's database with the app's drafter, run step by step by the tests."""
     return Worker(app.state.engine, app.state.drafter, worker_id="test-worker", lease=timedelta(seconds=60))
-

@@ -27,8 +27,15 @@ from service.jobs.worker import Worker
 _BASE = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
 
 
-def dicom_bytes(*, study_uid: str | None = None, patient_id: str = "P001", accession: str = "A001",
-                study_date: str = "20240102", modality: str = "CT", series_uid: str | None = None) -> bytes:
+def dicom_bytes(
+    *,
+    study_uid: str | None = None,
+    patient_id: str = "P001",
+    accession: str = "A001",
+    study_date: str = "20240102",
+    modality: str = "CT",
+    series_uid: str | None = None,
+) -> bytes:
     """A real CT instance (pydicom's CT_small) re-identified as a new instance of the given study."""
     ds = _BASE.copy()
     ds.StudyInstanceUID = study_uid or generate_uid()
@@ -74,15 +81,26 @@ class PixelDrafter:
         means = [float(np.mean(pydicom.dcmread(p).pixel_array)) for p in paths]
         if edited_findings is None:
             p = float(1.0 / (1.0 + np.exp(-np.mean(means) / 1000.0)))
-            findings = [Finding("cardiomegaly", presence=Presence.PRESENT if p >= 0.5 else Presence.ABSENT,
-                                probability=round(p, 4))]
+            findings = [
+                Finding(
+                    "cardiomegaly",
+                    presence=Presence.PRESENT if p >= 0.5 else Presence.ABSENT,
+                    probability=round(p, 4),
+                )
+            ]
         else:
             findings = list(edited_findings)
         present = [f.label.replace("_", " ") for f in findings if f.presence is not Presence.ABSENT]
         text = " ".join(f"There is {label}." for label in present) or "No acute abnormality."
         impression = ", ".join(present).capitalize() + "." if present else "Normal study."
-        return DraftOutput(findings=findings, findings_text=text, impression=impression,
-                           model_version=self.version, consistency_flags=[], input_hashes=[f"n={len(paths)}"])
+        return DraftOutput(
+            findings=findings,
+            findings_text=text,
+            impression=impression,
+            model_version=self.version,
+            consistency_flags=[],
+            input_hashes=[f"n={len(paths)}"],
+        )
 
 
 class FailingDrafter:

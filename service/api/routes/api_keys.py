@@ -24,7 +24,18 @@ def create_api_key(body: ApiKeyCreate, session: SessionDep, admin: AdminDep) -> 
     row = ApiKey(name=body.name, key_hash=api_key_digest(key), role=body.role, created_by=admin.user_id)
     session.add(row)
     session.flush()
-    audit(session, actor=admin.actor, action="api_key.create", resource_type="api_key", resource_id=row.id,
-          detail={"name": row.name, "role": row.role})
-    return ApiKeyCreated(id=row.id, name=row.name, role=row.role, key=key,  # type: ignore[arg-type]
-                         created_at=row.created_at)
+    audit(
+        session,
+        actor=admin.actor,
+        action="api_key.create",
+        resource_type="api_key",
+        resource_id=row.id,
+        detail={"name": row.name, "role": row.role},
+    )
+    return ApiKeyCreated(
+        id=row.id,
+        name=row.name,
+        role=row.role,
+        key=key,  # type: ignore[arg-type]
+        created_at=row.created_at,
+    )

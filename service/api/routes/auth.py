@@ -20,18 +20,33 @@ def login(body: LoginRequest, session: SessionDep, settings: SettingsDep) -> Log
     user = session.exec(select(User).where(User.username == body.username)).first()
     ok = verify_password(user.password_hash if user else DUMMY_HASH, body.password)
     if user is None or not ok or not user.active:
-        audit(session, actor=f"user:{body.username}", action="login.failure", resource_type="user",
-              resource_id=body.username, detail={"reason": "disabled" if user and ok else "bad credentials"})
+        audit(
+            session,
+            actor=f"user:{body.username}",
+            action="login.failure",
+            resource_type="user",
+            resource_id=body.username,
+            detail={"reason": "disabled" if user and ok else "bad credentials"},
+        )
         session.commit()  # the failed attempt is recorded even though the request fails
         raise AuthenticationError("wrong username or password")
     row = UserSession(user_id=user.id)
     session.add(row)
     session.flush()
-    audit(session, actor=f"user:{user.username}", action="login.success", resource_type="user",
-          resource_id=user.id, detail={"session_id": row.id})
+    audit(
+        session,
+        actor=f"user:{user.username}",
+        action="login.success",
+        resource_type="user",
+        resource_id=user.id,
+        detail={"session_id": row.id},
+    )
     token = create_token(settings.secret_key, user_id=user.id, session_id=row.id)
-    return LoginResponse(access_token=token, expires_in=settings.session_idle_minutes * 60,
-                         user=UserPublic(username=user.username, role=user.role))  # type: ignore[arg-type]
+    return LoginResponse(
+        access_token=token,
+        expires_in=settings.session_idle_minutes * 60,
+        user=UserPublic(username=user.username, role=user.role),
+    )  # type: ignore[arg-type]
 
 
 @router.post("/logout", status_code=204)
@@ -46,5 +61,8 @@ def logout(principal: PrincipalDep, session: SessionDep) -> Response:
 
 @router.get("/me", response_model=MeResponse)
 def me(principal: PrincipalDep) -> MeResponse:
-    return MeResponse(username=principal.name, role=principal.role,  # type: ignore[arg-type]
-                      auth="session" if principal.session_id else "api_key")
+    return MeResponse(
+        username=principal.name,
+        role=principal.role,  # type: ignore[arg-type]
+        auth="session" if principal.session_id else "api_key",
+    )

@@ -19,14 +19,27 @@ ReaderDep = Caller(Permission.CORRECTIONS_READ)
 
 
 @router.get("", response_model=CorrectionsPage)
-def list_corrections(session: SessionDep, caller: ReaderDep,
-                     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-                     page_size: Annotated[int, Query(ge=1, le=500)] = 100) -> CorrectionsPage:
+def list_corrections(
+    session: SessionDep,
+    caller: ReaderDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> CorrectionsPage:
     signed = select(Report).where(Report.status == "signed")
     total = session.exec(select(func.count()).select_from(signed.subquery())).one()
-    rows = session.exec(signed.order_by(Report.signed_at, Report.id)  # type: ignore[arg-type]
-                        .offset((page - 1) * page_size).limit(page_size)).all()
-    audit(session, actor=caller.actor, action="corrections.read", resource_type="corrections", resource_id="-",
-          detail={"page": page, "returned": len(rows)})
-    return CorrectionsPage(items=[correction_pair(r) for r in rows], total=int(total), page=page,
-                           page_size=page_size)
+    rows = session.exec(
+        signed.order_by(Report.signed_at, Report.id)  # type: ignore[arg-type]
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    audit(
+        session,
+        actor=caller.actor,
+        action="corrections.read",
+        resource_type="corrections",
+        resource_id="-",
+        detail={"page": page, "returned": len(rows)},
+    )
+    return CorrectionsPage(
+        items=[correction_pair(r) for r in rows], total=int(total), page=page, page_size=page_size
+    )

@@ -19,22 +19,34 @@ ReaderDep = Caller(Permission.JOB_READ)
 
 
 def job_public(job: DraftJob) -> JobPublic:
-    return JobPublic(id=job.id, study_instance_uid=job.study_instance_uid, status=job.status,  # type: ignore[arg-type]
-                     attempts=job.attempts, max_attempts=job.max_attempts, last_error=job.last_error,
-                     report_id=job.report_id, created_at=utc(job.created_at),  # type: ignore[arg-type]
-                     updated_at=utc(job.updated_at), finished_at=utc(job.finished_at))  # type: ignore[arg-type]
+    return JobPublic(
+        id=job.id,
+        study_instance_uid=job.study_instance_uid,
+        status=job.status,  # type: ignore[arg-type]
+        attempts=job.attempts,
+        max_attempts=job.max_attempts,
+        last_error=job.last_error,
+        report_id=job.report_id,
+        created_at=utc(job.created_at),  # type: ignore[arg-type]
+        updated_at=utc(job.updated_at),
+        finished_at=utc(job.finished_at),
+    )  # type: ignore[arg-type]
 
 
 @router.get("", response_model=list[JobPublic])
-def list_jobs(session: SessionDep, caller: ReaderDep,
-              study_uid: Annotated[str | None, Query(max_length=64, pattern=UID_PATTERN)] = None,
-              limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[JobPublic]:
+def list_jobs(
+    session: SessionDep,
+    caller: ReaderDep,
+    study_uid: Annotated[str | None, Query(max_length=64, pattern=UID_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[JobPublic]:
     stmt = select(DraftJob)
     if study_uid:
         stmt = stmt.where(DraftJob.study_instance_uid == study_uid)
     if not sees_all_studies(caller.role):
         stmt = stmt.join(StudyState, StudyState.study_instance_uid == DraftJob.study_instance_uid).where(  # type: ignore[arg-type]
-            StudyState.source_api_key_id == caller.api_key_id)
+            StudyState.source_api_key_id == caller.api_key_id
+        )
     rows = session.exec(stmt.order_by(DraftJob.created_at.desc()).limit(limit)).all()  # type: ignore[attr-defined]
     return [job_public(j) for j in rows]
 

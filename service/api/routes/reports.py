@@ -42,20 +42,35 @@ def get_report(report_id: ReportId, session: SessionDep, caller: ReaderDep) -> R
 
 
 @router.put("/{report_id}", response_model=ReportPublic)
-def edit_report(report_id: ReportId, body: ReportUpdate, session: SessionDep,
-                caller: WriterDep) -> ReportPublic:
+def edit_report(
+    report_id: ReportId, body: ReportUpdate, session: SessionDep, caller: WriterDep
+) -> ReportPublic:
     report = visible_report(session, caller, str(report_id), lock=True)
     findings = None if body.findings is None else [f.to_dict() for f in checked_findings(body.findings)]
-    wf.edit(session, report, base_version=body.base_version, author=caller.name,
-            findings_text=body.findings_text, impression=body.impression, findings=findings)
-    audit(session, actor=caller.actor, action="report.edit", resource_type="report", resource_id=report.id,
-          detail={"version": report.version})
+    wf.edit(
+        session,
+        report,
+        base_version=body.base_version,
+        author=caller.name,
+        findings_text=body.findings_text,
+        impression=body.impression,
+        findings=findings,
+    )
+    audit(
+        session,
+        actor=caller.actor,
+        action="report.edit",
+        resource_type="report",
+        resource_id=report.id,
+        detail={"version": report.version},
+    )
     return report_public(session, report)
 
 
 @router.post("/{report_id}/regenerate", response_model=ReportPublic)
-def regenerate_report(report_id: ReportId, body: RegenerateRequest, request: Request,
-                            session: SessionDep, caller: WriterDep) -> ReportPublic:
+def regenerate_report(
+    report_id: ReportId, body: RegenerateRequest, request: Request, session: SessionDep, caller: WriterDep
+) -> ReportPublic:
     report = visible_report(session, caller, str(report_id))
     next_state(report.status, Event.REGENERATE)  # refuse before spending model time
     drafter: Drafter | None = request.app.state.drafter()
@@ -66,49 +81,82 @@ def regenerate_report(report_id: ReportId, body: RegenerateRequest, request: Req
     draft = drafter.draft(paths, findings)
     report = visible_report(session, caller, str(report_id), lock=True)
     wf.regenerate(session, report, draft, base_version=body.base_version, author=caller.name)
-    audit(session, actor=caller.actor, action="report.regenerate", resource_type="report",
-          resource_id=report.id,
-          detail={"version": report.version, "model_version": draft.model_version})
+    audit(
+        session,
+        actor=caller.actor,
+        action="report.regenerate",
+        resource_type="report",
+        resource_id=report.id,
+        detail={"version": report.version, "model_version": draft.model_version},
+    )
     return report_public(session, report)
 
 
 @router.post("/{report_id}/sign", response_model=ReportPublic)
-def sign_report(report_id: ReportId, body: SignRequest, session: SessionDep,
-                caller: WriterDep) -> ReportPublic:
+def sign_report(
+    report_id: ReportId, body: SignRequest, session: SessionDep, caller: WriterDep
+) -> ReportPublic:
     report = visible_report(session, caller, str(report_id), lock=True)
     wf.sign(session, report, author=caller.name)
-    audit(session, actor=caller.actor, action="report.sign", resource_type="report", resource_id=report.id,
-          detail={"version": report.version})
+    audit(
+        session,
+        actor=caller.actor,
+        action="report.sign",
+        resource_type="report",
+        resource_id=report.id,
+        detail={"version": report.version},
+    )
     return report_public(session, report)
 
 
 @router.post("/{report_id}/addenda", response_model=AddendumPublic, status_code=201)
-def add_addendum(report_id: ReportId, body: AddendumCreate, session: SessionDep,
-                 caller: WriterDep) -> AddendumPublic:
+def add_addendum(
+    report_id: ReportId, body: AddendumCreate, session: SessionDep, caller: WriterDep
+) -> AddendumPublic:
     report = visible_report(session, caller, str(report_id), lock=True)
     addendum = wf.add_addendum(session, report, text=body.text, author=caller.name)
-    audit(session, actor=caller.actor, action="report.addendum", resource_type="report",
-          resource_id=report.id,
-          detail={"addendum_id": addendum.id})
+    audit(
+        session,
+        actor=caller.actor,
+        action="report.addendum",
+        resource_type="report",
+        resource_id=report.id,
+        detail={"addendum_id": addendum.id},
+    )
     return AddendumPublic(text=addendum.text, author=addendum.author, created_at=addendum.created_at)
 
 
 @router.get("/{report_id}/versions", response_model=list[VersionPublic])
 def list_versions(report_id: ReportId, session: SessionDep, caller: ReaderDep) -> list[VersionPublic]:
     report = visible_report(session, caller, str(report_id))
-    audit(session, actor=caller.actor, action="report.versions", resource_type="report",
-          resource_id=report.id)
+    audit(
+        session, actor=caller.actor, action="report.versions", resource_type="report", resource_id=report.id
+    )
     return versions_public(session, report.id)
 
 
-@router.get("/{report_id}/export/{kind}", response_class=Response,
-            responses={200: {"content": {m: {} for m in MEDIA.values()}}})
-def export_report(report_id: ReportId, kind: Literal["pdf", "sr", "encapsulated-pdf", "fhir"],
-                  session: SessionDep, caller: ReaderDep) -> Response:
+@router.get(
+    "/{report_id}/export/{kind}",
+    response_class=Response,
+    responses={200: {"content": {m: {} for m in MEDIA.values()}}},
+)
+def export_report(
+    report_id: ReportId,
+    kind: Literal["pdf", "sr", "encapsulated-pdf", "fhir"],
+    session: SessionDep,
+    caller: ReaderDep,
+) -> Response:
     report = visible_report(session, caller, str(report_id))
     data = run_export(kind, build_context(session, report))
-    audit(session, actor=caller.actor, action="report.export", resource_type="report", resource_id=report.id,
-          detail={"kind": kind, "status": report.status, "bytes": len(data)})
+    audit(
+        session,
+        actor=caller.actor,
+        action="report.export",
+        resource_type="report",
+        resource_id=report.id,
+        detail={"kind": kind, "status": report.status, "bytes": len(data)},
+    )
     filename = f"report-{report.id}.{SUFFIX[kind]}"
-    return Response(data, media_type=MEDIA[kind],
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        data, media_type=MEDIA[kind], headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )

@@ -39,30 +39,67 @@ Status = Literal["received", "drafting", "draft_ready", "in_review", "signed", "
 
 
 @router.get("", response_model=WorklistPage)
-def list_studies(session: SessionDep, caller: ReaderDep,
-                 status: Status | None = None,
-                 modality: Annotated[str | None, Query(max_length=16, pattern=r"^[A-Za-z]{1,16}$")] = None,
-                 date_from: date | None = None, date_to: date | None = None,
-                 q: Annotated[str | None, Query(max_length=64)] = None,
-                 page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-                 page_size: Annotated[int, Query(ge=1, le=500)] = 50) -> WorklistPage:
+def list_studies(
+    session: SessionDep,
+    caller: ReaderDep,
+    status: Status | None = None,
+    modality: Annotated[str | None, Query(max_length=16, pattern=r"^[A-Za-z]{1,16}$")] = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    q: Annotated[str | None, Query(max_length=64)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> WorklistPage:
     if date_from and date_to and date_from > date_to:
         raise InvalidInputError(f"date_from {date_from} is after date_to {date_to}")
-    result = worklist(session, caller, status=status, modality=modality, date_from=date_from, date_to=date_to,
-                      q=q, page=page, page_size=page_size)
-    audit(session, actor=caller.actor, action="study.list", resource_type="worklist", resource_id="-",
-          detail={"q": q, "status": status, "page": page, "returned": len(result.items)})
+    result = worklist(
+        session,
+        caller,
+        status=status,
+        modality=modality,
+        date_from=date_from,
+        date_to=date_to,
+        q=q,
+        page=page,
+        page_size=page_size,
+    )
+    audit(
+        session,
+        actor=caller.actor,
+        action="study.list",
+        resource_type="worklist",
+        resource_id="-",
+        detail={"q": q, "status": status, "page": page, "returned": len(result.items)},
+    )
     return result
 
 
-@router.post("", response_model=UploadResult, status_code=202,
-             openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                 "type": "object", "required": ["files"],
-                 "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}}})
+@router.post(
+    "",
+    response_model=UploadResult,
+    status_code=202,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["files"],
+                        "properties": {
+                            "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
 async def upload_studies(request: Request, settings: SettingsDep, caller: UploaderDep) -> UploadResult:
     """DICOM files or zips; drafting is queued, never awaited. Its own transactions: see ``ingest_upload``."""
-    files = await read_upload(request, max_upload_bytes=settings.max_upload_bytes,
-                              max_file_bytes=settings.max_file_bytes)
+    files = await read_upload(
+        request, max_upload_bytes=settings.max_upload_bytes, max_file_bytes=settings.max_file_bytes
+    )
     return await ingest_upload(request.app.state.engine, settings, caller, files)
 
 
@@ -71,27 +108,44 @@ def get_study(study_uid: StudyUID, session: SessionDep, caller: ReaderDep) -> St
     study = visible_study(session, caller, study_uid)
     patient = session.get(Patient, study.patient_pk)
     assert patient is not None  # a foreign key
-    series_rows = session.exec(select(Series).where(Series.study_instance_uid == study_uid)
-                               .order_by(Series.series_number, Series.series_instance_uid)).all()
+    series_rows = session.exec(
+        select(Series)
+        .where(Series.study_instance_uid == study_uid)
+        .order_by(Series.series_number, Series.series_instance_uid)
+    ).all()
     series = []
     for s in series_rows:
-        instances = session.exec(select(Instance).where(Instance.series_instance_uid == s.series_instance_uid)
-                                 .order_by(Instance.instance_number, Instance.sop_instance_uid)).all()
-        series.append(SeriesPublic(series_instance_uid=s.series_instance_uid, modality=s.modality,
-                                   description=s.description,
-                                   instances=[InstancePublic.model_validate(i, from_attributes=True)
-                                              for i in instances]))
+        instances = session.exec(
+            select(Instance)
+            .where(Instance.series_instance_uid == s.series_instance_uid)
+            .order_by(Instance.instance_number, Instance.sop_instance_uid)
+        ).all()
+        series.append(
+            SeriesPublic(
+                series_instance_uid=s.series_instance_uid,
+                modality=s.modality,
+                description=s.description,
+                instances=[InstancePublic.model_validate(i, from_attributes=True) for i in instances],
+            )
+        )
     state = session.get(StudyState, study_uid)
     report_id = session.exec(select(Report.id).where(Report.study_instance_uid == study_uid)).first()
     audit(session, actor=caller.actor, action="study.read", resource_type="study", resource_id=study_uid)
     return StudyDetail(
         study_instance_uid=study_uid,
-        patient=PatientPublic(patient_id=patient.patient_id, name=patient.name, birth_date=patient.birth_date,
-                              sex=patient.sex),
-        study_date=study.study_date, study_time=study.study_time, accession_number=study.accession_number,
-        description=study.description, referring_physician=study.referring_physician,
-        status=state.status if state else "received", critical=bool(state and state.critical),  # type: ignore[arg-type]
-        series=series, report_id=report_id)
+        patient=PatientPublic(
+            patient_id=patient.patient_id, name=patient.name, birth_date=patient.birth_date, sex=patient.sex
+        ),
+        study_date=study.study_date,
+        study_time=study.study_time,
+        accession_number=study.accession_number,
+        description=study.description,
+        referring_physician=study.referring_physician,
+        status=state.status if state else "received",
+        critical=bool(state and state.critical),  # type: ignore[arg-type]
+        series=series,
+        report_id=report_id,
+    )
 
 
 @router.get("/{study_uid}/report", response_model=ReportPublic)
@@ -102,4 +156,3 @@ def get_study_report(study_uid: StudyUID, session: SessionDep, caller: ReportRea
         raise NotFoundError(f"study {study_uid} has no report yet (see GET /api/v1/jobs?study_uid=...)")
     audit(session, actor=caller.actor, action="report.read", resource_type="report", resource_id=report.id)
     return report_public(session, report)
-

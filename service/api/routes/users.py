@@ -30,7 +30,17 @@ def create_user(session, username: str, password: str, role: str) -> User:  # ty
 @router.post("", response_model=UserCreated, status_code=201)
 def add_user(body: UserCreate, session: SessionDep, admin: AdminDep) -> UserCreated:
     user = create_user(session, body.username, body.password, body.role)
-    audit(session, actor=admin.actor, action="user.create", resource_type="user", resource_id=user.id,
-          detail={"username": user.username, "role": user.role})
-    return UserCreated(id=user.id, username=user.username, role=user.role,  # type: ignore[arg-type]
-                       created_at=user.created_at)
+    audit(
+        session,
+        actor=admin.actor,
+        action="user.create",
+        resource_type="user",
+        resource_id=user.id,
+        detail={"username": user.username, "role": user.role},
+    )
+    return UserCreated(
+        id=user.id,
+        username=user.username,
+        role=user.role,  # type: ignore[arg-type]
+        created_at=user.created_at,
+    )

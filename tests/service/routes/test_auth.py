@@ -37,8 +37,11 @@ def test_login_me_logout(client: TestClient, app) -> None:  # type: ignore[no-un
     assert body["token_type"] == "bearer" and body["user"] == {"username": "dr_who", "role": "radiologist"}
     assert body["expires_in"] == app.state.settings.session_idle_minutes * 60
     h = {"Authorization": f"Bearer {body['access_token']}"}
-    assert client.get(f"{API}/auth/me", headers=h).json() == {"username": "dr_who", "role": "radiologist",
-                                                               "auth": "session"}
+    assert client.get(f"{API}/auth/me", headers=h).json() == {
+        "username": "dr_who",
+        "role": "radiologist",
+        "auth": "session",
+    }
     assert client.post(f"{API}/auth/logout", headers=h).status_code == 204
     after = client.get(f"{API}/auth/me", headers=h)
     assert after.status_code == 401 and "session ended" in after.json()["detail"]
@@ -51,8 +54,9 @@ def test_idle_session_expires(client: TestClient, app) -> None:  # type: ignore[
     with Session(app.state.engine) as session:
         make_user(session, "idle", "radiologist", password="a long enough password")
         session.commit()
-    token = client.post(f"{API}/auth/login", json={"username": "idle", "password": "a long enough password"}
-                        ).json()["access_token"]
+    token = client.post(
+        f"{API}/auth/login", json={"username": "idle", "password": "a long enough password"}
+    ).json()["access_token"]
     h = {"Authorization": f"Bearer {token}"}
     assert client.get(f"{API}/auth/me", headers=h).status_code == 200
     idle = app.state.settings.session_idle_minutes
@@ -78,8 +82,11 @@ def test_admin_creates_users_and_keys(client: TestClient, callers, app) -> None:
     assert created.status_code == 201 and created.json()["username"] == "rad2"
     assert "password" not in created.text and "hash" not in created.text
     assert client.post(f"{API}/users", json=new, headers=callers.admin).status_code == 409
-    for bad in ({**new, "username": "x", "password": "short"}, {**new, "username": "y", "role": "god"},
-                {**new, "username": "../etc"}):
+    for bad in (
+        {**new, "username": "x", "password": "short"},
+        {**new, "username": "y", "role": "god"},
+        {**new, "username": "../etc"},
+    ):
         assert client.post(f"{API}/users", json=bad, headers=callers.admin).status_code == 422
     login = client.post(f"{API}/auth/login", json={"username": "rad2", "password": "another long password"})
     assert login.status_code == 200
@@ -92,15 +99,20 @@ def test_admin_creates_users_and_keys(client: TestClient, callers, app) -> None:
     assert client.get(f"{API}/auth/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
     # An API key, even an admin one, does not mint further keys.
     admin_key = client.post(f"{API}/api-keys", json={"name": "ops", "role": "admin"}, headers=callers.admin)
-    refused = client.post(f"{API}/api-keys", json={"name": "x"}, headers={"X-API-Key": admin_key.json()["key"]})
+    refused = client.post(
+        f"{API}/api-keys", json={"name": "x"}, headers={"X-API-Key": admin_key.json()["key"]}
+    )
     assert refused.status_code == 403
 
 
-@pytest.mark.parametrize(("environment", "secret", "message"), [
-    ("production", DEFAULT_SECRET, None),  # refused by medvlm.settings itself
-    ("test", DEFAULT_SECRET, "default secret"),
-    ("test", "short", "at least 32"),
-])
+@pytest.mark.parametrize(
+    ("environment", "secret", "message"),
+    [
+        ("production", DEFAULT_SECRET, None),  # refused by medvlm.settings itself
+        ("test", DEFAULT_SECRET, "default secret"),
+        ("test", "short", "at least 32"),
+    ],
+)
 def test_unsafe_secrets_refused_outside_development(tmp_path, environment, secret, message) -> None:  # type: ignore[no-untyped-def]
     if message is None:
         with pytest.raises(ValueError, match="MEDVLM_SECRET_KEY"):

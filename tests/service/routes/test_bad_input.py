@@ -43,8 +43,14 @@ def _zip(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> 
 
 def _multipart(data: bytes, name: str = "x.dcm") -> tuple[bytes, str]:
     boundary = "medvlmboundary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
-            f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
@@ -59,10 +65,15 @@ UPLOAD_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("case", "filename", "payload", "status", "words"), UPLOAD_CASES,
-                         ids=[c[0] for c in UPLOAD_CASES])
-def test_bad_uploads(client: TestClient, app: FastAPI, callers, case, filename, payload, status, words) -> None:  # type: ignore[no-untyped-def]
-    response = client.post(f"{API}/studies", files=[("files", (filename, payload))], headers=callers.radiologist)
+@pytest.mark.parametrize(
+    ("case", "filename", "payload", "status", "words"), UPLOAD_CASES, ids=[c[0] for c in UPLOAD_CASES]
+)
+def test_bad_uploads(
+    client: TestClient, app: FastAPI, callers, case, filename, payload, status, words
+) -> None:  # type: ignore[no-untyped-def]
+    response = client.post(
+        f"{API}/studies", files=[("files", (filename, payload))], headers=callers.radiologist
+    )
     assert response.status_code == status, response.text
     assert words in response.json()["detail"], response.json()
     with Session(app.state.engine) as session:  # nothing half written
@@ -83,8 +94,9 @@ def test_mixed_upload_keeps_the_good_file_and_names_the_bad(client: TestClient, 
 
 def test_oversized_upload_refused_by_content_length(small_client: TestClient, callers) -> None:  # type: ignore[no-untyped-def]
     body, content_type = _multipart(b"\0" * (LIMIT + 10))
-    response = small_client.post(f"{API}/studies", content=body, headers={**callers.radiologist,
-                                                                        "Content-Type": content_type})
+    response = small_client.post(
+        f"{API}/studies", content=body, headers={**callers.radiologist, "Content-Type": content_type}
+    )
     assert response.status_code == 413 and "limit" in response.json()["detail"]
 
 
@@ -95,10 +107,11 @@ def test_oversized_stream_without_length_is_cut_off(small_client: TestClient, ca
     def chunks() -> Iterator[bytes]:  # chunked transfer: no Content-Length to check up front
         for i in range(0, len(body), 16_384):
             sent.append(i)
-            yield body[i:i + 16_384]
+            yield body[i : i + 16_384]
 
-    response = small_client.post(f"{API}/studies", content=chunks(), headers={**callers.radiologist,
-                                                                             "Content-Type": content_type})
+    response = small_client.post(
+        f"{API}/studies", content=chunks(), headers={**callers.radiologist, "Content-Type": content_type}
+    )
     assert response.status_code == 413
 
 
@@ -126,8 +139,12 @@ MALFORMED = [
     ("get", "/instances/1.2.3/frames/a/raw", {}, 422),
     ("get", "/instances/1.2.3/frames/0.png", {}, 404),
     ("get", f"/reports/{uuid.uuid4()}/export/docx", {}, 422),
-    ("put", f"/reports/{uuid.uuid4()}", {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
-     422),
+    (
+        "put",
+        f"/reports/{uuid.uuid4()}",
+        {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
+        422,
+    ),
     ("put", f"/reports/{uuid.uuid4()}", {"json": {"base_version": "one"}}, 422),
     ("post", "/auth/login", {"json": {"username": "", "password": "x"}}, 422),
     ("post", "/auth/login", {"json": ["not", "an", "object"]}, 422),
@@ -156,8 +173,11 @@ BAD_FINDINGS = [
 
 
 def test_bad_findings_are_refused(client: TestClient, callers, worker) -> None:  # type: ignore[no-untyped-def]
-    client.post(f"{API}/studies", files=[("files", ("a.dcm", dicom_bytes(study_uid="1.2.60")))],
-                headers=callers.radiologist)
+    client.post(
+        f"{API}/studies",
+        files=[("files", ("a.dcm", dicom_bytes(study_uid="1.2.60")))],
+        headers=callers.radiologist,
+    )
     run_jobs(worker)
     report = client.get(f"{API}/studies/1.2.60/report", headers=callers.radiologist).json()
     for payload, words in BAD_FINDINGS:
@@ -167,8 +187,10 @@ def test_bad_findings_are_refused(client: TestClient, callers, worker) -> None: 
 
 
 def _refused(client: TestClient, callers, report: dict, payload: dict, words: str) -> None:  # type: ignore[no-untyped-def]
-    for path, body in ((f"/reports/{report['id']}", {"base_version": 1, **payload}),
-                       (f"/reports/{report['id']}/regenerate", payload)):
+    for path, body in (
+        (f"/reports/{report['id']}", {"base_version": 1, **payload}),
+        (f"/reports/{report['id']}/regenerate", payload),
+    ):
         method = client.put if path.endswith(report["id"]) else client.post
         response = method(f"{API}{path}", json=body, headers=callers.radiologist)
         assert response.status_code == 422 and words in str(response.json()["detail"]), response.text

@@ -24,8 +24,14 @@ from service.db.tables import ApiKey, User, UserSession, now_utc
 from tests.service.conftest import SECRET
 
 PUBLIC = {("GET", "/health"), ("POST", "/api/v1/auth/login")}
-SAMPLE = {"study_uid": "1.2.826.0.1.3680043.2.1", "sop_uid": "1.2.826.0.1.3680043.2.2",
-          "report_id": str(uuid.UUID(int=1)), "job_id": str(uuid.UUID(int=2)), "frame": "0", "kind": "pdf"}
+SAMPLE = {
+    "study_uid": "1.2.826.0.1.3680043.2.1",
+    "sop_uid": "1.2.826.0.1.3680043.2.2",
+    "report_id": str(uuid.UUID(int=1)),
+    "job_id": str(uuid.UUID(int=2)),
+    "frame": "0",
+    "kind": "pdf",
+}
 
 
 def _permission(dependant) -> Permission | str | None:  # type: ignore[no-untyped-def]
@@ -121,8 +127,9 @@ def _bad_tokens(app: FastAPI) -> dict[str, dict[str, str]]:
         head, body, signature = good.split(".")
         flipped = signature[:-2] + ("AA" if not signature.endswith("AA") else "BB")
         return {
-            "expired": create_token(SECRET, user_id=user.id, session_id=fresh.id,
-                                    now=datetime.now(UTC) - timedelta(hours=13)),
+            "expired": create_token(
+                SECRET, user_id=user.id, session_id=fresh.id, now=datetime.now(UTC) - timedelta(hours=13)
+            ),
             "tampered signature": f"{head}.{body}.{flipped}",
             "other secret": create_token("another-secret-" + "y" * 40, user_id=user.id, session_id=fresh.id),
             "idle session": create_token(SECRET, user_id=user.id, session_id=idle.id),

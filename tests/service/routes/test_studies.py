@@ -30,8 +30,14 @@ STUDIES = [  # uid, patient, accession, date, modality
 
 
 def _seed(client: TestClient, headers: dict[str, str]) -> None:
-    upload(client, headers, *[dicom_bytes(study_uid=u, patient_id=p, accession=a, study_date=d, modality=m)
-                              for u, p, a, d, m in STUDIES])
+    upload(
+        client,
+        headers,
+        *[
+            dicom_bytes(study_uid=u, patient_id=p, accession=a, study_date=d, modality=m)
+            for u, p, a, d, m in STUDIES
+        ],
+    )
 
 
 def _uids(client: TestClient, headers: dict[str, str], **params: object) -> list[str]:
@@ -50,7 +56,11 @@ def test_worklist_filters_and_order(client: TestClient, callers, worker) -> None
     assert _uids(client, h, date_from="2024-01-15", date_to="2024-02-15") == ["1.2.12"]
     assert _uids(client, h, status="drafting") == ["1.2.11", "1.2.12", "1.2.10"]
     page = client.get(f"{API}/studies", params={"page": 2, "page_size": 2}, headers=h).json()
-    assert page["total"] == 3 and page["page"] == 2 and [i["study_instance_uid"] for i in page["items"]] == ["1.2.10"]
+    assert (
+        page["total"] == 3
+        and page["page"] == 2
+        and [i["study_instance_uid"] for i in page["items"]] == ["1.2.10"]
+    )
 
     run_jobs(worker)
     assert _uids(client, h, status="draft_ready") == ["1.2.11", "1.2.12", "1.2.10"]
@@ -58,8 +68,11 @@ def test_worklist_filters_and_order(client: TestClient, callers, worker) -> None
     assert item["patient_id"] == "P1" and item["modalities"] == ["CT"] and item["report_id"]
     # A critical finding moves the oldest study to the top.
     report = client.get(f"{API}/studies/1.2.10/report", headers=h).json()
-    client.put(f"{API}/reports/{report['id']}", headers=h, json={
-        "base_version": report["version"], "findings": [{"label": "pneumothorax", "critical": True}]})
+    client.put(
+        f"{API}/reports/{report['id']}",
+        headers=h,
+        json={"base_version": report["version"], "findings": [{"label": "pneumothorax", "critical": True}]},
+    )
     assert _uids(client, h) == ["1.2.10", "1.2.11", "1.2.12"]
     assert _uids(client, h, status="in_review") == ["1.2.10"]
 
@@ -78,24 +91,28 @@ def test_study_detail_and_frames(client: TestClient, callers) -> None:  # type: 
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
     image = np.asarray(Image.open(io.BytesIO(png.content)))
     assert image.shape[:2] == (original.Rows, original.Columns) and image.std() > 0
-    narrow = client.get(f"{API}/instances/{sop}/frames/0.png", params={"window": "40,80", "max_size": 64},
-                        headers=h)
+    narrow = client.get(
+        f"{API}/instances/{sop}/frames/0.png", params={"window": "40,80", "max_size": 64}, headers=h
+    )
     small = np.asarray(Image.open(io.BytesIO(narrow.content)))
     assert max(small.shape[:2]) == 64 and not np.array_equal(small, image[:64, :64])
 
     raw = client.get(f"{API}/instances/{sop}/frames/0/raw", headers=h)
     assert raw.status_code == 200
     dtype = {"int16": "<i2", "uint16": "<u2", "uint8": "u1", "float32": "<f4"}[raw.headers["x-pixel-dtype"]]
-    values = np.frombuffer(raw.content, dtype=dtype).reshape(int(raw.headers["x-rows"]),
-                                                             int(raw.headers["x-columns"]))
+    values = np.frombuffer(raw.content, dtype=dtype).reshape(
+        int(raw.headers["x-rows"]), int(raw.headers["x-columns"])
+    )
     assert np.array_equal(values, original.pixel_array)
     assert float(raw.headers["x-rescale-slope"]) == float(original.RescaleSlope)
     assert float(raw.headers["x-rescale-intercept"]) == float(original.RescaleIntercept)
     assert raw.headers["x-photometric"] == original.PhotometricInterpretation
 
     assert client.get(f"{API}/instances/{sop}/frames/1.png", headers=h).status_code == 422  # one frame only
-    assert client.get(f"{API}/instances/{sop}/frames/0.png", params={"window": "40"},
-                      headers=h).status_code == 422
+    assert (
+        client.get(f"{API}/instances/{sop}/frames/0.png", params={"window": "40"}, headers=h).status_code
+        == 422
+    )
 
 
 def test_integration_keys_see_only_their_studies(client: TestClient, callers, worker) -> None:  # type: ignore[no-untyped-def]
@@ -108,16 +125,25 @@ def test_integration_keys_see_only_their_studies(client: TestClient, callers, wo
     assert sorted(_uids(client, callers.radiologist)) == ["1.2.30", "1.2.31"]
     report = client.get(f"{API}/studies/1.2.30/report", headers=callers.integration).json()
     sop = client.get(f"{API}/studies/1.2.30", headers=callers.integration).json()["series"][0]["instances"][0]
-    for path in ("/studies/1.2.30", "/studies/1.2.30/report", f"/reports/{report['id']}",
-                 f"/reports/{report['id']}/versions", f"/instances/{sop['sop_instance_uid']}/frames/0.png",
-                 f"/jobs/{mine['jobs'][0]}"):
+    for path in (
+        "/studies/1.2.30",
+        "/studies/1.2.30/report",
+        f"/reports/{report['id']}",
+        f"/reports/{report['id']}/versions",
+        f"/instances/{sop['sop_instance_uid']}/frames/0.png",
+        f"/jobs/{mine['jobs'][0]}",
+    ):
         assert client.get(f"{API}{path}", headers=callers.integration).status_code == 200, path
         hidden = client.get(f"{API}{path}", headers=other)
         assert hidden.status_code == 404 and "not found" in hidden.json()["detail"], path
     assert client.get(f"{API}/jobs", headers=other).json() == []
     # Radiologists can sign what integrations sent; integrations cannot write reports at all.
-    assert client.post(f"{API}/reports/{report['id']}/sign", json={"confirm": True},
-                       headers=callers.integration).status_code == 403
+    assert (
+        client.post(
+            f"{API}/reports/{report['id']}/sign", json={"confirm": True}, headers=callers.integration
+        ).status_code
+        == 403
+    )
 
 
 def test_duplicate_upload_does_not_redraft(client: TestClient, callers, worker) -> None:  # type: ignore[no-untyped-def]

@@ -41,17 +41,21 @@ def test_review_sign_and_addendum(client: TestClient, callers, worker: Worker, a
     rid = report["id"]
     assert client.get(f"{API}/studies/1.2.3.5", headers=h).json()["status"] == "draft_ready"
 
-    edited = client.put(f"{API}/reports/{rid}", json={"base_version": 1, "impression": "Mild cardiomegaly."},
-                        headers=h)
+    edited = client.put(
+        f"{API}/reports/{rid}", json={"base_version": 1, "impression": "Mild cardiomegaly."}, headers=h
+    )
     assert edited.status_code == 200, edited.text
     assert edited.json()["status"] == "in_review" and edited.json()["version"] == 2
     stale = client.put(f"{API}/reports/{rid}", json={"base_version": 1, "impression": "x"}, headers=h)
     assert stale.status_code == 409 and "version 2" in stale.json()["detail"]
 
-    findings = [{"label": "pleural_effusion", "laterality": "left", "critical": False},
-                {"label": "pneumothorax", "laterality": "right", "critical": True}]
-    regen = client.post(f"{API}/reports/{rid}/regenerate", json={"findings": findings, "base_version": 2},
-                        headers=h)
+    findings = [
+        {"label": "pleural_effusion", "laterality": "left", "critical": False},
+        {"label": "pneumothorax", "laterality": "right", "critical": True},
+    ]
+    regen = client.post(
+        f"{API}/reports/{rid}/regenerate", json={"findings": findings, "base_version": 2}, headers=h
+    )
     assert regen.status_code == 200, regen.text
     assert "pneumothorax" in regen.json()["findings_text"] and regen.json()["version"] == 3
     worklist = client.get(f"{API}/studies", headers=h).json()
@@ -64,14 +68,18 @@ def test_review_sign_and_addendum(client: TestClient, callers, worker: Worker, a
     assert body["status"] == "signed" and body["signed_by"] == "radiologist1" and body["signed_at"]
     assert body["original"]["impression"] != body["impression"]  # ORIGINAL kept beside FINAL
 
-    for method, path, payload in [("put", "", {"base_version": 4, "impression": "changed"}),
-                                  ("post", "/regenerate", {"findings": []}),
-                                  ("post", "/sign", {"confirm": True})]:
+    for method, path, payload in [
+        ("put", "", {"base_version": 4, "impression": "changed"}),
+        ("post", "/regenerate", {"findings": []}),
+        ("post", "/sign", {"confirm": True}),
+    ]:
         refused = getattr(client, method)(f"{API}/reports/{rid}{path}", json=payload, headers=h)
         assert refused.status_code == 409, (path, refused.text)
     assert client.get(f"{API}/reports/{rid}", headers=h).json()["impression"] == body["impression"]
 
-    add = client.post(f"{API}/reports/{rid}/addenda", json={"text": "Compared with prior: unchanged."}, headers=h)
+    add = client.post(
+        f"{API}/reports/{rid}/addenda", json={"text": "Compared with prior: unchanged."}, headers=h
+    )
     assert add.status_code == 201 and add.json()["author"] == "radiologist1"
     assert client.get(f"{API}/reports/{rid}", headers=h).json()["addenda"][0]["text"].startswith("Compared")
 
@@ -82,12 +90,24 @@ def test_review_sign_and_addendum(client: TestClient, callers, worker: Worker, a
     pairs = client.get(f"{API}/corrections", headers=callers.researcher).json()
     assert pairs["total"] == 1 and pairs["items"][0]["changed"] is True
     assert pairs["items"][0]["original"]["findings"][0]["label"] == "cardiomegaly"
-    assert {f["label"] for f in pairs["items"][0]["final"]["findings"]} == {"pleural_effusion", "pneumothorax"}
+    assert {f["label"] for f in pairs["items"][0]["final"]["findings"]} == {
+        "pleural_effusion",
+        "pneumothorax",
+    }
 
     with Session(app.state.engine) as session:
         actions = [e.action for e in session.exec(select(AuditEvent)).all()]
-    for action in ("study.upload", "report.draft", "report.edit", "report.regenerate", "report.sign",
-                   "report.addendum", "report.read", "study.read", "corrections.read"):
+    for action in (
+        "study.upload",
+        "report.draft",
+        "report.edit",
+        "report.regenerate",
+        "report.sign",
+        "report.addendum",
+        "report.read",
+        "study.read",
+        "corrections.read",
+    ):
         assert action in actions, action
 
 

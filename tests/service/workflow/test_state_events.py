@@ -20,12 +20,27 @@ from service.workflow.state import Event, ReportState, next_state
 REFUSED = None
 # state -> event -> resulting state (None: refused with a WorkflowError, nothing written)
 EXPECTED = {
-    "draft": {"redraft": "draft", "edit": "in_review", "regenerate": "in_review", "sign": "signed",
-              "addendum": REFUSED},
-    "in_review": {"redraft": REFUSED, "edit": "in_review", "regenerate": "in_review", "sign": "signed",
-                  "addendum": REFUSED},
-    "signed": {"redraft": REFUSED, "edit": REFUSED, "regenerate": REFUSED, "sign": REFUSED,
-               "addendum": "signed"},
+    "draft": {
+        "redraft": "draft",
+        "edit": "in_review",
+        "regenerate": "in_review",
+        "sign": "signed",
+        "addendum": REFUSED,
+    },
+    "in_review": {
+        "redraft": REFUSED,
+        "edit": "in_review",
+        "regenerate": "in_review",
+        "sign": "signed",
+        "addendum": REFUSED,
+    },
+    "signed": {
+        "redraft": REFUSED,
+        "edit": REFUSED,
+        "regenerate": REFUSED,
+        "sign": REFUSED,
+        "addendum": "signed",
+    },
 }
 CASES = [(state, event, after) for state, row in EXPECTED.items() for event, after in row.items()]
 
@@ -45,15 +60,26 @@ def test_state_machine(state: str, event: str, after: str | None) -> None:
 
 
 def _draft(text: str = "Heart is enlarged.") -> DraftOutput:
-    return DraftOutput(findings=[Finding("cardiomegaly", probability=0.8)], findings_text=text,
-                       impression="Cardiomegaly.", model_version="v1")
+    return DraftOutput(
+        findings=[Finding("cardiomegaly", probability=0.8)],
+        findings_text=text,
+        impression="Cardiomegaly.",
+        model_version="v1",
+    )
 
 
 def _report_in(session: Session, state: str) -> Report:
     report = wf.save_draft(session, "1.2.840.1", _draft(), author="model:v1")
     if state in ("in_review", "signed"):
-        wf.edit(session, report, base_version=report.version, author="rad", findings_text="Edited.",
-                impression=None, findings=None)
+        wf.edit(
+            session,
+            report,
+            base_version=report.version,
+            author="rad",
+            findings_text="Edited.",
+            impression=None,
+            findings=None,
+        )
     if state == "signed":
         wf.sign(session, report, author="rad")
     session.commit()
@@ -65,8 +91,15 @@ def _apply(session: Session, report: Report, event: str) -> None:
     if event == "redraft":
         wf.save_draft(session, report.study_instance_uid, _draft("Redrafted."), author="model:v2")
     elif event == "edit":
-        wf.edit(session, report, base_version=report.version, author="rad", findings_text="Again.",
-                impression=None, findings=None)
+        wf.edit(
+            session,
+            report,
+            base_version=report.version,
+            author="rad",
+            findings_text="Again.",
+            impression=None,
+            findings=None,
+        )
     elif event == "regenerate":
         wf.regenerate(session, report, _draft("Regenerated."), base_version=report.version, author="rad")
     elif event == "sign":
@@ -79,8 +112,14 @@ def _snapshot(session: Session, report_id: str) -> tuple:
     report = session.get(Report, report_id)
     versions = session.exec(select(ReportVersion).where(ReportVersion.report_id == report_id)).all()
     addenda = session.exec(select(Addendum).where(Addendum.report_id == report_id)).all()
-    return (report.status, report.version, report.findings_text, utc(report.signed_at), len(versions),
-            len(addenda))
+    return (
+        report.status,
+        report.version,
+        report.findings_text,
+        utc(report.signed_at),
+        len(versions),
+        len(addenda),
+    )
 
 
 @pytest.mark.parametrize(("state", "event", "after"), CASES)
@@ -106,7 +145,9 @@ def test_database_operations(database_url: str, state: str, event: str, after: s
             assert now == before
         else:
             assert now[0] == after
-            assert study.status == {"draft": "draft_ready", "in_review": "in_review", "signed": "signed"}[after]
+            assert (
+                study.status == {"draft": "draft_ready", "in_review": "in_review", "signed": "signed"}[after]
+            )
             if event == "addendum":
                 assert now[5] == before[5] + 1 and now[1:4] == before[1:4]  # the signed text is untouched
             else:
