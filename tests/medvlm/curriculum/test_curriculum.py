@@ -1,0 +1,155 @@
+"""Curriculum validation: every bad file is one CurriculumError, raised before any training."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from medvlm.curriculum import load_curriculum, plan_curriculum
+from medvlm.errors import CurriculumError
+from tests.medvlm.training.synthdata import build_dataset
+
+ROOT = Path(__file__).resolve().parents[3]
+DEFAULT = ROOT / "curricula" / "chest_xr.yaml"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_dataset(tmp_path_factory.mktemp("data"), n_train=6, n_validation=3)
+
+
+def write(tmp_path: Path, raw: dict[str, Any]) -> Path:
+    (tmp_path / "templates").mkdir(exist_ok=True)
+    shutil.copy(
+        ROOT / "curricula" / "templates" / "questions.yaml", tmp_path / "templates" / "questions.yaml"
+    )
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def default_raw() -> dict[str, Any]:
+    return yaml.safe_load(DEFAULT.read_text())
+
+
+def mutate(fn):
+    raw = default_raw()
+    fn(raw)
+    return raw
+
+
+def _set(path: str, value: Any):
+    def apply(raw: dict[str, Any]) -> None:
+        keys = path.split(".")
+        node: Any = raw
+        for k in keys[:-1]:
+            node = node[int(k)] if isinstance(node, list) else node[k]
+        node[keys[-1]] = value
+
+    return apply
+
+
+BAD = [
+    ("unknown-top-key", _set("bogus", 1), "unknown key at bogus"),
+    ("unknown-stage-key", _set("stages.0.learning_rate", 0.1), "unknown key at stages.0.learning_rate"),
+    ("unknown-module", _set("stages.0.modules.decoder", "full"), "unknown key at stages.0.modules.decoder"),
+    ("missing-source", _set("stages.1.sources", ["labels", "nope"]), "names data source 'nope'"),
+    ("missing-eval-source", _set("stages.0.eval_source", "holdout"), "names data source 'holdout'"),
+    ("zero-lr", _set("stages.0.lr", 0), "stages.0.lr"),
+    ("huge-lr", _set("stages.0.lr", 5), "stages.0.lr"),
+    ("zero-steps", _set("stages.0.steps", 0), "stages.0.steps"),
+    ("bad-mode", _set("stages.0.modules.vision", "half"), "stages.0.modules.vision"),
+    (
+        "metric-not-measured",
+        _set("stages.0.select_on", "report.ce_f1"),
+        "select_on 'report.ce_f1' is not measured",
+    ),
+    ("trains-nothing", _set("stages.0.modules", {"vision": "frozen"}), "trains nothing"),
+    ("loss-cannot-reach", _set("stages.0.modules.language", "full"), "cannot train ['language']"),
+    ("lora-on-vision", _set("stages.1.modules.vision", "lora"), "only 'language' can be lora"),
+    ("warmup-too-long", _set("stages.0.warmup_steps", 5000), "warmup_steps 5000 >= steps"),
+    ("no-templates", _set("stages.1.templates", None), "needs question templates"),
+    ("missing-templates-file", _set("stages.1.templates", "templates/none.yaml"), "none.yaml does not exist"),
+    ("duplicate-stage", lambda r: r["stages"].append(copy.deepcopy(r["stages"][0])), "repeated: ['encoder']"),
+    ("no-stages", _set("stages", []), "stages"),
+    ("bad-stage-kind", _set("stages.0.kind", "pretraining"), "stages.0.kind"),
+]
+
+
+@pytest.mark.parametrize(("mutation", "message"), [pytest.param(m, msg, id=i) for i, m, msg in BAD])
+def test_bad_curriculum_is_one_clear_error(tmp_path: Path, mutation, message: str) -> None:
+    path = write(tmp_path, mutate(mutation))
+    with pytest.raises(CurriculumError) as info:
+        load_curriculum(path)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("name: [unclosed", "not valid YAML"), ("- a\n- b\n", "must hold a mapping")],
+)
+def test_unreadable_file(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "c.yaml").write_text(text)
+    with pytest.raises(CurriculumError, match=message):
+        load_curriculum(tmp_path / "c.yaml")
+    with pytest.raises(CurriculumError, match="does not exist"):
+        load_curriculum(tmp_path / "absent.yaml")
+
+
+def test_default_curriculum_plans_and_skips_corrections_without_data(data_dir: Path) -> None:
+    loaded = load_curriculum(DEFAULT)
+    assert [s.name for s in loaded.curriculum.stages] == [
+        "encoder",
+        "introduction",
+        "specialism",
+        "corrections",
+    ]
+    plan = plan_curriculum(loaded, data_dir, max_positions=512, image_tokens=64)
+    assert [s.name for s in plan.run] == ["encoder", "introduction", "specialism"]
+    assert "corrections" in plan.skipped["corrections"]
+    assert len(plan.records["labels"]) == 6 and len(plan.records["validation"]) == 3
+
+
+def test_corrections_stage_runs_when_corrections_exist(data_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(data_dir, data)
+    (data / "corrections").mkdir()
+    lines = [json.loads(x) for x in (data / "manifest.jsonl").read_text().splitlines()[:2]]
+    for line in lines:
+        line["files"] = ["../" + f for f in line["files"]]
+    (data / "corrections" / "manifest.jsonl").write_text("\n".join(json.dumps(x) for x in lines))
+    plan = plan_curriculum(load_curriculum(DEFAULT), data, max_positions=512, image_tokens=64)
+    assert [s.name for s in plan.run][-1] == "corrections"
+    assert len(plan.records["corrections"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_set("data.labels.path", "elsewhere"), "data source 'labels'"),
+        (_set("data.validation.split", "test"), "no records with split 'test'"),
+        (_set("data.labels.report_source", ["iu"]), "report_source ['iu']"),
+    ],
+)
+def test_data_source_problems(tmp_path: Path, data_dir: Path, change, message: str) -> None:
+    loaded = load_curriculum(write(tmp_path, mutate(change)))
+    with pytest.raises(CurriculumError) as info:
+        plan_curriculum(loaded, data_dir, max_positions=512, image_tokens=64)
+    assert message in str(info.value)
+
+
+def test_answer_tokens_must_fit_the_context(data_dir: Path) -> None:
+    with pytest.raises(CurriculumError, match="exceed the model's context of 200 tokens"):
+        plan_curriculum(load_curriculum(DEFAULT), data_dir, max_positions=200, image_tokens=64)
+
+
+def test_missing_data_directory(tmp_path: Path) -> None:
+    with pytest.raises(CurriculumError, match="data directory .* does not exist"):
+        plan_curriculum(load_curriculum(DEFAULT), tmp_path / "nope", max_positions=512, image_tokens=64)
