@@ -151,5 +151,5 @@ def test_answer_tokens_must_fit_the_context(data_dir: Path) -> None:
 
 
 def test_missing_data_directory(tmp_path: Path) -> None:
-    with pytest.raises(CurriculumError, match="data directory .* does not exist"):
+    with pytest.raises(CurriculumError, match=r"data directory .* does not exist"):
         plan_curriculum(load_curriculum(DEFAULT), tmp_path / "nope", max_positions=512, image_tokens=64)
