@@ -1,0 +1,93 @@
+"""``report.html``: headline metrics, per-finding table, ROC curves (matplotlib PNGs embedded as data
+URIs, also written to ``roc/``) and example drafts beside the reference reports (Jinja2, autoescaped)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment
+
+HEADLINE = ("findings.macro_auroc", "findings.macro_f1", "findings.ece", "report.bleu4", "report.rouge_l",
+            "report.ce_f1", "report.hallucination_rate", "report.omission_rate", "report.raw.ce_f1",
+            "report.raw.hallucination_rate", "report.raw.omission_rate")
+
+TEMPLATE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>MedVLM evaluation</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2em;color:#222} table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top} th{background:#f3f3f3}
+.rocs img{width:260px;margin:4px;border:1px solid #ddd} .flag{color:#a40} .num{text-align:right}
+</style></head><body>
+<h1>MedVLM evaluation</h1>
+<p>Model <code>{{ m.model_version }}</code> on split <b>{{ m.split }}</b> of <code>{{ m.data_dir }}</code>:
+{{ m.n_studies }} studies.</p>
+<h2>Headline metrics</h2>
+<table>{% for k in headline %}<tr><th>{{ k }}</th><td class=num>{{ fmt(m.get(k)) }}</td></tr>
+{% endfor %}</table>
+<h2>Per finding</h2>
+<table><tr><th>finding</th><th>AUROC</th><th>F1</th><th>true positives</th><th>predicted positives</th></tr>
+{% for label, v in per_finding.items() %}<tr><td>{{ label }}</td><td class=num>{{ fmt(v.auroc) }}</td>
+<td class=num>{{ fmt(v.f1) }}</td><td class=num>{{ v.support }}</td><td class=num>{{ v.predicted }}</td></tr>
+{% endfor %}</table>
+<h2>ROC curves</h2>
+<div class="rocs">{% for label, data in rocs %}
+<img alt="ROC {{ label }}" src="data:image/png;base64,{{ data }}">
+{% else %}<p>No finding has both classes in this split.</p>{% endfor %}</div>
+<h2>Example drafts beside the reference</h2>
+<table><tr><th>study</th><th>draft (after the guard)</th><th>reference report</th>
+<th>positive findings: predicted / truth</th></tr>
+{% for e in examples %}<tr><td>{{ e.study_id }}</td>
+<td><p>{{ e.findings_text }}</p><p><b>Impression:</b> {{ e.impression }}</p>
+<ul>{% for f in e.flags %}<li class=flag>{{ f.kind }}: {{ f.message }}</li>{% endfor %}</ul></td>
+<td><p>{{ e.ref_findings }}</p><p><b>Impression:</b> {{ e.ref_impression }}</p></td>
+<td>{{ e.predicted | join(", ") or "none" }}<br>/ {{ e.truth | join(", ") or "none" }}</td></tr>
+{% endfor %}</table></body></html>
+"""
+
+
+def roc_png(label: str, fpr: Sequence[float], tpr: Sequence[float], auroc: float | None) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3.2, 3.2), dpi=90)
+    ax.plot(fpr, tpr, lw=2, label=f"AUROC {auroc:.3f}" if auroc is not None else None)
+    ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1)
+    ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="false positive rate", ylabel="true positive rate")
+    ax.set_title(label, fontsize=10)
+    if auroc is not None:
+        ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def write_report(out_dir: Path, metrics: dict[str, Any], curves: dict[str, tuple],
+                 examples: list[dict]) -> Path:
+    """Write ``report.html`` (and ``roc/<finding>.png``) into ``out_dir``; returns the HTML path."""
+    roc_dir = out_dir / "roc"
+    roc_dir.mkdir(parents=True, exist_ok=True)
+    per_finding = metrics.get("findings.per_finding", {})
+    rocs = []
+    for label, (fpr, tpr) in curves.items():
+        png = roc_png(label, fpr, tpr, per_finding.get(label, {}).get("auroc"))
+        (roc_dir / f"{label}.png").write_bytes(png)
+        rocs.append((label, base64.b64encode(png).decode()))
+    template = Environment(autoescape=True).from_string(TEMPLATE)
+    html = template.render(m=metrics, headline=HEADLINE, per_finding=per_finding, rocs=rocs,
+                           examples=examples, fmt=_fmt)
+    path = out_dir / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return path

@@ -1,0 +1,113 @@
+"""``medvlm eval``: draft every study of a dataset split with a model, score the drafts against the
+ground truth, and write ``OUT/metrics.json`` and ``OUT/report.html``."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from medvlm.errors import ConfigError, NotFoundError
+from medvlm.evaluation.html_report import write_report
+from medvlm.evaluation.scoring import DEFINITIONS, score_findings, score_reports
+from medvlm.findings import Presence
+from medvlm.settings import Settings
+
+SPLITS = ("train", "validation", "test")
+EXAMPLES = 12
+
+
+def resolve_model_dir(model_dir: Path | None, settings: Settings | None = None) -> Path:
+    """``model_dir``, else the registry's production version, else ``MEDVLM_MODEL_DIR``."""
+    if model_dir is not None:
+        return Path(model_dir)
+    from medvlm.registry import production_version
+    from medvlm.settings import get_settings
+
+    production = production_version(settings=settings)
+    if production is not None:
+        return Path(production.model_dir)
+    configured = (settings or get_settings()).model_dir
+    if configured is not None:
+        return Path(configured)
+    raise NotFoundError("no model given and no production model in the registry; pass --model DIR or "
+                        "promote one with `medvlm models promote ID`")
+
+
+def _positive(findings: list) -> list[str]:
+    return [f.label for f in findings if f.presence != Presence.ABSENT and f.label != "no_finding"]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def evaluate_to_folder(model_dir: Path | None, data_dir: Path, split: str = "test",
+                       out_dir: Path = Path("eval-out"), limit: int | None = None, *,
+                       batch_size: int = 8, progress: bool = True,
+                       settings: Settings | None = None) -> str:
+    """Evaluate and write the two files; returns a short summary for the terminal."""
+    from medvlm.dataset.manifest import manifest_hash, read_manifest
+    from medvlm.inference.draft import draft_batch
+    from medvlm.model import load_bundle
+
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"limit must be a positive number of studies, got {limit}")
+    records = [r for r in read_manifest(Path(data_dir)) if r.split == split]
+    if not records:
+        raise NotFoundError(f"{data_dir} has no studies in split {split!r}")
+    records = records[:limit] if limit else records
+    model_dir = resolve_model_dir(model_dir, settings)
+    bundle = load_bundle(model_dir)
+
+    drafts = draft_batch(bundle, [r.files for r in records], batch_size=batch_size, progress=progress,
+                         settings=settings)
+    truth = [r.findings for r in records]
+    metrics: dict[str, Any] = {
+        "model_version": bundle.version, "model_dir": str(Path(model_dir).resolve()),
+        "data_dir": str(Path(data_dir).resolve()), "data_manifest_sha256": manifest_hash(Path(data_dir)),
+        "split": split, "n_studies": len(records),
+    }
+    findings_metrics, curves = score_findings(bundle.names, [d.findings for d in drafts], truth)
+    metrics.update(findings_metrics)
+    delivered = [(d.findings_text, d.impression) for d in drafts]
+    references = [(r.findings_text, r.impression) for r in records]
+    metrics.update(score_reports(delivered, [d.generated for d in drafts], references, truth))
+    totals = [sum(d.timings_ms.values()) for d in drafts]
+    metrics["latency_ms.draft_p50"] = statistics.median(totals)
+    metrics["latency_ms.draft_p95"] = _percentile(totals, 0.95)
+    metrics["drafts.flagged"] = sum(bool(d.consistency_flags) for d in drafts) / len(drafts)
+    metrics["definitions"] = DEFINITIONS
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    examples = [{
+        "study_id": r.study_id, "findings_text": d.findings_text, "impression": d.impression,
+        "flags": [f.to_dict() for f in d.consistency_flags], "ref_findings": r.findings_text,
+        "ref_impression": r.impression, "predicted": _positive(d.findings), "truth": _positive(r.findings),
+    } for r, d in list(zip(records, drafts, strict=True))[:EXAMPLES]]
+    html = write_report(out_dir, metrics, curves, examples)
+    return _summary(metrics, out_dir / "metrics.json", html)
+
+
+def _summary(m: dict[str, Any], metrics_path: Path, html: Path) -> str:
+    def f(key: str) -> str:
+        value = m.get(key)
+        return "n/a" if value is None else f"{value:.3f}"
+
+    return "\n".join([
+        f"model {m['model_version']} on {m['n_studies']} {m['split']} studies",
+        f"findings: macro-AUROC {f('findings.macro_auroc')}  macro-F1 {f('findings.macro_f1')}  "
+        f"ECE {f('findings.ece')}",
+        f"report:   CE-F1 {f('report.ce_f1')}  hallucination {f('report.hallucination_rate')}/draft  "
+        f"omission {f('report.omission_rate')}  BLEU-4 {f('report.bleu4')}  ROUGE-L {f('report.rouge_l')}",
+        f"raw model text (before the guard): CE-F1 {f('report.raw.ce_f1')}  "
+        f"hallucination {f('report.raw.hallucination_rate')}/draft  omission {f('report.raw.omission_rate')}",
+        f"latency: draft p50 {m['latency_ms.draft_p50']:.0f} ms",
+        f"wrote {metrics_path} and {html}",
+    ])

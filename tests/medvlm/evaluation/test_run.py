@@ -1,0 +1,79 @@
+"""``evaluate_to_folder`` end to end with a real tiny model on a real manifest of DICOM files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from medvlm.errors import ConfigError, NotFoundError
+from medvlm.evaluation.run import evaluate_to_folder
+from medvlm.settings import Settings
+
+REQUIRED = ("findings.macro_auroc", "findings.macro_f1", "findings.per_finding", "findings.ece",
+            "report.bleu4", "report.rouge_l", "report.ce_f1", "report.hallucination_rate",
+            "report.omission_rate")
+
+
+def test_writes_metrics_and_report(tiny_model_dir: Path, dataset_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "eval"
+    summary = evaluate_to_folder(tiny_model_dir, dataset_dir, "test", out, None, progress=False)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(REQUIRED) <= set(metrics)
+    assert metrics["n_studies"] == 4 and metrics["split"] == "test"
+    per = metrics["findings.per_finding"]
+    assert per["pleural_effusion"]["support"] == 1 and per["cardiomegaly"]["support"] == 1
+    assert per["no_finding"]["support"] == 1 and per["consolidation"]["auroc"] is None  # no positive
+    for key in REQUIRED:
+        if key != "findings.per_finding":
+            assert metrics[key] >= 0.0 and (metrics[key] <= 1.0 or key == "report.hallucination_rate"), key
+    html = (out / "report.html").read_text()
+    assert html.count('src="data:image/png;base64,') == len(list((out / "roc").glob("*.png"))) >= 4
+    assert (out / "roc" / "pleural_effusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Small left pleural effusion." in html and "s3" in html  # example beside its reference
+    assert "macro-AUROC" in summary and str(out / "metrics.json") in summary
+
+
+def test_limit_and_production_default(sqlite_settings: Settings, tiny_model_dir: Path, dataset_dir: Path,
+                                      tmp_path: Path) -> None:
+    from medvlm.registry import promote, register_version
+
+    with pytest.raises(NotFoundError, match="no production model"):
+        evaluate_to_folder(None, dataset_dir, "test", tmp_path / "a", 2, progress=False)
+    promote(register_version(tiny_model_dir).id)
+    evaluate_to_folder(None, dataset_dir, "test", tmp_path / "b", 2, progress=False)
+    metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert metrics["n_studies"] == 2 and metrics["model_dir"] == str(tiny_model_dir.resolve())
+
+
+@pytest.mark.parametrize(
+    ("split", "limit", "data", "error", "message"),
+    [
+        ("holdout", None, "dataset", ConfigError, "unknown split 'holdout'"),
+        ("validation", None, "dataset", NotFoundError, "no studies in split 'validation'"),
+        ("test", 0, "dataset", ConfigError, "limit must be a positive"),
+        ("test", None, "empty", NotFoundError, "no manifest.jsonl"),
+    ],
+)
+def test_bad_requests_are_named(tiny_model_dir: Path, dataset_dir: Path, tmp_path: Path, split: str,
+                                limit: int | None, data: str, error: type[Exception], message: str) -> None:
+    directory = dataset_dir if data == "dataset" else tmp_path
+    with pytest.raises(error, match=message):
+        evaluate_to_folder(tiny_model_dir, directory, split, tmp_path / "out", limit, progress=False)
+
+
+def test_cli_eval(tiny_model_dir: Path, dataset_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cli"
+    env = {"MEDVLM_DATA_DIR": str(tmp_path / "data"), "MEDVLM_ENVIRONMENT": "test", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-m", "medvlm", "eval", "--model", str(tiny_model_dir), "--data",
+                             str(dataset_dir), "--split", "test", "--out", str(out), "--limit", "1"],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "metrics.json").read_text())["n_studies"] == 1
+    args = ["eval", "--model", str(tmp_path / "nope"), "--data", str(dataset_dir), "--out", str(out)]
+    bad = subprocess.run([sys.executable, "-m", "medvlm", *args], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert bad.returncode == 1 and bad.stderr.strip().startswith("error: model directory")

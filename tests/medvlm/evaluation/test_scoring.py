@@ -1,0 +1,70 @@
+"""Scoring drafts against ground truth, on hand-made cases (no model needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from medvlm.evaluation.scoring import score_findings, score_reports, truth_matrix
+from medvlm.findings import Finding, Laterality, Presence
+
+NAMES = ["no_finding", "cardiomegaly", "pleural_effusion"]
+
+
+def _predicted(probs: list[float], decided: list[bool] | None = None) -> list[Finding]:
+    decided = decided or [p >= 0.5 for p in probs]
+    return [Finding(n, presence=Presence.PRESENT if d else Presence.ABSENT, probability=p)
+            for n, p, d in zip(NAMES, probs, decided, strict=True)]
+
+
+def test_truth_matrix_derives_no_finding() -> None:
+    truth = [[Finding("cardiomegaly")], [], [Finding("pleural_effusion", presence=Presence.UNCERTAIN)],
+             [Finding("no_finding")]]
+    assert truth_matrix(NAMES, truth).tolist() == [[0, 1, 0], [1, 0, 0], [0, 0, 1], [1, 0, 0]]
+
+
+def test_score_findings_hand_case() -> None:
+    truth = [[Finding("cardiomegaly")], [], [Finding("pleural_effusion")], [Finding("cardiomegaly")]]
+    predicted = [_predicted([0.1, 0.9, 0.2]), _predicted([0.8, 0.3, 0.1]),
+                 _predicted([0.2, 0.6, 0.7]), _predicted([0.3, 0.4, 0.4])]
+    metrics, curves = score_findings(NAMES, predicted, truth)
+    per = metrics["findings.per_finding"]
+    assert per["no_finding"]["auroc"] == pytest.approx(1.0)
+    # cardiomegaly: positives 0.9, 0.4; negatives 0.3, 0.6 -> pairs won 0.9>0.3, 0.9>0.6, 0.4>0.3 -> 3/4
+    assert per["cardiomegaly"]["auroc"] == pytest.approx(0.75)
+    # cardiomegaly decided 1,0,1,0 vs truth 1,0,0,1 -> tp1 fp1 fn1 -> 0.5
+    assert per["cardiomegaly"]["f1"] == pytest.approx(0.5)
+    assert per["pleural_effusion"] == {"auroc": pytest.approx(1.0), "f1": pytest.approx(1.0), "support": 1,
+                                       "predicted": 1}
+    assert metrics["findings.macro_auroc"] == pytest.approx((1.0 + 0.75 + 1.0) / 3)
+    assert metrics["findings.macro_f1"] == pytest.approx((1.0 + 0.5 + 1.0) / 3)
+    assert 0 <= metrics["findings.ece"] <= 1
+    assert set(curves) == set(NAMES)
+
+
+def test_model_thresholds_decide_f1() -> None:
+    truth = [[Finding("cardiomegaly")], []]
+    # probability 0.3 but the model's tuned threshold said present: F1 follows the model's decision
+    predicted = [_predicted([0.1, 0.3, 0.1], [False, True, False]), _predicted([0.9, 0.1, 0.1])]
+    metrics, _ = score_findings(NAMES, predicted, truth)
+    assert metrics["findings.per_finding"]["cardiomegaly"]["f1"] == pytest.approx(1.0)
+
+
+def test_score_findings_needs_probabilities() -> None:
+    with pytest.raises(ValueError, match="lack probabilities"):
+        score_findings(NAMES, [[Finding("cardiomegaly")]], [[]])
+
+
+def test_score_reports_hand_case() -> None:
+    references = [("Small left pleural effusion.", "Left effusion."), ("Heart size is normal.", "Normal.")]
+    truth = [[Finding("pleural_effusion", laterality=Laterality.LEFT)], []]
+    perfect = score_reports(references, references, references, truth)
+    assert perfect["report.ce_f1"] == pytest.approx(1.0) and perfect["report.bleu4"] == pytest.approx(1.0)
+    assert perfect["report.rouge_l"] == pytest.approx(1.0)
+    assert perfect["report.hallucination_rate"] == 0 and perfect["report.omission_rate"] == 0
+    raw = [("Moderate cardiomegaly.", "Cardiomegaly."), ("Heart size is normal.", "Normal.")]
+    scored = score_reports(references, raw, references, truth)
+    # raw text: cardiomegaly hallucinated in draft 1, effusion omitted -> tp0 fp1 fn1
+    assert scored["report.raw.ce_f1"] == pytest.approx(0.0)
+    assert scored["report.raw.hallucination_rate"] == pytest.approx(0.5)
+    assert scored["report.raw.omission_rate"] == pytest.approx(1.0)
+    assert scored["report.ce_f1"] == pytest.approx(1.0)  # delivered drafts are the references here
