@@ -15,7 +15,8 @@ from tests.medvlm.dicom.dicom_factory import make_image, pydicom_data_file, writ
 
 
 @pytest.mark.parametrize(("rows", "columns", "pad_axis"), [(40, 20, 2), (20, 40, 1), (30, 30, None)])
-def test_shape_range_and_aspect_by_padding(tmp_path: Path, rows: int, columns: int, pad_axis: int | None) -> None:
+def test_shape_range_and_aspect_by_padding(tmp_path: Path, rows: int, columns: int,
+                                           pad_axis: int | None) -> None:
     pixels = np.full((rows, columns), 3000, dtype=np.uint16)
     pixels[0, 0] = 0  # min..max display: everything but one pixel is 1.0
     path = write(make_image(pixels=pixels), tmp_path / "x.dcm")
