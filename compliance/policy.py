@@ -1,7 +1,8 @@
-"""Role-based access policy: which role may do what. The service checks every route against this table.
+"""Role-based access policy: which role may do what.
 
-Kept as data so that the access-policy document (``compliance/docs/access_policy.md``) and the service
-cannot drift apart: a test renders the table and compares it with the document.
+The access-policy document (``compliance/docs/access_policy.md``) states this table and a test compares
+the two. The service's route dependencies read ``service.auth.policy``; a test checks that table grants
+exactly what this one does, so the enforced policy and the documented one cannot drift apart.
 """
 
 from __future__ import annotations
@@ -20,31 +21,30 @@ class Role(StrEnum):
 
 class Permission(StrEnum):
     STUDY_READ = "study:read"  # worklist, study detail, frames (identifiable patient data)
-    STUDY_UPLOAD = "study:upload"  # upload DICOM / zip, STOW
-    REPORT_READ = "report:read"
-    REPORT_EDIT = "report:edit"  # save edits, regenerate from findings
-    REPORT_SIGN = "report:sign"  # sign, add addenda
-    REPORT_EXPORT = "report:export"  # PDF, SR, encapsulated PDF, FHIR
+    STUDY_UPLOAD = "study:upload"  # upload DICOM / zip
+    REPORT_READ = "report:read"  # reports, versions, exports
+    REPORT_WRITE = "report:write"  # edit, regenerate, sign, addenda: clinicians only
     JOB_READ = "job:read"
     CORRECTIONS_READ = "corrections:read"  # ORIGINAL/FINAL pairs for training (de-identified)
-    MODEL_MANAGE = "model:manage"  # register, promote model versions
-    USER_MANAGE = "user:manage"
-    APIKEY_MANAGE = "apikey:manage"
-    AUDIT_READ = "audit:read"  # read and verify the audit trail
+    ADMIN = "admin"  # users and API keys
+    METRICS = "metrics"  # /ready and /metrics
 
 
-P = Permission
+R = Role
+GRANTS: dict[Permission, frozenset[Role]] = {
+    # Identifiable patient data: the clinicians, and the integrations that sent it. Admins run the
+    # system without reading patients' images or reports; researchers see de-identified data only.
+    Permission.STUDY_READ: frozenset({R.RADIOLOGIST, R.INTEGRATION}),
+    Permission.STUDY_UPLOAD: frozenset({R.RADIOLOGIST, R.INTEGRATION}),
+    Permission.REPORT_READ: frozenset({R.RADIOLOGIST, R.INTEGRATION}),
+    Permission.REPORT_WRITE: frozenset({R.RADIOLOGIST}),
+    Permission.JOB_READ: frozenset({R.RADIOLOGIST, R.INTEGRATION, R.ADMIN}),
+    Permission.CORRECTIONS_READ: frozenset({R.RESEARCHER, R.ADMIN}),
+    Permission.ADMIN: frozenset({R.ADMIN}),
+    Permission.METRICS: frozenset({R.ADMIN, R.INTEGRATION}),
+}
 POLICY: dict[Role, frozenset[Permission]] = {
-    # Clinicians read, edit, sign and export; they never manage accounts or models.
-    Role.RADIOLOGIST: frozenset({P.STUDY_READ, P.STUDY_UPLOAD, P.REPORT_READ, P.REPORT_EDIT, P.REPORT_SIGN,
-                                 P.REPORT_EXPORT, P.JOB_READ}),
-    # Researchers see only de-identified corrections and the model registry, never identifiable studies.
-    Role.RESEARCHER: frozenset({P.CORRECTIONS_READ, P.MODEL_MANAGE, P.JOB_READ}),
-    # Admins run the system and audit it; they may read studies (support) but never edit or sign reports.
-    Role.ADMIN: frozenset({P.STUDY_READ, P.REPORT_READ, P.JOB_READ, P.CORRECTIONS_READ, P.MODEL_MANAGE,
-                           P.USER_MANAGE, P.APIKEY_MANAGE, P.AUDIT_READ}),
-    # PACS/RIS integrations send studies and fetch finished results, nothing else.
-    Role.INTEGRATION: frozenset({P.STUDY_UPLOAD, P.STUDY_READ, P.REPORT_READ, P.REPORT_EXPORT, P.JOB_READ}),
+    role: frozenset(p for p, roles in GRANTS.items() if role in roles) for role in Role
 }
 
 
@@ -61,7 +61,7 @@ def permissions(role: Role | str) -> frozenset[Permission]:
 
 
 def allowed(role: Role | str, permission: Permission | str) -> bool:
-    """True when ``role`` holds ``permission``; an unknown role holds nothing."""
+    """True when ``role`` holds ``permission``; an unknown role or permission holds nothing."""
     try:
         return Permission(permission) in POLICY[Role(role)]
     except ValueError:
@@ -77,4 +77,4 @@ def require(role: Role | str, permission: Permission | str) -> None:
 
 def policy_table() -> list[tuple[str, list[str]]]:
     """(permission, [roles holding it]) in declaration order, for documents and tests."""
-    return [(perm.value, [role.value for role in Role if perm in POLICY[role]]) for perm in Permission]
+    return [(perm.value, [role.value for role in Role if role in GRANTS[perm]]) for perm in Permission]
