@@ -1,67 +1,13 @@
-"""A report about a real chest film (pydicom-data's RG1_UNCI CR, MONOCHROME1, 1955x1841) for the exports."""
+"""Fixtures for the export tests: a signed and a draft report about a real chest film."""
 
 from __future__ import annotations
 
-import importlib.metadata
-import shutil
-import subprocess
-from datetime import UTC, date, datetime
 from pathlib import Path
 
-import pydicom
 import pytest
 
-from medvlm.findings import Finding, Laterality, Presence
-from service.exports.context import Addendum, ReportContext, ReportStatus
-
-
-def chest_film_path() -> Path:
-    """RG1_UNCI from the pydicom-data wheel, else pydicom's bundled CT_small (located, never downloaded)."""
-    try:
-        dist = importlib.metadata.distribution("pydicom-data")
-        for entry in dist.files or []:
-            if entry.name == "RG1_UNCI.dcm":
-                return Path(str(dist.locate_file(entry)))
-    except importlib.metadata.PackageNotFoundError:
-        pass
-    from pydicom.data import get_testdata_file
-
-    return Path(str(get_testdata_file("CT_small.dcm")))
-
-
-FINDINGS = [
-    Finding("pleural_effusion", Presence.PRESENT, Laterality.LEFT, "small", None, 0.87),
-    Finding("pneumothorax", Presence.PRESENT, Laterality.RIGHT, "large", None, 0.91, critical=True),
-    Finding("nodule", Presence.UNCERTAIN, None, None, "right upper lobe", 0.42),
-    Finding("cardiomegaly", Presence.ABSENT, probability=0.03),
-]
-FINDINGS_TEXT = ("Small left pleural effusion. Large right pneumothorax with mediastinal shift < 1 cm & no "
-                 "rib fracture.\nPossible nodule in the right upper lobe.")
-IMPRESSION = "1. Large right pneumothorax: critical, phoned to the ward.\n2. Small left effusion."
-SIGNED_AT = datetime(2026, 3, 14, 9, 26, 53, tzinfo=UTC)
-
-
-def make_context(path: Path, *, signed: bool, **overrides: object) -> ReportContext:
-    ds = pydicom.dcmread(path, stop_before_pixels=True)
-    values: dict[str, object] = dict(
-        report_id="7d3f0c1e-1b9a-4a53-9a55-0c0e4c1f2a10",
-        status=ReportStatus.SIGNED if signed else ReportStatus.IN_REVIEW,
-        study_instance_uid=str(ds.StudyInstanceUID), key_image_path=path,
-        key_sop_instance_uid=str(ds.SOPInstanceUID), key_sop_class_uid=str(ds.SOPClassUID),
-        key_series_instance_uid=str(ds.SeriesInstanceUID),
-        findings=list(FINDINGS), findings_text=FINDINGS_TEXT, impression=IMPRESSION,
-        model_version="tiny-2026.03.1", patient_id=str(ds.PatientID), patient_name=str(ds.PatientName),
-        patient_birth_date=date(1940, 3, 5), patient_sex=str(ds.get("PatientSex", "")),
-        accession_number=str(ds.get("AccessionNumber", "")), study_date=date(2004, 8, 26),
-        study_time=str(ds.get("StudyTime", "")), study_description=str(ds.get("StudyDescription", "")),
-        study_id=str(ds.get("StudyID", "")), modality=str(ds.Modality),
-        signer="Dr. Ada Lovelace" if signed else None, signed_at=SIGNED_AT if signed else None,
-        addenda=[Addendum("Comparison with prior film: effusion unchanged.", "Dr. Ada Lovelace",
-                          datetime(2026, 3, 14, 11, 0, tzinfo=UTC))] if signed else [],
-        institution="St. Example Hospital", created_at=datetime(2026, 3, 14, 8, 0, tzinfo=UTC),
-    )
-    values.update(overrides)
-    return ReportContext(**values)  # type: ignore[arg-type]
+from service.exports.context import ReportContext
+from tests.service.exports.report_fixtures import chest_film_path, make_context
 
 
 @pytest.fixture(scope="session")
@@ -77,15 +23,3 @@ def signed_ctx(film: Path) -> ReportContext:
 @pytest.fixture(scope="session")
 def draft_ctx(film: Path) -> ReportContext:
     return make_context(film, signed=False)
-
-
-def dciodvfy(path: Path) -> tuple[list[str], list[str]]:
-    """Run dicom3tools' validator: (error lines, warning lines). Skips cleanly where it is not installed."""
-    exe = shutil.which("dciodvfy")
-    if exe is None:
-        from tests.support.services import missing_service
-
-        missing_service("dciodvfy (Debian dicom3tools)")
-    proc = subprocess.run([exe, "-new", str(path)], capture_output=True, text=True, timeout=60)
-    lines = (proc.stdout + proc.stderr).splitlines()
-    return [ln for ln in lines if ln.startswith("Error")], [ln for ln in lines if ln.startswith("Warning")]

@@ -8,12 +8,12 @@ from pathlib import Path
 import pydicom
 import pypdf
 import pytest
-from conftest import dciodvfy, make_context
 
 from service.exports import encapsulated_pdf
 from service.exports.context import ReportContext
 from service.exports.errors import ExportInputError
 from service.exports.pdf import build_pdf
+from tests.service.exports.report_fixtures import dciodvfy, make_context
 
 ENCAPSULATED_PDF_STORAGE = "1.2.840.10008.5.1.4.1.1.104.1"
 

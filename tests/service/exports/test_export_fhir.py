@@ -9,13 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import IMPRESSION, make_context
 from fhir.resources.R4B.diagnosticreport import DiagnosticReport
 from fhir.resources.R4B.observation import Observation
 
 from service.exports.context import Addendum, ReportContext
 from service.exports.errors import ExportError
 from service.exports.fhir import diagnostic_report, validate
+from tests.service.exports.report_fixtures import IMPRESSION, make_context
 
 
 @pytest.fixture(scope="module")

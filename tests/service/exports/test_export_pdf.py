@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pypdf
 import pytest
-from conftest import FINDINGS_TEXT, IMPRESSION, make_context
 from PIL import Image
 
 from medvlm.findings import Finding, Presence
@@ -18,6 +17,7 @@ from service.exports.context import ReportContext, ReportStatus
 from service.exports.errors import ExportInputError
 from service.exports.image import key_image_png
 from service.exports.pdf import build_pdf
+from tests.service.exports.report_fixtures import FINDINGS_TEXT, IMPRESSION, make_context
 
 
 def _text(pdf: bytes) -> str:

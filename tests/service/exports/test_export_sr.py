@@ -8,13 +8,19 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from conftest import FINDINGS_TEXT, IMPRESSION, chest_film_path, dciodvfy, make_context
 from pydicom.data import get_testdata_file
 
 from medvlm.findings import Finding
 from service.exports.context import ReportContext
 from service.exports.errors import ExportInputError
 from service.exports.sr import build_sr, person_name
+from tests.service.exports.report_fixtures import (
+    FINDINGS_TEXT,
+    IMPRESSION,
+    chest_film_path,
+    dciodvfy,
+    make_context,
+)
 
 COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
 
