@@ -5,6 +5,7 @@ Only parameters a stage trains are stored: the rest are exactly the previous sta
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -16,6 +17,14 @@ from torch import nn
 
 def trainable_state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.detach().cpu().clone() for n, p in module.named_parameters() if p.requires_grad}
+
+
+def state_digest(state: dict[str, torch.Tensor]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        digest.update(name.encode())
+        digest.update(state[name].float().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def load_trainable(module: nn.Module, state: dict[str, torch.Tensor]) -> None:

@@ -105,6 +105,7 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
             "curriculum_sha256": loaded.sha256,
             "preset": preset,
             "data_manifest_sha256": manifest_sha256(data_dir),
+            "world_size": info.world,
             "completed": [],
         }
         if info.main:
@@ -140,12 +141,12 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
             ckpt.write_json(work / "state.json", state)
         barrier(info)
     if info.main:
-        _finish(bundle, state, out, preset)
+        _finish(bundle, state, out, preset, opts.register)
     barrier(info)
     return out
 
 
-def _finish(bundle: ModelBundle, state: dict[str, Any], out: Path, preset: str) -> None:
+def _finish(bundle: ModelBundle, state: dict[str, Any], out: Path, preset: str, register: bool) -> None:
     metrics: dict[str, float] = {}
     for stage in state["completed"]:
         metrics.update({k: v for k, v in stage.get("metrics", {}).items() if k.count(".") <= 1})
@@ -169,7 +170,8 @@ def _finish(bundle: ModelBundle, state: dict[str, Any], out: Path, preset: str) 
     bundle.save(out)
     plot_curves(state["completed"], out / "training_curve.png")
     ckpt.write_json(out / "training" / "history.json", state["completed"])
-    _register(out)
+    if register:
+        _register(out)
 
 
 def _register(out: Path) -> None:

@@ -260,6 +260,9 @@ def run_stage(
                 )
             barrier(info)
     bar.close()
+    # Each replica records a digest of its weights: under DDP they must agree (gradients were all-reduced).
+    digest = ckpt.state_digest(ckpt.trainable_state(module))
+    (stage_dir / f"replica_rank{info.rank}.sha256").write_text(digest)
     best = ckpt.load(stage_dir / "best.pt")
     if best is not None:
         ckpt.load_trainable(module, best)
