@@ -1,4 +1,4 @@
-"""CLI commands: ``medvlm data build`` (synthetic DX films + manifest) and ``medvlm data show`` (contact sheet)."""
+"""CLI: ``medvlm data build`` (synthetic DX films + manifest), ``medvlm data show`` (contact sheet)."""
 
 from __future__ import annotations
 

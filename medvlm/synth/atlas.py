@@ -18,9 +18,9 @@ import numpy as np
 from medvlm.settings import get_settings
 from medvlm.synth.grid import SPACING_MM, project
 
-ATLAS_VERSION = "atlas-v2"
+ATLAS_VERSION = "atlas-v5"
 CARDIO_SCALES = (1.1, 1.2, 1.3, 1.4, 1.5, 1.6)
-EFFUSION_LEVELS_MM = (15.0, 25.0, 35.0, 50.0, 65.0, 80.0, 100.0, 120.0, 145.0)
+EFFUSION_LEVELS_MM = (20.0, 30.0, 40.0, 50.0, 65.0, 80.0, 95.0, 110.0, 125.0)
 PTX_SCALES = (0.85, 0.72, 0.6)
 LOBES = {
     "rul": "lung_upper_lobe_right",
@@ -42,6 +42,7 @@ STRUCTURES = {
     "clavicle_right": ("clavicula_right",),
 }
 SIDES = {"right": ("rul", "rml", "rll"), "left": ("lul", "lll")}
+BONE_PREFIXES = ("rib_", "clavicula_", "scapula_", "vertebrae_", "humerus_", "sternum")
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,9 @@ def build_atlas(progress: bool = False) -> dict[str, np.ndarray]:
         maps[f"lobe_{short}"] = project(lobe_masks[short].astype(np.float32))
     for short, names in STRUCTURES.items():
         maps[f"struct_{short}"] = project(np.isin(lab, [ids[n] for n in names]).astype(np.float32))
+    bone_ids = [v for n, v in ids.items() if n.startswith(BONE_PREFIXES)]
+    maps["struct_bone"] = project(np.isin(lab, bone_ids).astype(np.float32))
+    maps["lung_mu"] = project(np.where(np.isin(lab, [ids[n] for n in LOBES.values()]), mu, 0.0))
     lungs = np.zeros_like(lobe_masks["rul"])
     for m in lobe_masks.values():
         lungs |= m

@@ -83,7 +83,7 @@ class EffusionField:
             posterior[sel] = (jj.max() - jj) / max(int(jj.max() - jj.min()), 1)
         if not lateral_is_high_i:
             lateral = 1.0 - lateral
-        self.ratio = height / (0.55 + 0.75 * lateral**2 + 0.35 * posterior)
+        self.ratio = height / (0.7 + 0.45 * lateral**2 + 0.25 * posterior)
 
     def delta(self, level_mm: float, taper_mm: float = 12.0) -> np.ndarray:
         # The fluid thins out toward its upper edge: a soft top, not a sharp cut.

@@ -31,7 +31,7 @@ RENDERABLE = (
     "support_device",
 )
 CTR_TARGET = {"borderline": 0.52, "mild": 0.56, "moderate": 0.62, "severe": 0.69}
-EFFUSION_LEVELS = {"small": (25.0, 35.0), "moderate": (50.0, 65.0, 80.0), "large": (100.0, 120.0, 145.0)}
+EFFUSION_LEVELS = {"small": (30.0, 40.0), "moderate": (50.0, 65.0, 80.0), "large": (95.0, 110.0, 125.0)}
 PTX_SCALE = {"small": 0.85, "moderate": 0.72, "large": 0.6}
 HYPERINFLATION = {None: 1.12, "mild": 1.08, "moderate": 1.13, "severe": 1.18}
 
@@ -103,7 +103,7 @@ def finding_delta(
     if f.label in ("nodule", "mass", "calcified_granuloma"):
         return nodule_like(atlas, f.label, lat, f.location, rng)
     if f.label == "hyperinflation":  # fewer vessels per cm of lung; the stretch is applied at develop time
-        return -atlas.lung() * LUNG_MU * 0.3, {"stretch": HYPERINFLATION.get(f.severity, 1.12)}
+        return -atlas.lung() * LUNG_MU * 0.5, {"stretch": HYPERINFLATION.get(f.severity, 1.12)}
     if f.label == "support_device":
         kind = f.location or str(rng.choice(["endotracheal tube", "central line", "pacemaker"]))
         delta, info = draw_device(atlas, kind, lat, rng)
