@@ -48,7 +48,7 @@ PRESENCE_CASES = [
         {"cardiomegaly": P, "pleural_effusion": P, "pulmonary_edema": P},
     ),
     ("Calcified granuloma in the right upper lobe.", {"calcified_granuloma": P}),
-    ("Small calcified nodule in the left lung base.", {"calcified_granuloma": P}),
+    ("Small calcified nodule in the left lung base.", {"calcified_granuloma": P, "nodule": P}),
     ("There is a pericardial effusion.", {}),
     ("Subcutaneous emphysema in the left chest wall.", {}),
     ("The lungs are hyperexpanded consistent with emphysema.", {"hyperinflation": P}),
