@@ -43,14 +43,15 @@ def _utc(value: datetime) -> datetime:
 
 
 def person_name(display: str) -> str:
-    """A DICOM PN for a display name: 'Dr. Ada Lovelace' -> 'Lovelace^Ada^^Dr.'; 'A^B' is kept."""
+    """A DICOM PN for a display name: 'Dr. Ada Lovelace' -> 'Lovelace^Ada^^Dr.', 'alice' -> 'alice^';
+    'A^B' is kept."""
     if "^" in display:
         return display
     words = display.split()
     prefix = [w for w in words[:1] if w.rstrip(".").lower() in {"dr", "prof", "mr", "mrs", "ms"}]
     names = words[len(prefix):]
     if len(names) < 2:
-        return display
+        return f"{display}^"  # a single component: the trailing caret says it is the family name
     return "^".join([names[-1], " ".join(names[:-1]), "", " ".join(prefix)]).rstrip("^")
 
 
