@@ -44,8 +44,9 @@ def _flag_dict(flag: Any) -> dict[str, Any]:
 class BundleDrafter:
     """Drafts with a saved model bundle (``ModelBundle.save`` directory)."""
 
-    def __init__(self, model_dir: Path) -> None:
+    def __init__(self, model_dir: Path, *, max_new_tokens: int | None = None) -> None:
         self.model_dir = Path(model_dir)
+        self.max_new_tokens = max_new_tokens  # None: the bundle's own default
         self._bundle: Any = None
         self._lock = threading.Lock()  # one forward pass at a time: the model is not thread-safe
 
@@ -60,7 +61,12 @@ class BundleDrafter:
         from medvlm.inference import draft_study
 
         with self._lock:
-            result = draft_study(self._load(), [str(p) for p in paths], edited_findings=edited_findings)
+            result = draft_study(
+                self._load(),
+                [str(p) for p in paths],
+                edited_findings=edited_findings,
+                max_new_tokens=self.max_new_tokens,
+            )
         return DraftOutput(
             findings=list(result.findings),
             findings_text=result.findings_text,
