@@ -1,9 +1,113 @@
-"""CLI commands: serve (placeholder until its owner fills it in)."""
+"""CLI commands: ``serve`` (API + drafting workers + UI in one process) and ``users add``.
+
+Heavy imports (FastAPI app, uvicorn, the model) happen inside the commands so ``medvlm --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+ROLES = ("radiologist", "researcher", "admin", "integration")
+
+
+def serve_command(
+    host: Annotated[
+        str, typer.Option(help="Address to bind; keep 127.0.0.1 behind a reverse proxy.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=0, max=64, help="Drafting worker threads (0: API only).")] = 1,
+) -> None:
+    """Run the review service: HTTP API, drafting workers and the browser UI."""
+    import threading
+
+    import uvicorn
+
+    from medvlm.db import get_engine, migrate
+    from medvlm.settings import get_settings
+    from service.app import create_app
+    from service.jobs import queue
+    from service.jobs.worker import Worker
+
+    settings = get_settings()
+    app = create_app(settings)  # refuses unsafe secrets before anything starts
+    migrate(settings.resolved_database_url)
+    engine = get_engine(settings.resolved_database_url)
+    if engine.dialect.name == "sqlite":
+        if workers > 1:
+            typer.echo("note: SQLite allows a single drafting worker; use PostgreSQL for more", err=True)
+            workers = 1
+        queue.requeue_after_restart(engine)  # jobs of a previous, killed process run again
+    stop = threading.Event()
+    threads = [
+        threading.Thread(
+            target=Worker(engine, app.state.drafter).run, args=(stop,), daemon=True, name=f"draft-worker-{i}"
+        )
+        for i in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    typer.echo(
+        f"MedVLM serving on http://{host}:{port} ({workers} drafting worker(s), "
+        f"model: {settings.model_dir or 'none configured'})"
+    )
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+
+
+users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="MEDVLM_NEW_USER_PASSWORD",
+            help="Prompted for when not given (or from MEDVLM_NEW_USER_PASSWORD).",
+        ),
+    ],
+) -> None:
+    """Create a user (the first admin is made this way)."""
+    from medvlm.db import migrate, session_scope
+    from medvlm.db.engine import get_engine
+    from medvlm.settings import get_settings
+    from service.api.routes.users import create_user
+    from service.audit import audit
+    from service.schemas.auth import UserCreate
+
+    if role not in ROLES:
+        raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}, got {role!r}", param_hint="--role")
+    try:
+        body = UserCreate(username=username, password=password, role=role)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc).splitlines()[-1] if str(exc) else "invalid user") from None
+    settings = get_settings()
+    migrate(settings.resolved_database_url)
+    with session_scope(get_engine(settings.resolved_database_url)) as session:
+        user = create_user(session, body.username, body.password, body.role)
+        audit(
+            session,
+            actor="cli",
+            action="user.create",
+            resource_type="user",
+            resource_id=user.id,
+            detail={"username": user.username, "role": user.role},
+        )
+    typer.echo(f"created {role} '{username}'")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
+    app.command("serve")(serve_command)
+    app.add_typer(users_app, name="users")

@@ -1,0 +1,129 @@
+"""``medvlm users add`` and ``medvlm serve``: a real server process with its worker, on a free port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from medvlm.cli.main import app as cli
+from tests.service.helpers import dicom_bytes
+
+REPO = Path(__file__).resolve().parents[3]
+SECRET = "cli-test-secret-" + "z" * 40
+
+
+@pytest.fixture
+def env(settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MEDVLM_SECRET_KEY", SECRET)
+    from medvlm.settings import get_settings
+
+    get_settings.cache_clear()
+    return {k: v for k, v in os.environ.items()}
+
+
+def test_users_add(env: dict[str, str]) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(
+        cli,
+        ["users", "add", "alice", "--role", "radiologist"],
+        env={"MEDVLM_NEW_USER_PASSWORD": "a long enough password"},
+    )
+    assert ok.exit_code == 0 and "created radiologist 'alice'" in ok.output
+    prompted = runner.invoke(
+        cli,
+        ["users", "add", "bob", "--role", "admin"],
+        input="another long password\nanother long password\n",
+    )
+    assert prompted.exit_code == 0, prompted.output
+    again = runner.invoke(cli, ["users", "add", "alice", "--role", "radiologist", "--password", "x" * 20])
+    assert (
+        again.exit_code == 1
+        and isinstance(again.exception, Exception)
+        and "already exists" in str(again.exception)
+    )
+    for args in (["--role", "god", "--password", "x" * 20], ["--role", "admin", "--password", "short"]):
+        bad = runner.invoke(cli, ["users", "add", "carol", *args])
+        assert bad.exit_code == 2, bad.output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_runs_api_and_worker(env: dict[str, str]) -> None:
+    runner = CliRunner()
+    assert (
+        runner.invoke(cli, ["users", "add", "rad", "--role", "radiologist", "--password", "p" * 16]).exit_code
+        == 0
+    )
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medvlm", "serve", "--port", str(port)],
+        cwd=REPO,
+        env={**env, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, proc.stdout.read().decode()[-3000:]  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "server did not come up"
+            time.sleep(0.2)
+        with httpx.Client(base_url=base, timeout=30) as client:
+            token = client.post("/api/v1/auth/login", json={"username": "rad", "password": "p" * 16}).json()
+            h = {"Authorization": f"Bearer {token['access_token']}"}
+            up = client.post(
+                "/api/v1/studies", files=[("files", ("a.dcm", dicom_bytes(study_uid="1.2.99")))], headers=h
+            )
+            assert up.status_code == 202
+            job_id = up.json()["jobs"][0]
+            # No model is configured here: the worker thread takes the job and records why it cannot draft.
+            deadline = time.monotonic() + 60
+            while (job := client.get(f"/api/v1/jobs/{job_id}", headers=h).json())["status"] != "failed":
+                assert time.monotonic() < deadline, job
+                time.sleep(0.2)
+            assert "no drafting model" in job["last_error"]
+            assert client.get("/", headers={}).status_code == 200  # the UI is served too
+            assert client.get("/openapi.json").json()["info"]["title"] == "MedVLM"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve_refuses_default_secret_in_production(env: dict[str, str]) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "medvlm", "serve"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={
+            **env,
+            "MEDVLM_ENVIRONMENT": "test",
+            "MEDVLM_SECRET_KEY": "change-me-development-only",
+            "PYTHONPATH": str(REPO),
+        },
+        timeout=120,
+    )
+    assert proc.returncode == 1 and "default secret" in proc.stderr
