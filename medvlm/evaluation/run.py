@@ -12,27 +12,11 @@ from medvlm.errors import ConfigError, NotFoundError
 from medvlm.evaluation.html_report import write_report
 from medvlm.evaluation.scoring import DEFINITIONS, score_findings, score_reports
 from medvlm.findings import Presence
+from medvlm.registry.resolve import resolve_model_dir
 from medvlm.settings import Settings
 
 SPLITS = ("train", "validation", "test")
 EXAMPLES = 12
-
-
-def resolve_model_dir(model_dir: Path | None, settings: Settings | None = None) -> Path:
-    """``model_dir``, else the registry's production version, else ``MEDVLM_MODEL_DIR``."""
-    if model_dir is not None:
-        return Path(model_dir)
-    from medvlm.registry import production_version
-    from medvlm.settings import get_settings
-
-    production = production_version(settings=settings)
-    if production is not None:
-        return Path(production.model_dir)
-    configured = (settings or get_settings()).model_dir
-    if configured is not None:
-        return Path(configured)
-    raise NotFoundError("no model given and no production model in the registry; pass --model DIR or "
-                        "promote one with `medvlm models promote ID`")
 
 
 def _positive(findings: list) -> list[str]:

@@ -7,6 +7,7 @@ from medvlm.registry.registry import (
     promote,
     register_version,
 )
+from medvlm.registry.resolve import resolve_model_dir
 from medvlm.registry.schemas import ModelVersionPublic
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "production_version",
     "promote",
     "register_version",
+    "resolve_model_dir",
 ]

@@ -28,8 +28,12 @@ def _migrated(url: str) -> Engine:
     return get_engine(url)
 
 
-def _engine(settings: Settings | None) -> Engine:
+def ready_engine(settings: Settings | None = None) -> Engine:
+    """The engine of the settings' database, migrated once per process."""
     return _migrated((settings or get_settings()).resolved_database_url)
+
+
+_engine = ready_engine
 
 
 def _now() -> datetime:

@@ -11,7 +11,8 @@ from pydicom.uid import generate_uid
 
 from medvlm.errors import DicomError, NotFoundError
 from medvlm.inference.draft import draft_study
-from medvlm.inference.inputs import choose_image, load_study, study_files
+from medvlm.inference.inputs import choose_image, load_study
+from medvlm.inference.studies import study_files
 from medvlm.settings import Settings
 from tests.medvlm.inference.dicom_files import write_cr
 

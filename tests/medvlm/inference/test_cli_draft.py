@@ -1,0 +1,66 @@
+"""``medvlm draft`` through the real entry point: a folder, an ingested study UID, a batch, and errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydicom.uid import generate_uid
+
+from medvlm.settings import Settings
+from tests.medvlm.inference.dicom_files import write_cr
+
+
+def _medvlm(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"MEDVLM_DATA_DIR": str(settings.data_dir), "MEDVLM_DATABASE_URL": settings.resolved_database_url,
+           "MEDVLM_ENVIRONMENT": "test", "PATH": "/usr/bin:/bin", "COLUMNS": "160"}
+    return subprocess.run([sys.executable, "-m", "medvlm", *args], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+def test_draft_folder_and_ingested_study(sqlite_settings: Settings, tiny_model_dir: Path,
+                                         tmp_path: Path) -> None:
+    from medvlm.dicom.ingest import ingest_paths
+    from medvlm.registry import promote, register_version
+
+    uid = generate_uid()
+    write_cr(tmp_path / "s1" / "pa.dcm", study_uid=uid, view="PA", seed=1)
+    ingest_paths([tmp_path / "s1"], settings=sqlite_settings)
+    promote(register_version(tiny_model_dir).id)  # the default model is the production version
+
+    # one batch: the ingested study by UID, and the same file by path
+    batch = _medvlm(sqlite_settings, "draft", uid, str(tmp_path / "s1"), "--json")
+    assert batch.returncode == 0, batch.stderr
+    by_uid, by_path = json.loads(batch.stdout)
+    assert (by_uid["study"], by_path["study"]) == (uid, str(tmp_path / "s1"))
+    assert by_uid["input_hashes"] == by_path["input_hashes"]  # the stored bytes are the file's bytes
+    assert set(by_path) >= {"findings", "findings_text", "impression", "model_version", "consistency_flags"}
+    assert by_path["model_version"] == json.loads((tiny_model_dir / "model_card.json").read_text())["version"]
+    assert {"label", "probability", "presence"} <= set(by_path["findings"][0])
+
+    human = _medvlm(sqlite_settings, "draft", uid, "--model", str(tiny_model_dir))
+    assert human.returncode == 0, human.stderr
+    assert "Impression:" in human.stdout and "probability" in human.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("draft", "1.2.3.999"), "error: no file or folder '1.2.3.999', and no ingested study"),
+        (("draft", "/nonexistent/study/folder"), "error: no file or folder '/nonexistent/study/folder'"),
+    ],
+)
+def test_draft_errors_are_one_line(sqlite_settings: Settings, tiny_model_dir: Path, args: tuple[str, ...],
+                                   message: str) -> None:
+    result = _medvlm(sqlite_settings, *args, "--model", str(tiny_model_dir))
+    assert result.returncode == 1 and result.stderr.strip().startswith(message)
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_draft_without_any_model(sqlite_settings: Settings, tmp_path: Path) -> None:
+    write_cr(tmp_path / "s" / "pa.dcm", study_uid=generate_uid())
+    result = _medvlm(sqlite_settings, "draft", str(tmp_path / "s"))
+    assert result.returncode == 1 and "no production model in the registry" in result.stderr
