@@ -114,7 +114,7 @@ export function el(tag, attrs = {}, ...children) {
     else if (value === true) node.setAttribute(key, "");
     else node.setAttribute(key, value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -136,5 +136,5 @@ export const STATUS_LABELS = {
   in_review: "In review",
   signed: "Signed",
   failed: "Failed",
-  draft: "AI draft",
+  draft: "Unreviewed",
 };

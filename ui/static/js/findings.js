@@ -92,13 +92,14 @@ export class FindingsPanel {
       },
       present ? "Present" : uncertain ? "Uncertain" : "Absent",
     );
+    // Laterality and severity matter only for a present finding: absent rows stay one short line.
     const controls = el("div", { class: "finding-controls" });
     const lateralities = spec.lateralities?.length ? spec.lateralities : f.laterality ? GENERIC_LATERALITIES : [];
-    if (lateralities.length) {
+    if (lateralities.length && present) {
       controls.append(this._select(`${id}-lat`, "Laterality", f.laterality, lateralities, (v) => this._update(index, { laterality: v }), !present));
     }
     const severities = spec.severities?.length ? spec.severities : f.severity ? [f.severity] : [];
-    if (severities.length) {
+    if (severities.length && present) {
       controls.append(this._select(`${id}-sev`, "Severity", f.severity, severities, (v) => this._update(index, { severity: v }), !present));
     }
     return el(

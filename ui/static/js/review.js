@@ -11,6 +11,9 @@ const ORDER_KEY = "medvlm.worklist.order";
 const studyUid = decodeURIComponent(location.pathname.replace(/^\/review\//, "").replace(/\/$/, ""));
 let study = null;
 let report = null;
+// Ask for the study and its draft before anything else is set up: the first image waits on the study.
+const studyTask = getToken() ? api.study(studyUid) : null;
+const reportTask = getToken() ? loadReport() : null;
 
 if (!getToken()) toLogin(); // the page needs a session; the login page brings the user back here
 
@@ -327,9 +330,8 @@ function preset(name) {
 async function main() {
   wire();
   const ontologyTask = fetch("/ui/ontology.json").then((r) => (r.ok ? r.json() : { findings: {} })).catch(() => ({ findings: {} }));
-  const reportTask = loadReport();
   try {
-    study = await api.study(studyUid);
+    study = await studyTask;
   } catch (error) {
     $("patient-name").textContent = error instanceof ApiError && error.status === 404 ? "Study not found" : "Could not load the study";
     showViewerMessage(error.message);

@@ -8,6 +8,11 @@
 
 import { api } from "./api.js";
 
+const PREVIEW_AFTER_MS = 250;
+// While the window is being dragged, frames shown smaller than half size are computed on every
+// 2nd (3rd...) stored pixel; the full-resolution frame follows once the drag pauses.
+const SETTLE_MS = 120;
+
 const CT_PRESETS = {
   lung: { center: -600, width: 1500 },
   mediastinum: { center: 40, width: 400 },
@@ -40,6 +45,8 @@ export class Viewer {
     this.tx = 0;
     this.ty = 0;
     this.dirtyPixels = true;
+    this.interactive = false;
+    this.paintedStep = 1;
     this.frameRequested = false;
     this.percentiles = null;
     this.modality = "";
@@ -63,28 +70,45 @@ export class Viewer {
     }
     this.fit(false);
     const sop = instance.sop_instance_uid;
-    const maxSize = Math.max(256, Math.min(1024, Math.ceil(Math.max(this.canvas.width, this.canvas.height))));
-    const previewTask = api
-      .framePng(sop, 0, { max_size: maxSize })
-      .then((blob) => createImageBitmap(blob))
-      .then((bitmap) => {
-        if (this.image) return; // raw values won the race: nothing to do
-        this.preview = bitmap;
-        this._firstImage();
-        this.requestRender();
-      })
-      .catch(() => {});
+    // Raw values first: stored frames stream faster than the server can render a PNG (no resize, no
+    // zlib). A small PNG is asked for only when the raw frame is slow (a slow network, a big frame), so
+    // that the two requests do not compete for the server's CPU in the common case.
+    let rawArrived = false;
+    const previewTimer = setTimeout(() => {
+      if (rawArrived) return;
+      api.framePng(sop, 0, { max_size: 512 })
+        .then((blob) => createImageBitmap(blob))
+        .then((bitmap) => {
+          if (this.image) return; // the raw values won the race: nothing to do
+          this.preview = bitmap;
+          this._firstImage();
+          this.requestRender();
+        })
+        .catch(() => {});
+    }, PREVIEW_AFTER_MS);
     try {
       const raw = await api.frameRaw(sop, 0);
-      this._setRaw(raw.headers, await raw.arrayBuffer());
+      const buffer = await raw.arrayBuffer();
+      rawArrived = true;
+      this._setRaw(raw.headers, buffer);
     } catch (error) {
-      // The PNG stays on screen; only window/level on stored values is lost. Say so, do not hide it.
-      await previewTask;
+      // Only window/level on stored values is lost: show the rendered PNG and say so.
+      clearTimeout(previewTimer);
       this.rawError = error.message;
+      await this._showPng(sop).catch(() => {});
       this.onChange(this.state());
       return;
+    } finally {
+      clearTimeout(previewTimer);
     }
     this.stats.rawReadyMs = performance.now();
+    this._firstImage();
+    this.requestRender();
+  }
+
+  async _showPng(sop) {
+    const bitmap = await createImageBitmap(await api.framePng(sop, 0, { max_size: 2048 }));
+    this.preview = bitmap;
     this._firstImage();
     this.requestRender();
   }
@@ -126,6 +150,8 @@ export class Viewer {
     this.buffer.width = cols;
     this.buffer.height = rows;
     this.imageData = this.bufferCtx.createImageData(cols, rows);
+    this.small = null;
+    this.paintedStep = 1;
     this.out32 = new Uint32Array(this.imageData.data.buffer);
     const wc = num("X-Window-Center", NaN);
     const ww = num("X-Window-Width", NaN);
@@ -147,8 +173,10 @@ export class Viewer {
     return this.image !== null;
   }
 
-  setWindow(center, width) {
+  // ``interactive``: part of a drag, so a quick reduced-resolution frame is fine until the drag pauses.
+  setWindow(center, width, { interactive = false } = {}) {
     this.window = { center, width: Math.max(1, width) };
+    this.interactive = interactive;
     this.dirtyPixels = true;
     this.requestRender();
     this.onChange(this.state());
@@ -223,19 +251,46 @@ export class Viewer {
     }
   }
 
-  _paintPixels() {
-    const { pixels, min, dtype } = this.image;
-    const out = this.out32;
+  // Paint the frame through the LUT into an offscreen canvas, on every ``step``-th stored pixel.
+  _paintPixels(step) {
+    const { pixels, min, dtype, cols, rows } = this.image;
     if (dtype === "float32") {
       this._paintFloat();
-    } else {
-      this._buildLut();
-      const lut = this.lut;
+      this.bufferCtx.putImageData(this.imageData, 0, 0);
+      return 1;
+    }
+    this._buildLut();
+    const lut = this.lut;
+    if (step === 1) {
+      const out = this.out32;
       const n = pixels.length;
       if (min === 0) for (let i = 0; i < n; i++) out[i] = lut[pixels[i]];
       else for (let i = 0; i < n; i++) out[i] = lut[pixels[i] - min];
+      this.bufferCtx.putImageData(this.imageData, 0, 0);
+      return 1;
     }
-    this.bufferCtx.putImageData(this.imageData, 0, 0);
+    const small = this._smallBuffer(step);
+    const out = small.out32;
+    let k = 0;
+    for (let y = 0; y < rows; y += step) {
+      const end = y * cols + cols;
+      for (let i = y * cols; i < end; i += step) out[k++] = lut[pixels[i] - min];
+    }
+    small.ctx.putImageData(small.imageData, 0, 0);
+    return step;
+  }
+
+  _smallBuffer(step) {
+    if (this.small?.step === step) return this.small;
+    const width = Math.ceil(this.image.cols / step);
+    const height = Math.ceil(this.image.rows / step);
+    const canvas = document.createElement("canvas");
+    canvas.width = width;
+    canvas.height = height;
+    const ctx = canvas.getContext("2d", { alpha: false });
+    const imageData = ctx.createImageData(width, height);
+    this.small = { step, canvas, ctx, imageData, out32: new Uint32Array(imageData.data.buffer) };
+    return this.small;
   }
 
   _paintFloat() {
@@ -328,11 +383,21 @@ export class Viewer {
     ctx.imageSmoothingEnabled = this.scale < 2; // magnified: show real pixels, not a blur
     if (this.image) {
       if (this.dirtyPixels) {
-        this._paintPixels();
+        const step = this.interactive ? Math.max(1, Math.min(4, Math.floor(1 / this.scale))) : 1;
+        this.paintedStep = this._paintPixels(step);
         this.dirtyPixels = false;
+        clearTimeout(this.settleTimer);
+        if (this.paintedStep > 1) {
+          this.settleTimer = setTimeout(() => {
+            this.interactive = false;
+            this.dirtyPixels = true;
+            this.requestRender();
+          }, SETTLE_MS);
+        }
       }
-      ctx.setTransform(this.scale, 0, 0, this.scale, this.tx, this.ty);
-      ctx.drawImage(this.buffer, 0, 0);
+      const k = this.paintedStep;
+      ctx.setTransform(this.scale * k, 0, 0, this.scale * k, this.tx, this.ty);
+      ctx.drawImage(k > 1 ? this.small.canvas : this.buffer, 0, 0);
     } else if (this.preview) {
       ctx.setTransform(this.scale, 0, 0, this.scale, this.tx, this.ty);
       if (this.inverted) ctx.filter = "invert(1)";
@@ -382,7 +447,8 @@ export class Viewer {
         // Sensitivity follows the value range so a drag across the canvas spans the whole image.
         const { min, max, slope } = this.image;
         const perPixel = (Math.abs((max - min) * slope) || 1) / Math.max(300, this.canvas.width);
-        this.setWindow(drag.window.center + dy * perPixel, Math.max(1, drag.window.width + dx * perPixel * 2));
+        this.setWindow(drag.window.center + dy * perPixel, Math.max(1, drag.window.width + dx * perPixel * 2),
+          { interactive: true });
       }
     });
     const end = (event) => {

@@ -1,0 +1,174 @@
+"""A real MedVLM service for the browser tests: uvicorn + the drafting worker, SQLite, a tiny model.
+
+The helpers live here (importable as ``tests.ui.live``); ``conftest.py`` turns them into fixtures.
+
+Started once per module (it costs a model build and one real draft), stopped by PID. The chest film
+RG1_UNCI (1955x1841, 15-bit, MONOCHROME1) from the ``pydicom-data`` wheel is uploaded through the API
+and drafted by the service's own worker, exactly as a PACS upload would be.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from subprocess import STDOUT
+from typing import Any
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "ui"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+USERNAME = "dr.ui"
+PASSWORD = "correct-horse-battery-ui"
+CORPUS = [
+    "The lungs are clear. No pleural effusion or pneumothorax.",
+    "Heart size is normal. The mediastinal contours are unremarkable.",
+    "Small right pleural effusion with adjacent atelectasis.",
+    "Impression: no acute cardiopulmonary abnormality.",
+]
+
+
+def film_path() -> Path:
+    """RG1_UNCI, located through the installed wheel's file list (never imported, never downloaded)."""
+    try:
+        dist = importlib.metadata.distribution("pydicom-data")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("the pydicom-data wheel is not installed")
+    for entry in dist.files or []:
+        if entry.name == "RG1_UNCI.dcm":
+            return Path(str(dist.locate_file(entry)))
+    pytest.skip("pydicom-data has no RG1_UNCI.dcm")
+    raise AssertionError  # unreachable
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveService:
+    base_url: str
+    database_url: str
+    study_uid: str
+    report_id: str
+    token: str
+    logs: Path
+
+    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        return httpx.request(method, f"{self.base_url}/api/v1/{path}", headers=headers, timeout=60, **kwargs)
+
+
+def _build_tiny_model(model_dir: Path) -> None:
+    from medvlm.model import build_model
+    from medvlm.ontology import load_ontology
+
+    build_model("tiny", load_ontology(), tokenizer_corpus=CORPUS, seed=0).save(model_dir)
+
+
+def _create_user(database_url: str) -> None:
+    from medvlm.db import get_engine, migrate, session_scope
+    from service.api.routes.users import create_user
+
+    migrate(database_url)
+    engine = get_engine(database_url)
+    with session_scope(engine) as session:
+        create_user(session, USERNAME, PASSWORD, "radiologist")
+    engine.dispose()
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _wait_healthy(base_url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the service exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"the service did not become healthy:\n{log.read_text()[-3000:]}")
+
+
+def _upload_and_draft(base_url: str, film: Path, logs: Path) -> tuple[str, str, str]:
+    login = httpx.post(f"{base_url}/api/v1/auth/login", timeout=30,
+                       json={"username": USERNAME, "password": PASSWORD})
+    login.raise_for_status()
+    token = login.json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    with film.open("rb") as handle:
+        upload = httpx.post(f"{base_url}/api/v1/studies", headers=headers, timeout=120,
+                            files={"files": (film.name, handle, "application/dicom")})
+    assert upload.status_code == 202, upload.text
+    study_uid = upload.json()["study_instance_uids"][0]
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        jobs = httpx.get(f"{base_url}/api/v1/jobs", params={"study_uid": study_uid}, headers=headers,
+                         timeout=30)
+        jobs.raise_for_status()
+        body = jobs.json()
+        items = body["items"] if isinstance(body, dict) else body
+        if items and items[0]["status"] == "done":
+            return study_uid, items[0]["report_id"], token
+        if items and items[0]["status"] == "failed":
+            raise RuntimeError(f"drafting failed: {items[0].get('last_error')}")
+        time.sleep(0.5)
+    tail = "\n".join(p.read_text()[-2000:] for p in logs.glob("*.log"))
+    raise RuntimeError(f"the worker did not draft the study in time:\n{tail}")
+
+
+@contextmanager
+def running_service(root: Path) -> Iterator[LiveService]:
+    """uvicorn serving ``service.app:create_app`` + one worker process; the study uploaded and drafted."""
+    film = film_path()
+    database_url = f"sqlite:///{root / 'medvlm.db'}"
+    _create_user(database_url)
+    _build_tiny_model(root / "model")
+    env = {**os.environ, "MEDVLM_DATA_DIR": str(root / "data"), "MEDVLM_DATABASE_URL": database_url,
+           "MEDVLM_ENVIRONMENT": "test", "MEDVLM_MODEL_DIR": str(root / "model"),
+           "MEDVLM_SECRET_KEY": "ui-test-secret-0123456789abcdef0123456789abcdef", "PYTHONUNBUFFERED": "1"}
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    procs: list[subprocess.Popen[bytes]] = []
+    logs = root / "logs"
+    logs.mkdir()
+    try:
+        with (logs / "server.log").open("wb") as server_log, (logs / "worker.log").open("wb") as worker_log:
+            server = [sys.executable, "-m", "uvicorn", "--factory", "service.app:create_app",
+                      "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+            procs.append(subprocess.Popen(server, cwd=REPO, env=env, stdout=server_log, stderr=STDOUT))
+            _wait_healthy(base_url, procs[0], logs / "server.log")
+            worker = [sys.executable, "-m", "service.jobs.worker", "--poll-seconds", "0.2"]
+            procs.append(subprocess.Popen(worker, cwd=REPO, env=env, stdout=worker_log, stderr=STDOUT))
+            study_uid, report_id, token = _upload_and_draft(base_url, film, logs)
+            _stop(procs.pop())  # the draft is done; free the CPU (regenerate runs inside the server)
+            yield LiveService(base_url, database_url, study_uid, report_id, token, logs)
+    finally:
+        for proc in procs:
+            _stop(proc)
