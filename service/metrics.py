@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
@@ -30,12 +31,20 @@ def install_metrics(app: FastAPI) -> Metrics:
         jobs=Gauge("medvlm_draft_jobs", "Draft jobs by status", ["status"], registry=registry),
     )
 
+    paths: dict[object, str] = {}  # endpoint -> full route template (filled on first request)
+
+    def _template(request: Request) -> str:
+        if not paths:
+            for ctx in iter_route_contexts(app.routes):
+                paths[getattr(ctx, "endpoint", None)] = ctx.path
+        # The template, not the URL, so that ids do not explode the label count.
+        return paths.get(request.scope.get("endpoint"), "unmatched")
+
     @app.middleware("http")
     async def _observe(request: Request, call_next):  # type: ignore[no-untyped-def]
         start = time.perf_counter()
         response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")  # the template, so ids do not explode label counts
+        path = _template(request)
         metrics.requests.labels(request.method, path, str(response.status_code)).inc()
         metrics.latency.labels(request.method, path).observe(time.perf_counter() - start)
         return response
