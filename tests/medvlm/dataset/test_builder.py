@@ -1,0 +1,117 @@
+"""Building a dataset: manifest round trip, determinism, IU pairing and splits, bad requests refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from medvlm.corpus.iu import iu_split, load_iu_reports
+from medvlm.dataset.builder import build_dataset
+from medvlm.dataset.errors import DatasetError
+from medvlm.dataset.iu_source import iu_study
+from medvlm.dataset.manifest import MANIFEST, manifest_hash, read_manifest
+from medvlm.findings import Presence
+from medvlm.ontology import load_ontology
+
+SIZE = 96
+
+
+@pytest.fixture(scope="module")
+def template_set(atlas, atlas_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("tpl")
+    build_dataset(out, 12, seed=4, reports="template", size=SIZE, progress=False, data_dir=atlas_dir)
+    return out
+
+
+@pytest.fixture(scope="module")
+def iu_set(atlas, atlas_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    out = tmp_path_factory.mktemp("iu")
+    summary = build_dataset(out, 10, seed=1, reports="iu", size=SIZE, progress=False, data_dir=atlas_dir)
+    return out, summary
+
+
+def test_manifest_round_trip(template_set: Path) -> None:
+    records = read_manifest(template_set)
+    assert len(records) == 12
+    lines = (template_set / MANIFEST).read_text().splitlines()
+    for record, line in zip(records, lines, strict=True):
+        assert record.to_json(template_set.resolve()) == json.loads(line)
+        assert record.files[0].is_absolute() and record.files[0].is_file()
+        assert record.files[0].parent.name == record.study_instance_uid
+        assert pydicom.dcmread(record.files[0]).StudyInstanceUID == record.study_instance_uid
+        assert record.split == iu_split(record.study_id) and record.report_source == "template"
+        assert record.findings and all(f.presence != Presence.ABSENT for f in record.findings)
+        assert record.findings_text and record.impression
+
+
+def test_template_mix_has_normals_and_findings(template_set: Path) -> None:
+    labels = [[f.label for f in r.findings] for r in read_manifest(template_set)]
+    assert any(ls == ["no_finding"] for ls in labels)
+    assert any("no_finding" not in ls for ls in labels)
+
+
+def test_same_seed_same_dataset(template_set: Path, atlas_dir: Path, tmp_path: Path) -> None:
+    build_dataset(
+        tmp_path / "again", 12, seed=4, reports="template", size=SIZE, progress=False, data_dir=atlas_dir
+    )
+    assert manifest_hash(tmp_path / "again") == manifest_hash(template_set)
+    first = read_manifest(template_set)[0].files[0].read_bytes()
+    assert read_manifest(tmp_path / "again")[0].files[0].read_bytes() == first
+    build_dataset(
+        tmp_path / "other", 12, seed=5, reports="template", size=SIZE, progress=False, data_dir=atlas_dir
+    )
+    assert manifest_hash(tmp_path / "other") != manifest_hash(template_set)
+
+
+def test_iu_films_carry_one_real_report_each(iu_set) -> None:
+    out, summary = iu_set
+    reports = {r.study_id: r for r in load_iu_reports()}
+    onto = load_ontology()
+    records = read_manifest(out)
+    assert len(records) == 10 and summary.written == 10
+    for record in records:
+        report = reports[record.provenance["iu_study_id"]]
+        assert record.report_source == "iu" and record.split == report.split == iu_split(report.study_id)
+        assert (record.findings_text, record.impression) == (report.findings, report.impression)
+        assert record.findings == iu_study(report, onto).findings
+    assert summary.iu_reports_seen == 10 + sum(summary.skipped.values())
+
+
+def test_unrenderable_iu_reports_are_skipped_and_counted(atlas, atlas_dir: Path, tmp_path: Path) -> None:
+    # Enough studies that a report with a fracture (about 2% of IU) or a disagreeing text turns up.
+    summary = build_dataset(tmp_path, 150, seed=2, reports="iu", size=64, progress=False, data_dir=atlas_dir)
+    assert summary.skipped and all(":" in reason for reason in summary.skipped)
+    used = {r.provenance["iu_study_id"] for r in read_manifest(tmp_path)}
+    reports = {r.study_id: r for r in load_iu_reports()}
+    onto = load_ontology()
+    assert all(iu_study(reports[s], onto).findings is not None for s in used)
+    assert any(line.startswith("IU reports examined") for line in summary.lines())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n": 0}, "--n"),
+        ({"reports": "mimic"}, "--reports"),
+        ({"size": 16}, "--size"),
+        ({"size": 9999}, "--size"),
+    ],
+)
+def test_bad_requests_are_refused(tmp_path: Path, kwargs: dict, message: str) -> None:
+    args = {"n": 1, "reports": "template", "size": 64, **kwargs}
+    with pytest.raises(DatasetError, match=message):
+        build_dataset(tmp_path, args["n"], reports=args["reports"], size=args["size"], progress=False)
+
+
+def test_existing_dataset_needs_overwrite(template_set: Path) -> None:
+    with pytest.raises(DatasetError, match="--overwrite"):
+        build_dataset(template_set, 1, reports="template", size=SIZE, progress=False)
+
+
+def test_output_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(DatasetError, match="not a directory"):
+        build_dataset(tmp_path / "f", 1, reports="template", size=SIZE, progress=False)

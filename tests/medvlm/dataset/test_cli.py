@@ -1,0 +1,74 @@
+"""``medvlm data build`` and ``medvlm data show`` from the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from medvlm.cli.main import app
+from medvlm.dataset.manifest import read_manifest
+from medvlm.settings import get_settings
+
+
+@pytest.fixture
+def data_dir(atlas, atlas_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("MEDVLM_DATA_DIR", str(atlas_dir))  # reuse the session's atlas
+    get_settings.cache_clear()
+    yield atlas_dir
+    get_settings.cache_clear()
+
+
+def test_build_then_show(data_dir: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "ds"
+    result = runner.invoke(
+        app,
+        [
+            "data",
+            "build",
+            "--out",
+            str(out),
+            "--n",
+            "6",
+            "--seed",
+            "3",
+            "--reports",
+            "mixed",
+            "--size",
+            "128",
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "wrote 6 studies" in result.output and "films/s" in result.output
+    assert len(read_manifest(out)) == 6
+    png = tmp_path / "sheet.png"
+    result = runner.invoke(app, ["data", "show", str(out), "--png", str(png), "--count", "6"])
+    assert result.exit_code == 0, result.output
+    with Image.open(png) as img:
+        assert img.format == "PNG" and img.size[0] == 4 * 256 and img.size[1] > 2 * 256
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["data", "build", "--out", "{tmp}/x", "--n", "2", "--reports", "nope"], "--reports must be"),
+        (["data", "show", "{tmp}/empty", "--png", "{tmp}/s.png"], "no manifest.jsonl"),
+    ],
+)
+def test_errors_print_one_line_and_exit_1(
+    data_dir: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    (tmp_path / "empty").mkdir()
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    result = subprocess.run(
+        [sys.executable, "-m", "medvlm", *argv], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

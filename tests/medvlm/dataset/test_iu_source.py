@@ -1,0 +1,50 @@
+"""Which IU reports become films, with which findings, and why others are skipped."""
+
+from __future__ import annotations
+
+import pytest
+
+from medvlm.corpus.iu import IUReport
+from medvlm.dataset.iu_source import iu_study
+from medvlm.findings import Laterality
+from medvlm.ontology import load_ontology
+
+
+def report(mesh: list[str], findings: str, impression: str = "") -> IUReport:
+    return IUReport(
+        study_id="CXR1",
+        indication="",
+        comparison="",
+        findings=findings,
+        impression=impression,
+        mesh=mesh,
+        split="train",
+    )
+
+
+@pytest.mark.parametrize(
+    ("mesh", "text", "labels", "skip"),
+    [
+        (["normal"], "The lungs are clear. No pneumothorax or pleural effusion.", ["no_finding"], None),
+        (["Pleural Effusion/left/small"], "Small left pleural effusion.", ["pleural_effusion"], None),
+        (["Fractures, Bone/ribs/left"], "Healed left rib fractures.", None, "unrenderable:fracture"),
+        (["normal"], "There is a large right pleural effusion.", None, "text-not-in-mesh:pleural_effusion"),
+    ],
+)
+def test_ground_truth_and_skips(mesh, text, labels, skip) -> None:
+    study = iu_study(report(mesh, text), load_ontology())
+    assert study.skip_reason == skip
+    assert (None if study.findings is None else [f.label for f in study.findings]) == labels
+
+
+def test_labeler_fills_in_what_mesh_leaves_out() -> None:
+    # MeSH says "Cardiomegaly" with no grade; the text says how much.
+    study = iu_study(report(["Cardiomegaly"], "The heart is moderately enlarged."), load_ontology())
+    assert study.findings is not None and study.findings[0].severity == "moderate"
+
+
+def test_effusion_side_comes_from_mesh() -> None:
+    study = iu_study(
+        report(["Pleural Effusion/right/large"], "Large right pleural effusion."), load_ontology()
+    )
+    assert study.findings is not None and study.findings[0].laterality == Laterality.RIGHT
