@@ -18,9 +18,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
@@ -49,6 +50,13 @@ def row_hash(*, seq: int, created_at: datetime, actor: str, action: str, resourc
         "resource_type": resource_type, "resource_id": resource_id, "detail": detail, "prev_hash": prev_hash,
     }
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+
+
+def _db_message(exc: SQLAlchemyError) -> str:
+    """The driver's own error in one line (e.g. ``OperationalError: no such table: audit_head``)."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines() or [""]
+    return f"{type(cause).__name__}: {lines[0]}"
 
 
 def _check_text(name: str, value: object, limit: int) -> str:
@@ -84,8 +92,8 @@ def record(session: Session, *, actor: str, action: str, resource_type: str, res
     resource_id = _check_text("resource_id", str(resource_id), 255)
     detail = _check_detail(detail)
     try:
-        bumped = session.execute(
-            sa.update(_head).where(_head.c.id == HEAD_ID).values(last_seq=_head.c.last_seq + 1))
+        bumped = cast(CursorResult[Any], session.execute(
+            sa.update(_head).where(_head.c.id == HEAD_ID).values(last_seq=_head.c.last_seq + 1)))
         if bumped.rowcount != 1:
             raise AuditError("the audit chain head row is missing: run `medvlm` migrations (0004_audit)")
         seq, prev_hash = session.execute(
@@ -101,7 +109,7 @@ def record(session: Session, *, actor: str, action: str, resource_type: str, res
         session.execute(sa.update(_head).where(_head.c.id == HEAD_ID).values(last_hash=digest))
     except SQLAlchemyError as exc:
         raise AuditError(f"audit write failed for {action} on {resource_type} {resource_id}: "
-                         f"{type(exc.orig or exc).__name__}: {str(exc.orig or exc).splitlines()[0]}") from exc
+                         f"{_db_message(exc)}") from exc
     return AuditEvent(**values)
 
 
@@ -131,8 +139,8 @@ def verify(session: Session, *, batch_size: int = 5000) -> VerifyResult:
     try:
         return _verify(session, batch_size)
     except SQLAlchemyError as exc:
-        raise AuditError(f"cannot read the audit trail: {type(exc.orig or exc).__name__}: "
-                         f"{str(exc.orig or exc).splitlines()[0]} (is the database migrated?)") from exc
+        raise AuditError(
+            f"cannot read the audit trail: {_db_message(exc)} (is the database migrated?)") from exc
 
 
 def _verify(session: Session, batch_size: int) -> VerifyResult:

@@ -8,6 +8,7 @@ falls back to pydicom's own LUT functions, which implement the same standard ste
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -57,9 +58,10 @@ def _fallback_display(ds: pydicom.Dataset, window: tuple[float, float] | None) -
 
 def key_image_png(path: Path, *, max_size: int = 1024, window: tuple[float, float] | None = None) -> bytes:
     """PNG bytes of the first frame of ``path``, longest side at most ``max_size`` pixels."""
+    render_png: Callable[..., bytes] | None
     try:
         from medvlm.dicom.render import render_png
-    except ImportError:
+    except ImportError:  # the ingest module is optional for the exports
         render_png = None
     try:
         ds = pydicom.dcmread(path)

@@ -101,8 +101,9 @@ def _content(ctx: ReportContext) -> hd.sr.ContainerContentItem:
         hd.sr.CodedConcept("en-US", "RFC5646", "English (United States)"))
     items: list[hd.sr.ContentItem] = [*language, *device]
     if ctx.is_signed and ctx.signer:
-        items += list(hd.sr.ObserverContext(codes.DCM.Person, hd.sr.PersonObserverIdentifyingAttributes(
-            name=person_name(ctx.signer), organization_name=ctx.institution[:64])))
+        signer = hd.sr.ObserverContext(codes.DCM.Person, hd.sr.PersonObserverIdentifyingAttributes(
+            name=person_name(ctx.signer), organization_name=ctx.institution[:64]))
+        items.extend(item for item in signer)
     findings = hd.sr.ContainerContentItem(codes.DCM.Findings, relationship_type="CONTAINS")
     entries: list[hd.sr.ContentItem] = []
     if ctx.findings_text.strip():
