@@ -21,26 +21,29 @@ def _cues(phrases: str) -> re.Pattern[str]:
 
 
 PSEUDO_NEGATION = _cues(
-    "most suggestive of|most consistent with|no change|no significant change|no interval change"
-    "|no significant interval change|not significantly changed|not changed|without change"
-    "|without significant change|no appreciable change|not significantly different|no longer than"
-    "|not only|without interval change|no substantial change|no acute change|not necessarily"
-    "|no visible change|no definite change|not significantly increased|not significantly decreased"
+    "age-indeterminate|age indeterminate|most suggestive of|most consistent with|no change"
+    "|no significant change|no interval change|no significant interval change|not significantly changed"
+    "|not changed|without change|without significant change|no appreciable change"
+    "|not significantly different|no longer than|not only|without interval change|no substantial change"
+    "|no acute change|not necessarily|no visible change|no definite change|not significantly increased"
+    "|not significantly decreased"
 )
 UNCERTAIN_BEFORE = _cues(
-    "possible|possibly|questionable|question of|questioned|suspicious for|suspected|suspect"
-    "|concerning for|concern for|may represent|may reflect|may be|may have|might|could represent"
-    "|could reflect|could be|cannot exclude|can not exclude|cannot rule out|can not rule out"
-    "|can't exclude|not excluded|not ruled out|differential|versus|vs|equivocal|indeterminate|uncertain"
-    "|suggestive of|rule out|r/o|worrisome for|raise the possibility|raises the possibility|question"
-    "|questionably|difficult to exclude|may|would be|not entirely excluded|could|obscure|obscuring"
+    "clinical setting|correlate|suggesting|consideration|considered|evaluation of|evaluate for"
+    "|assess for|assessment of|to exclude|history of|possible|possibly|questionable|question of"
+    "|questioned|suspicious for|suspected|suspect|concerning for|concern for|may represent|may reflect"
+    "|may be|may have|might|could represent|could reflect|could be|cannot exclude|can not exclude"
+    "|cannot rule out|can not rule out|can't exclude|not excluded|not ruled out|differential|versus|vs"
+    "|equivocal|indeterminate|uncertain|suggestive of|rule out|r/o|worrisome for|raise the possibility"
+    "|raises the possibility|question|questionably|difficult to exclude|may|would be"
+    "|not entirely excluded|could|obscure|obscuring"
 )
 UNCERTAIN_AFTER = _cues(
-    "also possible|is also possible|less likely|cannot be excluded|can not be excluded"
-    "|cannot be ruled out|can not be ruled out|not excluded|not ruled out|is possible|are possible"
-    "|is suspected|are suspected|is questioned|not entirely excluded|not completely excluded"
-    "|is not excluded|could be|may be|difficult to exclude|can't be excluded|is questionable"
-    "|are questionable|not well excluded"
+    "in the differential|a consideration|be considered|also possible|is also possible|less likely"
+    "|cannot be excluded|can not be excluded|cannot be ruled out|can not be ruled out|not excluded"
+    "|not ruled out|is possible|are possible|is suspected|are suspected|is questioned"
+    "|not entirely excluded|not completely excluded|is not excluded|could be|may be"
+    "|difficult to exclude|can't be excluded|is questionable|are questionable|not well excluded"
 )
 NEGATION_BEFORE = _cues(
     "no|not|without|negative for|free of|absence of|absent|clear of|resolution of|resolved|removal of"

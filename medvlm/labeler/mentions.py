@@ -25,7 +25,7 @@ def _phrase_pattern(phrase: str) -> str:
     words = [re.escape(w) for w in phrase.split()]
     body = r"[\s-]+".join(words)
     plural = "" if phrase.endswith("s") else "(?:e?s)?"
-    return rf"(?<![\w-]){body}{plural}(?![\w-])"
+    return rf"(?<![\w-]){body}{plural}(?!\w)"
 
 
 _CACHE: dict[int, tuple[Ontology, list[tuple[str, bool, re.Pattern[str]]]]] = {}
@@ -64,7 +64,10 @@ _BLOCKERS: dict[str, re.Pattern[str]] = {
     "atelectasis": re.compile(r"(?:vertebral|body|compression)\s+collapse", re.IGNORECASE),
     "mass": re.compile(r"(?:soft tissue|breast)\s+mass|mass\s+effect", re.IGNORECASE),
     "pulmonary_edema": re.compile(r"(?:soft[\s-]tissue|extremity|ankle|leg|chest wall)\s+edema", re.I),
-    "fracture": re.compile(r"fracture\s+fixation", re.IGNORECASE),
+    "fracture": re.compile(
+        r"fracture\s+fixation|(?:broken|fractured)\s+(?:\w+\s+){0,3}?(?:sternotomy|sternal|wires?|leads?|xxxx)",
+        re.IGNORECASE,
+    ),
     "support_device": re.compile(
         r"(?:breast|knee|hip)\s+(?:prosthes[ie]s|implants?)|(?:monitor(?:ing)?|ecg|ekg|external)\s+(?:\w+\s+)?leads"
         r"|tip\s+of\s+the\s+(?:lung|scapula|clavicle)",
