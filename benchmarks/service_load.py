@@ -1,0 +1,337 @@
+"""Service load benchmark: 10,000 studies in PostgreSQL, 32 concurrent clients, and upload-to-draft-ready.
+
+    .venv/bin/python benchmarks/service_load.py [--studies 10000] [--clients 32] [--seconds 20]
+                                                [--uploads 3] [--model-dir DIR]
+
+Starts a throwaway PostgreSQL cluster and a real ``medvlm serve`` process, ingests one real chest film
+(pydicom-data's RG1_UNCR when installed, else pydicom's CT_small) and indexes it as the image of every
+seeded study, then measures worklist / study detail / frame (PNG) requests from concurrent clients and
+the time from upload to a ready draft with an untrained ``tiny`` bundle (or ``--model-dir``). Prints
+figures and ratios to the targets; asserts nothing about time. Every request is authenticated and
+audited, as in production. Clients run on the same machine as the server and compete for its CPUs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import random
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+WORKLIST_P95_TARGET_MS = 100.0
+DRAFT_READY_TARGET_S = 2.0
+
+
+def chest_film() -> Path:
+    try:
+        dist = importlib.metadata.distribution("pydicom-data")
+        for entry in dist.files or []:
+            if entry.name == "RG1_UNCR.dcm":
+                return Path(str(dist.locate_file(entry)))
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    from pydicom.data import get_testdata_file
+
+    return Path(str(get_testdata_file("CT_small.dcm")))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def seed(url: str, settings, count: int) -> str:  # type: ignore[no-untyped-def]
+    """Ingest one real film, then index ``count`` studies that show it; returns the film's SOP UID."""
+    from sqlalchemy import insert, select
+
+    from medvlm.db import get_engine
+    from medvlm.db.models import Instance, Patient, Series, Study
+    from medvlm.dicom.ingest import ingest_paths
+    from service.db.tables import StudyState
+
+    report = ingest_paths([chest_film()], settings=settings)
+    assert report.ingested == 1, report.to_json()
+    engine = get_engine(url)
+    with engine.begin() as conn:
+        film = conn.execute(select(Instance.__table__)).mappings().one()
+        n_patients = max(1, count // 5)
+        conn.execute(
+            insert(Patient.__table__),
+            [
+                {
+                    "patient_id": f"BP{i:06d}",
+                    "issuer": "",
+                    "name": f"Bench^Patient{i}",
+                    "birth_date": "19600101",
+                    "sex": "O",
+                    "created_at": film["created_at"],
+                }
+                for i in range(n_patients)
+            ],
+        )
+        pks = (
+            conn.execute(select(Patient.id).where(Patient.patient_id.like("BP%")).order_by(Patient.id))
+            .scalars()
+            .all()
+        )
+        rng = random.Random(0)
+        studies, series, instances, states = [], [], [], []
+        for i in range(count):
+            uid = f"1.2.826.0.1.3680043.10.1.{i}"
+            studies.append(
+                {
+                    "study_instance_uid": uid,
+                    "patient_pk": pks[i % len(pks)],
+                    "study_date": f"2024{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}",
+                    "study_time": "101500",
+                    "accession_number": f"BA{i:07d}",
+                    "study_id": str(i),
+                    "description": "CHEST PA",
+                    "referring_physician": "",
+                    "created_at": film["created_at"],
+                }
+            )
+            series.append(
+                {
+                    "series_instance_uid": uid + ".1",
+                    "study_instance_uid": uid,
+                    "modality": "CR",
+                    "series_number": 1,
+                    "description": "",
+                    "body_part": "CHEST",
+                    "view_position": "PA",
+                    "created_at": film["created_at"],
+                }
+            )
+            instances.append({**film, "sop_instance_uid": uid + ".1.1", "series_instance_uid": uid + ".1"})
+            states.append(
+                {
+                    "study_instance_uid": uid,
+                    "critical": rng.random() < 0.05,
+                    "status": rng.choice(["draft_ready", "in_review", "signed", "draft_ready"]),
+                    "source_api_key_id": None,
+                    "updated_at": film["created_at"],
+                }
+            )
+        for table, rows in ((Study, studies), (Series, series), (Instance, instances), (StudyState, states)):
+            for start in range(0, len(rows), 2000):
+                conn.execute(insert(table.__table__), rows[start : start + 2000])
+    return str(film["sop_instance_uid"])
+
+
+def make_user(url: str) -> tuple[str, str]:
+    from medvlm.db import get_engine, session_scope
+    from service.api.routes.users import create_user
+
+    password = secrets.token_urlsafe(16)
+    with session_scope(get_engine(url)) as session:
+        create_user(session, "bench", password, "radiologist")
+    return "bench", password
+
+
+def wait_up(base: str, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("the server did not start")
+        time.sleep(0.3)
+
+
+def load(
+    base: str, token: str, clients: int, seconds: float, count: int, film_sop: str
+) -> dict[str, list[float]]:
+    latencies: dict[str, list[float]] = defaultdict(list)
+    errors: dict[str, int] = defaultdict(int)
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def client(seed_: int) -> None:
+        rng = random.Random(seed_)
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+            while time.monotonic() < stop_at:
+                kind = rng.choice(["worklist", "study", "frame"])
+                i = rng.randrange(count)
+                if kind == "worklist":
+                    url = f"/api/v1/studies?page={rng.randint(1, 20)}&page_size=50"
+                    if rng.random() < 0.3:
+                        url += "&status=draft_ready"
+                elif kind == "study":
+                    url = f"/api/v1/studies/1.2.826.0.1.3680043.10.1.{i}"
+                else:
+                    sop = f"1.2.826.0.1.3680043.10.1.{i}.1.1" if rng.random() < 0.5 else film_sop
+                    url = f"/api/v1/instances/{sop}/frames/0.png?max_size=512"
+                start = time.perf_counter()
+                response = http.get(url)
+                elapsed = time.perf_counter() - start
+                with lock:
+                    if response.status_code == 200:
+                        latencies[kind].append(elapsed)
+                    else:
+                        errors[f"{kind} {response.status_code}"] += 1
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    latencies["_wall"] = [time.perf_counter() - t0]
+    if errors:
+        print(f"  non-200 answers: {dict(errors)}")
+    return latencies
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def upload_to_ready(base: str, token: str, uploads: int) -> list[float]:
+    from tests.service.helpers import dicom_bytes
+
+    headers = {"Authorization": f"Bearer {token}"}
+    times = []
+    with httpx.Client(base_url=base, headers=headers, timeout=600) as http:
+        for n in range(uploads):
+            uid = f"1.2.826.0.1.3680043.10.2.{n}"
+            start = time.perf_counter()
+            r = http.post(
+                "/api/v1/studies", files=[("files", ("u.dcm", dicom_bytes(study_uid=uid, modality="CR")))]
+            )
+            assert r.status_code == 202, r.text
+            while True:
+                status = http.get(f"/api/v1/studies/{uid}").json()["status"]
+                if status in ("draft_ready", "failed"):
+                    break
+                time.sleep(0.05)
+            times.append(time.perf_counter() - start)
+            print(f"  upload {n + 1}: {status} after {times[-1]:.2f} s")
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--studies", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--uploads", type=int, default=3)
+    parser.add_argument("--model-dir", type=Path, help="a saved bundle (default: an untrained tiny one)")
+    args = parser.parse_args()
+
+    from medvlm.db import migrate
+    from medvlm.settings import Settings
+    from tests.support.postgres import running_postgres
+
+    with tempfile.TemporaryDirectory(prefix="medvlm-bench-") as tmp, running_postgres() as pg:
+        if pg is None:
+            raise SystemExit("PostgreSQL (initdb/postgres) is not installed")
+        url = pg.create_database()
+        migrate(url)
+        secret = secrets.token_urlsafe(48)
+        settings = Settings(
+            data_dir=Path(tmp) / "data", database_url=url, environment="production", secret_key=secret
+        )
+        t = time.perf_counter()
+        film_sop = seed(url, settings, args.studies)
+        print(
+            f"seeded {args.studies} studies in PostgreSQL in {time.perf_counter() - t:.1f} s "
+            f"(image: {chest_film().name})"
+        )
+        username, password = make_user(url)
+
+        model_dir = args.model_dir
+        if model_dir is None:
+            from medvlm.model import build_model
+            from medvlm.ontology import load_ontology
+
+            model_dir = Path(tmp) / "tiny"
+            build_model("tiny", load_ontology(), seed=0).save(model_dir)
+        port = free_port()
+        env = {
+            **os.environ,
+            "MEDVLM_DATABASE_URL": url,
+            "MEDVLM_DATA_DIR": str(settings.data_dir),
+            "MEDVLM_ENVIRONMENT": "production",
+            "MEDVLM_SECRET_KEY": secret,
+            "MEDVLM_MODEL_DIR": str(model_dir),
+            "PYTHONPATH": str(REPO),
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "medvlm", "serve", "--port", str(port), "--workers", "1"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_up(base, proc)
+            token = httpx.post(
+                f"{base}/api/v1/auth/login", json={"username": username, "password": password}
+            ).json()["access_token"]
+            print(
+                f"\n{args.clients} concurrent clients for {args.seconds:.0f} s "
+                "(worklist / study / frame mix):"
+            )
+            result = load(base, token, args.clients, args.seconds, args.studies, film_sop)
+            wall = result.pop("_wall")[0]
+            total = sum(len(v) for v in result.values())
+            print(f"  {'request':<9} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>7}")
+            for kind in ("worklist", "study", "frame"):
+                values = result.get(kind, [])
+                if values:
+                    print(
+                        f"  {kind:<9} {len(values):>6} {pct(values, 0.5) * 1e3:>8.1f} "
+                        f"{pct(values, 0.95) * 1e3:>8.1f} "
+                        f"{len(values) / wall:>7.1f}"
+                    )
+            print(f"  all       {total:>6} {'':>8} {'':>8} {total / wall:>7.1f}")
+            if result.get("worklist"):
+                p95 = pct(result["worklist"], 0.95) * 1e3
+                print(
+                    f"  worklist p95 / target {WORKLIST_P95_TARGET_MS:.0f} ms = "
+                    f"{p95 / WORKLIST_P95_TARGET_MS:.2f}"
+                )
+
+            print(f"\nupload -> draft ready ({args.uploads} uploads, model {model_dir}):")
+            times = upload_to_ready(base, token, args.uploads)
+            median = statistics.median(times)
+            print(
+                f"  median {median:.2f} s; median / target {DRAFT_READY_TARGET_S:.0f} s = "
+                f"{median / DRAFT_READY_TARGET_S:.2f}"
+            )
+            print(f"\nmachine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+if __name__ == "__main__":
+    main()
