@@ -1,0 +1,83 @@
+"""Through the real service: an action whose audit write fails does not happen, and the chain stays whole.
+
+The audit trail is broken the way a misconfigured deployment breaks it (the chain head row is gone);
+signing, editing and exporting must then fail without changing anything, and succeed again once the
+head is restored. Runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from compliance.audit import verify
+from medvlm.settings import Settings, get_settings
+from service.app import create_app
+from service.jobs.worker import Worker
+from tests.service.helpers import PixelDrafter, dicom_bytes, make_user, run_jobs, token_for
+
+API = "/api/v1"
+SECRET = "audit-test-secret-" + "y" * 40
+
+
+@pytest.fixture
+def service(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, Worker, dict]]:
+    monkeypatch.setenv("MEDVLM_SECRET_KEY", SECRET)
+    get_settings.cache_clear()
+    app = create_app(get_settings(), drafter=PixelDrafter())
+    with Session(app.state.engine) as session:
+        user = make_user(session, "rad1", "radiologist")
+        headers = {"Authorization": f"Bearer {token_for(session, SECRET, user)}"}
+        session.commit()
+    worker = Worker(app.state.engine, app.state.drafter, worker_id="w", lease=timedelta(seconds=60))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client, worker, headers
+
+
+def _head(client: TestClient, *, present: bool) -> None:
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        if present:
+            seq, digest = conn.execute(sa.text("SELECT seq, hash FROM audit_event ORDER BY seq DESC")).first()
+            conn.execute(sa.text("INSERT INTO audit_head (id, last_seq, last_hash) VALUES (1, :s, :h)"),
+                         {"s": seq, "h": digest})
+        else:
+            conn.execute(sa.text("DELETE FROM audit_head"))
+
+
+def test_actions_fail_without_their_audit_row(service: tuple[TestClient, Worker, dict]) -> None:
+    client, worker, h = service
+    assert client.post(f"{API}/studies", files=[("files", ("a.dcm", dicom_bytes(study_uid="1.2.9"), "x"))],
+                       headers=h).status_code == 202
+    assert run_jobs(worker) == 1
+    report = client.get(f"{API}/studies/1.2.9/report", headers=h).json()
+    rid = report["id"]
+
+    _head(client, present=False)
+    attempts = [
+        ("put", f"/reports/{rid}", {"base_version": 1, "impression": "Changed while unaudited."}),
+        ("post", f"/reports/{rid}/sign", {"confirm": True}),
+        ("get", f"/reports/{rid}/export/pdf", None),
+        ("get", "/studies/1.2.9/report", None),
+    ]
+    for method, path, body in attempts:
+        kwargs = {"json": body} if body is not None else {}
+        response = getattr(client, method)(f"{API}{path}", headers=h, **kwargs)
+        assert 400 <= response.status_code < 500, (path, response.status_code, response.text)
+        assert "audit" in response.json()["detail"], response.text
+
+    _head(client, present=True)
+    after = client.get(f"{API}/studies/1.2.9/report", headers=h).json()
+    assert (after["status"], after["version"], after["impression"]) == ("draft", 1, report["impression"])
+    signed = client.post(f"{API}/reports/{rid}/sign", json={"confirm": True}, headers=h)
+    assert signed.status_code == 200, signed.text
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        result = verify(session)
+        actions = session.exec(sa.text("SELECT action FROM audit_event ORDER BY seq")).all()  # type: ignore[call-overload]
+    assert result.ok, result.summary()
+    assert [a[0] for a in actions].count("report.sign") == 1
