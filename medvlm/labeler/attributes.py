@@ -18,8 +18,13 @@ _SIDES = [
         Laterality.BILATERAL,
         re.compile(r"\b(?:bilateral(?:ly)?|both|bibasilar|bibasal|biapical|bilobar)\b", re.I),
     ),
-    (Laterality.LEFT, re.compile(r"\b(?:left|lingula|lingular)\b", re.I)),
-    (Laterality.RIGHT, re.compile(r"\b(?:right|middle lobe)\b", re.I)),
+    (Laterality.LEFT, re.compile(r"\bleft\b", re.I)),
+    (Laterality.RIGHT, re.compile(r"\bright\b", re.I)),
+]
+# Sides implied by anatomy, used only when no side word is written ("lingular opacity").
+_IMPLIED_SIDES = [
+    (Laterality.LEFT, re.compile(r"\blingula(?:r)?\b", re.I)),
+    (Laterality.RIGHT, re.compile(r"\bmiddle lobe\b", re.I)),
 ]
 _AFTER_STOP = re.compile(r",|\band\b|\bwith\b|\bno\b|\bwithout\b|\.|;", re.I)
 
@@ -36,6 +41,8 @@ def laterality_of(text: str, spec: FindingSpec) -> Laterality | None:
     if not spec.lateralities:
         return None
     sides = {side for side, pattern in _SIDES if pattern.search(text)}
+    if not sides:
+        sides = {side for side, pattern in _IMPLIED_SIDES if pattern.search(text)}
     if Laterality.BILATERAL in sides or {Laterality.LEFT, Laterality.RIGHT} <= sides:
         side: Laterality | None = Laterality.BILATERAL
     else:
