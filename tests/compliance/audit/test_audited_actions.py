@@ -7,36 +7,15 @@ head is restored. Runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import timedelta
-
-import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from compliance.audit import verify
-from medvlm.settings import Settings, get_settings
-from service.app import create_app
 from service.jobs.worker import Worker
-from tests.service.helpers import PixelDrafter, dicom_bytes, make_user, run_jobs, token_for
+from tests.service.helpers import dicom_bytes, run_jobs
 
 API = "/api/v1"
-SECRET = "audit-test-secret-" + "y" * 40
-
-
-@pytest.fixture
-def service(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, Worker, dict]]:
-    monkeypatch.setenv("MEDVLM_SECRET_KEY", SECRET)
-    get_settings.cache_clear()
-    app = create_app(get_settings(), drafter=PixelDrafter())
-    with Session(app.state.engine) as session:
-        user = make_user(session, "rad1", "radiologist")
-        headers = {"Authorization": f"Bearer {token_for(session, SECRET, user)}"}
-        session.commit()
-    worker = Worker(app.state.engine, app.state.drafter, worker_id="w", lease=timedelta(seconds=60))
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield client, worker, headers
 
 
 def _head(client: TestClient, *, present: bool) -> None:
