@@ -81,7 +81,7 @@ def _study_rows(session: Session, study_uid: str) -> tuple[Any, Any, list[Any]]:
     instances = session.exec(
         select(Instance).join(Series, Series.series_instance_uid == Instance.series_instance_uid)  # type: ignore[arg-type]
         .where(Series.study_instance_uid == study_uid)
-        .order_by(Series.series_number, Instance.instance_number, Instance.sop_instance_uid)).all()
+        .order_by(Series.series_number, Instance.instance_number, Instance.sop_instance_uid)).all()  # type: ignore[arg-type]
     return study, patient, list(instances)
 
 
