@@ -21,6 +21,9 @@ def register(app: typer.Typer) -> None:
         reports: str = typer.Option("mixed", "--reports", help="iu (real IU reports), template, or mixed."),
         size: int = typer.Option(512, "--size", help="Film size in pixels (square)."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace a dataset already in --out."),
+        workers: int = typer.Option(
+            1, "--workers", help="Render processes (films are the same for any count)."
+        ),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
     ) -> None:
         """Render N films showing known findings, paired with real or templated reports."""

@@ -7,10 +7,12 @@ renamed at the end: a directory has a manifest only when its build finished.
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -25,7 +27,7 @@ from medvlm.dataset.template import sample_findings, write_report
 from medvlm.findings import Finding
 from medvlm.ontology import Ontology, load_ontology
 from medvlm.synth import GENERATOR
-from medvlm.synth.atlas import load_atlas
+from medvlm.synth.atlas import Atlas, load_atlas
 from medvlm.synth.dicom_writer import StudyIdentity, write_dicom
 from medvlm.synth.render import render_film
 
@@ -141,7 +143,12 @@ def build_dataset(
     overwrite: bool = False,
     progress: bool = True,
     data_dir: Path | None = None,
+    workers: int = 1,
 ) -> BuildSummary:
+    """Render ``n`` studies into ``out``. ``workers`` > 1 renders in forked processes (same output: the
+    plans are made in this process, in order, and the records come back in order)."""
+    if workers < 1:
+        raise DatasetError(f"--workers must be at least 1, got {workers}")
     if n < 1:
         raise DatasetError(f"--n must be at least 1, got {n}")
     if reports not in ("iu", "template", "mixed"):
@@ -163,23 +170,47 @@ def build_dataset(
     out.mkdir(parents=True, exist_ok=True)
     part = out / (MANIFEST + ".part")
     plans = _plans(reports, onto, seed, summary)
-    with part.open("w", encoding="utf-8") as fh, _progress(progress, n) as advance:
-        for index in range(n):
-            plan = next(plans)
-            t0 = time.perf_counter()
-            record = _render_study(plan, index, seed, size, atlas, out)
-            summary.render_seconds += time.perf_counter() - t0
+    tasks = ((next(plans), index, seed, size, out) for index in range(n))
+    with (
+        part.open("w", encoding="utf-8") as fh,
+        _progress(progress, n) as advance,
+        _runner(workers, atlas) as run,
+    ):
+        for record, seconds in run(tasks):
+            summary.render_seconds += seconds
             write_record(fh, record, out.resolve())
             summary.written += 1
-            summary.splits[plan.split] += 1
-            summary.sources[plan.source] += 1
+            summary.splits[record.split] += 1
+            summary.sources[record.report_source] += 1
             advance()
     part.replace(out / MANIFEST)
     summary.seconds = time.perf_counter() - start
     return summary
 
 
-def _render_study(plan: _Plan, index: int, seed: int, size: int, atlas, out: Path) -> ManifestRecord:
+_ATLAS: Atlas | None = None  # the atlas a forked worker inherits
+
+
+def _task(task: tuple[_Plan, int, int, int, Path]) -> tuple[ManifestRecord, float]:
+    t0 = time.perf_counter()
+    assert _ATLAS is not None
+    record = _render_study(*task[:4], _ATLAS, task[4])
+    return record, time.perf_counter() - t0
+
+
+@contextmanager
+def _runner(workers: int, atlas: Atlas) -> Iterator[Callable[[Iterator], Iterator]]:
+    """Map render tasks in order: in this process, or in a pool of forked workers sharing the atlas."""
+    global _ATLAS
+    _ATLAS = atlas
+    if workers == 1:
+        yield lambda tasks: map(_task, tasks)
+        return
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield lambda tasks: pool.imap(_task, tasks, chunksize=4)
+
+
+def _render_study(plan: _Plan, index: int, seed: int, size: int, atlas: Atlas, out: Path) -> ManifestRecord:
     film_seed = int(np.random.SeedSequence([seed, 2, index]).generate_state(1)[0])
     film = render_film(plan.findings, seed=film_seed, size=size, atlas=atlas)
     who = StudyIdentity.synthetic(f"{seed}-{index}-{plan.study_id}", np.random.default_rng(film_seed))

@@ -95,15 +95,16 @@ def test_unrenderable_iu_reports_are_skipped_and_counted(atlas, atlas_dir: Path,
     ("kwargs", "message"),
     [
         ({"n": 0}, "--n"),
+        ({"workers": 0}, "--workers"),
         ({"reports": "mimic"}, "--reports"),
         ({"size": 16}, "--size"),
         ({"size": 9999}, "--size"),
     ],
 )
 def test_bad_requests_are_refused(tmp_path: Path, kwargs: dict, message: str) -> None:
-    args = {"n": 1, "reports": "template", "size": 64, **kwargs}
+    args = {"n": 1, "reports": "template", "size": 64, "workers": 1, **kwargs}
     with pytest.raises(DatasetError, match=message):
-        build_dataset(tmp_path, args["n"], reports=args["reports"], size=args["size"], progress=False)
+        build_dataset(tmp_path, args.pop("n"), progress=False, **args)
 
 
 def test_existing_dataset_needs_overwrite(template_set: Path) -> None:
