@@ -130,20 +130,11 @@ def _text(ctx: ReportContext, st: dict[str, ParagraphStyle]) -> list:
 
 
 def _page_decorator(ctx: ReportContext):  # type: ignore[no-untyped-def]
-    font, bold = _fonts()
+    font, _bold = _fonts()
     made = utc_text(ctx.signed_at or ctx.created_at or datetime(1970, 1, 1, tzinfo=UTC))
 
     def decorate(canvas: Canvas, doc: SimpleDocTemplate) -> None:
         canvas.saveState()
-        if not ctx.is_signed:
-            # Behind the content (drawn before the flowables), light enough to keep the text readable.
-            canvas.setFillColor(colors.Color(0.85, 0.2, 0.2, alpha=0.22))
-            canvas.setFont(bold, 110)
-            canvas.translate(A4[0] / 2, A4[1] / 2)
-            canvas.rotate(45)
-            canvas.drawCentredString(0, -35, "DRAFT")
-            canvas.rotate(-45)
-            canvas.translate(-A4[0] / 2, -A4[1] / 2)
         canvas.setFillColor(colors.grey)
         canvas.setFont(font, 7.5)
         state = "signed" if ctx.is_signed else "draft"
@@ -153,6 +144,21 @@ def _page_decorator(ctx: ReportContext):  # type: ignore[no-untyped-def]
         canvas.restoreState()
 
     return decorate
+
+
+class _DraftCanvas(Canvas):
+    """Stamps DRAFT over each finished page, on top of the content (the key image included), so that no
+    crop or screenshot of a draft page loses the mark."""
+
+    def showPage(self) -> None:  # reportlab's method name
+        self.saveState()
+        self.setFillColor(colors.Color(0.85, 0.2, 0.2, alpha=0.22))
+        self.setFont(_fonts()[1], 110)
+        self.translate(A4[0] / 2, A4[1] / 2)
+        self.rotate(45)
+        self.drawCentredString(0, -35, "DRAFT")
+        self.restoreState()
+        super().showPage()
 
 
 def build_pdf(report_ctx: ReportContext) -> bytes:
@@ -167,5 +173,6 @@ def build_pdf(report_ctx: ReportContext) -> bytes:
         invariant=1)
     story = _header(ctx, st) + _key_image(ctx, st) + _findings_table(ctx, st) + _text(ctx, st)
     decorate = _page_decorator(ctx)
-    doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
+    doc.build(story, onFirstPage=decorate, onLaterPages=decorate,
+              canvasmaker=Canvas if ctx.is_signed else _DraftCanvas)
     return buffer.getvalue()

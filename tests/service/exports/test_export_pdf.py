@@ -108,6 +108,7 @@ def test_rendered_page_shows_watermark_only_on_drafts(signed_pdf: bytes, draft_p
     assert signed[90:230, 120:210].mean() < 200
     assert reddish(signed) < 0.001
     assert reddish(draft) > 0.005
+    assert reddish(draft[90:230, 120:210]) > 0.01  # stamped over the key image too, not hidden behind it
 
 
 def test_pdf_is_reproducible(signed_ctx: ReportContext, signed_pdf: bytes) -> None:
