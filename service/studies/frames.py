@@ -6,6 +6,8 @@ the viewer stored values plus what it needs to apply the Modality LUT and VOI wi
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -48,6 +50,11 @@ def _dataset(instance: Instance, settings: Settings) -> Any:
     return read_dataset(instance.path, settings)
 
 
+_PNG_CACHE: OrderedDict[tuple, bytes] = OrderedDict()
+_PNG_CACHE_SIZE = 256
+_PNG_LOCK = threading.Lock()
+
+
 def render_frame_png(
     settings: Settings,
     instance: Instance,
@@ -55,10 +62,25 @@ def render_frame_png(
     window: tuple[float, float] | None,
     max_size: int | None,
 ) -> bytes:
+    """A rendered PNG, cached by content hash: stored files never change, so a hit is always current.
+
+    A viewer asks for the same frame again on every reload and every preview; decoding a 2k x 2k film
+    each time costs a second of CPU.
+    """
     from medvlm.dicom.render import render_png
 
     _check_frame(instance, frame)
-    return render_png(_dataset(instance, settings), frame=frame, window=window, max_size=max_size)
+    key = (instance.sha256, frame, window, max_size)
+    with _PNG_LOCK:
+        if key in _PNG_CACHE:
+            _PNG_CACHE.move_to_end(key)
+            return _PNG_CACHE[key]
+    png = render_png(_dataset(instance, settings), frame=frame, window=window, max_size=max_size)
+    with _PNG_LOCK:
+        _PNG_CACHE[key] = png
+        while len(_PNG_CACHE) > _PNG_CACHE_SIZE:
+            _PNG_CACHE.popitem(last=False)
+    return png
 
 
 def raw_frame(settings: Settings, instance: Instance, frame: int) -> tuple[bytes, dict[str, str]]:

@@ -52,27 +52,36 @@ def worklist(
     if not sees_all_studies(principal.role):
         conditions.append(StudyState.source_api_key_id == principal.api_key_id)
 
-    base = (
-        select(Study, Patient, status_col, critical_col, Report.id)
+    # Count with only the joins the filters need: it scans every matching study.
+    counted = select(func.count()).select_from(Study)
+    if q:
+        counted = counted.join(Patient, Patient.id == Study.patient_pk)  # type: ignore[arg-type]
+    if status or not sees_all_studies(principal.role):
+        counted = counted.outerjoin(StudyState, StudyState.study_instance_uid == Study.study_instance_uid)  # type: ignore[arg-type]
+    total = session.exec(counted.where(*conditions)).one()
+    rows = session.exec(
+        select(Study, Patient, status_col, critical_col)
         .join(Patient, Patient.id == Study.patient_pk)  # type: ignore[arg-type]
         .outerjoin(StudyState, StudyState.study_instance_uid == Study.study_instance_uid)  # type: ignore[arg-type]
-        .outerjoin(Report, Report.study_instance_uid == Study.study_instance_uid)  # type: ignore[arg-type]
         .where(*conditions)
-    )
-    total = session.exec(select(func.count()).select_from(base.subquery())).one()
-    rows = session.exec(
-        base.order_by(
+        .order_by(
             critical_col.desc(),
             Study.study_date.desc(),  # type: ignore[attr-defined]
-            Study.created_at.desc(),
+            Study.created_at.desc(),  # type: ignore[attr-defined]
             Study.study_instance_uid,
-        )  # type: ignore[attr-defined]
+        )
         .offset((page - 1) * page_size)
         .limit(page_size)
     ).all()
     uids = [row[0].study_instance_uid for row in rows]
     modalities: dict[str, set[str]] = {uid: set() for uid in uids}
+    report_ids: dict[str, str] = {}
     if uids:
+        report_ids = dict(
+            session.exec(
+                select(Report.study_instance_uid, Report.id).where(Report.study_instance_uid.in_(uids))  # type: ignore[attr-defined]
+            ).all()
+        )
         for uid, mod in session.exec(
             select(Series.study_instance_uid, Series.modality).where(Series.study_instance_uid.in_(uids))
         ).all():  # type: ignore[attr-defined]
@@ -89,8 +98,8 @@ def worklist(
             modalities=sorted(modalities[study.study_instance_uid]),
             status=st,
             critical=bool(crit),
-            report_id=report_id,
+            report_id=report_ids.get(study.study_instance_uid),
         )
-        for study, patient, st, crit, report_id in rows
+        for study, patient, st, crit in rows
     ]
     return WorklistPage(items=items, total=int(total), page=page, page_size=page_size)
