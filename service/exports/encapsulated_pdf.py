@@ -18,7 +18,7 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
 from service.exports.context import ReportContext
 from service.exports.image import read_header
 from service.exports.pdf import build_pdf
-from service.exports.sr import MANUFACTURER, _check_source, report_uid
+from service.exports.sr import MANUFACTURER, _check_source, instance_number, report_uid, series_uid
 
 ENCAPSULATED_PDF_STORAGE = "1.2.840.10008.5.1.4.1.1.104.1"
 PDF_SERIES_NUMBER = 9002
@@ -47,7 +47,7 @@ def build_dataset(report_ctx: ReportContext, pdf_bytes: bytes | None = None) -> 
             setattr(ds, keyword, "")
     # Encapsulated Document Series
     ds.Modality = "DOC"
-    ds.SeriesInstanceUID = report_uid(ctx, "pdf-series")
+    ds.SeriesInstanceUID = series_uid(ctx, "pdf-series")
     ds.SeriesNumber = PDF_SERIES_NUMBER
     ds.SeriesDescription = "MedVLM report (PDF)"
     # General Equipment + SC Equipment: a workstation-made document
@@ -56,7 +56,7 @@ def build_dataset(report_ctx: ReportContext, pdf_bytes: bytes | None = None) -> 
     ds.ConversionType = "WSD"
     ds.SoftwareVersions = (ctx.model_version or "unknown")[:64]
     # Encapsulated Document
-    ds.InstanceNumber = 1
+    ds.InstanceNumber = instance_number(ctx)
     ds.ContentDate = when.strftime("%Y%m%d")
     ds.ContentTime = when.strftime("%H%M%S")
     ds.AcquisitionDateTime = when.strftime("%Y%m%d%H%M%S+0000")

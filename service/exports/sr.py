@@ -62,6 +62,17 @@ def report_uid(ctx: ReportContext, kind: str) -> str:
     return uuid_uid(*state)
 
 
+def series_uid(ctx: ReportContext, kind: str) -> str:
+    """One series per report and export kind: the draft, the signed report and each addendum version of
+    the report land in the same series in the PACS, as successive instances."""
+    return uuid_uid(ctx.report_id, kind)
+
+
+def instance_number(ctx: ReportContext) -> int:
+    """1 for a draft, 2 once signed, 2 + n after n addenda: later versions sort after earlier ones."""
+    return 1 if not ctx.is_signed else 2 + len(ctx.addenda)
+
+
 def uuid_uid(*parts: str) -> str:
     """A 2.25 UID from a name-based UUID (PS3.5 B.2): deterministic for the same parts."""
     return f"2.25.{uuid.uuid5(_UID_NAMESPACE, '|'.join(parts)).int}"
@@ -146,8 +157,9 @@ def build_sr_dataset(report_ctx: ReportContext) -> Dataset:
         content = _content(ctx)
         sr = hd.sr.ComprehensiveSR(
             evidence=[source], content=content,
-            series_instance_uid=report_uid(ctx, "sr-series"), series_number=SR_SERIES_NUMBER,
-            sop_instance_uid=report_uid(ctx, "sr"), instance_number=1, manufacturer=MANUFACTURER,
+            series_instance_uid=series_uid(ctx, "sr-series"), series_number=SR_SERIES_NUMBER,
+            sop_instance_uid=report_uid(ctx, "sr"), instance_number=instance_number(ctx),
+            manufacturer=MANUFACTURER,
             is_complete=ctx.is_signed, is_final=ctx.is_signed, is_verified=ctx.is_signed,
             institution_name=ctx.institution[:64],
             verifying_observer_name=person_name(ctx.signer) if ctx.is_signed and ctx.signer else None,

@@ -151,6 +151,9 @@ def test_same_report_state_gives_the_same_uid(signed_ctx: ReportContext, draft_c
     first, again, draft = _read(build_sr(signed_ctx)), _read(build_sr(signed_ctx)), _read(build_sr(draft_ctx))
     assert first.SOPInstanceUID == again.SOPInstanceUID
     assert draft.SOPInstanceUID != first.SOPInstanceUID
+    # One series per report: the draft and the signed version are successive instances of it.
+    assert draft.SeriesInstanceUID == first.SeriesInstanceUID
+    assert (draft.InstanceNumber, first.InstanceNumber) == (1, 3)  # signed, with one addendum
 
 
 @pytest.mark.parametrize("field", ["study_instance_uid", "key_series_instance_uid", "key_sop_instance_uid",
