@@ -9,7 +9,9 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from compliance import errors as compliance
 from medvlm import errors as lib
+from service.exports.errors import ExportError
 
 
 class ServiceError(lib.MedVLMError):
@@ -51,6 +53,7 @@ class ModelUnavailableError(ServiceError):
 # Most specific first: the first matching class decides the status.
 STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (AuthenticationError, 401),
+    (compliance.PermissionDeniedError, 403),
     (PermissionDeniedError, 403),
     (lib.NotFoundError, 404),
     (WorkflowError, 409),
@@ -63,7 +66,10 @@ STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (lib.DicomError, 422),
     (lib.ModelInputError, 422),
     (InvalidInputError, 422),
+    (ExportError, 422),
     (lib.ConfigError, 409),
+    # The audit store failing is the server's fault, not the caller's: the action was rolled back.
+    (compliance.AuditError, 503),
     (lib.MedVLMError, 400),
 ]
 
