@@ -18,7 +18,7 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
 from service.exports.context import ReportContext
 from service.exports.image import read_header
 from service.exports.pdf import build_pdf
-from service.exports.sr import MANUFACTURER, _check_source, instance_number, report_uid, series_uid
+from service.exports.sr import MANUFACTURER, check_key_image, instance_number, report_uid, series_uid
 
 ENCAPSULATED_PDF_STORAGE = "1.2.840.10008.5.1.4.1.1.104.1"
 PDF_SERIES_NUMBER = 9002
@@ -33,7 +33,7 @@ def build_dataset(report_ctx: ReportContext, pdf_bytes: bytes | None = None) -> 
     """The Encapsulated PDF dataset; ``pdf_bytes`` defaults to ``build_pdf(report_ctx)``."""
     ctx = report_ctx
     source = read_header(ctx.key_image_path)
-    _check_source(ctx, source)
+    check_key_image(ctx, source)
     pdf = pdf_bytes if pdf_bytes is not None else build_pdf(ctx)
     when = ctx.signed_at or ctx.created_at or datetime.now(UTC)
     when = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)

@@ -137,7 +137,7 @@ def _content(ctx: ReportContext) -> hd.sr.ContainerContentItem:
     return root
 
 
-def _check_source(ctx: ReportContext, source: Dataset) -> None:
+def check_key_image(ctx: ReportContext, source: Dataset) -> None:
     pairs = [("StudyInstanceUID", ctx.study_instance_uid), ("SeriesInstanceUID", ctx.key_series_instance_uid),
              ("SOPInstanceUID", ctx.key_sop_instance_uid), ("SOPClassUID", ctx.key_sop_class_uid)]
     for keyword, expected in pairs:
@@ -151,7 +151,7 @@ def build_sr_dataset(report_ctx: ReportContext) -> Dataset:
     """The Comprehensive SR as a pydicom dataset (see ``build_sr`` for bytes)."""
     ctx = report_ctx
     source = read_header(ctx.key_image_path)
-    _check_source(ctx, source)
+    check_key_image(ctx, source)
     when = _utc(ctx.signed_at or ctx.created_at or datetime.now(UTC))
     try:
         content = _content(ctx)
