@@ -18,6 +18,10 @@ def serve_command(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=0, max=64, help="Drafting worker threads (0: API only).")] = 1,
+    draft_pending: Annotated[
+        bool,
+        typer.Option(help="Queue a draft for stored studies that have none (e.g. from `medvlm ingest`)."),
+    ] = True,
 ) -> None:
     """Run the review service: HTTP API, drafting workers and the browser UI."""
     import threading
@@ -39,6 +43,10 @@ def serve_command(
             typer.echo("note: SQLite allows a single drafting worker; use PostgreSQL for more", err=True)
             workers = 1
         queue.requeue_after_restart(engine)  # jobs of a previous, killed process run again
+    if draft_pending:
+        queued = queue.enqueue_undrafted(engine, max_attempts=settings.job_max_attempts)
+        if queued:
+            typer.echo(f"queued {queued} stored study(ies) for drafting")
     stop = threading.Event()
     threads = [
         threading.Thread(

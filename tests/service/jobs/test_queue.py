@@ -146,3 +146,16 @@ def test_killed_worker_job_completes_after_restart(client: TestClient, app, call
     assert (job.status, job.attempts, job.worker_id) == ("done", 2, "restarted")
     report = client.get(f"{API}/studies/1.2.74/report", headers=callers.radiologist)
     assert report.status_code == 200 and report.json()["status"] == "draft"
+
+
+def test_studies_ingested_outside_the_api_get_queued_once(app, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from medvlm.dicom.ingest import ingest_paths
+
+    for i, uid in enumerate(("1.2.75", "1.2.76")):
+        (tmp_path / f"{i}.dcm").write_bytes(dicom_bytes(study_uid=uid))
+    assert ingest_paths([tmp_path], settings=app.state.settings).ingested == 2
+    limit = app.state.settings.job_max_attempts
+    assert queue.enqueue_undrafted(app.state.engine, max_attempts=limit) == 2
+    assert queue.enqueue_undrafted(app.state.engine, max_attempts=limit) == 0  # already queued
+    assert run_jobs(Worker(app.state.engine, PixelDrafter, worker_id="w")) == 2
+    assert queue.enqueue_undrafted(app.state.engine, max_attempts=limit) == 0  # drafted
