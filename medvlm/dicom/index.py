@@ -38,7 +38,8 @@ def stored_hashes(session: Session, sop_uids: list[str]) -> dict[str, str]:
 def _existing(session: Session, column: object, values: set[str]) -> set[str]:
     if not values:
         return set()
-    return set(session.exec(select(column).where(col(column).in_(sorted(values)))).all())  # type: ignore[call-overload]
+    rows = session.exec(select(column).where(col(column).in_(sorted(values)))).all()  # type: ignore[call-overload]
+    return {str(value) for value in rows}
 
 
 def _patient_pk(session: Session, info: InstanceInfo, cache: dict[tuple[str, str], int]) -> int:
