@@ -37,10 +37,14 @@ def phrase_parts(clause: str, start: int, end: int, prev_end: int, next_start: i
     return before, after[: stop.start()] if stop else after
 
 
-def laterality_of(text: str, spec: FindingSpec) -> Laterality | None:
+def laterality_of(text: str, spec: FindingSpec, strict: bool = False) -> Laterality | None:
+    """The side named in ``text``; with ``strict``, None unless the text names exactly one side word
+    (a whole clause or sentence may describe other findings on the other side)."""
     if not spec.lateralities:
         return None
     sides = {side for side, pattern in _SIDES if pattern.search(text)}
+    if strict and len(sides) > 1:
+        return None
     if not sides:
         sides = {side for side, pattern in _IMPLIED_SIDES if pattern.search(text)}
     if Laterality.BILATERAL in sides or {Laterality.LEFT, Laterality.RIGHT} <= sides:
@@ -69,12 +73,15 @@ def severity_of(text: str, spec: FindingSpec, ontology: Ontology) -> str | None:
     return found
 
 
-def location_of(text: str, spec: FindingSpec, ontology: Ontology) -> str | None:
-    """The first allowed location (or device type, for support devices) named in ``text``."""
+def location_of(text: str, spec: FindingSpec, ontology: Ontology, strict: bool = False) -> str | None:
+    """The first allowed location (or device type, for support devices) named in ``text``; with
+    ``strict``, None when the text names more than one."""
     vocabulary = ontology.device_types if spec.name == "support_device" else ontology.location_words
-    best: tuple[int, str] | None = None
+    found: list[tuple[int, str]] = []
     for name in spec.locations:
         match = _word_pattern([*vocabulary.get(name, []), name]).search(text)
-        if match and (best is None or match.start() < best[0]):
-            best = (match.start(), name)
-    return best[1] if best else None
+        if match:
+            found.append((match.start(), name))
+    if not found or (strict and len(found) > 1):
+        return None
+    return min(found)[1]

@@ -15,17 +15,38 @@ from typing import Any
 
 from medvlm.corpus.iu import SPLITS, IUReport, load_iu_reports, mesh_findings
 from medvlm.errors import ConfigError
-from medvlm.findings import Presence
+from medvlm.findings import Finding, Presence
 from medvlm.labeler.labeler import label_report
 from medvlm.ontology import Ontology, load_ontology
 
 
+def predicted_findings(text: str, ontology: Ontology) -> dict[str, Finding]:
+    return {f.label: f for f in label_report(text, ontology) if f.presence == Presence.PRESENT}
+
+
 def predicted_labels(text: str, ontology: Ontology) -> set[str]:
-    return {f.label for f in label_report(text, ontology) if f.presence == Presence.PRESENT}
+    return set(predicted_findings(text, ontology))
 
 
 def reference_labels(report: IUReport, ontology: Ontology) -> set[str]:
     return {f.label for f in mesh_findings(report, ontology)}
+
+
+def attribute_agreement(
+    pairs: Iterable[tuple[dict[str, Finding], dict[str, Finding]]],
+) -> dict[str, dict[str, float]]:
+    """For labels found by both, how often the labeler's side / severity equals the MeSH qualifier
+    (counted where the MeSH tag has one; a missing reading counts as a disagreement)."""
+    out: dict[str, dict[str, float]] = {}
+    for attribute in ("laterality", "severity"):
+        agree = total = 0
+        for reference, predicted in pairs:
+            for label, truth in reference.items():
+                if label in predicted and getattr(truth, attribute) is not None:
+                    total += 1
+                    agree += getattr(predicted[label], attribute) == getattr(truth, attribute)
+        out[attribute] = {"agreement": agree / total if total else 0.0, "n": total}
+    return out
 
 
 def score(pairs: Iterable[tuple[set[str], set[str]]], names: list[str], min_examples: int) -> dict[str, Any]:
@@ -83,8 +104,11 @@ def run_labeler_eval(
         from tqdm import tqdm
 
         iterator = tqdm(reports, desc="labeling IU reports", unit="report")
-    pairs = [(reference_labels(r, onto), predicted_labels(r.text, onto)) for r in iterator]
-    result = score(pairs, onto.names, min_examples)
+    found = [
+        ({f.label: f for f in mesh_findings(r, onto)}, predicted_findings(r.text, onto)) for r in iterator
+    ]
+    result = score(((set(ref), set(pred)) for ref, pred in found), onto.names, min_examples)
+    result["attributes"] = attribute_agreement(found)
     result["splits"] = list(splits)
     result["skipped_empty"] = len(load_iu_reports(tuple(splits))) - len(reports)
     return result
@@ -108,4 +132,8 @@ def format_table(result: dict[str, Any]) -> str:
         f"macro F1 over {len(scored)} findings with >= {result['min_examples']} examples: "
         f"{result['macro_f1']:.3f}"
     )
+    for attribute, row in result.get("attributes", {}).items():
+        lines.append(
+            f"{attribute} agreement with MeSH on findings both report: {row['agreement']:.3f} (n={row['n']})"
+        )
     return "\n".join(lines)

@@ -56,9 +56,14 @@ def label_mentions(text: str, ontology: Ontology | None = None) -> list[LabeledM
                     LabeledMention(
                         label=mention.label,
                         presence=presence,
-                        laterality=laterality_of(phrase, spec),
+                        # The phrase first; else the clause, then the sentence ("Minimal atelectasis,
+                        # platelike in the right upper lobe"): laterality_of is None when they name two sides.
+                        laterality=laterality_of(phrase, spec)
+                        or laterality_of(clause.text, spec, strict=True)
+                        or laterality_of(sentence.text, spec, strict=True),
                         severity=severity_of(phrase, spec, onto),
-                        location=location_of(phrase, spec, onto),
+                        location=location_of(phrase, spec, onto)
+                        or location_of(clause.text, spec, onto, strict=True),
                         change=change_of(clause.text, presence),
                         sentence=sentence.text,
                         text=mention.text,

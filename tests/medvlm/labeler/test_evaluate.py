@@ -45,6 +45,10 @@ def test_validation_bucket_meets_the_target_and_the_table_lists_every_finding() 
     for name in result["per_finding"]:
         assert name in table
     assert "macro F1 over" in table
+    for attribute in ("laterality", "severity"):
+        assert result["attributes"][attribute]["n"] > 20
+        assert result["attributes"][attribute]["agreement"] >= 0.85
+        assert f"{attribute} agreement" in table
 
 
 def test_cli_prints_the_table_and_refuses_the_test_split() -> None:

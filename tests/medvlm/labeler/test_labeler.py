@@ -52,6 +52,15 @@ PRESENCE_CASES = [
     ("There is a pericardial effusion.", {}),
     ("Subcutaneous emphysema in the left chest wall.", {}),
     ("The lungs are hyperexpanded consistent with emphysema.", {"hyperinflation": P}),
+    ("The lungs are clear.", {"lung_opacity": A, "consolidation": A}),
+    ("Left basilar opacity. The lungs are otherwise clear.", {"lung_opacity": P, "consolidation": A}),
+    ("Heart size is upper limits of normal.", {}),
+    ("The heart size XXXX at XXXX mildly enlarged.", {"cardiomegaly": P}),
+    ("There are several age-indeterminate left-sided rib fractures.", {"fracture": P}),
+    ("Right lower lobe infiltrate, in the appropriate clinical setting compatible with pneumonia.",
+     {"lung_opacity": P, "consolidation": U}),
+    ("Limited exam, for evaluation of fractures.", {"fracture": U}),
+    ("Heart size normal.No effusion.", {"cardiomegaly": A, "pleural_effusion": A}),
     ("Right IJ central venous catheter tip in the SVC.", {"support_device": P}),
     ("Left chest wall pacemaker with leads in the right ventricle.", {"support_device": P}),
     ("Healed left rib fractures. No acute fracture.", {"fracture": P}),
@@ -85,6 +94,9 @@ def test_presence(text: str, expected: dict[str, Presence]) -> None:
         ("Left-sided pacemaker in place.", "support_device", L, None, "pacemaker"),
         ("Endotracheal tube 4 cm above the carina.", "support_device", None, None, "endotracheal tube"),
         ("Right lower lobe pneumonia and small left effusion.", "pleural_effusion", L, "small", None),
+        ("Minimal atelectasis, platelike in the right upper lobe.", "atelectasis", R, "mild", "upper lobe"),
+        ("Left middle lobe opacity.", "lung_opacity", L, None, "middle lobe"),  # written side beats anatomy
+        ("Significant bilateral emphysematous changes.", "hyperinflation", B, "severe", None),
     ],
 )
 def test_attributes(
