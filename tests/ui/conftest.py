@@ -1,4 +1,4 @@
-"""Fixtures for the browser tests: the live service (once per module), Chromium, a fresh page per test."""
+"""Fixtures for the browser tests: the live service and Chromium (once per session), a fresh page per test."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from tests.support.services import missing_service
 from tests.ui.live import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveService, running_service
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     with running_service(tmp_path_factory.mktemp("ui-service")) as service:
         yield service
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not os.access(CHROMIUM, os.X_OK):
         missing_service("Chromium")

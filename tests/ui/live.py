@@ -68,6 +68,9 @@ class LiveService:
     report_id: str
     token: str
     logs: Path
+    # A small CT from pydicom's test files: a second study for the tests that must not sign the film.
+    second_study_uid: str
+    second_report_id: str
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
@@ -116,26 +119,32 @@ def _wait_healthy(base_url: str, proc: subprocess.Popen[bytes], log: Path) -> No
     raise RuntimeError(f"the service did not become healthy:\n{log.read_text()[-3000:]}")
 
 
-def _upload_and_draft(base_url: str, film: Path, logs: Path) -> tuple[str, str, str]:
+def _login_token(base_url: str) -> str:
     login = httpx.post(f"{base_url}/api/v1/auth/login", timeout=30,
                        json={"username": USERNAME, "password": PASSWORD})
     login.raise_for_status()
-    token = login.json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    return str(login.json()["access_token"])
+
+
+def _upload(base_url: str, token: str, film: Path) -> str:
     with film.open("rb") as handle:
-        upload = httpx.post(f"{base_url}/api/v1/studies", headers=headers, timeout=120,
-                            files={"files": (film.name, handle, "application/dicom")})
+        upload = httpx.post(f"{base_url}/api/v1/studies", headers={"Authorization": f"Bearer {token}"},
+                            timeout=120, files={"files": (film.name, handle, "application/dicom")})
     assert upload.status_code == 202, upload.text
-    study_uid = upload.json()["study_instance_uids"][0]
+    return str(upload.json()["study_instance_uids"][0])
+
+
+def _wait_drafted(base_url: str, token: str, study_uid: str, logs: Path) -> str:
+    """The report id once the service's worker has drafted ``study_uid``."""
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
-        jobs = httpx.get(f"{base_url}/api/v1/jobs", params={"study_uid": study_uid}, headers=headers,
-                         timeout=30)
+        jobs = httpx.get(f"{base_url}/api/v1/jobs", params={"study_uid": study_uid},
+                         headers={"Authorization": f"Bearer {token}"}, timeout=30)
         jobs.raise_for_status()
         body = jobs.json()
         items = body["items"] if isinstance(body, dict) else body
         if items and items[0]["status"] == "done":
-            return study_uid, items[0]["report_id"], token
+            return str(items[0]["report_id"])
         if items and items[0]["status"] == "failed":
             raise RuntimeError(f"drafting failed: {items[0].get('last_error')}")
         time.sleep(0.5)
@@ -145,7 +154,9 @@ def _upload_and_draft(base_url: str, film: Path, logs: Path) -> tuple[str, str, 
 
 @contextmanager
 def running_service(root: Path) -> Iterator[LiveService]:
-    """uvicorn serving ``service.app:create_app`` + one worker process; the study uploaded and drafted."""
+    """uvicorn serving ``service.app:create_app`` + one worker process; two studies uploaded and drafted."""
+    from pydicom.data import get_testdata_file
+
     film = film_path()
     database_url = f"sqlite:///{root / 'medvlm.db'}"
     _create_user(database_url)
@@ -166,9 +177,14 @@ def running_service(root: Path) -> Iterator[LiveService]:
             _wait_healthy(base_url, procs[0], logs / "server.log")
             worker = [sys.executable, "-m", "service.jobs.worker", "--poll-seconds", "0.2"]
             procs.append(subprocess.Popen(worker, cwd=REPO, env=env, stdout=worker_log, stderr=STDOUT))
-            study_uid, report_id, token = _upload_and_draft(base_url, film, logs)
-            _stop(procs.pop())  # the draft is done; free the CPU (regenerate runs inside the server)
-            yield LiveService(base_url, database_url, study_uid, report_id, token, logs)
+            token = _login_token(base_url)
+            study_uid = _upload(base_url, token, film)
+            second_uid = _upload(base_url, token, Path(get_testdata_file("CT_small.dcm")))
+            report_id = _wait_drafted(base_url, token, study_uid, logs)
+            second_report = _wait_drafted(base_url, token, second_uid, logs)
+            _stop(procs.pop())  # drafts done; free the CPU (regenerate runs inside the server)
+            yield LiveService(base_url, database_url, study_uid, report_id, token, logs,
+                              second_uid, second_report)
     finally:
         for proc in procs:
             _stop(proc)

@@ -201,6 +201,7 @@ function openSignDialog() {
     critical.length ? el("strong", { class: "text-critical" }, ` · critical: ${critical.join(", ")}`) : null,
     el("span", {}, `. Drafted by model ${report.model_version || "unknown"}.`),
   );
+  $("sign-dialog").returnValue = ""; // Escape must never replay an earlier "sign"
   $("sign-dialog").showModal();
   $("sign-confirm").focus();
 }

@@ -1,0 +1,67 @@
+"""``service.ui.router``: pages and static assets served from ``ui/``, nothing outside it."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from service.ui.router import STATIC_DIR, UI_DIR, router
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    app = FastAPI()
+    app.include_router(router)
+    return TestClient(app)
+
+
+@pytest.mark.parametrize(
+    ("path", "media_type", "marker"),
+    [
+        ("/", "text/html", 'id="login-form"'),
+        ("/review/1.2.840.113619.2.1", "text/html", 'id="viewer"'),
+        ("/ui/static/js/viewer.js", "text/javascript", "export class Viewer"),
+        ("/ui/static/js/api.js", "text/javascript", "sessionStorage"),
+        ("/ui/static/css/base.css", "text/css", "--bg"),
+    ],
+)
+def test_serves_pages_and_assets(client: TestClient, path: str, media_type: str, marker: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(media_type)
+    assert marker in response.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/ui/static/js/missing.js",  # not there
+        "/ui/static/%2e%2e/index.html",  # escapes ui/static
+        "/ui/static/%2e%2e/%2e%2e/service/ui/router.py",  # escapes the UI altogether
+        "/ui/static/js",  # a folder
+        "/ui/static/js/viewer.js.map",  # an unknown type
+    ],
+)
+def test_refuses_anything_else(client: TestClient, path: str) -> None:
+    assert client.get(path).status_code == 404
+
+
+def test_every_page_reference_resolves(client: TestClient) -> None:
+    """Each stylesheet, script and module a page names is served (a typo would break the page silently)."""
+    import re
+
+    for page in ("index.html", "review.html"):
+        html = (UI_DIR / page).read_text()
+        for ref in re.findall(r'(?:href|src)="(/ui/static/[^"]+)"', html):
+            assert client.get(ref).status_code == 200, f"{page} refers to {ref}, which is not served"
+    for module in STATIC_DIR.glob("js/*.js"):
+        for imported in re.findall(r'from "\./([^"]+)"', module.read_text()):
+            assert (STATIC_DIR / "js" / imported).is_file(), f"{module.name} imports missing {imported}"
+
+
+def test_ontology_for_the_findings_panel(client: TestClient) -> None:
+    body = client.get("/ui/ontology.json").json()["findings"]
+    assert body["pleural_effusion"]["lateralities"] == ["left", "right", "bilateral"]
+    assert body["pneumothorax"]["critical"] is True
+    assert body["cardiomegaly"]["lateralities"] == []
