@@ -29,14 +29,14 @@ PSEUDO_NEGATION = _cues(
     "|not significantly decreased"
 )
 UNCERTAIN_BEFORE = _cues(
-    "clinical setting|correlate|suggesting|consideration|considered|evaluation of|evaluate for"
-    "|assess for|assessment of|to exclude|history of|possible|possibly|questionable|question of"
-    "|questioned|suspicious for|suspected|suspect|concerning for|concern for|may represent|may reflect"
-    "|may be|may have|might|could represent|could reflect|could be|cannot exclude|can not exclude"
-    "|cannot rule out|can not rule out|can't exclude|not excluded|not ruled out|differential|versus|vs"
-    "|equivocal|indeterminate|uncertain|suggestive of|rule out|r/o|worrisome for|raise the possibility"
-    "|raises the possibility|question|questionably|difficult to exclude|may|would be"
-    "|not entirely excluded|could|obscure|obscuring"
+    "evaluation for|clinical setting|correlate|suggesting|consideration|considered|evaluation of"
+    "|evaluate for|assess for|assessment of|to exclude|history of|possible|possibly|questionable"
+    "|question of|questioned|suspicious for|suspected|suspect|concerning for|concern for|may represent"
+    "|may reflect|may be|may have|might|could represent|could reflect|could be|cannot exclude"
+    "|can not exclude|cannot rule out|can not rule out|can't exclude|not excluded|not ruled out"
+    "|differential|versus|vs|equivocal|indeterminate|uncertain|suggestive of|rule out|r/o|worrisome for"
+    "|raise the possibility|raises the possibility|question|questionably|difficult to exclude|may"
+    "|would be|not entirely excluded|could|obscure|obscuring"
 )
 UNCERTAIN_AFTER = _cues(
     "in the differential|a consideration|be considered|also possible|is also possible|less likely"
