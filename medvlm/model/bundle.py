@@ -22,6 +22,7 @@ from medvlm.errors import ModelInputError, NotFoundError
 from medvlm.findings import Finding, Laterality, Presence
 from medvlm.model import processing
 from medvlm.model.configuration import BundleConfig
+from medvlm.model.generation import greedy_generate
 from medvlm.model.heads import FindingsHead
 
 HEAD_FILE, CONFIG_FILE, CARD_FILE = "findings_head.safetensors", "medvlm_config.json", "model_card.json"
@@ -149,23 +150,16 @@ class ModelBundle:
         pixel_values = self.pixel_values(images)
         if pixel_values.shape[0] != ids.shape[0]:
             raise ModelInputError(f"got {pixel_values.shape[0]} images for {ids.shape[0]} prompts")
-        try:
-            out = self.model.generate(
-                input_ids=ids,
-                attention_mask=mask,
-                pixel_values=pixel_values,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                num_beams=1,
-                use_cache=True,
-                eos_token_id=self.tokenizer.eos_token_id,
-                pad_token_id=self.tokenizer.pad_token_id,
-            )
-        except ValueError as exc:
-            if "image" in str(exc).lower():
-                raise ModelInputError(f"image tokens and image features do not match: {exc}") from exc
-            raise
-        return self.tokenizer.batch_decode(out[:, ids.shape[1] :], skip_special_tokens=True)
+        out = greedy_generate(
+            self.model,
+            ids,
+            mask,
+            pixel_values,
+            self.image_token_id,
+            self.tokenizer.eos_token_id,
+            max_new_tokens,
+        )
+        return self.tokenizer.batch_decode(out, skip_special_tokens=True)
 
     def generate_report(
         self, images: torch.Tensor, findings: Sequence[Sequence[Finding]], max_new_tokens: int | None = None

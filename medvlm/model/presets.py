@@ -114,9 +114,7 @@ def load_checkpoint(directory: Path, with_tokenizer: bool = True) -> tuple[Any, 
     if not directory.is_dir():
         raise NotFoundError(f"model checkpoint directory {directory} does not exist")
     if not (directory / "config.json").is_file() or not _has_weights(directory):
-        raise NotFoundError(
-            f"no model weights in {directory}: expected config.json and *.safetensors"
-        )
+        raise NotFoundError(f"no model weights in {directory}: expected config.json and *.safetensors")
     try:
         model = AutoModelForImageTextToText.from_pretrained(directory, local_files_only=True)
     except (OSError, ValueError, KeyError) as exc:
@@ -136,9 +134,7 @@ def build_from_path(directory: Path, slots: list[FindingSlot]) -> tuple[Any, Any
     if token_id is None:
         token_id = getattr(model.config, "image_token_index", None)
     if token_id is None or not hasattr(model, "get_image_features"):
-        raise ConfigError(
-            f"{directory} is not a LLaVA-style checkpoint: no config.image_token_id"
-        )
+        raise ConfigError(f"{directory} is not a LLaVA-style checkpoint: no config.image_token_id")
     image_token = tokenizer.convert_ids_to_tokens(int(token_id))
     vcfg = model.config.vision_config
     size = vcfg.image_size if isinstance(vcfg.image_size, int) else int(vcfg.image_size[0])

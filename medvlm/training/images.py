@@ -42,7 +42,7 @@ def _fallback_input(path: Path, size: int) -> torch.Tensor:
     canvas[(side - h) // 2 : (side - h) // 2 + h, (side - w) // 2 : (side - w) // 2 + w] = pixels
     t = torch.from_numpy(canvas)[None, None]
     t = F.interpolate(t, size=(size, size), mode="area")[0]
-    return (t - 0.5) / 0.25
+    return t  # 0..1, like model_input
 
 
 def load_image(path: Path, size: int) -> torch.Tensor:

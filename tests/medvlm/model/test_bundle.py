@@ -175,3 +175,41 @@ def test_missing_directory_and_unknown_preset() -> None:
         build_model("huge", load_ontology(), ["x"])
     with pytest.raises(NotFoundError, match="does not exist"):
         build_model("path:/nonexistent/ckpt", load_ontology())
+
+
+def test_fast_greedy_loop_matches_transformers_generate(micro_bundle) -> None:
+    """Our KV-cache loop (used for latency) decodes exactly what ``generate()`` decodes, padding included."""
+    from medvlm.model import processing
+    from medvlm.model.generation import greedy_generate
+
+    torch.manual_seed(5)
+    with torch.no_grad():
+        for p in micro_bundle.model.model.language_model.parameters():
+            p.add_(torch.randn_like(p) * 0.5)  # varied logits, so the comparison means something
+    prompts = [
+        processing.report_prompt(micro_bundle.config, []),
+        processing.report_prompt(micro_bundle.config, [Finding("cardiomegaly"), Finding("nodule")]),
+    ]
+    batch = processing.encode_batch(micro_bundle.tokenizer, prompts, None, padding_side="left")
+    pixels = micro_bundle.pixel_values(images(2))
+    tok = micro_bundle.tokenizer
+    ref = micro_bundle.model.generate(
+        input_ids=batch["input_ids"],
+        attention_mask=batch["attention_mask"],
+        pixel_values=pixels,
+        max_new_tokens=12,
+        do_sample=False,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )[:, batch["input_ids"].shape[1] :]
+    mine = greedy_generate(
+        micro_bundle.model,
+        batch["input_ids"],
+        batch["attention_mask"],
+        pixels,
+        micro_bundle.image_token_id,
+        tok.eos_token_id,
+        12,
+    )
+    assert len(set(mine[0].tolist())) > 1
+    assert torch.equal(ref[:, : mine.shape[1]], mine)
