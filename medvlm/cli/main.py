@@ -21,9 +21,9 @@ app = typer.Typer(
 )
 
 # Each module registers its commands on ``app``; see the module for what it owns.
-from medvlm.cli import audit, data, demo, draft, evaluate, ingest, models, serve, train  # noqa: E402
+from medvlm.cli import audit, data, demo, draft, evaluate, ingest, models, pacs, serve, train  # noqa: E402
 
-for _module in (ingest, data, train, draft, evaluate, models, serve, audit, demo):
+for _module in (ingest, data, train, draft, evaluate, models, serve, pacs, audit, demo):
     _module.register(app)
 
 
