@@ -47,9 +47,10 @@ def cardiomegaly_delta(
     centre = np.argwhere(heart).mean(0)
     factors = np.array([scale, scale, 1.0 + (scale - 1.0) * 0.4])
     extent = np.argwhere(heart)
-    half = (extent.max(0) - extent.min(0)) / 2.0 * factors + 2
-    lo = np.maximum(np.floor(centre - half), 0).astype(int)
-    hi = np.minimum(np.ceil(centre + half) + 1, heart.shape).astype(int)
+    # The scaled heart's own box (the heart is not symmetric about its centre: a box of half-extents
+    # around the centre would cut the enlarged heart with straight edges).
+    lo = np.maximum(np.floor(centre + (extent.min(0) - centre) * factors) - 2, 0).astype(int)
+    hi = np.minimum(np.ceil(centre + (extent.max(0) - centre) * factors) + 3, heart.shape).astype(int)
     region = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
     big = _scaled_mask(heart, centre, factors, region)
     sub_mu = mu[region]

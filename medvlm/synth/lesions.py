@@ -54,12 +54,16 @@ def zone_mask(atlas: Atlas, side: str, location: str | None) -> np.ndarray:
     rows = np.nonzero(lung.any(axis=1))[0]
     top, bottom = rows.min(), rows.max()
     r = np.arange(GRID_SHAPE[0])[:, None]
+
+    def below(fraction: float) -> np.ndarray:  # a soft cut, so no straight edge shows on the film
+        return 1.0 / (1.0 + np.exp(-(r - top - fraction * (bottom - top)) / 8.0))
+
     if location == "apex":
-        thick = thick * (r < top + 0.3 * (bottom - top))
+        thick = thick * (1.0 - below(0.3))
     elif location == "base":
-        thick = thick * (r > top + 0.55 * (bottom - top))
+        thick = thick * below(0.55)
     elif location == "lingula":
-        thick = thick * (r > top + 0.45 * (bottom - top))
+        thick = thick * below(0.45)
     elif location == "hilum":
         cy, cx = hilum(atlas, side)
         yy, xx = np.mgrid[: GRID_SHAPE[0], : GRID_SHAPE[1]]
@@ -161,13 +165,18 @@ def airspace(
             dmu = (TISSUE_MU - LUNG_MU) * rng.uniform(0.8, 0.95) * (0.75 + 0.25 * tex)
         elif label == "lung_opacity":
             dmu = (TISSUE_MU - LUNG_MU) * (0.3 + frac) * np.clip(1.6 * tex - 0.2, 0, 1)
-        else:  # atelectasis: a band across the lower part of the zone, plus diffuse loss for higher grades
-            rows = np.nonzero(weight.any(axis=1))[0]
-            line = rows.min() + rng.uniform(0.55, 0.8) * np.ptp(rows)
+        else:  # atelectasis: plate-like streaks in the lower zone, plus diffuse volume loss for higher grades
+            rows, cols = np.nonzero(weight > 1.0)
             yy, xx = np.mgrid[: GRID_SHAPE[0], : GRID_SHAPE[1]]
-            tilt = np.tan(np.radians(rng.uniform(-12, 12)))
-            band = np.exp(-((yy - line - tilt * (xx - xx.mean())) ** 2) / (2 * rng.uniform(7, 12) ** 2))
-            dmu = (TISSUE_MU - LUNG_MU) * (0.9 * band + 0.5 * frac * (severity in ("moderate", "severe")))
+            plates = np.zeros(GRID_SHAPE, np.float32)
+            for _ in range(int(rng.integers(1, 3))):
+                line = rows.min() + rng.uniform(0.55, 0.85) * np.ptp(rows)
+                centre = rng.uniform(np.percentile(cols, 25), np.percentile(cols, 75))
+                tilt = np.tan(np.radians(rng.uniform(-15, 15)))
+                across = np.exp(-((yy - line - tilt * (xx - centre)) ** 2) / (2 * rng.uniform(4, 7) ** 2))
+                plates += across * np.exp(-((xx - centre) ** 2) / (2 * (0.3 * np.ptp(cols)) ** 2))
+            diffuse = 0.35 * frac * (severity in ("moderate", "severe"))
+            dmu = (TISSUE_MU - LUNG_MU) * (0.6 * np.clip(plates, 0, 1) + diffuse)
         delta += (weight * dmu).astype(np.float32)
         where.append({"side": side, "location": loc})
     return delta, {"zones": where}
