@@ -137,7 +137,7 @@ def load_iu_reports(splits: tuple[str, ...] | None = None) -> list[IUReport]:
     return [r for r in _all_reports() if splits is None or r.split in splits]
 
 
-def _tag_matches(tag: str, pattern: str, exclude: list[str]) -> tuple[bool, list[str]]:
+def tag_matches(tag: str, pattern: str, exclude: list[str]) -> tuple[bool, list[str]]:
     head, *qualifiers = [p.strip().lower() for p in tag.split("/")]
     p_head, *required = [p.strip().lower() for p in pattern.split("/")]
     ok = (
@@ -175,7 +175,7 @@ def mesh_findings(report: IUReport, ontology: Ontology | None = None) -> list[Fi
             if spec.name == "no_finding":
                 continue
             for pattern in spec.mesh:
-                ok, qualifiers = _tag_matches(tag, pattern, spec.mesh_exclude)
+                ok, qualifiers = tag_matches(tag, pattern, spec.mesh_exclude)
                 if not ok:
                     continue
                 side = next((Laterality(q) for q in qualifiers if q in spec.lateralities), None)

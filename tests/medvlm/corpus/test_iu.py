@@ -146,3 +146,21 @@ def test_mesh_findings(
     findings = mesh_findings(_report(*mesh))
     assert all(f.presence == Presence.PRESENT for f in findings)
     assert [(f.label, f.laterality, f.severity, f.location, f.critical) for f in findings] == expected
+
+
+def test_every_ontology_mesh_pattern_matches_real_tags() -> None:
+    """A misspelt pattern in curricula/ontology.yaml would silently drop ground truth: each must match."""
+    from medvlm.corpus.iu import tag_matches
+    from medvlm.ontology import load_ontology
+
+    tags = {tag for report in load_iu_reports(("train", "validation")) for tag in report.mesh}
+    onto = load_ontology()
+    unmatched = [
+        (spec.name, pattern)
+        for spec in onto.findings.values()
+        for pattern in spec.mesh
+        if not any(tag_matches(tag, pattern, spec.mesh_exclude)[0] for tag in tags)
+    ]
+    assert unmatched == []
+    labels = Counter(f.label for r in load_iu_reports(("train",)) for f in mesh_findings(r, onto))
+    assert all(labels[name] > 0 for name in onto.names), labels
