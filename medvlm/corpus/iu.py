@@ -138,6 +138,8 @@ def load_iu_reports(splits: tuple[str, ...] | None = None) -> list[IUReport]:
 
 
 def tag_matches(tag: str, pattern: str, exclude: list[str]) -> tuple[bool, list[str]]:
+    """Whether MeSH ``tag`` ("Opacity/lung/base/left") matches an ontology ``pattern`` ("Opacity" or
+    "Density/lung": same head, every listed qualifier present, none of ``exclude``), and its qualifiers."""
     head, *qualifiers = [p.strip().lower() for p in tag.split("/")]
     p_head, *required = [p.strip().lower() for p in pattern.split("/")]
     ok = (
