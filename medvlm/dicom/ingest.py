@@ -100,6 +100,9 @@ class _Ingestor:
         except (OSError, MemoryError) as exc:
             self.report.rejected.append(Rejection(item.name, f"could not be read: {exc}"))
             return
+        except Exception as exc:  # last line of defence: one odd file must not stop a whole ingest
+            self.report.rejected.append(Rejection(item.name, f"unexpected {type(exc).__name__}: {exc}"))
+            return
         if prepared is None:
             return
         self.batch.append(prepared)

@@ -12,11 +12,12 @@ import io
 import os
 import stat
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from medvlm.errors import LimitExceededError, MedVLMError, UnsafeArchiveError
+from medvlm.errors import DicomError, LimitExceededError, MedVLMError, UnsafeArchiveError
 from medvlm.settings import Settings
 
 # Ratios of tiny members say nothing (a blank 1 KB image compresses 500x); bombs are about size.
@@ -102,8 +103,12 @@ def check_archive(archive: zipfile.ZipFile, label: str, settings: Settings) -> l
 def _member_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[], bytes]:
     def read() -> bytes:
         # zipfile stops at the declared size and checks the CRC, so a lying header cannot inflate us.
-        with archive.open(info) as handle:
-            return handle.read()
+        try:
+            with archive.open(info) as handle:
+                return handle.read()
+        except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
+            # corrupt data, bad CRC, encrypted or unsupported compression
+            raise DicomError(f"zip member cannot be read: {exc}") from exc
     return read
 
 
