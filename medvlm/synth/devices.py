@@ -18,7 +18,15 @@ from medvlm.synth.lesions import sides_of
 METAL_MU = 40.0  # steel vs water at film energies
 STRIPE_MU = 15.0  # barium stripe of a tube
 PLASTIC_MU = 1.3
-DEVICES = ("endotracheal tube", "central line", "pacemaker", "enteric tube", "chest tube", "tracheostomy")
+DEVICES = (
+    "endotracheal tube",
+    "central line",
+    "pacemaker",
+    "enteric tube",
+    "chest tube",
+    "tracheostomy",
+    "implanted device",
+)
 
 
 def _chord(d: np.ndarray, r: float) -> np.ndarray:
@@ -142,6 +150,22 @@ def draw_device(
         return draw_tube(_smooth_path(pts), 1.2, 1.2, stripe=False, mu=METAL_MU * 0.15), {
             "side": side,
             "tip_row": round(tip[0], 1),
+        }
+    if kind == "implanted device":  # a prosthetic valve ring, seen obliquely, over the heart
+        h0, h1 = lm["heart_rows"]
+        c0, c1 = lm["heart_cols"]
+        centre = (h0 + rng.uniform(0.3, 0.5) * (h1 - h0), c0 + rng.uniform(0.35, 0.5) * (c1 - c0))
+        t = np.linspace(0, 2 * np.pi, 40)
+        a, b, tilt = 13 / PIXEL_MM, rng.uniform(5, 10) / PIXEL_MM, rng.uniform(0, np.pi)
+        ring = np.stack(
+            [
+                centre[0] + a * np.cos(t) * np.sin(tilt) + b * np.sin(t) * np.cos(tilt),
+                centre[1] + a * np.cos(t) * np.cos(tilt) - b * np.sin(t) * np.sin(tilt),
+            ],
+            1,
+        )
+        return draw_tube(ring, 1.5, 1.5, stripe=False, mu=METAL_MU * 0.5), {
+            "centre": [round(c, 1) for c in centre]
         }
     # Pacemaker: generator in the left infraclavicular fossa, lead via the veins to the right ventricle apex.
     gen = (float(l_rows.min()) + rng.uniform(10, 40), lateral - rng.uniform(50, 80))

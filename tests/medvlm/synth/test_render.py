@@ -155,7 +155,8 @@ def test_hyperinflation_darkens_and_lengthens_the_lungs(atlas: Atlas):
 
 
 @pytest.mark.parametrize(
-    "device", ["endotracheal tube", "central line", "enteric tube", "chest tube", "tracheostomy"]
+    "device",
+    ["endotracheal tube", "central line", "enteric tube", "chest tube", "tracheostomy", "implanted device"],
 )
 def test_devices_are_drawn(atlas: Atlas, device: str):
     diff = film(atlas, [Finding("support_device", location=device, laterality=Laterality.RIGHT)]) - film(
