@@ -18,6 +18,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 OFFLINE_TEXT = "Typed while offline UITEST-OFFLINE: heart size normal."
 CONTRAST = (Path(__file__).parent / "contrast.js").read_text()
+# (control, value, the study that alone matches): the film is a CR of 2004-08-26, the CT of 2004-01-19.
+FILTER_CASES = [("#modality", "CT", "second_study_uid"), ("#modality", "CR", "study_uid"),
+                ("#date_from", "2004-08-01", "study_uid")]
 TEXT_SELECTORS = ["body", ".muted", ".field > span", ".btn", ".badge", ".tool", ".patient-meta", ".ai-label",
                   ".model-version", ".finding-name", ".toggle", ".prob-text", ".save-state", ".flag-msg",
                   ".overlay", ".viewer-hint", "h2", "textarea", "th", "td"]
@@ -77,6 +80,12 @@ def test_worklist_search_keyboard_and_study_navigation(live_service: LiveService
     page.wait_for_selector("#worklist-empty:not([hidden])")
     page.fill("#q", "")
     page.wait_for_function(f"document.querySelectorAll('#worklist-body tr').length === {len(uids)}")
+    for control, value, expected in FILTER_CASES:
+        (page.select_option if control != "#date_from" else page.fill)(control, value)
+        page.wait_for_function("document.querySelectorAll('#worklist-body tr').length === 1")
+        assert rows.first.get_attribute("data-uid") == getattr(live_service, expected), (control, value)
+        page.click("#clear-filters")
+        page.wait_for_function(f"document.querySelectorAll('#worklist-body tr').length === {len(uids)}")
 
     rows.first.focus()
     page.keyboard.press("ArrowDown")
@@ -90,6 +99,10 @@ def test_worklist_search_keyboard_and_study_navigation(live_service: LiveService
     assert "Next study" in page.locator("#help").inner_text()
     page.keyboard.press("Escape")
     assert page.locator("#help").is_hidden()
+    page.keyboard.press("F6")  # viewer <-> editor
+    assert page.evaluate("document.activeElement.id") == "draft-impression"
+    page.keyboard.press("F6")
+    assert page.evaluate("document.activeElement.id") == "viewer"
 
     page.locator("body").focus()
     page.keyboard.press("[")  # previous study

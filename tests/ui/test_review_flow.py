@@ -163,6 +163,18 @@ def test_review_flow_from_login_to_signed_pdf(live_service: LiveService, page: A
     pdf_text = " ".join(p.extract_text() or "" for p in pdf.pages)
     assert "UITEST-4242" in re.sub(r"\s+", " ", pdf_text)
 
+    # The other exports are one click away too; an addendum is the only change left after signing.
+    with page.expect_download() as download_info:
+        page.click('[data-export="fhir"]')
+    fhir = json.loads(Path(download_info.value.path()).read_text())
+    assert fhir["resourceType"] == "DiagnosticReport"
+    with page.expect_download() as download_info:
+        page.click('[data-export="sr"]')
+    assert Path(download_info.value.path()).read_bytes()[128:132] == b"DICM"
+    page.fill("#addendum-text", "Addendum UITEST: compared with outside films, unchanged.")
+    page.click("#addendum-form button[type=submit]")
+    page.wait_for_function("document.querySelector('#addenda').textContent.includes('Addendum UITEST')")
+
     # The database holds the pair: ORIGINAL (model draft) and FINAL (signed, with the edit).
     engine = create_engine(live_service.database_url)
     with engine.connect() as conn:
