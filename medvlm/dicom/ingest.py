@@ -71,6 +71,14 @@ class _Prepared:
     source: str
 
 
+def _is_race(exc: Exception) -> bool:
+    """A unique-key collision or a lock timeout with another writer (retryable), not a broken database."""
+    if isinstance(exc, IntegrityError):
+        return True
+    text = str(exc).lower()
+    return any(word in text for word in ("locked", "deadlock", "could not serialize", "busy"))
+
+
 class _Ingestor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -140,7 +148,9 @@ class _Ingestor:
             return
         try:
             self._commit(batch)
-        except (IntegrityError, OperationalError):
+        except (IntegrityError, OperationalError) as exc:
+            if not _is_race(exc):
+                raise
             # Another process indexed some of these first: redo each file alone; it now finds the rows.
             for item in batch:
                 self._commit_one_with_retries(item)
@@ -151,6 +161,8 @@ class _Ingestor:
                 self._commit([item])
                 return
             except (IntegrityError, OperationalError) as exc:
+                if not _is_race(exc):
+                    raise
                 if attempt == _RETRIES - 1:
                     self.report.rejected.append(Rejection(item.source, f"database busy, not indexed: {exc}"))
                     return
