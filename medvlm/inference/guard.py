@@ -66,7 +66,10 @@ def phrase_for(finding: Finding, ontology: Ontology) -> str | None:
 
 
 def _join(*parts: str) -> str:
-    return " ".join(p.strip() for p in parts if p.strip())
+    """Sentences joined with single spaces; a part without end punctuation is closed with a period, so an
+    appended phrase never falls inside the previous (possibly negated) sentence."""
+    kept = [p.strip() for p in parts if p.strip()]
+    return " ".join(p if p[-1] in ".?!" else f"{p}." for p in kept)
 
 
 def _impression_for(findings: dict[str, Finding], ontology: Ontology) -> str:
@@ -83,9 +86,10 @@ def guard_draft(findings: Sequence[Finding], findings_text: str, impression: str
     """Check the draft; with ``repair``, fix what can be fixed and re-check (at most ``MAX_ROUNDS``)."""
     ontology = ontology or load_ontology()
     flags = check_consistency(findings, findings_text, impression, ontology)
-    if not repair or not flags:
-        return GuardResult(findings_text, impression, flags)
     wanted = positive_findings(findings)
+    empty_findings_section = not findings_text.strip() and bool(wanted)
+    if not repair or (not flags and not empty_findings_section):
+        return GuardResult(findings_text, impression, flags)
     repairs: list[ConsistencyFlag] = []
     for _ in range(MAX_ROUNDS):
         changed = False
@@ -115,6 +119,9 @@ def guard_draft(findings: Sequence[Finding], findings_text: str, impression: str
                 changed = True
         if not impression.strip():
             impression = _impression_for(wanted, ontology)
+            changed = True
+        if not findings_text.strip() and wanted:  # a findings section states what was found
+            findings_text = _impression_for(wanted, ontology)
             changed = True
         flags = check_consistency(findings, findings_text, impression, ontology)
         if not flags or not changed:

@@ -37,6 +37,18 @@ def test_repair_leaves_a_consistent_draft(findings: list[Finding], findings_text
     assert result.impression.strip()
 
 
+def test_appended_phrase_starts_its_own_sentence() -> None:
+    # model text without end punctuation must not swallow the repair into a negated sentence
+    result = guard_draft([EFFUSION], "No No No No", "")
+    assert result.flags == []
+    assert result.findings_text == "No No No No. Small left pleural effusion."
+
+
+def test_empty_findings_section_is_filled() -> None:
+    result = guard_draft([EFFUSION], "", "Left effusion.")
+    assert result.flags == [] and result.findings_text == "Small left pleural effusion."
+
+
 def test_flag_only_mode_changes_nothing() -> None:
     text, impression = "Small right pleural effusion.", "Right pleural effusion."
     result = guard_draft([EFFUSION], text, impression, repair=False)
