@@ -8,6 +8,7 @@ process wins a race on some row, the batch is rolled back and its files are redo
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Iterable, Iterator
@@ -258,7 +259,7 @@ def count_candidates(paths: list[Path]) -> int:
     total = 0
     for path in paths:
         if path.is_dir():
-            total += sum(len(files) for _root, _dirs, files in __import__("os").walk(path))
+            total += sum(len(files) for _root, _dirs, files in os.walk(path))
         else:
             total += 1
     return total
