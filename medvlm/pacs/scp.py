@@ -1,0 +1,256 @@
+"""The DICOM listener: Verification (C-ECHO) and Storage (C-STORE) SCP in front of the study store.
+
+Each received instance goes through ``ingest_bytes`` (parse, validate, decode, durable store, index) before
+the C-STORE response is sent, so Success means the file is on disk and in the database; every other outcome
+is a Failure status with an Error Comment, and a rejected file writes nothing. When an association ends
+(released, aborted or dropped), the studies it delivered get draft jobs in the service's queue, the same
+way an upload does, so the service's worker drafts them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+from medvlm.errors import LimitExceededError, MedVLMError
+from medvlm.pacs import status as st
+from medvlm.pacs.errors import ListenerError
+from medvlm.settings import Settings, get_settings
+
+log = logging.getLogger("medvlm.pacs.scp")
+
+DEFAULT_AE_TITLE = "MEDVLM"
+DEFAULT_PORT = 11112
+
+
+@dataclass
+class AssociationSummary:
+    """What one association delivered; kept on the handle for logs and tests."""
+
+    calling_ae: str
+    address: str
+    stored: int = 0  # Success responses (new or identical duplicate)
+    failed: int = 0
+    studies: list[str] = field(default_factory=list)  # studies with at least one instance stored
+    new_studies: set[str] = field(default_factory=set)  # studies with at least one new instance
+    jobs: list[str] = field(default_factory=list)  # draft jobs queued for this association
+    queue_error: str | None = None
+
+
+class ListenerHandle:
+    """A running listener: ``.port`` is the bound port (useful with port 0), ``.stop()`` shuts it down."""
+
+    def __init__(self, server: Any, ae_title: str, host: str) -> None:
+        self._server = server
+        self.ae_title = ae_title
+        self.host = host
+        self.port: int = int(server.server_address[1])
+        self.associations: list[AssociationSummary] = []
+        self._done = threading.Condition()
+
+    def _finished(self, summary: AssociationSummary) -> None:
+        with self._done:
+            self.associations.append(summary)
+            self._done.notify_all()
+
+    def wait_for_associations(self, count: int, timeout: float = 10.0) -> list[AssociationSummary]:
+        """Block until ``count`` associations have ended and had their drafts queued."""
+        deadline = time.monotonic() + timeout
+        with self._done:
+            while len(self.associations) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    ended = len(self.associations)
+                    raise TimeoutError(f"{ended} of {count} associations ended within {timeout} s")
+                self._done.wait(left)
+            return list(self.associations)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+
+    def __enter__(self) -> ListenerHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class _Handlers:
+    def __init__(self, settings: Settings, queue_drafts: bool) -> None:
+        self.settings = settings
+        self.queue_drafts = queue_drafts
+        self.handle: ListenerHandle | None = None
+        self._open: dict[int, AssociationSummary] = {}
+        self._lock = threading.Lock()
+
+    def _summary(self, event: evt.Event) -> AssociationSummary:
+        key = id(event.assoc)
+        with self._lock:
+            summary = self._open.get(key)
+            if summary is None:
+                requestor = event.assoc.requestor
+                summary = AssociationSummary(calling_ae=str(requestor.ae_title).strip(),
+                                             address=f"{requestor.address}:{requestor.port}")
+                self._open[key] = summary
+            return summary
+
+    def on_accepted(self, event: evt.Event) -> None:
+        self._summary(event)
+
+    def on_echo(self, event: evt.Event) -> int:
+        return st.SUCCESS
+
+    def on_store(self, event: evt.Event) -> int | Dataset:
+        summary = self._summary(event)
+        try:
+            code, comment = self._store(event, summary)
+        except Exception as exc:  # the sender must get a Failure status, never a crashed handler
+            log.exception("C-STORE from %s failed", summary.calling_ae)
+            code, comment = st.OUT_OF_RESOURCES, f"internal error: {type(exc).__name__}"
+        if code == st.SUCCESS:
+            summary.stored += 1
+            return st.SUCCESS
+        summary.failed += 1
+        log.warning("C-STORE from %s refused (0x%04X): %s", summary.calling_ae, code, comment)
+        return st.failure(code, comment)
+
+    def _store(self, event: evt.Event, summary: AssociationSummary) -> tuple[int, str]:
+        from medvlm.dicom.ingest import ingest_bytes
+        from medvlm.dicom.validate import check_pixel_limits
+
+        request = event.request
+        data = event.encoded_dataset(include_meta=True)
+        if len(data) > self.settings.max_file_bytes:
+            return st.OUT_OF_RESOURCES, f"{len(data)} bytes, over MEDVLM_MAX_FILE_BYTES"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = event.dataset
+                sop_class = str(ds.get("SOPClassUID", ""))
+                sop_instance = str(ds.get("SOPInstanceUID", ""))
+                if "PixelData" in ds:
+                    check_pixel_limits(ds, self.settings)
+        except LimitExceededError as exc:  # over the pixel limit: refused before any decoding
+            return st.OUT_OF_RESOURCES, str(exc)
+        except MedVLMError as exc:
+            return st.CANNOT_UNDERSTAND, str(exc)
+        except Exception as exc:  # pydicom raises many types for malformed data
+            return st.CANNOT_UNDERSTAND, f"unreadable data set: {exc}"
+        if sop_class != str(request.AffectedSOPClassUID):
+            return st.DOES_NOT_MATCH_SOP_CLASS, f"SOP Class {sop_class or 'missing'} != context"
+        if sop_instance != str(request.AffectedSOPInstanceUID):
+            return st.DOES_NOT_MATCH_SOP_CLASS, "SOP Instance UID differs from the request"
+        name = f"dicom://{summary.calling_ae}@{summary.address}/{sop_instance}"
+        report = ingest_bytes(name, data, settings=self.settings)
+        if report.rejected:
+            reason = report.rejected[0].reason
+            return st.status_for_rejection(reason), reason
+        if report.conflicts:
+            return st.CONFLICT, "SOP Instance UID already stored with other content"
+        for uid in report.study_instance_uids:
+            if uid not in summary.studies:
+                summary.studies.append(uid)
+            if report.ingested:
+                summary.new_studies.add(uid)
+        return st.SUCCESS, ""
+
+    def on_closed(self, event: evt.Event) -> None:
+        """The connection is gone (release, abort or network loss): queue drafts for what it delivered."""
+        with self._lock:
+            summary = self._open.pop(id(event.assoc), None)
+        if summary is None:  # a connection that never became an association
+            return
+        if self.queue_drafts and summary.studies:
+            try:
+                summary.jobs = queue_drafts(self.settings, summary)
+            except Exception as exc:  # the files are stored; `medvlm serve` queues undrafted studies at start
+                summary.queue_error = f"{type(exc).__name__}: {exc}"
+                log.exception("queueing drafts for %s failed", summary.studies)
+        log.info("association from %s ended: %d stored, %d failed, %d job(s)", summary.calling_ae,
+                 summary.stored, summary.failed, len(summary.jobs))
+        if self.handle is not None:
+            self.handle._finished(summary)
+
+
+def queue_drafts(settings: Settings, summary: AssociationSummary) -> list[str]:
+    """Draft jobs for the received studies, as for an upload: a new study gets one; new images in an
+    untouched draft get a new one; a pure re-send does not. One transaction, audited."""
+    from sqlmodel import Session, select
+
+    from medvlm.db import get_engine
+    from service.audit import audit
+    from service.db.tables import Report, StudyState
+    from service.jobs.queue import enqueue
+
+    jobs: list[str] = []
+    with Session(get_engine(settings.resolved_database_url), expire_on_commit=False) as session:
+        for uid in summary.studies:
+            if session.get(StudyState, uid) is None:
+                session.add(StudyState(study_instance_uid=uid))
+                session.flush()
+            report = session.exec(select(Report).where(Report.study_instance_uid == uid)).first()
+            if report is None or (report.status == "draft" and uid in summary.new_studies):
+                job = enqueue(session, uid, max_attempts=settings.job_max_attempts)
+                if job is not None:
+                    jobs.append(job.id)
+            audit(session, actor=f"dicom:{summary.calling_ae}", action="study.cstore", resource_type="study",
+                  resource_id=uid, detail={"address": summary.address, "stored": summary.stored,
+                                           "failed": summary.failed})
+        session.commit()
+    return jobs
+
+
+def validate_ae_title(ae_title: str) -> str:
+    """An AE title is 1-16 characters of printable ASCII without backslash (PS3.5 6.2, AE)."""
+    title = ae_title.strip()
+    if not 1 <= len(title) <= 16 or not all(32 <= ord(c) < 127 and c != "\\" for c in title):
+        raise ListenerError(f"invalid AE title {ae_title!r}: 1-16 printable ASCII characters, no backslash")
+    return title
+
+
+def start_listener(
+    settings: Settings | None = None,
+    *,
+    ae_title: str = DEFAULT_AE_TITLE,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    allowed_calling_aes: Sequence[str] = (),
+    queue_drafts: bool = True,
+) -> ListenerHandle:
+    """Start the listener in background threads; returns at once. Binds loopback unless told otherwise.
+
+    ``allowed_calling_aes`` (empty: any) restricts which peers may associate; ``queue_drafts=False`` only
+    stores (for a store-only deployment or tests without the service tables)."""
+    settings = settings or get_settings()
+    title = validate_ae_title(ae_title)
+    if not 0 <= port <= 65535:
+        raise ListenerError(f"invalid port {port}: expected 0-65535")
+    ae = AE(ae_title=title)
+    ae.maximum_pdu_size = 256 * 1024  # bounded per PDU; the file-size limit applies per instance
+    ae.network_timeout = 60
+    ae.dimse_timeout = 120
+    for context in AllStoragePresentationContexts:
+        ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+    ae.add_supported_context(Verification)
+    if allowed_calling_aes:
+        ae.require_calling_aet = [validate_ae_title(a) for a in allowed_calling_aes]
+    handlers = _Handlers(settings, queue_drafts)
+    evt_handlers = [(evt.EVT_ACCEPTED, handlers.on_accepted), (evt.EVT_C_ECHO, handlers.on_echo),
+                    (evt.EVT_C_STORE, handlers.on_store), (evt.EVT_CONN_CLOSE, handlers.on_closed)]
+    try:
+        server = ae.start_server((host, port), block=False, evt_handlers=evt_handlers)
+    except OSError as exc:
+        raise ListenerError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    handle = ListenerHandle(server, title, host)
+    handlers.handle = handle
+    log.info("DICOM listener %s on %s:%d", title, host, handle.port)
+    return handle
