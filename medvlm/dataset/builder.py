@@ -54,7 +54,7 @@ class BuildSummary:
         out = [
             f"wrote {self.written} studies to {self.out} in {self.seconds:.1f} s "
             f"({self.films_per_second:.1f} films/s overall, "
-            f"{self.written / max(self.render_seconds, 1e-9):.1f} films/s per render process, rendering + DICOM writing)",
+            f"{self.written / max(self.render_seconds, 1e-9):.1f} films/s per render process)",
             "splits: " + ", ".join(f"{k} {v}" for k, v in sorted(self.splits.items())),
             "report sources: " + ", ".join(f"{k} {v}" for k, v in sorted(self.sources.items())),
         ]
