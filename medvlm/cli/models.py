@@ -60,6 +60,20 @@ def register_command(
     typer.echo(f"registered {record.id} ({record.status}) from {record.model_dir}")
 
 
+@models_app.command("add-metrics")
+def add_metrics_command(
+    version_id: str = typer.Argument(..., help="Version id."),
+    metrics_file: Path = typer.Argument(..., help="metrics.json written by `medvlm eval` for this version."),
+) -> None:
+    """Merge an evaluation's metrics into a candidate's record (the promotion gate reads them)."""
+    from medvlm.registry import attach_metrics
+
+    record = attach_metrics(version_id, metrics_file)
+    typer.echo(f"{record.id}: CE-F1 {_metric(record.metrics, 'report.ce_f1')}, "
+               f"macro-AUROC {_metric(record.metrics, 'findings.macro_auroc')} "
+               f"({record.metrics.get('eval.split')} split, {record.metrics.get('eval.n_studies')} studies)")
+
+
 @models_app.command("promote")
 def promote_command(
     version_id: str = typer.Argument(..., help="Version id to make production."),

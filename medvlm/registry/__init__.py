@@ -1,6 +1,7 @@
 """Model registry: versions with provenance and metrics, the promotion gate, the production version."""
 
 from medvlm.registry.registry import (
+    attach_metrics,
     get_version,
     list_versions,
     production_version,
@@ -12,6 +13,7 @@ from medvlm.registry.schemas import ModelVersionPublic
 
 __all__ = [
     "ModelVersionPublic",
+    "attach_metrics",
     "get_version",
     "list_versions",
     "production_version",

@@ -152,3 +152,35 @@ def promote(version_id: str, tolerance: float | None = None, *,
         session.add(candidate)
         session.flush()
         return _public(candidate)
+
+
+def attach_metrics(version_id: str, metrics_file: Path, *,
+                   settings: Settings | None = None) -> ModelVersionPublic:
+    """Merge the numbers of a ``medvlm eval`` ``metrics.json`` into a version's metrics (for the gate).
+
+    The file must be an evaluation of this very version; the production version's metrics are fixed,
+    since they are the bar every candidate is held to."""
+    import json
+
+    try:
+        data = json.loads(Path(metrics_file).read_text())
+    except FileNotFoundError:
+        raise NotFoundError(f"no metrics file {metrics_file}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{metrics_file} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("model_version") != version_id:
+        found = data.get("model_version") if isinstance(data, dict) else None
+        raise ConfigError(f"{metrics_file} evaluates version {found!r}, not {version_id!r}")
+    numbers = {k: v for k, v in data.items()
+               if "." in k and isinstance(v, int | float) and not isinstance(v, bool)}
+    numbers["eval.split"] = data.get("split")
+    numbers["eval.data_manifest_sha256"] = data.get("data_manifest_sha256")
+    numbers["eval.n_studies"] = data.get("n_studies")
+    with session_scope(_engine(settings)) as session:
+        row = _get(session, version_id)
+        if row.status == VersionStatus.PRODUCTION:
+            raise ConfigError(f"version {version_id} is in production: its metrics are the bar and stay")
+        row.metrics = {**row.metrics, **numbers}
+        session.add(row)
+        session.flush()
+        return _public(row)

@@ -10,7 +10,14 @@ from sqlalchemy.exc import IntegrityError
 
 from medvlm.db import get_engine, session_scope
 from medvlm.errors import ConfigError, NotFoundError, PromotionRefusedError
-from medvlm.registry import get_version, list_versions, production_version, promote, register_version
+from medvlm.registry import (
+    attach_metrics,
+    get_version,
+    list_versions,
+    production_version,
+    promote,
+    register_version,
+)
 from medvlm.registry.tables import ModelVersion
 from medvlm.settings import Settings
 from tests.medvlm.registry.conftest import CardFactory
@@ -173,3 +180,53 @@ def test_bad_model_cards_are_named(sqlite_settings: Settings, tmp_path: Path, wr
 def test_missing_directory(sqlite_settings: Settings, tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match="does not exist"):
         register_version(tmp_path / "absent")
+
+
+def _eval_file(tmp_path: Path, version: str, **metrics: float) -> Path:
+    path = tmp_path / f"metrics-{version}.json"
+    path.write_text(json.dumps({"model_version": version, "split": "test", "n_studies": 10,
+                                "data_manifest_sha256": "f" * 64, "findings.per_finding": {"x": {}},
+                                "definitions": {"a": "b"}, **metrics}))
+    return path
+
+
+def test_evaluation_metrics_let_a_candidate_pass_the_gate(
+    settings: Settings, model_dir_factory: CardFactory, tmp_path: Path
+) -> None:
+    register_version(model_dir_factory("prod", ce_f1=0.80, auroc=0.90))
+    promote("prod")
+    register_version(model_dir_factory("cand", ce_f1=None, auroc=0.95))
+    with pytest.raises(PromotionRefusedError, match=r"report\.ce_f1 missing"):
+        promote("cand")
+    record = attach_metrics("cand", _eval_file(tmp_path, "cand", **{"report.ce_f1": 0.85}))
+    assert record.metrics["report.ce_f1"] == 0.85 and record.metrics["findings.macro_auroc"] == 0.95
+    assert record.metrics["eval.split"] == "test" and "findings.per_finding" not in record.metrics
+    assert promote("cand").status == "production"
+
+
+@pytest.mark.parametrize(
+    ("version_in_file", "target", "error", "message"),
+    [
+        ("other", "cand", ConfigError, "evaluates version 'other', not 'cand'"),
+        ("prod", "prod", ConfigError, "in production"),
+        ("ghost", "ghost", NotFoundError, "no model version 'ghost'"),
+    ],
+)
+def test_attach_metrics_refusals(settings: Settings, model_dir_factory: CardFactory, tmp_path: Path,
+                                 version_in_file: str, target: str, error: type[Exception],
+                                 message: str) -> None:
+    register_version(model_dir_factory("prod"))
+    promote("prod")
+    register_version(model_dir_factory("cand"))
+    with pytest.raises(error, match=message):
+        attach_metrics(target, _eval_file(tmp_path, version_in_file, **{"report.ce_f1": 0.1}))
+
+
+@pytest.mark.parametrize(("content", "error"), [(None, NotFoundError), ("{oops", ConfigError)])
+def test_attach_metrics_bad_files(sqlite_settings: Settings, tmp_path: Path, content: str | None,
+                                  error: type[Exception]) -> None:
+    path = tmp_path / "m.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(error):
+        attach_metrics("v", path)
