@@ -280,7 +280,17 @@ def main() -> None:
             "PYTHONPATH": str(REPO),
         }
         proc = subprocess.Popen(
-            [sys.executable, "-m", "medvlm", "serve", "--port", str(port), "--workers", "1"],
+            [
+                sys.executable,
+                "-m",
+                "medvlm",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--no-draft-pending",
+            ],
             cwd=REPO,
             env=env,
             stdout=subprocess.DEVNULL,

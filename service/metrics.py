@@ -31,14 +31,14 @@ def install_metrics(app: FastAPI) -> Metrics:
         jobs=Gauge("medvlm_draft_jobs", "Draft jobs by status", ["status"], registry=registry),
     )
 
-    paths: dict[object, str] = {}  # endpoint -> full route template (filled on first request)
+    paths: dict[object, str | None] = {}  # endpoint -> full route template (filled on first request)
 
     def _template(request: Request) -> str:
         if not paths:
             for ctx in iter_route_contexts(app.routes):
                 paths[getattr(ctx, "endpoint", None)] = ctx.path
         # The template, not the URL, so that ids do not explode the label count.
-        return paths.get(request.scope.get("endpoint"), "unmatched")
+        return paths.get(request.scope.get("endpoint")) or "unmatched"
 
     @app.middleware("http")
     async def _observe(request: Request, call_next):  # type: ignore[no-untyped-def]

@@ -117,9 +117,16 @@ def require(permission: Permission) -> Callable[[Principal], Principal]:
             )
         return principal
 
-    check.permission = permission  # type: ignore[attr-defined]  (read by the route-matrix tests)
+    check.permission = permission  # type: ignore[attr-defined]  # read by the route-matrix tests
     return check
 
 
-def Caller(permission: Permission) -> type[Principal]:
-    return Annotated[Principal, Depends(require(permission))]  # type: ignore[return-value]
+# One alias per permission, for route signatures.
+StudyReaderDep = Annotated[Principal, Depends(require(Permission.STUDY_READ))]
+StudyUploaderDep = Annotated[Principal, Depends(require(Permission.STUDY_UPLOAD))]
+ReportReaderDep = Annotated[Principal, Depends(require(Permission.REPORT_READ))]
+ReportWriterDep = Annotated[Principal, Depends(require(Permission.REPORT_WRITE))]
+JobReaderDep = Annotated[Principal, Depends(require(Permission.JOB_READ))]
+CorrectionsReaderDep = Annotated[Principal, Depends(require(Permission.CORRECTIONS_READ))]
+AdminDep = Annotated[Principal, Depends(require(Permission.ADMIN))]
+MetricsDep = Annotated[Principal, Depends(require(Permission.METRICS))]

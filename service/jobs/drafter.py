@@ -33,7 +33,7 @@ class Drafter(Protocol):
 
 
 def _flag_dict(flag: Any) -> dict[str, Any]:
-    data = asdict(flag) if is_dataclass(flag) else dict(flag)
+    data = asdict(flag) if is_dataclass(flag) and not isinstance(flag, type) else dict(flag)
     return {
         k: (str(v) if v is not None and k != "sentence" else v)
         for k, v in data.items()

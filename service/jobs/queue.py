@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from service.db.tables import DraftJob, Report, now_utc
 from service.workflow.reports import set_study_status
@@ -24,7 +24,9 @@ ACTIVE = ("queued", "running")
 def enqueue(session: Session, study_uid: str, *, max_attempts: int) -> DraftJob | None:
     """A draft job for the study, unless one is pending or a clinician already works on its report."""
     pending = session.exec(
-        select(DraftJob).where(DraftJob.study_instance_uid == study_uid, DraftJob.status.in_(ACTIVE))
+        select(DraftJob).where(
+            col(DraftJob.study_instance_uid) == study_uid, col(DraftJob.status).in_(ACTIVE)
+        )
     ).first()  # type: ignore[attr-defined]
     if pending is not None:
         return pending
@@ -43,12 +45,13 @@ def claim(engine: Engine, worker_id: str, lease: timedelta) -> DraftJob | None:
     with Session(engine, expire_on_commit=False) as session:
         now = now_utc()
         runnable = or_(
-            DraftJob.status == "queued", (DraftJob.status == "running") & (DraftJob.lease_until < now)
+            col(DraftJob.status) == "queued",
+            (col(DraftJob.status) == "running") & (col(DraftJob.lease_until) < now),
         )  # type: ignore[operator]
         stmt = (
             select(DraftJob)
             .where(runnable)
-            .order_by(DraftJob.created_at)
+            .order_by(col(DraftJob.created_at))
             .limit(1)  # type: ignore[arg-type]
             .with_for_update(skip_locked=True)
         )
@@ -62,9 +65,9 @@ def claim(engine: Engine, worker_id: str, lease: timedelta) -> DraftJob | None:
         taken = session.execute(
             update(DraftJob)
             .where(
-                DraftJob.id == job.id,
+                col(DraftJob.id) == job.id,
                 DraftJob.status == job.status,  # type: ignore[arg-type]
-                DraftJob.attempts == job.attempts,
+                col(DraftJob.attempts) == job.attempts,
             )  # type: ignore[arg-type]
             .values(
                 status="running",
@@ -140,8 +143,8 @@ def enqueue_undrafted(engine: Engine, *, max_attempts: int) -> int:
             select(Study.study_instance_uid)
             .outerjoin(StudyState, StudyState.study_instance_uid == Study.study_instance_uid)  # type: ignore[arg-type]
             .outerjoin(Report, Report.study_instance_uid == Study.study_instance_uid)  # type: ignore[arg-type]
-            .where(Report.id.is_(None))  # type: ignore[union-attr]
-            .where((StudyState.status.is_(None)) | (StudyState.status == "received"))  # type: ignore[union-attr]
+            .where(col(Report.id).is_(None))
+            .where(col(StudyState.status).is_(None) | (col(StudyState.status) == "received"))
         ).all()
         for uid in uids:
             enqueue(session, uid, max_attempts=max_attempts)

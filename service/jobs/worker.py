@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from medvlm.db.models import Instance, Series
 from medvlm.errors import NotFoundError
@@ -38,7 +38,7 @@ def study_paths(session: Session, study_uid: str) -> list[Path]:
         select(Instance.path)
         .join(Series, Series.series_instance_uid == Instance.series_instance_uid)  # type: ignore[arg-type]
         .where(Series.study_instance_uid == study_uid)
-        .order_by(Series.series_number, Instance.instance_number, Instance.sop_instance_uid)
+        .order_by(col(Series.series_number), col(Instance.instance_number), col(Instance.sop_instance_uid))
     ).all()
     if not rows:
         raise NotFoundError(f"study {study_uid} has no stored instances to draft from")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import and_, exists, false, func, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from medvlm.db.models import Patient, Series, Study
 from service.api.deps import Principal
@@ -39,18 +39,19 @@ def worklist(
         conditions.append(
             exists().where(
                 and_(
-                    Series.study_instance_uid == Study.study_instance_uid, Series.modality == modality.upper()
+                    col(Series.study_instance_uid) == col(Study.study_instance_uid),
+                    col(Series.modality) == modality.upper(),
                 )
             )
         )
     if date_from:
-        conditions.append(Study.study_date >= _dicom_date(date_from))
+        conditions.append(col(Study.study_date) >= _dicom_date(date_from))
     if date_to:
-        conditions.append(Study.study_date <= _dicom_date(date_to))
+        conditions.append(col(Study.study_date) <= _dicom_date(date_to))
     if q:
-        conditions.append(or_(Study.accession_number == q, Patient.patient_id == q))
+        conditions.append(or_(col(Study.accession_number) == q, col(Patient.patient_id) == q))
     if not sees_all_studies(principal.role):
-        conditions.append(StudyState.source_api_key_id == principal.api_key_id)
+        conditions.append(col(StudyState.source_api_key_id) == principal.api_key_id)
 
     # Count with only the joins the filters need: it scans every matching study.
     counted = select(func.count()).select_from(Study)
@@ -83,7 +84,7 @@ def worklist(
             ).all()
         )
         for uid, mod in session.exec(
-            select(Series.study_instance_uid, Series.modality).where(Series.study_instance_uid.in_(uids))
+            select(Series.study_instance_uid, Series.modality).where(col(Series.study_instance_uid).in_(uids))
         ).all():  # type: ignore[attr-defined]
             if mod:
                 modalities[uid].add(mod)
@@ -96,7 +97,7 @@ def worklist(
             study_date=study.study_date,
             description=study.description,
             modalities=sorted(modalities[study.study_instance_uid]),
-            status=st,
+            status=st,  # type: ignore[arg-type]  # a StudyStatus value from the database
             critical=bool(crit),
             report_id=report_ids.get(study.study_instance_uid),
         )

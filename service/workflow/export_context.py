@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from medvlm.db.models import Instance, Patient, Series, Study
 from medvlm.errors import NotFoundError
@@ -32,7 +33,7 @@ def _da(value: str) -> date | None:
 
 def build_context(session: Session, report: Report) -> Any:
     from service.exports.context import Addendum as CtxAddendum
-    from service.exports.context import ReportContext
+    from service.exports.context import ReportContext, ReportStatus
 
     study = session.get(Study, report.study_instance_uid)
     if study is None:
@@ -42,20 +43,22 @@ def build_context(session: Session, report: Report) -> Any:
         select(Instance, Series)
         .join(Series, Series.series_instance_uid == Instance.series_instance_uid)  # type: ignore[arg-type]
         .where(Series.study_instance_uid == study.study_instance_uid)
-        .order_by(Series.series_number, Instance.instance_number, Instance.sop_instance_uid)
+        .order_by(col(Series.series_number), col(Instance.instance_number), col(Instance.sop_instance_uid))
     ).first()
     if key is None:
         raise NotFoundError(f"study {study.study_instance_uid} has no stored instance to export from")
     instance, series = key
     addenda = session.exec(
-        select(Addendum).where(Addendum.report_id == report.id).order_by(Addendum.created_at, Addendum.id)
+        select(Addendum)
+        .where(Addendum.report_id == report.id)
+        .order_by(col(Addendum.created_at), col(Addendum.id))
     ).all()
     signed = report.status == "signed"
     return ReportContext(
         report_id=report.id,
-        status=report.status,
+        status=ReportStatus(report.status),
         study_instance_uid=study.study_instance_uid,
-        key_image_path=instance.path,
+        key_image_path=Path(instance.path),
         key_sop_instance_uid=instance.sop_instance_uid,
         key_sop_class_uid=instance.sop_class_uid,
         key_series_instance_uid=series.series_instance_uid,

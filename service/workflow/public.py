@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from service.db.tables import Addendum, Report, ReportVersion, utc
 from service.schemas.reports import (
@@ -26,7 +26,9 @@ def _draft_text(data: dict) -> DraftText:
 
 def report_public(session: Session, report: Report) -> ReportPublic:
     addenda = session.exec(
-        select(Addendum).where(Addendum.report_id == report.id).order_by(Addendum.created_at, Addendum.id)
+        select(Addendum)
+        .where(Addendum.report_id == report.id)
+        .order_by(col(Addendum.created_at), col(Addendum.id))
     ).all()
     return ReportPublic(
         id=report.id,
@@ -51,12 +53,12 @@ def report_public(session: Session, report: Report) -> ReportPublic:
 
 def versions_public(session: Session, report_id: str) -> list[VersionPublic]:
     rows = session.exec(
-        select(ReportVersion).where(ReportVersion.report_id == report_id).order_by(ReportVersion.version)
+        select(ReportVersion).where(ReportVersion.report_id == report_id).order_by(col(ReportVersion.version))
     ).all()
     return [
         VersionPublic(
             version=v.version,
-            kind=v.kind,
+            kind=v.kind,  # type: ignore[arg-type]
             findings=findings_out(v.findings),  # type: ignore[arg-type]
             findings_text=v.findings_text,
             impression=v.impression,

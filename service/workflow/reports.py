@@ -124,8 +124,7 @@ def edit(
 def regenerate(
     session: Session, report: Report, draft: DraftOutput, *, base_version: int | None, author: str
 ) -> Report:
-    """Text redrafted from clinician-edited findings: the findings are the clinician's, the text the model's.
-    """
+    """Text redrafted from clinician-edited findings: their findings, the model's words."""
     new_state = next_state(report.status, Event.REGENERATE)
     _check_base(report, base_version)
     report.findings = [f.to_dict() for f in draft.findings]

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.api.deps import Caller, SessionDep
+from service.api.deps import AdminDep, SessionDep
 from service.audit import audit
-from service.auth.policy import Permission
 from service.auth.security import api_key_digest, new_api_key
 from service.db.tables import ApiKey
 from service.errors import PermissionDeniedError
 from service.schemas.auth import ApiKeyCreate, ApiKeyCreated
 
 router = APIRouter(prefix="/api-keys", tags=["api-keys"])
-AdminDep = Caller(Permission.ADMIN)
 
 
 @router.post("", response_model=ApiKeyCreated, status_code=201)
@@ -35,7 +33,7 @@ def create_api_key(body: ApiKeyCreate, session: SessionDep, admin: AdminDep) -> 
     return ApiKeyCreated(
         id=row.id,
         name=row.name,
-        role=row.role,
+        role=row.role,  # type: ignore[arg-type]
         key=key,  # type: ignore[arg-type]
         created_at=row.created_at,
     )

@@ -45,7 +45,7 @@ def login(body: LoginRequest, session: SessionDep, settings: SettingsDep) -> Log
     return LoginResponse(
         access_token=token,
         expires_in=settings.session_idle_minutes * 60,
-        user=UserPublic(username=user.username, role=user.role),
+        user=UserPublic(username=user.username, role=user.role),  # type: ignore[arg-type]
     )  # type: ignore[arg-type]
 
 

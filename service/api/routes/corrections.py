@@ -7,15 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlmodel import func, select
 
-from service.api.deps import Caller, SessionDep
+from service.api.deps import CorrectionsReaderDep, SessionDep
 from service.audit import audit
-from service.auth.policy import Permission
 from service.db.tables import Report
 from service.schemas.reports import CorrectionsPage
 from service.workflow.public import correction_pair
 
 router = APIRouter(prefix="/corrections", tags=["corrections"])
-ReaderDep = Caller(Permission.CORRECTIONS_READ)
+ReaderDep = CorrectionsReaderDep
 
 
 @router.get("", response_model=CorrectionsPage)

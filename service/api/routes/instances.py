@@ -6,15 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from service.api.deps import Caller, SessionDep, SettingsDep
+from service.api.deps import SessionDep, SettingsDep, StudyReaderDep
 from service.api.ids import SopUID
 from service.audit import audit
-from service.auth.policy import Permission
 from service.studies.access import visible_instance
 from service.studies.frames import parse_window, raw_frame, render_frame_png
 
 router = APIRouter(prefix="/instances", tags=["instances"])
-ReaderDep = Caller(Permission.STUDY_READ)
+ReaderDep = StudyReaderDep
 FrameNo = Annotated[int, Path(ge=0, le=100_000, description="Frame number, from 0")]
 
 

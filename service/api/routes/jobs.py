@@ -7,15 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlmodel import select
 
-from service.api.deps import Caller, SessionDep
+from service.api.deps import JobReaderDep, SessionDep
 from service.api.ids import UID_PATTERN, JobId
-from service.auth.policy import Permission, sees_all_studies
+from service.auth.policy import sees_all_studies
 from service.db.tables import DraftJob, StudyState, utc
 from service.schemas.reports import JobPublic
 from service.studies.access import visible_job
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
-ReaderDep = Caller(Permission.JOB_READ)
+ReaderDep = JobReaderDep
 
 
 def job_public(job: DraftJob) -> JobPublic:

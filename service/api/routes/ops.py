@@ -7,12 +7,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlmodel import func, select
 
-from service.api.deps import Caller, SessionDep
-from service.auth.policy import Permission
+from service.api.deps import MetricsDep, SessionDep
 from service.db.tables import DraftJob
 
 router = APIRouter(tags=["ops"])
-MetricsDep = Caller(Permission.METRICS)
 
 
 @router.get("/health")

@@ -6,10 +6,9 @@ from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 
-from service.api.deps import Caller, SessionDep
+from service.api.deps import ReportReaderDep, ReportWriterDep, SessionDep
 from service.api.ids import ReportId
 from service.audit import audit
-from service.auth.policy import Permission
 from service.errors import ModelUnavailableError
 from service.jobs.drafter import Drafter
 from service.jobs.worker import study_paths
@@ -30,8 +29,8 @@ from service.workflow.public import report_public, versions_public
 from service.workflow.state import Event, next_state
 
 router = APIRouter(prefix="/reports", tags=["reports"])
-ReaderDep = Caller(Permission.REPORT_READ)
-WriterDep = Caller(Permission.REPORT_WRITE)
+ReaderDep = ReportReaderDep
+WriterDep = ReportWriterDep
 
 
 @router.get("/{report_id}", response_model=ReportPublic)

@@ -6,14 +6,13 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from sqlmodel import select
+from sqlmodel import col, select
 
 from medvlm.db.models import Instance, Patient, Series
 from medvlm.errors import NotFoundError
-from service.api.deps import Caller, SessionDep, SettingsDep
+from service.api.deps import ReportReaderDep, SessionDep, SettingsDep, StudyReaderDep, StudyUploaderDep
 from service.api.ids import StudyUID
 from service.audit import audit
-from service.auth.policy import Permission
 from service.db.tables import Report, StudyState
 from service.errors import InvalidInputError
 from service.schemas.reports import ReportPublic
@@ -32,9 +31,9 @@ from service.studies.worklist import worklist
 from service.workflow.public import report_public
 
 router = APIRouter(prefix="/studies", tags=["studies"])
-ReaderDep = Caller(Permission.STUDY_READ)
-UploaderDep = Caller(Permission.STUDY_UPLOAD)
-ReportReaderDep = Caller(Permission.REPORT_READ)
+ReaderDep = StudyReaderDep
+UploaderDep = StudyUploaderDep
+
 Status = Literal["received", "drafting", "draft_ready", "in_review", "signed", "failed"]
 
 
@@ -111,14 +110,14 @@ def get_study(study_uid: StudyUID, session: SessionDep, caller: ReaderDep) -> St
     series_rows = session.exec(
         select(Series)
         .where(Series.study_instance_uid == study_uid)
-        .order_by(Series.series_number, Series.series_instance_uid)
+        .order_by(col(Series.series_number), col(Series.series_instance_uid))
     ).all()
     series = []
     for s in series_rows:
         instances = session.exec(
             select(Instance)
             .where(Instance.series_instance_uid == s.series_instance_uid)
-            .order_by(Instance.instance_number, Instance.sop_instance_uid)
+            .order_by(col(Instance.instance_number), col(Instance.sop_instance_uid))
         ).all()
         series.append(
             SeriesPublic(
@@ -141,7 +140,7 @@ def get_study(study_uid: StudyUID, session: SessionDep, caller: ReaderDep) -> St
         accession_number=study.accession_number,
         description=study.description,
         referring_physician=study.referring_physician,
-        status=state.status if state else "received",
+        status=state.status if state else "received",  # type: ignore[arg-type]
         critical=bool(state and state.critical),  # type: ignore[arg-type]
         series=series,
         report_id=report_id,

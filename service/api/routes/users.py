@@ -5,16 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlmodel import select
 
-from service.api.deps import Caller, SessionDep
+from service.api.deps import AdminDep, SessionDep
 from service.audit import audit
-from service.auth.policy import Permission
 from service.auth.security import hash_password
 from service.db.tables import User
 from service.errors import ConflictError
 from service.schemas.auth import UserCreate, UserCreated
 
 router = APIRouter(prefix="/users", tags=["users"])
-AdminDep = Caller(Permission.ADMIN)
 
 
 def create_user(session, username: str, password: str, role: str) -> User:  # type: ignore[no-untyped-def]
