@@ -70,7 +70,9 @@ _BLOCKERS: dict[str, re.Pattern[str]] = {
     ),
     "support_device": re.compile(
         r"(?:breast|knee|hip)\s+(?:prosthes[ie]s|implants?)|(?:monitor(?:ing)?|ecg|ekg|external)\s+(?:\w+\s+)?leads"
-        r"|tip\s+of\s+the\s+(?:lung|scapula|clavicle)",
+        r"|tip\s+of\s+the\s+(?:lung|scapula|clavicle)"
+        r"|(?:humeral|humerus|shoulder|hip|knee|joint|orthop\w*)\s+(?:\w+\s+)?prosthe\w*"
+        r"|prosthe\w*\s+(?:\w+\s+)?(?:shoulder|humer\w*|hip|knee|joint)",
         re.IGNORECASE,
     ),
 }

@@ -63,6 +63,9 @@ PRESENCE_CASES = [
     ("Heart size normal.No effusion.", {"cardiomegaly": A, "pleural_effusion": A}),
     ("Right IJ central venous catheter tip in the SVC.", {"support_device": P}),
     ("Left chest wall pacemaker with leads in the right ventricle.", {"support_device": P}),
+    ("Prosthetic right shoulder.", {}),  # orthopaedic hardware is not a support device
+    ("Prosthetic aortic valve.", {"support_device": P}),
+    ("Overlying external cardiac monitor leads.", {}),
     ("Healed left rib fractures. No acute fracture.", {"fracture": P}),
     ("No displaced rib fracture visualized.", {"fracture": A}),
     ("Degenerative changes of the thoracic spine.", {}),
