@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -54,7 +55,14 @@ class Atlas:
 
     def lung(self, side: str | None = None) -> np.ndarray:
         names = SIDES[side] if side else SIDES["right"] + SIDES["left"]
-        return sum((self.maps[f"lobe_{n}"] for n in names), np.zeros_like(self.maps["base"]))
+        return self.total(f"lobe_{n}" for n in names)
+
+    def total(self, names: Iterable[str]) -> np.ndarray:
+        """The sum of some maps (projections add)."""
+        out = np.zeros_like(self.maps["base"])
+        for name in names:
+            out += self.maps[name]
+        return out
 
 
 def measure_ctr(heart_shadow: np.ndarray, lung_shadow: np.ndarray) -> float:
@@ -90,7 +98,7 @@ def build_atlas(progress: bool = False) -> dict[str, np.ndarray]:
     for m in lobe_masks.values():
         lungs |= m
     heart = np.isin(lab, [ids[n] for n in STRUCTURES["heart"]])
-    lung_shadow = sum(maps[f"lobe_{n}"] for n in LOBES) > 0
+    lung_shadow = np.sum([maps[f"lobe_{n}"] for n in LOBES], axis=0) > 0
     ctr = [measure_ctr(maps["struct_heart"] > 0, lung_shadow)]
     for scale in CARDIO_SCALES:
         delta, shadow = cardiomegaly_delta(mu, heart, lungs, scale)
@@ -132,6 +140,6 @@ def load_atlas(data_dir: Path | None = None) -> Atlas:
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
         os.close(fd)
         with open(tmp, "wb") as fh:
-            np.savez(fh, **maps)
+            np.savez(fh, **maps)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
         os.replace(tmp, path)
     return _load(path)

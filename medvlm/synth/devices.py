@@ -7,6 +7,7 @@ tube reads as two bright walls with a radiopaque stripe and a wire as one bright
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,7 @@ def _polyline_distance(points: np.ndarray, r0: int, r1: int, c0: int, c1: int) -
     return best
 
 
-def _smooth_path(points: list[tuple[float, float]], n: int = 60) -> np.ndarray:
+def _smooth_path(points: Sequence[tuple[float, float]], n: int = 60) -> np.ndarray:
     """A Catmull-Rom-like smooth curve through the control points."""
     p = np.asarray(points, dtype=np.float64)
     t = np.concatenate([[0], np.cumsum(np.hypot(*np.diff(p, axis=0).T))])
@@ -117,11 +118,13 @@ def draw_device(
     if kind == "enteric tube":
         rows, cols = _centreline(atlas["struct_esophagus"])
         st_rows, st_cols = np.nonzero(atlas["struct_stomach"] > 0)
-        pts = [(0.0, float(cols[0]))] + [
+        path: list[tuple[float, float]] = [(0.0, float(cols[0]))] + [
             (float(r), float(c)) for r, c in zip(rows[::40], cols[::40], strict=True)
         ]
-        pts += [(float(st_rows.mean()), float(st_cols.mean()))]
-        return draw_tube(_smooth_path(pts), 2.5, 0.8, stripe=True), {"tip": [round(float(st_rows.mean()), 1)]}
+        path += [(float(st_rows.mean()), float(st_cols.mean()))]
+        return draw_tube(_smooth_path(path), 2.5, 0.8, stripe=True), {
+            "tip": [round(float(st_rows.mean()), 1)]
+        }
     side = sides_of(laterality, rng)[0] if kind in ("central line", "chest tube") else "left"
     lung = atlas.lung(side) > 0
     l_rows, l_cols = np.nonzero(lung)
@@ -134,20 +137,20 @@ def draw_device(
     if kind == "chest tube":
         base_row = l_rows.min() + 0.7 * np.ptp(l_rows)
         inset = 25.0 if side == "right" else -25.0
-        pts = [
+        path = [
             (base_row + 40, lateral - 2 * inset),
             (base_row, lateral + inset),
             (l_rows.min() + 0.35 * np.ptp(l_rows), lateral + 1.6 * inset),
             (l_rows.min() + 40, lateral + 2.8 * inset),
         ]
-        return draw_tube(_smooth_path(pts), 4.0, 1.0, stripe=True), {"side": side}
+        return draw_tube(_smooth_path(path), 4.0, 1.0, stripe=True), {"side": side}
     entry_col = lateral + (60.0 if side == "right" else -60.0)
     start = (float(l_rows.min()) - 20, entry_col)
     mid = (svc_top[0] - 10, 0.5 * (entry_col + svc_top[1]))
     if kind == "central line":
         tip = (svc_bottom[0] + rng.uniform(-10, 15), svc_bottom[1])
-        pts = [start, mid, svc_top, tip]
-        return draw_tube(_smooth_path(pts), 1.2, 1.2, stripe=False, mu=METAL_MU * 0.15), {
+        path = [start, mid, svc_top, tip]
+        return draw_tube(_smooth_path(path), 1.2, 1.2, stripe=False, mu=METAL_MU * 0.15), {
             "side": side,
             "tip_row": round(tip[0], 1),
         }

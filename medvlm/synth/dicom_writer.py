@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 from medvlm.synth import GENERATOR
 
-DX_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.1"
+DX_FOR_PRESENTATION = UID("1.2.840.10008.5.1.4.1.1.1.1")
 BITS_STORED = 12
 
 
@@ -36,15 +36,15 @@ class StudyIdentity:
     accession: str
 
     @property
-    def study_uid(self) -> str:
+    def study_uid(self) -> UID:
         return generate_uid(entropy_srcs=[self.key, "study"])
 
     @property
-    def series_uid(self) -> str:
+    def series_uid(self) -> UID:
         return generate_uid(entropy_srcs=[self.key, "series"])
 
     @property
-    def sop_uid(self) -> str:
+    def sop_uid(self) -> UID:
         return generate_uid(entropy_srcs=[self.key, "instance"])
 
     @classmethod

@@ -49,7 +49,7 @@ def lobes_for(side: str, location: str | None) -> list[str]:
 
 def zone_mask(atlas: Atlas, side: str, location: str | None) -> np.ndarray:
     """Film-grid weight of a side's lung region for a location (lobe thickness, cut to zones)."""
-    thick = sum(atlas[f"lobe_{n}"] for n in lobes_for(side, location))
+    thick = atlas.total(f"lobe_{n}" for n in lobes_for(side, location))
     lung = atlas.lung(side) > 0
     rows = np.nonzero(lung.any(axis=1))[0]
     top, bottom = rows.min(), rows.max()
@@ -162,7 +162,7 @@ def airspace(
         tex = smooth_field(rng, 18.0)
         frac = SEVERITY_FRACTION.get(severity, 0.5)
         if label == "consolidation":
-            dmu = (TISSUE_MU - LUNG_MU) * rng.uniform(0.8, 0.95) * (0.75 + 0.25 * tex)
+            dmu: np.ndarray = (TISSUE_MU - LUNG_MU) * rng.uniform(0.8, 0.95) * (0.75 + 0.25 * tex)
         elif label == "lung_opacity":
             dmu = (TISSUE_MU - LUNG_MU) * (0.3 + frac) * np.clip(1.6 * tex - 0.2, 0, 1)
         else:  # atelectasis: plate-like streaks in the lower zone, plus diffuse volume loss for higher grades

@@ -90,12 +90,12 @@ def finding_delta(
             float(rng.choice(EFFUSION_LEVELS.get(severity, EFFUSION_LEVELS["moderate"]))) for _ in sides
         ]
         assert all(lv in EFFUSION_LEVELS_MM for lv in levels)
-        delta = sum(atlas[f"effusion_{s}_{lv}"] for s, lv in zip(sides, levels, strict=True))
+        delta = atlas.total(f"effusion_{s}_{lv}" for s, lv in zip(sides, levels, strict=True))
         return delta, {"sides": sides, "level_mm": levels}
     if f.label == "pneumothorax":
         scale = PTX_SCALE.get(f.severity or "", float(rng.choice(PTX_SCALES[:2])))
         sides = sides_of(lat, rng)
-        return sum(atlas[f"ptx_{s}_{scale}"] for s in sides), {"sides": sides, "lung_scale": scale}
+        return atlas.total(f"ptx_{s}_{scale}" for s in sides), {"sides": sides, "lung_scale": scale}
     if f.label in ("consolidation", "lung_opacity", "atelectasis"):
         return airspace(atlas, f.label, lat, f.location, f.severity, rng)
     if f.label == "pulmonary_edema":
