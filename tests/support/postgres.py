@@ -95,7 +95,7 @@ def running_postgres() -> Iterator[PostgresServer | None]:
         time.sleep(0.3)
         yield PostgresServer(port=port, pid=proc.pid)
     finally:
-        proc.send_signal(signal.SIGINT)  # fast shutdown
+        proc.send_signal(signal.SIGQUIT)  # immediate shutdown: the cluster is thrown away anyway
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
