@@ -46,6 +46,10 @@ class PayloadTooLargeError(lib.LimitExceededError):
     """An upload over ``max_upload_bytes`` (refused before it is read whole)."""
 
 
+class DraftingFailedError(ServiceError):
+    """The model raised while redrafting: a server-side failure, reported with its reason."""
+
+
 class ModelUnavailableError(ServiceError):
     """An action that needs the drafting model when none is configured or loadable."""
 
@@ -70,6 +74,7 @@ STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (lib.ConfigError, 409),
     # The audit store failing is the server's fault, not the caller's: the action was rolled back.
     (compliance.AuditError, 503),
+    (DraftingFailedError, 503),
     (lib.MedVLMError, 400),
 ]
 

@@ -76,3 +76,30 @@ def test_failed_audit_write_fails_login(client: TestClient, monkeypatch) -> None
     monkeypatch.setattr("service.audit.record", lambda *a, **k: (_ for _ in ()).throw(AuditError("down")))
     response = client.post("/api/v1/auth/login", json={"username": "x", "password": "y"})
     assert response.status_code == 503
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_model_crash_during_regenerate_is_reported(client: TestClient, app, callers, worker) -> None:  # type: ignore[no-untyped-def]
+    from tests.service.helpers import FailingDrafter
+
+    client.post(
+        "/api/v1/studies",
+        files=[("files", ("a.dcm", dicom_bytes(study_uid="1.2.98")))],
+        headers=callers.radiologist,
+    )
+    run_jobs(worker)
+    rid = client.get("/api/v1/studies/1.2.98/report", headers=callers.radiologist).json()["id"]
+    failing = FailingDrafter("CUDA out of memory")
+    app.state.drafter = lambda: failing
+    response = client.post(
+        f"/api/v1/reports/{rid}/regenerate",
+        json={"findings": [{"label": "cardiomegaly"}]},
+        headers=callers.radiologist,
+    )
+    assert response.status_code == 503 and "CUDA out of memory" in response.json()["detail"]
+    assert client.get(f"/api/v1/reports/{rid}", headers=callers.radiologist).json()["version"] == 1
+    app.state.drafter = lambda: None
+    response = client.post(
+        f"/api/v1/reports/{rid}/regenerate", json={"findings": []}, headers=callers.radiologist
+    )
+    assert response.status_code == 409 and "no drafting model" in response.json()["detail"]

@@ -6,10 +6,11 @@ from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 
+from medvlm.errors import MedVLMError
 from service.api.deps import ReportReaderDep, ReportWriterDep, SessionDep
 from service.api.ids import ReportId
 from service.audit import audit
-from service.errors import ModelUnavailableError
+from service.errors import DraftingFailedError, ModelUnavailableError
 from service.jobs.drafter import Drafter
 from service.jobs.worker import study_paths
 from service.schemas.reports import (
@@ -77,7 +78,12 @@ def regenerate_report(
         raise ModelUnavailableError("no drafting model is configured (set MEDVLM_MODEL_DIR)")
     paths = study_paths(session, report.study_instance_uid)
     findings = checked_findings(body.findings)
-    draft = drafter.draft(paths, findings)
+    try:
+        draft = drafter.draft(paths, findings)
+    except MedVLMError:
+        raise
+    except Exception as exc:  # a crash inside the model becomes a reasoned error, not a bare 500
+        raise DraftingFailedError(f"redrafting failed: {type(exc).__name__}: {exc}") from exc
     report = visible_report(session, caller, str(report_id), lock=True)
     wf.regenerate(session, report, draft, base_version=body.base_version, author=caller.name)
     audit(
