@@ -2,7 +2,7 @@
 # Creates (or reuses) the project environment in .venv at the repository root.
 #   bash scripts/setup.sh          # the library, CLI, service and UI
 #   bash scripts/setup.sh --test   # plus test tools and the real servers the tests start
-#                                  # (PostgreSQL, Chromium, dicom3tools, dcmtk, poppler)
+#                                  # (PostgreSQL, Chromium, Orthanc, dicom3tools, dcmtk, poppler)
 # Works on a fresh Debian 12 machine with Python 3.11; installs system packages when run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,11 +18,18 @@ apt_install() {
   for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ -z "${MEDVLM_APT_UPDATED:-}" ]; then apt-get update -qq; export MEDVLM_APT_UPDATED=1; fi
+  # Packaged daemons (postgresql, orthanc) must not start on install: the tests start their own, bound to
+  # loopback, and Orthanc has no bind option. policy-rc.d answering 101 tells invoke-rc.d "not now".
+  local policy=/usr/sbin/policy-rc.d placed=0
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; placed=1; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ "$placed" = 1 ] && rm -f "$policy"
+  return 0
 }
 
 "$python" -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
-[ "$want_test" = 1 ] && apt_install postgresql chromium dicom3tools dcmtk poppler-utils fonts-dejavu-core
+[ "$want_test" = 1 ] && apt_install postgresql chromium dicom3tools dcmtk poppler-utils fonts-dejavu-core \
+  orthanc orthanc-dicomweb iproute2
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
