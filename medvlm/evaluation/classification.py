@@ -54,7 +54,9 @@ def f1(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray) -
     return 2 * tp / (2 * tp + fp + fn)
 
 
-def roc_points(y_true: Sequence[int] | np.ndarray, y_prob: Sequence[float] | np.ndarray) -> tuple:
+def roc_points(
+    y_true: Sequence[int] | np.ndarray, y_prob: Sequence[float] | np.ndarray
+) -> tuple[list[float], list[float]] | None:
     """(false positive rates, true positive rates) for plotting; None when AUROC is undefined."""
     t, p = _as_arrays(y_true, y_prob)
     if t.size == 0 or t.min() == t.max():

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from pydicom.dataset import Dataset
 
 from medvlm.errors import DicomError, ModelInputError, NotFoundError
 from medvlm.settings import Settings
@@ -48,7 +49,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def choose_image(paths: Sequence[Path | str], settings: Settings | None = None) -> tuple[Path, object]:
+def choose_image(paths: Sequence[Path | str], settings: Settings | None = None) -> tuple[Path, Dataset]:
     """The frontal image among ``paths`` (files or folders) and its dataset; files that are not DICOM
     images are passed over, and a study without any is a DicomError naming what was found."""
     from medvlm.dicom.parse import read_dataset

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -171,7 +172,7 @@ def attach_metrics(version_id: str, metrics_file: Path, *,
     if not isinstance(data, dict) or data.get("model_version") != version_id:
         found = data.get("model_version") if isinstance(data, dict) else None
         raise ConfigError(f"{metrics_file} evaluates version {found!r}, not {version_id!r}")
-    numbers = {k: v for k, v in data.items()
+    numbers: dict[str, Any] = {k: v for k, v in data.items()
                if "." in k and isinstance(v, int | float) and not isinstance(v, bool)}
     numbers["eval.split"] = data.get("split")
     numbers["eval.data_manifest_sha256"] = data.get("data_manifest_sha256")
