@@ -75,6 +75,7 @@ def _ontology_payload() -> dict[str, Any]:
             "lateralities": list(spec.lateralities),
             "severities": list(spec.severities),
             "critical": bool(spec.critical),
+            "critical_severities": list(getattr(spec, "critical_severities", []) or []),
         }
     return {"findings": findings}
 

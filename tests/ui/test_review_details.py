@@ -125,6 +125,35 @@ def test_autosave_keeps_an_edit_through_a_lost_connection(live_service: LiveServ
     assert page.evaluate(f"localStorage.getItem('medvlm.draft.{report_id}')") is None
 
 
+def _edit_elsewhere(service: LiveService, impression: str) -> None:
+    """Another reader saves an edit through the API: the server's version moves on."""
+    report = _report(service)
+    response = service.api("PUT", f"reports/{service.second_report_id}",
+                           json={"impression": impression, "base_version": report["version"]})
+    assert response.status_code == 200, response.text
+
+
+def test_a_stale_edit_is_never_silently_overwritten(live_service: LiveService, page: Any) -> None:
+    report_id = live_service.second_report_id
+    _open(page, live_service, live_service.second_study_uid)
+    _edit_elsewhere(live_service, "Edited elsewhere UITEST-1.")
+    page.fill("#draft-impression", "Mine, on a stale version UITEST-2.")
+    page.wait_for_selector("#save-state[data-state=conflict]", timeout=15_000)
+    assert _report(live_service)["impression"] == "Edited elsewhere UITEST-1."
+    assert "UITEST-2" in page.evaluate(f"localStorage.getItem('medvlm.draft.{report_id}')")
+
+    # Reopened later: the device's copy is offered, not applied; restoring it saves it on the new version.
+    context = page.context
+    page.close()
+    page = context.new_page()
+    _open(page, live_service, live_service.second_study_uid)
+    assert page.locator("#local-banner").is_visible()
+    assert page.input_value("#draft-impression") == "Edited elsewhere UITEST-1."
+    page.click("#local-banner >> text=Restore my copy")
+    page.wait_for_selector("#save-state[data-state=saved]", timeout=30_000)
+    assert _report(live_service)["impression"] == "Mine, on a stale version UITEST-2."
+
+
 def test_signing_needs_an_explicit_confirmation(live_service: LiveService, page: Any) -> None:
     _open(page, live_service, live_service.second_study_uid)
     page.click("#sign-button")

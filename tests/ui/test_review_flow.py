@@ -128,7 +128,9 @@ def test_review_flow_from_login_to_signed_pdf(live_service: LiveService, page: A
     page.wait_for_function("!document.querySelector('#regenerate')?.disabled", timeout=120_000)
     _wait_saved(page)
     kinds = [v["kind"] for v in _versions(live_service)]
-    assert "REGENERATED" in kinds, f"versions {kinds}; page says {page.locator('#toast').text_content()!r}"
+    server_log = (live_service.logs / "server.log").read_text()[-1500:]
+    assert "REGENERATED" in kinds, (f"versions {kinds}; page says {page.locator('#toast').text_content()!r}; "
+                                    f"server log: {server_log}")
 
     # Edit the impression and reload at once: the edit survives (local copy, then autosave).
     page.fill("#draft-impression", EDITED_IMPRESSION)

@@ -53,8 +53,18 @@ export class FindingsPanel {
     this.render();
   }
 
+  // The ontology decides what is critical (always, or from a severity on); the model's flag stands
+  // until the reader edits the finding.
+  _isCritical(f) {
+    const spec = this.spec(f.label);
+    if (spec.critical === undefined) return Boolean(f.critical);
+    return Boolean(spec.critical || (f.severity && (spec.critical_severities || []).includes(f.severity)));
+  }
+
   _update(index, patch) {
-    this.findings[index] = { ...this.findings[index], ...patch };
+    const next = { ...this.findings[index], ...patch };
+    next.critical = next.presence === "present" && this._isCritical(next);
+    this.findings[index] = next;
     this.render();
     this.onChange(this.value());
   }

@@ -82,6 +82,8 @@ async function loadImage(first) {
     showViewerMessage("This study has no images.");
     return;
   }
+  showViewerMessage("Loading image…");
+  $("viewer").addEventListener("firstimage", () => showViewerMessage(""), { once: true });
   try {
     await viewer.load(first.instance, first.modality);
   } catch (error) {

@@ -114,7 +114,9 @@ export class Viewer {
   }
 
   _firstImage() {
-    if (this.stats.firstImageMs === null) this.stats.firstImageMs = performance.now();
+    if (this.stats.firstImageMs !== null) return;
+    this.stats.firstImageMs = performance.now();
+    this.canvas.dispatchEvent(new Event("firstimage"));
   }
 
   _setRaw(headers, buffer) {
