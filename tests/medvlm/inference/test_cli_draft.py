@@ -23,12 +23,12 @@ def _medvlm(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_draft_folder_and_ingested_study(sqlite_settings: Settings, tiny_model_dir: Path,
                                          tmp_path: Path) -> None:
-    from medvlm.dicom.ingest import ingest_paths
     from medvlm.registry import promote, register_version
 
     uid = generate_uid()
     write_cr(tmp_path / "s1" / "pa.dcm", study_uid=uid, view="PA", seed=1)
-    ingest_paths([tmp_path / "s1"], settings=sqlite_settings)
+    ingested = _medvlm(sqlite_settings, "ingest", str(tmp_path / "s1"))  # the real `medvlm ingest`
+    assert ingested.returncode == 0, ingested.stderr
     promote(register_version(tiny_model_dir).id)  # the default model is the production version
 
     # one batch: the ingested study by UID, and the same file by path
