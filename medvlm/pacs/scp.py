@@ -55,6 +55,7 @@ class ListenerHandle:
         self.host = host
         self.port: int = int(server.server_address[1])
         self.associations: list[AssociationSummary] = []
+        self._stopped = False
         self._done = threading.Condition()
 
     def _finished(self, summary: AssociationSummary) -> None:
@@ -75,7 +76,10 @@ class ListenerHandle:
             return list(self.associations)
 
     def stop(self) -> None:
-        self._server.shutdown()
+        """Stop accepting and close the socket (idempotent); associations in progress finish on their own."""
+        if not self._stopped:
+            self._stopped = True
+            self._server.shutdown()
 
     def __enter__(self) -> ListenerHandle:
         return self
@@ -235,6 +239,7 @@ def start_listener(
     if not 0 <= port <= 65535:
         raise ListenerError(f"invalid port {port}: expected 0-65535")
     ae = AE(ae_title=title)
+    ae.require_called_aet = True  # a sender configured for another AE title is told so, not silently served
     ae.maximum_pdu_size = 256 * 1024  # bounded per PDU; the file-size limit applies per instance
     ae.network_timeout = 60
     ae.dimse_timeout = 120

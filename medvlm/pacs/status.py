@@ -31,7 +31,7 @@ def failure(status: int, comment: str) -> Dataset:
 
 
 def _lo(text: str) -> str:
-    clean = "".join(ch if ch.isprintable() and ch != "\\" else " " for ch in text).strip()
+    clean = "".join(ch if 32 <= ord(ch) < 127 and ch != "\\" else " " for ch in text).strip()
     return clean[:64]
 
 
