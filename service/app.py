@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import threading
 from collections.abc import Callable
 
 from fastapi import APIRouter, FastAPI
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, *, drafter: Drafter | None = No
     app.state.engine = get_engine(settings.resolved_database_url)
     configured = drafter if drafter is not None else drafter_from_settings(settings)
     app.state.drafter: Callable[[], Drafter | None] = lambda: configured  # type: ignore[misc]
+    app.state.wake = threading.Event()  # set when jobs are queued; in-process workers wait on it
     app.state.metrics = install_metrics(app)
     install_error_handlers(app)
     app.include_router(ops.router)

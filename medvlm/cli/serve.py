@@ -50,10 +50,16 @@ def serve_command(
     stop = threading.Event()
     threads = [
         threading.Thread(
-            target=Worker(engine, app.state.drafter).run, args=(stop,), daemon=True, name=f"draft-worker-{i}"
+            target=Worker(engine, app.state.drafter, wake=app.state.wake).run,
+            args=(stop,),
+            daemon=True,
+            name=f"draft-worker-{i}",
         )
         for i in range(workers)
     ]
+    drafter = app.state.drafter()
+    if workers and hasattr(drafter, "warm"):  # load the weights now, not on the first upload
+        threads.append(threading.Thread(target=drafter.warm, daemon=True, name="model-warm-up"))
     for thread in threads:
         thread.start()
     typer.echo(

@@ -57,6 +57,11 @@ class BundleDrafter:
             self._bundle = load_bundle(self.model_dir)
         return self._bundle
 
+    def warm(self) -> None:
+        """Load the weights now, so the first upload does not wait for them."""
+        with self._lock:
+            self._load()
+
     def draft(self, paths: list[Path], edited_findings: list[Finding] | None = None) -> DraftOutput:
         from medvlm.inference import draft_study
 

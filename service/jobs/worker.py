@@ -54,12 +54,14 @@ class Worker:
         worker_id: str | None = None,
         lease: timedelta = timedelta(minutes=5),
         poll_seconds: float = 0.5,
+        wake: threading.Event | None = None,
     ) -> None:
         self.engine = engine
         self.drafter = drafter
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self.lease = lease
         self.poll_seconds = poll_seconds
+        self.wake = wake
 
     def run_once(self) -> bool:
         """Process one job if there is one; True when a job was taken."""
@@ -77,7 +79,12 @@ class Worker:
                 log.exception("worker %s: claiming failed", self.worker_id)
                 busy = False
             if not busy:
-                stop.wait(self.poll_seconds)
+                # An in-process API wakes the worker as soon as it queues a job; otherwise poll.
+                if self.wake is not None:
+                    self.wake.wait(self.poll_seconds)
+                    self.wake.clear()
+                else:
+                    stop.wait(self.poll_seconds)
 
     def _process(self, job: DraftJob) -> None:
         try:

@@ -99,7 +99,10 @@ async def upload_studies(request: Request, settings: SettingsDep, caller: Upload
     files = await read_upload(
         request, max_upload_bytes=settings.max_upload_bytes, max_file_bytes=settings.max_file_bytes
     )
-    return await ingest_upload(request.app.state.engine, settings, caller, files)
+    result = await ingest_upload(request.app.state.engine, settings, caller, files)
+    if result.jobs:
+        request.app.state.wake.set()  # an in-process worker starts at once instead of at its next poll
+    return result
 
 
 @router.get("/{study_uid}", response_model=StudyDetail)
