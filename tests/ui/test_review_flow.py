@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.ui.live import PASSWORD, USERNAME, LiveService
+from tests.ui.live import PASSWORD, USERNAME, LiveService, film_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -106,6 +106,17 @@ def test_review_flow_from_login_to_signed_pdf(live_service: LiveService, page: A
     assert before != after, "dragging window/level did not change the canvas"
     window_after = page.locator("#overlay-wl").inner_text()
     assert re.match(r"W \d+\s+L \d+", window_after) and window_after != window_before
+    # The value under the cursor is the film's original stored value at that pixel (not an 8-bit grey).
+    box = page.locator("#viewer").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.55)
+    shown = re.match(r"\((\d+), (\d+)\)\s+(-?\d+)", page.locator("#overlay-pixel").inner_text())
+    assert shown, page.locator("#overlay-pixel").inner_text()
+    x, y, value = (int(g) for g in shown.groups())
+    import pydicom
+
+    film = pydicom.dcmread(film_path())
+    assert value == int(film.pixel_array[y, x]) and value > 255
+
     loops = {"drag": page.evaluate(RENDER_LOOP, True), "full resolution": page.evaluate(RENDER_LOOP, False)}
     page.keyboard.press("1")  # lung preset from the keyboard (focus is on the canvas after the drag)
     assert page.locator('[data-preset="lung"]').get_attribute("class").split().count("active") == 1
