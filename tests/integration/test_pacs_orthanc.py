@@ -1,0 +1,113 @@
+"""Round trip with a real PACS (Orthanc, loopback-only network namespace): Orthanc sends a study to our
+listener, we ingest and draft it, and send the DICOM SR back, where Orthanc's REST API finds it in the
+same study. Bad input sent by the PACS is refused with a failure status that the PACS sees."""
+
+from __future__ import annotations
+
+import io
+import urllib.error
+from collections.abc import Iterator
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from sqlmodel import Session, select
+
+from medvlm.db import get_engine
+from medvlm.db.models import Instance
+from medvlm.pacs import scu
+from medvlm.pacs.errors import PacsError
+from medvlm.pacs.scp import start_listener
+from medvlm.settings import Settings
+from service.db.tables import DraftJob, Report
+from tests.support.orthanc import OrthancServer, inside, running_orthanc
+from tests.support.services import missing_service
+
+pytestmark = pytest.mark.integration
+
+LISTENER_PORT = 11112  # fixed: the namespace is private, and Orthanc's modality entry names it
+
+
+@pytest.fixture
+def orthanc(tmp_path: Path) -> Iterator[OrthancServer]:
+    with running_orthanc(tmp_path / "orthanc", {"medvlm": ("MEDVLM", "127.0.0.1", LISTENER_PORT)}) as server:
+        if server is None:
+            missing_service("Orthanc (Debian orthanc) in a loopback-only network namespace (ip netns)")
+        yield server
+
+
+def _testfile(name: str) -> Path:
+    found = get_testdata_file(name, download=False)
+    assert found is not None, f"pydicom test file {name} missing"
+    return Path(str(found))
+
+
+def _find_instance(orthanc: OrthancServer, sop_uid: str) -> list[str]:
+    query = {"Level": "Instance", "Query": {"SOPInstanceUID": sop_uid}}
+    return list(orthanc.rest("POST", "/tools/find", query))
+
+
+def test_study_from_orthanc_is_drafted_and_sr_goes_back(orthanc: OrthancServer, sqlite_settings: Settings,
+                                                        ) -> None:
+    from service.exports.sr import build_sr
+    from service.jobs.worker import Worker
+    from service.workflow.export_context import build_context
+    from tests.service.helpers import PixelDrafter
+
+    image = _testfile("CT_small.dcm")
+    source = pydicom.dcmread(image, stop_before_pixels=True)
+    engine = get_engine(sqlite_settings.resolved_database_url)
+    with inside(orthanc), start_listener(sqlite_settings, port=LISTENER_PORT) as listener:
+        # the PACS holds the study, and can reach us
+        uploaded = orthanc.rest("POST", "/instances", image.read_bytes())
+        orthanc.rest("POST", "/modalities/medvlm/echo", {})
+        # the PACS pushes it (C-STORE); Success comes only once it is stored and indexed
+        orthanc.rest("POST", "/modalities/medvlm/store", {"Resources": [uploaded["ParentStudy"]],
+                                                          "Synchronous": True})
+        store_assoc = listener.wait_for_associations(2)[-1]
+        assert (store_assoc.calling_ae, store_assoc.stored, store_assoc.failed) == ("ORTHANC", 1, 0)
+        with Session(engine) as session:
+            assert session.exec(select(Instance.sop_instance_uid)).all() == [str(source.SOPInstanceUID)]
+            [job] = session.exec(select(DraftJob)).all()
+        assert job.study_instance_uid == str(source.StudyInstanceUID) and job.id in store_assoc.jobs
+
+        # the service's worker drafts it
+        assert Worker(engine, lambda: PixelDrafter()).run_once()
+        with Session(engine) as session:
+            report = session.exec(select(Report)).one()
+            sr_bytes = build_sr(build_context(session, report))
+
+        # the SR goes back to the PACS and is found there, in the same study
+        sr_uid = str(pydicom.dcmread(io.BytesIO(sr_bytes)).SOPInstanceUID)
+        [result] = scu.send("127.0.0.1", orthanc.dicom_port, [sr_bytes], called_ae=orthanc.ae_title)
+        assert result.status == 0x0000
+        [found] = _find_instance(orthanc, sr_uid)
+        tags = orthanc.rest("GET", f"/instances/{found}/simplified-tags")
+        assert tags["Modality"] == "SR" and tags["StudyInstanceUID"] == str(source.StudyInstanceUID)
+        assert tags["VerificationFlag"] == "UNVERIFIED"  # a draft, not signed
+        assert len(orthanc.rest("GET", f"/studies/{uploaded['ParentStudy']}/instances")) == 2
+
+
+def test_pacs_sees_failure_for_input_we_cannot_store(orthanc: OrthancServer, sqlite_settings: Settings,
+                                                     ) -> None:
+    plan = _testfile("rtplan.dcm")  # a valid DICOM object, but no image to draft from
+    engine = get_engine(sqlite_settings.resolved_database_url)
+    with inside(orthanc), start_listener(sqlite_settings, port=LISTENER_PORT) as listener:
+        uploaded = orthanc.rest("POST", "/instances", plan.read_bytes())
+        with pytest.raises(urllib.error.HTTPError):  # Orthanc's store job fails on our failure status
+            orthanc.rest("POST", "/modalities/medvlm/store", {"Resources": [uploaded["ID"]],
+                                                              "Synchronous": True})
+        [assoc] = listener.wait_for_associations(1)
+        assert (assoc.stored, assoc.failed, assoc.jobs) == (0, 1, [])
+    with Session(engine) as session:
+        assert session.exec(select(Instance)).all() == [] and session.exec(select(DraftJob)).all() == []
+    store = sqlite_settings.store_dir
+    assert not (store.exists() and any(p.is_file() for p in store.rglob("*")))
+
+
+def test_orthanc_echo_and_rejection_of_wrong_called_ae(orthanc: OrthancServer) -> None:
+    with inside(orthanc):
+        scu.echo("127.0.0.1", orthanc.dicom_port, called_ae=orthanc.ae_title)
+        with pytest.raises(PacsError, match="called AE title not recognized"):
+            scu.echo("127.0.0.1", orthanc.dicom_port, called_ae="NOTORTHANC")
