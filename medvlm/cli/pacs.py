@@ -24,6 +24,15 @@ def _fail(exc: MedVLMError) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _log_associations() -> None:
+    """One line per association and per refused instance on stderr (pynetdicom's own chatter stays off)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log = logging.getLogger("medvlm.pacs")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
 @pacs_app.command("listen")
 def listen_command(
     port: int = typer.Option(11112, "--port", help="TCP port (0: any free port, printed at start)."),
@@ -36,9 +45,10 @@ def listen_command(
     from medvlm.cli.ingest import _ready_settings
     from medvlm.pacs.scp import start_listener
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        handle = start_listener(_ready_settings(), ae_title=ae_title, host=host, port=port,
+        settings = _ready_settings()
+        _log_associations()
+        handle = start_listener(settings, ae_title=ae_title, host=host, port=port,
                                 allowed_calling_aes=allow, queue_drafts=not no_queue)
     except MedVLMError as exc:
         raise _fail(exc) from exc

@@ -15,10 +15,11 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pydicom.dataset import Dataset
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from medvlm.errors import LimitExceededError, MedVLMError
@@ -49,7 +50,8 @@ class AssociationSummary:
 class ListenerHandle:
     """A running listener: ``.port`` is the bound port (useful with port 0), ``.stop()`` shuts it down."""
 
-    def __init__(self, server: Any, ae_title: str, host: str) -> None:
+    def __init__(self, ae: AE, server: Any, ae_title: str, host: str) -> None:
+        self._ae = ae
         self._server = server
         self.ae_title = ae_title
         self.host = host
@@ -75,11 +77,16 @@ class ListenerHandle:
                 self._done.wait(left)
             return list(self.associations)
 
-    def stop(self) -> None:
-        """Stop accepting and close the socket (idempotent); associations in progress finish on their own."""
-        if not self._stopped:
-            self._stopped = True
-            self._server.shutdown()
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop accepting, close the socket, then give associations in progress up to ``timeout`` seconds
+        to finish (and queue their drafts). Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.shutdown()
+        deadline = time.monotonic() + timeout
+        while self._ae.active_associations and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def __enter__(self) -> ListenerHandle:
         return self
@@ -131,7 +138,7 @@ class _Handlers:
         from medvlm.dicom.ingest import ingest_bytes
         from medvlm.dicom.validate import check_pixel_limits
 
-        request = event.request
+        request = cast(C_STORE, event.request)
         data = event.encoded_dataset(include_meta=True)
         if len(data) > self.settings.max_file_bytes:
             return st.OUT_OF_RESOURCES, f"{len(data)} bytes, over MEDVLM_MAX_FILE_BYTES"
@@ -244,18 +251,18 @@ def start_listener(
     ae.network_timeout = 60
     ae.dimse_timeout = 120
     for context in AllStoragePresentationContexts:
-        ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+        ae.add_supported_context(str(context.abstract_syntax), ALL_TRANSFER_SYNTAXES)
     ae.add_supported_context(Verification)
     if allowed_calling_aes:
         ae.require_calling_aet = [validate_ae_title(a) for a in allowed_calling_aes]
     handlers = _Handlers(settings, queue_drafts)
-    evt_handlers = [(evt.EVT_ACCEPTED, handlers.on_accepted), (evt.EVT_C_ECHO, handlers.on_echo),
+    evt_handlers: list[Any] = [(evt.EVT_ACCEPTED, handlers.on_accepted), (evt.EVT_C_ECHO, handlers.on_echo),
                     (evt.EVT_C_STORE, handlers.on_store), (evt.EVT_CONN_CLOSE, handlers.on_closed)]
     try:
         server = ae.start_server((host, port), block=False, evt_handlers=evt_handlers)
     except OSError as exc:
         raise ListenerError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    handle = ListenerHandle(server, title, host)
+    handle = ListenerHandle(ae, server, title, host)
     handlers.handle = handle
     log.info("DICOM listener %s on %s:%d", title, host, handle.port)
     return handle

@@ -75,8 +75,12 @@ def _associate(host: str, port: int, ae: AE, called_ae: str, timeout: float) -> 
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as exc:
         raise PacsError(f"cannot connect to {peer}: {exc.strerror or exc}") from exc
+    if assoc.is_aborted and assoc.rejected_contexts and not assoc.accepted_contexts:
+        refused = {getattr(cx.abstract_syntax, "name", "?") for cx in assoc.rejected_contexts}
+        names = ", ".join(sorted(refused))
+        raise PacsError(f"{peer} accepted none of the SOP classes / transfer syntaxes offered ({names})")
     if assoc.is_aborted:
-        raise PacsError(f"association aborted by {peer} (does it accept these SOP classes?)")
+        raise PacsError(f"association with {peer} aborted during negotiation")
     raise PacsError(f"no association with {peer}: no answer within {timeout} s")
 
 
