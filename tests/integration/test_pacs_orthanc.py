@@ -1,6 +1,6 @@
 """Round trip with a real PACS (Orthanc, loopback-only network namespace): Orthanc sends a study to our
-listener, we ingest and draft it, and send the DICOM SR back, where Orthanc's REST API finds it in the
-same study. Bad input sent by the PACS is refused with a failure status that the PACS sees."""
+listener, we ingest and draft it, and send the DICOM SR and the encapsulated PDF back, where Orthanc's
+REST API finds them in the same study. Bad input sent by the PACS is refused with a failure status that the PACS sees."""
 
 from __future__ import annotations
 
@@ -29,9 +29,10 @@ pytestmark = pytest.mark.integration
 LISTENER_PORT = 11112  # fixed: the namespace is private, and Orthanc's modality entry names it
 
 
-@pytest.fixture
-def orthanc(tmp_path: Path) -> Iterator[OrthancServer]:
-    with running_orthanc(tmp_path / "orthanc", {"medvlm": ("MEDVLM", "127.0.0.1", LISTENER_PORT)}) as server:
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+    """One Orthanc for the module (each test uses its own studies), stopped and its namespace deleted after."""
+    with running_orthanc(tmp_path_factory.mktemp("orthanc"), {"medvlm": ("MEDVLM", "127.0.0.1", LISTENER_PORT)}) as server:
         if server is None:
             missing_service("Orthanc (Debian orthanc) in a loopback-only network namespace (ip netns)")
         yield server
@@ -48,8 +49,9 @@ def _find_instance(orthanc: OrthancServer, sop_uid: str) -> list[str]:
     return list(orthanc.rest("POST", "/tools/find", query))
 
 
-def test_study_from_orthanc_is_drafted_and_sr_goes_back(orthanc: OrthancServer, sqlite_settings: Settings,
+def test_study_from_orthanc_is_drafted_and_results_go_back(orthanc: OrthancServer, sqlite_settings: Settings,
                                                         ) -> None:
+    from service.exports import encapsulated_pdf
     from service.exports.sr import build_sr
     from service.jobs.worker import Worker
     from service.workflow.export_context import build_context
@@ -76,17 +78,21 @@ def test_study_from_orthanc_is_drafted_and_sr_goes_back(orthanc: OrthancServer, 
         assert Worker(engine, lambda: PixelDrafter()).run_once()
         with Session(engine) as session:
             report = session.exec(select(Report)).one()
-            sr_bytes = build_sr(build_context(session, report))
+            context = build_context(session, report)
+        exports = [build_sr(context), encapsulated_pdf.build(context)]
 
-        # the SR goes back to the PACS and is found there, in the same study
-        sr_uid = str(pydicom.dcmread(io.BytesIO(sr_bytes)).SOPInstanceUID)
-        [result] = scu.send("127.0.0.1", orthanc.dicom_port, [sr_bytes], called_ae=orthanc.ae_title)
-        assert result.status == 0x0000
-        [found] = _find_instance(orthanc, sr_uid)
-        tags = orthanc.rest("GET", f"/instances/{found}/simplified-tags")
-        assert tags["Modality"] == "SR" and tags["StudyInstanceUID"] == str(source.StudyInstanceUID)
-        assert tags["VerificationFlag"] == "UNVERIFIED"  # a draft, not signed
-        assert len(orthanc.rest("GET", f"/studies/{uploaded['ParentStudy']}/instances")) == 2
+        # the SR and the encapsulated PDF go back to the PACS and are found there, in the same study
+        uids = [str(pydicom.dcmread(io.BytesIO(data)).SOPInstanceUID) for data in exports]
+        results = scu.send("127.0.0.1", orthanc.dicom_port, exports, called_ae=orthanc.ae_title)
+        assert [r.status for r in results] == [0x0000, 0x0000]
+        tags = [orthanc.rest("GET", f"/instances/{found}/simplified-tags")
+                for uid in uids for found in _find_instance(orthanc, uid)]
+        assert [t["Modality"] for t in tags] == ["SR", "DOC"]
+        assert {t["StudyInstanceUID"] for t in tags} == {str(source.StudyInstanceUID)}
+        assert tags[0]["VerificationFlag"] == "UNVERIFIED"  # a draft, not signed
+        pdf = orthanc.rest("GET", f"/instances/{_find_instance(orthanc, uids[1])[0]}/pdf")
+        assert pdf.startswith(b"%PDF")
+        assert len(orthanc.rest("GET", f"/studies/{uploaded['ParentStudy']}/instances")) == 3
 
 
 def test_pacs_sees_failure_for_input_we_cannot_store(orthanc: OrthancServer, sqlite_settings: Settings,
