@@ -1,7 +1,7 @@
 """Service load benchmark: 10,000 studies in PostgreSQL, 32 concurrent clients, and upload-to-draft-ready.
 
     .venv/bin/python benchmarks/service_load.py [--studies 10000] [--clients 32] [--seconds 20]
-                                                [--uploads 3] [--model-dir DIR]
+                                                [--uploads 3] [--api-processes N] [--model-dir DIR]
 
 Starts a throwaway PostgreSQL cluster and a real ``medvlm serve`` process, ingests one real chest film
 (pydicom-data's RG1_UNCR when installed, else pydicom's CT_small) and indexes it as the image of every
@@ -238,6 +238,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--uploads", type=int, default=3)
+    parser.add_argument("--api-processes", type=int, default=max(1, (os.cpu_count() or 2) // 2))
     parser.add_argument("--model-dir", type=Path, help="a saved bundle (default: an untrained tiny one)")
     args = parser.parse_args()
 
@@ -290,6 +291,8 @@ def main() -> None:
                 "--workers",
                 "1",
                 "--no-draft-pending",
+                "--api-processes",
+                str(args.api_processes),
             ],
             cwd=REPO,
             env=env,

@@ -18,6 +18,9 @@ def serve_command(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=0, max=64, help="Drafting worker threads (0: API only).")] = 1,
+    api_processes: Annotated[
+        int, typer.Option(min=1, max=64, help="HTTP server processes (more use more CPU cores).")
+    ] = 1,
     draft_pending: Annotated[
         bool,
         typer.Option(help="Queue a draft for stored studies that have none (e.g. from `medvlm ingest`)."),
@@ -63,11 +66,22 @@ def serve_command(
     for thread in threads:
         thread.start()
     typer.echo(
-        f"MedVLM serving on http://{host}:{port} ({workers} drafting worker(s), "
+        f"MedVLM serving on http://{host}:{port} ({api_processes} API process(es), "
+        f"{workers} drafting worker(s), "
         f"model: {settings.model_dir or 'none configured'})"
     )
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        if api_processes == 1:
+            uvicorn.run(app, host=host, port=port, log_level="info")
+        else:  # each process builds its own app from the same settings; workers stay in this one
+            uvicorn.run(
+                "service.app:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=api_processes,
+                log_level="info",
+            )
     finally:
         stop.set()
         for thread in threads:
