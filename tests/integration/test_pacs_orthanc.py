@@ -1,6 +1,7 @@
 """Round trip with a real PACS (Orthanc, loopback-only network namespace): Orthanc sends a study to our
 listener, we ingest and draft it, and send the DICOM SR and the encapsulated PDF back, where Orthanc's
-REST API finds them in the same study. Bad input sent by the PACS is refused with a failure status that the PACS sees."""
+REST API finds them in the same study. Bad input sent by the PACS is refused with a failure status that
+the PACS sees."""
 
 from __future__ import annotations
 
@@ -31,8 +32,9 @@ LISTENER_PORT = 11112  # fixed: the namespace is private, and Orthanc's modality
 
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
-    """One Orthanc for the module (each test uses its own studies), stopped and its namespace deleted after."""
-    with running_orthanc(tmp_path_factory.mktemp("orthanc"), {"medvlm": ("MEDVLM", "127.0.0.1", LISTENER_PORT)}) as server:
+    """One Orthanc for the module (each test uses its own studies); stopped, namespace deleted after."""
+    modalities = {"medvlm": ("MEDVLM", "127.0.0.1", LISTENER_PORT)}
+    with running_orthanc(tmp_path_factory.mktemp("orthanc"), modalities) as server:
         if server is None:
             missing_service("Orthanc (Debian orthanc) in a loopback-only network namespace (ip netns)")
         yield server
