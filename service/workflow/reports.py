@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from medvlm.errors import NotFoundError
+from medvlm.findings import Finding
 from service.db.tables import Addendum, Report, ReportVersion, StudyState, now_utc
 from service.errors import ConflictError
 from service.jobs.drafter import DraftOutput
@@ -89,6 +90,15 @@ def save_draft(session: Session, study_uid: str, draft: DraftOutput, author: str
     return report
 
 
+def recheck_consistency(report: Report) -> None:
+    """Run the labeler over the edited text against the edited findings (the hallucination guard, again)."""
+    from medvlm.inference import check_consistency
+
+    findings = [Finding.from_dict(f) for f in report.findings]
+    flags = check_consistency(findings, report.findings_text, report.impression)
+    report.consistency_flags = [flag.to_dict() for flag in flags]
+
+
 def _check_base(report: Report, base_version: int | None) -> None:
     if base_version is not None and base_version != report.version:
         raise ConflictError(
@@ -116,6 +126,7 @@ def edit(
     if findings is not None:
         report.findings = findings
     report.status = new_state.value
+    recheck_consistency(report)
     _new_version(session, report, "EDIT", author)
     set_study_status(session, report.study_instance_uid, STUDY_STATUS[new_state], _critical(report.findings))
     return report

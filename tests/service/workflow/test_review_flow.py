@@ -130,3 +130,32 @@ def test_signing_needs_explicit_confirmation(client: TestClient, callers, worker
         response = client.post(f"{API}/reports/{rid}/sign", json=payload, headers=callers.radiologist)
         assert response.status_code == 422
     assert client.get(f"{API}/reports/{rid}", headers=callers.radiologist).json()["status"] == "draft"
+
+
+def test_edits_are_rechecked_for_consistency(client: TestClient, callers, worker: Worker) -> None:
+    upload(client, callers.radiologist, dicom_bytes(study_uid="1.2.3.8"))
+    run_jobs(worker)
+    h = callers.radiologist
+    report = client.get(f"{API}/studies/1.2.3.8/report", headers=h).json()
+    edited = client.put(
+        f"{API}/reports/{report['id']}",
+        json={
+            "base_version": 1,
+            "findings": [],
+            "findings_text": "Large left pneumothorax.",
+            "impression": "",
+        },
+        headers=h,
+    ).json()
+    assert [(f["label"], f["kind"]) for f in edited["consistency_flags"]] == [
+        ("pneumothorax", "hallucination")
+    ]
+    fixed = client.put(
+        f"{API}/reports/{report['id']}",
+        json={
+            "base_version": 2,
+            "findings": [{"label": "pneumothorax", "laterality": "left", "severity": "large"}],
+        },
+        headers=h,
+    ).json()
+    assert fixed["consistency_flags"] == [], fixed["consistency_flags"]
