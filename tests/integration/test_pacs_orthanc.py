@@ -17,11 +17,13 @@ from sqlmodel import Session, select
 
 from medvlm.db import get_engine
 from medvlm.db.models import Instance
+from medvlm.findings import Finding, Presence
 from medvlm.pacs import scu
 from medvlm.pacs.errors import PacsError
 from medvlm.pacs.scp import start_listener
 from medvlm.settings import Settings
 from service.db.tables import DraftJob, Report
+from service.jobs.drafter import DraftOutput
 from tests.support.orthanc import OrthancServer, inside, running_orthanc
 from tests.support.services import missing_service
 
@@ -38,6 +40,20 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
         if server is None:
             missing_service("Orthanc (Debian orthanc) in a loopback-only network namespace (ip netns)")
         yield server
+
+
+class MeanPixelDrafter:
+    """A stand-in for the model that still reads every received image from the store (decoded)."""
+
+    def __init__(self) -> None:
+        self.images = 0
+
+    def draft(self, paths: list[Path], edited_findings: list[Finding] | None = None) -> DraftOutput:
+        means = [float(pydicom.dcmread(p).pixel_array.mean()) for p in paths]
+        self.images += len(means)
+        finding = Finding("cardiomegaly", Presence.ABSENT, probability=0.1)
+        return DraftOutput(findings=[finding], findings_text=f"Mean pixel value {means[0]:.0f}.",
+                           impression="Normal study.", model_version="pacs-test-1")
 
 
 def _testfile(name: str) -> Path:
@@ -57,7 +73,6 @@ def test_study_from_orthanc_is_drafted_and_results_go_back(orthanc: OrthancServe
     from service.exports.sr import build_sr
     from service.jobs.worker import Worker
     from service.workflow.export_context import build_context
-    from tests.service.helpers import PixelDrafter
 
     image = _testfile("CT_small.dcm")
     source = pydicom.dcmread(image, stop_before_pixels=True)
@@ -77,7 +92,9 @@ def test_study_from_orthanc_is_drafted_and_results_go_back(orthanc: OrthancServe
         assert job.study_instance_uid == str(source.StudyInstanceUID) and job.id in store_assoc.jobs
 
         # the service's worker drafts it
-        assert Worker(engine, lambda: PixelDrafter()).run_once()
+        drafter = MeanPixelDrafter()
+        assert Worker(engine, lambda: drafter).run_once()
+        assert drafter.images == 1
         with Session(engine) as session:
             report = session.exec(select(Report)).one()
             context = build_context(session, report)
