@@ -69,16 +69,50 @@ def versions_public(session: Session, report_id: str) -> list[VersionPublic]:
     ]  # type: ignore[arg-type]
 
 
-def correction_pair(report: Report) -> CorrectionPair:
-    original = _draft_text(report.original)
-    final = DraftText(
-        findings=findings_out(report.findings),
-        findings_text=report.findings_text,
-        impression=report.impression,
+def _known_phi(session: Session, report: Report) -> tuple[list[str], list[str]]:
+    """Names and identifiers that belong to this study, to be scrubbed from the text handed out."""
+    from medvlm.db.models import Patient, Study
+
+    authors = session.exec(select(ReportVersion.author).where(ReportVersion.report_id == report.id)).all()
+    names = [report.signed_by or "", *authors]
+    identifiers = [report.study_instance_uid]
+    study = session.get(Study, report.study_instance_uid)
+    if study is not None:
+        names.append(study.referring_physician)
+        identifiers += [study.accession_number, study.study_id]
+        patient = session.get(Patient, study.patient_pk)
+        if patient is not None:
+            names.append(patient.name)
+            identifiers.append(patient.patient_id)
+    return [n for n in names if n and not n.startswith("model:")], [i for i in identifiers if i]
+
+
+def correction_pair(session: Session, report: Report, key: bytes) -> CorrectionPair:
+    """A signed report as de-identified training data: text scrubbed, the study UID replaced by a keyed
+    pseudonym (the same one every time for the same key)."""
+    from compliance.deid import UidMapper
+    from compliance.deid_text import deidentify_text
+
+    names, identifiers = _known_phi(session, report)
+
+    def scrub(data: dict) -> DraftText:
+        text = _draft_text(data)
+        clean = lambda value: deidentify_text(value, names=names, identifiers=identifiers)  # noqa: E731
+        findings = [
+            f.model_copy(update={"evidence": clean(f.evidence) if f.evidence else None})
+            for f in text.findings
+        ]
+        return DraftText(
+            findings=findings, findings_text=clean(text.findings_text), impression=clean(text.impression)
+        )
+
+    original = scrub(report.original)
+    final = scrub(
+        {"findings": report.findings, "findings_text": report.findings_text, "impression": report.impression}
     )
     return CorrectionPair(
         report_id=report.id,
-        study_instance_uid=report.study_instance_uid,
+        study_instance_uid=UidMapper(key)(report.study_instance_uid),
         model_version=report.model_version,
         signed_at=utc(report.signed_at),  # type: ignore[arg-type]
         original=original,

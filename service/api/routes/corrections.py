@@ -1,4 +1,4 @@
-"""Signed reports as ORIGINAL (model) / FINAL (signed) pairs: the training data of the corrections stage."""
+"""Signed reports as de-identified ORIGINAL (model) / FINAL (signed) pairs: corrections training data."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlmodel import func, select
 
-from service.api.deps import CorrectionsReaderDep, SessionDep
+from service.api.deps import CorrectionsReaderDep, SessionDep, SettingsDep
 from service.audit import audit
 from service.db.tables import Report
 from service.schemas.reports import CorrectionsPage
@@ -20,6 +20,7 @@ ReaderDep = CorrectionsReaderDep
 @router.get("", response_model=CorrectionsPage)
 def list_corrections(
     session: SessionDep,
+    settings: SettingsDep,
     caller: ReaderDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -40,5 +41,8 @@ def list_corrections(
         detail={"page": page, "returned": len(rows)},
     )
     return CorrectionsPage(
-        items=[correction_pair(r) for r in rows], total=int(total), page=page, page_size=page_size
+        items=[correction_pair(session, r, settings.secret_key.encode()) for r in rows],
+        total=int(total),
+        page=page,
+        page_size=page_size,
     )

@@ -159,3 +159,25 @@ def test_edits_are_rechecked_for_consistency(client: TestClient, callers, worker
         headers=h,
     ).json()
     assert fixed["consistency_flags"] == [], fixed["consistency_flags"]
+
+
+def test_corrections_are_de_identified(client: TestClient, callers, worker: Worker) -> None:
+    upload(
+        client,
+        callers.radiologist,
+        dicom_bytes(study_uid="1.2.3.9", patient_id="PID12345", accession="ACC777"),
+    )
+    run_jobs(worker)
+    h = callers.radiologist
+    report = client.get(f"{API}/studies/1.2.3.9/report", headers=h).json()
+    text = "Compared with 01/02/2023 for patient PID12345 (accession ACC777); discussed with radiologist1."
+    client.put(f"{API}/reports/{report['id']}", json={"base_version": 1, "impression": text}, headers=h)
+    client.post(f"{API}/reports/{report['id']}/sign", json={"confirm": True}, headers=h)
+    pair = client.get(f"{API}/corrections", headers=callers.researcher).json()["items"][0]
+    assert pair["study_instance_uid"].startswith("2.25.") and pair["study_instance_uid"] != "1.2.3.9"
+    impression = pair["final"]["impression"]
+    for phi in ("PID12345", "ACC777", "01/02/2023", "radiologist1"):
+        assert phi not in impression, impression
+    assert impression.startswith("Compared with")
+    again = client.get(f"{API}/corrections", headers=callers.admin).json()["items"][0]
+    assert again["study_instance_uid"] == pair["study_instance_uid"]  # a stable pseudonym
