@@ -57,6 +57,8 @@ def phrase_for(finding: Finding, ontology: Ontology) -> str | None:
     """A sentence stating ``finding`` that the labeler reads back as exactly that finding: the ontology's
     present phrases in turn, then "<severity> <side> <name>". None when no wording reads back (a
     support device of unknown type, say); the omission then stays flagged rather than papered over."""
+    if finding.label not in ontology:  # a model trained on an older ontology: nothing to phrase it with
+        return None
     wanted = {finding.label: finding}
     for text in _candidates(finding, ontology):
         flags, stated = check_section(text, "findings", wanted, ontology)

@@ -82,7 +82,9 @@ def test_remove_sentence(text: str, sentence: str, expected: str | None) -> None
         (EFFUSION, "Small left pleural effusion."),
         (Finding("pneumothorax", presence=Presence.UNCERTAIN, laterality=Laterality.RIGHT),
          "Possible right pneumothorax."),
+        (Finding("support_device", laterality=Laterality.LEFT), None),  # device type unknown: no wording
+        (Finding("retired_label"), None),  # a label the current ontology no longer has
     ],
 )
-def test_phrase_for(finding: Finding, expected: str) -> None:
+def test_phrase_for(finding: Finding, expected: str | None) -> None:
     assert phrase_for(finding, load_ontology()) == expected
