@@ -55,9 +55,9 @@ class SendResult:
 class PacsSendError(PacsError):
     """Some instances were not stored by the peer; ``results`` holds every instance's outcome."""
 
-    def __init__(self, message: str, results: list[SendResult]) -> None:
+    def __init__(self, message: str, results: list[SendResult] | None = None) -> None:
         super().__init__(message)
-        self.results = results
+        self.results = results or []
 
 
 def _associate(host: str, port: int, ae: AE, called_ae: str, timeout: float) -> Association:
