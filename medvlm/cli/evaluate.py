@@ -25,14 +25,18 @@ def evaluate_model(
         raise typer.BadParameter("--data is required", param_hint="--data")
     from medvlm.evaluation.run import evaluate_to_folder
 
-    summary = evaluate_to_folder(model_dir=model, data_dir=data, split=split, out_dir=out, limit=limit or None)
+    summary = evaluate_to_folder(
+        model_dir=model, data_dir=data, split=split, out_dir=out, limit=limit or None
+    )
     typer.echo(summary)
 
 
 @eval_app.command("labeler")
 def evaluate_labeler(
     splits: str = typer.Option("train,validation", "--splits", help="IU buckets to score on (never test)."),
-    min_examples: int = typer.Option(30, "--min-examples", help="Findings with fewer examples are listed apart."),
+    min_examples: int = typer.Option(
+        30, "--min-examples", help="Findings with fewer examples are listed apart."
+    ),
 ) -> None:
     """Score the report labeler against the IU MeSH tags: per-finding precision / recall / F1."""
     from medvlm.labeler.evaluate import format_table, run_labeler_eval

@@ -21,9 +21,21 @@ app = typer.Typer(
 )
 
 # Each module registers its commands on ``app``; see the module for what it owns.
-from medvlm.cli import audit, data, demo, draft, evaluate, ingest, models, pacs, serve, train  # noqa: E402
+from medvlm.cli import (  # noqa: E402
+    audit,
+    corrections,
+    data,
+    demo,
+    draft,
+    evaluate,
+    ingest,
+    models,
+    pacs,
+    serve,
+    train,
+)
 
-for _module in (ingest, data, train, draft, evaluate, models, serve, pacs, audit, demo):
+for _module in (ingest, data, train, draft, evaluate, models, corrections, serve, pacs, audit, demo):
     _module.register(app)
 
 

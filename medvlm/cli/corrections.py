@@ -1,0 +1,32 @@
+"""``medvlm corrections export``: signed clinician corrections -> a de-identified training dataset.
+
+The folder it writes is a ``manifest.jsonl`` dataset; put it under a training dataset's ``corrections/``
+folder and the curriculum's corrections stage trains on it (see ``curricula/chest_xr.yaml``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+corrections_app = typer.Typer(help="Clinicians' signed corrections as training data.", no_args_is_help=True)
+
+
+@corrections_app.command("export")
+def export_command(
+    out_dir: Path = typer.Argument(..., help="New (or empty) folder to write the dataset into."),
+    key_file: Path = typer.Option(..., "--key-file", help="De-identification key (>= 16 bytes)."),
+) -> None:
+    """Export every signed report (model ORIGINAL and clinician FINAL) de-identified, with its image."""
+    from compliance.corrections import CorrectionsExportError, export_corrections
+
+    try:
+        key = key_file.read_bytes().strip()
+    except OSError as exc:
+        raise CorrectionsExportError(f"cannot read the key file {key_file}: {exc.strerror}") from exc
+    typer.echo(export_corrections(out_dir, key, actor="cli:corrections-export").summary())
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(corrections_app, name="corrections")
