@@ -20,7 +20,9 @@ def export_command(
 ) -> None:
     """Export every signed report (model ORIGINAL and clinician FINAL) de-identified, with its image."""
     from compliance.corrections import CorrectionsExportError, export_corrections
+    from medvlm.db import migrate
 
+    migrate()  # a fresh installation has nothing signed yet, but the tables must exist
     try:
         key = key_file.read_bytes().strip()
     except OSError as exc:
