@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     job_max_attempts: int = 3
     promotion_tolerance: float = 0.01
 
+    # DICOM network (C-STORE / C-ECHO listener); 0 disables it in ``medvlm serve``.
+    dicom_ae_title: str = "MEDVLM"
+    dicom_port: int = 0
+
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEFAULT_SECRET:
