@@ -107,7 +107,12 @@ class ModelBundle:
     @torch.no_grad()
     def predict_findings(self, images: torch.Tensor) -> list[list[Finding]]:
         """Every ontology label per image, with probability, presence, laterality / severity, critical."""
-        logits = self.findings_logits(images).float().cpu()
+        was_training = self.head.training
+        self.head.eval()  # BatchNorm: running statistics, whatever the batch size
+        try:
+            logits = self.findings_logits(images).float().cpu()
+        finally:
+            self.head.train(was_training)
         probs = torch.sigmoid(self.head.presence_logits(logits))
         results = []
         for b in range(logits.shape[0]):
@@ -241,7 +246,7 @@ def load_bundle(model_dir: Path | str) -> ModelBundle:
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir / "tokenizer", local_files_only=True)
     tokenizer.padding_side = "left"
-    head = FindingsHead(config.slots, config.vision_feature_dim, config.head_hidden)
+    head = FindingsHead(config.slots, config.vision_feature_dim, config.head_hidden, config.head_tokens)
     head.load_state_dict(load_file(model_dir / HEAD_FILE))
     card = json.loads((model_dir / CARD_FILE).read_text()) if (model_dir / CARD_FILE).is_file() else {}
     return ModelBundle(model, head, tokenizer, config, card).eval()

@@ -1,6 +1,8 @@
 """The findings head: presence (multi-label) plus laterality and severity where the ontology has them.
 
-It reads the vision tower's tokens mean-pooled; one linear map gives every logit, sliced per finding.
+It reads the vision tower's tokens through a spatial pooling: each token is reduced to a few channels and
+the grid is kept (flattened), because on radiographs *where* matters (a wide heart, a blunted left angle)
+and a mean over tokens washes that out. One linear map gives every logit, sliced per finding.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from medvlm.model.configuration import FindingSlot
 
 
 class FindingsHead(nn.Module):
-    def __init__(self, slots: list[FindingSlot], feature_dim: int, hidden: int = 0) -> None:
+    def __init__(
+        self, slots: list[FindingSlot], feature_dim: int, hidden: int = 0, tokens: int = 0, channels: int = 16
+    ) -> None:
         super().__init__()
+        self.tokens = tokens
         self.slots = slots
         self.presence_index = list(range(len(slots)))
         offset = len(slots)
@@ -29,17 +34,26 @@ class FindingsHead(nn.Module):
                 self.severity_slices[i] = slice(offset, offset + len(slot.severities))
                 offset += len(slot.severities)
         self.num_outputs = offset
-        self.body: nn.Module = (
-            nn.Sequential(nn.LayerNorm(feature_dim), nn.Linear(feature_dim, hidden), nn.GELU())
-            if hidden
-            else nn.LayerNorm(feature_dim)
-        )
-        self.out = nn.Linear(hidden or feature_dim, offset)
+        # tokens == 0: mean pooling (older bundles); otherwise spatial pooling over a fixed token grid.
+        self.reduce = nn.Linear(feature_dim, channels) if tokens else None
+        width = tokens * channels if tokens else feature_dim
+        # BatchNorm, not LayerNorm: films of one anatomy share most of their features; standardising each
+        # feature across the batch removes that shared part so the head sees what differs between films.
+        norm: nn.Module = nn.BatchNorm1d(width) if tokens else nn.LayerNorm(width)
+        self.body: nn.Module = nn.Sequential(norm, nn.Linear(width, hidden), nn.GELU()) if hidden else norm
+        self.out = nn.Linear(hidden or width, offset)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """``tokens`` (B, N, D) -> logits (B, num_outputs)."""
-        pooled = tokens.float().mean(dim=1)
-        return self.out(self.body(pooled))
+        if self.reduce is None:
+            return self.out(self.body(tokens.float().mean(dim=1)))
+        if tokens.shape[1] != self.tokens:
+            from medvlm.errors import ModelInputError
+
+            raise ModelInputError(
+                f"the findings head expects {self.tokens} vision tokens per image, got {tokens.shape[1]}"
+            )
+        return self.out(self.body(self.reduce(tokens.float()).flatten(1)))
 
     def presence_logits(self, logits: torch.Tensor) -> torch.Tensor:
         return logits[:, : len(self.slots)]

@@ -100,6 +100,7 @@ def build_from_config(
         num_channels=1,
         pixel_mode="as_is",
         head_hidden=spec.head_hidden,
+        head_tokens=num_tokens,
         vision_feature_dim=spec.vision_hidden,
     )
     return model, tokenizer, bundle_config
@@ -162,6 +163,7 @@ def build_from_path(directory: Path, slots: list[FindingSlot]) -> tuple[Any, Any
         image_mean=[float(v) for v in mean],
         image_std=[float(v) for v in std],
         head_hidden=256,
+        head_tokens=int(probe.last_hidden_state.shape[1]),
         vision_feature_dim=int(hidden),
         source=str(directory),
     )

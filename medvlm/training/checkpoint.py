@@ -16,12 +16,15 @@ from torch import nn
 
 
 def trainable_state(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {n: p.detach().cpu().clone() for n, p in module.named_parameters() if p.requires_grad}
+    """Trained parameters plus every buffer (BatchNorm running statistics change while training too)."""
+    state = {n: p.detach().cpu().clone() for n, p in module.named_parameters() if p.requires_grad}
+    state.update({f"buffer:{n}": b.detach().cpu().clone() for n, b in module.named_buffers()})
+    return state
 
 
 def state_digest(state: dict[str, torch.Tensor]) -> str:
     digest = hashlib.sha256()
-    for name in sorted(state):
+    for name in sorted(n for n in state if not n.startswith("buffer:")):  # buffers are per-rank statistics
         digest.update(name.encode())
         digest.update(state[name].float().numpy().tobytes())
     return digest.hexdigest()
@@ -29,6 +32,7 @@ def state_digest(state: dict[str, torch.Tensor]) -> str:
 
 def load_trainable(module: nn.Module, state: dict[str, torch.Tensor]) -> None:
     params = dict(module.named_parameters())
+    params.update({f"buffer:{n}": b for n, b in module.named_buffers()})
     missing = [n for n in state if n not in params]
     if missing:
         raise RuntimeError(f"checkpoint holds parameters the model lacks, e.g. {missing[0]}")
