@@ -1,5 +1,5 @@
 // Canvas viewer: window/level on the ORIGINAL stored values (not on an 8-bit PNG), zoom, pan, invert,
-// fit/reset and the pixel value under the cursor.
+// fit/reset and the pixel value under the cursor. Value -> grey mapping: pixels.js; mouse: pointer.js.
 //
 // Speed: the frame's stored values are turned into RGBA through a lookup table indexed by stored value
 // (at most 65,536 entries, rebuilt per window change in well under a millisecond), so a window drag costs
@@ -7,24 +7,13 @@
 // First paint: a server-rendered PNG (small, default window) is drawn while the raw values download.
 
 import { api } from "./api.js";
+import { buildLut, fullRangeWindow, histogramPercentiles, paintFloat, parseRawFrame, presetWindow } from "./pixels.js";
+import { bindPointer } from "./pointer.js";
 
 const PREVIEW_AFTER_MS = 250;
 // While the window is being dragged, frames shown smaller than half size are computed on every
 // 2nd (3rd...) stored pixel; the full-resolution frame follows once the drag pauses.
 const SETTLE_MS = 120;
-
-const CT_PRESETS = {
-  lung: { center: -600, width: 1500 },
-  mediastinum: { center: 40, width: 400 },
-  bone: { center: 480, width: 2500 },
-};
-// For projection radiographs (no Hounsfield units) the presets are ranges of the image's own value
-// distribution, in attenuation order (air first): lungs get the low end, mediastinum the dense end.
-const PERCENTILE_PRESETS = {
-  lung: [1, 55],
-  mediastinum: [35, 99.5],
-  bone: [10, 99.95],
-};
 
 export class Viewer {
   constructor(canvas, { onChange = () => {}, onPixel = () => {} } = {}) {
@@ -51,7 +40,7 @@ export class Viewer {
     this.percentiles = null;
     this.modality = "";
     this.stats = { renders: 0, renderMs: 0, firstImageMs: null, rawReadyMs: null, loadStartMs: null };
-    this._bindPointer();
+    bindPointer(this);
     new ResizeObserver(() => this._resize()).observe(canvas.parentElement);
     this._resize();
   }
@@ -120,34 +109,9 @@ export class Viewer {
   }
 
   _setRaw(headers, buffer) {
-    const num = (name, fallback) => {
-      const value = headers.get(name);
-      return value === null || value === "" ? fallback : Number(value);
-    };
-    const rows = num("X-Rows", this.dims.rows);
-    const cols = num("X-Columns", this.dims.cols);
-    const dtype = (headers.get("X-Pixel-Dtype") || "uint16").toLowerCase();
-    if (num("X-Samples-Per-Pixel", 1) !== 1) throw new Error("colour image: window/level applies to greyscale only");
-    const Types = { uint16: Uint16Array, int16: Int16Array, uint8: Uint8Array, float32: Float32Array };
-    const Type = Types[dtype];
-    if (!Type) throw new Error(`unsupported pixel type ${dtype}`);
-    if (buffer.byteLength !== rows * cols * Type.BYTES_PER_ELEMENT) {
-      throw new Error(`raw frame has ${buffer.byteLength} bytes, expected ${rows}x${cols} ${dtype}`);
-    }
-    const pixels = new Type(buffer);
-    let min = Infinity;
-    let max = -Infinity;
-    for (let i = 0; i < pixels.length; i++) {
-      const v = pixels[i];
-      if (v < min) min = v;
-      if (v > max) max = v;
-    }
-    const slope = num("X-Rescale-Slope", 1) || 1;
-    const intercept = num("X-Rescale-Intercept", 0);
-    this.image = {
-      rows, cols, pixels, min, max, slope, intercept, dtype,
-      photometric: (headers.get("X-Photometric") || "MONOCHROME2").toUpperCase(),
-    };
+    const { window: fileWindow, ...image } = parseRawFrame(headers, buffer, this.dims);
+    this.image = image;
+    const { rows, cols } = image;
     this.dims = { rows, cols };
     this.buffer.width = cols;
     this.buffer.height = rows;
@@ -155,14 +119,8 @@ export class Viewer {
     this.small = null;
     this.paintedStep = 1;
     this.out32 = new Uint32Array(this.imageData.data.buffer);
-    const wc = num("X-Window-Center", NaN);
-    const ww = num("X-Window-Width", NaN);
-    if (Number.isFinite(wc) && Number.isFinite(ww) && ww > 0) this.defaultWindow = { center: wc, width: ww };
-    if (!this.defaultWindow) {
-      const lo = min * slope + intercept;
-      const hi = max * slope + intercept;
-      this.defaultWindow = { center: (lo + hi) / 2, width: Math.max(1, Math.abs(hi - lo)) };
-    }
+    if (fileWindow) this.defaultWindow = fileWindow;
+    if (!this.defaultWindow) this.defaultWindow = fullRangeWindow(image);
     this.window = { ...this.defaultWindow };
     this.percentiles = null;
     this.dirtyPixels = true;
@@ -190,41 +148,15 @@ export class Viewer {
 
   preset(name) {
     if (!this.image) return;
-    const ct = this.modality === "CT";
-    if (ct && CT_PRESETS[name]) {
-      this.setWindow(CT_PRESETS[name].center, CT_PRESETS[name].width);
-      return;
-    }
-    const range = PERCENTILE_PRESETS[name];
-    if (!range) return;
-    const [lo, hi] = range.map((p) => this._attenuationPercentile(p));
-    this.setWindow((lo + hi) / 2, Math.abs(hi - lo));
+    const window = presetWindow(name, this.modality, (p) => this._attenuationPercentile(p));
+    if (window) this.setWindow(window.center, window.width);
   }
 
   // Value at attenuation percentile p: for MONOCHROME1 the largest stored values are the least dense.
   _attenuationPercentile(p) {
-    if (!this.percentiles) this.percentiles = this._histogramPercentiles();
+    if (!this.percentiles) this.percentiles = histogramPercentiles(this.image);
     const q = this.image.photometric === "MONOCHROME1" ? 100 - p : p;
     return this.percentiles(q);
-  }
-
-  _histogramPercentiles() {
-    const { pixels, min, max, slope, intercept } = this.image;
-    const bins = 4096;
-    const counts = new Uint32Array(bins);
-    const span = max - min || 1;
-    const step = Math.max(1, Math.floor(pixels.length / 500000)); // a sample is plenty for percentiles
-    let n = 0;
-    for (let i = 0; i < pixels.length; i += step, n++) counts[Math.min(bins - 1, ((pixels[i] - min) / span) * bins | 0)]++;
-    return (q) => {
-      const target = (q / 100) * n;
-      let acc = 0;
-      for (let b = 0; b < bins; b++) {
-        acc += counts[b];
-        if (acc >= target) return (min + ((b + 0.5) / bins) * span) * slope + intercept;
-      }
-      return max * slope + intercept;
-    };
   }
 
   toggleInvert() {
@@ -234,35 +166,15 @@ export class Viewer {
     this.onChange(this.state());
   }
 
-  // LUT from stored value (offset by min) to packed RGBA, following the DICOM linear VOI function.
-  _buildLut() {
-    const { min, max, slope, intercept, photometric } = this.image;
-    const size = max - min + 1;
-    if (!this.lut || this.lut.length < size) this.lut = new Uint32Array(size);
-    const lut = this.lut;
-    const c = this.window.center - 0.5;
-    const w = Math.max(1, this.window.width - 1);
-    const flip = (photometric === "MONOCHROME1") !== this.inverted;
-    for (let i = 0; i < size; i++) {
-      const x = (min + i) * slope + intercept;
-      let y = (x - c) / w + 0.5;
-      y = y <= 0 ? 0 : y >= 1 ? 1 : y;
-      if (flip) y = 1 - y;
-      const g = (y * 255 + 0.5) | 0;
-      lut[i] = 0xff000000 | (g << 16) | (g << 8) | g;
-    }
-  }
-
   // Paint the frame through the LUT into an offscreen canvas, on every ``step``-th stored pixel.
   _paintPixels(step) {
     const { pixels, min, dtype, cols, rows } = this.image;
     if (dtype === "float32") {
-      this._paintFloat();
+      paintFloat(this.image, this.window, this.inverted, this.out32);
       this.bufferCtx.putImageData(this.imageData, 0, 0);
       return 1;
     }
-    this._buildLut();
-    const lut = this.lut;
+    const lut = (this.lut = buildLut(this.image, this.window, this.inverted, this.lut));
     if (step === 1) {
       const out = this.out32;
       const n = pixels.length;
@@ -293,20 +205,6 @@ export class Viewer {
     const imageData = ctx.createImageData(width, height);
     this.small = { step, canvas, ctx, imageData, out32: new Uint32Array(imageData.data.buffer) };
     return this.small;
-  }
-
-  _paintFloat() {
-    const { pixels, slope, intercept, photometric } = this.image;
-    const c = this.window.center - 0.5;
-    const w = Math.max(1e-6, this.window.width - 1);
-    const flip = (photometric === "MONOCHROME1") !== this.inverted;
-    const out = this.out32;
-    for (let i = 0; i < pixels.length; i++) {
-      let y = (pixels[i] * slope + intercept - c) / w + 0.5;
-      y = y <= 0 ? 0 : y >= 1 ? 1 : y;
-      const g = ((flip ? 1 - y : y) * 255 + 0.5) | 0;
-      out[i] = 0xff000000 | (g << 16) | (g << 8) | g;
-    }
   }
 
   // -- geometry ----------------------------------------------------------------------------------
@@ -412,68 +310,9 @@ export class Viewer {
     this.stats.renderMs += performance.now() - t0;
   }
 
-  // -- pointer -----------------------------------------------------------------------------------
+  // -- pointer (bound in pointer.js) ----------------------------------------------------------
 
-  _canvasPoint(event) {
-    const rect = this.canvas.getBoundingClientRect();
-    const ratio = this.canvas.width / rect.width;
-    return { x: (event.clientX - rect.left) * ratio, y: (event.clientY - rect.top) * ratio };
-  }
-
-  _bindPointer() {
-    const canvas = this.canvas;
-    let drag = null;
-    canvas.addEventListener("contextmenu", (e) => e.preventDefault());
-    canvas.addEventListener("pointerdown", (event) => {
-      canvas.focus({ preventScroll: true });
-      const p = this._canvasPoint(event);
-      const mode = event.button === 1 || event.shiftKey ? "pan" : event.button === 2 || event.ctrlKey ? "zoom" : "window";
-      drag = { mode, x: p.x, y: p.y, window: { ...this.window } };
-      canvas.setPointerCapture(event.pointerId);
-      canvas.dataset.dragging = mode;
-    });
-    canvas.addEventListener("pointermove", (event) => {
-      const p = this._canvasPoint(event);
-      this._reportPixel(p);
-      if (!drag) return;
-      const dx = p.x - drag.x;
-      const dy = p.y - drag.y;
-      if (drag.mode === "pan") {
-        this.pan(dx, dy);
-        drag.x = p.x;
-        drag.y = p.y;
-      } else if (drag.mode === "zoom") {
-        this.zoomAt(Math.exp(-dy / 200), drag.x, drag.y);
-        drag.y = p.y;
-      } else if (this.image) {
-        // Sensitivity follows the value range so a drag across the canvas spans the whole image.
-        const { min, max, slope } = this.image;
-        const perPixel = (Math.abs((max - min) * slope) || 1) / Math.max(300, this.canvas.width);
-        this.setWindow(drag.window.center + dy * perPixel, Math.max(1, drag.window.width + dx * perPixel * 2),
-          { interactive: true });
-      }
-    });
-    const end = (event) => {
-      if (!drag) return;
-      drag = null;
-      delete canvas.dataset.dragging;
-      if (canvas.hasPointerCapture(event.pointerId)) canvas.releasePointerCapture(event.pointerId);
-    };
-    canvas.addEventListener("pointerup", end);
-    canvas.addEventListener("pointercancel", end);
-    canvas.addEventListener("pointerleave", () => this.onPixel(null));
-    canvas.addEventListener(
-      "wheel",
-      (event) => {
-        event.preventDefault();
-        const p = this._canvasPoint(event);
-        this.zoomAt(Math.exp(-event.deltaY / 500), p.x, p.y);
-      },
-      { passive: false },
-    );
-  }
-
-  _reportPixel(p) {
+  reportPixelAt(p) {
     if (!this.dims) return;
     const x = Math.floor((p.x - this.tx) / this.scale);
     const y = Math.floor((p.y - this.ty) / this.scale);
