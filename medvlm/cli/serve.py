@@ -25,6 +25,9 @@ def serve_command(
         bool,
         typer.Option(help="Queue a draft for stored studies that have none (e.g. from `medvlm ingest`)."),
     ] = True,
+    access_log: Annotated[
+        bool, typer.Option(help="Log every request (costs CPU per request; a reverse proxy usually logs).")
+    ] = False,
 ) -> None:
     """Run the review service: HTTP API, drafting workers and the browser UI."""
     import threading
@@ -35,6 +38,7 @@ def serve_command(
     from medvlm.settings import get_settings
     from service.app import create_app
     from service.jobs import queue
+    from service.jobs.listen import start_listener
     from service.jobs.worker import Worker
 
     settings = get_settings()
@@ -65,23 +69,29 @@ def serve_command(
         threads.append(threading.Thread(target=drafter.warm, daemon=True, name="model-warm-up"))
     for thread in threads:
         thread.start()
+    if workers:  # uploads handled by other API processes wake these workers through PostgreSQL
+        listener = start_listener(engine, app.state.wake, stop)
+        if listener is not None:
+            threads.append(listener)
     typer.echo(
         f"MedVLM serving on http://{host}:{port} ({api_processes} API process(es), "
         f"{workers} drafting worker(s), "
         f"model: {settings.model_dir or 'none configured'})"
     )
+    # uvloop + httptools: the C event loop and HTTP parser (both installed) cost less CPU per request.
+    server = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "access_log": access_log,
+        "loop": "uvloop",
+        "http": "httptools",
+    }
     try:
         if api_processes == 1:
-            uvicorn.run(app, host=host, port=port, log_level="info")
+            uvicorn.run(app, **server)  # type: ignore[arg-type]
         else:  # each process builds its own app from the same settings; workers stay in this one
-            uvicorn.run(
-                "service.app:create_app",
-                factory=True,
-                host=host,
-                port=port,
-                workers=api_processes,
-                log_level="info",
-            )
+            uvicorn.run("service.app:create_app", factory=True, workers=api_processes, **server)  # type: ignore[arg-type]
     finally:
         stop.set()
         for thread in threads:

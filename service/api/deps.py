@@ -77,7 +77,13 @@ def _from_api_key(session: Session, key: str) -> Principal:
 
 def _from_token(session: Session, settings: Settings, token: str) -> Principal:
     claims = decode_token(settings.secret_key, token)
-    row = session.get(UserSession, claims["sid"])
+    # One round trip for session and user: this runs on every request.
+    found = session.exec(
+        select(UserSession, User)
+        .join(User, User.id == UserSession.user_id)  # type: ignore[arg-type]
+        .where(UserSession.id == claims["sid"])
+    ).first()
+    row, user = found if found is not None else (None, None)
     if row is None or row.user_id != claims["sub"] or row.ended_at is not None:
         raise AuthenticationError("session ended: log in again")
     now = datetime.now(UTC)
@@ -88,7 +94,6 @@ def _from_token(session: Session, settings: Settings, token: str) -> Principal:
         session.add(row)
         session.commit()  # the expiry sticks even though this request fails
         raise AuthenticationError(f"session expired after {settings.session_idle_minutes} minutes idle")
-    user = session.get(User, row.user_id)
     if user is None or not user.active:
         raise AuthenticationError("user disabled")
     if now - last_seen > _TOUCH_INTERVAL:

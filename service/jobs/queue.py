@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -19,6 +19,7 @@ from service.db.tables import DraftJob, Report, now_utc
 from service.workflow.reports import set_study_status
 
 ACTIVE = ("queued", "running")
+JOBS_CHANNEL = "medvlm_draft_jobs"
 
 
 def enqueue(session: Session, study_uid: str, *, max_attempts: int) -> DraftJob | None:
@@ -37,7 +38,16 @@ def enqueue(session: Session, study_uid: str, *, max_attempts: int) -> DraftJob 
     session.add(job)
     set_study_status(session, study_uid, "drafting")
     session.flush()
+    notify_queued(session)
     return job
+
+
+def notify_queued(session: Session) -> None:
+    """On PostgreSQL, wake listening workers (any process) when this transaction commits; a no-op if it
+    rolls back. SQLite has no such channel: there the worker runs in the API process and is woken in-process.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": JOBS_CHANNEL})
 
 
 def claim(engine: Engine, worker_id: str, lease: timedelta) -> DraftJob | None:

@@ -1,10 +1,15 @@
-"""The worklist query: filters, critical first then newest, one page, in two SQL statements."""
+"""The worklist query: filters, critical first then newest, one page, in one SQL statement.
+
+The page is chosen in an inner query that touches only the sort keys (and counts every match with a
+window function, so no second COUNT pass); patient, report and modalities are joined to those ``page_size``
+rows only. Only an out-of-range page (no row to carry the count) costs a separate COUNT.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import and_, exists, false, func, or_
+from sqlalchemy import and_, exists, false, func, literal_column, or_
 from sqlmodel import Session, col, select
 
 from medvlm.db.models import Patient, Series, Study
@@ -49,58 +54,87 @@ def worklist(
     if date_to:
         conditions.append(col(Study.study_date) <= _dicom_date(date_to))
     if q:
-        conditions.append(or_(col(Study.accession_number) == q, col(Patient.patient_id) == q))
+        conditions.append(
+            or_(
+                col(Study.accession_number) == q,
+                exists().where(and_(col(Patient.id) == col(Study.patient_pk), col(Patient.patient_id) == q)),
+            )
+        )
     if not sees_all_studies(principal.role):
         conditions.append(col(StudyState.source_api_key_id) == principal.api_key_id)
 
-    # Count with only the joins the filters need: it scans every matching study.
-    counted = select(func.count()).select_from(Study)
-    if q:
-        counted = counted.join(Patient, Patient.id == Study.patient_pk)  # type: ignore[arg-type]
-    if status or not sees_all_studies(principal.role):
-        counted = counted.outerjoin(StudyState, StudyState.study_instance_uid == Study.study_instance_uid)  # type: ignore[arg-type]
-    total = session.exec(counted.where(*conditions)).one()
-    rows = session.exec(
-        select(Study, Patient, status_col, critical_col)
-        .join(Patient, Patient.id == Study.patient_pk)  # type: ignore[arg-type]
+    keys = (
+        critical_col.desc(),
+        col(Study.study_date).desc(),
+        col(Study.created_at).desc(),
+        col(Study.study_instance_uid),
+    )
+    page_q = (
+        select(
+            col(Study.study_instance_uid).label("uid"),
+            col(Study.patient_pk).label("patient_pk"),
+            col(Study.study_date).label("study_date"),
+            col(Study.created_at).label("created_at"),
+            col(Study.accession_number).label("accession_number"),
+            col(Study.description).label("description"),
+            status_col.label("status"),
+            critical_col.label("critical"),
+            func.count().over().label("total"),
+        )
         .outerjoin(StudyState, StudyState.study_instance_uid == Study.study_instance_uid)  # type: ignore[arg-type]
         .where(*conditions)
-        .order_by(
-            critical_col.desc(),
-            Study.study_date.desc(),  # type: ignore[attr-defined]
-            Study.created_at.desc(),  # type: ignore[attr-defined]
-            Study.study_instance_uid,
-        )
+        .order_by(*keys)
         .offset((page - 1) * page_size)
         .limit(page_size)
-    ).all()
-    uids = [row[0].study_instance_uid for row in rows]
-    modalities: dict[str, set[str]] = {uid: set() for uid in uids}
-    report_ids: dict[str, str] = {}
-    if uids:
-        report_ids = dict(
-            session.exec(
-                select(Report.study_instance_uid, Report.id).where(Report.study_instance_uid.in_(uids))  # type: ignore[attr-defined]
-            ).all()
+        .subquery("page")
+    )
+    report_id = (
+        select(Report.id)
+        .where(col(Report.study_instance_uid) == page_q.c.uid)
+        .limit(1)
+        .scalar_subquery()
+    )
+    modalities = (
+        select(func.aggregate_strings(Series.modality, literal_column("'\\'")))
+        .where(col(Series.study_instance_uid) == page_q.c.uid)
+        .scalar_subquery()
+    )
+    rows = session.exec(
+        select(
+            page_q, Patient.patient_id, Patient.name, report_id.label("report_id"), modalities.label("mods")
         )
-        for uid, mod in session.exec(
-            select(Series.study_instance_uid, Series.modality).where(col(Series.study_instance_uid).in_(uids))
-        ).all():  # type: ignore[attr-defined]
-            if mod:
-                modalities[uid].add(mod)
+        .join(Patient, col(Patient.id) == page_q.c.patient_pk)
+        .order_by(
+            page_q.c.critical.desc(),
+            page_q.c.study_date.desc(),
+            page_q.c.created_at.desc(),
+            page_q.c.uid,
+        )
+    ).all()
+    if rows:
+        total = int(rows[0].total)
+    else:  # past the last page (or nothing matches): count on its own
+        total = int(
+            session.exec(
+                select(func.count())
+                .select_from(Study)
+                .outerjoin(StudyState, StudyState.study_instance_uid == Study.study_instance_uid)  # type: ignore[arg-type]
+                .where(*conditions)
+            ).one()
+        )
     items = [
         StudySummary(
-            study_instance_uid=study.study_instance_uid,
-            patient_id=patient.patient_id,
-            patient_name=patient.name,
-            accession_number=study.accession_number,
-            study_date=study.study_date,
-            description=study.description,
-            modalities=sorted(modalities[study.study_instance_uid]),
-            status=st,  # type: ignore[arg-type]  # a StudyStatus value from the database
-            critical=bool(crit),
-            report_id=report_ids.get(study.study_instance_uid),
+            study_instance_uid=row.uid,
+            patient_id=row.patient_id,
+            patient_name=row.name,
+            accession_number=row.accession_number,
+            study_date=row.study_date,
+            description=row.description,
+            modalities=sorted({m for m in (row.mods or "").split("\\") if m}),
+            status=row.status,
+            critical=bool(row.critical),
+            report_id=row.report_id,
         )
-        for study, patient, st, crit in rows
+        for row in rows
     ]
-    return WorklistPage(items=items, total=int(total), page=page, page_size=page_size)
+    return WorklistPage(items=items, total=total, page=page, page_size=page_size)
