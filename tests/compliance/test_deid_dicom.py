@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.metadata
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,19 +14,10 @@ from pydicom.dataset import Dataset
 
 from compliance.deid import DeidOptions, UidMapper, deidentify_dataset, deidentify_file
 from compliance.errors import DeidentificationError
+from tests.medvlm.dicom.dicom_factory import pydicom_data_file
 
 KEY = b"test-key-0123456789abcdef"
 
-
-def _pydicom_data(name: str) -> Path:
-    try:
-        dist = importlib.metadata.distribution("pydicom-data")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip("pydicom-data is not installed")
-    for entry in dist.files or []:
-        if entry.name == name:
-            return Path(str(dist.locate_file(entry)))
-    pytest.skip(f"{name} is not in pydicom-data")
 
 
 CT_SMALL = Path(str(get_testdata_file("CT_small.dcm")))
@@ -45,7 +35,7 @@ PHI_CASES = [
 
 
 def _source(name: str) -> Path:
-    return CT_SMALL if name == "CT_small.dcm" else _pydicom_data(name)
+    return CT_SMALL if name == "CT_small.dcm" else pydicom_data_file(name)
 
 
 @pytest.mark.parametrize(("name", "phi"), PHI_CASES, ids=[c[0] for c in PHI_CASES])
@@ -70,7 +60,7 @@ def _instance_uids(ds: Dataset) -> set[str]:
 
 
 def test_uids_are_remapped_consistently_across_files(tmp_path: Path) -> None:
-    lossy, original = _pydicom_data("RG1_UNCI.dcm"), _pydicom_data("RG1_UNCR.dcm")
+    lossy, original = pydicom_data_file("RG1_UNCI.dcm"), pydicom_data_file("RG1_UNCR.dcm")
     a = pydicom.dcmread(deidentify_file(lossy, tmp_path / "a.dcm", KEY))
     b = pydicom.dcmread(deidentify_file(original, tmp_path / "b.dcm", KEY))
     src_a = pydicom.dcmread(lossy)

@@ -9,7 +9,6 @@ and drafted by the service's own worker, exactly as a PACS upload would be.
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import signal
 import socket
@@ -24,7 +23,8 @@ from subprocess import STDOUT
 from typing import Any
 
 import httpx
-import pytest
+
+from tests.medvlm.dicom.dicom_factory import pydicom_data_file
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "ui"
@@ -42,16 +42,8 @@ CORPUS = [
 
 
 def film_path() -> Path:
-    """RG1_UNCI, located through the installed wheel's file list (never imported, never downloaded)."""
-    try:
-        dist = importlib.metadata.distribution("pydicom-data")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip("the pydicom-data wheel is not installed")
-    for entry in dist.files or []:
-        if entry.name == "RG1_UNCI.dcm":
-            return Path(str(dist.locate_file(entry)))
-    pytest.skip("pydicom-data has no RG1_UNCI.dcm")
-    raise AssertionError  # unreachable
+    """RG1_UNCI, a real 15-bit MONOCHROME1 chest film from the pydicom-data wheel (never downloaded)."""
+    return pydicom_data_file("RG1_UNCI.dcm")
 
 
 def _free_port() -> int:

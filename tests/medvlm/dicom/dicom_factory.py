@@ -73,7 +73,12 @@ def pydicom_data_dir() -> Path:
 
 
 def pydicom_data_file(name: str) -> Path:
-    return pydicom_data_dir() / name
+    """A file of the pydicom-data wheel, a declared dependency: its absence is a broken environment
+    (a failure), not a reason to skip."""
+    path = pydicom_data_dir() / name
+    if not path.is_file():
+        raise FileNotFoundError(f"pydicom-data has no {name} (looked for {path})")
+    return path
 
 
 def pydicom_test_dir() -> Path:

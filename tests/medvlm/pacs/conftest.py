@@ -14,8 +14,8 @@ from medvlm.settings import Settings
 
 def _testdata(name: str) -> Path:
     found = get_testdata_file(name, download=False)
-    if found is None:
-        pytest.skip(f"pydicom test file {name} is not installed")
+    if found is None:  # pydicom and pydicom-data are dependencies: a missing file is a broken environment
+        raise FileNotFoundError(f"pydicom test file {name} is not installed")
     return Path(str(found))
 
 

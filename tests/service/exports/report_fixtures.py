@@ -6,7 +6,6 @@ whichever conftest module was loaded last in a whole-suite run.
 
 from __future__ import annotations
 
-import importlib.metadata
 import shutil
 import subprocess
 from datetime import UTC, date, datetime
@@ -16,20 +15,13 @@ import pydicom
 
 from medvlm.findings import Finding, Laterality, Presence
 from service.exports.context import Addendum, ReportContext, ReportStatus
+from tests.medvlm.dicom.dicom_factory import pydicom_data_file
 
 
 def chest_film_path() -> Path:
-    """RG1_UNCI from the pydicom-data wheel, else pydicom's bundled CT_small (located, never downloaded)."""
-    try:
-        dist = importlib.metadata.distribution("pydicom-data")
-        for entry in dist.files or []:
-            if entry.name == "RG1_UNCI.dcm":
-                return Path(str(dist.locate_file(entry)))
-    except importlib.metadata.PackageNotFoundError:
-        pass
-    from pydicom.data import get_testdata_file
-
-    return Path(str(get_testdata_file("CT_small.dcm")))
+    """RG1_UNCI from the pydicom-data wheel (a declared dependency: missing means a broken environment,
+    not a reason to test the exports on a CT instead)."""
+    return pydicom_data_file("RG1_UNCI.dcm")
 
 
 FINDINGS = [
