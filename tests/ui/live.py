@@ -46,6 +46,15 @@ def film_path() -> Path:
     return pydicom_data_file("RG1_UNCI.dcm")
 
 
+def login(page: Any, base_url: str) -> None:
+    """Sign in through the login form as the test radiologist; returns once the worklist has rows."""
+    page.goto(f"{base_url}/")
+    page.fill("#username", USERNAME)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_selector("#worklist-body tr")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

