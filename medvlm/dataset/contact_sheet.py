@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from medvlm.dataset.errors import DatasetError
 from medvlm.dataset.manifest import ManifestRecord, read_manifest
+from medvlm.errors import MedVLMError
 from medvlm.findings import Finding
 
 
@@ -23,17 +24,13 @@ def describe(f: Finding) -> str:
 
 
 def _film(path: Path, tile: int) -> Image.Image:
-    import pydicom
+    """The film as the viewer shows it (stored window, bone bright), through the one display pipeline."""
+    from medvlm.dicom.pixels import display_frame, read_dataset
 
     try:
-        ds = pydicom.dcmread(path)
-        pixels = ds.pixel_array.astype(np.float32)
-    except Exception as exc:  # pydicom raises many types for unreadable files
+        img = display_frame(read_dataset(path))
+    except (MedVLMError, OSError) as exc:
         raise DatasetError(f"{path}: cannot read DICOM pixels ({exc})") from None
-    centre, width = float(ds.WindowCenter), float(ds.WindowWidth)
-    img = np.clip((pixels - (centre - width / 2)) / width, 0, 1)
-    if ds.PhotometricInterpretation == "MONOCHROME1":
-        img = 1.0 - img
     return Image.fromarray((img * 255).astype(np.uint8)).resize((tile, tile), Image.Resampling.BILINEAR)
 
 

@@ -6,11 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
 from medvlm.cli.main import app
+from medvlm.dataset.errors import DatasetError
 from medvlm.dataset.manifest import read_manifest
 from medvlm.settings import get_settings
 
@@ -52,6 +54,15 @@ def test_build_then_show(data_dir: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     with Image.open(png) as img:
         assert img.format == "PNG" and img.size[0] == 4 * 256 and img.size[1] > 2 * 256
+        first_tile = np.asarray(img.convert("L").crop((0, 0, 256, 256)), dtype=np.float32)
+    assert first_tile.std() > 10, "the first tile shows no film"
+    broken = read_manifest(out)[0].files[0]
+    broken.chmod(0o644)
+    broken.write_bytes(b"not a DICOM file")
+    result = runner.invoke(app, ["data", "show", str(out), "--png", str(png), "--count", "6"])
+    # In-process the error object comes back as is; `medvlm` (main.run) prints it as one line.
+    assert isinstance(result.exception, DatasetError)
+    assert str(result.exception).startswith(f"{broken}: cannot read DICOM pixels (not a DICOM file")
 
 
 @pytest.mark.parametrize(
