@@ -7,6 +7,7 @@ Starlette ``Mount``) because ``include_router`` copies routes, and a mount would
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 UI_DIR = Path(__file__).resolve().parents[2] / "ui"
 STATIC_DIR = UI_DIR / "static"
+log = logging.getLogger(__name__)
 
 # Pages are tiny and change with a deploy; assets get a short cache so a reload picks up a new version.
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -61,11 +63,13 @@ def static_asset(asset_path: str) -> FileResponse:
 @lru_cache(maxsize=1)
 def _ontology_payload() -> dict[str, Any]:
     """Per finding: display name, allowed lateralities and severities, critical flag (for the editors)."""
-    try:
-        from medvlm.ontology import load_ontology
+    from medvlm.errors import ConfigError
+    from medvlm.ontology import load_ontology
 
+    try:
         ontology = load_ontology()
-    except Exception:  # the ontology is optional for the UI: it falls back to generic choices
+    except ConfigError as exc:  # the review page still works, with generic choices; say why
+        log.warning("the findings panel falls back to generic choices: %s", exc)
         return {"findings": {}}
     findings: dict[str, Any] = {}
     for name in ontology.names:
@@ -75,7 +79,7 @@ def _ontology_payload() -> dict[str, Any]:
             "lateralities": list(spec.lateralities),
             "severities": list(spec.severities),
             "critical": bool(spec.critical),
-            "critical_severities": list(getattr(spec, "critical_severities", []) or []),
+            "critical_severities": list(spec.critical_severities),
         }
     return {"findings": findings}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -65,3 +67,25 @@ def test_ontology_for_the_findings_panel(client: TestClient) -> None:
     assert body["pleural_effusion"]["lateralities"] == ["left", "right", "bilateral"]
     assert body["pneumothorax"]["critical"] is True
     assert body["cardiomegaly"]["lateralities"] == []
+
+
+def test_a_broken_ontology_gives_generic_choices_and_says_why(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import importlib
+
+    import medvlm.ontology
+
+    ui_router = importlib.import_module("service.ui.router")  # the package's `router` name is the APIRouter
+
+    broken = tmp_path / "ontology.yaml"
+    broken.write_text("findings: [not, a, mapping\n")
+    monkeypatch.setattr(medvlm.ontology, "DEFAULT_PATH", broken)
+    ui_router._ontology_payload.cache_clear()
+    try:
+        with caplog.at_level("WARNING", logger="service.ui.router"):
+            body = client.get("/ui/ontology.json").json()
+    finally:
+        ui_router._ontology_payload.cache_clear()
+    assert body == {"findings": {}}
+    assert "falls back to generic choices" in caplog.text and str(broken) in caplog.text
