@@ -9,6 +9,7 @@ finding are returned.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from medvlm.findings import Laterality
 from medvlm.ontology import FindingSpec, Ontology
@@ -56,7 +57,9 @@ def laterality_of(text: str, spec: FindingSpec, strict: bool = False) -> Lateral
     return side
 
 
-def _word_pattern(words: list[str]) -> re.Pattern[str]:
+@lru_cache(maxsize=1024)
+def _word_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    """Whole-word alternation, longest first; cached: it is asked for per mention, level and location."""
     ordered = sorted(words, key=len, reverse=True)
     return re.compile(
         "|".join(r"(?<![\w-])" + re.escape(w).replace(r"\ ", r"[\s-]+") + r"(?![\w-])" for w in ordered), re.I
@@ -67,8 +70,7 @@ def severity_of(text: str, spec: FindingSpec, ontology: Ontology) -> str | None:
     """The most severe level of the finding's scale whose words occur in ``text``."""
     found = None
     for level in spec.severities:
-        words = [*ontology.severity_words.get(level, []), level]
-        if _word_pattern(words).search(text):
+        if _word_pattern((*ontology.severity_words.get(level, []), level)).search(text):
             found = level
     return found
 
@@ -79,7 +81,7 @@ def location_of(text: str, spec: FindingSpec, ontology: Ontology, strict: bool =
     vocabulary = ontology.device_types if spec.name == "support_device" else ontology.location_words
     found: list[tuple[int, str]] = []
     for name in spec.locations:
-        match = _word_pattern([*vocabulary.get(name, []), name]).search(text)
+        match = _word_pattern((*vocabulary.get(name, []), name)).search(text)
         if match:
             found.append((match.start(), name))
     if not found or (strict and len(found) > 1):
