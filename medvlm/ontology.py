@@ -5,6 +5,7 @@ Validated on load: a bad file is a ConfigError naming the finding and the key.""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -14,7 +15,7 @@ from typing import Any
 import yaml
 
 from medvlm.errors import ConfigError
-from medvlm.findings import Finding, Presence
+from medvlm.findings import Finding, Laterality, Presence
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "curricula" / "ontology.yaml"
 LATERALITIES = ("left", "right", "bilateral")
@@ -63,6 +64,16 @@ class FindingSpec:
             finding.severity is not None and finding.severity in self.critical_severities
         )
 
+    def with_critical(self, finding: Finding) -> Finding:
+        """``finding`` with its ``critical`` flag set by this spec (the ontology, not the caller, decides)."""
+        return dataclasses.replace(finding, critical=self.is_critical(finding))
+
+    def worse_severity(self, a: str | None, b: str | None) -> str | None:
+        """The more severe of two levels on this finding's scale (either may be None)."""
+        if a is None or b is None:
+            return a or b
+        return a if self.severities.index(a) >= self.severities.index(b) else b
+
     def render(
         self,
         presence: Presence | str,
@@ -81,6 +92,13 @@ class FindingSpec:
         )
         text = " ".join(text.split()).replace(" .", ".")
         return text[:1].upper() + text[1:]
+
+
+def merge_laterality(a: Laterality | None, b: Laterality | None) -> Laterality | None:
+    """Two mentions of one finding: the same side stays, different sides make it bilateral."""
+    if a is None or b is None or a == b:
+        return a or b
+    return Laterality.BILATERAL
 
 
 @dataclass(frozen=True)

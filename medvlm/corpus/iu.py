@@ -19,7 +19,7 @@ from typing import Literal
 
 from medvlm.errors import MedVLMError, NotFoundError
 from medvlm.findings import Finding, Laterality, Presence
-from medvlm.ontology import Ontology, load_ontology
+from medvlm.ontology import FindingSpec, Ontology, load_ontology, merge_laterality
 
 Split = Literal["train", "validation", "test"]
 SPLITS: tuple[Split, ...] = ("train", "validation", "test")
@@ -161,10 +161,19 @@ def _severity_from(qualifiers: list[str], scale: list[str], ontology: Ontology) 
     return None
 
 
-def _merge_laterality(a: Laterality | None, b: Laterality | None) -> Laterality | None:
-    if a is None or b is None or a == b:
-        return a or b
-    return Laterality.BILATERAL
+def _tag_finding(tag: str, pattern: str, qualifiers: list[str], spec: FindingSpec, onto: Ontology,
+                 old: Finding | None) -> Finding:
+    """The present finding a matching tag states, merged with what earlier tags said of the same label."""
+    side = next((Laterality(q) for q in qualifiers if q in spec.lateralities), None)
+    severity = _severity_from(qualifiers, spec.severities, onto)
+    location = spec.mesh_location.get(pattern) or next((q for q in qualifiers if q in spec.locations), None)
+    if old is not None:
+        side = merge_laterality(old.laterality, side)
+        severity = spec.worse_severity(old.severity, severity)
+        location = old.location or location
+    finding = Finding(label=spec.name, presence=Presence.PRESENT, laterality=side, severity=severity,
+                      location=location, evidence=tag)
+    return spec.with_critical(finding)
 
 
 def mesh_findings(report: IUReport, ontology: Ontology | None = None) -> list[Finding]:
@@ -178,32 +187,10 @@ def mesh_findings(report: IUReport, ontology: Ontology | None = None) -> list[Fi
                 continue
             for pattern in spec.mesh:
                 ok, qualifiers = tag_matches(tag, pattern, spec.mesh_exclude)
-                if not ok:
-                    continue
-                side = next((Laterality(q) for q in qualifiers if q in spec.lateralities), None)
-                severity = _severity_from(qualifiers, spec.severities, onto)
-                location = spec.mesh_location.get(pattern) or next(
-                    (q for q in qualifiers if q in spec.locations), None
-                )
-                old = found.get(spec.name)
-                if old is not None:
-                    side = _merge_laterality(old.laterality, side)
-                    if old.severity and (
-                        severity is None
-                        or spec.severities.index(old.severity) > spec.severities.index(severity)
-                    ):
-                        severity = old.severity
-                    location = old.location or location
-                finding = Finding(
-                    label=spec.name,
-                    presence=Presence.PRESENT,
-                    laterality=side,
-                    severity=severity,
-                    location=location,
-                    evidence=tag,
-                )
-                found[spec.name] = Finding(**{**finding.__dict__, "critical": spec.is_critical(finding)})
-                break
+                if ok:
+                    old = found.get(spec.name)
+                    found[spec.name] = _tag_finding(tag, pattern, qualifiers, spec, onto, old)
+                    break
     if not found:
         return [Finding(label="no_finding", presence=Presence.PRESENT)]
     return [found[name] for name in onto.names if name in found]

@@ -14,7 +14,7 @@ from medvlm.labeler.attributes import laterality_of, location_of, phrase_parts, 
 from medvlm.labeler.context import change_of, presence_of
 from medvlm.labeler.mentions import find_mentions
 from medvlm.labeler.sentences import split_clauses, split_sentences
-from medvlm.ontology import Ontology, load_ontology
+from medvlm.ontology import Ontology, load_ontology, merge_laterality
 
 _RANK = {Presence.PRESENT: 2, Presence.UNCERTAIN: 1, Presence.ABSENT: 0}
 
@@ -72,12 +72,6 @@ def label_mentions(text: str, ontology: Ontology | None = None) -> list[LabeledM
     return out
 
 
-def _merge_sides(a: Laterality | None, b: Laterality | None) -> Laterality | None:
-    if a is None or b is None or a == b:
-        return a or b
-    return Laterality.BILATERAL
-
-
 def label_report(text: str, ontology: Ontology | None = None) -> list[Finding]:
     """One Finding per mentioned label, in ontology order (present / absent / uncertain, with laterality,
     severity, location, change and the evidence sentence); ``no_finding`` as described above."""
@@ -98,23 +92,13 @@ def label_report(text: str, ontology: Ontology | None = None) -> list[Finding]:
         side: Laterality | None = None
         severity = location = change = None
         for m in group:
-            side = _merge_sides(side, m.laterality)
-            if m.severity and (
-                severity is None or spec.severities.index(m.severity) > spec.severities.index(severity)
-            ):
-                severity = m.severity
+            side = merge_laterality(side, m.laterality)
+            severity = spec.worse_severity(severity, m.severity)
             location = location or m.location
             change = change or m.change
-        finding = Finding(
-            label=name,
-            presence=group[0].presence,
-            laterality=side,
-            severity=severity,
-            location=location,
-            change=change,
-            evidence=group[0].sentence,
-        )
-        findings.append(Finding(**{**finding.__dict__, "critical": spec.is_critical(finding)}))
+        finding = Finding(label=name, presence=group[0].presence, laterality=side, severity=severity,
+                          location=location, change=change, evidence=group[0].sentence)
+        findings.append(spec.with_critical(finding))
     if "no_finding" in onto and text.strip() and not any(f.presence != Presence.ABSENT for f in findings):
         findings.insert(0, Finding(label="no_finding", presence=Presence.PRESENT))
     return findings

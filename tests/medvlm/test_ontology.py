@@ -11,7 +11,7 @@ import yaml
 
 from medvlm.errors import ConfigError
 from medvlm.findings import Finding, Laterality, Presence
-from medvlm.ontology import DEFAULT_PATH, load_ontology, parse_ontology
+from medvlm.ontology import DEFAULT_PATH, load_ontology, merge_laterality, parse_ontology
 
 REQUIRED_NAMES = [
     "no_finding",
@@ -150,3 +150,32 @@ def test_unreadable_file_is_a_config_error(tmp_path: Path, content: str | None, 
         path.write_text(content)
     with pytest.raises(ConfigError, match=message):
         load_ontology(path)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "worse"),
+    [("small", "large", "large"), ("large", "small", "large"), ("moderate", None, "moderate"),
+     (None, "small", "small"), (None, None, None), ("small", "small", "small")],
+)
+def test_worse_severity_follows_the_scale(a: str | None, b: str | None, worse: str | None) -> None:
+    assert load_ontology().get("pleural_effusion").worse_severity(a, b) == worse
+
+
+L = Laterality
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "merged"),
+    [(L.LEFT, L.LEFT, L.LEFT), (L.LEFT, L.RIGHT, L.BILATERAL), (None, L.RIGHT, L.RIGHT),
+     (L.BILATERAL, L.LEFT, L.BILATERAL), (None, None, None)],
+)
+def test_merge_laterality(a: Laterality | None, b: Laterality | None, merged: Laterality | None) -> None:
+    assert merge_laterality(a, b) == merged
+
+
+def test_with_critical_is_set_by_the_ontology() -> None:
+    spec = load_ontology().get("pleural_effusion")
+    assert "large" in spec.critical_severities and "small" not in spec.critical_severities
+    large = spec.with_critical(Finding("pleural_effusion", Presence.PRESENT, severity="large"))
+    small = spec.with_critical(Finding("pleural_effusion", Presence.PRESENT, severity="small", critical=True))
+    assert (large.critical, small.critical) == (True, False)
