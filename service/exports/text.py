@@ -1,24 +1,29 @@
-"""Wording shared by every export: finding names, the finding line, the AI-assistance statement."""
+"""Wording shared by every export: finding names, probabilities, the AI-assistance statement."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from functools import lru_cache
 
 from medvlm.findings import Finding
 from service.exports.context import ReportContext
 
+log = logging.getLogger(__name__)
+
 
 @lru_cache(maxsize=1)
 def _displays() -> dict[str, str]:
     """Ontology display names; exports still work (with raw labels) if the ontology cannot be loaded."""
-    try:
-        from medvlm.ontology import load_ontology
+    from medvlm.errors import ConfigError
+    from medvlm.ontology import load_ontology
 
+    try:
         ontology = load_ontology()
-        return {name: ontology.get(name).display for name in ontology.names}
-    except (ImportError, OSError, ValueError, KeyError):
+    except ConfigError as exc:  # the loader's only error for a missing or malformed file
+        log.warning("exports name findings by their raw labels: %s", exc)
         return {}
+    return {name: ontology.get(name).display for name in ontology.names}
 
 
 def display_name(label: str) -> str:
@@ -27,19 +32,6 @@ def display_name(label: str) -> str:
 
 def probability_text(finding: Finding) -> str:
     return "" if finding.probability is None else f"{finding.probability * 100:.0f}%"
-
-
-def finding_line(finding: Finding) -> str:
-    """One sentence-like line, e.g. ``Pleural effusion: present, left, small (p=87%) CRITICAL``."""
-    parts = [finding.presence.value]
-    parts += [v for v in (finding.laterality.value if finding.laterality else None, finding.severity,
-                          finding.location) if v]
-    line = f"{display_name(finding.label)}: {', '.join(parts)}"
-    if finding.probability is not None:
-        line += f" (p={probability_text(finding)})"
-    if finding.critical:
-        line += " CRITICAL"
-    return line
 
 
 def utc_text(value: datetime) -> str:
