@@ -24,14 +24,6 @@ def predicted_findings(text: str, ontology: Ontology) -> dict[str, Finding]:
     return {f.label: f for f in label_report(text, ontology) if f.presence == Presence.PRESENT}
 
 
-def predicted_labels(text: str, ontology: Ontology) -> set[str]:
-    return set(predicted_findings(text, ontology))
-
-
-def reference_labels(report: IUReport, ontology: Ontology) -> set[str]:
-    return {f.label for f in mesh_findings(report, ontology)}
-
-
 def attribute_agreement(
     pairs: Iterable[tuple[dict[str, Finding], dict[str, Finding]]],
 ) -> dict[str, dict[str, float]]:
@@ -98,7 +90,8 @@ def run_labeler_eval(
     if min_examples < 1:
         raise ConfigError(f"min_examples must be at least 1, got {min_examples}")
     onto = ontology or load_ontology()
-    reports = [r for r in load_iu_reports(tuple(splits)) if r.text]
+    everything = load_iu_reports(tuple(splits))
+    reports = [r for r in everything if r.text]
     iterator: Iterable[IUReport] = reports
     if progress:
         from tqdm import tqdm
@@ -110,7 +103,7 @@ def run_labeler_eval(
     result = score(((set(ref), set(pred)) for ref, pred in found), onto.names, min_examples)
     result["attributes"] = attribute_agreement(found)
     result["splits"] = list(splits)
-    result["skipped_empty"] = len(load_iu_reports(tuple(splits))) - len(reports)
+    result["skipped_empty"] = len(everything) - len(reports)
     return result
 
 

@@ -38,7 +38,3 @@ def project_points(i: np.ndarray, k: np.ndarray, weights: np.ndarray) -> np.ndar
     """Project sparse voxels (indices i, k and attenuation change each) onto the film grid."""
     flat = np.bincount(k * CT_SHAPE[0] + i, weights=weights, minlength=CT_SHAPE[0] * CT_SHAPE[2])
     return ct_to_grid(flat.reshape(CT_SHAPE[2], CT_SHAPE[0]) * STEP_CM)
-
-
-def k_to_row(k: float) -> float:
-    return (CT_SHAPE[2] - 1 - k) * (GRID_ROWS - 1) / (CT_SHAPE[2] - 1)
