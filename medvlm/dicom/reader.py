@@ -138,17 +138,19 @@ def _open_zip(path_or_bytes: Path | bytes, label: str) -> zipfile.ZipFile:
         raise UnsafeArchiveError(f"{label}: not a readable zip archive ({exc})") from exc
 
 
-def _iter_zip_path(path: Path, settings: Settings) -> Iterator[Source | Rejection]:
-    if path.stat().st_size > settings.max_upload_bytes:
-        yield Rejection(str(path), f"archive is over the limit of {settings.max_upload_bytes} bytes")
+def _iter_archive(source: Path | bytes, label: str, size: int, settings: Settings,
+                  ) -> Iterator[Source | Rejection]:
+    """A zip on disk or in memory, member by member; one over the upload limit or unreadable is refused."""
+    if size > settings.max_upload_bytes:
+        yield Rejection(label, f"archive is over the limit of {settings.max_upload_bytes} bytes")
         return
     try:
-        archive = _open_zip(path, str(path))
+        archive = _open_zip(source, label)
     except MedVLMError as exc:
-        yield Rejection(str(path), str(exc))
+        yield Rejection(label, str(exc))
         return
     with archive:
-        yield from iter_zip(archive, str(path), settings)
+        yield from iter_zip(archive, label, settings)
 
 
 def _walk(folder: Path) -> Iterator[Path]:
@@ -184,7 +186,7 @@ def _one_file(path: Path, settings: Settings, *, inside_folder: bool) -> Iterato
         yield Rejection(str(path), "not a regular file")
         return
     if _looks_like_zip(path):
-        yield from _iter_zip_path(path, settings)
+        yield from _iter_archive(path, str(path), path.stat().st_size, settings)
         return
     try:
         yield _file_source(path, settings)
@@ -195,16 +197,7 @@ def _one_file(path: Path, settings: Settings, *, inside_folder: bool) -> Iterato
 def iter_bytes(name: str, data: bytes, settings: Settings) -> Iterator[Source | Rejection]:
     """Sources for an upload held in memory: a zip archive or a single DICOM file."""
     if is_zip_bytes(data[:4]) or name.lower().endswith(".zip"):
-        if len(data) > settings.max_upload_bytes:
-            yield Rejection(name, f"archive is over the limit of {settings.max_upload_bytes} bytes")
-            return
-        try:
-            archive = _open_zip(data, name)
-        except MedVLMError as exc:
-            yield Rejection(name, str(exc))
-            return
-        with archive:
-            yield from iter_zip(archive, name, settings)
+        yield from _iter_archive(data, name, len(data), settings)
         return
     if len(data) > settings.max_file_bytes:
         yield Rejection(name, f"file is {len(data)} bytes, over the limit of {settings.max_file_bytes} "
