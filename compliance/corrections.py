@@ -30,6 +30,7 @@ from compliance.deid import DeidOptions, UidMapper, deidentify_file
 from compliance.deid_profile import METHOD
 from compliance.deid_text import deidentify_text
 from compliance.errors import ComplianceError, DeidentificationError
+from medvlm.corpus.iu import iu_split
 from medvlm.findings import Finding, Presence
 
 MANIFEST = "manifest.jsonl"
@@ -54,9 +55,9 @@ class CorrectionsExport:
 
 
 def split_for(study_uid: str) -> str:
-    """The project's split rule (DESIGN.md): sha256 % 10 in 0-6 train, 7 validation, 8-9 test."""
-    bucket = int(hashlib.sha256(study_uid.encode()).hexdigest(), 16) % 10
-    return "train" if bucket <= 6 else "validation" if bucket == 7 else "test"
+    """The project's split rule (DESIGN.md: sha256 % 10 in 0-6 train, 7 validation, 8-9 test), the one
+    the IU corpus uses, applied to the pseudonymous study UID."""
+    return iu_split(study_uid)
 
 
 def _clean_findings(raw: list[dict[str, Any]], clean: Any) -> list[dict[str, Any]]:
