@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from medvlm.errors import MedVLMError
 
+if TYPE_CHECKING:
+    from medvlm.settings import Settings
 
-def _fail(exc: MedVLMError) -> typer.Exit:
+
+def fail(exc: MedVLMError) -> typer.Exit:
+    """Print a library error as the one line ``error: <message>``; raise the returned Exit (code 1)."""
     typer.echo(f"error: {exc}", err=True)
     return typer.Exit(1)
 
@@ -31,7 +36,8 @@ def _parse_window(value: str | None) -> tuple[float, float] | None:
     return center, width
 
 
-def _ready_settings():  # type: ignore[no-untyped-def]
+def ready_settings() -> Settings:
+    """The settings, with the database migrated (so a fresh checkout needs no set-up step)."""
     from medvlm.db import migrate
     from medvlm.settings import get_settings
 
@@ -48,9 +54,9 @@ def ingest_command(
     from medvlm.dicom.ingest import ingest_paths
 
     try:
-        report = ingest_paths(paths, settings=_ready_settings(), progress=not as_json)
+        report = ingest_paths(paths, settings=ready_settings(), progress=not as_json)
     except MedVLMError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     if as_json:
         typer.echo(json.dumps(report.to_json()))
     else:
@@ -70,9 +76,9 @@ def studies_command() -> None:
     from medvlm.dicom.queries import list_studies
 
     try:
-        rows = list_studies(_ready_settings())
+        rows = list_studies(ready_settings())
     except MedVLMError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     table = Table(title=f"{len(rows)} studies")
     for column in ("Study Instance UID", "Patient ID", "Patient", "Date", "Accession", "Modalities",
                    "Series", "Instances", "Description"):
@@ -97,7 +103,7 @@ def show_command(
 
     parsed_window = _parse_window(window)
     try:
-        detail = study_detail(_ready_settings(), study_uid)
+        detail = study_detail(ready_settings(), study_uid)
         typer.echo(detail.summary())
         if png is not None:
             from medvlm.dicom.pixels import read_dataset
@@ -107,7 +113,7 @@ def show_command(
             png.write_bytes(render_png(read_dataset(first.path), window=parsed_window))
             typer.echo(f"preview of {first.sop_instance_uid} written to {png}")
     except MedVLMError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
 
 
 def register(app: typer.Typer) -> None:

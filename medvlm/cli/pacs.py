@@ -13,15 +13,11 @@ from pathlib import Path
 
 import typer
 
+from medvlm.cli.ingest import fail, ready_settings
 from medvlm.errors import MedVLMError
 
 pacs_app = typer.Typer(help="DICOM networking: receive studies from a PACS, send results back.",
                        no_args_is_help=True)
-
-
-def _fail(exc: MedVLMError) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(1)
 
 
 def _log_associations() -> None:
@@ -42,16 +38,15 @@ def listen_command(
     no_queue: bool = typer.Option(False, "--no-queue", help="Store only; do not queue draft jobs."),
 ) -> None:
     """Run the C-ECHO / C-STORE listener until interrupted; received studies are queued for drafting."""
-    from medvlm.cli.ingest import _ready_settings
     from medvlm.pacs.scp import start_listener
 
     try:
-        settings = _ready_settings()
+        settings = ready_settings()
         _log_associations()
         handle = start_listener(settings, ae_title=ae_title, host=host, port=port,
                                 allowed_calling_aes=allow, queue_drafts=not no_queue)
     except MedVLMError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     typer.echo(f"listening as {handle.ae_title} on {host}:{handle.port}", err=True)
@@ -80,7 +75,7 @@ def echo_command(
     try:
         echo(host, port, called_ae=called_ae, calling_ae=ae_title, timeout=timeout)
     except MedVLMError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     typer.echo(f"C-ECHO {called_ae} at {host}:{port}: Success")
 
 
@@ -102,9 +97,9 @@ def send_command(
     except PacsSendError as exc:
         for result in exc.results:
             typer.echo(result.describe(), err=not result.ok)
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     except MedVLMError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     for result in results:
         typer.echo(result.describe())
     typer.echo(f"sent {len(results)} instance(s) to {called_ae} at {host}:{port}")
