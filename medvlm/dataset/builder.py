@@ -203,11 +203,14 @@ def _runner(workers: int, atlas: Atlas) -> Iterator[Callable[[Iterator], Iterato
     """Map render tasks in order: in this process, or in a pool of forked workers sharing the atlas."""
     global _ATLAS
     _ATLAS = atlas
-    if workers == 1:
-        yield lambda tasks: map(_task, tasks)
-        return
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield lambda tasks: pool.imap(_task, tasks, chunksize=4)
+    try:
+        if workers == 1:
+            yield lambda tasks: map(_task, tasks)
+            return
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            yield lambda tasks: pool.imap(_task, tasks, chunksize=4)
+    finally:
+        _ATLAS = None  # the atlas is large: do not keep it alive after the build
 
 
 def _render_study(plan: _Plan, index: int, seed: int, size: int, atlas: Atlas, out: Path) -> ManifestRecord:
