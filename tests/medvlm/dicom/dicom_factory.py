@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import io
+import subprocess
 from functools import cache
 from pathlib import Path
 
@@ -94,3 +95,23 @@ def bundled_files() -> list[Path]:
     own = [p for p in sorted(pydicom_test_dir().rglob("*")) if p.is_file()
            and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
     return own + sorted(wheel)
+
+
+def dciodvfy_report(path: Path, *, new: bool = True) -> str:
+    """dicom3tools' validator output for one file (``-new``: report only what is wrong, not the IOD
+    walk); skips, or fails in CI, where dciodvfy is not installed."""
+    from tests.support.services import find_executable, missing_service
+
+    tool = find_executable("dciodvfy")
+    if tool is None:
+        missing_service("dciodvfy (Debian dicom3tools)")
+        raise AssertionError  # unreachable: missing_service skips or fails
+    proc = subprocess.run([tool, *(["-new"] if new else []), str(path)], capture_output=True, text=True,
+                          timeout=60)
+    return proc.stdout + proc.stderr
+
+
+def dciodvfy(path: Path) -> tuple[list[str], list[str]]:
+    """dciodvfy's (error lines, warning lines) for one file."""
+    lines = dciodvfy_report(path).splitlines()
+    return [ln for ln in lines if ln.startswith("Error")], [ln for ln in lines if ln.startswith("Warning")]

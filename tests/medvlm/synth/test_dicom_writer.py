@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from medvlm.findings import Finding, Laterality
 from medvlm.synth.atlas import Atlas
 from medvlm.synth.dicom_writer import StudyIdentity, build_dataset, write_dicom
 from medvlm.synth.render import render_film
-from tests.support.services import find_executable, missing_service
+from tests.medvlm.dicom.dicom_factory import dciodvfy_report
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +50,7 @@ def test_reads_back_with_pydicom(written) -> None:
 
 
 def test_passes_dciodvfy(written) -> None:
-    tool = find_executable("dciodvfy")
-    if tool is None:
-        missing_service("dciodvfy (Debian dicom3tools)")
-    result = subprocess.run([tool, str(written[0])], capture_output=True, text=True, timeout=60)
-    report = result.stdout + result.stderr
+    report = dciodvfy_report(written[0], new=False)
     assert "DXImageForPresentation" in report  # it recognised the IOD it checked
     errors = [line for line in report.splitlines() if line.startswith("Error")]
     assert errors == []

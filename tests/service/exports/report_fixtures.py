@@ -6,8 +6,6 @@ whichever conftest module was loaded last in a whole-suite run.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -15,7 +13,10 @@ import pydicom
 
 from medvlm.findings import Finding, Laterality, Presence
 from service.exports.context import Addendum, ReportContext, ReportStatus
-from tests.medvlm.dicom.dicom_factory import pydicom_data_file
+from tests.medvlm.dicom.dicom_factory import dciodvfy, pydicom_data_file
+
+__all__ = ["FINDINGS", "FINDINGS_TEXT", "IMPRESSION", "SIGNED_AT", "chest_film_path", "dciodvfy",
+           "make_context"]
 
 
 def chest_film_path() -> Path:
@@ -57,15 +58,3 @@ def make_context(path: Path, *, signed: bool, **overrides: object) -> ReportCont
     )
     values.update(overrides)
     return ReportContext(**values)  # type: ignore[arg-type]
-
-
-def dciodvfy(path: Path) -> tuple[list[str], list[str]]:
-    """Run dicom3tools' validator: (error lines, warning lines). Skips cleanly where it is not installed."""
-    exe = shutil.which("dciodvfy")
-    if exe is None:
-        from tests.support.services import missing_service
-
-        missing_service("dciodvfy (Debian dicom3tools)")
-    proc = subprocess.run([exe, "-new", str(path)], capture_output=True, text=True, timeout=60)
-    lines = (proc.stdout + proc.stderr).splitlines()
-    return [ln for ln in lines if ln.startswith("Error")], [ln for ln in lines if ln.startswith("Warning")]
