@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pypdf
 import pytest
 from PIL import Image
@@ -154,8 +155,19 @@ def test_inconsistent_context_is_refused(film: Path, name: str, overrides: dict,
         make_context(film, signed=signed, **overrides)
 
 
+def _truncated_pixels() -> bytes:
+    """A valid DICOM header whose pixel data is cut short: readable, not decodable."""
+    from pydicom.data import get_testdata_file
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.PixelData = ds.PixelData[:100]
+    buffer = io.BytesIO()
+    ds.save_as(buffer)
+    return buffer.getvalue()
+
+
 @pytest.mark.parametrize(("name", "content"), [("missing", None), ("not dicom", b"%PDF-1.4 not an image"),
-                                               ("empty", b"")])
+                                               ("empty", b""), ("truncated pixels", _truncated_pixels())])
 def test_unreadable_key_image_is_a_clear_error(film: Path, tmp_path: Path, name: str,
                                                content: bytes | None) -> None:
     path = tmp_path / "key.dcm"
