@@ -107,7 +107,7 @@ class _Ingestor:
             self.report.rejected.append(Rejection(item.name, str(exc)))
             return
         except (OSError, MemoryError) as exc:
-            self.report.rejected.append(Rejection(item.name, f"could not be read: {exc}"))
+            self.report.rejected.append(Rejection(item.name, f"could not be read: {exc}", transient=True))
             return
         except Exception as exc:  # last line of defence: one odd file must not stop a whole ingest
             self.report.rejected.append(Rejection(item.name, f"unexpected {type(exc).__name__}: {exc}"))
@@ -165,7 +165,8 @@ class _Ingestor:
                 if not _is_race(exc):
                     raise
                 if attempt == _RETRIES - 1:
-                    self.report.rejected.append(Rejection(item.source, f"database busy, not indexed: {exc}"))
+                    self.report.rejected.append(
+                        Rejection(item.source, f"database busy, not indexed: {exc}", transient=True))
                     return
                 time.sleep(0.05 * (attempt + 1))
 

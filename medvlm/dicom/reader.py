@@ -30,6 +30,7 @@ _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 class Rejection:
     path: str
     reason: str
+    transient: bool = False  # the machine's trouble (disk, database busy), not the file's: a retry may work
 
 
 @dataclass(frozen=True)

@@ -163,8 +163,8 @@ class _Handlers:
         name = f"dicom://{summary.calling_ae}@{summary.address}/{sop_instance}"
         report = ingest_bytes(name, data, settings=self.settings)
         if report.rejected:
-            reason = report.rejected[0].reason
-            return st.status_for_rejection(reason), reason
+            rejection = report.rejected[0]
+            return st.status_for_rejection(rejection), rejection.reason
         if report.conflicts:
             return st.CONFLICT, "SOP Instance UID already stored with other content"
         for uid in report.study_instance_uids:

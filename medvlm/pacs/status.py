@@ -8,18 +8,18 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 
+from medvlm.dicom.reader import Rejection
+
 SUCCESS = 0x0000
 OUT_OF_RESOURCES = 0xA700  # over a configured limit, disk or database unavailable: retry may succeed
 DOES_NOT_MATCH_SOP_CLASS = 0xA900  # the data set is not what the presentation context announced
 CANNOT_UNDERSTAND = 0xC000  # unreadable, not an image we can store, missing required attributes
 CONFLICT = 0xC001  # same SOP Instance UID already stored with different bytes ("cannot understand" range)
 
-_TRANSIENT = ("database busy", "could not be read")
 
-
-def status_for_rejection(reason: str) -> int:
+def status_for_rejection(rejection: Rejection) -> int:
     """Resource trouble (worth a retry) is Out of Resources; anything about the data is Cannot Understand."""
-    return OUT_OF_RESOURCES if reason.startswith(_TRANSIENT) else CANNOT_UNDERSTAND
+    return OUT_OF_RESOURCES if rejection.transient else CANNOT_UNDERSTAND
 
 
 def failure(status: int, comment: str) -> Dataset:
