@@ -106,6 +106,9 @@ def draw_device(
         tip = lm["carina_row"] - (
             rng.uniform(35, 60) / PIXEL_MM if kind == "endotracheal tube" else rng.uniform(90, 120) / PIXEL_MM
         )
+        # The CT shows only ~11 cm of trachea above the carina: a tracheostomy tip drawn higher than that
+        # would leave no tube at all, so it is kept at least 2 cm below the top of the visible trachea.
+        tip = max(tip, float(tr_rows.min()) + 20 / PIXEL_MM)
         sel = tr_rows <= tip
         pts = np.stack([tr_rows[sel], tr_cols[sel]], 1)[::6]
         pts = np.concatenate([[[0.0, pts[0, 1]]], pts]) if kind == "endotracheal tube" else pts

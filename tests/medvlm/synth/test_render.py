@@ -7,6 +7,7 @@ import pytest
 
 from medvlm.findings import Finding, Laterality, Presence
 from medvlm.synth.atlas import Atlas
+from medvlm.synth.devices import DEVICES, draw_device
 from medvlm.synth.errors import UnrenderableFindingError
 from medvlm.synth.film import Acquisition, develop, sample_grid
 from medvlm.synth.render import render_film
@@ -194,3 +195,12 @@ def test_absent_findings_are_not_drawn(atlas: Atlas):
 def test_unrenderable_findings_are_refused(atlas: Atlas, finding: Finding, message: str):
     with pytest.raises(UnrenderableFindingError, match=message):
         render_film([finding], seed=0, size=64, atlas=atlas)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_every_device_draws_for_any_seed(atlas: Atlas, device: str):
+    """Random placement must never leave a device with nothing to draw (a tracheostomy tip above the
+    visible trachea once crashed 4 seeds in 10)."""
+    for seed in range(20):
+        delta, _info = draw_device(atlas, device, "right", np.random.default_rng(seed))
+        assert delta.max() > 0, f"{device} drew nothing for seed {seed}"
