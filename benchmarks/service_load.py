@@ -8,12 +8,14 @@ Starts a throwaway PostgreSQL cluster and a real ``medvlm serve`` process, inges
 seeded study, then measures worklist / study detail / frame (PNG) requests from concurrent clients and
 the time from upload to a ready draft with an untrained ``tiny`` bundle (or ``--model-dir``). Prints
 figures and ratios to the targets; asserts nothing about time. Every request is authenticated and
-audited, as in production. Clients run on the same machine as the server and compete for its CPUs.
+audited, as in production. Clients run on the same machine as the server and compete for its CPUs, so
+they are lean (hand-written keep-alive HTTP/1.1 in one asyncio process) and their CPU share is printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.metadata
 import os
 import random
@@ -24,7 +26,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -159,46 +160,89 @@ def wait_up(base: str, proc: subprocess.Popen) -> None:
         time.sleep(0.3)
 
 
+def _machine_busy_seconds() -> float:
+    """CPU seconds all processes on this machine spent busy (user + system + ...), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    ticks = [int(v) for v in fields]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+class LeanClient:
+    """One keep-alive HTTP/1.1 connection, spoken by hand: a few microseconds of CPU per request.
+
+    The load generator shares the machine with the server, so a heavy client (a thread per client with
+    httpx) would take the CPU it is measuring and add its own GIL queueing to every latency.
+    """
+
+    def __init__(self, host: str, port: int, token: str) -> None:
+        self.host, self.port = host, port
+        self.headers = f"Host: {host}:{port}\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\n" + self.headers)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        sizes = [int(line.split(b":", 1)[1]) for line in lines if line.lower().startswith(b"content-length:")]
+        length = sizes[0] if sizes else None
+        if length is None:
+            raise SystemExit(f"{path}: answer without Content-Length (the lean client needs one)")
+        await self.reader.readexactly(length)
+        if any(line.lower() == b"connection: close" for line in lines):
+            self.writer.close()
+            self.reader = self.writer = None
+        return status
+
+
 def load(
     base: str, token: str, clients: int, seconds: float, count: int, film_sop: str
 ) -> dict[str, list[float]]:
+    """``clients`` concurrent keep-alive connections from one asyncio process; also CPU shares."""
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
-    lock = threading.Lock()
-    stop_at = time.monotonic() + seconds
-    headers = {"Authorization": f"Bearer {token}"}
+    host, port = base.removeprefix("http://").split(":")
 
-    def client(seed_: int) -> None:
+    async def client(seed_: int, stop_at: float) -> None:
         rng = random.Random(seed_)
-        with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
-            while time.monotonic() < stop_at:
-                kind = rng.choice(["worklist", "study", "frame"])
-                i = rng.randrange(count)
-                if kind == "worklist":
-                    url = f"/api/v1/studies?page={rng.randint(1, 20)}&page_size=50"
-                    if rng.random() < 0.3:
-                        url += "&status=draft_ready"
-                elif kind == "study":
-                    url = f"/api/v1/studies/1.2.826.0.1.3680043.10.1.{i}"
-                else:
-                    sop = f"1.2.826.0.1.3680043.10.1.{i}.1.1" if rng.random() < 0.5 else film_sop
-                    url = f"/api/v1/instances/{sop}/frames/0.png?max_size=512"
-                start = time.perf_counter()
-                response = http.get(url)
-                elapsed = time.perf_counter() - start
-                with lock:
-                    if response.status_code == 200:
-                        latencies[kind].append(elapsed)
-                    else:
-                        errors[f"{kind} {response.status_code}"] += 1
+        http = LeanClient(host, int(port), token)
+        while time.monotonic() < stop_at:
+            kind = rng.choice(["worklist", "study", "frame"])
+            i = rng.randrange(count)
+            if kind == "worklist":
+                url = f"/api/v1/studies?page={rng.randint(1, 20)}&page_size=50"
+                if rng.random() < 0.3:
+                    url += "&status=draft_ready"
+            elif kind == "study":
+                url = f"/api/v1/studies/1.2.826.0.1.3680043.10.1.{i}"
+            else:
+                sop = f"1.2.826.0.1.3680043.10.1.{i}.1.1" if rng.random() < 0.5 else film_sop
+                url = f"/api/v1/instances/{sop}/frames/0.png?max_size=512"
+            start = time.perf_counter()
+            status = await http.get(url)
+            elapsed = time.perf_counter() - start
+            if status == 200:
+                latencies[kind].append(elapsed)
+            else:
+                errors[f"{kind} {status}"] += 1
+        if http.writer is not None:
+            http.writer.close()
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    latencies["_wall"] = [time.perf_counter() - t0]
+    async def run_all() -> None:
+        stop_at = time.monotonic() + seconds
+        await asyncio.gather(*(client(n, stop_at) for n in range(clients)))
+
+    cpu0, busy0, t0 = time.process_time(), _machine_busy_seconds(), time.perf_counter()
+    asyncio.run(run_all())
+    wall = time.perf_counter() - t0
+    client_cpu, busy = time.process_time() - cpu0, _machine_busy_seconds() - busy0
+    latencies["_wall"] = [wall]
+    latencies["_cpu"] = [client_cpu, busy, wall * (os.cpu_count() or 1)]
     if errors:
         print(f"  non-200 answers: {dict(errors)}")
     return latencies
@@ -226,10 +270,28 @@ def upload_to_ready(base: str, token: str, uploads: int) -> list[float]:
                 status = http.get(f"/api/v1/studies/{uid}").json()["status"]
                 if status in ("draft_ready", "failed"):
                     break
-                time.sleep(0.05)
+                time.sleep(0.02)
             times.append(time.perf_counter() - start)
             print(f"  upload {n + 1}: {status} after {times[-1]:.2f} s")
     return times
+
+
+def model_only(model_dir: Path, runs: int) -> float:
+    """Median seconds of the drafter alone on the uploaded film: what no service change can remove."""
+    from service.jobs.drafter import BundleDrafter
+    from tests.service.helpers import dicom_bytes
+
+    drafter = BundleDrafter(model_dir)
+    drafter.warm()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "u.dcm"
+        path.write_bytes(dicom_bytes(study_uid="1.2.826.0.1.3680043.10.3.1", modality="CR"))
+        times = []
+        for _ in range(max(1, runs)):
+            start = time.perf_counter()
+            drafter.draft([path])
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def main() -> None:
@@ -311,6 +373,7 @@ def main() -> None:
             )
             result = load(base, token, args.clients, args.seconds, args.studies, film_sop)
             wall = result.pop("_wall")[0]
+            client_cpu, busy, capacity = result.pop("_cpu")
             total = sum(len(v) for v in result.values())
             print(f"  {'request':<9} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>7}")
             for kind in ("worklist", "study", "frame"):
@@ -322,6 +385,11 @@ def main() -> None:
                         f"{len(values) / wall:>7.1f}"
                     )
             print(f"  all       {total:>6} {'':>8} {'':>8} {total / wall:>7.1f}")
+            print(
+                f"  CPU: the client used {client_cpu:.1f} s = {100 * client_cpu / capacity:.0f}% of the "
+                f"machine ({100 * client_cpu / max(busy, 1e-9):.0f}% of all busy CPU); machine busy "
+                f"{100 * busy / capacity:.0f}%; load average {os.getloadavg()[0]:.1f}"
+            )
             if result.get("worklist"):
                 p95 = pct(result["worklist"], 0.95) * 1e3
                 print(
@@ -335,6 +403,11 @@ def main() -> None:
             print(
                 f"  median {median:.2f} s; median / target {DRAFT_READY_TARGET_S:.0f} s = "
                 f"{median / DRAFT_READY_TARGET_S:.2f}"
+            )
+            model_s = model_only(model_dir, args.uploads)
+            print(
+                f"  the model alone (in this process, warm, same film): median {model_s:.2f} s, so the "
+                f"service adds {median - model_s:+.2f} s"
             )
             print(f"\nmachine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
         finally:
