@@ -32,6 +32,9 @@ class Patient(SQLModel, table=True):
 
 class Study(SQLModel, table=True):
     __tablename__ = "studies"
+    # The worklist's date filters and newest-first order (migration 0005).
+    __table_args__ = (sa.Index("ix_studies_worklist_order", sa.desc("study_date"), sa.desc("created_at"),
+                               "study_instance_uid"),)
     study_instance_uid: str = Field(primary_key=True, max_length=64)
     patient_pk: int = Field(foreign_key="patients.id", index=True)
     study_date: str = Field(default="", max_length=8)
@@ -45,6 +48,8 @@ class Study(SQLModel, table=True):
 
 class Series(SQLModel, table=True):
     __tablename__ = "series"
+    # The worklist's modality filter and per-study modality list (migration 0005).
+    __table_args__ = (sa.Index("ix_series_study_modality", "study_instance_uid", "modality"),)
     series_instance_uid: str = Field(primary_key=True, max_length=64)
     study_instance_uid: str = Field(foreign_key="studies.study_instance_uid", index=True, max_length=64)
     modality: str = Field(default="", max_length=16, index=True)
