@@ -1,4 +1,7 @@
-"""Errors of the ``medvlm`` package. Boundaries (CLI, API, DICOM listener) translate them; each names the problem."""
+"""Errors of the ``medvlm`` package.
+
+Boundaries (CLI, API, DICOM listener) translate them; each message names the problem.
+"""
 
 from __future__ import annotations
 
