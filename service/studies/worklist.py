@@ -7,7 +7,9 @@ rows only. Only an out-of-range page (no row to carry the count) costs a separat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from sqlalchemy import and_, exists, false, func, literal_column, or_
 from sqlmodel import Session, col, select
@@ -70,7 +72,7 @@ def worklist(
         col(Study.study_instance_uid),
     )
     page_q = (
-        select(
+        select(  # type: ignore[call-overload]  # labelled columns
             col(Study.study_instance_uid).label("uid"),
             col(Study.patient_pk).label("patient_pk"),
             col(Study.study_date).label("study_date"),
@@ -95,12 +97,12 @@ def worklist(
         .scalar_subquery()
     )
     modalities = (
-        select(func.aggregate_strings(Series.modality, literal_column("'\\'")))
+        select(func.aggregate_strings(col(Series.modality), literal_column("'\\'")))  # type: ignore[arg-type]
         .where(col(Series.study_instance_uid) == page_q.c.uid)
         .scalar_subquery()
     )
-    rows = session.exec(
-        select(
+    rows: Sequence[Any] = session.exec(
+        select(  # type: ignore[call-overload]  # labelled columns, read by name
             page_q, Patient.patient_id, Patient.name, report_id.label("report_id"), modalities.label("mods")
         )
         .join(Patient, col(Patient.id) == page_q.c.patient_pk)
