@@ -1,7 +1,9 @@
-"""The service's single door to the audit trail (``compliance.audit.record``), in the caller's transaction.
+"""The service's single door to the audit trail, in the caller's transaction.
 
-If the audit write raises, the action's transaction rolls back with it: an action is never committed
-without its audit row.
+The row is checked at once but written just before the transaction commits
+(``compliance.audit.record_at_commit``): the audit lane's head lock is then held for two statements and
+the commit only, not while the rest of the request runs. If the audit write raises, the commit fails and
+the action's transaction rolls back with it: an action is never committed without its audit row.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from compliance.audit import record
+from compliance.audit import record_at_commit
 
 
 def audit(
@@ -22,7 +24,7 @@ def audit(
     resource_id: str,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    record(
+    record_at_commit(
         session,
         actor=actor,
         action=action,

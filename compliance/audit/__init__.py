@@ -1,6 +1,7 @@
 """Append-only, hash-chained audit trail: ``record`` in the caller's transaction, ``verify`` the chain."""
 
-from compliance.audit.chain import VerifyResult, record, verify
-from compliance.audit.tables import AuditEvent, AuditHead
+from compliance.audit.chain import record, record_at_commit
+from compliance.audit.tables import LANES, AuditEvent, AuditHead
+from compliance.audit.verify import VerifyResult, verify
 
-__all__ = ["AuditEvent", "AuditHead", "VerifyResult", "record", "verify"]
+__all__ = ["LANES", "AuditEvent", "AuditHead", "VerifyResult", "record", "record_at_commit", "verify"]

@@ -1,35 +1,44 @@
-"""Append to and verify the hash-chained audit trail.
+"""Append to the hash-chained audit trail, in the caller's transaction.
 
 ``record`` writes in the caller's session and transaction: when the action's transaction rolls back, its
 audit row goes with it, and when the audit write fails, the error propagates and the caller's transaction
-(``session_scope``) rolls the action back. Nothing is committed here.
+(``session_scope``) rolls the action back. Nothing is committed here. ``record_at_commit`` checks its
+arguments at once but writes the row just before the session commits (a ``before_commit`` hook): the
+lane's head lock is then held only for the last two statements and the commit, not for the rest of the
+request; a failed write still makes the commit, and so the action, fail.
+
+The trail is ``LANES`` chains (``tables``). A transaction appends to one lane: its preferred lane (a hash
+of process and thread, so one worker keeps to one lane) or, on PostgreSQL, the next lane whose head is not
+locked by another transaction (``FOR UPDATE SKIP LOCKED``); only if all are busy does it wait for its
+preferred lane. Under READ COMMITTED a locked head row is re-read at its latest committed version, so
+positions never collide. On SQLite the database write lock serialises writers anyway.
 
 Each row's hash is sha256 over the canonical JSON (sorted keys, no spaces, UTF-8) of its fields, including
-its sequence number and the previous row's hash. Appending first bumps the single ``audit_head`` row: on
-PostgreSQL that row lock makes concurrent writers wait for each other and, under READ COMMITTED, the
-waiting UPDATE continues from the committed head, so sequence numbers never collide; on SQLite the UPDATE
-takes the database write lock. Anyone able to rewrite every row *and* the head can forge a consistent
-chain; publishing the head hash elsewhere (``VerifyResult.head_hash``) is the defence against that.
+its lane position and the previous row's hash; lane 0 rows omit the lane (they are hashed exactly as the
+single chain before migration 0006 was, so older rows and published head hashes stay valid).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import os
+import threading
+import zlib
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult
+from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from compliance.audit.tables import GENESIS_HASH, HEAD_ID, AuditEvent, AuditHead
+from compliance.audit.tables import LANES, AuditEvent, AuditHead
 from compliance.errors import AuditError
 
 _event = AuditEvent.__table__  # type: ignore[attr-defined]
 _head = AuditHead.__table__  # type: ignore[attr-defined]
+_PENDING = "compliance.audit.pending"
 
 
 def _canonical_time(value: datetime) -> str:
@@ -44,15 +53,18 @@ def canonical_json(value: Any) -> str:
 
 
 def row_hash(*, seq: int, created_at: datetime, actor: str, action: str, resource_type: str,
-             resource_id: str, detail: dict[str, Any] | None, prev_hash: str) -> str:
-    payload = {
+             resource_id: str, detail: dict[str, Any] | None, prev_hash: str, lane: int = 0) -> str:
+    """``seq`` is the row's position in its lane (``lane_seq``)."""
+    payload: dict[str, Any] = {
         "seq": seq, "created_at": _canonical_time(created_at), "actor": actor, "action": action,
         "resource_type": resource_type, "resource_id": resource_id, "detail": detail, "prev_hash": prev_hash,
     }
+    if lane:
+        payload["lane"] = lane
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
 
 
-def _db_message(exc: SQLAlchemyError) -> str:
+def db_message(exc: SQLAlchemyError) -> str:
     """The driver's own error in one line (e.g. ``OperationalError: no such table: audit_head``)."""
     cause = getattr(exc, "orig", None) or exc
     lines = str(cause).strip().splitlines() or [""]
@@ -79,110 +91,100 @@ def _check_detail(detail: dict[str, Any] | None) -> dict[str, Any] | None:
         raise AuditError(f"audit detail is not JSON-serialisable: {exc}") from exc
 
 
+def _checked(actor: str, action: str, resource_type: str, resource_id: str,
+             detail: dict[str, Any] | None) -> dict[str, Any]:
+    return {"actor": _check_text("actor", actor, 255), "action": _check_text("action", action, 100),
+            "resource_type": _check_text("resource_type", resource_type, 64),
+            "resource_id": _check_text("resource_id", str(resource_id), 255), "detail": _check_detail(detail)}
+
+
+def preferred_lane() -> int:
+    return zlib.crc32(f"{os.getpid()}:{threading.get_ident()}".encode()) % LANES
+
+
+_MISSING = AuditError("the audit chain head row is missing: run `medvlm` migrations (0006_audit_lanes)")
+
+
+def _lock_head_pg(session: Session, lane: int) -> tuple[int, int, str]:
+    """Lock the first head not locked by another transaction, starting at ``lane``; else wait for it."""
+    cols = (_head.c.lane, _head.c.last_seq, _head.c.last_hash)
+    row = session.execute(sa.select(*cols).order_by((_head.c.lane + (LANES - lane)) % LANES)
+                          .limit(1).with_for_update(skip_locked=True)).first()
+    if row is None:  # every head busy (or none at all): queue on the preferred lane
+        row = session.execute(sa.select(*cols).where(_head.c.lane == lane).with_for_update()).first()
+    if row is None:
+        raise _MISSING
+    return int(row[0]), int(row[1]) + 1, str(row[2])
+
+
+def _append(session: Session, fields: dict[str, Any]) -> AuditEvent:
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        lane, seq, prev_hash = _lock_head_pg(session, preferred_lane())
+    else:  # the UPDATE takes SQLite's write lock before the head is read
+        lane = preferred_lane()
+        row = session.execute(sa.update(_head).where(_head.c.lane == lane)
+                              .values(last_seq=_head.c.last_seq + 1)
+                              .returning(_head.c.last_seq, _head.c.last_hash)).first()
+        if row is None:
+            raise _MISSING
+        seq, prev_hash = int(row[0]), str(row[1])
+    created_at = datetime.now(UTC).replace(tzinfo=None)
+    values = fields | {"lane": lane, "lane_seq": seq, "created_at": created_at, "prev_hash": prev_hash}
+    values["hash"] = row_hash(seq=seq, created_at=created_at, prev_hash=prev_hash, lane=lane, **fields)
+    move_head = sa.update(_head).where(_head.c.lane == lane)
+    if postgres:  # row and head in one round trip while the lane is locked
+        inserted = sa.insert(_event).values(**values).returning(_event.c.id).cte("inserted")
+        stmt = (move_head.values(last_seq=seq, last_hash=values["hash"]).add_cte(inserted)
+                .returning(sa.select(inserted.c.id).scalar_subquery()))
+        values["id"] = session.execute(stmt).scalar_one()
+    else:
+        values["id"] = session.execute(sa.insert(_event).values(**values).returning(_event.c.id)).scalar_one()
+        session.execute(move_head.values(last_hash=values["hash"]))
+    return AuditEvent(**values)
+
+
+def _write(session: Session, fields: dict[str, Any]) -> AuditEvent:
+    try:
+        return _append(session, fields)
+    except SQLAlchemyError as exc:
+        raise AuditError(f"audit write failed for {fields['action']} on {fields['resource_type']} "
+                         f"{fields['resource_id']}: {db_message(exc)}") from exc
+
+
 def record(session: Session, *, actor: str, action: str, resource_type: str, resource_id: str,
            detail: dict[str, Any] | None = None) -> AuditEvent:
-    """Append one chained audit row in the caller's transaction and return it (flushed, not committed).
+    """Append one chained audit row in the caller's transaction now and return it (not committed).
 
     Raises ``AuditError`` for invalid arguments or a failed write; the caller must then roll back its
     transaction (``session_scope`` does), so that the audited action does not happen unaudited.
     """
-    actor = _check_text("actor", actor, 255)
-    action = _check_text("action", action, 100)
-    resource_type = _check_text("resource_type", resource_type, 64)
-    resource_id = _check_text("resource_id", str(resource_id), 255)
-    detail = _check_detail(detail)
-    try:
-        bumped = cast(CursorResult[Any], session.execute(
-            sa.update(_head).where(_head.c.id == HEAD_ID).values(last_seq=_head.c.last_seq + 1)))
-        if bumped.rowcount != 1:
-            raise AuditError("the audit chain head row is missing: run `medvlm` migrations (0004_audit)")
-        seq, prev_hash = session.execute(
-            sa.select(_head.c.last_seq, _head.c.last_hash).where(_head.c.id == HEAD_ID)).one()
-        created_at = datetime.now(UTC).replace(tzinfo=None)
-        digest = row_hash(seq=seq, created_at=created_at, actor=actor, action=action,
-                          resource_type=resource_type, resource_id=resource_id, detail=detail,
-                          prev_hash=prev_hash)
-        values = {"seq": seq, "created_at": created_at, "actor": actor, "action": action,
-                  "resource_type": resource_type, "resource_id": resource_id, "detail": detail,
-                  "prev_hash": prev_hash, "hash": digest}
-        session.execute(sa.insert(_event).values(**values))
-        session.execute(sa.update(_head).where(_head.c.id == HEAD_ID).values(last_hash=digest))
-    except SQLAlchemyError as exc:
-        raise AuditError(f"audit write failed for {action} on {resource_type} {resource_id}: "
-                         f"{_db_message(exc)}") from exc
-    return AuditEvent(**values)
+    return _write(session, _checked(actor, action, resource_type, resource_id, detail))
 
 
-@dataclass(frozen=True)
-class VerifyResult:
-    """Outcome of ``verify``: ``ok`` or the first broken row (``bad_seq``) and why."""
+def record_at_commit(session: Session, *, actor: str, action: str, resource_type: str, resource_id: str,
+                     detail: dict[str, Any] | None = None) -> None:
+    """Check the row now (``AuditError`` at once) and append it as the transaction's last statements.
 
-    ok: bool
-    checked: int
-    head_seq: int
-    head_hash: str
-    bad_seq: int | None = None
-    reason: str | None = None
-
-    def summary(self) -> str:
-        if self.ok:
-            return f"audit chain intact: {self.checked} rows, head {self.head_seq} {self.head_hash}"
-        where = f"row {self.bad_seq}" if self.bad_seq is not None else "chain head"
-        return f"audit chain broken at {where}: {self.reason} ({self.checked} rows checked)"
-
-
-def verify(session: Session, *, batch_size: int = 5000) -> VerifyResult:
-    """Walk the chain in sequence order and report the first row that breaks it (see ``_verify``).
-
-    Raises ``AuditError`` when the audit tables cannot be read at all (e.g. an unmigrated database).
+    A write that fails raises ``AuditError`` out of ``session.commit()``, and the transaction rolls back.
+    Rows the session never commits are never written, like the rest of its transaction.
     """
-    try:
-        return _verify(session, batch_size)
-    except SQLAlchemyError as exc:
-        raise AuditError(
-            f"cannot read the audit trail: {_db_message(exc)} (is the database migrated?)") from exc
+    fields = _checked(actor, action, resource_type, resource_id, detail)
+    pending: list[dict[str, Any]] | None = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = []
+        if not event.contains(session, "before_commit", _flush_pending):
+            event.listen(session, "before_commit", _flush_pending)
+            event.listen(session, "after_rollback", _drop_pending)
+    pending.append(fields)
 
 
-def _verify(session: Session, batch_size: int) -> VerifyResult:
-    """Detects an edited row (its hash no longer matches its content), a deleted row (a gap in the sequence,
-    or a head that points past the last row), a reordered row (sequence numbers are hashed, so moving a
-    row changes its hash or leaves its ``prev_hash`` pointing at the wrong neighbour) and an inserted row.
-    """
-    head_query = sa.select(_head.c.last_seq, _head.c.last_hash).where(_head.c.id == HEAD_ID)
-    head = session.execute(head_query).first()
-    if head is None:
-        return VerifyResult(False, 0, 0, GENESIS_HASH, None, "the audit_head row is missing")
-    head_seq, head_hash = int(head[0]), str(head[1])
-    expected_seq, prev_hash, checked, last_seq = 1, GENESIS_HASH, 0, 0
+def _flush_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None) or []
+    session.flush()  # the action's own pending ORM changes go first, so the lane lock is taken last
+    for fields in pending:
+        _write(session, fields)
 
-    def broken(seq: int | None, reason: str) -> VerifyResult:
-        return VerifyResult(False, checked, head_seq, head_hash, seq, reason)
 
-    while True:
-        rows = session.execute(
-            sa.select(_event).where(_event.c.seq > last_seq).order_by(_event.c.seq).limit(batch_size)).all()
-        if not rows:
-            break
-        for row in rows:
-            if row.seq != expected_seq:
-                return broken(row.seq, f"expected sequence number {expected_seq}, found {row.seq} "
-                                       f"(row {expected_seq} was deleted or renumbered)")
-            if row.prev_hash != prev_hash:
-                return broken(row.seq, "prev_hash does not match the previous row's hash "
-                                       "(rows reordered, replaced or inserted)")
-            digest = row_hash(seq=row.seq, created_at=row.created_at, actor=row.actor, action=row.action,
-                              resource_type=row.resource_type, resource_id=row.resource_id,
-                              detail=row.detail, prev_hash=row.prev_hash)
-            if digest != row.hash:
-                return broken(row.seq, "content does not match its hash (row edited)")
-            prev_hash, expected_seq, last_seq = row.hash, expected_seq + 1, row.seq
-            checked += 1
-    if checked < head_seq:
-        return broken(checked + 1, f"the head records {head_seq} rows, the table ends at row {checked} "
-                                   "(rows deleted from the end)")
-    if checked > head_seq:
-        return broken(head_seq + 1, f"rows beyond the head's last row {head_seq} "
-                                    "(appended without the head, or head rewound)")
-    if prev_hash != head_hash:
-        return broken(None, "the head hash does not match the last row (head edited)")
-    return VerifyResult(True, checked, head_seq, head_hash)
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)

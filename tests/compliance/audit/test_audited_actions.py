@@ -18,14 +18,19 @@ from tests.service.helpers import dicom_bytes, run_jobs
 API = "/api/v1"
 
 
+_saved_heads: list[dict] = []
+
+
 def _head(client: TestClient, *, present: bool) -> None:
+    """Delete every lane head (present=False), or put them back as they were."""
     engine = client.app.state.engine  # type: ignore[attr-defined]
     with engine.begin() as conn:
         if present:
-            seq, digest = conn.execute(sa.text("SELECT seq, hash FROM audit_event ORDER BY seq DESC")).first()
-            conn.execute(sa.text("INSERT INTO audit_head (id, last_seq, last_hash) VALUES (1, :s, :h)"),
-                         {"s": seq, "h": digest})
+            conn.execute(sa.text("INSERT INTO audit_head (lane, last_seq, last_hash) VALUES (:lane, :s, :h)"),
+                         _saved_heads)
         else:
+            _saved_heads[:] = [{"lane": r.lane, "s": r.last_seq, "h": r.last_hash} for r in conn.execute(
+                sa.text("SELECT lane, last_seq, last_hash FROM audit_head"))]
             conn.execute(sa.text("DELETE FROM audit_head"))
 
 
@@ -60,6 +65,6 @@ def test_actions_fail_without_their_audit_row(service: tuple[TestClient, Worker,
     assert signed.status_code == 200, signed.text
     with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
         result = verify(session)
-        actions = session.exec(sa.text("SELECT action FROM audit_event ORDER BY seq")).all()  # type: ignore[call-overload]
+        actions = session.exec(sa.text("SELECT action FROM audit_event ORDER BY created_at, id")).all()  # type: ignore[call-overload]
     assert result.ok, result.summary()
     assert [a[0] for a in actions].count("report.sign") == 1
