@@ -100,8 +100,10 @@ def _ensure_demo_user() -> None:
 def demo_command(
     studies: int = typer.Option(400, "--studies", min=40, help="Demo studies to render (train/val/test)."),
     review: int = typer.Option(12, "--review", min=1, help="Held-out studies to ingest and draft."),
-    size: int = typer.Option(512, "--size", help="Film size in pixels."),
-    curriculum: Path = typer.Option(Path("curricula/demo.yaml"), "--curriculum", help="Training curriculum."),
+    size: int = typer.Option(256, "--size", help="Film size in pixels (the tiny model reads 256 px)."),
+    curriculum: Path = typer.Option(
+        Path("curricula/chest_xr_quick.yaml"), "--curriculum", help="Training curriculum (quick: minutes)."
+    ),
     retrain: bool = typer.Option(False, "--retrain", help="Train again even if the demo model exists."),
     serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve the API and UI at the end."),
     host: str = typer.Option("127.0.0.1", "--host"),
