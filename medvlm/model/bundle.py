@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from medvlm.errors import ModelInputError, NotFoundError
 from medvlm.findings import Finding, Laterality, Presence
 from medvlm.model import processing
-from medvlm.model.configuration import BundleConfig
+from medvlm.model.configuration import BundleConfig, is_critical
 from medvlm.model.generation import greedy_generate
 from medvlm.model.heads import FindingsHead
 
@@ -127,11 +127,7 @@ class ModelBundle:
                     )
                 if i in self.head.severity_slices:
                     severity = slot.severities[int(logits[b, self.head.severity_slices[i]].argmax())]
-                critical = (
-                    present
-                    and slot.critical
-                    and (not slot.critical_severities or severity in slot.critical_severities)
-                )
+                critical = present and is_critical(slot, severity)
                 row.append(
                     Finding(
                         label=slot.name,

@@ -24,6 +24,12 @@ class FindingSlot:
     display: str = ""
 
 
+def is_critical(slot: FindingSlot, severity: str | None) -> bool:
+    """The ontology's rule (``FindingSpec.is_critical``) for a finding that is present: critical when the
+    finding always is, or when its severity is one of its critical severities (a large pleural effusion)."""
+    return slot.critical or (severity is not None and severity in slot.critical_severities)
+
+
 def slots_from_ontology(ontology: Any) -> list[FindingSlot]:
     """Read ``Ontology.names`` / ``Ontology.get(name)`` (medvlm.ontology) into head slots."""
     slots = []

@@ -37,6 +37,39 @@ def test_predict_findings_lists_every_label_in_head_order(micro_bundle) -> None:
                 assert f.presence == Presence.PRESENT and spec.is_critical(f)
 
 
+@pytest.mark.parametrize(
+    ("label", "severity", "critical"),
+    [
+        ("pleural_effusion", "large", True),
+        ("pleural_effusion", "moderate", False),
+        ("pulmonary_edema", "severe", True),
+        ("pulmonary_edema", "mild", False),
+        ("pneumothorax", "small", True),
+    ],
+)
+def test_critical_follows_the_ontology_rule(micro_bundle, label: str, severity: str, critical: bool) -> None:
+    """A large effusion is critical though effusion is not always critical (FindingSpec.is_critical)."""
+    ontology = load_ontology()
+    head, i = micro_bundle.head, ontology.names.index(label)
+    sl = head.severity_slices[i]
+    saved = head.out.weight.detach().clone(), head.out.bias.detach().clone()
+    micro_bundle.config.thresholds = {name: 0.0 for name in micro_bundle.names}
+    try:
+        with torch.no_grad():  # force the severity: zero weights, a bias on the wanted level
+            head.out.weight[sl] = 0.0
+            head.out.bias[sl] = -10.0
+            head.out.bias[sl.start + ontology.get(label).severities.index(severity)] = 10.0
+        row = {f.label: f for f in micro_bundle.predict_findings(images(1))[0]}
+        assert row[label].severity == severity and row[label].critical is critical
+        for f in row.values():
+            assert f.critical == ontology.get(f.label).is_critical(f)
+    finally:
+        micro_bundle.config.thresholds = {}
+        with torch.no_grad():
+            head.out.weight.copy_(saved[0])
+            head.out.bias.copy_(saved[1])
+
+
 def test_thresholds_decide_presence(micro_bundle) -> None:
     micro_bundle.config.thresholds = {name: 0.0 for name in micro_bundle.names}
     try:
