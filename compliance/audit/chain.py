@@ -25,6 +25,7 @@ import json
 import os
 import threading
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -163,27 +164,29 @@ def record(session: Session, *, actor: str, action: str, resource_type: str, res
 
 
 def record_at_commit(session: Session, *, actor: str, action: str, resource_type: str, resource_id: str,
-                     detail: dict[str, Any] | None = None) -> None:
+                     detail: dict[str, Any] | None = None,
+                     writer: Callable[..., object] | None = None) -> None:
     """Check the row now (``AuditError`` at once) and append it as the transaction's last statements.
 
-    A write that fails raises ``AuditError`` out of ``session.commit()``, and the transaction rolls back.
-    Rows the session never commits are never written, like the rest of its transaction.
+    ``writer`` (default ``record``) is called as ``writer(session, **fields)`` at commit. A write that
+    fails raises out of ``session.commit()``, and the transaction rolls back. Rows the session never
+    commits are never written, like the rest of its transaction.
     """
     fields = _checked(actor, action, resource_type, resource_id, detail)
-    pending: list[dict[str, Any]] | None = session.info.get(_PENDING)
+    pending: list[tuple[dict[str, Any], Callable[..., object]]] | None = session.info.get(_PENDING)
     if pending is None:
         pending = session.info[_PENDING] = []
         if not event.contains(session, "before_commit", _flush_pending):
             event.listen(session, "before_commit", _flush_pending)
             event.listen(session, "after_rollback", _drop_pending)
-    pending.append(fields)
+    pending.append((fields, writer or record))
 
 
 def _flush_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None) or []
     session.flush()  # the action's own pending ORM changes go first, so the lane lock is taken last
-    for fields in pending:
-        _write(session, fields)
+    for fields, writer in pending:
+        writer(session, **fields)
 
 
 def _drop_pending(session: Session) -> None:
