@@ -81,6 +81,9 @@ class Stage(Strict):
     max_answer_tokens: int = Field(default=16, ge=1, le=4096)
     negatives_per_record: int = Field(default=2, ge=0, le=64)
     replay_fraction: float = Field(default=0.5, ge=0.0, le=1.0)  # corrections: share of earlier data
+    # specialism / corrections: extra examples per abnormal record whose target is its findings written in
+    # the ontology's phrases (0 = the real report text only)
+    rendered_reports: int = Field(default=0, ge=0, le=8)
     eval_every: int = Field(default=100, ge=1)
     eval_samples: int = Field(default=128, ge=1)
     checkpoint_every: int = Field(default=50, ge=1)

@@ -59,5 +59,7 @@ def build_model(
         model, tokenizer, config = presets.build_from_config(preset, slots, corpus)
     else:
         raise ConfigError(f"unknown model preset {preset!r}; expected one of {preset_names()}")
-    head = FindingsHead(slots, config.vision_feature_dim, config.head_hidden, config.head_tokens)
+    head = FindingsHead(
+        slots, config.vision_feature_dim, config.head_hidden, config.head_tokens, local=config.head_local
+    )
     return ModelBundle(model, head, tokenizer, config, {"preset": config.preset}).eval()

@@ -242,7 +242,13 @@ def load_bundle(model_dir: Path | str) -> ModelBundle:
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir / "tokenizer", local_files_only=True)
     tokenizer.padding_side = "left"
-    head = FindingsHead(config.slots, config.vision_feature_dim, config.head_hidden, config.head_tokens)
+    head = FindingsHead(
+        config.slots,
+        config.vision_feature_dim,
+        config.head_hidden,
+        config.head_tokens,
+        local=config.head_local,
+    )
     head.load_state_dict(load_file(model_dir / HEAD_FILE))
     card = json.loads((model_dir / CARD_FILE).read_text()) if (model_dir / CARD_FILE).is_file() else {}
     return ModelBundle(model, head, tokenizer, config, card).eval()

@@ -101,6 +101,7 @@ def build_from_config(
         pixel_mode="as_is",
         head_hidden=spec.head_hidden,
         head_tokens=num_tokens,
+        head_local=True,
         vision_feature_dim=spec.vision_hidden,
     )
     return model, tokenizer, bundle_config
@@ -164,6 +165,7 @@ def build_from_path(directory: Path, slots: list[FindingSlot]) -> tuple[Any, Any
         image_std=[float(v) for v in std],
         head_hidden=256,
         head_tokens=int(probe.last_hidden_state.shape[1]),
+        head_local=True,
         vision_feature_dim=int(hidden),
         source=str(directory),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import yaml
@@ -94,12 +95,48 @@ def qa_examples(
     return out
 
 
-def report_examples(records: list[Record], images: list[int]) -> list[TextExample]:
-    """Prompt = the record's ground-truth findings; target = its findings section + impression."""
+def report_examples(
+    records: list[Record], images: list[int], rendered: int = 0, ontology: Any = None
+) -> list[TextExample]:
+    """Prompt = the record's ground-truth findings; target = its findings section + impression.
+
+    ``rendered`` > 0: each record with a positive finding also gets that many examples whose target is its
+    findings written in the ontology's phrases (``rendered_report``). Real text alone teaches a tiny LM the
+    majority (normal) report, whatever the prompt says; the rendered copies tie each prompted finding to a
+    sentence stating it, so the draft follows the findings.
+    """
     out = []
     for record, image in zip(records, images, strict=True):
-        if not (record.findings_text or record.impression):
-            continue
-        target = report_target(record.findings_text, record.impression)
-        out.append(TextExample(image, tuple(positives(record)), None, target))
+        found = tuple(positives(record))
+        if record.findings_text or record.impression:
+            target = report_target(record.findings_text, record.impression)
+            out.append(TextExample(image, found, None, target))
+        abnormal = [
+            f for f in found if f.label != "no_finding" and ontology is not None and f.label in ontology
+        ]
+        if rendered and abnormal:
+            findings_text, impression = rendered_report(abnormal, ontology)
+            out += [TextExample(image, found, None, report_target(findings_text, impression))] * rendered
     return out
+
+
+PERTINENT_NEGATIVES = ("pneumothorax", "pleural_effusion")
+
+
+def rendered_report(findings: list[Finding], ontology: Any) -> tuple[str, str]:
+    """(findings section, impression): the ontology's first phrase per finding, plus usual negatives."""
+
+    def sentence(f: Finding) -> str:
+        lat = str(f.laterality.value) if f.laterality else None
+        return str(
+            ontology.get(f.label).render(f.presence, laterality=lat, severity=f.severity, location=f.location)
+        )
+
+    stated = [sentence(f) for f in findings]
+    labels = {f.label for f in findings}
+    negatives = [
+        ontology.get(n).render(Presence.ABSENT)
+        for n in PERTINENT_NEGATIVES
+        if n in ontology and n not in labels
+    ]
+    return " ".join(s for s in stated + negatives if s), " ".join(s for s in stated if s)

@@ -14,6 +14,7 @@ from torch import nn
 from medvlm.curriculum.loader import LoadedCurriculum
 from medvlm.curriculum.schema import Stage
 from medvlm.model.bundle import ModelBundle
+from medvlm.model.heads import pos_weights
 from medvlm.model.processing import qa_prompt, report_prompt
 from medvlm.training import checkpoint as ckpt
 from medvlm.training import evaluate as ev
@@ -38,12 +39,14 @@ class StageModule(nn.Module):
         self.bundle = bundle
         self.model = bundle.model
         self.head = bundle.head
+        self.pos_weight: torch.Tensor | None = None  # encoder stages: per-finding weight of a positive
 
     def forward(self, kind: str, images: torch.Tensor, payload: Any, max_tokens: int) -> torch.Tensor:
         b = self.bundle
         if kind == "encoder":
             logits = b.head(b.vision_tokens(b.pixel_values(images)))
-            return b.head.loss(logits, payload)
+            pw = None if self.pos_weight is None else self.pos_weight.to(logits.device)
+            return b.head.loss(logits, payload, pw)
         examples: list[TextExample] = payload
         prompts = [
             report_prompt(b.config, list(e.prompt_findings or ()))
@@ -63,6 +66,7 @@ class StageData:
     eval_records: list[Record]
     eval_rows: list[int]
     eval_examples: list[TextExample] = field(default_factory=list)
+    pos_weight: torch.Tensor | None = None
 
     def size(self, kind: str) -> int:
         return len(self.train_rows) if kind == "encoder" else len(self.examples)
@@ -87,6 +91,7 @@ def build_stage_data(
     data = StageData(images, [row(r) for r in train], None, [], eval_records, eval_rows)
     if stage.kind == "encoder":
         data.train_targets = findings_targets(train, slots)
+        data.pos_weight = pos_weights(data.train_targets["presence"])
     elif stage.kind == "introduction":
         templates = load_templates(loaded.resolve(stage.templates or ""))
         data.examples = qa_examples(
@@ -95,13 +100,15 @@ def build_stage_data(
         data.eval_examples = qa_examples(eval_records, eval_rows, slots, templates, 1, seed + 1)
         data.eval_examples = data.eval_examples[: stage.eval_samples]
     elif stage.kind == "specialism":
-        data.examples = report_examples(train, data.train_rows)
+        ontology = _ontology() if stage.rendered_reports else None
+        data.examples = report_examples(train, data.train_rows, stage.rendered_reports, ontology)
         data.eval_examples = report_examples(eval_records, eval_rows)
     else:  # corrections: every correction, plus replayed earlier reports
         first = records[stage.sources[0]]
         corrections = report_examples(first, [row(r) for r in first])
         replay_pool = [r for name in stage.sources[1:] for r in records[name]]
-        replay = report_examples(replay_pool, [row(r) for r in replay_pool])
+        ontology = _ontology() if stage.rendered_reports else None
+        replay = report_examples(replay_pool, [row(r) for r in replay_pool], stage.rendered_reports, ontology)
         f = stage.replay_fraction
         n_replay = min(len(replay), round(len(corrections) * f / max(1 - f, 1e-6)))
         data.examples = corrections + random.Random(seed).sample(replay, n_replay)
@@ -111,6 +118,12 @@ def build_stage_data(
 
         raise CurriculumError(f"stage {stage.name!r}: its sources give no training examples")
     return data
+
+
+def _ontology() -> Any:
+    from medvlm.ontology import load_ontology
+
+    return load_ontology()
 
 
 def batch_indices(seed: int, stage_index: int, step: int, batch: int, n: int) -> list[int]:
@@ -172,6 +185,7 @@ def run_stage(
     bundle.model.train()
     bundle.head.train()
     module = StageModule(bundle)
+    module.pos_weight = data.pos_weight
     params = [p for p in module.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=stage.lr, weight_decay=stage.weight_decay)
     summary: dict[str, Any] = {

@@ -10,6 +10,7 @@ import pytest
 from medvlm.curriculum.schema import Stage
 from medvlm.findings import Finding, Laterality, Presence
 from medvlm.model.configuration import slots_from_ontology
+from medvlm.model.processing import report_target
 from medvlm.ontology import load_ontology
 from medvlm.training.examples import findings_targets, load_templates, qa_examples, report_examples
 from medvlm.training.manifest import Record
@@ -94,3 +95,41 @@ def test_lr_warms_up_then_decays() -> None:
     lrs = [lr_at(stage, s) for s in range(100)]
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in pairwise(lrs[10:])) and lrs[-1] < 0.1
+
+
+@pytest.mark.parametrize(
+    ("findings", "rendered", "expected"),
+    [
+        ((), 2, 1),  # a normal study: its real report only
+        ((Finding("cardiomegaly"),), 0, 1),
+        ((Finding("cardiomegaly"),), 2, 3),
+        ((Finding("pleural_effusion", laterality=Laterality.LEFT, severity="large"),), 1, 2),
+    ],
+)
+def test_rendered_reports_state_the_prompted_findings(findings, rendered, expected) -> None:
+    from medvlm.labeler import label_report
+
+    examples = report_examples([record(*findings)], [4], rendered, load_ontology())
+    assert len(examples) == expected
+    assert examples[0].target == report_target("Heart normal.", "Normal.")
+    for e in examples[1:]:  # the rendered copies: same prompt, a target the labeler reads back
+        assert e.prompt_findings == examples[0].prompt_findings and e.image == 4
+        stated = {f.label for f in label_report(e.target) if f.presence == Presence.PRESENT}
+        assert stated == {f.label for f in findings}
+
+
+def test_rendered_reports_are_a_stage_option() -> None:
+    base = {
+        "name": "specialism",
+        "kind": "specialism",
+        "sources": ["reports"],
+        "modules": {"language": "full"},
+        "steps": 10,
+        "lr": 1e-3,
+        "eval_tasks": ["report"],
+        "select_on": "report.ce_f1",
+    }
+    assert Stage(**base).rendered_reports == 0
+    assert Stage(**base, rendered_reports=2).rendered_reports == 2
+    with pytest.raises(ValueError, match="rendered_reports"):
+        Stage(**base, rendered_reports=-1)

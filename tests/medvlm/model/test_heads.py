@@ -1,0 +1,60 @@
+"""FindingsHead: the max-pooled local branch and the per-finding positive weights of its loss."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from medvlm.model.configuration import slots_from_ontology
+from medvlm.model.heads import FindingsHead, pos_weights
+from medvlm.ontology import load_ontology
+
+SLOTS = slots_from_ontology(load_ontology())
+
+
+@pytest.mark.parametrize(
+    ("positives", "n", "expected"),
+    [
+        (50, 100, 1.0),  # balanced: no extra weight
+        (90, 100, 1.0),  # more positives than negatives: never below 1
+        (10, 100, 3.0),  # sqrt(90 / 10)
+        (0, 100, 10.0),  # never seen: the cap, not infinity
+    ],
+)
+def test_pos_weights(positives: int, n: int, expected: float) -> None:
+    presence = torch.zeros(n, 2)
+    presence[:positives, 0] = 1.0
+    assert float(pos_weights(presence)[0]) == pytest.approx(expected)
+
+
+def test_local_branch_sees_one_bright_token() -> None:
+    torch.manual_seed(0)
+    head = FindingsHead(SLOTS, feature_dim=8, tokens=16, local=True).eval()
+    with torch.no_grad():
+        head.local.weight[0, 0] = 1.0  # finding 0 scores feature 0 of each token
+        head.out.weight[0] = 0.0  # and the main branch says nothing about it
+    tokens = torch.zeros(2, 16, 8)
+    tokens[1, 5, 0] = 4.0  # one token of the second film carries it
+    with torch.no_grad():
+        logits = head(tokens)
+    assert logits.shape == (2, head.num_outputs)
+    assert float(logits[1, 0] - logits[0, 0]) == pytest.approx(4.0)
+    # laterality / severity logits are the main branch's alone
+    plain = FindingsHead(SLOTS, feature_dim=8, tokens=16, local=False).eval()
+    plain.load_state_dict({k: v for k, v in head.state_dict().items() if not k.startswith("local")})
+    with torch.no_grad():
+        assert torch.equal(plain(tokens)[:, len(SLOTS) :], logits[:, len(SLOTS) :])
+
+
+def test_pos_weight_raises_the_loss_of_missed_positives() -> None:
+    head = FindingsHead(SLOTS, feature_dim=8)
+    logits = torch.zeros(1, head.num_outputs)
+    n = len(SLOTS)
+    targets = {
+        "presence": torch.ones(1, n),
+        "laterality": torch.full((1, n), -1),
+        "severity": torch.full((1, n), -1),
+    }
+    plain = head.loss(logits, targets)
+    weighted = head.loss(logits, targets, torch.full((n,), 3.0))
+    assert float(weighted) == pytest.approx(3 * float(plain))
