@@ -84,6 +84,9 @@ class Stage(Strict):
     # specialism / corrections: extra examples per abnormal record whose target is its findings written in
     # the ontology's phrases (0 = the real report text only)
     rendered_reports: int = Field(default=0, ge=0, le=8)
+    # encoder: presence thresholds maximise F-beta on the eval source; beta < 1 weighs precision higher,
+    # i.e. fewer hallucinated findings in drafts at the cost of some omissions
+    threshold_beta: float = Field(default=1.0, gt=0.0, le=10.0)
     eval_every: int = Field(default=100, ge=1)
     eval_samples: int = Field(default=128, ge=1)
     checkpoint_every: int = Field(default=50, ge=1)

@@ -64,6 +64,7 @@ BAD = [
     ("zero-lr", _set("stages.0.lr", 0), "stages.0.lr"),
     ("huge-lr", _set("stages.0.lr", 5), "stages.0.lr"),
     ("zero-steps", _set("stages.0.steps", 0), "stages.0.steps"),
+    ("zero-threshold-beta", _set("stages.0.threshold_beta", 0), "stages.0.threshold_beta"),
     ("bad-mode", _set("stages.0.modules.vision", "half"), "stages.0.modules.vision"),
     (
         "metric-not-measured",
