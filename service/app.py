@@ -13,7 +13,7 @@ from medvlm.settings import Settings
 from service.api.routes import api_keys, auth, corrections, instances, jobs, ops, reports, studies, users
 from service.config import service_settings
 from service.errors import install_error_handlers
-from service.jobs.drafter import Drafter, drafter_from_settings
+from service.jobs.drafter import Drafter, drafter_source
 from service.metrics import install_metrics
 
 API_PREFIX = "/api/v1"
@@ -39,8 +39,8 @@ def create_app(settings: Settings | None = None, *, drafter: Drafter | None = No
     )
     app.state.settings = settings
     app.state.engine = get_engine(settings.resolved_database_url)
-    configured = drafter if drafter is not None else drafter_from_settings(settings)
-    app.state.drafter: Callable[[], Drafter | None] = lambda: configured  # type: ignore[misc]
+    source = drafter_source(settings) if drafter is None else (lambda: drafter)
+    app.state.drafter: Callable[[], Drafter | None] = source  # type: ignore[misc]
     app.state.wake = threading.Event()  # set when jobs are queued; in-process workers wait on it
     app.state.metrics = install_metrics(app)
     install_error_handlers(app)

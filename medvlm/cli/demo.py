@@ -9,7 +9,6 @@ review UI. Every step is skipped when its output is already there, so a second r
 from __future__ import annotations
 
 import importlib.metadata
-import os
 from pathlib import Path
 
 import typer
@@ -120,7 +119,7 @@ def demo_command(
     migrate(settings.resolved_database_url)
     root = settings.data_dir / "demo"
     dataset = _ensure_dataset(root, studies, size)
-    model_dir = _ensure_model(settings.models_dir / "demo-tiny", dataset, curriculum, retrain)
+    _ensure_model(settings.models_dir / "demo-tiny", dataset, curriculum, retrain)
     queued = _ingest_and_queue(dataset, review)
     _ensure_demo_user()
     typer.echo(f"    {queued} draft job(s) queued; the worker drafts them once the service is up")
@@ -128,8 +127,6 @@ def demo_command(
         return
     from medvlm.cli.serve import serve_command
 
-    os.environ["MEDVLM_MODEL_DIR"] = str(model_dir.resolve())
-    get_settings.cache_clear()
     _step(f"serving: open http://{host}:{port} and log in as {DEMO_USER} / {DEMO_PASSWORD}")
     serve_command(host=host, port=port, workers=1)
 

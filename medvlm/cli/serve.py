@@ -5,9 +5,12 @@ Heavy imports (FastAPI app, uvicorn, the model) happen inside the commands so ``
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from medvlm.settings import Settings
 
 ROLES = ("radiologist", "researcher", "admin", "integration")
 
@@ -76,7 +79,7 @@ def serve_command(
     typer.echo(
         f"MedVLM serving on http://{host}:{port} ({api_processes} API process(es), "
         f"{workers} drafting worker(s), "
-        f"model: {settings.model_dir or 'none configured'})"
+        f"model: {_model_description(settings, drafter)})"
     )
     # uvloop + httptools: the C event loop and HTTP parser (both installed) cost less CPU per request.
     server = {
@@ -149,3 +152,11 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
     app.command("serve")(serve_command)
     app.add_typer(users_app, name="users")
+
+
+def _model_description(settings: Settings, drafter: object) -> str:
+    if settings.model_dir is not None:
+        return f"{settings.model_dir} (MEDVLM_MODEL_DIR)"
+    if drafter is None:
+        return "none yet (promote one with `medvlm models promote ID`)"
+    return f"the registry's production version, {getattr(drafter, 'model_dir', '?')}"

@@ -8,12 +8,17 @@ restarts be exercised on their own, and lets a deployment swap the model without
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from medvlm.findings import Finding
 from medvlm.settings import Settings
+
+NO_MODEL = (
+    "no drafting model is configured: promote one (`medvlm models promote ID`) or set MEDVLM_MODEL_DIR"
+)
 
 
 @dataclass(frozen=True)
@@ -82,8 +87,38 @@ class BundleDrafter:
         )
 
 
+class ProductionDrafter:
+    """Follows the model registry: each call answers with the current production version's drafter, so
+    ``medvlm models promote`` takes effect on the next draft without a restart (each model is loaded once,
+    when first used). None while the registry has no production version."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._current: BundleDrafter | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Drafter | None:
+        from medvlm.registry.registry import production_version
+
+        production = production_version(settings=self.settings)
+        if production is None:
+            return None
+        model_dir = Path(production.model_dir)
+        with self._lock:
+            if self._current is None or self._current.model_dir != model_dir:
+                self._current = BundleDrafter(model_dir)
+            return self._current
+
+
+def drafter_source(settings: Settings) -> Callable[[], Drafter | None]:
+    """Where drafts come from: ``MEDVLM_MODEL_DIR`` when an operator pins a model directory, otherwise the
+    registry's production version (followed as it changes)."""
+    if settings.model_dir is not None:
+        pinned = BundleDrafter(settings.model_dir)
+        return lambda: pinned
+    return ProductionDrafter(settings)
+
+
 def drafter_from_settings(settings: Settings) -> Drafter | None:
-    """The configured model (``MEDVLM_MODEL_DIR``), or None when no model is set up yet."""
-    if settings.model_dir is None:
-        return None
-    return BundleDrafter(settings.model_dir)
+    """The drafter to use now (see ``drafter_source``), or None when no model is set up yet."""
+    return drafter_source(settings)()

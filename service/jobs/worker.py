@@ -27,7 +27,7 @@ from service.audit import audit
 from service.db.tables import DraftJob
 from service.errors import ModelUnavailableError
 from service.jobs import queue
-from service.jobs.drafter import Drafter
+from service.jobs.drafter import NO_MODEL, Drafter
 from service.workflow.reports import save_draft
 
 log = logging.getLogger("medvlm.worker")
@@ -92,7 +92,7 @@ class Worker:
                 paths = study_paths(session, job.study_instance_uid)
             drafter = self.drafter()
             if drafter is None:
-                raise ModelUnavailableError("no drafting model is configured (set MEDVLM_MODEL_DIR)")
+                raise ModelUnavailableError(NO_MODEL)
             output = drafter.draft(paths)
             with Session(self.engine, expire_on_commit=False) as session:
                 owned = queue.still_owned(session, job.id, self.worker_id)
@@ -134,7 +134,7 @@ def load_factory(spec: str) -> Callable[[], Drafter | None]:
 def main(argv: list[str] | None = None) -> None:
     from medvlm.db import get_engine
     from medvlm.settings import get_settings
-    from service.jobs.drafter import drafter_from_settings
+    from service.jobs.drafter import drafter_source
 
     parser = argparse.ArgumentParser(description="Run the MedVLM drafting worker.")
     parser.add_argument(
@@ -147,8 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     engine = get_engine(settings.resolved_database_url)
     if engine.dialect.name == "sqlite":
         queue.requeue_after_restart(engine)
-    drafter = drafter_from_settings(settings)
-    factory = load_factory(args.drafter) if args.drafter else (lambda: drafter)
+    factory = load_factory(args.drafter) if args.drafter else drafter_source(settings)
     logging.basicConfig(level=logging.INFO)
     worker = Worker(
         engine, factory, lease=timedelta(seconds=args.lease_seconds), poll_seconds=args.poll_seconds

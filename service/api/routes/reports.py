@@ -11,7 +11,7 @@ from service.api.deps import ReportReaderDep, ReportWriterDep, SessionDep
 from service.api.ids import ReportId
 from service.audit import audit
 from service.errors import DraftingFailedError, ModelUnavailableError
-from service.jobs.drafter import Drafter
+from service.jobs.drafter import NO_MODEL, Drafter
 from service.jobs.worker import study_paths
 from service.schemas.reports import (
     AddendumCreate,
@@ -75,7 +75,7 @@ def regenerate_report(
     next_state(report.status, Event.REGENERATE)  # refuse before spending model time
     drafter: Drafter | None = request.app.state.drafter()
     if drafter is None:
-        raise ModelUnavailableError("no drafting model is configured (set MEDVLM_MODEL_DIR)")
+        raise ModelUnavailableError(NO_MODEL)
     paths = study_paths(session, report.study_instance_uid)
     findings = checked_findings(body.findings)
     try:
