@@ -6,6 +6,7 @@ model costs (a few ms), which is what keeps a full draft within the latency budg
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -36,13 +37,14 @@ def greedy_generate(
     mask = (input_ids == image_token_id).unsqueeze(-1).expand_as(embeds)
     embeds = embeds.masked_scatter(mask, features.to(embeds.dtype))
     positions = (attention_mask.cumsum(-1) - 1).clamp_min(0)
-    cache = DynamicCache()
+    cache = DynamicCache()  # filled in place by every forward call below
+    cache_arg = {_cache_keyword(language_model): cache}
     out = language_model(
         inputs_embeds=embeds,
         attention_mask=attention_mask,
         position_ids=positions,
-        past_key_values=cache,
         use_cache=True,
+        **cache_arg,
     )
     logits = lm_head(out.last_hidden_state[:, -1])
     finished = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
@@ -60,9 +62,15 @@ def greedy_generate(
             inputs_embeds=embed(token[:, None]),
             attention_mask=attention_mask,
             position_ids=next_pos,
-            past_key_values=out.past_key_values,
             use_cache=True,
+            **cache_arg,
         )
         next_pos = next_pos + 1
         logits = lm_head(out.last_hidden_state[:, -1])
     return torch.stack(tokens, dim=1) if tokens else input_ids[:, :0]
+
+
+def _cache_keyword(language_model: Any) -> str:
+    """transformers 5.x names the KV-cache argument ``cache`` (``past_key_values`` is deprecated there)."""
+    parameters = inspect.signature(type(language_model).forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
