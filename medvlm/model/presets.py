@@ -83,7 +83,7 @@ def build_from_config(
     config = LlavaConfig(
         vision_config=vcfg,
         text_config=tcfg,
-        image_token_index=tokenizer.convert_tokens_to_ids(IMAGE),
+        image_token_index=int(tokenizer.convert_tokens_to_ids(IMAGE)),  # type: ignore[arg-type]  # one token
         image_seq_length=num_tokens,
         vision_feature_select_strategy="full",
         vision_feature_layer=-1,

@@ -62,7 +62,7 @@ class CxrVisionModel(PreTrainedModel):
     config: CxrVisionConfig
     main_input_name = "pixel_values"
     base_model_prefix = "cxr_vision"
-    input_modalities = ("image",)
+    input_modalities = "image"
 
     def __init__(self, config: CxrVisionConfig) -> None:
         super().__init__(config)

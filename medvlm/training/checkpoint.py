@@ -31,7 +31,7 @@ def state_digest(state: dict[str, torch.Tensor]) -> str:
 
 
 def load_trainable(module: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    params = dict(module.named_parameters())
+    params: dict[str, torch.Tensor] = dict(module.named_parameters())
     params.update({f"buffer:{n}": b for n, b in module.named_buffers()})
     missing = [n for n in state if n not in params]
     if missing:

@@ -30,7 +30,7 @@ def apply_modules(bundle: ModelBundle, modules: Modules, lora: Lora | None) -> N
             bundle.model,
             LoraConfig(
                 r=cfg.r,
-                lora_alpha=cfg.alpha,
+                lora_alpha=cfg.alpha,  # type: ignore[arg-type]  # peft scales by alpha / r; a float is fine
                 lora_dropout=cfg.dropout,
                 target_modules=rf".*language_model.*\.({targets})",
             ),

@@ -253,9 +253,9 @@ def run_stage(
             if info.main:
                 metrics = evaluate_stage(stage, bundle, data)
                 summary["evals"].append({"step": done, **{k: round(v, 5) for k, v in metrics.items()}})
-                value = metrics.get(stage.select_on)
-                if value is not None and (summary["best"] is None or sign * value > sign * summary["best"]):
-                    summary["best"], summary["best_step"] = value, done
+                score = metrics.get(stage.select_on)
+                if score is not None and (summary["best"] is None or sign * score > sign * summary["best"]):
+                    summary["best"], summary["best_step"] = score, done
                     ckpt.atomic_save(ckpt.trainable_state(module), stage_dir / "best.pt")
                 shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if k.count(".") <= 1)
                 bar.write(f"[{stage.name}] step {done}: {shown}")
