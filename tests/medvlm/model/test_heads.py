@@ -58,3 +58,51 @@ def test_pos_weight_raises_the_loss_of_missed_positives() -> None:
     plain = head.loss(logits, targets)
     weighted = head.loss(logits, targets, torch.full((n,), 3.0))
     assert float(weighted) == pytest.approx(3 * float(plain))
+
+
+def test_fine_branch_sees_one_bright_cell_of_the_early_feature_map() -> None:
+    head = FindingsHead(SLOTS, feature_dim=8, tokens=16, local=True, fine_channels=4).eval()
+    with torch.no_grad():
+        assert head.fine is not None
+        head.fine.weight[0, 2, 1, 1] = 1.0  # finding 0 scores channel 2 of each cell
+    tokens = torch.zeros(2, 16, 8)
+    fine = torch.zeros(2, 4, 32, 32)
+    fine[1, 2, 20, 7] = 3.0  # one cell of the second film
+    with torch.no_grad():
+        logits = head(tokens, fine=fine)
+    assert float(logits[1, 0] - logits[0, 0]) == pytest.approx(3.0)
+    assert torch.equal(logits[0, 1:], logits[1, 1:])  # other findings unaffected
+    with pytest.raises(Exception, match="no early feature map"):
+        head(tokens)
+
+
+def test_bundle_fine_branch_round_trips_and_older_bundles_still_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from medvlm.model import build_model, load_bundle
+
+    corpus = ["Heart size is normal. The lungs are clear.", "Small left pleural effusion."] * 5
+    bundle = build_model("micro", load_ontology(), tokenizer_corpus=corpus, seed=0)
+    assert bundle.config.head_fine_stage == 1 and bundle.head.fine is not None
+    with torch.no_grad():
+        bundle.head.fine.weight.normal_()
+    images = torch.rand(2, 1, bundle.image_size, bundle.image_size)
+    expected = bundle.findings_logits(images)
+    loaded = load_bundle(bundle.save(tmp_path / "fine"))
+    assert torch.allclose(loaded.findings_logits(images), expected, atol=1e-5)
+
+    # a bundle saved before the fine branch existed: no fine weights, config without the keys
+    import json
+
+    older = build_model("micro", load_ontology(), tokenizer_corpus=corpus, seed=0)
+    older.config.head_fine_stage, older.config.head_fine_channels = -1, 0
+    from medvlm.model.heads import FindingsHead as Head
+
+    older.head = Head(older.config.slots, older.config.vision_feature_dim, older.config.head_hidden,
+                      older.config.head_tokens, local=True)
+    directory = older.save(tmp_path / "older")
+    config_file = directory / "medvlm_config.json"
+    raw = json.loads(config_file.read_text())
+    raw.pop("head_fine_stage"), raw.pop("head_fine_channels")
+    config_file.write_text(json.dumps(raw))
+    reloaded = load_bundle(directory)
+    assert reloaded.head.fine is None
+    assert reloaded.findings_logits(images).shape == expected.shape
