@@ -60,11 +60,6 @@ def build_model(
     else:
         raise ConfigError(f"unknown model preset {preset!r}; expected one of {preset_names()}")
     head = FindingsHead(
-        slots,
-        config.vision_feature_dim,
-        config.head_hidden,
-        config.head_tokens,
-        local=config.head_local,
-        fine_channels=config.head_fine_channels if config.head_fine_stage >= 0 else 0,
+        slots, config.vision_feature_dim, config.head_hidden, config.head_tokens, local=config.head_local
     )
     return ModelBundle(model, head, tokenizer, config, {"preset": config.preset}).eval()

@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
-from torch import nn
 
 from medvlm.errors import ModelInputError, NotFoundError
 from medvlm.findings import Finding, Laterality, Presence
@@ -81,26 +80,7 @@ class ModelBundle:
         return out.last_hidden_state
 
     def findings_logits(self, images: torch.Tensor) -> torch.Tensor:
-        pixel_values = self.pixel_values(images)
-        if self.config.head_fine_stage < 0:
-            return self.head(self.vision_tokens(pixel_values))
-        # The fine branch reads an early stage of the conv tower: captured on the way through, not
-        # computed twice. One call at a time per bundle (the service drafts under a lock).
-        captured: list[torch.Tensor] = []
-        stage = self._vision_stage(self.config.head_fine_stage)
-        handle = stage.register_forward_hook(lambda _module, _inputs, output: captured.append(output))
-        try:
-            tokens = self.vision_tokens(pixel_values)
-        finally:
-            handle.remove()
-        return self.head(tokens, fine=captured[-1])
-
-    def _vision_stage(self, index: int) -> nn.Module:
-        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
-        stages = getattr(base.model.vision_tower, "stages", None)
-        if stages is None or index >= len(stages):
-            raise ModelInputError(f"the findings head reads vision stage {index}, which this tower lacks")
-        return stages[index]
+        return self.head(self.vision_tokens(self.pixel_values(images)))
 
     def lm_forward(
         self,
@@ -268,7 +248,6 @@ def load_bundle(model_dir: Path | str) -> ModelBundle:
         config.head_hidden,
         config.head_tokens,
         local=config.head_local,
-        fine_channels=config.head_fine_channels if config.head_fine_stage >= 0 else 0,
     )
     head.load_state_dict(load_file(model_dir / HEAD_FILE))
     card = json.loads((model_dir / CARD_FILE).read_text()) if (model_dir / CARD_FILE).is_file() else {}

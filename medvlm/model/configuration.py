@@ -66,10 +66,6 @@ class BundleConfig:
     head_hidden: int = 0  # 0 = linear head on pooled features
     head_tokens: int = 0  # vision tokens the head reads (0 = mean pooling)
     head_local: bool = False  # max-pooled per-token presence scores too (bundles built before: False)
-    # fine branch: presence scores max-pooled over an early, high-resolution stage of the conv tower
-    # (-1 = none; bundles built before: none). A granuloma is a few pixels wide at 256 px.
-    head_fine_stage: int = -1
-    head_fine_channels: int = 0
     vision_feature_dim: int = 0
     thresholds: dict[str, float] = field(default_factory=dict)  # presence thresholds, tuned on validation
     max_new_tokens: int = 160

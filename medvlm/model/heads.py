@@ -23,7 +23,6 @@ class FindingsHead(nn.Module):
         tokens: int = 0,
         channels: int = 16,
         local: bool = False,
-        fine_channels: int = 0,
     ) -> None:
         super().__init__()
         self.tokens = tokens
@@ -56,16 +55,9 @@ class FindingsHead(nn.Module):
         if self.local is not None:
             nn.init.zeros_(self.local.weight)
             nn.init.zeros_(self.local.bias)
-        # fine: the same idea one level down, on an early conv stage's feature map (B, C, H, W), where a
-        # few-pixel bright dot is still its own cell rather than a fraction of a 32 px token.
-        self.fine: nn.Conv2d | None = None
-        if fine_channels:
-            self.fine = nn.Conv2d(fine_channels, len(slots), 3, padding=1, bias=False)
-            nn.init.zeros_(self.fine.weight)
 
-    def forward(self, tokens: torch.Tensor, fine: torch.Tensor | None = None) -> torch.Tensor:
-        """``tokens`` (B, N, D), and ``fine`` (B, C, H, W) when the head has a fine branch -> logits
-        (B, num_outputs)."""
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``tokens`` (B, N, D) -> logits (B, num_outputs)."""
         if self.reduce is None:
             return self.out(self.body(tokens.float().mean(dim=1)))
         if tokens.shape[1] != self.tokens:
@@ -75,16 +67,10 @@ class FindingsHead(nn.Module):
                 f"the findings head expects {self.tokens} vision tokens per image, got {tokens.shape[1]}"
             )
         logits = self.out(self.body(self.reduce(tokens.float()).flatten(1)))
-        presence = logits[:, : len(self.slots)]
-        if self.local is not None:
-            presence = presence + self.local(tokens.float()).amax(dim=1)
-        if self.fine is not None:
-            if fine is None:
-                from medvlm.errors import ModelInputError
-
-                raise ModelInputError("the findings head has a fine branch but got no early feature map")
-            presence = presence + self.fine(fine.float()).amax(dim=(2, 3))
-        return torch.cat([presence, logits[:, len(self.slots) :]], dim=1)
+        if self.local is None:
+            return logits
+        local = self.local(tokens.float()).amax(dim=1)
+        return torch.cat([logits[:, : len(self.slots)] + local, logits[:, len(self.slots) :]], dim=1)
 
     def presence_logits(self, logits: torch.Tensor) -> torch.Tensor:
         return logits[:, : len(self.slots)]

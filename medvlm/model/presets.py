@@ -80,8 +80,6 @@ def build_from_config(
         eos_token_id=tokenizer.eos_token_id,
     )
     num_tokens = vcfg.grid * vcfg.grid
-    # the fine branch reads the stage at 1/8 of the image side (32x32 cells of 8 px on a 256 px film)
-    fine_stage = min(2, len(spec.widths) - 3)
     config = LlavaConfig(
         vision_config=vcfg,
         text_config=tcfg,
@@ -104,8 +102,6 @@ def build_from_config(
         head_hidden=spec.head_hidden,
         head_tokens=num_tokens,
         head_local=True,
-        head_fine_stage=fine_stage,
-        head_fine_channels=spec.widths[fine_stage],
         vision_feature_dim=spec.vision_hidden,
     )
     return model, tokenizer, bundle_config

@@ -44,7 +44,7 @@ class StageModule(nn.Module):
     def forward(self, kind: str, images: torch.Tensor, payload: Any, max_tokens: int) -> torch.Tensor:
         b = self.bundle
         if kind == "encoder":
-            logits = b.findings_logits(images)
+            logits = b.head(b.vision_tokens(b.pixel_values(images)))
             pw = None if self.pos_weight is None else self.pos_weight.to(logits.device)
             return b.head.loss(logits, payload, pw)
         examples: list[TextExample] = payload
