@@ -118,7 +118,3 @@ def drafter_source(settings: Settings) -> Callable[[], Drafter | None]:
         return lambda: pinned
     return ProductionDrafter(settings)
 
-
-def drafter_from_settings(settings: Settings) -> Drafter | None:
-    """The drafter to use now (see ``drafter_source``), or None when no model is set up yet."""
-    return drafter_source(settings)()
