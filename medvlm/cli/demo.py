@@ -65,10 +65,10 @@ def _ensure_model(model_dir: Path, dataset: Path, curriculum: Path, retrain: boo
 
 def _ingest_and_queue(dataset: Path, count: int) -> int:
     from medvlm.dataset.manifest import read_manifest
-    from medvlm.db import session_scope
+    from medvlm.db import get_engine
     from medvlm.dicom.ingest import ingest_paths
     from medvlm.settings import get_settings
-    from service.jobs.queue import enqueue
+    from service.jobs.queue import enqueue_undrafted
 
     records = [r for r in read_manifest(dataset) if r.split == "test"][:count]
     paths = [Path(f) for r in records for f in r.files] + _real_chest_films()
@@ -76,12 +76,10 @@ def _ingest_and_queue(dataset: Path, count: int) -> int:
     report = ingest_paths(paths, progress=True)
     typer.echo(f"    ingested {report.ingested}, already there {report.duplicates}, "
                f"rejected {len(report.rejected)}")
+    # Only studies without a draft: a second run must not redraft what is drafted (or being reviewed).
     settings = get_settings()
-    queued = 0
-    with session_scope() as session:
-        for study_uid in dict.fromkeys(report.study_instance_uids):
-            queued += enqueue(session, study_uid, max_attempts=settings.job_max_attempts) is not None
-    return queued
+    engine = get_engine(settings.resolved_database_url)
+    return enqueue_undrafted(engine, max_attempts=settings.job_max_attempts)
 
 
 def _ensure_demo_user() -> None:

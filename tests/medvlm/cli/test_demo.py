@@ -109,11 +109,17 @@ def test_demo_builds_trains_ingests_drafts_and_serves(tmp_path: Path) -> None:
     assert "training" in output and "production model" in output, output[-3000:]
     assert (tmp_path / "var" / "models" / "demo-tiny" / "model_card.json").exists()
 
-    # Second run: every step reuses what the first made, so serving starts without training again.
+    # Second run: every step reuses what the first made, so serving starts without training again, and
+    # nothing already drafted is drafted again.
     proc = _demo(tmp_path, curriculum, port)
     try:
         _wait_healthy(proc, base, seconds=180)
+        with httpx.Client(base_url=base, timeout=30) as client:
+            login = client.post("/api/v1/auth/login", json={"username": DEMO_USER, "password": DEMO_PASSWORD})
+            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            page = client.get("/api/v1/studies", params={"page_size": 100}, headers=headers).json()
+            assert {item["status"] for item in page["items"]} == {"draft_ready"}, page
     finally:
         output = _stop(proc)
     assert "demo studies: reusing" in output and "model: reusing" in output, output[-3000:]
-    assert "ingested 0" in output, output[-3000:]
+    assert "ingested 0" in output and "0 draft job(s) queued" in output, output[-3000:]
