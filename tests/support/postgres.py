@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from tests.support.processes import free_port, stop_process
+
 
 def _pg_bin_dir() -> str | None:
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
@@ -24,12 +26,6 @@ def _pg_bin_dir() -> str | None:
             return directory
     initdb = shutil.which("initdb")
     return os.path.dirname(os.path.realpath(initdb)) if initdb else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -76,7 +72,7 @@ def running_postgres() -> Iterator[PostgresServer | None]:
         os.chown(root, drop["user"], drop["group"])
     subprocess.run([os.path.join(bin_dir, "initdb"), "-D", data, "-U", "postgres", "-A", "trust",
                     "--no-sync", "-E", "UTF8"], check=True, capture_output=True, **drop)
-    port = _free_port()
+    port = free_port()
     log = open(os.path.join(root, "server.log"), "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [os.path.join(bin_dir, "postgres"), "-D", data, "-p", str(port), "-c", "listen_addresses=127.0.0.1",
@@ -95,11 +91,6 @@ def running_postgres() -> Iterator[PostgresServer | None]:
         time.sleep(0.3)
         yield PostgresServer(port=port, pid=proc.pid)
     finally:
-        proc.send_signal(signal.SIGQUIT)  # immediate shutdown: the cluster is thrown away anyway
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, signal.SIGQUIT)  # immediate shutdown: the cluster is thrown away anyway
         log.close()
         shutil.rmtree(root, ignore_errors=True)

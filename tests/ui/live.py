@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from typing import Any
 import httpx
 
 from tests.medvlm.dicom.dicom_factory import pydicom_data_file
+from tests.support.processes import free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "ui"
@@ -53,12 +53,6 @@ def login(page: Any, base_url: str) -> None:
     page.fill("#password", PASSWORD)
     page.click("#login-submit")
     page.wait_for_selector("#worklist-body tr")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -97,13 +91,7 @@ def _create_user(database_url: str) -> None:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+    stop_process(proc, signal.SIGTERM, timeout=20)
 
 
 def _wait_healthy(base_url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -165,7 +153,7 @@ def running_service(root: Path) -> Iterator[LiveService]:
     env = {**os.environ, "MEDVLM_DATA_DIR": str(root / "data"), "MEDVLM_DATABASE_URL": database_url,
            "MEDVLM_ENVIRONMENT": "test", "MEDVLM_MODEL_DIR": str(root / "model"),
            "MEDVLM_SECRET_KEY": "ui-test-secret-0123456789abcdef0123456789abcdef", "PYTHONUNBUFFERED": "1"}
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     procs: list[subprocess.Popen[bytes]] = []
     logs = root / "logs"

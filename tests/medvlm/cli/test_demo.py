@@ -8,8 +8,6 @@ reuses everything and starts serving without training again.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,15 +18,10 @@ import pytest
 
 from medvlm.cli.demo import DEMO_PASSWORD, DEMO_USER
 from tests.medvlm.training.conftest import write_curriculum
+from tests.support.processes import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _demo(tmp_path: Path, curriculum: Path, port: int, *extra: str) -> subprocess.Popen[str]:
@@ -55,13 +48,7 @@ def _demo(tmp_path: Path, curriculum: Path, port: int, *extra: str) -> subproces
 
 
 def _stop(proc: subprocess.Popen[str]) -> str:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_process(proc)
     return proc.stdout.read() if proc.stdout else ""
 
 
@@ -80,7 +67,7 @@ def _wait_healthy(proc: subprocess.Popen[str], base: str, seconds: float) -> Non
 
 def test_demo_builds_trains_ingests_drafts_and_serves(tmp_path: Path) -> None:
     curriculum = write_curriculum(tmp_path / "curriculum", encoder_steps=6, text_stages=True)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = _demo(tmp_path, curriculum, port)
     try:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +14,7 @@ from typer.testing import CliRunner
 
 from medvlm.cli.main import app as cli
 from tests.service.helpers import dicom_bytes
+from tests.support.processes import free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[3]
 SECRET = "cli-test-secret-" + "z" * 40
@@ -55,19 +54,13 @@ def test_users_add(env: dict[str, str]) -> None:
         assert bad.exit_code == 2, bad.output
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_serve_runs_api_and_worker(env: dict[str, str]) -> None:
     runner = CliRunner()
     assert (
         runner.invoke(cli, ["users", "add", "rad", "--role", "radiologist", "--password", "p" * 16]).exit_code
         == 0
     )
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "medvlm", "serve", "--port", str(port)],
         cwd=REPO,
@@ -104,12 +97,7 @@ def test_serve_runs_api_and_worker(env: dict[str, str]) -> None:
             assert client.get("/", headers={}).status_code == 200  # the UI is served too
             assert client.get("/openapi.json").json()["info"]["title"] == "MedVLM"
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def test_serve_refuses_default_secret_in_production(env: dict[str, str]) -> None:
