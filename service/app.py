@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI
 
 from medvlm.db import get_engine
@@ -26,6 +28,17 @@ def api_router() -> APIRouter:
     return router
 
 
+def _thread_pool_of(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Size the thread pool that runs sync routes and dependencies once the event loop runs."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
+    return lifespan
+
+
 def create_app(settings: Settings | None = None, *, drafter: Drafter | None = None) -> FastAPI:
     """The app for ``settings`` (default: the environment's). ``drafter`` overrides the configured model.
 
@@ -33,6 +46,7 @@ def create_app(settings: Settings | None = None, *, drafter: Drafter | None = No
     """
     settings = service_settings(settings)
     app = FastAPI(
+        lifespan=_thread_pool_of(settings.api_threads),
         title="MedVLM",
         version="1.0.0",
         description="On-prem radiology report drafting: worklist, review, sign-off, exports.",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 @dataclass
@@ -33,20 +35,43 @@ def install_metrics(app: FastAPI) -> Metrics:
 
     paths: dict[object, str | None] = {}  # endpoint -> full route template (filled on first request)
 
-    def _template(request: Request) -> str:
+    def _template(scope: Scope) -> str:
         if not paths:
             for ctx in iter_route_contexts(app.routes):
                 paths[getattr(ctx, "endpoint", None)] = ctx.path
         # The template, not the URL, so that ids do not explode the label count.
-        return paths.get(request.scope.get("endpoint")) or "unmatched"
+        return paths.get(scope.get("endpoint")) or "unmatched"
 
-    @app.middleware("http")
-    async def _observe(request: Request, call_next):  # type: ignore[no-untyped-def]
-        start = time.perf_counter()
-        response = await call_next(request)
-        path = _template(request)
-        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
-        metrics.latency.labels(request.method, path).observe(time.perf_counter() - start)
-        return response
-
+    app.add_middleware(_ObserveRequests, metrics=metrics, template=_template)
     return metrics
+
+
+class _ObserveRequests:
+    """Counts and times every HTTP request, as plain ASGI.
+
+    Starlette's ``BaseHTTPMiddleware`` (``@app.middleware("http")``) runs each request through an extra
+    task and memory stream; on 2 cores that cost about as much CPU as a cached frame request itself.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, template: Callable[[Scope], str]) -> None:
+        self.app, self.metrics, self.template = app, metrics, template
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500  # what the client gets if the app raises before it answers
+
+        async def send_observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_observed)
+        finally:
+            path = self.template(scope)  # the router filled scope["endpoint"] in place
+            self.metrics.requests.labels(scope["method"], path, str(status)).inc()
+            self.metrics.latency.labels(scope["method"], path).observe(time.perf_counter() - start)

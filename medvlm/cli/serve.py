@@ -43,9 +43,11 @@ def serve_command(
     from service.jobs import queue
     from service.jobs.listen import start_listener
     from service.jobs.worker import Worker
+    from service.processes import check_port_free
 
     settings = get_settings()
     app = create_app(settings)  # refuses unsafe secrets before anything starts
+    check_port_free(host, port)
     migrate(settings.resolved_database_url)
     engine = get_engine(settings.resolved_database_url)
     if engine.dialect.name == "sqlite":
@@ -93,8 +95,14 @@ def serve_command(
     try:
         if api_processes == 1:
             uvicorn.run(app, **server)  # type: ignore[arg-type]
-        else:  # each process builds its own app from the same settings; workers stay in this one
-            uvicorn.run("service.app:create_app", factory=True, workers=api_processes, **server)  # type: ignore[arg-type]
+        else:  # each process builds its own app from the same settings; drafting workers stay in this one
+            from service.processes import run_api_processes
+
+            options = {k: v for k, v in server.items() if k not in ("host", "port")}
+            code = run_api_processes(host, port, api_processes, options)
+            if code:
+                typer.echo(f"error: an API process exited with status {code}; stopped the others", err=True)
+                raise typer.Exit(1)
     finally:
         stop.set()
         for thread in threads:

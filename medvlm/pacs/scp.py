@@ -199,15 +199,12 @@ def queue_drafts(settings: Settings, summary: AssociationSummary) -> list[str]:
 
     from medvlm.db import get_engine
     from service.audit import audit
-    from service.db.tables import Report, StudyState
+    from service.db.tables import Report
     from service.jobs.queue import enqueue
 
     jobs: list[str] = []
     with Session(get_engine(settings.resolved_database_url), expire_on_commit=False) as session:
         for uid in summary.studies:
-            if session.get(StudyState, uid) is None:
-                session.add(StudyState(study_instance_uid=uid))
-                session.flush()
             report = session.exec(select(Report).where(Report.study_instance_uid == uid)).first()
             if report is None or (report.status == "draft" and uid in summary.new_studies):
                 job = enqueue(session, uid, max_attempts=settings.job_max_attempts)

@@ -6,13 +6,14 @@ sent, so a failed commit (an audit write included) becomes an error response, ne
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlmodel import Session, select
+from starlette.concurrency import run_in_threadpool
 
 from medvlm.settings import Settings
 from service.auth.policy import Permission, allowed
@@ -24,18 +25,39 @@ from service.errors import AuthenticationError, PermissionDeniedError
 _TOUCH_INTERVAL = timedelta(seconds=30)
 
 
-def get_settings_dep(request: Request) -> Settings:
+# Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` one in the thread pool, and
+# every such hop costs a thread switch and a wait for the GIL on each request.
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+def _commit_and_close(session: Session) -> None:
+    try:
+        session.commit()
+    finally:
+        session.close()
+
+
+def _rollback_and_close(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
+
+
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """A session per request, committed when the route returns: one thread-pool hop, at the end.
+
+    Opening a ``Session`` does no I/O (the connection is taken on first use, in the route's thread), so
+    only the commit (or rollback) and close run in the pool, together.
+    """
+    session = Session(request.app.state.engine, expire_on_commit=False)
+    try:
+        yield session
+    except BaseException:
+        await run_in_threadpool(_rollback_and_close, session)
+        raise
+    await run_in_threadpool(_commit_and_close, session)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
@@ -112,10 +134,10 @@ def get_principal(request: Request, session: SessionDep, settings: SettingsDep) 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require(permission: Permission) -> Callable[[Principal], Principal]:
+def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets the call through only for roles granted ``permission``."""
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if not allowed(principal.role, permission):
             raise PermissionDeniedError(
                 f"role '{principal.role}' may not use this endpoint (needs {permission.value})"

@@ -66,15 +66,34 @@ class ApiKey(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
+_WORKLIST_ORDER: tuple[Any, ...] = (
+    sa.desc("critical"),
+    sa.desc("study_date"),
+    sa.desc("study_created_at"),
+    "study_instance_uid",
+)
+
+
 class StudyState(SQLModel, table=True):
-    """Workflow status of a study (the worklist filters and sorts on it) and who may see it."""
+    """Workflow status of a study, who may see it, and the worklist's sort keys: one row per study.
+
+    A trigger on ``studies`` (migration 0007) creates the row when a study is indexed, by the service or
+    not, and keeps ``study_date`` / ``study_created_at`` equal to the study's, so that a worklist page is
+    read from one index in the worklist's order instead of sorting every study.
+    """
 
     __tablename__ = "service_study_states"
+    __table_args__ = (
+        sa.Index("ix_study_states_worklist", *_WORKLIST_ORDER),
+        sa.Index("ix_study_states_worklist_status", "status", *_WORKLIST_ORDER),
+    )
     study_instance_uid: str = Field(primary_key=True, max_length=64)
     status: str = Field(default="received", max_length=16, index=True)
     critical: bool = Field(default=False, index=True)
     source_api_key_id: str | None = Field(default=None, max_length=36, index=True)
     updated_at: datetime = Field(default_factory=now_utc, sa_type=sa.DateTime(timezone=True))
+    study_date: str = Field(default="", max_length=8, sa_column_kwargs={"server_default": ""})
+    study_created_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
 class DraftJob(SQLModel, table=True):

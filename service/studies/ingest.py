@@ -1,7 +1,8 @@
 """From uploaded files to stored instances and queued draft jobs.
 
 ``ingest_bytes`` stores each file atomically in its own transaction (a rejected file writes nothing);
-afterwards one transaction records who sent each study, queues its draft job and writes the audit row.
+afterwards one transaction records which API key sent each study, queues its draft job and writes the
+audit row.
 The model is never called here: the response returns as soon as the jobs are queued.
 """
 
@@ -69,8 +70,12 @@ def _queue_jobs(
     jobs: list[str] = []
     with Session(engine, expire_on_commit=False) as session:
         for uid in study_uids:
-            if session.get(StudyState, uid) is None:
-                session.add(StudyState(study_instance_uid=uid, source_api_key_id=caller.api_key_id))
+            # The row exists (a trigger adds it when the study is indexed); the first API key to send the
+            # study owns it: an integration sees the studies it sent.
+            state = session.get(StudyState, uid) or StudyState(study_instance_uid=uid)
+            if state.source_api_key_id is None and caller.api_key_id is not None:
+                state.source_api_key_id = caller.api_key_id
+                session.add(state)
                 session.flush()
             report = session.exec(select(Report).where(Report.study_instance_uid == uid)).first()
             # New images in an untouched draft call for a new draft; a pure re-send does not.

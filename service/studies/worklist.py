@@ -1,8 +1,9 @@
 """The worklist query: filters, critical first then newest, one page, in one SQL statement.
 
-The page is chosen in an inner query that touches only the sort keys (and counts every match with a
-window function, so no second COUNT pass); patient, report and modalities are joined to those ``page_size``
-rows only. Only an out-of-range page (no row to carry the count) costs a separate COUNT.
+Every study has a ``StudyState`` row carrying the sort keys (migration 0007), so the page is read from
+an index in the worklist's order (``ix_study_states_worklist``, or ``..._status`` under a status
+filter): O(offset + page) rows, not a sort of every study. Patient, report and modalities are joined to
+those ``page_size`` rows only, and the total is a count on the same filters, in the same statement.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, exists, false, func, literal_column, or_
+from sqlalchemy import and_, exists, func, literal_column, or_
 from sqlmodel import Session, col, select
 
 from medvlm.db.models import Patient, Series, Study
@@ -37,64 +38,59 @@ def worklist(
     page: int,
     page_size: int,
 ) -> WorklistPage:
-    status_col = func.coalesce(StudyState.status, "received")
-    critical_col = func.coalesce(StudyState.critical, false())
+    state_uid = col(StudyState.study_instance_uid)
     conditions = []
     if status:
-        conditions.append(status_col == status)
+        conditions.append(col(StudyState.status) == status)
     if modality:
         conditions.append(
             exists().where(
-                and_(
-                    col(Series.study_instance_uid) == col(Study.study_instance_uid),
-                    col(Series.modality) == modality.upper(),
-                )
+                and_(col(Series.study_instance_uid) == state_uid, col(Series.modality) == modality.upper())
             )
         )
     if date_from:
-        conditions.append(col(Study.study_date) >= _dicom_date(date_from))
+        conditions.append(col(StudyState.study_date) >= _dicom_date(date_from))
     if date_to:
-        conditions.append(col(Study.study_date) <= _dicom_date(date_to))
+        conditions.append(col(StudyState.study_date) <= _dicom_date(date_to))
     if q:
         conditions.append(
-            or_(
-                col(Study.accession_number) == q,
-                exists().where(and_(col(Patient.id) == col(Study.patient_pk), col(Patient.patient_id) == q)),
+            exists().where(
+                and_(
+                    col(Study.study_instance_uid) == state_uid,
+                    or_(
+                        col(Study.accession_number) == q,
+                        exists().where(
+                            and_(col(Patient.id) == col(Study.patient_pk), col(Patient.patient_id) == q)
+                        ),
+                    ),
+                )
             )
         )
     if not sees_all_studies(principal.role):
         conditions.append(col(StudyState.source_api_key_id) == principal.api_key_id)
 
-    keys = (
-        critical_col.desc(),
-        col(Study.study_date).desc(),
-        col(Study.created_at).desc(),
-        col(Study.study_instance_uid),
-    )
     page_q = (
         select(  # type: ignore[call-overload]  # labelled columns
-            col(Study.study_instance_uid).label("uid"),
-            col(Study.patient_pk).label("patient_pk"),
-            col(Study.study_date).label("study_date"),
-            col(Study.created_at).label("created_at"),
-            col(Study.accession_number).label("accession_number"),
-            col(Study.description).label("description"),
-            status_col.label("status"),
-            critical_col.label("critical"),
-            func.count().over().label("total"),
+            state_uid.label("uid"),
+            col(StudyState.status).label("status"),
+            col(StudyState.critical).label("critical"),
+            col(StudyState.study_date).label("sort_date"),
+            col(StudyState.study_created_at).label("sort_created"),
         )
-        .outerjoin(StudyState, StudyState.study_instance_uid == Study.study_instance_uid)  # type: ignore[arg-type]
         .where(*conditions)
-        .order_by(*keys)
+        .order_by(  # exactly the index's order (service.db.tables._WORKLIST_ORDER)
+            col(StudyState.critical).desc(),
+            col(StudyState.study_date).desc(),
+            col(StudyState.study_created_at).desc(),
+            state_uid,
+        )
         .offset((page - 1) * page_size)
         .limit(page_size)
         .subquery("page")
     )
+    total_q = select(func.count()).select_from(StudyState).where(*conditions).scalar_subquery()
     report_id = (
-        select(Report.id)
-        .where(col(Report.study_instance_uid) == page_q.c.uid)
-        .limit(1)
-        .scalar_subquery()
+        select(Report.id).where(col(Report.study_instance_uid) == page_q.c.uid).limit(1).scalar_subquery()
     )
     modalities = (
         select(func.aggregate_strings(col(Series.modality), literal_column("'\\'")))  # type: ignore[arg-type]
@@ -103,27 +99,26 @@ def worklist(
     )
     rows: Sequence[Any] = session.exec(
         select(  # type: ignore[call-overload]  # labelled columns, read by name
-            page_q, Patient.patient_id, Patient.name, report_id.label("report_id"), modalities.label("mods")
+            page_q,
+            Study.accession_number,
+            Study.study_date,
+            Study.description,
+            Patient.patient_id,
+            Patient.name,
+            report_id.label("report_id"),
+            modalities.label("mods"),
+            total_q.label("total"),
         )
-        .join(Patient, col(Patient.id) == page_q.c.patient_pk)
+        .join(Study, col(Study.study_instance_uid) == page_q.c.uid)
+        .join(Patient, col(Patient.id) == col(Study.patient_pk))
         .order_by(
-            page_q.c.critical.desc(),
-            page_q.c.study_date.desc(),
-            page_q.c.created_at.desc(),
-            page_q.c.uid,
+            page_q.c.critical.desc(), page_q.c.sort_date.desc(), page_q.c.sort_created.desc(), page_q.c.uid
         )
     ).all()
     if rows:
         total = int(rows[0].total)
     else:  # past the last page (or nothing matches): count on its own
-        total = int(
-            session.exec(
-                select(func.count())
-                .select_from(Study)
-                .outerjoin(StudyState, StudyState.study_instance_uid == Study.study_instance_uid)  # type: ignore[arg-type]
-                .where(*conditions)
-            ).one()
-        )
+        total = int(session.exec(select(total_q)).one())
     items = [
         StudySummary(
             study_instance_uid=row.uid,

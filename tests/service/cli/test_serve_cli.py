@@ -115,3 +115,72 @@ def test_serve_refuses_default_secret_in_production(env: dict[str, str]) -> None
         timeout=120,
     )
     assert proc.returncode == 1 and "default secret" in proc.stderr
+
+
+def _wait_healthy(base: str, proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None, proc.stdout.read().decode()[-3000:]  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, "server did not come up"
+        time.sleep(0.2)
+
+
+def test_serve_spreads_connections_over_api_processes(env: dict[str, str]) -> None:
+    """Two API processes, each listening on the port itself: connections reach both, and both stop."""
+    import psutil
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medvlm", "serve", "--port", str(port), "--api-processes", "2"],
+        cwd=REPO,
+        env={**env, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(base, proc)
+        children = psutil.Process(proc.pid).children()
+        listeners = {
+            child.pid
+            for child in children
+            for conn in child.net_connections(kind="tcp")
+            if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port
+        }
+        assert len(listeners) == 2, children
+        clients = [httpx.Client(base_url=base) for _ in range(16)]  # 16 keep-alive connections
+        try:
+            assert all(client.get("/health").status_code == 200 for client in clients)
+            per_process = [
+                sum(
+                    1
+                    for conn in child.net_connections(kind="tcp")
+                    if conn.status == psutil.CONN_ESTABLISHED and conn.laddr.port == port
+                )
+                for child in children
+                if child.pid in listeners
+            ]
+        finally:
+            for client in clients:
+                client.close()
+        # Hashed over two sockets, all 16 on one process would happen once in 2**15 runs.
+        assert sum(per_process) == 16 and min(per_process) > 0, per_process
+        busy = subprocess.run(
+            [sys.executable, "-m", "medvlm", "serve", "--port", str(port)],
+            cwd=REPO,
+            env={**env, "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert busy.returncode == 1 and f"127.0.0.1:{port} already in use" in busy.stderr
+    finally:
+        stop_process(proc)
+    assert proc.returncode is not None
+    api = [child for child in children if child.pid in listeners]
+    assert not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in api)

@@ -153,3 +153,23 @@ def test_duplicate_upload_does_not_redraft(client: TestClient, callers, worker) 
     again = upload(client, callers.radiologist, data)
     assert first["ingested"] == 1 and again["ingested"] == 0 and again["duplicates"] == 1
     assert again["jobs"] == []
+
+
+def test_worklist_lists_studies_indexed_outside_the_service(  # type: ignore[no-untyped-def]
+    client: TestClient, callers, app_settings, tmp_path
+) -> None:
+    """`medvlm ingest` (or any other writer of the DICOM index) puts a study straight on the worklist."""
+    from medvlm.dicom.ingest import ingest_paths
+
+    upload(client, callers.radiologist, dicom_bytes(study_uid="1.2.50", study_date="20240101"))
+    path = tmp_path / "cli.dcm"
+    path.write_bytes(dicom_bytes(study_uid="1.2.51", study_date="20240601", accession="CLI1"))
+    assert ingest_paths([path], settings=app_settings).ingested == 1
+    page = client.get(f"{API}/studies", headers=callers.radiologist).json()
+    assert page["total"] == 2
+    assert [(i["study_instance_uid"], i["status"]) for i in page["items"]] == [
+        ("1.2.51", "received"),
+        ("1.2.50", "drafting"),
+    ]
+    assert _uids(client, callers.radiologist, q="CLI1", status="received") == ["1.2.51"]
+    assert _uids(client, callers.integration) == []  # nobody's API key sent it

@@ -1,0 +1,85 @@
+"""Several API processes on one port, each accepting on its own ``SO_REUSEPORT`` socket.
+
+With one shared listening socket (uvicorn's ``--workers``), whichever process is awake accepts a burst of
+keep-alive connections and keeps them for good: measured under 32 clients, 58 connections on one process
+and 4 on the other, one at 100% CPU while the other idled, and throughput varying 2x between runs. With
+``SO_REUSEPORT`` the kernel spreads new connections over the processes' sockets by a hash of the client's
+address and port.
+"""
+
+from __future__ import annotations
+
+import errno
+import multiprocessing
+import socket
+from multiprocessing.connection import wait
+from typing import Any
+
+from medvlm.errors import ConfigError
+
+
+def _socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port something already listens on, before the processes share it.
+
+    ``SO_REUSEPORT`` would otherwise let this server silently split connections with another one started
+    by the same user on the same port.
+    """
+    try:
+        _socket(host, port, reuse_port=False).close()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            reason = "already in use: stop what listens there, or pass --port"
+        else:
+            reason = f"cannot listen there: {exc.strerror}"
+        raise ConfigError(f"{host}:{port} {reason}") from None
+
+
+def _run_api_process(host: str, port: int, options: dict[str, Any]) -> None:
+    import uvicorn
+
+    sock = _socket(host, port, reuse_port=True)
+    sock.listen(2048)
+    config = uvicorn.Config("service.app:create_app", factory=True, host=host, port=port, **options)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def run_api_processes(host: str, port: int, processes: int, options: dict[str, Any]) -> int:
+    """Run ``processes`` API processes until one exits or this one is interrupted; stop all of them.
+
+    Call ``check_port_free`` first.
+    Returns the exit code of the process that ended first (0 when interrupted). Each process builds its
+    own app from the environment's settings, like uvicorn's workers.
+    """
+    context = multiprocessing.get_context("spawn")  # no threads, engines or models inherited by fork
+    children = [
+        context.Process(target=_run_api_process, args=(host, port, options), name=f"medvlm-api-{i}")
+        for i in range(processes)
+    ]
+    for child in children:
+        child.start()
+    code = 0
+    try:
+        wait([child.sentinel for child in children])
+        code = next(child.exitcode or 0 for child in children if not child.is_alive())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.terminate()  # SIGTERM: uvicorn finishes the requests in flight
+        for child in children:
+            child.join(timeout=30)
+            if child.is_alive():
+                child.kill()
+                child.join()
+    return code
