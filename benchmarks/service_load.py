@@ -1,7 +1,8 @@
 """Service load benchmark: 10,000 studies in PostgreSQL, 32 concurrent clients, and upload-to-draft-ready.
 
     .venv/bin/python benchmarks/service_load.py [--studies 10000] [--clients 32] [--seconds 20]
-                                                [--uploads 3] [--api-processes N] [--model-dir DIR]
+                                                [--think-ms 1000] [--uploads 3] [--api-processes N]
+                                                [--model-dir DIR]
 
 Starts a throwaway PostgreSQL cluster and a real ``medvlm serve`` process, ingests one real chest film
 (pydicom-data's RG1_UNCR when installed, else pydicom's CT_small) and indexes it as the image of every
@@ -210,9 +211,14 @@ class LeanClient:
 
 
 def load(
-    base: str, token: str, clients: int, seconds: float, count: int, film_sop: str
+    base: str, token: str, clients: int, seconds: float, count: int, film_sop: str, think_s: float = 0.0
 ) -> dict[str, list[float]]:
-    """``clients`` concurrent keep-alive connections from one asyncio process; also CPU shares."""
+    """``clients`` concurrent keep-alive connections from one asyncio process; also CPU shares.
+
+    ``think_s`` 0: each client sends its next request as soon as the last is answered (closed loop, the
+    issue's load). Otherwise each client pauses a random time of that mean between requests, as a
+    radiologist reading a film does.
+    """
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
     host, port = base.removeprefix("http://").split(":")
@@ -235,6 +241,8 @@ def load(
             start = time.perf_counter()
             status = await http.get(url)
             elapsed = time.perf_counter() - start
+            if think_s:
+                await asyncio.sleep(rng.expovariate(1 / think_s))
             if status == 200:
                 latencies[kind].append(elapsed)
             else:
@@ -260,6 +268,28 @@ def load(
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def report(result: dict[str, list[float]]) -> None:
+    """Per request kind: count, p50, p95, requests/s; then where the machine's CPU went."""
+    wall = result.pop("_wall")[0]
+    client_cpu, busy, capacity = result.pop("_cpu")
+    total = sum(len(v) for v in result.values())
+    print(f"  {'request':<9} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>7}")
+    for kind in ("worklist", "study", "frame"):
+        values = result.get(kind, [])
+        if values:
+            print(
+                f"  {kind:<9} {len(values):>6} {pct(values, 0.5) * 1e3:>8.1f} "
+                f"{pct(values, 0.95) * 1e3:>8.1f} "
+                f"{len(values) / wall:>7.1f}"
+            )
+    print(f"  all       {total:>6} {'':>8} {'':>8} {total / wall:>7.1f}")
+    print(
+        f"  CPU: the client used {client_cpu:.1f} s = {100 * client_cpu / capacity:.0f}% of the "
+        f"machine ({100 * client_cpu / max(busy, 1e-9):.0f}% of all busy CPU); machine busy "
+        f"{100 * busy / capacity:.0f}%; load average {os.getloadavg()[0]:.1f}"
+    )
 
 
 def upload_to_ready(
@@ -312,6 +342,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--uploads", type=int, default=3)
+    parser.add_argument("--think-ms", type=float, default=1000.0, help="second pass (0: skip it)")
     parser.add_argument("--api-processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--model-dir", type=Path, help="a saved bundle (default: an untrained tiny one)")
     args = parser.parse_args()
@@ -383,34 +414,24 @@ def main() -> None:
             # as in a service that has been up for a while.
             upload_to_ready(base, token, 1, uid_prefix="1.2.826.0.1.3680043.10.4", quiet=True)
             print(
-                f"\n{args.clients} concurrent clients for {args.seconds:.0f} s "
-                "(worklist / study / frame mix):"
+                f"\n{args.clients} concurrent clients for {args.seconds:.0f} s, each sending its next "
+                "request when the last is answered (worklist / study / frame mix):"
             )
             result = load(base, token, args.clients, args.seconds, args.studies, film_sop)
-            wall = result.pop("_wall")[0]
-            client_cpu, busy, capacity = result.pop("_cpu")
-            total = sum(len(v) for v in result.values())
-            print(f"  {'request':<9} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>7}")
-            for kind in ("worklist", "study", "frame"):
-                values = result.get(kind, [])
-                if values:
-                    print(
-                        f"  {kind:<9} {len(values):>6} {pct(values, 0.5) * 1e3:>8.1f} "
-                        f"{pct(values, 0.95) * 1e3:>8.1f} "
-                        f"{len(values) / wall:>7.1f}"
-                    )
-            print(f"  all       {total:>6} {'':>8} {'':>8} {total / wall:>7.1f}")
-            print(
-                f"  CPU: the client used {client_cpu:.1f} s = {100 * client_cpu / capacity:.0f}% of the "
-                f"machine ({100 * client_cpu / max(busy, 1e-9):.0f}% of all busy CPU); machine busy "
-                f"{100 * busy / capacity:.0f}%; load average {os.getloadavg()[0]:.1f}"
-            )
+            report(result)
             if result.get("worklist"):
                 p95 = pct(result["worklist"], 0.95) * 1e3
                 print(
                     f"  worklist p95 / target {WORKLIST_P95_TARGET_MS:.0f} ms = "
                     f"{p95 / WORKLIST_P95_TARGET_MS:.2f}"
                 )
+            if args.think_ms:
+                print(
+                    f"\n{args.clients} clients pausing {args.think_ms:.0f} ms on average between requests "
+                    "(people reading, not a closed loop):"
+                )
+                think_s = args.think_ms / 1e3
+                report(load(base, token, args.clients, args.seconds, args.studies, film_sop, think_s))
 
             print(f"\nupload -> draft ready ({args.uploads} uploads, model {model_dir}):")
             times = upload_to_ready(base, token, args.uploads)

@@ -5,6 +5,7 @@ Heavy imports (FastAPI app, uvicorn, the model) happen inside the commands so ``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -31,8 +32,20 @@ def serve_command(
     access_log: Annotated[
         bool, typer.Option(help="Log every request (costs CPU per request; a reverse proxy usually logs).")
     ] = False,
+    dicom_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Also accept C-STORE / C-ECHO on this port, drafting what arrives (default: "
+            "MEDVLM_DICOM_PORT; 0: no DICOM listener).",
+        ),
+    ] = None,
+    dicom_ae_title: Annotated[
+        str | None, typer.Option(help="The listener's AE title (default: MEDVLM_DICOM_AE_TITLE, MEDVLM).")
+    ] = None,
 ) -> None:
-    """Run the review service: HTTP API, drafting workers and the browser UI."""
+    """Run the review service: HTTP API, drafting workers, the browser UI and, if asked, a DICOM listener."""
     import threading
 
     import uvicorn
@@ -59,6 +72,16 @@ def serve_command(
         queued = queue.enqueue_undrafted(engine, max_attempts=settings.job_max_attempts)
         if queued:
             typer.echo(f"queued {queued} stored study(ies) for drafting")
+    closers: list[Callable[[], None]] = []
+    dicom_port = settings.dicom_port if dicom_port is None else dicom_port
+    if dicom_port:  # a modality or PACS sends here; the studies are queued for drafting like uploads
+        from medvlm.pacs.scp import start_listener as start_dicom_listener
+
+        dicom = start_dicom_listener(
+            settings, ae_title=dicom_ae_title or settings.dicom_ae_title, host=host, port=dicom_port
+        )
+        closers.append(dicom.stop)
+        typer.echo(f"DICOM listener {dicom.ae_title} on {host}:{dicom.port}")
     stop = threading.Event()
     threads = [
         threading.Thread(
@@ -104,6 +127,8 @@ def serve_command(
                 typer.echo(f"error: an API process exited with status {code}; stopped the others", err=True)
                 raise typer.Exit(1)
     finally:
+        for close in closers:
+            close()
         stop.set()
         for thread in threads:
             thread.join(timeout=30)

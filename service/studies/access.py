@@ -11,11 +11,17 @@ from service.auth.policy import sees_all_studies
 from service.db.tables import DraftJob, Report, StudyState
 
 
+def sees_state(principal: Principal, state: StudyState | None) -> bool:
+    """Whether ``principal`` may see the study whose state row is ``state`` (already read)."""
+    if sees_all_studies(principal.role):
+        return True
+    return state is not None and state.source_api_key_id == principal.api_key_id
+
+
 def can_see_study(session: Session, principal: Principal, study_uid: str) -> bool:
     if sees_all_studies(principal.role):
         return True
-    state = session.get(StudyState, study_uid)
-    return state is not None and state.source_api_key_id == principal.api_key_id
+    return sees_state(principal, session.get(StudyState, study_uid))
 
 
 def visible_study(session: Session, principal: Principal, study_uid: str) -> Study:

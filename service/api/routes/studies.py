@@ -6,25 +6,22 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from sqlmodel import col, select
+from sqlmodel import select
 
-from medvlm.db.models import Instance, Patient, Series
 from medvlm.errors import NotFoundError
 from service.api.deps import ReportReaderDep, SessionDep, SettingsDep, StudyReaderDep, StudyUploaderDep
 from service.api.ids import StudyUID
 from service.audit import audit
-from service.db.tables import Report, StudyState
+from service.db.tables import Report
 from service.errors import InvalidInputError
 from service.schemas.reports import ReportPublic
 from service.schemas.studies import (
-    InstancePublic,
-    PatientPublic,
-    SeriesPublic,
     StudyDetail,
     UploadResult,
     WorklistPage,
 )
 from service.studies.access import visible_study
+from service.studies.detail import study_detail
 from service.studies.ingest import ingest_upload
 from service.studies.upload import read_upload
 from service.studies.worklist import worklist
@@ -107,47 +104,9 @@ async def upload_studies(request: Request, settings: SettingsDep, caller: Upload
 
 @router.get("/{study_uid}", response_model=StudyDetail)
 def get_study(study_uid: StudyUID, session: SessionDep, caller: ReaderDep) -> StudyDetail:
-    study = visible_study(session, caller, study_uid)
-    patient = session.get(Patient, study.patient_pk)
-    assert patient is not None  # a foreign key
-    series_rows = session.exec(
-        select(Series)
-        .where(Series.study_instance_uid == study_uid)
-        .order_by(col(Series.series_number), col(Series.series_instance_uid))
-    ).all()
-    series = []
-    for s in series_rows:
-        instances = session.exec(
-            select(Instance)
-            .where(Instance.series_instance_uid == s.series_instance_uid)
-            .order_by(col(Instance.instance_number), col(Instance.sop_instance_uid))
-        ).all()
-        series.append(
-            SeriesPublic(
-                series_instance_uid=s.series_instance_uid,
-                modality=s.modality,
-                description=s.description,
-                instances=[InstancePublic.model_validate(i, from_attributes=True) for i in instances],
-            )
-        )
-    state = session.get(StudyState, study_uid)
-    report_id = session.exec(select(Report.id).where(Report.study_instance_uid == study_uid)).first()
+    detail = study_detail(session, caller, study_uid)
     audit(session, actor=caller.actor, action="study.read", resource_type="study", resource_id=study_uid)
-    return StudyDetail(
-        study_instance_uid=study_uid,
-        patient=PatientPublic(
-            patient_id=patient.patient_id, name=patient.name, birth_date=patient.birth_date, sex=patient.sex
-        ),
-        study_date=study.study_date,
-        study_time=study.study_time,
-        accession_number=study.accession_number,
-        description=study.description,
-        referring_physician=study.referring_physician,
-        status=state.status if state else "received",  # type: ignore[arg-type]
-        critical=bool(state and state.critical),  # type: ignore[arg-type]
-        series=series,
-        report_id=report_id,
-    )
+    return detail
 
 
 @router.get("/{study_uid}/report", response_model=ReportPublic)

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from medvlm.cli.main import app as cli
+from medvlm.pacs.scu import send
 from tests.service.helpers import dicom_bytes
 from tests.support.processes import free_port, stop_process
 
@@ -60,9 +61,9 @@ def test_serve_runs_api_and_worker(env: dict[str, str]) -> None:
         runner.invoke(cli, ["users", "add", "rad", "--role", "radiologist", "--password", "p" * 16]).exit_code
         == 0
     )
-    port = free_port()
+    port, dicom_port = free_port(), free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "medvlm", "serve", "--port", str(port)],
+        [sys.executable, "-m", "medvlm", "serve", "--port", str(port), "--dicom-port", str(dicom_port)],
         cwd=REPO,
         env={**env, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,
@@ -94,6 +95,13 @@ def test_serve_runs_api_and_worker(env: dict[str, str]) -> None:
                 assert time.monotonic() < deadline, job
                 time.sleep(0.2)
             assert "no drafting model" in job["last_error"]
+            # The same process accepts DICOM: a C-STORE is stored, listed and queued like an upload.
+            sent = send("127.0.0.1", dicom_port, [dicom_bytes(study_uid="1.2.98")], called_ae="MEDVLM")
+            assert [r.status for r in sent] == [0], sent
+            deadline = time.monotonic() + 30
+            while client.get("/api/v1/studies/1.2.98", headers=h).json().get("status") != "failed":
+                assert time.monotonic() < deadline, client.get("/api/v1/studies/1.2.98", headers=h).text
+                time.sleep(0.2)
             assert client.get("/", headers={}).status_code == 200  # the UI is served too
             assert client.get("/openapi.json").json()["info"]["title"] == "MedVLM"
     finally:

@@ -54,11 +54,46 @@ window.__medvlm = { viewer, editor, findings };
 
 // -- loading ---------------------------------------------------------------------------------------
 
-function firstInstance(detail) {
-  const series = detail.series || [];
-  const ordered = [...series].sort((a, b) => (["CR", "DX"].includes(b.modality) ? 1 : 0) - (["CR", "DX"].includes(a.modality) ? 1 : 0));
-  for (const s of ordered) if (s.instances?.length) return { instance: s.instances[0], modality: s.modality };
-  return null;
+// Every image of the study, radiographs (CR/DX) first, in series then instance order: a chest study is
+// often a PA and a lateral film, and the draft was written from all of them.
+function studyImages(detail) {
+  const isFilm = (s) => (["CR", "DX"].includes(s.modality) ? 0 : 1);
+  const series = [...(detail.series || [])].sort((a, b) => isFilm(a) - isFilm(b));
+  return series.flatMap((s) =>
+    [...(s.instances || [])]
+      .sort((a, b) => (a.instance_number ?? 0) - (b.instance_number ?? 0))
+      .map((instance) => ({ instance, modality: s.modality, label: [s.modality, s.description].filter(Boolean).join(" ") })),
+  );
+}
+
+function renderImageStrip(images) {
+  const strip = $("image-strip");
+  strip.hidden = images.length < 2;
+  if (strip.hidden) return;
+  const buttons = images.map((image, i) => {
+    const thumb = el("img", { alt: "", width: 72, height: 72 });
+    api.framePng(image.instance.sop_instance_uid, 0, { max_size: 96 })
+      .then((blob) => { thumb.src = URL.createObjectURL(blob); })
+      .catch(() => { thumb.alt = "no preview"; });
+    const button = el("button", { type: "button", class: "thumb", title: `Image ${i + 1} of ${images.length}: ${image.label}` },
+      [thumb, el("span", {}, `${i + 1} · ${image.label}`)]);
+    button.addEventListener("click", () => showImage(images, i));
+    return button;
+  });
+  strip.replaceChildren(...buttons);
+  markCurrentImage(0);
+}
+
+function markCurrentImage(index) {
+  for (const [i, button] of [...$("image-strip").children].entries()) {
+    if (i === index) button.setAttribute("aria-current", "true");
+    else button.removeAttribute("aria-current");
+  }
+}
+
+async function showImage(images, index) {
+  markCurrentImage(index);
+  await loadImage(images[index]);
 }
 
 function renderStudy(detail) {
@@ -70,11 +105,13 @@ function renderStudy(detail) {
   $("patient-name").textContent = name;
   $("patient-meta").textContent = parts.join(" · ");
   document.title = `MedVLM · ${name}`;
-  const first = firstInstance(detail);
+  const images = studyImages(detail);
+  const first = images[0];
   $("overlay-tl").replaceChildren(
     el("div", {}, name), el("div", {}, pid), el("div", {}, [first?.modality, fmtDate(detail.study_date)].filter(Boolean).join(" · ")),
   );
-  return first;
+  renderImageStrip(images);
+  return images;
 }
 
 async function loadImage(first) {
@@ -340,7 +377,7 @@ async function main() {
     showViewerMessage(error.message);
     return;
   }
-  const imageTask = loadImage(renderStudy(study));
+  const imageTask = loadImage(renderStudy(study)[0]);
   findings.ontology = (await ontologyTask).findings || {};
   let found = await reportTask;
   if (!found) found = await waitForDraft();

@@ -48,15 +48,22 @@ export class Viewer {
   // -- loading -----------------------------------------------------------------------------------
 
   async load(instance, modality = "") {
+    // Another image of the study may be opened before this one arrives: only the latest load paints.
+    const ticket = (this.loadTicket = (this.loadTicket || 0) + 1);
+    const current = () => ticket === this.loadTicket;
+    this.sop = instance.sop_instance_uid;
     this.modality = (modality || "").toUpperCase();
     this.stats.loadStartMs = performance.now();
+    this.stats.firstImageMs = null;
+    this.stats.rawReadyMs = null;
     this.image = null;
     this.preview = null;
     this.rawError = null;
     this.dims = { cols: instance.columns, rows: instance.rows };
-    if (instance.window_center != null && instance.window_width != null) {
-      this.defaultWindow = { center: Number(instance.window_center), width: Number(instance.window_width) };
-    }
+    this.defaultWindow =
+      instance.window_center != null && instance.window_width != null
+        ? { center: Number(instance.window_center), width: Number(instance.window_width) }
+        : null;
     this.fit(false);
     const sop = instance.sop_instance_uid;
     // Raw values first: stored frames stream faster than the server can render a PNG (no resize, no
@@ -68,7 +75,7 @@ export class Viewer {
       api.framePng(sop, 0, { max_size: 512 })
         .then((blob) => createImageBitmap(blob))
         .then((bitmap) => {
-          if (this.image) return; // the raw values won the race: nothing to do
+          if (this.image || !current()) return; // the raw values won the race, or another image is open
           this.preview = bitmap;
           this._firstImage();
           this.requestRender();
@@ -79,8 +86,10 @@ export class Viewer {
       const raw = await api.frameRaw(sop, 0);
       const buffer = await raw.arrayBuffer();
       rawArrived = true;
+      if (!current()) return;
       this._setRaw(raw.headers, buffer);
     } catch (error) {
+      if (!current()) return;
       // Only window/level on stored values is lost: show the rendered PNG and say so.
       clearTimeout(previewTimer);
       this.rawError = error.message;
