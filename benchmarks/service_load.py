@@ -192,9 +192,20 @@ class LeanClient:
         self.writer: asyncio.StreamWriter | None = None
 
     async def get(self, path: str) -> int:
+        reused = self.writer is not None
+        try:
+            return await self._get(path)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            if not reused:
+                raise
+            # The server closed an idle keep-alive connection (uvicorn: after 5 s): reconnect, as browsers do.
+            self.reader = self.writer = None
+            return await self._get(path)
+
+    async def _get(self, path: str) -> int:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
+        assert self.reader is not None and self.writer is not None
         self.writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\n" + self.headers)
         head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.split(b"\r\n")
@@ -226,6 +237,8 @@ def load(
     async def client(seed_: int, stop_at: float) -> None:
         rng = random.Random(seed_)
         http = LeanClient(host, int(port), token)
+        if think_s:  # people do not all click at the same instant: start spread over one pause
+            await asyncio.sleep(rng.uniform(0, think_s))
         while time.monotonic() < stop_at:
             kind = rng.choice(["worklist", "study", "frame"])
             i = rng.randrange(count)

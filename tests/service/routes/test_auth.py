@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -12,7 +14,7 @@ from compliance.audit import AuditEvent
 from medvlm.errors import ConfigError
 from medvlm.settings import DEFAULT_SECRET, Settings
 from service.app import create_app
-from service.db.tables import UserSession, now_utc
+from service.db.tables import UserSession, now_utc, utc
 from tests.service.helpers import make_user
 
 API = "/api/v1"
@@ -66,6 +68,9 @@ def test_idle_session_expires(client: TestClient, app) -> None:  # type: ignore[
         session.add(row)
         session.commit()
     assert client.get(f"{API}/auth/me", headers=h).status_code == 200  # and this touches the session
+    with Session(app.state.engine) as session:
+        touched = utc(session.exec(select(UserSession)).one().last_seen_at)
+    assert touched is not None and now_utc() - touched < timedelta(minutes=1)
     with Session(app.state.engine) as session:
         row = session.exec(select(UserSession)).one()
         row.last_seen_at = now_utc() - timedelta(minutes=idle + 1)
@@ -124,3 +129,30 @@ def test_unsafe_secrets_refused_outside_development(tmp_path, environment, secre
 
 def test_development_mode_accepts_the_default_secret(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert create_app(Settings(data_dir=tmp_path, environment="development")).title == "MedVLM"
+
+
+ONLY_POSTGRES = [pytest.param("postgres", marks=pytest.mark.postgres)]  # SQLite has no row locks
+
+
+@pytest.mark.parametrize("database_url", ONLY_POSTGRES, indirect=True)
+def test_a_request_never_waits_for_another_touching_the_same_session(client: TestClient, app) -> None:  # type: ignore[no-untyped-def]
+    """Requests of one user past the touch interval all want to write last_seen; none may queue for it."""
+    with Session(app.state.engine) as session:
+        make_user(session, "busy", "radiologist", password="a long enough password")
+        session.commit()
+    token = client.post(
+        f"{API}/auth/login", json={"username": "busy", "password": "a long enough password"}
+    ).json()["access_token"]
+    with Session(app.state.engine) as session:
+        row = session.exec(select(UserSession)).one()
+        row.last_seen_at = now_utc() - timedelta(minutes=5)
+        session.add(row)
+        session.commit()
+    with app.state.engine.connect() as other, ThreadPoolExecutor(1) as pool:
+        # Another request of this user, mid-transaction, holding the session row.
+        other.execute(sa.text("SELECT id FROM service_sessions FOR UPDATE"))
+        answer = pool.submit(client.get, f"{API}/auth/me", headers={"Authorization": f"Bearer {token}"})
+        try:
+            assert answer.result(timeout=30).status_code == 200  # served while the row is locked
+        finally:
+            other.rollback()
