@@ -70,11 +70,10 @@ function renderImageStrip(images) {
   const strip = $("image-strip");
   strip.hidden = images.length < 2;
   if (strip.hidden) return;
+  const thumbs = [];
   const buttons = images.map((image, i) => {
     const thumb = el("img", { alt: "", width: 72, height: 72 });
-    api.framePng(image.instance.sop_instance_uid, 0, { max_size: 96 })
-      .then((blob) => { thumb.src = URL.createObjectURL(blob); })
-      .catch(() => { thumb.alt = "no preview"; });
+    thumbs.push([thumb, image.instance.sop_instance_uid]);
     const button = el("button", { type: "button", class: "thumb", title: `Image ${i + 1} of ${images.length}: ${image.label}` },
       [thumb, el("span", {}, `${i + 1} · ${image.label}`)]);
     button.addEventListener("click", () => showImage(images, i));
@@ -82,6 +81,19 @@ function renderImageStrip(images) {
   });
   strip.replaceChildren(...buttons);
   markCurrentImage(0);
+  // Thumbnails wait for the first image (or a second), so they never slow down what is read first.
+  let fetched = false;
+  const fetchThumbs = () => {
+    if (fetched) return;
+    fetched = true;
+    for (const [thumb, sop] of thumbs) {
+      api.framePng(sop, 0, { max_size: 96 })
+        .then((blob) => { thumb.src = URL.createObjectURL(blob); })
+        .catch(() => { thumb.alt = "no preview"; });
+    }
+  };
+  $("viewer").addEventListener("firstimage", fetchThumbs, { once: true });
+  setTimeout(fetchThumbs, 1000);
 }
 
 function markCurrentImage(index) {
