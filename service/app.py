@@ -12,7 +12,18 @@ from fastapi import APIRouter, FastAPI
 
 from medvlm.db import get_engine
 from medvlm.settings import Settings
-from service.api.routes import api_keys, auth, corrections, instances, jobs, ops, reports, studies, users
+from service.api.routes import (
+    api_keys,
+    auth,
+    corrections,
+    dicomweb,
+    instances,
+    jobs,
+    ops,
+    reports,
+    studies,
+    users,
+)
 from service.config import service_settings
 from service.errors import install_error_handlers
 from service.jobs.drafter import Drafter, drafter_source
@@ -23,7 +34,7 @@ API_PREFIX = "/api/v1"
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for module in (auth, users, api_keys, studies, instances, reports, jobs, corrections):
+    for module in (auth, users, api_keys, studies, instances, reports, jobs, corrections, dicomweb):
         router.include_router(module.router)
     return router
 

@@ -38,6 +38,10 @@ class UnsupportedMediaError(ServiceError):
     """A request body of a type this endpoint does not read."""
 
 
+class NotAcceptableError(ServiceError):
+    """The client's Accept header names no representation this endpoint can give."""
+
+
 class InvalidInputError(ServiceError):
     """A well-formed request whose content cannot be used (non-DICOM upload, unknown finding)."""
 
@@ -65,6 +69,7 @@ STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (lib.StoreConflictError, 409),
     (ModelUnavailableError, 409),
     (lib.LimitExceededError, 413),
+    (NotAcceptableError, 406),
     (UnsupportedMediaError, 415),
     (lib.UnsafeArchiveError, 422),
     (lib.DicomError, 422),

@@ -48,7 +48,7 @@ async def ingest_upload(
         reasons = "; ".join(f"{r.path}: {r.reason}" for r in rejected[:5]) or "no DICOM instances found"
         raise InvalidInputError(f"nothing ingested from {len(files)} file(s): {reasons}")
     return await run_in_threadpool(
-        _queue_jobs,
+        queue_jobs,
         engine,
         settings,
         caller,
@@ -64,7 +64,7 @@ async def ingest_upload(
     )
 
 
-def _queue_jobs(
+def queue_jobs(
     engine: Engine, settings: Settings, caller: Principal, study_uids: list[str], result: UploadResult
 ) -> UploadResult:
     jobs: list[str] = []

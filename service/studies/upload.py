@@ -26,13 +26,8 @@ def _too_large(limit: int) -> PayloadTooLargeError:
     return PayloadTooLargeError(f"upload larger than the limit of {limit} bytes (MEDVLM_MAX_UPLOAD_BYTES)")
 
 
-async def read_upload(request: Request, *, max_upload_bytes: int, max_file_bytes: int) -> list[UploadedFile]:
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
-        raise UnsupportedMediaError(
-            f"expected multipart/form-data with one or more 'files' parts, "
-            f"got '{content_type or 'no content type'}'"
-        )
+def capped_request(request: Request, max_upload_bytes: int) -> Request:
+    """``request`` whose body is refused past ``max_upload_bytes``: by Content-Length, then by counting."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
@@ -52,7 +47,17 @@ async def read_upload(request: Request, *, max_upload_bytes: int, max_file_bytes
                 raise _too_large(max_upload_bytes)
         return message
 
-    capped = Request(request.scope, capped_receive)
+    return Request(request.scope, capped_receive)
+
+
+async def read_upload(request: Request, *, max_upload_bytes: int, max_file_bytes: int) -> list[UploadedFile]:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise UnsupportedMediaError(
+            f"expected multipart/form-data with one or more 'files' parts, "
+            f"got '{content_type or 'no content type'}'"
+        )
+    capped = capped_request(request, max_upload_bytes)
     try:
         form = await capped.form(max_files=MAX_PARTS, max_fields=MAX_PARTS)
     except PayloadTooLargeError:

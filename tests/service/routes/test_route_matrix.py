@@ -26,6 +26,7 @@ from tests.service.conftest import SECRET
 PUBLIC = {("GET", "/health"), ("POST", "/api/v1/auth/login")}
 SAMPLE = {
     "study_uid": "1.2.826.0.1.3680043.2.1",
+    "series_uid": "1.2.826.0.1.3680043.2.3",
     "sop_uid": "1.2.826.0.1.3680043.2.2",
     "report_id": str(uuid.UUID(int=1)),
     "job_id": str(uuid.UUID(int=2)),

@@ -1,0 +1,179 @@
+"""DICOMweb for integrations: QIDO-RS study search, WADO-RS retrieve, STOW-RS store (PS3.18).
+
+Same authentication, visibility and audit as the rest of the API (an integration key sees the studies
+it sent). WADO-RS returns instances as stored (each part's Content-Type names its transfer syntax);
+asking for a specific other transfer syntax is answered 406, not silently ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+
+from medvlm.db.models import Instance, Series
+from medvlm.errors import NotFoundError
+from service.api.deps import Principal, SessionDep, SettingsDep, StudyReaderDep, StudyUploaderDep
+from service.api.ids import SeriesUID, SopUID, StudyUID
+from service.audit import audit
+from service.dicomweb.multipart import DICOM, media_params, parse_related, stream_related
+from service.dicomweb.qido import matching, search_studies
+from service.dicomweb.stow import response_json, store_parts
+from service.errors import NotAcceptableError
+from service.schemas.studies import UploadResult
+from service.studies.access import visible_instance, visible_study
+from service.studies.ingest import queue_jobs
+from service.studies.upload import capped_request
+
+router = APIRouter(prefix="/dicomweb", tags=["dicomweb"])
+DICOM_JSON = "application/dicom+json"
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/api/v1/dicomweb"
+
+
+def _accepts_dicom_json(request: Request) -> None:
+    accept = request.headers.get("accept", "")
+    ranges = [media_params(r)[0] for r in accept.split(",") if r.strip()]
+    if ranges and not {"*/*", "application/*", DICOM_JSON, "application/json"} & set(ranges):
+        raise NotAcceptableError(f"QIDO-RS answers {DICOM_JSON}; the Accept header asks for {accept!r}")
+
+
+def _accepts_multipart_dicom(request: Request) -> None:
+    accept = request.headers.get("accept", "")
+    for item in [r for r in accept.split(",") if r.strip()] or ["*/*"]:
+        media, params = media_params(item)
+        if media in ("*/*", "multipart/*"):
+            return
+        dicom = media == "multipart/related" and params.get("type", DICOM).lower() == DICOM
+        if dicom and params.get("transfer-syntax", "*") == "*":
+            return
+    raise NotAcceptableError(
+        f'WADO-RS answers multipart/related; type="{DICOM}" with instances as stored '
+        f"(transfer-syntax=*); the Accept header asks for {accept!r}"
+    )
+
+
+@router.get("/studies", response_class=Response, responses={200: {"content": {DICOM_JSON: {}}}, 204: {}})
+def search_for_studies(
+    request: Request,
+    session: SessionDep,
+    caller: StudyReaderDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """QIDO-RS: StudyInstanceUID, PatientID, AccessionNumber, StudyDate (range), ModalitiesInStudy."""
+    _accepts_dicom_json(request)
+    keys = matching(request.query_params)
+    found = search_studies(session, caller, keys, limit=limit, offset=offset, base_url=_base_url(request))
+    audit(
+        session,
+        actor=caller.actor,
+        action="study.search",
+        resource_type="dicomweb",
+        resource_id="studies",
+        detail={"keys": keys, "results": len(found)},
+    )
+    if not found:
+        return Response(status_code=204)
+    return Response(json.dumps(found), media_type=DICOM_JSON)
+
+
+def _instances(session: Session, study_uid: str) -> list[Instance]:
+    return list(
+        session.exec(
+            select(Instance)
+            .join(Series, col(Series.series_instance_uid) == col(Instance.series_instance_uid))
+            .where(col(Series.study_instance_uid) == study_uid)
+            .order_by(
+                col(Series.series_number), col(Instance.instance_number), col(Instance.sop_instance_uid)
+            )
+        ).all()
+    )
+
+
+def _multipart(session: Session, caller: Principal, instances: list[Instance], resource: str) -> Response:
+    audit(
+        session,
+        actor=caller.actor,
+        action="study.retrieve",
+        resource_type="dicomweb",
+        resource_id=resource,
+        detail={"instances": len(instances)},
+    )
+    boundary = secrets.token_hex(16)
+    files = [(f"{DICOM}; transfer-syntax={i.transfer_syntax_uid}", i.path) for i in instances]
+    return StreamingResponse(
+        stream_related(files, boundary),
+        media_type=f'multipart/related; type="{DICOM}"; boundary={boundary}',
+    )
+
+
+@router.get(
+    "/studies/{study_uid}",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"multipart/related": {}}}},
+)
+def retrieve_study(
+    study_uid: StudyUID, request: Request, session: SessionDep, caller: StudyReaderDep
+) -> Response:
+    """WADO-RS: every instance of the study."""
+    _accepts_multipart_dicom(request)
+    visible_study(session, caller, study_uid)
+    return _multipart(session, caller, _instances(session, study_uid), study_uid)
+
+
+@router.get(
+    "/studies/{study_uid}/series/{series_uid}/instances/{sop_uid}",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"multipart/related": {}}}},
+)
+def retrieve_instance(
+    study_uid: StudyUID,
+    series_uid: SeriesUID,
+    sop_uid: SopUID,
+    request: Request,
+    session: SessionDep,
+    caller: StudyReaderDep,
+) -> Response:
+    """WADO-RS: one instance."""
+    _accepts_multipart_dicom(request)
+    instance = visible_instance(session, caller, sop_uid)
+    series = session.get(Series, instance.series_instance_uid)
+    if instance.series_instance_uid != series_uid or series is None or series.study_instance_uid != study_uid:
+        raise NotFoundError(f"instance {sop_uid} not found in series {series_uid} of study {study_uid}")
+    return _multipart(session, caller, [instance], sop_uid)
+
+
+@router.post(
+    "/studies", response_class=Response, responses={200: {"content": {DICOM_JSON: {}}}, 202: {}, 409: {}}
+)
+async def store_instances(request: Request, settings: SettingsDep, caller: StudyUploaderDep) -> Response:
+    """STOW-RS: multipart/related; type="application/dicom". 200 all stored, 202 some, 409 none."""
+    body = await capped_request(request, settings.max_upload_bytes).body()
+    parts = parse_related(body, request.headers.get("content-type", ""))
+    outcome = await run_in_threadpool(store_parts, settings, parts)
+    if outcome.study_uids:
+        stored = UploadResult(
+            ingested=outcome.ingested,
+            duplicates=outcome.duplicates,
+            conflicts=0,
+            rejected=[],
+            study_instance_uids=outcome.study_uids,
+            jobs=[],
+        )
+        queued = await run_in_threadpool(
+            queue_jobs, request.app.state.engine, settings, caller, outcome.study_uids, stored
+        )
+        if queued.jobs:
+            request.app.state.wake.set()
+    status = 200 if not outcome.failed else 202 if outcome.stored else 409
+    return Response(
+        json.dumps(response_json(outcome, _base_url(request))), status_code=status, media_type=DICOM_JSON
+    )
