@@ -33,7 +33,7 @@ def related(*parts: tuple[str, bytes], boundary: str = "b0undary") -> tuple[byte
 def mime_parts(response) -> list[tuple[str, bytes]]:  # type: ignore[no-untyped-def]
     head = f"Content-Type: {response.headers['content-type']}\r\n\r\n".encode()
     message = email.message_from_bytes(head + response.content, policy=email.policy.HTTP)
-    return [(p.get_content_type(), p.get_payload(decode=True)) for p in message.iter_parts()]
+    return [(p.get_content_type(), bytes(p.get_payload(decode=True))) for p in message.iter_parts()]
 
 
 def _study(uid: str, patient: str = "PWEB", date: str = "20240510") -> list[bytes]:
