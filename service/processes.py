@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import multiprocessing
+import signal
 import socket
 from multiprocessing.connection import wait
 from typing import Any
@@ -53,6 +54,10 @@ def _run_api_process(host: str, port: int, options: dict[str, Any]) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_api_processes(host: str, port: int, processes: int, options: dict[str, Any]) -> int:
     """Run ``processes`` API processes until one exits or this one is interrupted; stop all of them.
 
@@ -68,12 +73,15 @@ def run_api_processes(host: str, port: int, processes: int, options: dict[str, A
     for child in children:
         child.start()
     code = 0
+    # SIGTERM (systemd, docker stop) would end this process at once and leave the children serving.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         wait([child.sentinel for child in children])
         code = next(child.exitcode or 0 for child in children if not child.is_alive())
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         for child in children:
             if child.is_alive():
                 child.terminate()  # SIGTERM: uvicorn finishes the requests in flight

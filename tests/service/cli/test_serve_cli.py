@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -188,7 +189,7 @@ def test_serve_spreads_connections_over_api_processes(env: dict[str, str]) -> No
         )
         assert busy.returncode == 1 and f"127.0.0.1:{port} already in use" in busy.stderr
     finally:
-        stop_process(proc)
+        stop_process(proc, signal.SIGTERM)  # as a service manager stops it: the API processes go too
     assert proc.returncode is not None
     api = [child for child in children if child.pid in listeners]
     assert not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in api)
