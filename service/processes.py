@@ -73,15 +73,18 @@ def run_api_processes(host: str, port: int, processes: int, options: dict[str, A
     for child in children:
         child.start()
     code = 0
-    # SIGTERM (systemd, docker stop) would end this process at once and leave the children serving.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # Both stop signals end the wait below, so the children are always stopped: SIGTERM (systemd, docker
+    # stop) would otherwise end this process at once and leave them serving, and SIGINT is ignored in a
+    # process started in the background by a non-interactive shell (uvicorn alone also handles both).
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         wait([child.sentinel for child in children])
         code = next(child.exitcode or 0 for child in children if not child.is_alive())
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         for child in children:
             if child.is_alive():
                 child.terminate()  # SIGTERM: uvicorn finishes the requests in flight

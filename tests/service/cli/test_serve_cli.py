@@ -139,7 +139,12 @@ def _wait_healthy(base: str, proc: subprocess.Popen) -> None:  # type: ignore[ty
         time.sleep(0.2)
 
 
-def test_serve_spreads_connections_over_api_processes(env: dict[str, str]) -> None:
+def _ignore_sigint() -> None:  # as for a job started with '&' by a non-interactive shell
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_serve_spreads_connections_over_api_processes(env: dict[str, str], stop_signal: int) -> None:
     """Two API processes, each listening on the port itself: connections reach both, and both stop."""
     import psutil
 
@@ -150,6 +155,7 @@ def test_serve_spreads_connections_over_api_processes(env: dict[str, str]) -> No
         env={**env, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        preexec_fn=_ignore_sigint,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -189,7 +195,7 @@ def test_serve_spreads_connections_over_api_processes(env: dict[str, str]) -> No
         )
         assert busy.returncode == 1 and f"127.0.0.1:{port} already in use" in busy.stderr
     finally:
-        stop_process(proc, signal.SIGTERM)  # as a service manager stops it: the API processes go too
+        stop_process(proc, stop_signal)  # Ctrl-C, or a service manager: the API processes go too
     assert proc.returncode is not None
     api = [child for child in children if child.pid in listeners]
     assert not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in api)
