@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from tests.medvlm.dicom.dicom_factory import pydicom_data_file
-from tests.support.processes import free_port, stop_process
+from tests.support.processes import free_port, stop_process, wait_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "ui"
@@ -94,20 +94,6 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     stop_process(proc, signal.SIGTERM, timeout=20)
 
 
-def _wait_healthy(base_url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the service exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"the service did not become healthy:\n{log.read_text()[-3000:]}")
-
-
 def _login_token(base_url: str) -> str:
     login = httpx.post(f"{base_url}/api/v1/auth/login", timeout=30,
                        json={"username": USERNAME, "password": PASSWORD})
@@ -163,7 +149,7 @@ def running_service(root: Path) -> Iterator[LiveService]:
             server = [sys.executable, "-m", "uvicorn", "--factory", "service.app:create_app",
                       "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
             procs.append(subprocess.Popen(server, cwd=REPO, env=env, stdout=server_log, stderr=STDOUT))
-            _wait_healthy(base_url, procs[0], logs / "server.log")
+            wait_healthy(base_url, procs[0], seconds=90, log=logs / "server.log")
             worker = [sys.executable, "-m", "service.jobs.worker", "--poll-seconds", "0.2"]
             procs.append(subprocess.Popen(worker, cwd=REPO, env=env, stdout=worker_log, stderr=STDOUT))
             token = _login_token(base_url)

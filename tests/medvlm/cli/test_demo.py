@@ -18,7 +18,7 @@ import pytest
 
 from medvlm.cli.demo import DEMO_PASSWORD, DEMO_USER
 from tests.medvlm.training.conftest import write_curriculum
-from tests.support.processes import free_port, stop_process
+from tests.support.processes import free_port, stop_process, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.slow
@@ -52,17 +52,6 @@ def _stop(proc: subprocess.Popen[str]) -> str:
     return proc.stdout.read() if proc.stdout else ""
 
 
-def _wait_healthy(proc: subprocess.Popen[str], base: str, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, f"demo exited {proc.returncode}: {_stop(proc)[-3000:]}"
-        assert time.monotonic() < deadline, "demo did not start serving in time"
-        time.sleep(0.5)
 
 
 def test_demo_builds_trains_ingests_drafts_and_serves(tmp_path: Path) -> None:
@@ -71,7 +60,7 @@ def test_demo_builds_trains_ingests_drafts_and_serves(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     proc = _demo(tmp_path, curriculum, port)
     try:
-        _wait_healthy(proc, base, seconds=600)
+        wait_healthy(base, proc, seconds=600)
         with httpx.Client(base_url=base, timeout=30) as client:
             login = client.post("/api/v1/auth/login", json={"username": DEMO_USER, "password": DEMO_PASSWORD})
             assert login.status_code == 200, login.text
@@ -100,7 +89,7 @@ def test_demo_builds_trains_ingests_drafts_and_serves(tmp_path: Path) -> None:
     # nothing already drafted is drafted again.
     proc = _demo(tmp_path, curriculum, port)
     try:
-        _wait_healthy(proc, base, seconds=180)
+        wait_healthy(base, proc, seconds=180)
         with httpx.Client(base_url=base, timeout=30) as client:
             login = client.post("/api/v1/auth/login", json={"username": DEMO_USER, "password": DEMO_PASSWORD})
             headers = {"Authorization": f"Bearer {login.json()['access_token']}"}

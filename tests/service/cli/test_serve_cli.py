@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from medvlm.cli.main import app as cli
 from medvlm.pacs.scu import send
 from tests.service.helpers import dicom_bytes
-from tests.support.processes import free_port, stop_process
+from tests.support.processes import free_port, stop_process, wait_healthy
 
 REPO = Path(__file__).resolve().parents[3]
 SECRET = "cli-test-secret-" + "z" * 40
@@ -72,16 +72,7 @@ def test_serve_runs_api_and_worker(env: dict[str, str]) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stdout.read().decode()[-3000:]  # type: ignore[union-attr]
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.2)
+        wait_healthy(base, proc)
         with httpx.Client(base_url=base, timeout=30) as client:
             token = client.post("/api/v1/auth/login", json={"username": "rad", "password": "p" * 16}).json()
             h = {"Authorization": f"Bearer {token['access_token']}"}
@@ -126,19 +117,6 @@ def test_serve_refuses_default_secret_in_production(env: dict[str, str]) -> None
     assert proc.returncode == 1 and "default secret" in proc.stderr
 
 
-def _wait_healthy(base: str, proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, proc.stdout.read().decode()[-3000:]  # type: ignore[union-attr]
-        assert time.monotonic() < deadline, "server did not come up"
-        time.sleep(0.2)
-
-
 def _ignore_sigint() -> None:  # as for a job started with '&' by a non-interactive shell
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -159,7 +137,7 @@ def test_serve_spreads_connections_over_api_processes(env: dict[str, str], stop_
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(base, proc)
+        wait_healthy(base, proc)
         children = psutil.Process(proc.pid).children()
         listeners = {
             child.pid
