@@ -5,7 +5,6 @@ Heavy imports (FastAPI app, uvicorn, the model) happen inside the commands so ``
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -72,7 +71,7 @@ def serve_command(
         queued = queue.enqueue_undrafted(engine, max_attempts=settings.job_max_attempts)
         if queued:
             typer.echo(f"queued {queued} stored study(ies) for drafting")
-    closers: list[Callable[[], None]] = []
+    dicom = None
     dicom_port = settings.dicom_port if dicom_port is None else dicom_port
     if dicom_port:  # a modality or PACS sends here; the studies are queued for drafting like uploads
         from medvlm.pacs.scp import start_listener as start_dicom_listener
@@ -80,7 +79,6 @@ def serve_command(
         dicom = start_dicom_listener(
             settings, ae_title=dicom_ae_title or settings.dicom_ae_title, host=host, port=dicom_port
         )
-        closers.append(dicom.stop)
         typer.echo(f"DICOM listener {dicom.ae_title} on {host}:{dicom.port}")
     stop = threading.Event()
     threads = [
@@ -127,8 +125,8 @@ def serve_command(
                 typer.echo(f"error: an API process exited with status {code}; stopped the others", err=True)
                 raise typer.Exit(1)
     finally:
-        for close in closers:
-            close()
+        if dicom is not None:
+            dicom.stop()
         stop.set()
         for thread in threads:
             thread.join(timeout=30)

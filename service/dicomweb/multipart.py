@@ -6,7 +6,6 @@ binary. Only the parts' ``Content-Type`` is read from their headers.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -71,18 +70,6 @@ def parse_related(body: bytes, content_type: str) -> list[Part]:
     if not parts:
         raise InvalidInputError("multipart body has no parts")
     return parts
-
-
-def build_related(parts: list[bytes], part_type: str = DICOM) -> tuple[bytes, str]:
-    """The body and its Content-Type header value."""
-    boundary = secrets.token_hex(16)
-    out = bytearray()
-    for data in parts:
-        out += f"--{boundary}\r\nContent-Type: {part_type}\r\n\r\n".encode("ascii")
-        out += data
-        out += b"\r\n"
-    out += f"--{boundary}--\r\n".encode("ascii")
-    return bytes(out), f'multipart/related; type="{part_type}"; boundary={boundary}'
 
 
 def stream_related(files: list[tuple[str, str]], boundary: str, chunk: int = 1 << 20) -> Iterator[bytes]:

@@ -16,9 +16,10 @@ from sqlmodel import Session, col, select
 
 from medvlm.db.models import Instance, Patient, Series, Study
 from service.api.deps import Principal
-from service.auth.policy import sees_all_studies
 from service.db.tables import StudyState
 from service.errors import InvalidInputError
+from service.studies.access import visibility_conditions
+from service.studies.worklist import modalities_of, split_modalities
 
 # Query keys accepted by keyword or by tag (PS3.18 8.3.4.1), mapped to the keyword.
 MATCH_KEYS = {
@@ -94,8 +95,7 @@ def search_studies(
                 )
             )
         )
-    if not sees_all_studies(principal.role):
-        conditions.append(col(StudyState.source_api_key_id) == principal.api_key_id)
+    conditions += visibility_conditions(principal)
     series_count = (
         select(func.count()).where(col(Series.study_instance_uid) == col(Study.study_instance_uid))
     ).scalar_subquery()
@@ -105,8 +105,9 @@ def search_studies(
         .join(Series, col(Series.series_instance_uid) == col(Instance.series_instance_uid))
         .where(col(Series.study_instance_uid) == col(Study.study_instance_uid))
     ).scalar_subquery()
+    modalities = modalities_of(col(Study.study_instance_uid))
     rows = session.exec(
-        select(Study, Patient, series_count, instance_count)
+        select(Study, Patient, series_count, instance_count, modalities)  # type: ignore[call-overload]
         .join(Patient, col(Patient.id) == col(Study.patient_pk))
         .outerjoin(StudyState, col(StudyState.study_instance_uid) == col(Study.study_instance_uid))
         .where(*conditions)
@@ -114,19 +115,12 @@ def search_studies(
         .offset(offset)
         .limit(limit)
     ).all()
-    uids = [study.study_instance_uid for study, *_ in rows]
-    modalities: dict[str, set[str]] = {uid: set() for uid in uids}
-    for uid, modality in session.exec(
-        select(Series.study_instance_uid, Series.modality).where(col(Series.study_instance_uid).in_(uids))
-    ).all():
-        if modality:
-            modalities[uid].add(modality)
     return [
         {
             "00080020": _element("DA", study.study_date),
             "00080030": _element("TM", study.study_time),
             "00080050": _element("SH", study.accession_number),
-            "00080061": _element("CS", *sorted(modalities[study.study_instance_uid])),
+            "00080061": _element("CS", *split_modalities(joined_modalities)),
             "00080090": _person(study.referring_physician),
             "00081030": _element("LO", study.description),
             "00081190": _element("UR", f"{base_url}/studies/{study.study_instance_uid}"),
@@ -138,5 +132,5 @@ def search_studies(
             "00201206": _element("IS", n_series),
             "00201208": _element("IS", n_instances),
         }
-        for study, patient, n_series, n_instances in rows
+        for study, patient, n_series, n_instances, joined_modalities in rows
     ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from typing import Any
+
+from sqlmodel import Session, col, select
 
 from medvlm.db.models import Instance, Series, Study
 from medvlm.errors import NotFoundError
@@ -16,6 +18,13 @@ def sees_state(principal: Principal, state: StudyState | None) -> bool:
     if sees_all_studies(principal.role):
         return True
     return state is not None and state.source_api_key_id == principal.api_key_id
+
+
+def visibility_conditions(principal: Principal) -> list[Any]:
+    """SQL conditions (on ``StudyState``) limiting a listing to what ``principal`` may see; none for users."""
+    if sees_all_studies(principal.role):
+        return []
+    return [col(StudyState.source_api_key_id) == principal.api_key_id]
 
 
 def can_see_study(session: Session, principal: Principal, study_uid: str) -> bool:

@@ -72,8 +72,8 @@ def queue_jobs(
         for uid in study_uids:
             # The row exists (a trigger adds it when the study is indexed); the first API key to send the
             # study owns it: an integration sees the studies it sent.
-            state = session.get(StudyState, uid) or StudyState(study_instance_uid=uid)
-            if state.source_api_key_id is None and caller.api_key_id is not None:
+            state = session.get(StudyState, uid)
+            if state is not None and state.source_api_key_id is None and caller.api_key_id is not None:
                 state.source_api_key_id = caller.api_key_id
                 session.add(state)
                 session.flush()

@@ -17,13 +17,26 @@ from sqlmodel import Session, col, select
 
 from medvlm.db.models import Patient, Series, Study
 from service.api.deps import Principal
-from service.auth.policy import sees_all_studies
 from service.db.tables import Report, StudyState
 from service.schemas.studies import StudySummary, WorklistPage
+from service.studies.access import visibility_conditions
 
 
 def _dicom_date(value: date) -> str:
     return value.strftime("%Y%m%d")
+
+
+def modalities_of(study_uid: Any) -> Any:
+    """A scalar subquery: the modalities of the study ``study_uid`` (a column), backslash-joined."""
+    return (
+        select(func.aggregate_strings(col(Series.modality), literal_column("'\\'")))  # type: ignore[arg-type]
+        .where(col(Series.study_instance_uid) == study_uid)
+        .scalar_subquery()
+    )
+
+
+def split_modalities(joined: str | None) -> list[str]:
+    return sorted({m for m in (joined or "").split("\\") if m})
 
 
 def worklist(
@@ -66,8 +79,7 @@ def worklist(
                 )
             )
         )
-    if not sees_all_studies(principal.role):
-        conditions.append(col(StudyState.source_api_key_id) == principal.api_key_id)
+    conditions += visibility_conditions(principal)
 
     page_q = (
         select(  # type: ignore[call-overload]  # labelled columns
@@ -92,11 +104,7 @@ def worklist(
     report_id = (
         select(Report.id).where(col(Report.study_instance_uid) == page_q.c.uid).limit(1).scalar_subquery()
     )
-    modalities = (
-        select(func.aggregate_strings(col(Series.modality), literal_column("'\\'")))  # type: ignore[arg-type]
-        .where(col(Series.study_instance_uid) == page_q.c.uid)
-        .scalar_subquery()
-    )
+    modalities = modalities_of(page_q.c.uid)
     rows: Sequence[Any] = session.exec(
         select(  # type: ignore[call-overload]  # labelled columns, read by name
             page_q,
@@ -127,7 +135,7 @@ def worklist(
             accession_number=row.accession_number,
             study_date=row.study_date,
             description=row.description,
-            modalities=sorted({m for m in (row.mods or "").split("\\") if m}),
+            modalities=split_modalities(row.mods),
             status=row.status,
             critical=bool(row.critical),
             report_id=row.report_id,

@@ -9,10 +9,9 @@ from sqlmodel import select
 
 from service.api.deps import JobReaderDep, SessionDep
 from service.api.ids import UID_PATTERN, JobId
-from service.auth.policy import sees_all_studies
 from service.db.tables import DraftJob, StudyState, utc
 from service.schemas.reports import JobPublic
-from service.studies.access import visible_job
+from service.studies.access import visibility_conditions, visible_job
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 ReaderDep = JobReaderDep
@@ -43,10 +42,10 @@ def list_jobs(
     stmt = select(DraftJob)
     if study_uid:
         stmt = stmt.where(DraftJob.study_instance_uid == study_uid)
-    if not sees_all_studies(caller.role):
-        stmt = stmt.join(StudyState, StudyState.study_instance_uid == DraftJob.study_instance_uid).where(  # type: ignore[arg-type]
-            StudyState.source_api_key_id == caller.api_key_id
-        )
+    visible = visibility_conditions(caller)
+    if visible:
+        on_study = StudyState.study_instance_uid == DraftJob.study_instance_uid
+        stmt = stmt.join(StudyState, on_study).where(*visible)  # type: ignore[arg-type]
     rows = session.exec(stmt.order_by(DraftJob.created_at.desc()).limit(limit)).all()  # type: ignore[attr-defined]
     return [job_public(j) for j in rows]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -52,30 +52,37 @@ def test_login_me_logout(client: TestClient, app) -> None:  # type: ignore[no-un
     assert ("login.success", "user:dr_who") in actions
 
 
-def test_idle_session_expires(client: TestClient, app) -> None:  # type: ignore[no-untyped-def]
+def _logged_in(client: TestClient, app, username: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """A new radiologist's Authorization header, from a real login (one session row)."""
     with Session(app.state.engine) as session:
-        make_user(session, "idle", "radiologist", password="a long enough password")
+        make_user(session, username, "radiologist", password="a long enough password")
         session.commit()
     token = client.post(
-        f"{API}/auth/login", json={"username": "idle", "password": "a long enough password"}
+        f"{API}/auth/login", json={"username": username, "password": "a long enough password"}
     ).json()["access_token"]
-    h = {"Authorization": f"Bearer {token}"}
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _last_seen(app, ago: timedelta | None = None) -> datetime | None:  # type: ignore[no-untyped-def]
+    """The session's last activity; with ``ago``, first set it that long before now."""
+    with Session(app.state.engine) as session:
+        row = session.exec(select(UserSession)).one()
+        if ago is not None:
+            row.last_seen_at = now_utc() - ago
+            session.add(row)
+            session.commit()
+        return utc(row.last_seen_at)
+
+
+def test_idle_session_expires(client: TestClient, app) -> None:  # type: ignore[no-untyped-def]
+    h = _logged_in(client, app, "idle")
     assert client.get(f"{API}/auth/me", headers=h).status_code == 200
     idle = app.state.settings.session_idle_minutes
-    with Session(app.state.engine) as session:
-        row = session.exec(select(UserSession)).one()
-        row.last_seen_at = now_utc() - timedelta(minutes=idle - 1)  # still inside the window
-        session.add(row)
-        session.commit()
+    _last_seen(app, timedelta(minutes=idle - 1))  # still inside the window
     assert client.get(f"{API}/auth/me", headers=h).status_code == 200  # and this touches the session
-    with Session(app.state.engine) as session:
-        touched = utc(session.exec(select(UserSession)).one().last_seen_at)
+    touched = _last_seen(app)
     assert touched is not None and now_utc() - touched < timedelta(minutes=1)
-    with Session(app.state.engine) as session:
-        row = session.exec(select(UserSession)).one()
-        row.last_seen_at = now_utc() - timedelta(minutes=idle + 1)
-        session.add(row)
-        session.commit()
+    _last_seen(app, timedelta(minutes=idle + 1))
     expired = client.get(f"{API}/auth/me", headers=h)
     assert expired.status_code == 401 and "idle" in expired.json()["detail"]
     assert client.get(f"{API}/auth/me", headers=h).status_code == 401  # and it stays ended
@@ -137,21 +144,12 @@ ONLY_POSTGRES = [pytest.param("postgres", marks=pytest.mark.postgres)]  # SQLite
 @pytest.mark.parametrize("database_url", ONLY_POSTGRES, indirect=True)
 def test_a_request_never_waits_for_another_touching_the_same_session(client: TestClient, app) -> None:  # type: ignore[no-untyped-def]
     """Requests of one user past the touch interval all want to write last_seen; none may queue for it."""
-    with Session(app.state.engine) as session:
-        make_user(session, "busy", "radiologist", password="a long enough password")
-        session.commit()
-    token = client.post(
-        f"{API}/auth/login", json={"username": "busy", "password": "a long enough password"}
-    ).json()["access_token"]
-    with Session(app.state.engine) as session:
-        row = session.exec(select(UserSession)).one()
-        row.last_seen_at = now_utc() - timedelta(minutes=5)
-        session.add(row)
-        session.commit()
+    h = _logged_in(client, app, "busy")
+    _last_seen(app, timedelta(minutes=5))  # past the touch interval: this request will want to write it
     with app.state.engine.connect() as other, ThreadPoolExecutor(1) as pool:
         # Another request of this user, mid-transaction, holding the session row.
         other.execute(sa.text("SELECT id FROM service_sessions FOR UPDATE"))
-        answer = pool.submit(client.get, f"{API}/auth/me", headers={"Authorization": f"Bearer {token}"})
+        answer = pool.submit(client.get, f"{API}/auth/me", headers=h)
         try:
             assert answer.result(timeout=30).status_code == 200  # served while the row is locked
         finally:
