@@ -87,6 +87,9 @@ class Stage(Strict):
     # encoder: presence thresholds maximise F-beta on the eval source; beta < 1 weighs precision higher,
     # i.e. fewer hallucinated findings in drafts at the cost of some omissions
     threshold_beta: float = Field(default=1.0, gt=0.0, le=10.0)
+    # encoder: weight of the localization term, which teaches the findings head's detail map where the
+    # dataset recorded each granuloma / nodule / mass (0 = presence labels only)
+    localize: float = Field(default=0.0, ge=0.0, le=100.0)
     eval_every: int = Field(default=100, ge=1)
     eval_samples: int = Field(default=128, ge=1)
     checkpoint_every: int = Field(default=50, ge=1)
@@ -116,6 +119,8 @@ class Stage(Strict):
             raise ValueError(f"stage {self.name!r}: only 'language' can be lora, got {lora_modes}")
         if self.warmup_steps >= self.steps:
             raise ValueError(f"stage {self.name!r}: warmup_steps {self.warmup_steps} >= steps {self.steps}")
+        if self.localize and self.kind != "encoder":
+            raise ValueError(f"stage {self.name!r}: localize applies to encoder stages only, not {self.kind}")
         if self.kind == "introduction" and not self.templates:
             raise ValueError(f"stage {self.name!r}: an introduction stage needs question templates")
         return self

@@ -60,6 +60,11 @@ def build_model(
     else:
         raise ConfigError(f"unknown model preset {preset!r}; expected one of {preset_names()}")
     head = FindingsHead(
-        slots, config.vision_feature_dim, config.head_hidden, config.head_tokens, local=config.head_local
+        slots,
+        config.vision_feature_dim,
+        config.head_hidden,
+        config.head_tokens,
+        local=config.head_local,
+        detail_channels=config.head_detail,
     )
     return ModelBundle(model, head, tokenizer, config, {"preset": config.preset}).eval()

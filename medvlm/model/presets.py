@@ -54,6 +54,9 @@ PRESETS: dict[str, PresetSpec] = {
 }
 
 
+DETAIL_STAGE = 3  # the tower's stride-8 stage feeds the findings head's detail scores
+
+
 def build_from_config(
     preset: str, slots: list[FindingSlot], corpus: list[str]
 ) -> tuple[Any, Any, BundleConfig]:
@@ -65,6 +68,7 @@ def build_from_config(
         widths=spec.widths,
         num_channels=1,
         patch_size=2 ** len(spec.widths),
+        detail_stage=DETAIL_STAGE,
     )
     tcfg = LlamaConfig(
         vocab_size=len(tokenizer),
@@ -102,6 +106,7 @@ def build_from_config(
         head_hidden=spec.head_hidden,
         head_tokens=num_tokens,
         head_local=True,
+        head_detail=spec.widths[DETAIL_STAGE - 1],
         vision_feature_dim=spec.vision_hidden,
     )
     return model, tokenizer, bundle_config

@@ -10,6 +10,7 @@ a token sequence ``(batch, grid*grid, hidden)`` in ``hidden_states``.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -29,6 +30,9 @@ class CxrVisionConfig(PreTrainedConfig):
     widths: list[int] | None = None  # one stride-2 stage per width; image_size / 2**len(widths) = grid side
     groups: int = 8  # GroupNorm groups (BatchNorm would make DDP and eval/train modes disagree)
     patch_size: int = 32  # = 2**len(widths); LLaVA reads it when image sizes vary
+    # The stage whose output is also returned as ``detail`` (stride 2**detail_stage; 0 = none): a calcified
+    # granuloma is ~5 px at 256 px, found at stride 8 (receptive field ~31 px) but lost in 32-px tokens.
+    detail_stage: int = 0
 
     @property
     def stage_widths(self) -> list[int]:
@@ -37,6 +41,13 @@ class CxrVisionConfig(PreTrainedConfig):
     @property
     def grid(self) -> int:
         return self.image_size // (2 ** len(self.stage_widths))
+
+
+@dataclass
+class CxrVisionOutput(BaseModelOutputWithPooling):
+    """The usual tower output plus ``detail``: (B, C, H, W) features of ``config.detail_stage``."""
+
+    detail: torch.Tensor | None = None
 
 
 class _Stage(nn.Sequential):
@@ -91,14 +102,19 @@ class CxrVisionModel(PreTrainedModel):
         elif isinstance(module, CxrVisionModel):
             nn.init.normal_(module.position, std=0.02)
 
-    def forward(self, pixel_values: torch.Tensor, **kwargs: Any) -> BaseModelOutputWithPooling:
-        features = self.stages(pixel_values.to(self.proj.weight.dtype))
+    def forward(self, pixel_values: torch.Tensor, **kwargs: Any) -> CxrVisionOutput:
+        features = pixel_values.to(self.proj.weight.dtype)
+        detail = None
+        for index, stage in enumerate(self.stages, start=1):
+            features = stage(features)
+            if index == self.config.detail_stage:
+                detail = features
         tokens = self.proj(features.flatten(2).transpose(1, 2))
         if tokens.shape[1] == self.position.shape[1]:
             tokens = tokens + self.position
         tokens = self.norm(tokens)
-        return BaseModelOutputWithPooling(
-            last_hidden_state=tokens, pooler_output=tokens.mean(dim=1), hidden_states=(tokens,)
+        return CxrVisionOutput(
+            last_hidden_state=tokens, pooler_output=tokens.mean(dim=1), hidden_states=(tokens,), detail=detail
         )
 
 

@@ -63,6 +63,18 @@ def sample_grid(acq: Acquisition, size: int, apex_row: float) -> tuple[np.ndarra
     return rows, cols
 
 
+def film_point(acq: Acquisition, size: int, apex_row: float, row: float, col: float) -> tuple[float, float]:
+    """Where working-grid point (row, col) lands on the film, in film pixels: ``sample_grid`` inverted."""
+    if row > apex_row:  # the inspiration stretch below the apices
+        row = apex_row + (row - apex_row) * acq.inspiration
+    d_row, d_col = row - (GRID_SHAPE[0] / 2 + acq.shift_rows), col - (GRID_SHAPE[1] / 2 + acq.shift_cols)
+    a = np.radians(acq.rotation_deg)
+    yy = np.cos(a) * d_row + np.sin(a) * d_col
+    xx = -np.sin(a) * d_row + np.cos(a) * d_col
+    step = FIELD_PX / size / acq.scale
+    return float(yy / step + (size - 1) / 2), float(xx / step + (size - 1) / 2)
+
+
 def _low_pass(x: np.ndarray, sigma: float, factor: int = 8) -> np.ndarray:
     """A wide Gaussian blur computed at 1/factor resolution (the full-size filter took ~50 ms a film)."""
     h, w = x.shape

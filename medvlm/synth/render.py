@@ -12,7 +12,7 @@ from medvlm.findings import Finding, Presence
 from medvlm.synth.atlas import CARDIO_SCALES, EFFUSION_LEVELS_MM, PTX_SCALES, Atlas, load_atlas
 from medvlm.synth.devices import DEVICES, draw_device
 from medvlm.synth.errors import UnrenderableFindingError
-from medvlm.synth.film import Acquisition, develop, pixel_spacing_mm
+from medvlm.synth.film import Acquisition, develop, film_point, pixel_spacing_mm
 from medvlm.synth.lesions import LUNG_MU, airspace, edema, nodule_like, sides_of
 
 RENDERABLE = (
@@ -111,6 +111,16 @@ def finding_delta(
     return None, {}
 
 
+def _locate_spots(details: list[dict[str, Any]], acq: Acquisition, size: int, apex_row: float) -> None:
+    """Add each drawn spot's film position, ``pixel``: [row, col, radius] in pixels of this film. Training
+    reads it to teach the encoder *where* a granuloma, nodule or mass is (DESIGN.md: exact ground truth)."""
+    spacing = pixel_spacing_mm(acq, size)  # mm per film pixel
+    for detail in details:
+        for spot in detail.get("spots", []):
+            row, col = film_point(acq, size, apex_row, spot["row"], spot["col"])
+            spot["pixel"] = [round(row, 1), round(col, 1), round(spot["diameter_mm"] / 2 / spacing, 1)]
+
+
 def render_film(
     findings: Sequence[Finding],
     seed: int,
@@ -144,7 +154,9 @@ def render_film(
     if stretch != 1.0:
         acq = Acquisition(**{**acq.__dict__, "inspiration": acq.inspiration * stretch})
     lung_rows = np.nonzero((atlas.lung() > 0).any(axis=1))[0]
-    pixels = develop(projection, acq, size, float(lung_rows.min()), np.random.default_rng(noise_seq))
+    apex_row = float(lung_rows.min())
+    pixels = develop(projection, acq, size, apex_row, np.random.default_rng(noise_seq))
+    _locate_spots(details, acq, size, apex_row)
     return Film(
         pixels=pixels, pixel_spacing_mm=pixel_spacing_mm(acq, size), acquisition=acq, ctr=ctr, details=details
     )

@@ -75,8 +75,10 @@ def cache_images(
     return out
 
 
-def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Small seeded shift / scale / rotation and exposure jitter; no flips (laterality must survive)."""
+def augment(images: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Small seeded shift / scale / rotation and exposure jitter; no flips (laterality must survive).
+
+    Returns the images and the (B, 2, 3) ``affine_grid`` matrices used, so positions can follow them."""
     b = images.shape[0]
     scale = 1 + (torch.rand(b, generator=generator) - 0.5) * 0.10
     angle = (torch.rand(b, generator=generator) - 0.5) * 0.10
@@ -90,4 +92,9 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     out = F.grid_sample(images - fill, grid, align_corners=False, padding_mode="zeros") + fill
     gain = 1 + (torch.rand(b, 1, 1, 1, generator=generator) - 0.5) * 0.2
     bias = (torch.rand(b, 1, 1, 1, generator=generator) - 0.5) * 0.2
-    return out * gain + bias
+    return out * gain + bias, theta
+
+
+def identity_theta(batch: int) -> torch.Tensor:
+    """The ``affine_grid`` matrices of images left as they are."""
+    return torch.eye(2, 3).unsqueeze(0).repeat(batch, 1, 1)

@@ -26,7 +26,14 @@ from medvlm.training.examples import (
     qa_examples,
     report_examples,
 )
-from medvlm.training.images import augment
+from medvlm.training.images import augment, identity_theta
+from medvlm.training.localize import (
+    Spot,
+    localization_loss,
+    localized_slots,
+    record_spots,
+    spot_targets,
+)
 from medvlm.training.manifest import Record
 from medvlm.training.modules import apply_modules, merge_lora
 
@@ -40,13 +47,21 @@ class StageModule(nn.Module):
         self.model = bundle.model
         self.head = bundle.head
         self.pos_weight: torch.Tensor | None = None  # encoder stages: per-finding weight of a positive
+        self.localize = 0.0  # encoder stages: weight of the localization term (0 = none)
 
     def forward(self, kind: str, images: torch.Tensor, payload: Any, max_tokens: int) -> torch.Tensor:
         b = self.bundle
         if kind == "encoder":
-            logits = b.head(b.vision_tokens(b.pixel_values(images)))
+            tokens, detail = b.vision_features(b.pixel_values(images))
+            logits = b.head(tokens, detail)
             pw = None if self.pos_weight is None else self.pos_weight.to(logits.device)
-            return b.head.loss(logits, payload, pw)
+            loss = b.head.loss(logits, payload, pw)
+            if self.localize and "spot_targets" in payload:
+                where = b.head.detail_logits(detail)
+                loss = loss + self.localize * localization_loss(
+                    where, payload["spot_targets"], payload["spot_known"]
+                )
+            return loss
         examples: list[TextExample] = payload
         prompts = [
             report_prompt(b.config, list(e.prompt_findings or ()))
@@ -67,6 +82,8 @@ class StageData:
     eval_rows: list[int]
     eval_examples: list[TextExample] = field(default_factory=list)
     pos_weight: torch.Tensor | None = None
+    spots: list[list[Spot] | None] | None = None  # encoder: recorded focal-finding positions per record
+    localized: torch.Tensor | None = None  # encoder: (findings,) which findings have positions
 
     def size(self, kind: str) -> int:
         return len(self.train_rows) if kind == "encoder" else len(self.examples)
@@ -92,6 +109,9 @@ def build_stage_data(
     if stage.kind == "encoder":
         data.train_targets = findings_targets(train, slots)
         data.pos_weight = pos_weights(data.train_targets["presence"])
+        if stage.localize:
+            data.spots = [record_spots(r, slots) for r in train]
+            data.localized = localized_slots(data.spots, len(slots))
     elif stage.kind == "introduction":
         templates = load_templates(loaded.resolve(stage.templates or ""))
         data.examples = qa_examples(
@@ -166,6 +186,28 @@ def evaluate_stage(stage: Stage, bundle: ModelBundle, data: StageData) -> dict[s
     return metrics
 
 
+def _localize_weight(stage: Stage, bundle: ModelBundle, data: StageData, main: bool) -> float:
+    """The stage's localize weight, or 0 (said once) when the model or the data cannot use it."""
+    if not stage.localize:
+        return 0.0
+    why = None
+    if bundle.head.detail is None:
+        why = "this model's findings head has no detail map (a path: checkpoint)"
+    elif data.localized is None or not bool(data.localized.any()):
+        why = "no film in its sources records finding positions"
+    if why is None:
+        return stage.localize
+    if main:
+        print(f"[{stage.name}] localize not used: {why}")
+    return 0.0
+
+
+def _detail_grid(bundle: ModelBundle) -> tuple[int, int]:
+    vcfg = bundle.model.config.vision_config
+    side = vcfg.image_size // 2 ** int(vcfg.detail_stage)
+    return side, side
+
+
 def run_stage(
     stage: Stage,
     stage_index: int,
@@ -186,6 +228,8 @@ def run_stage(
     bundle.head.train()
     module = StageModule(bundle)
     module.pos_weight = data.pos_weight
+    localize = _localize_weight(stage, bundle, data, info.main)
+    module.localize = localize
     params = [p for p in module.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=stage.lr, weight_decay=stage.weight_decay)
     summary: dict[str, Any] = {
@@ -232,8 +276,14 @@ def run_stage(
             examples = [data.examples[i] for i in idx]
             rows, payload = [e.image for e in examples], examples
         images = data.images[rows].float()
+        theta = identity_theta(images.shape[0])
         if stage.augment:
-            images = augment(images, g)
+            images, theta = augment(images, g)
+        if localize and stage.kind == "encoder":
+            grid = _detail_grid(bundle)
+            payload["spot_targets"], payload["spot_known"] = spot_targets(
+                [data.spots[i] for i in idx], payload["presence"].cpu(), data.localized, theta, grid
+            )
         images = images.to(info.device)
         if autocast is not None:
             with autocast:

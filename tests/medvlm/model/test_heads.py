@@ -58,3 +58,29 @@ def test_pos_weight_raises_the_loss_of_missed_positives() -> None:
     plain = head.loss(logits, targets)
     weighted = head.loss(logits, targets, torch.full((n,), 3.0))
     assert float(weighted) == pytest.approx(3 * float(plain))
+
+
+def test_detail_branch_adds_its_strongest_position() -> None:
+    head = FindingsHead(SLOTS, feature_dim=8, tokens=16, local=True, detail_channels=4).eval()
+    with torch.no_grad():
+        head.detail.weight.zero_()
+        head.detail.weight[0, 2] = 1.0  # finding 0 scores channel 2 of the detail map
+    tokens = torch.zeros(2, 16, 8)
+    detail = torch.zeros(2, 4, 32, 32)
+    detail[1, 2, 7, 19] = 3.0  # one cell of the second film's detail map
+    with torch.no_grad():
+        logits = head(tokens, detail)
+        where = head.detail_logits(detail)
+    assert float(logits[1, 0] - logits[0, 0]) == pytest.approx(3.0)
+    assert where.shape == (2, 32 * 32, len(SLOTS))
+    assert int(torch.argmax(where[1, :, 0])) == 7 * 32 + 19
+
+
+def test_detail_branch_needs_its_map() -> None:
+    from medvlm.errors import ModelInputError
+
+    head = FindingsHead(SLOTS, feature_dim=8, tokens=16, detail_channels=4).eval()
+    with pytest.raises(ModelInputError, match="detail map"):
+        head(torch.zeros(1, 16, 8))
+    with pytest.raises(ModelInputError, match=r"\(B, 4, H, W\)"):
+        head(torch.zeros(1, 16, 8), torch.zeros(1, 3, 8, 8))

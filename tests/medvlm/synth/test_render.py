@@ -204,3 +204,25 @@ def test_every_device_draws_for_any_seed(atlas: Atlas, device: str):
     for seed in range(20):
         delta, _info = draw_device(atlas, device, "right", np.random.default_rng(seed))
         assert delta.max() > 0, f"{device} drew nothing for seed {seed}"
+
+
+@pytest.mark.parametrize("label", ["calcified_granuloma", "nodule", "mass"])
+def test_recorded_spot_positions_point_at_the_drawn_spots(atlas: Atlas, label: str):
+    """Each spot's ``pixel`` [row, col, radius] is where the film changed, under a sampled pose (rotation,
+    scale, shift, inspiration): training uses it to teach the encoder where the finding is."""
+    for seed in (4, 11):
+        acq = Acquisition.sample(np.random.default_rng(seed))
+        drawn = render_film([Finding(label)], seed=seed, size=SIZE, atlas=atlas, acquisition=acq)
+        diff = drawn.pixels.astype(np.float64) - film(atlas, [], seed=seed, acq=acq)
+        spots = drawn.details[0]["spots"]
+        assert spots
+        for spot in spots:
+            row, col, radius = spot["pixel"]
+            expected = spot["diameter_mm"] / 2 / drawn.pixel_spacing_mm
+            assert radius == pytest.approx(expected, abs=0.06)
+            r, c = round(row), round(col)
+            # the film got denser at the recorded centre, and by about the most it got denser anywhere
+            # within the spot (its chord is longest at the centre)
+            near = diff[max(r - 3, 0) : r + 4, max(c - 3, 0) : c + 4]
+            assert near.max() > 0.6 * diff.max()
+            assert diff[r, c] > 0.5 * near.max()
