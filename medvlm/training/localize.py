@@ -30,7 +30,9 @@ def record_spots(record: Record, slots: Sequence[FindingSlot]) -> list[Spot] | N
     index = {slot.name: i for i, slot in enumerate(slots)}
     spots: list[Spot] = []
     for detail in drawn:
-        for spot in detail.get("spots", []) if detail.get("label") in index else []:
+        if detail.get("label") not in index:
+            continue
+        for spot in detail.get("spots", []):
             if "pixel" not in spot:
                 return None  # rendered before positions were recorded
             row, col, radius = spot["pixel"]
@@ -71,6 +73,8 @@ def spot_targets(
         if film is None:
             known[i] &= presence[i] == 0
             continue
+        if not film:
+            continue  # nothing drawn: every position is a negative
         inverse = torch.linalg.inv(theta[i, :, :2].float())
         for slot, row, col, radius in film:
             x, y = inverse @ (torch.tensor([col * 2 - 1, row * 2 - 1]) - theta[i, :, 2].float())

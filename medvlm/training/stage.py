@@ -48,6 +48,7 @@ class StageModule(nn.Module):
         self.head = bundle.head
         self.pos_weight: torch.Tensor | None = None  # encoder stages: per-finding weight of a positive
         self.localize = 0.0  # encoder stages: weight of the localization term (0 = none)
+        self.localized: torch.Tensor | None = None  # encoder stages: findings with recorded positions
 
     def forward(self, kind: str, images: torch.Tensor, payload: Any, max_tokens: int) -> torch.Tensor:
         b = self.bundle
@@ -56,11 +57,14 @@ class StageModule(nn.Module):
             logits = b.head(tokens, detail)
             pw = None if self.pos_weight is None else self.pos_weight.to(logits.device)
             loss = b.head.loss(logits, payload, pw)
-            if self.localize and "spot_targets" in payload:
+            if self.localize:
                 where = b.head.detail_logits(detail)
-                loss = loss + self.localize * localization_loss(
-                    where, payload["spot_targets"], payload["spot_known"]
+                # targets on the map's own grid, so nothing else needs to know the tower's strides
+                targets, known = spot_targets(
+                    payload["spots"], payload["presence"].cpu(), self.localized, payload["theta"],
+                    (detail.shape[-2], detail.shape[-1]),
                 )
+                loss = loss + self.localize * localization_loss(where, targets, known)
             return loss
         examples: list[TextExample] = payload
         prompts = [
@@ -202,12 +206,6 @@ def _localize_weight(stage: Stage, bundle: ModelBundle, data: StageData, main: b
     return 0.0
 
 
-def _detail_grid(bundle: ModelBundle) -> tuple[int, int]:
-    vcfg = bundle.model.config.vision_config
-    side = vcfg.image_size // 2 ** int(vcfg.detail_stage)
-    return side, side
-
-
 def run_stage(
     stage: Stage,
     stage_index: int,
@@ -229,7 +227,7 @@ def run_stage(
     module = StageModule(bundle)
     module.pos_weight = data.pos_weight
     localize = _localize_weight(stage, bundle, data, info.main)
-    module.localize = localize
+    module.localize, module.localized = localize, data.localized
     params = [p for p in module.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=stage.lr, weight_decay=stage.weight_decay)
     summary: dict[str, Any] = {
@@ -276,14 +274,13 @@ def run_stage(
             examples = [data.examples[i] for i in idx]
             rows, payload = [e.image for e in examples], examples
         images = data.images[rows].float()
-        theta = identity_theta(images.shape[0])
+        theta = None
         if stage.augment:
             images, theta = augment(images, g)
-        if localize and stage.kind == "encoder":
-            grid = _detail_grid(bundle)
-            payload["spot_targets"], payload["spot_known"] = spot_targets(
-                [data.spots[i] for i in idx], payload["presence"].cpu(), data.localized, theta, grid
-            )
+        if localize:  # encoder stages only (the schema says so): positions follow the augmentation
+            assert data.spots is not None
+            payload["spots"] = [data.spots[i] for i in idx]
+            payload["theta"] = identity_theta(len(idx)) if theta is None else theta
         images = images.to(info.device)
         if autocast is not None:
             with autocast:

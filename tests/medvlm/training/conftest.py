@@ -33,6 +33,7 @@ stages:
     warmup_steps: 2
     eval_every: {encoder_steps}
     checkpoint_every: 5
+    localize: 1.0
     eval_tasks: [findings]
     select_on: findings.macro_auroc
 {extra}

@@ -21,6 +21,23 @@ from medvlm.findings import Finding, Laterality
 SIZE = 64
 
 
+NODULE_ROW, NODULE_RADIUS = 0.35, 0.04  # fractions of the side
+
+
+def _nodule_col(nodule: Finding) -> float:
+    return 0.3 if nodule.laterality == Laterality.RIGHT else 0.7
+
+
+def _render_info(findings: list[Finding]) -> dict:
+    """Where each nodule was drawn, as ``medvlm.synth.render`` records it (``spots[].pixel``)."""
+    drawn = []
+    for f in findings:
+        if f.label == "nodule":
+            pixel = [NODULE_ROW * SIZE, _nodule_col(f) * SIZE, NODULE_RADIUS * SIZE]
+            drawn.append({"label": "nodule", "spots": [{"pixel": pixel}]})
+    return {"findings": drawn}
+
+
 def _draw(findings: list[Finding], rng: np.random.Generator) -> np.ndarray:
     y, x = np.mgrid[0:SIZE, 0:SIZE] / SIZE
     img = 0.25 + 0.05 * rng.standard_normal((SIZE, SIZE))
@@ -36,8 +53,8 @@ def _draw(findings: list[Finding], rng: np.random.Generator) -> np.ndarray:
             if f.laterality in (Laterality(side), Laterality.BILATERAL):
                 img += 0.35 * ((np.abs(x - cx) < 0.18) & (y > level))
     if "nodule" in labels:
-        cx = 0.3 if labels["nodule"].laterality == Laterality.RIGHT else 0.7
-        img += 0.6 * (((x - cx) ** 2 + (y - 0.35) ** 2) < 0.04**2)
+        cx = _nodule_col(labels["nodule"])
+        img += 0.6 * (((x - cx) ** 2 + (y - NODULE_ROW) ** 2) < NODULE_RADIUS**2)
     return np.clip(img, 0, 1)
 
 
@@ -107,7 +124,12 @@ def build_dataset(
                         "findings_text": text,
                         "impression": impression,
                         "report_source": "template",
-                        "provenance": {"seed": seed, "generator": "tests.synthdata"},
+                        "provenance": {
+                            "seed": seed,
+                            "generator": "tests.synthdata",
+                            "size": SIZE,
+                            "render": _render_info(findings),
+                        },
                     }
                 )
             )

@@ -68,7 +68,6 @@ def test_a_large_spot_covers_the_cells_within_its_radius() -> None:
 
 def test_the_target_follows_the_augmentation() -> None:
     """A bright pixel at the spot, augmented with the same theta, lands in the target cell."""
-    torch.manual_seed(0)
     size, grid = 128, 16
     g = torch.Generator().manual_seed(3)
     for trial in range(5):
@@ -104,3 +103,32 @@ def test_loss_is_lower_when_the_map_points_at_the_spot() -> None:
     right[0, 4 * 8 + 4, GRAN] = 4.0
     assert float(localization_loss(right, targets, known)) < float(localization_loss(wrong, targets, known))
     assert float(localization_loss(right, targets, torch.zeros_like(known))) == pytest.approx(0.0)
+
+
+def test_encoder_loss_adds_the_weighted_localization_term() -> None:
+    """The stage module's encoder loss = presence loss + localize x the detail map's localization loss."""
+    from medvlm.model import build_model
+    from medvlm.training.examples import findings_targets
+    from medvlm.training.stage import StageModule
+
+    bundle = build_model("micro", load_ontology(), seed=0)
+    bundle.model.train()
+    bundle.head.train()
+    records = [record([{"pixel": [20.0, 40.0, 3.0]}], label="nodule", size=64), record([], label="nodule")]
+    records[1].findings = []
+    spots = [record_spots(r, SLOTS) for r in records]
+    payload = {**findings_targets(records, SLOTS), "spots": spots, "theta": identity_theta(2)}
+    images = torch.rand(2, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    module = StageModule(bundle)
+    module.localized = localized_slots(spots, len(SLOTS))
+    torch.manual_seed(0)
+    plain = module("encoder", images, payload, 4)
+    module.localize = 2.0
+    torch.manual_seed(0)
+    weighted = module("encoder", images, payload, 4)
+    _, detail = bundle.vision_features(bundle.pixel_values(images))
+    targets, known = spot_targets(spots, payload["presence"], module.localized, identity_theta(2),
+                                  tuple(detail.shape[-2:]))
+    expected = localization_loss(bundle.head.detail_logits(detail), targets, known)
+    assert float(expected) > 0
+    assert float(weighted - plain) == pytest.approx(2.0 * float(expected), rel=1e-4)
