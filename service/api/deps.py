@@ -125,19 +125,24 @@ def _from_token(session: Session, settings: Settings, token: str) -> Principal:
 
 
 def _touch(session: Session, session_id: str, now: datetime) -> None:
-    """Record activity on the login session, without waiting for another request doing the same.
+    """Record activity on the login session in a transaction of its own, committed at once.
 
-    Every request of a user that arrives once the interval has passed wants to write the same row; the
-    one that locks it first writes, and on PostgreSQL the others skip it (``SKIP LOCKED``) instead of
-    queueing behind that request's whole transaction (seen: a latency spike every 30 s under load).
+    Not in the request's transaction: routes that write through transactions of their own (an upload
+    ingests and queues jobs outside the request session) would then wait for a lock their own request
+    holds; on SQLite that is the whole database, for the busy timeout (seen: an upload hanging 60 s).
+    On PostgreSQL, every request of a user that arrives once the interval has passed wants to write the
+    same row; the one that locks it first writes, and the others skip it (``SKIP LOCKED``) instead of
+    queueing behind it (seen: a latency spike every 30 s under load).
     """
     table = UserSession.__table__  # type: ignore[attr-defined]
+    engine = session.get_bind()
     target: Any = session_id
-    if session.get_bind().dialect.name == "postgresql":
+    if engine.dialect.name == "postgresql":
         target = (
             sa.select(table.c.id).where(table.c.id == session_id).with_for_update(skip_locked=True)
         ).scalar_subquery()
-    session.execute(sa.update(table).where(table.c.id == target).values(last_seen_at=now))
+    with engine.begin() as connection:
+        connection.execute(sa.update(table).where(table.c.id == target).values(last_seen_at=now))
 
 
 def get_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -13,9 +14,11 @@ from sqlmodel import Session, select
 from compliance.audit import AuditEvent
 from medvlm.errors import ConfigError
 from medvlm.settings import DEFAULT_SECRET, Settings
+from service.api.deps import _from_token
 from service.app import create_app
 from service.db.tables import UserSession, now_utc, utc
-from tests.service.helpers import make_user
+from tests.service.helpers import dicom_bytes, make_user
+from tests.service.routes.test_dicomweb import related
 
 API = "/api/v1"
 
@@ -154,3 +157,45 @@ def test_a_request_never_waits_for_another_touching_the_same_session(client: Tes
             assert answer.result(timeout=30).status_code == 200  # served while the row is locked
         finally:
             other.rollback()
+
+
+def _writer_gets_in_at_once(app) -> None:  # type: ignore[no-untyped-def]
+    """Fail at once, instead of waiting, if any transaction holds a write lock on the session row."""
+    engine = app.state.engine
+    if engine.dialect.name == "sqlite":  # one write lock for the whole file
+        other = sqlite3.connect(engine.url.database, timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        finally:
+            other.close()
+        return
+    with engine.begin() as other:
+        other.exec_driver_sql("SET LOCAL lock_timeout = '1s'")
+        other.exec_driver_sql("UPDATE service_sessions SET last_seen_at = last_seen_at")
+
+
+def test_touching_a_session_holds_no_lock_for_the_rest_of_the_request(client: TestClient, app) -> None:  # type: ignore[no-untyped-def]
+    """The touch commits on its own: routes that write in transactions of their own (uploads ingest and
+    queue outside the request's session) must not wait for a lock their own request holds.
+
+    Regression: on SQLite the touch ran in the request's transaction, so an upload's ingest waited the
+    busy timeout (60 s, then retries) for its own request's write lock (seen as a hung upload in CI).
+    """
+    token = _logged_in(client, app, "toucher")["Authorization"].removeprefix("Bearer ")
+    _last_seen(app, timedelta(minutes=5))  # past the touch interval: resolving the caller writes last_seen
+    with Session(app.state.engine) as request_session:
+        assert _from_token(request_session, app.state.settings, token).name == "toucher"
+        _writer_gets_in_at_once(app)  # while the request's session is still open
+    touched = _last_seen(app)
+    assert touched is not None and now_utc() - touched < timedelta(minutes=1)
+
+
+def test_uploads_by_a_session_due_a_touch_are_stored(client: TestClient, app) -> None:  # type: ignore[no-untyped-def]
+    h = _logged_in(client, app, "uploader")
+    stow_body, stow_type = related(("application/dicom", dicom_bytes()))
+    form = [("files", ("a.dcm", dicom_bytes(), "application/dicom"))]
+    _last_seen(app, timedelta(minutes=5))
+    assert client.post(f"{API}/studies", headers=h, files=form).status_code == 202
+    _last_seen(app, timedelta(minutes=5))
+    stow = client.post(f"{API}/dicomweb/studies", headers={**h, **stow_type}, content=stow_body)
+    assert stow.status_code == 200, stow.text
