@@ -55,6 +55,7 @@ PRESETS: dict[str, PresetSpec] = {
 
 
 DETAIL_STAGE = 3  # the tower's stride-8 stage feeds the findings head's detail scores
+DETAIL_CONTEXT_STAGE = 4  # with the stride-16 stage's features upsampled beside it (nodules)
 
 
 def build_from_config(
@@ -69,6 +70,7 @@ def build_from_config(
         num_channels=1,
         patch_size=2 ** len(spec.widths),
         detail_stage=DETAIL_STAGE,
+        detail_context_stage=DETAIL_CONTEXT_STAGE,
     )
     tcfg = LlamaConfig(
         vocab_size=len(tokenizer),
@@ -106,7 +108,7 @@ def build_from_config(
         head_hidden=spec.head_hidden,
         head_tokens=num_tokens,
         head_local=True,
-        head_detail=spec.widths[DETAIL_STAGE - 1],
+        head_detail=vcfg.detail_channels,
         vision_feature_dim=spec.vision_hidden,
     )
     return model, tokenizer, bundle_config

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
@@ -33,6 +34,18 @@ class CxrVisionConfig(PreTrainedConfig):
     # The stage whose output is also returned as ``detail`` (stride 2**detail_stage; 0 = none): a calcified
     # granuloma is ~5 px at 256 px, found at stride 8 (receptive field ~31 px) but lost in 32-px tokens.
     detail_stage: int = 0
+    # A deeper stage, upsampled and appended to ``detail`` (0 = none): context for nodules (10-20 px,
+    # soft tissue), which the stride-8 stage's ~31 px receptive field barely covers with their surround.
+    detail_context_stage: int = 0
+
+    @property
+    def detail_channels(self) -> int:
+        """Channels of ``detail``: the detail stage's width, plus the context stage's when set."""
+        if not self.detail_stage:
+            return 0
+        widths = self.stage_widths
+        context = widths[self.detail_context_stage - 1] if self.detail_context_stage else 0
+        return widths[self.detail_stage - 1] + context
 
     @property
     def stage_widths(self) -> list[int]:
@@ -45,7 +58,8 @@ class CxrVisionConfig(PreTrainedConfig):
 
 @dataclass
 class CxrVisionOutput(BaseModelOutputWithPooling):
-    """The usual tower output plus ``detail``: (B, C, H, W) features of ``config.detail_stage``."""
+    """The usual tower output plus ``detail``: (B, C, H, W) features of ``config.detail_stage`` (with the
+    context stage's, upsampled, appended along C)."""
 
     detail: torch.Tensor | None = None
 
@@ -104,11 +118,15 @@ class CxrVisionModel(PreTrainedModel):
 
     def forward(self, pixel_values: torch.Tensor, **kwargs: Any) -> CxrVisionOutput:
         features = pixel_values.to(self.proj.weight.dtype)
-        detail = None
+        detail = context = None
         for index, stage in enumerate(self.stages, start=1):
             features = stage(features)
             if index == self.config.detail_stage:
                 detail = features
+            if index == self.config.detail_context_stage:
+                context = features
+        if detail is not None and context is not None:
+            detail = torch.cat([detail, F.interpolate(context, size=detail.shape[-2:], mode="nearest")], 1)
         tokens = self.proj(features.flatten(2).transpose(1, 2))
         if tokens.shape[1] == self.position.shape[1]:
             tokens = tokens + self.position
