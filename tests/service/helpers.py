@@ -132,3 +132,12 @@ def run_jobs(worker: Worker, limit: int = 20) -> int:
     while done < limit and worker.run_once():
         done += 1
     return done
+
+
+def related(*parts: tuple[str, bytes], boundary: str = "b0undary") -> tuple[bytes, dict[str, str]]:
+    """A STOW-RS body: multipart/related of ``(content type, bytes)`` parts, and its Content-Type header."""
+    body = b"".join(
+        f"--{boundary}\r\nContent-Type: {t}\r\n\r\n".encode() + data + b"\r\n" for t, data in parts
+    )
+    body += f"--{boundary}--\r\n".encode()
+    return body, {"Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}'}

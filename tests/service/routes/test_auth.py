@@ -17,8 +17,7 @@ from medvlm.settings import DEFAULT_SECRET, Settings
 from service.api.deps import _from_token
 from service.app import create_app
 from service.db.tables import UserSession, now_utc, utc
-from tests.service.helpers import dicom_bytes, make_user
-from tests.service.routes.test_dicomweb import related
+from tests.service.helpers import dicom_bytes, make_user, related
 
 API = "/api/v1"
 

@@ -16,18 +16,10 @@ from pydicom.dataset import Dataset
 from sqlmodel import Session, select
 
 from compliance.audit import AuditEvent
-from tests.service.helpers import dicom_bytes, run_jobs
+from tests.service.helpers import dicom_bytes, related, run_jobs
 
 WEB = "/api/v1/dicomweb"
 DICOM_JSON = "application/dicom+json"
-
-
-def related(*parts: tuple[str, bytes], boundary: str = "b0undary") -> tuple[bytes, dict[str, str]]:
-    body = b"".join(
-        f"--{boundary}\r\nContent-Type: {t}\r\n\r\n".encode() + data + b"\r\n" for t, data in parts
-    )
-    body += f"--{boundary}--\r\n".encode()
-    return body, {"Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}'}
 
 
 def mime_parts(response) -> list[tuple[str, bytes]]:  # type: ignore[no-untyped-def]
