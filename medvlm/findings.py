@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+NO_FINDING = "no_finding"  # the ontology's summary label: present when nothing else is
+
 
 class Presence(StrEnum):
     PRESENT = "present"

@@ -24,13 +24,27 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(
             1, "--workers", help="Render processes (films are the same for any count)."
         ),
+        min_positives: int = typer.Option(
+            0,
+            "--min-positives",
+            help="Train split: render extra films (new synthetic patients) of the reports of each finding "
+            "with fewer train films than this, until it has this many. 0: off.",
+        ),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
     ) -> None:
         """Render N films showing known findings, paired with real or templated reports."""
         from medvlm.dataset.builder import build_dataset
 
         summary = build_dataset(
-            out, n, seed=seed, reports=reports, size=size, overwrite=overwrite, progress=progress
+            out,
+            n,
+            seed=seed,
+            reports=reports,
+            size=size,
+            overwrite=overwrite,
+            progress=progress,
+            workers=workers,
+            min_positives=min_positives,
         )
         for line in summary.lines():
             typer.echo(line)

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -24,7 +24,7 @@ from medvlm.dataset.errors import DatasetError
 from medvlm.dataset.iu_source import iu_study
 from medvlm.dataset.manifest import MANIFEST, ManifestRecord, write_record
 from medvlm.dataset.template import sample_findings, write_report
-from medvlm.findings import Finding
+from medvlm.findings import NO_FINDING, Finding, Presence
 from medvlm.ontology import Ontology, load_ontology
 from medvlm.synth import GENERATOR
 from medvlm.synth.atlas import Atlas, load_atlas
@@ -45,6 +45,7 @@ class BuildSummary:
     iu_reports_seen: int = 0
     seconds: float = 0.0
     render_seconds: float = 0.0
+    oversampled: Counter = field(default_factory=Counter)  # extra train films, by the finding they were for
 
     @property
     def films_per_second(self) -> float:
@@ -58,6 +59,12 @@ class BuildSummary:
             "splits: " + ", ".join(f"{k} {v}" for k, v in sorted(self.splits.items())),
             "report sources: " + ", ".join(f"{k} {v}" for k, v in sorted(self.sources.items())),
         ]
+        if self.oversampled:
+            out.append(
+                f"extra train films for rare findings: {sum(self.oversampled.values())} ("
+                + ", ".join(f"{k} {v}" for k, v in self.oversampled.most_common())
+                + ")"
+            )
         if self.iu_reports_seen:
             total = sum(self.skipped.values())
             out.append(
@@ -76,6 +83,7 @@ class _Plan:
     impression: str
     source: str
     iu_study_id: str | None = None
+    oversampled_for: str | None = None  # set on an extra train film rendered for a rare finding
 
 
 def _iu_plans(onto: Ontology, rng: np.random.Generator, summary: BuildSummary) -> Iterator[_Plan]:
@@ -144,9 +152,14 @@ def build_dataset(
     progress: bool = True,
     data_dir: Path | None = None,
     workers: int = 1,
+    min_positives: int = 0,
 ) -> BuildSummary:
     """Render ``n`` studies into ``out``. ``workers`` > 1 renders in forked processes (same output: the
-    plans are made in this process, in order, and the records come back in order)."""
+    plans are made in this process, in order, and the records come back in order).
+
+    ``min_positives`` > 0 then renders extra train-split films of the reports of each finding that has
+    fewer than that many train films (see ``_oversample``); the first ``n`` studies stay as they were.
+    """
     if workers < 1:
         raise DatasetError(f"--workers must be at least 1, got {workers}")
     if n < 1:
@@ -155,6 +168,8 @@ def build_dataset(
         raise DatasetError(f"--reports must be iu, template or mixed, got {reports!r}")
     if not MIN_SIZE <= size <= MAX_SIZE:
         raise DatasetError(f"--size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {size}")
+    if min_positives < 0:
+        raise DatasetError(f"--min-positives must be 0 or more, got {min_positives}")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise DatasetError(f"{out} exists and is not a directory")
@@ -169,11 +184,15 @@ def build_dataset(
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     part = out / (MANIFEST + ".part")
-    plans = _plans(reports, onto, seed, summary)
-    tasks = ((next(plans), index, seed, size, out) for index in range(n))
+    plan_stream = _plans(reports, onto, seed, summary)
+    plans = [next(plan_stream) for _ in range(n)]
+    extra = _oversample(plans, min_positives)
+    summary.oversampled = Counter(p.oversampled_for for p in extra)
+    plans += extra
+    tasks = ((plan, index, seed, size, out) for index, plan in enumerate(plans))
     with (
         part.open("w", encoding="utf-8") as fh,
-        _progress(progress, n) as advance,
+        _progress(progress, len(plans)) as advance,
         _runner(workers, atlas) as run,
     ):
         for record, seconds in run(tasks):
@@ -186,6 +205,49 @@ def build_dataset(
     part.replace(out / MANIFEST)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _train_positives(plans: list[_Plan]) -> Counter:
+    return Counter(
+        f.label
+        for p in plans
+        if p.split == "train"
+        for f in p.findings
+        if f.presence == Presence.PRESENT and f.label != NO_FINDING
+    )
+
+
+def _oversample(plans: list[_Plan], min_positives: int) -> list[_Plan]:
+    """Extra train films for rare findings: each report of a finding with fewer than ``min_positives``
+    train films is rendered again, in turn, as a new synthetic patient, until the finding has that many.
+
+    Real report language is finite (IU has 15 train reports with a mass, 18 with a pneumothorax); the
+    films need not be: a new patient, acquisition and lesion placement per film is new image evidence for
+    the same words. The rarest finding goes first, and a film counts for every finding it shows, so a
+    report with two rare findings is not rendered twice as often as it needs. Validation and test keep
+    their natural prevalence (thresholds and metrics are measured there).
+    """
+    if min_positives <= 0:
+        return []
+    counts = _train_positives(plans)
+    extra: list[_Plan] = []
+    for label, _ in sorted(counts.items(), key=lambda item: (item[1], item[0])):
+        sources = [
+            p
+            for p in plans
+            if p.split == "train"
+            and any(f.label == label and f.presence == Presence.PRESENT for f in p.findings)
+        ]
+        turn = 0
+        while counts[label] < min_positives:
+            base = sources[turn % len(sources)]
+            plan = replace(
+                base, study_id=f"{base.study_id}-os{turn // len(sources) + 1}", oversampled_for=label
+            )
+            extra.append(plan)
+            counts.update(_train_positives([plan]))
+            turn += 1
+    return extra
 
 
 _ATLAS: Atlas | None = None  # the atlas a forked worker inherits
@@ -233,6 +295,7 @@ def _render_study(plan: _Plan, index: int, seed: int, size: int, atlas: Atlas, o
             "index": index,
             "film_seed": film_seed,
             "iu_study_id": plan.iu_study_id,
+            **({"oversampled_for": plan.oversampled_for} if plan.oversampled_for else {}),
             "generator": GENERATOR,
             "size": size,
             "render": film.render_info(),

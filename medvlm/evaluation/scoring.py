@@ -14,10 +14,8 @@ import numpy as np
 from medvlm.evaluation.classification import expected_calibration_error, macro, roc_points, score_labels
 from medvlm.evaluation.clinical import clinical_scores, positive_labels
 from medvlm.evaluation.text import corpus_bleu, mean_rouge_l
-from medvlm.findings import Finding, Presence
+from medvlm.findings import NO_FINDING, Finding, Presence
 from medvlm.ontology import Ontology, load_ontology
-
-NO_FINDING = "no_finding"
 
 DEFINITIONS = {
     "findings.macro_auroc": "mean per-finding AUROC over findings whose truth has both classes",

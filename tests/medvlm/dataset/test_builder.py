@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pydicom
@@ -99,12 +100,67 @@ def test_unrenderable_iu_reports_are_skipped_and_counted(atlas, atlas_dir: Path,
         ({"reports": "mimic"}, "--reports"),
         ({"size": 16}, "--size"),
         ({"size": 9999}, "--size"),
+        ({"min_positives": -1}, "--min-positives"),
     ],
 )
 def test_bad_requests_are_refused(tmp_path: Path, kwargs: dict, message: str) -> None:
     args = {"n": 1, "reports": "template", "size": 64, "workers": 1, **kwargs}
     with pytest.raises(DatasetError, match=message):
         build_dataset(tmp_path, args.pop("n"), progress=False, **args)
+
+
+def _train_positives(records) -> Counter:
+    return Counter(
+        f.label
+        for r in records
+        if r.split == "train"
+        for f in r.findings
+        if f.presence == Presence.PRESENT and f.label != "no_finding"
+    )
+
+
+def test_rare_findings_get_extra_train_films(atlas, atlas_dir: Path, tmp_path: Path) -> None:
+    plain = build_dataset(
+        tmp_path / "plain", 40, seed=3, reports="iu", size=64, progress=False, data_dir=atlas_dir
+    )
+    summary = build_dataset(
+        tmp_path / "os",
+        40,
+        seed=3,
+        reports="iu",
+        size=64,
+        progress=False,
+        data_dir=atlas_dir,
+        min_positives=4,
+        workers=2,
+    )
+    before, after = read_manifest(tmp_path / "plain"), read_manifest(tmp_path / "os")
+    # The first 40 studies are the same films; the extra ones come after them.
+    assert [r.files[0].read_bytes() for r in after[:40]] == [r.files[0].read_bytes() for r in before]
+    extra = after[40:]
+    assert extra and summary.written == len(after) == plain.written + len(extra)
+    counts_before, counts_after = _train_positives(before), _train_positives(after)
+    for label, count in counts_before.items():
+        assert counts_after[label] >= 4, label  # every finding seen in train reaches the minimum
+        if count >= 4:
+            assert not any(r.provenance["oversampled_for"] == label for r in extra)
+    reports = {r.study_id: r for r in load_iu_reports()}
+    bases = {r.provenance["iu_study_id"]: r for r in before}
+    for record in extra:
+        label = record.provenance["oversampled_for"]
+        assert record.split == "train" and counts_before[label] < 4
+        assert label in {f.label for f in record.findings}
+        base = bases[record.provenance["iu_study_id"]]
+        # The same report and findings, drawn as a new patient (its own study UID and film).
+        assert (record.findings, record.findings_text) == (base.findings, base.findings_text)
+        assert record.findings_text == reports[record.provenance["iu_study_id"]].findings
+        assert record.study_instance_uid != base.study_instance_uid
+        assert record.files[0].read_bytes() != base.files[0].read_bytes()
+    assert sorted(summary.oversampled.elements()) == sorted(r.provenance["oversampled_for"] for r in extra)
+    assert any(line.startswith("extra train films for rare findings:") for line in summary.lines())
+    # Validation and test keep their natural prevalence: no extra film lands there.
+    held_out = [r.study_instance_uid for r in after if r.split != "train"]
+    assert held_out == [r.study_instance_uid for r in before if r.split != "train"]
 
 
 def test_existing_dataset_needs_overwrite(template_set: Path) -> None:

@@ -65,6 +65,29 @@ def test_build_then_show(data_dir: Path, tmp_path: Path) -> None:
     assert str(result.exception).startswith(f"{broken}: cannot read DICOM pixels (not a DICOM file")
 
 
+def test_build_passes_workers_and_min_positives(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medvlm.dataset import builder
+
+    seen: dict = {}
+    real = builder.build_dataset
+
+    def spy(*args, **kwargs):  # the real build; only the keyword arguments are recorded
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(builder, "build_dataset", spy)
+    out = tmp_path / "ds"
+    argv = ["data", "build", "--out", str(out), "--n", "12", "--reports", "iu", "--size", "64"]
+    argv += ["--workers", "2", "--min-positives", "2", "--no-progress"]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    assert seen["workers"] == 2 and seen["min_positives"] == 2
+    assert "extra train films for rare findings:" in result.output
+    assert len(read_manifest(out)) > 12
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
