@@ -2,7 +2,8 @@
 
 Repair is sentence-level and conservative: a sentence at fault (a hallucinated, negating or mismatched
 statement) is removed, and every structured positive finding the text then lacks gets the ontology's own
-report phrase. Whatever still disagrees after that stays flagged for the radiologist.
+report phrase. Whatever still disagrees after that stays flagged for the radiologist. A sentence the model
+wrote twice in one section (a greedy-decoding loop: "Right pneumothorax. Right pneumothorax.") is kept once.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from medvlm.inference.consistency import (
     check_section,
     positive_findings,
 )
+from medvlm.labeler.sentences import split_sentences
 from medvlm.ontology import Ontology, load_ontology
 
 MAX_ROUNDS = 2
@@ -38,6 +40,22 @@ def remove_sentence(text: str, sentence: str) -> str | None:
     if not sentence.strip() or match is None:
         return None
     return (text[: match.start()] + text[match.end() :]).strip()
+
+
+def drop_repeated_sentences(text: str) -> str:
+    """``text`` with each sentence that repeats an earlier one (same words, any case or spacing) removed."""
+    spans = split_sentences(text)
+    if not spans:
+        return text
+    ends = [following.start for following in spans[1:]] + [len(text)]
+    seen: set[str] = set()
+    kept = [text[: spans[0].start]]
+    for span, end in zip(spans, ends, strict=True):
+        key = " ".join(span.text.lower().split())
+        if key not in seen:
+            seen.add(key)
+            kept.append(text[span.start : end])
+    return "".join(kept).strip()
 
 
 def _candidates(finding: Finding, ontology: Ontology) -> list[str]:
@@ -87,6 +105,9 @@ def guard_draft(findings: Sequence[Finding], findings_text: str, impression: str
                 repair: bool = True, ontology: Ontology | None = None) -> GuardResult:
     """Check the draft; with ``repair``, fix what can be fixed and re-check (at most ``MAX_ROUNDS``)."""
     ontology = ontology or load_ontology()
+    if repair:
+        findings_text = drop_repeated_sentences(findings_text)
+        impression = drop_repeated_sentences(impression)
     flags = check_consistency(findings, findings_text, impression, ontology)
     wanted = positive_findings(findings)
     empty_findings_section = not findings_text.strip() and bool(wanted)

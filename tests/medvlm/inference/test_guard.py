@@ -6,7 +6,7 @@ import pytest
 
 from medvlm.findings import Finding, Laterality, Presence
 from medvlm.inference.consistency import check_consistency
-from medvlm.inference.guard import guard_draft, phrase_for, remove_sentence
+from medvlm.inference.guard import drop_repeated_sentences, guard_draft, phrase_for, remove_sentence
 from medvlm.ontology import load_ontology
 
 EFFUSION = Finding("pleural_effusion", laterality=Laterality.LEFT, severity="small")
@@ -61,6 +61,30 @@ def test_consistent_draft_is_untouched() -> None:
     result = guard_draft([EFFUSION], text, impression)
     assert (result.findings_text, result.impression) == (text, impression)
     assert result.flags == [] and result.repairs == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Right pneumothorax. Right pneumothorax.", "Right pneumothorax."),
+        (
+            "Right pneumothorax. Small effusion.  right  Pneumothorax. Small effusion",
+            "Right pneumothorax. Small effusion.",
+        ),
+        ("Heart size 1.5 cm. No effusion. Heart size 1.5 cm.", "Heart size 1.5 cm. No effusion."),
+        ("No effusion. No pneumothorax.", "No effusion. No pneumothorax."),
+        ("", ""),
+    ],
+)
+def test_drop_repeated_sentences(text: str, expected: str) -> None:
+    assert drop_repeated_sentences(text) == expected
+
+
+def test_repair_keeps_a_repeated_sentence_once_and_flag_mode_does_not() -> None:
+    text = "Small left pleural effusion. Small left pleural effusion."
+    repaired = guard_draft([EFFUSION], text, "Small left pleural effusion.")
+    assert repaired.findings_text == "Small left pleural effusion."
+    assert guard_draft([EFFUSION], text, "", repair=False).findings_text == text
 
 
 @pytest.mark.parametrize(
