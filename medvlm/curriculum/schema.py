@@ -87,6 +87,10 @@ class Stage(Strict):
     # encoder: presence thresholds maximise F-beta on the eval source; beta < 1 weighs precision higher,
     # i.e. fewer hallucinated findings in drafts at the cost of some omissions
     threshold_beta: float = Field(default=1.0, gt=0.0, le=10.0)
+    # encoder: a finding with fewer eval-source positives than this gets a threshold of at least
+    # sparse_threshold (an F-beta cut-off picked on a handful of cases swings between seeds; 0 = off)
+    threshold_min_positives: int = Field(default=0, ge=0)
+    sparse_threshold: float = Field(default=0.9, gt=0.0, lt=1.0)
     # encoder: weight of the localization term, which teaches the findings head's detail map where the
     # dataset recorded each granuloma / nodule / mass (0 = presence labels only)
     localize: float = Field(default=0.0, ge=0.0, le=100.0)

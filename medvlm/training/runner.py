@@ -131,7 +131,12 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
         summary = run_stage(stage, index, bundle, data, work, cur.seed, info, opts.progress)
         if stage.kind == "encoder" and data.eval_rows:
             bundle.config.thresholds = ev.tune_thresholds(
-                bundle, images[data.eval_rows].float(), data.eval_records, beta=stage.threshold_beta
+                bundle,
+                images[data.eval_rows].float(),
+                data.eval_records,
+                beta=stage.threshold_beta,
+                min_positives=stage.threshold_min_positives,
+                floor=stage.sparse_threshold,
             )
         summary["metrics"] = {k: round(v, 5) for k, v in evaluate_stage(stage, bundle, data).items()}
         bundle.eval()

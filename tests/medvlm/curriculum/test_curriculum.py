@@ -65,6 +65,12 @@ BAD = [
     ("huge-lr", _set("stages.0.lr", 5), "stages.0.lr"),
     ("zero-steps", _set("stages.0.steps", 0), "stages.0.steps"),
     ("zero-threshold-beta", _set("stages.0.threshold_beta", 0), "stages.0.threshold_beta"),
+    ("sparse-threshold-above-one", _set("stages.0.sparse_threshold", 1.5), "stages.0.sparse_threshold"),
+    (
+        "negative-threshold-min-positives",
+        _set("stages.0.threshold_min_positives", -1),
+        "stages.0.threshold_min_positives",
+    ),
     ("negative-localize", _set("stages.0.localize", -1), "stages.0.localize"),
     ("localize-not-encoder", _set("stages.1.localize", 1.0), "localize applies to encoder stages only"),
     ("bad-mode", _set("stages.0.modules.vision", "half"), "stages.0.modules.vision"),

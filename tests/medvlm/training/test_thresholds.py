@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from medvlm.training.evaluate import fbeta_threshold
+from medvlm.training.evaluate import fbeta_threshold, finding_threshold
 
 
 def _scores() -> tuple[np.ndarray, np.ndarray]:
@@ -34,3 +34,19 @@ def test_separable_scores_get_a_cut_between_the_classes() -> None:
     probs = np.array([0.1, 0.2, 0.3, 0.8, 0.9])
     cut = fbeta_threshold(truth, probs, 0.5)
     assert 0.3 < cut <= 0.8
+
+
+def test_a_finding_with_few_eval_positives_gets_at_least_the_floor() -> None:
+    truth = np.array([0, 0, 0, 0, 1, 1])
+    probs = np.array([0.1, 0.2, 0.3, 0.6, 0.7, 0.8])
+    cut = fbeta_threshold(truth, probs, 0.5)
+    assert cut < 0.9
+    assert finding_threshold(truth, probs, 0.5, min_positives=3, floor=0.9) == 0.9
+    assert finding_threshold(truth, probs, 0.5, min_positives=2, floor=0.9) == cut  # enough positives
+    assert finding_threshold(truth, probs, 0.5) == cut  # off by default
+
+
+def test_a_finding_without_eval_positives_gets_the_floor_or_one_half() -> None:
+    truth, probs = np.zeros(4, dtype=np.int64), np.array([0.1, 0.5, 0.7, 0.9])
+    assert finding_threshold(truth, probs, 0.5) == 0.5
+    assert finding_threshold(truth, probs, 0.5, min_positives=20, floor=0.9) == 0.9
