@@ -65,6 +65,10 @@ class Lora(Strict):
     )
 
 
+# Presence thresholds are tuned once, after an encoder stage; elsewhere these keys would do nothing.
+_ENCODER_THRESHOLD_KEYS = frozenset({"threshold_beta", "threshold_min_positives", "sparse_threshold"})
+
+
 class Stage(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     kind: StageKind
@@ -125,6 +129,11 @@ class Stage(Strict):
             raise ValueError(f"stage {self.name!r}: warmup_steps {self.warmup_steps} >= steps {self.steps}")
         if self.localize and self.kind != "encoder":
             raise ValueError(f"stage {self.name!r}: localize applies to encoder stages only, not {self.kind}")
+        thresholds = sorted(self.model_fields_set & _ENCODER_THRESHOLD_KEYS)
+        if thresholds and self.kind != "encoder":
+            raise ValueError(
+                f"stage {self.name!r}: {', '.join(thresholds)} apply to encoder stages only, not {self.kind}"
+            )
         if self.kind == "introduction" and not self.templates:
             raise ValueError(f"stage {self.name!r}: an introduction stage needs question templates")
         return self

@@ -73,6 +73,11 @@ BAD = [
     ),
     ("negative-localize", _set("stages.0.localize", -1), "stages.0.localize"),
     ("localize-not-encoder", _set("stages.1.localize", 1.0), "localize applies to encoder stages only"),
+    (
+        "thresholds-not-encoder",
+        _set("stages.1.threshold_min_positives", 20),
+        "threshold_min_positives apply to encoder stages only",
+    ),
     ("bad-mode", _set("stages.0.modules.vision", "half"), "stages.0.modules.vision"),
     (
         "metric-not-measured",
