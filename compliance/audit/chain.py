@@ -32,6 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from compliance.audit.tables import LANES, AuditEvent, AuditHead
@@ -106,42 +107,60 @@ def preferred_lane() -> int:
 _MISSING = AuditError("the audit chain head row is missing: run `medvlm` migrations (0006_audit_lanes)")
 
 
-def _lock_head_pg(session: Session, lane: int) -> tuple[int, int, str]:
+# Statements built once: building and cache-keying them again on every audited request cost more CPU than
+# PostgreSQL spent running them. Parameters are bound per call.
+_HEAD_COLS = (_head.c.lane, _head.c.last_seq, _head.c.last_hash)
+_LOCK_FREE_HEAD_PG = (sa.select(*_HEAD_COLS)
+                      .order_by((_head.c.lane + (LANES - sa.bindparam("preferred"))) % LANES)
+                      .limit(1).with_for_update(skip_locked=True))
+_LOCK_HEAD = sa.select(*_HEAD_COLS).where(_head.c.lane == sa.bindparam("preferred")).with_for_update()
+_EVENT_FIELDS = ("actor", "action", "resource_type", "resource_id", "detail", "lane", "lane_seq",
+                 "created_at", "prev_hash", "hash")
+# Bound names carry a prefix: SQLAlchemy reserves a column's own name for its VALUES / SET parameter.
+_INSERT_EVENT = sa.insert(_event).values({name: sa.bindparam(f"e_{name}", type_=_event.c[name].type)
+                                          for name in _EVENT_FIELDS})
+_MOVE_HEAD = (sa.update(_head).where(_head.c.lane == sa.bindparam("e_lane"))
+              .values(last_seq=sa.bindparam("e_lane_seq"), last_hash=sa.bindparam("e_hash")))
+_INSERT_EVENT_ID = _INSERT_EVENT.returning(_event.c.id)
+# PostgreSQL: row and head in one round trip while the lane is locked.
+_inserted = _INSERT_EVENT_ID.cte("inserted")
+_APPEND_PG = _MOVE_HEAD.add_cte(_inserted).returning(sa.select(_inserted.c.id).scalar_subquery())
+# SQLite: the UPDATE takes the database write lock before the head is read.
+_CLAIM_NEXT_SQLITE = (sa.update(_head).where(_head.c.lane == sa.bindparam("preferred"))
+                      .values(last_seq=_head.c.last_seq + 1).returning(_head.c.last_seq, _head.c.last_hash))
+
+
+def _lock_head_pg(connection: sa.Connection, lane: int) -> tuple[int, int, str]:
     """Lock the first head not locked by another transaction, starting at ``lane``; else wait for it."""
-    cols = (_head.c.lane, _head.c.last_seq, _head.c.last_hash)
-    row = session.execute(sa.select(*cols).order_by((_head.c.lane + (LANES - lane)) % LANES)
-                          .limit(1).with_for_update(skip_locked=True)).first()
+    row = connection.execute(_LOCK_FREE_HEAD_PG, {"preferred": lane}).first()
     if row is None:  # every head busy (or none at all): queue on the preferred lane
-        row = session.execute(sa.select(*cols).where(_head.c.lane == lane).with_for_update()).first()
+        row = connection.execute(_LOCK_HEAD, {"preferred": lane}).first()
     if row is None:
         raise _MISSING
     return int(row[0]), int(row[1]) + 1, str(row[2])
 
 
 def _append(session: Session, fields: dict[str, Any]) -> AuditEvent:
-    postgres = session.get_bind().dialect.name == "postgresql"
+    # Core statements on the session's connection (same transaction): the ORM adds nothing here.
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
     if postgres:
-        lane, seq, prev_hash = _lock_head_pg(session, preferred_lane())
-    else:  # the UPDATE takes SQLite's write lock before the head is read
+        lane, seq, prev_hash = _lock_head_pg(connection, preferred_lane())
+    else:
         lane = preferred_lane()
-        row = session.execute(sa.update(_head).where(_head.c.lane == lane)
-                              .values(last_seq=_head.c.last_seq + 1)
-                              .returning(_head.c.last_seq, _head.c.last_hash)).first()
+        row = connection.execute(_CLAIM_NEXT_SQLITE, {"preferred": lane}).first()
         if row is None:
             raise _MISSING
         seq, prev_hash = int(row[0]), str(row[1])
     created_at = datetime.now(UTC).replace(tzinfo=None)
     values = fields | {"lane": lane, "lane_seq": seq, "created_at": created_at, "prev_hash": prev_hash}
     values["hash"] = row_hash(seq=seq, created_at=created_at, prev_hash=prev_hash, lane=lane, **fields)
-    move_head = sa.update(_head).where(_head.c.lane == lane)
-    if postgres:  # row and head in one round trip while the lane is locked
-        inserted = sa.insert(_event).values(**values).returning(_event.c.id).cte("inserted")
-        stmt = (move_head.values(last_seq=seq, last_hash=values["hash"]).add_cte(inserted)
-                .returning(sa.select(inserted.c.id).scalar_subquery()))
-        values["id"] = session.execute(stmt).scalar_one()
+    params = {f"e_{name}": values[name] for name in _EVENT_FIELDS}
+    if postgres:
+        values["id"] = connection.execute(_APPEND_PG, params).scalar_one()
     else:
-        values["id"] = session.execute(sa.insert(_event).values(**values).returning(_event.c.id)).scalar_one()
-        session.execute(move_head.values(last_hash=values["hash"]))
+        values["id"] = connection.execute(_INSERT_EVENT_ID, params).scalar_one()
+        connection.execute(_MOVE_HEAD, params)
     return AuditEvent(**values)
 
 
@@ -173,21 +192,20 @@ def record_at_commit(session: Session, *, actor: str, action: str, resource_type
     commits are never written, like the rest of its transaction.
     """
     fields = _checked(actor, action, resource_type, resource_id, detail)
-    pending: list[tuple[dict[str, Any], Callable[..., object]]] | None = session.info.get(_PENDING)
-    if pending is None:
-        pending = session.info[_PENDING] = []
-        if not event.contains(session, "before_commit", _flush_pending):
-            event.listen(session, "before_commit", _flush_pending)
-            event.listen(session, "after_rollback", _drop_pending)
-    pending.append((fields, writer or record))
+    session.info.setdefault(_PENDING, []).append((fields, writer or record))
 
 
-def _flush_pending(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None) or []
+# Listeners on the Session class, once: listening on each session instance built a dispatcher per request.
+@event.listens_for(OrmSession, "before_commit")
+def _flush_pending(session: OrmSession) -> None:
+    pending: list[tuple[dict[str, Any], Callable[..., object]]] | None = session.info.pop(_PENDING, None)
+    if not pending:
+        return
     session.flush()  # the action's own pending ORM changes go first, so the lane lock is taken last
     for fields, writer in pending:
         writer(session, **fields)
 
 
-def _drop_pending(session: Session) -> None:
+@event.listens_for(OrmSession, "after_rollback")
+def _drop_pending(session: OrmSession) -> None:
     session.info.pop(_PENDING, None)

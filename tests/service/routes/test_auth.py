@@ -88,6 +88,8 @@ def test_idle_session_expires(client: TestClient, app) -> None:  # type: ignore[
     expired = client.get(f"{API}/auth/me", headers=h)
     assert expired.status_code == 401 and "idle" in expired.json()["detail"]
     assert client.get(f"{API}/auth/me", headers=h).status_code == 401  # and it stays ended
+    with Session(app.state.engine) as session:  # recorded as ended, though the request that saw it failed
+        assert session.exec(select(UserSession)).one().ended_at is not None
 
 
 def test_admin_creates_users_and_keys(client: TestClient, callers, app) -> None:  # type: ignore[no-untyped-def]
