@@ -47,10 +47,11 @@ def _rollback_and_close(session: Session) -> None:
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
-    """A session per request, committed when the route returns: one thread-pool hop, at the end.
+    """A session per request, committed when the route returns.
 
-    Opening a ``Session`` does no I/O (the connection is taken on first use, in the route's thread), so
-    only the commit (or rollback) and close run in the pool, together.
+    Opening a ``Session`` does no I/O (the connection is taken on first use, in the route's thread). Sync
+    routes commit in their own thread (``service.api.routing``); what is left in a transaction (an async
+    route's work, a failed request's) is committed or rolled back here, in the pool.
     """
     session = Session(request.app.state.engine, expire_on_commit=False)
     try:
@@ -58,7 +59,10 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     except BaseException:
         await run_in_threadpool(_rollback_and_close, session)
         raise
-    await run_in_threadpool(_commit_and_close, session)
+    if session.in_transaction():
+        await run_in_threadpool(_commit_and_close, session)
+    else:  # the route committed in its own thread (``service.api.routing``): closing does no I/O
+        session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

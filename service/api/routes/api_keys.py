@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from service.api.deps import AdminDep, SessionDep
+from service.api.routing import resource_router
 from service.audit import audit
 from service.auth.security import api_key_digest, new_api_key
 from service.db.tables import ApiKey
 from service.errors import PermissionDeniedError
 from service.schemas.auth import ApiKeyCreate, ApiKeyCreated
 
-router = APIRouter(prefix="/api-keys", tags=["api-keys"])
+router = resource_router(prefix="/api-keys", tags=["api-keys"])
 
 
 @router.post("", response_model=ApiKeyCreated, status_code=201)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from sqlmodel import select
 
 from service.api.deps import PrincipalDep, SessionDep, SettingsDep
+from service.api.routing import resource_router
 from service.audit import audit
 from service.auth.security import DUMMY_HASH, create_token, verify_password
 from service.db.tables import User, UserSession, now_utc
 from service.errors import AuthenticationError
 from service.schemas.auth import LoginRequest, LoginResponse, MeResponse, UserPublic
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = resource_router(prefix="/auth", tags=["auth"])
 
 
 @router.post("/login", response_model=LoginResponse)

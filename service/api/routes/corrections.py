@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from sqlmodel import func, select
 
 from service.api.deps import CorrectionsReaderDep, SessionDep, SettingsDep
+from service.api.routing import resource_router
 from service.audit import audit
 from service.db.tables import Report
 from service.schemas.reports import CorrectionsPage
 from service.workflow.public import correction_pair
 
-router = APIRouter(prefix="/corrections", tags=["corrections"])
+router = resource_router(prefix="/corrections", tags=["corrections"])
 ReaderDep = CorrectionsReaderDep
 
 

@@ -11,7 +11,7 @@ import json
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -20,6 +20,7 @@ from medvlm.db.models import Instance, Series
 from medvlm.errors import NotFoundError
 from service.api.deps import Principal, SessionDep, SettingsDep, StudyReaderDep, StudyUploaderDep
 from service.api.ids import SeriesUID, SopUID, StudyUID
+from service.api.routing import resource_router
 from service.audit import audit
 from service.dicomweb.multipart import DICOM, media_params, parse_related, stream_related
 from service.dicomweb.qido import matching, search_studies
@@ -30,7 +31,7 @@ from service.studies.access import visible_instance, visible_study
 from service.studies.ingest import queue_jobs
 from service.studies.upload import capped_request
 
-router = APIRouter(prefix="/dicomweb", tags=["dicomweb"])
+router = resource_router(prefix="/dicomweb", tags=["dicomweb"])
 DICOM_JSON = "application/dicom+json"
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 
 from service.api.deps import SessionDep, SettingsDep, StudyReaderDep
 from service.api.ids import SopUID
+from service.api.routing import resource_router
 from service.audit import audit
 from service.studies.access import visible_instance
 from service.studies.frames import parse_window, raw_frame, render_frame_png
 
-router = APIRouter(prefix="/instances", tags=["instances"])
+router = resource_router(prefix="/instances", tags=["instances"])
 ReaderDep = StudyReaderDep
 FrameNo = Annotated[int, Path(ge=0, le=100_000, description="Frame number, from 0")]
 

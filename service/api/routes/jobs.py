@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from sqlmodel import select
 
 from service.api.deps import JobReaderDep, SessionDep
 from service.api.ids import UID_PATTERN, JobId
+from service.api.routing import resource_router
 from service.db.tables import DraftJob, StudyState, utc
 from service.schemas.reports import JobPublic
 from service.studies.access import visibility_conditions, visible_job
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = resource_router(prefix="/jobs", tags=["jobs"])
 ReaderDep = JobReaderDep
 
 

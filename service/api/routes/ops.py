@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlmodel import func, select
 
 from service.api.deps import MetricsDep, SessionDep
+from service.api.routing import resource_router
 from service.db.tables import DraftJob
 
-router = APIRouter(tags=["ops"])
+router = resource_router(tags=["ops"])
 
 
 @router.get("/health")

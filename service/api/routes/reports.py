@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from medvlm.errors import MedVLMError
 from service.api.deps import ReportReaderDep, ReportWriterDep, SessionDep
 from service.api.ids import ReportId
+from service.api.routing import resource_router
 from service.audit import audit
 from service.errors import DraftingFailedError, ModelUnavailableError
 from service.jobs.drafter import NO_MODEL, Drafter
@@ -29,7 +30,7 @@ from service.workflow.findings import checked_findings
 from service.workflow.public import report_public, versions_public
 from service.workflow.state import Event, next_state
 
-router = APIRouter(prefix="/reports", tags=["reports"])
+router = resource_router(prefix="/reports", tags=["reports"])
 ReaderDep = ReportReaderDep
 WriterDep = ReportWriterDep
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request, Response
 from sqlmodel import select
 
 from medvlm.errors import NotFoundError
 from service.api.deps import ReportReaderDep, SessionDep, SettingsDep, StudyReaderDep, StudyUploaderDep
 from service.api.ids import StudyUID
+from service.api.responses import model_json
+from service.api.routing import resource_router
 from service.audit import audit
 from service.db.tables import Report
 from service.errors import InvalidInputError
@@ -27,7 +29,7 @@ from service.studies.upload import read_upload
 from service.studies.worklist import worklist
 from service.workflow.public import report_public
 
-router = APIRouter(prefix="/studies", tags=["studies"])
+router = resource_router(prefix="/studies", tags=["studies"])
 ReaderDep = StudyReaderDep
 UploaderDep = StudyUploaderDep
 
@@ -45,7 +47,7 @@ def list_studies(
     q: Annotated[str | None, Query(max_length=64)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> WorklistPage:
+) -> Response:
     if date_from and date_to and date_from > date_to:
         raise InvalidInputError(f"date_from {date_from} is after date_to {date_to}")
     result = worklist(
@@ -67,7 +69,7 @@ def list_studies(
         resource_id="-",
         detail={"q": q, "status": status, "page": page, "returned": len(result.items)},
     )
-    return result
+    return model_json(result)
 
 
 @router.post(
@@ -103,10 +105,10 @@ async def upload_studies(request: Request, settings: SettingsDep, caller: Upload
 
 
 @router.get("/{study_uid}", response_model=StudyDetail)
-def get_study(study_uid: StudyUID, session: SessionDep, caller: ReaderDep) -> StudyDetail:
+def get_study(study_uid: StudyUID, session: SessionDep, caller: ReaderDep) -> Response:
     detail = study_detail(session, caller, study_uid)
     audit(session, actor=caller.actor, action="study.read", resource_type="study", resource_id=study_uid)
-    return detail
+    return model_json(detail)
 
 
 @router.get("/{study_uid}/report", response_model=ReportPublic)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from sqlmodel import select
 
 from service.api.deps import AdminDep, SessionDep
+from service.api.routing import resource_router
 from service.audit import audit
 from service.auth.security import hash_password
 from service.db.tables import User
 from service.errors import ConflictError
 from service.schemas.auth import UserCreate, UserCreated
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = resource_router(prefix="/users", tags=["users"])
 
 
 def create_user(session, username: str, password: str, role: str) -> User:  # type: ignore[no-untyped-def]

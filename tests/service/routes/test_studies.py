@@ -61,6 +61,8 @@ def test_worklist_filters_and_order(client: TestClient, callers, worker) -> None
         and page["page"] == 2
         and [i["study_instance_uid"] for i in page["items"]] == ["1.2.10"]
     )
+    past_the_end = client.get(f"{API}/studies", params={"page": 5, "page_size": 2}, headers=h).json()
+    assert past_the_end["items"] == [] and past_the_end["total"] == 3
 
     run_jobs(worker)
     assert _uids(client, h, status="draft_ready") == ["1.2.11", "1.2.12", "1.2.10"]

@@ -1,0 +1,66 @@
+"""Sync routes commit their session in their own worker thread; ``get_db`` then needs no thread hop."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from compliance.audit import AuditEvent
+from service.api import deps
+from service.api.routing import CommittingRoute
+
+API = "/api/v1"
+
+
+def test_every_api_route_commits_in_its_own_thread(app) -> None:  # type: ignore[no-untyped-def]
+    api_routes = [ctx.original_route for ctx in iter_route_contexts(app.routes) if ctx.path.startswith(API)]
+    assert len(api_routes) > 20
+    assert [r.path for r in api_routes if not isinstance(r, CommittingRoute)] == []
+
+
+def test_a_read_is_committed_with_its_audit_row_in_the_route_thread(  # type: ignore[no-untyped-def]
+    client: TestClient, callers, app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commits: list[str] = []
+    hops: list[object] = []
+    real_commit = Session.commit
+
+    def recording_commit(self: Session) -> None:
+        commits.append(threading.current_thread().name)
+        real_commit(self)
+
+    real_hop = deps.run_in_threadpool
+
+    async def recording_hop(fn, *args):  # type: ignore[no-untyped-def]
+        hops.append(fn)
+        return await real_hop(fn, *args)
+
+    monkeypatch.setattr(Session, "commit", recording_commit)
+    monkeypatch.setattr(deps, "run_in_threadpool", recording_hop)
+    with Session(app.state.engine) as session:
+        before = session.exec(sa.select(sa.func.count()).select_from(AuditEvent)).one()[0]
+    assert client.get(f"{API}/studies", headers=callers.radiologist).status_code == 200
+    with Session(app.state.engine) as session:
+        after = session.exec(sa.select(sa.func.count()).select_from(AuditEvent)).one()[0]
+    assert after == before + 1  # the worklist read's audit row was committed
+    assert commits and all(name != "MainThread" for name in commits)
+    assert hops == []  # nothing left for get_db to commit in another hop
+
+
+def test_a_failed_audit_write_still_fails_the_read(  # type: ignore[no-untyped-def]
+    client: TestClient, callers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compliance.errors import AuditError
+    from service import audit as service_audit
+
+    def broken(*_a, **_k):  # type: ignore[no-untyped-def]
+        raise AuditError("audit write failed: disk full")
+
+    monkeypatch.setattr(service_audit, "record", broken)
+    response = client.get(f"{API}/studies", headers=callers.radiologist)
+    assert response.status_code >= 500 and "audit" in response.text.lower()
