@@ -15,9 +15,14 @@ from service.db.tables import DraftJob, Report, StudyState
 
 def sees_state(principal: Principal, state: StudyState | None) -> bool:
     """Whether ``principal`` may see the study whose state row is ``state`` (already read)."""
+    return sees_source(principal, state is not None, state.source_api_key_id if state else None)
+
+
+def sees_source(principal: Principal, has_state: bool, source_api_key_id: str | None) -> bool:
+    """``sees_state`` from the state row's columns (``has_state``: whether the study has one)."""
     if sees_all_studies(principal.role):
         return True
-    return state is not None and state.source_api_key_id == principal.api_key_id
+    return has_state and source_api_key_id == principal.api_key_id
 
 
 def visibility_conditions(principal: Principal) -> list[Any]:

@@ -2,66 +2,79 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, select
+from sqlmodel import Session
 
 from medvlm.db.models import Instance, Patient, Series, Study
 from medvlm.errors import NotFoundError
 from service.api.deps import Principal
 from service.db.tables import Report, StudyState
 from service.schemas.studies import InstancePublic, PatientPublic, SeriesPublic, StudyDetail
-from service.studies.access import sees_state
+from service.studies.access import sees_source
+
+_study, _patient, _state = (t.__table__ for t in (Study, Patient, StudyState))  # type: ignore[attr-defined]
+_series, _instance, _report = (t.__table__ for t in (Series, Instance, Report))  # type: ignore[attr-defined]
+_UID = bindparam("study_uid")
+# Built once, as Core: the ORM's entities and building the statements cost more CPU than running them.
+_STUDY = (
+    select(
+        _study.c.study_date, _study.c.study_time, _study.c.accession_number, _study.c.description,
+        _study.c.referring_physician, _patient.c.patient_id, _patient.c.name, _patient.c.birth_date,
+        _patient.c.sex, _state.c.status, _state.c.critical, _state.c.source_api_key_id,
+        select(_report.c.id).where(_report.c.study_instance_uid == _UID).limit(1).scalar_subquery()
+        .label("report_id"),
+    )
+    .join(_patient, _patient.c.id == _study.c.patient_pk)
+    .outerjoin(_state, _state.c.study_instance_uid == _study.c.study_instance_uid)
+    .where(_study.c.study_instance_uid == _UID)
+)
+_INSTANCE_FIELDS = tuple(InstancePublic.model_fields)
+_SERIES_AND_INSTANCES = (
+    select(
+        _series.c.series_instance_uid, _series.c.modality, _series.c.description,
+        _instance.c.sop_instance_uid.label("sop"), *(_instance.c[name] for name in _INSTANCE_FIELDS[1:]),
+    )
+    .outerjoin(_instance, _instance.c.series_instance_uid == _series.c.series_instance_uid)
+    .where(_series.c.study_instance_uid == _UID)
+    .order_by(
+        _series.c.series_number, _series.c.series_instance_uid, _instance.c.instance_number,
+        _instance.c.sop_instance_uid,
+    )
+)
 
 
 def study_detail(session: Session, principal: Principal, study_uid: str) -> StudyDetail:
     """The study as the viewer needs it; a study the caller may not see is "not found", as elsewhere."""
-    report_id = (
-        select(Report.id).where(col(Report.study_instance_uid) == study_uid).limit(1).scalar_subquery()
-    )
-    found = session.exec(
-        select(Study, Patient, StudyState, report_id)
-        .join(Patient, col(Patient.id) == col(Study.patient_pk))
-        .outerjoin(StudyState, col(StudyState.study_instance_uid) == col(Study.study_instance_uid))
-        .where(col(Study.study_instance_uid) == study_uid)
-    ).first()
-    if found is None or not sees_state(principal, found[2]):
+    connection = session.connection()
+    found = connection.execute(_STUDY, {"study_uid": study_uid}).first()
+    if found is None or not sees_source(principal, found.status is not None, found.source_api_key_id):
         raise NotFoundError(f"study {study_uid} not found")
-    study, patient, state, report = found
-    rows = session.exec(
-        select(Series, Instance)
-        .outerjoin(Instance, col(Instance.series_instance_uid) == col(Series.series_instance_uid))
-        .where(col(Series.study_instance_uid) == study_uid)
-        .order_by(
-            col(Series.series_number),
-            col(Series.series_instance_uid),
-            col(Instance.instance_number),
-            col(Instance.sop_instance_uid),
-        )
-    ).all()
     series: dict[str, SeriesPublic] = {}
-    for s, instance in rows:
+    for row in connection.execute(_SERIES_AND_INSTANCES, {"study_uid": study_uid}):
         entry = series.setdefault(
-            s.series_instance_uid,
+            row.series_instance_uid,
             SeriesPublic(
-                series_instance_uid=s.series_instance_uid,
-                modality=s.modality,
-                description=s.description,
+                series_instance_uid=row.series_instance_uid,
+                modality=row.modality,
+                description=row.description,
                 instances=[],
             ),
         )
-        if instance is not None:
-            entry.instances.append(InstancePublic.model_validate(instance, from_attributes=True))
+        if row.sop is not None:
+            values = dict(zip(_INSTANCE_FIELDS[1:], row[4:], strict=True))
+            entry.instances.append(InstancePublic(sop_instance_uid=row.sop, **values))
     return StudyDetail(
         study_instance_uid=study_uid,
         patient=PatientPublic(
-            patient_id=patient.patient_id, name=patient.name, birth_date=patient.birth_date, sex=patient.sex
+            patient_id=found.patient_id, name=found.name, birth_date=found.birth_date, sex=found.sex
         ),
-        study_date=study.study_date,
-        study_time=study.study_time,
-        accession_number=study.accession_number,
-        description=study.description,
-        referring_physician=study.referring_physician,
-        status=state.status if state else "received",  # type: ignore[arg-type]
-        critical=bool(state and state.critical),
+        study_date=found.study_date,
+        study_time=found.study_time,
+        accession_number=found.accession_number,
+        description=found.description,
+        referring_physician=found.referring_physician,
+        status=found.status or "received",
+        critical=bool(found.critical),
         series=list(series.values()),
-        report_id=report,
+        report_id=found.report_id,
     )
