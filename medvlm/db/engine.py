@@ -22,6 +22,10 @@ from medvlm.settings import get_settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
+# A pooled connection idle this long is pinged before use. ``pool_pre_ping`` pinged on every checkout: one
+# more round trip per API request, about a tenth of a request's CPU under load.
+IDLE_PING_SECONDS = 5.0
+
 
 def create_db_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
@@ -42,11 +46,6 @@ def create_db_engine(url: str) -> Engine:
     engine = create_engine(url, pool_size=10, max_overflow=20)
     _ping_after_idle(engine, IDLE_PING_SECONDS)
     return engine
-
-
-# A pooled connection idle this long is pinged before use. ``pool_pre_ping`` pinged on every checkout: one
-# more round trip per API request, about a tenth of a request's CPU under load.
-IDLE_PING_SECONDS = 5.0
 
 
 def _ping_after_idle(engine: Engine, idle_seconds: float) -> None:

@@ -11,5 +11,5 @@ from fastapi import Response
 from pydantic import BaseModel
 
 
-def model_json(model: BaseModel, status_code: int = 200) -> Response:
-    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
+def model_json(model: BaseModel) -> Response:
+    return Response(model.model_dump_json(), media_type="application/json")

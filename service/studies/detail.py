@@ -32,7 +32,7 @@ _INSTANCE_FIELDS = tuple(InstancePublic.model_fields)
 _SERIES_AND_INSTANCES = (
     select(
         _series.c.series_instance_uid, _series.c.modality, _series.c.description,
-        _instance.c.sop_instance_uid.label("sop"), *(_instance.c[name] for name in _INSTANCE_FIELDS[1:]),
+        *(_instance.c[name] for name in _INSTANCE_FIELDS),
     )
     .outerjoin(_instance, _instance.c.series_instance_uid == _series.c.series_instance_uid)
     .where(_series.c.study_instance_uid == _UID)
@@ -60,9 +60,8 @@ def study_detail(session: Session, principal: Principal, study_uid: str) -> Stud
                 instances=[],
             ),
         )
-        if row.sop is not None:
-            values = dict(zip(_INSTANCE_FIELDS[1:], row[4:], strict=True))
-            entry.instances.append(InstancePublic(sop_instance_uid=row.sop, **values))
+        if row.sop_instance_uid is not None:  # a series without instances (outer join)
+            entry.instances.append(InstancePublic.model_validate(row, from_attributes=True))
     return StudyDetail(
         study_instance_uid=study_uid,
         patient=PatientPublic(
