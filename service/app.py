@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 
 from medvlm.db import get_engine
 from medvlm.settings import Settings
+from service import connection_balance
 from service.api.routes import (
     api_keys,
     auth,
@@ -68,6 +69,9 @@ def create_app(settings: Settings | None = None, *, drafter: Drafter | None = No
     app.state.drafter: Callable[[], Drafter | None] = source  # type: ignore[misc]
     app.state.wake = threading.Event()  # set when jobs are queued; in-process workers wait on it
     app.state.metrics = install_metrics(app)
+    balance = connection_balance.installed()
+    if balance is not None:  # one of several API processes (``service.processes``)
+        app.add_middleware(connection_balance.ReleaseExcessConnections, balance=balance)
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(api_router())

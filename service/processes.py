@@ -4,7 +4,7 @@ With one shared listening socket (uvicorn's ``--workers``), whichever process is
 keep-alive connections and keeps them for good: measured under 32 clients, 58 connections on one process
 and 4 on the other, one at 100% CPU while the other idled, and throughput varying 2x between runs. With
 ``SO_REUSEPORT`` the kernel spreads new connections over the processes' sockets by a hash of the client's
-address and port.
+address and port; ``service.connection_balance`` evens out what that hash leaves uneven.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import errno
 import multiprocessing
 import signal
 import socket
+from collections.abc import MutableSequence
 from multiprocessing.connection import wait
 from typing import Any
 
@@ -45,13 +46,20 @@ def check_port_free(host: str, port: int) -> None:
         raise ConfigError(f"{host}:{port} {reason}") from None
 
 
-def _run_api_process(host: str, port: int, options: dict[str, Any]) -> None:
+def _run_api_process(
+    host: str, port: int, options: dict[str, Any], index: int, counts: MutableSequence[int]
+) -> None:
     import uvicorn
+
+    from service.connection_balance import ConnectionBalance, install
 
     sock = _socket(host, port, reuse_port=True)
     sock.listen(2048)
     config = uvicorn.Config("service.app:create_app", factory=True, host=host, port=port, **options)
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+    # Installed before the app is built (uvicorn calls the factory in ``run``): create_app adds the middleware
+    install(ConnectionBalance(index, counts, lambda: len(server.server_state.connections)))
+    server.run(sockets=[sock])
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
@@ -66,8 +74,11 @@ def run_api_processes(host: str, port: int, processes: int, options: dict[str, A
     own app from the environment's settings, like uvicorn's workers.
     """
     context = multiprocessing.get_context("spawn")  # no threads, engines or models inherited by fork
+    counts = context.Array("i", processes, lock=False)  # open connections per process, for the balance
     children = [
-        context.Process(target=_run_api_process, args=(host, port, options), name=f"medvlm-api-{i}")
+        context.Process(
+            target=_run_api_process, args=(host, port, options, i, counts), name=f"medvlm-api-{i}"
+        )
         for i in range(processes)
     ]
     for child in children:

@@ -84,7 +84,7 @@ class Principal:
         return f"user:{self.name}" if self.user_id else f"api_key:{self.name}"
 
 
-def _credentials(request: Request) -> str:
+def _raw_credentials(request: Request) -> str:
     key = request.headers.get("x-api-key")
     if key:
         return key.strip()
@@ -93,6 +93,22 @@ def _credentials(request: Request) -> str:
     if scheme.lower() != "bearer" or not value.strip():
         raise AuthenticationError("missing credentials: send 'Authorization: Bearer <token>' or 'X-API-Key'")
     return value.strip()
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What the caller sent, checked as far as possible without the database (a token's signature, expiry)."""
+
+    idle_minutes: int
+    api_key: str | None = None
+    claims: dict[str, Any] | None = None
+
+
+def read_credentials(request: Request, settings: Settings) -> Credentials:
+    raw = _raw_credentials(request)
+    if raw.startswith(API_KEY_PREFIX):
+        return Credentials(settings.session_idle_minutes, api_key=raw)
+    return Credentials(settings.session_idle_minutes, claims=decode_token(settings.secret_key, raw))
 
 
 def _from_api_key(session: Session, key: str) -> Principal:
@@ -116,18 +132,17 @@ _SESSION_AND_USER = (
 )
 
 
-def _from_token(session: Session, settings: Settings, token: str) -> Principal:
-    claims = decode_token(settings.secret_key, token)
+def _from_token(session: Session, claims: dict[str, Any], idle_minutes: int) -> Principal:
     row = session.connection().execute(_SESSION_AND_USER, {"session_id": claims["sid"]}).first()
     if row is None or row.user_id != claims["sub"] or row.ended_at is not None:
         raise AuthenticationError("session ended: log in again")
     now = datetime.now(UTC)
     last_seen = utc(row.last_seen_at)
     assert last_seen is not None
-    if now - last_seen > timedelta(minutes=settings.session_idle_minutes):
+    if now - last_seen > timedelta(minutes=idle_minutes):
         with session.get_bind().begin() as connection:  # the expiry sticks even though this request fails
             connection.execute(sa.update(_sessions).where(_sessions.c.id == row.id).values(ended_at=now))
-        raise AuthenticationError(f"session expired after {settings.session_idle_minutes} minutes idle")
+        raise AuthenticationError(f"session expired after {idle_minutes} minutes idle")
     if not row.active:
         raise AuthenticationError("user disabled")
     if now - last_seen > _TOUCH_INTERVAL:
@@ -156,28 +171,69 @@ def _touch(session: Session, session_id: str, now: datetime) -> None:
         connection.execute(sa.update(table).where(table.c.id == target).values(last_seen_at=now))
 
 
+def authorize(session: Session, credentials: Credentials, permission: Permission | None) -> Principal:
+    """The caller behind ``credentials`` (its session and user, or API key, still valid), if it holds
+    ``permission``: ``AuthenticationError`` (401) or ``PermissionDeniedError`` (403) otherwise."""
+    if credentials.api_key is not None:
+        principal = _from_api_key(session, credentials.api_key)
+    else:
+        assert credentials.claims is not None
+        principal = _from_token(session, credentials.claims, credentials.idle_minutes)
+    if permission is not None:
+        _check_permission(principal, permission)
+    return principal
+
+
+def _check_permission(principal: Principal, permission: Permission) -> None:
+    if not allowed(principal.role, permission):
+        raise PermissionDeniedError(
+            f"role '{principal.role}' may not use this endpoint (needs {permission.value})"
+        )
+
+
 def get_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
-    credentials = _credentials(request)
-    if credentials.startswith(API_KEY_PREFIX):
-        return _from_api_key(session, credentials)
-    return _from_token(session, settings, credentials)
+    return authorize(session, read_credentials(request, settings), None)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+# The dependencies that yield the calling principal, with the permission each demands (None: any).
+_PRINCIPAL_DEPENDENCIES: dict[Callable[..., Any], Permission | None] = {get_principal: None}
 
 
 def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets the call through only for roles granted ``permission``."""
 
     async def check(principal: PrincipalDep) -> Principal:
-        if not allowed(principal.role, permission):
-            raise PermissionDeniedError(
-                f"role '{principal.role}' may not use this endpoint (needs {permission.value})"
-            )
+        _check_permission(principal, permission)
         return principal
 
     check.permission = permission  # type: ignore[attr-defined]  # read by the route-matrix tests
+    _PRINCIPAL_DEPENDENCIES[check] = permission
     return check
+
+
+def credentials_dependency(permission: Permission | None) -> Callable[[Request], Awaitable[Credentials]]:
+    """An async dependency that reads and checks the caller's credentials without the database.
+
+    ``service.api.routing`` puts it in place of ``get_principal`` / ``require(permission)`` in a sync route
+    that takes ``session``, and resolves the principal (``authorize``) in the route's own worker thread:
+    a sync dependency is a thread-pool hop of its own, which under load cost about 0.7 ms of a 3.5 ms
+    request. Missing, malformed, tampered and expired tokens are refused here, before any I/O.
+    """
+
+    async def credentials(request: Request) -> Credentials:
+        return read_credentials(request, request.app.state.settings)
+
+    credentials.permission = permission  # type: ignore[attr-defined]  # read by the route-matrix tests
+    credentials.authenticates = True  # type: ignore[attr-defined]
+    return credentials
+
+
+def principal_requirement(dependency: Callable[..., Any]) -> tuple[bool, Permission | None]:
+    """Whether ``dependency`` yields the calling principal, and the permission it demands (None: any)."""
+    if dependency in _PRINCIPAL_DEPENDENCIES:
+        return True, _PRINCIPAL_DEPENDENCIES[dependency]
+    return False, None
 
 
 # One alias per permission, for route signatures.

@@ -123,7 +123,8 @@ def _ignore_sigint() -> None:  # as for a job started with '&' by a non-interact
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_serve_spreads_connections_over_api_processes(env: dict[str, str], stop_signal: int) -> None:
-    """Two API processes, each listening on the port itself: connections reach both, and both stop."""
+    """Two API processes, each listening on the port itself: keep-alive connections end up evenly spread
+    over both, and both stop."""
     import psutil
 
     port = free_port()
@@ -147,22 +148,28 @@ def test_serve_spreads_connections_over_api_processes(env: dict[str, str], stop_
         }
         assert len(listeners) == 2, children
         clients = [httpx.Client(base_url=base) for _ in range(16)]  # 16 keep-alive connections
+        per_process: list[int] = []
         try:
-            assert all(client.get("/health").status_code == 200 for client in clients)
-            per_process = [
-                sum(
-                    1
-                    for conn in child.net_connections(kind="tcp")
-                    if conn.status == psutil.CONN_ESTABLISHED and conn.laddr.port == port
-                )
-                for child in children
-                if child.pid in listeners
-            ]
+            # The kernel hashes connections over the two sockets (8 and 8 about one run in five); the fuller
+            # process lets connections go until the two differ by at most one, and then keeps them.
+            for _ in range(100):
+                assert all(client.get("/health").status_code == 200 for client in clients)
+                counts = [
+                    sum(
+                        1
+                        for conn in child.net_connections(kind="tcp")
+                        if conn.status == psutil.CONN_ESTABLISHED and conn.laddr.port == port
+                    )
+                    for child in children
+                    if child.pid in listeners
+                ]
+                if counts == per_process and sum(counts) == 16:
+                    break  # stable over a whole round: no connection was let go
+                per_process = counts
         finally:
             for client in clients:
                 client.close()
-        # Hashed over two sockets, all 16 on one process would happen once in 2**15 runs.
-        assert sum(per_process) == 16 and min(per_process) > 0, per_process
+        assert sum(per_process) == 16 and max(per_process) - min(per_process) <= 1, per_process
         busy = subprocess.run(
             [sys.executable, "-m", "medvlm", "serve", "--port", str(port)],
             cwd=REPO,

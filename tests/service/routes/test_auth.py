@@ -14,8 +14,9 @@ from sqlmodel import Session, select
 from compliance.audit import AuditEvent
 from medvlm.errors import ConfigError
 from medvlm.settings import DEFAULT_SECRET, Settings
-from service.api.deps import _from_token
+from service.api.deps import Credentials, authorize
 from service.app import create_app
+from service.auth.security import decode_token
 from service.db.tables import UserSession, now_utc, utc
 from tests.service.helpers import dicom_bytes, make_user, related
 
@@ -185,7 +186,10 @@ def test_touching_a_session_holds_no_lock_for_the_rest_of_the_request(client: Te
     token = _logged_in(client, app, "toucher")["Authorization"].removeprefix("Bearer ")
     _last_seen(app, timedelta(minutes=5))  # past the touch interval: resolving the caller writes last_seen
     with Session(app.state.engine) as request_session:
-        assert _from_token(request_session, app.state.settings, token).name == "toucher"
+        settings = app.state.settings
+        claims = decode_token(settings.secret_key, token)
+        credentials = Credentials(settings.session_idle_minutes, claims=claims)
+        assert authorize(request_session, credentials, None).name == "toucher"
         _writer_gets_in_at_once(app)  # while the request's session is still open
     touched = _last_seen(app)
     assert touched is not None and now_utc() - touched < timedelta(minutes=1)

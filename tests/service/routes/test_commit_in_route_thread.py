@@ -64,3 +64,29 @@ def test_a_failed_audit_write_still_fails_the_read(  # type: ignore[no-untyped-d
     monkeypatch.setattr(service_audit, "record", broken)
     response = client.get(f"{API}/studies", headers=callers.radiologist)
     assert response.status_code >= 500 and "audit" in response.text.lower()
+
+
+def test_a_read_resolves_its_caller_in_the_thread_that_runs_and_commits_it(  # type: ignore[no-untyped-def]
+    client: TestClient, callers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sync dependency would be a thread-pool hop of its own: the lookup runs in the route's thread."""
+    from service.api import routing
+
+    threads: dict[str, int] = {}
+    real_authorize, real_commit = routing.authorize, Session.commit
+
+    def recording_authorize(*args):  # type: ignore[no-untyped-def]
+        threads["authorize"] = threading.get_ident()
+        return real_authorize(*args)
+
+    def recording_commit(self: Session) -> None:
+        threads["commit"] = threading.get_ident()
+        real_commit(self)
+
+    monkeypatch.setattr(routing, "authorize", recording_authorize)
+    monkeypatch.setattr(Session, "commit", recording_commit)
+    assert client.get(f"{API}/studies", headers=callers.radiologist).status_code == 200
+    assert threads["authorize"] == threads["commit"] != threading.get_ident()
+    # The answers stay those of the dependencies: a role without the right, and an unknown API key.
+    assert client.get(f"{API}/studies", headers=callers.researcher).status_code == 403
+    assert client.get(f"{API}/studies", headers={"X-API-Key": "mvk_unknown"}).status_code == 401

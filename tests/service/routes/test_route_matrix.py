@@ -42,7 +42,8 @@ def _permission(dependant) -> Permission | str | None:  # type: ignore[no-untype
         perm = getattr(dep.call, "permission", None)
         if perm is not None:
             return perm
-        if getattr(dep.call, "__name__", "") == "get_principal":
+        # get_principal, or the credentials that stand in for it in a sync route (service.api.routing)
+        if getattr(dep.call, "__name__", "") == "get_principal" or getattr(dep.call, "authenticates", False):
             found = "auth"
         inner = _permission(dep)
         if inner is not None:
