@@ -40,8 +40,9 @@ class Settings(BaseSettings):
     # Threads per API process for blocking work (sync routes, database): few, because Python threads share
     # one core's worth of interpreter and contend for it. Under 32 closed-loop clients on 2 cores, 12
     # threads cost 7-8 ms of CPU per request against 5-6 ms with 4 or 6 (worklist p95 ~300 vs ~200 ms);
-    # Starlette's 40 was worse still. 6 leaves room for slow requests (an uncached render, an export).
-    api_threads: int = Field(default=6, ge=1, le=256)
+    # Starlette's 40 was worse still. Once a request took one hop instead of two, 4 beat 6 and 2 (p95
+    # 122-137 ms against 141-162 and 129-131) and still leaves room for slow requests (a render, an export).
+    api_threads: int = Field(default=4, ge=1, le=256)
     promotion_tolerance: float = 0.01
 
     # DICOM network (C-STORE / C-ECHO listener); 0 disables it in ``medvlm serve``.

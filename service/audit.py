@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from compliance.audit import record, record_at_commit
+from compliance.audit import append, record_at_commit
 
 
 def audit(
@@ -31,6 +31,6 @@ def audit(
         resource_type=resource_type,
         resource_id=resource_id,
         detail=detail,
-        # Looked up at commit time: this module's ``record`` is the one seam every audited action passes.
-        writer=lambda s, **fields: record(s, **fields),
+        # Looked up at commit time: this module's ``append`` is the one seam every audited action passes.
+        writer=lambda s, **fields: append(s, **fields),
     )

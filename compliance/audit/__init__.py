@@ -1,7 +1,9 @@
 """Append-only, hash-chained audit trail: ``record`` in the caller's transaction, ``verify`` the chain."""
 
-from compliance.audit.chain import record, record_at_commit
+from compliance.audit.chain import append, record, record_at_commit
 from compliance.audit.tables import LANES, AuditEvent, AuditHead
 from compliance.audit.verify import VerifyResult, verify
 
-__all__ = ["LANES", "AuditEvent", "AuditHead", "VerifyResult", "record", "record_at_commit", "verify"]
+__all__ = [
+    "LANES", "AuditEvent", "AuditHead", "VerifyResult", "append", "record", "record_at_commit", "verify",
+]

@@ -140,7 +140,7 @@ def _lock_head_pg(connection: sa.Connection, lane: int) -> tuple[int, int, str]:
     return int(row[0]), int(row[1]) + 1, str(row[2])
 
 
-def _append(session: Session, fields: dict[str, Any]) -> AuditEvent:
+def _append(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
     # Core statements on the session's connection (same transaction): the ORM adds nothing here.
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
@@ -161,10 +161,10 @@ def _append(session: Session, fields: dict[str, Any]) -> AuditEvent:
     else:
         values["id"] = connection.execute(_INSERT_EVENT_ID, params).scalar_one()
         connection.execute(_MOVE_HEAD, params)
-    return AuditEvent(**values)
+    return values
 
 
-def _write(session: Session, fields: dict[str, Any]) -> AuditEvent:
+def _write(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
     try:
         return _append(session, fields)
     except SQLAlchemyError as exc:
@@ -179,7 +179,13 @@ def record(session: Session, *, actor: str, action: str, resource_type: str, res
     Raises ``AuditError`` for invalid arguments or a failed write; the caller must then roll back its
     transaction (``session_scope`` does), so that the audited action does not happen unaudited.
     """
-    return _write(session, _checked(actor, action, resource_type, resource_id, detail))
+    return AuditEvent(**_write(session, _checked(actor, action, resource_type, resource_id, detail)))
+
+
+def append(session: Session, *, actor: str, action: str, resource_type: str, resource_id: str,
+           detail: dict[str, Any] | None = None) -> None:
+    """``record`` without building the row's ORM object (a request that only needs the row written)."""
+    _write(session, _checked(actor, action, resource_type, resource_id, detail))
 
 
 def record_at_commit(session: Session, *, actor: str, action: str, resource_type: str, resource_id: str,

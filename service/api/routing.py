@@ -22,54 +22,100 @@ import inspect
 from collections.abc import Callable
 from typing import Annotated, Any, get_args, get_origin
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.params import Depends as DependsParam
 from fastapi.routing import APIRoute
 from sqlmodel import Session
 
-from service.api.deps import Credentials, authorize, credentials_dependency, principal_requirement
+from service.api.deps import (
+    Credentials,
+    authorize,
+    credentials_dependency,
+    get_settings_dep,
+    principal_requirement,
+)
 from service.auth.policy import Permission
+
+
+def _dependencies(parameter: inspect.Parameter) -> list[Callable[..., Any]]:
+    if get_origin(parameter.annotation) is not Annotated:
+        return []
+    return [
+        meta.dependency
+        for meta in get_args(parameter.annotation)[1:]
+        if isinstance(meta, DependsParam) and meta.dependency is not None
+    ]
 
 
 def _principal_parameters(signature: inspect.Signature) -> dict[str, Permission | None]:
     """Parameters fed by a principal dependency, with the permission each demands."""
     found: dict[str, Permission | None] = {}
     for name, parameter in signature.parameters.items():
-        if get_origin(parameter.annotation) is not Annotated:
-            continue
-        for meta in get_args(parameter.annotation)[1:]:
-            if isinstance(meta, DependsParam) and meta.dependency is not None:
-                yields_principal, permission = principal_requirement(meta.dependency)
-                if yields_principal:
-                    found[name] = permission
+        for dependency in _dependencies(parameter):
+            yields_principal, permission = principal_requirement(dependency)
+            if yields_principal:
+                found[name] = permission
     return found
+
+
+def _only_session_needs_the_session(signature: inspect.Signature, principals: dict[str, Any]) -> bool:
+    """True when no dependency but ``session`` itself (and the principals, resolved here) uses ``get_db``."""
+    for name, parameter in signature.parameters.items():
+        if name == "session" or name in principals:
+            continue
+        if any(dependency is not get_settings_dep for dependency in _dependencies(parameter)):
+            return False
+    return True
 
 
 def _in_one_thread(endpoint: Callable[..., Any], *, with_principal: bool) -> Callable[..., Any]:
     signature = inspect.signature(endpoint, eval_str=True)
     principals = _principal_parameters(signature) if with_principal else {}
+    # A route whose session nothing else shares opens and closes it here too: ``get_db`` as a generator
+    # dependency costs an exit stack per request, and its rollback after an error a hop of its own.
+    owns_session = bool(principals) and _only_session_needs_the_session(signature, principals)
 
-    @functools.wraps(endpoint)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        session: Session = kwargs["session"]
+    def run_and_commit(session: Session, kwargs: dict[str, Any]) -> Any:
         for name, permission in principals.items():
             kwargs[name] = authorize(session, kwargs[name], permission)
-        result = endpoint(*args, **kwargs)
+        result = endpoint(**kwargs)
         session.commit()
         return result
 
+    # FastAPI passes the request to one parameter only: reuse the route's own if it has one.
+    own_request = next((n for n, p in signature.parameters.items() if p.annotation is Request), None)
+    request_name = own_request or _REQUEST
+
+    @functools.wraps(endpoint)
+    def run(**kwargs: Any) -> Any:
+        if not owns_session:
+            return run_and_commit(kwargs["session"], kwargs)
+        request: Request = kwargs[request_name] if own_request else kwargs.pop(_REQUEST)
+        # Closing rolls back what a failed request left uncommitted.
+        with Session(request.app.state.engine, expire_on_commit=False) as session:
+            kwargs["session"] = session
+            return run_and_commit(session, kwargs)
+
     # FastAPI reads the parameters from ``__signature__`` (it stops unwrapping there): the principal ones
-    # now ask for credentials; the rest, return type included, are the route's own.
+    # now ask for credentials, an owned session for the request; the rest, return type included, are the
+    # route's own.
     def credentials(permission: Permission | None) -> Any:
         return Annotated[Credentials, Depends(credentials_dependency(permission))]
 
-    run.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[
-            parameter.replace(annotation=credentials(principals[name])) if name in principals else parameter
-            for name, parameter in signature.parameters.items()
-        ]
-    )
+    parameters = []
+    for name, parameter in signature.parameters.items():
+        if name in principals:
+            parameter = parameter.replace(annotation=credentials(principals[name]))
+        elif name == "session" and owns_session:
+            if own_request:
+                continue
+            parameter = parameter.replace(name=_REQUEST, annotation=Request)
+        parameters.append(parameter)
+    run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
     return run
+
+
+_REQUEST = "request_for_session"
 
 
 class CommittingRoute(APIRoute):

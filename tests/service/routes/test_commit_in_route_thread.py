@@ -61,7 +61,7 @@ def test_a_failed_audit_write_still_fails_the_read(  # type: ignore[no-untyped-d
     def broken(*_a, **_k):  # type: ignore[no-untyped-def]
         raise AuditError("audit write failed: disk full")
 
-    monkeypatch.setattr(service_audit, "record", broken)
+    monkeypatch.setattr(service_audit, "append", broken)
     response = client.get(f"{API}/studies", headers=callers.radiologist)
     assert response.status_code >= 500 and "audit" in response.text.lower()
 
@@ -90,3 +90,14 @@ def test_a_read_resolves_its_caller_in_the_thread_that_runs_and_commits_it(  # t
     # The answers stay those of the dependencies: a role without the right, and an unknown API key.
     assert client.get(f"{API}/studies", headers=callers.researcher).status_code == 403
     assert client.get(f"{API}/studies", headers={"X-API-Key": "mvk_unknown"}).status_code == 401
+
+
+def test_a_failed_read_returns_its_connection_to_the_pool(client: TestClient, callers, app) -> None:  # type: ignore[no-untyped-def]
+    """A GET route opens and closes its own session in its thread: after a 404, a 403 or a 200 nothing
+    is left checked out of the pool (on PostgreSQL, a leak would hold a connection and its snapshot)."""
+    pool = app.state.engine.pool
+    unknown = f"{API}/studies/1.2.826.0.1.3680043.99.1"
+    assert client.get(unknown, headers=callers.radiologist).status_code == 404
+    assert client.get(f"{API}/studies", headers=callers.researcher).status_code == 403
+    assert client.get(f"{API}/studies", headers=callers.radiologist).status_code == 200
+    assert pool.checkedout() == 0
