@@ -217,8 +217,9 @@ def credentials_dependency(permission: Permission | None) -> Callable[[Request],
 
     ``service.api.routing`` puts it in place of ``get_principal`` / ``require(permission)`` in a sync route
     that takes ``session``, and resolves the principal (``authorize``) in the route's own worker thread:
-    a sync dependency is a thread-pool hop of its own, which under load cost about 0.7 ms of a 3.5 ms
-    request. Missing, malformed, tampered and expired tokens are refused here, before any I/O.
+    a sync dependency is a thread-pool hop of its own, which cost 0.6-0.9 ms of CPU of a 3.5-3.8 ms
+    request (study detail, in-process, 8 concurrent). Missing, malformed, tampered and expired tokens are
+    refused here, before any I/O.
     """
 
     async def credentials(request: Request) -> Credentials:

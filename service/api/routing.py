@@ -9,10 +9,11 @@ much CPU as the worklist query. A sync route that takes ``session`` is therefore
   response is sent, is unchanged.
 - a GET route's principal parameter (``PrincipalDep`` or a ``require(...)`` alias) is fed by an async
   dependency that checks the credentials without I/O (``deps.credentials_dependency``); the session /
-  API-key lookup and the permission check (``deps.authorize``) run first in the route's thread, on the
-  request's session. The answers are those of the dependencies they replace (401, 403), but a malformed
-  path or query (whose rules the OpenAPI document publishes anyway) gets its 422 first. Routes that
-  write keep the dependency: a caller without the right is refused before its body is read.
+  API-key lookup and the permission check (``deps.authorize``) run first in the route's thread, and the
+  session is opened and closed there too (unless another dependency shares it), so the request takes one
+  hop in all. The answers are those of the dependencies they replace (401, 403), but a malformed path or
+  query (whose rules the OpenAPI document publishes anyway) gets its 422 first. Routes that write keep
+  the dependency: a caller without the right is refused before its body is read.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from service.api.deps import (
     principal_requirement,
 )
 from service.auth.policy import Permission
+
+# The parameter that brings the request in place of ``session`` when the route opens its own session.
+_REQUEST = "request_for_session"
 
 
 def _dependencies(parameter: inspect.Parameter) -> list[Callable[..., Any]]:
@@ -113,9 +117,6 @@ def _in_one_thread(endpoint: Callable[..., Any], *, with_principal: bool) -> Cal
         parameters.append(parameter)
     run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
     return run
-
-
-_REQUEST = "request_for_session"
 
 
 class CommittingRoute(APIRoute):
