@@ -23,8 +23,21 @@ def test_every_api_route_commits_in_its_own_thread(app) -> None:  # type: ignore
     assert [r.path for r in api_routes if not isinstance(r, CommittingRoute)] == []
 
 
-def test_a_read_is_committed_with_its_audit_row_in_the_route_thread(  # type: ignore[no-untyped-def]
-    client: TestClient, callers, app, monkeypatch: pytest.MonkeyPatch
+def _audit_rows(app) -> int:  # type: ignore[no-untyped-def]
+    with Session(app.state.engine) as session:
+        return int(session.exec(sa.select(sa.func.count()).select_from(AuditEvent)).one()[0])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "caller", "body", "status"),
+    [
+        ("GET", "/studies", "radiologist", None, 200),  # a read: the route opens and closes its session
+        ("POST", "/users", "admin", {"username": "hop", "password": "p" * 12, "role": "researcher"}, 201),
+    ],
+    ids=["read", "write"],
+)
+def test_a_request_is_committed_with_its_audit_row_in_the_route_thread(  # type: ignore[no-untyped-def]
+    client: TestClient, callers, app, monkeypatch: pytest.MonkeyPatch, method, path, caller, body, status
 ) -> None:
     commits: list[str] = []
     hops: list[object] = []
@@ -42,14 +55,12 @@ def test_a_read_is_committed_with_its_audit_row_in_the_route_thread(  # type: ig
 
     monkeypatch.setattr(Session, "commit", recording_commit)
     monkeypatch.setattr(deps, "run_in_threadpool", recording_hop)
-    with Session(app.state.engine) as session:
-        before = session.exec(sa.select(sa.func.count()).select_from(AuditEvent)).one()[0]
-    assert client.get(f"{API}/studies", headers=callers.radiologist).status_code == 200
-    with Session(app.state.engine) as session:
-        after = session.exec(sa.select(sa.func.count()).select_from(AuditEvent)).one()[0]
-    assert after == before + 1  # the worklist read's audit row was committed
+    before = _audit_rows(app)
+    headers = getattr(callers, caller)
+    assert client.request(method, f"{API}{path}", headers=headers, json=body).status_code == status
+    assert _audit_rows(app) == before + 1  # the action's audit row was committed with it
     assert commits and all(name != "MainThread" for name in commits)
-    assert hops == []  # nothing left for get_db to commit in another hop
+    assert hops == []  # nothing left for get_db to commit or roll back in another hop
 
 
 def test_a_failed_audit_write_still_fails_the_read(  # type: ignore[no-untyped-def]
