@@ -1,9 +1,10 @@
 """The service's single door to the audit trail, in the caller's transaction.
 
 The row is checked at once but written just before the transaction commits
-(``compliance.audit.record_at_commit``): the audit lane's head lock is then held for two statements and
-the commit only, not while the rest of the request runs. If the audit write raises, the commit fails and
-the action's transaction rolls back with it: an action is never committed without its audit row.
+(``compliance.audit.record_at_commit``): the audit lane's head lock is then held for one statement (on
+PostgreSQL) and the commit only, not while the rest of the request runs. If the audit write raises, the
+commit fails and the action's transaction rolls back with it: an action is never committed without its
+audit row.
 """
 
 from __future__ import annotations

@@ -4,14 +4,17 @@
 audit row goes with it, and when the audit write fails, the error propagates and the caller's transaction
 (``session_scope``) rolls the action back. Nothing is committed here. ``record_at_commit`` checks its
 arguments at once but writes the row just before the session commits (a ``before_commit`` hook): the
-lane's head lock is then held only for the last two statements and the commit, not for the rest of the
+lane's head lock is then held only for the last statement and the commit, not for the rest of the
 request; a failed write still makes the commit, and so the action, fail.
 
 The trail is ``LANES`` chains (``tables``). A transaction appends to one lane: its preferred lane (a hash
 of process and thread, so one worker keeps to one lane) or, on PostgreSQL, the next lane whose head is not
 locked by another transaction (``FOR UPDATE SKIP LOCKED``); only if all are busy does it wait for its
 preferred lane. Under READ COMMITTED a locked head row is re-read at its latest committed version, so
-positions never collide. On SQLite the database write lock serialises writers anyway.
+positions never collide. On PostgreSQL taking a free head, hashing the row, inserting it and moving the
+head is one statement (one round trip per audited request); the database hashes the canonical JSON that
+Python escaped, adding only the lane, position and previous hash. On SQLite the database write lock
+serialises writers anyway.
 
 Each row's hash is sha256 over the canonical JSON (sorted keys, no spaces, UTF-8) of its fields, including
 its lane position and the previous row's hash; lane 0 rows omit the lane (they are hashed exactly as the
@@ -109,58 +112,104 @@ _MISSING = AuditError("the audit chain head row is missing: run `medvlm` migrati
 
 # Statements built once: building and cache-keying them again on every audited request cost more CPU than
 # PostgreSQL spent running them. Parameters are bound per call.
-_HEAD_COLS = (_head.c.lane, _head.c.last_seq, _head.c.last_hash)
-_LOCK_FREE_HEAD_PG = (sa.select(*_HEAD_COLS)
-                      .order_by((_head.c.lane + (LANES - sa.bindparam("preferred"))) % LANES)
-                      .limit(1).with_for_update(skip_locked=True))
-_LOCK_HEAD = sa.select(*_HEAD_COLS).where(_head.c.lane == sa.bindparam("preferred")).with_for_update()
 _EVENT_FIELDS = ("actor", "action", "resource_type", "resource_id", "detail", "lane", "lane_seq",
                  "created_at", "prev_hash", "hash")
 # Bound names carry a prefix: SQLAlchemy reserves a column's own name for its VALUES / SET parameter.
-_INSERT_EVENT = sa.insert(_event).values({name: sa.bindparam(f"e_{name}", type_=_event.c[name].type)
-                                          for name in _EVENT_FIELDS})
+_INSERT_EVENT_ID = sa.insert(_event).values(
+    {name: sa.bindparam(f"e_{name}", type_=_event.c[name].type) for name in _EVENT_FIELDS}
+).returning(_event.c.id)
 _MOVE_HEAD = (sa.update(_head).where(_head.c.lane == sa.bindparam("e_lane"))
               .values(last_seq=sa.bindparam("e_lane_seq"), last_hash=sa.bindparam("e_hash")))
-_INSERT_EVENT_ID = _INSERT_EVENT.returning(_event.c.id)
-# PostgreSQL: row and head in one round trip while the lane is locked.
-_inserted = _INSERT_EVENT_ID.cte("inserted")
-_APPEND_PG = _MOVE_HEAD.add_cte(_inserted).returning(sa.select(_inserted.c.id).scalar_subquery())
 # SQLite: the UPDATE takes the database write lock before the head is read.
 _CLAIM_NEXT_SQLITE = (sa.update(_head).where(_head.c.lane == sa.bindparam("preferred"))
                       .values(last_seq=_head.c.last_seq + 1).returning(_head.c.last_seq, _head.c.last_hash))
 
 
-def _lock_head_pg(connection: sa.Connection, lane: int) -> tuple[int, int, str]:
-    """Lock the first head not locked by another transaction, starting at ``lane``; else wait for it."""
-    row = connection.execute(_LOCK_FREE_HEAD_PG, {"preferred": lane}).first()
-    if row is None:  # every head busy (or none at all): queue on the preferred lane
-        row = connection.execute(_LOCK_HEAD, {"preferred": lane}).first()
+def _hashed_document_parts(fields: dict[str, Any], created_at: datetime) -> tuple[str, str]:
+    """The row's canonical JSON around the keys only the database knows (lane, prev_hash, seq).
+
+    The keys sort as action, actor, created_at, detail | lane, prev_hash | resource_id, resource_type |
+    seq, so the document is ``before + [,"lane":L] + ,"prev_hash":"H", + after + ,"seq":N}``: every string
+    is escaped here, by the same ``canonical_json`` that ``verify`` uses; the database adds only integers
+    and a hex hash.
+    """
+    before = canonical_json({"action": fields["action"], "actor": fields["actor"],
+                             "created_at": _canonical_time(created_at), "detail": fields["detail"]})
+    after = canonical_json({"resource_id": fields["resource_id"], "resource_type": fields["resource_type"]})
+    return before[:-1], after[1:-1]
+
+
+# PostgreSQL, one statement (one round trip, atomic even outside a transaction): lock a lane head, hash
+# the row with the lane's position and last hash (sha256 over the document of ``_hashed_document_parts``:
+# exactly ``row_hash``), insert it and move the head. Under READ COMMITTED the locked head is returned at
+# its latest committed version, and the UPDATE follows it there.
+_APPEND_PG_TEMPLATE = """
+WITH head AS (
+    SELECT lane, last_seq + 1 AS seq, last_hash FROM audit_head {lock}
+), hashed AS (
+    SELECT lane, seq, last_hash, encode(sha256(convert_to(
+        :doc_before || CASE WHEN lane = 0 THEN '' ELSE ',"lane":' || lane END
+        || ',"prev_hash":' || to_json(last_hash)::text || ',' || :doc_after || ',"seq":' || seq || '}}',
+        'UTF8')), 'hex') AS hash
+    FROM head
+), inserted AS (
+    INSERT INTO audit_event
+        (actor, action, resource_type, resource_id, detail, lane, lane_seq, created_at, prev_hash, hash)
+    SELECT :e_actor, :e_action, :e_resource_type, :e_resource_id, :e_detail, lane, seq, :e_created_at,
+           last_hash, hash FROM hashed
+    RETURNING id, lane, lane_seq, prev_hash, hash
+), moved AS (
+    UPDATE audit_head SET last_seq = inserted.lane_seq, last_hash = inserted.hash
+    FROM inserted WHERE audit_head.lane = inserted.lane
+)
+SELECT id, lane, lane_seq, prev_hash, hash FROM inserted
+"""
+
+
+def _append_statement(lock: str) -> sa.TextClause:
+    return sa.text(_APPEND_PG_TEMPLATE.format(lock=lock)).bindparams(
+        sa.bindparam("e_detail", type_=_event.c.detail.type),
+        sa.bindparam("e_created_at", type_=_event.c.created_at.type))
+
+
+# The first head no other transaction holds, starting at the preferred lane; none back means all are held.
+_APPEND_PG_FREE_LANE = _append_statement(
+    f"ORDER BY (lane + ({LANES} - :preferred)) % {LANES} LIMIT 1 FOR UPDATE SKIP LOCKED")
+# Every head was held: queue on the preferred lane.
+_APPEND_PG_PREFERRED_LANE = _append_statement("WHERE lane = :preferred FOR UPDATE")
+
+
+def _append_pg(connection: sa.Connection, fields: dict[str, Any]) -> dict[str, Any]:
+    created_at = datetime.now(UTC).replace(tzinfo=None)
+    doc_before, doc_after = _hashed_document_parts(fields, created_at)
+    params = {f"e_{name}": value for name, value in fields.items()} | {
+        "preferred": preferred_lane(), "doc_before": doc_before, "doc_after": doc_after,
+        "e_created_at": created_at}
+    row = connection.execute(_APPEND_PG_FREE_LANE, params).first()
+    if row is None:
+        row = connection.execute(_APPEND_PG_PREFERRED_LANE, params).first()
     if row is None:
         raise _MISSING
-    return int(row[0]), int(row[1]) + 1, str(row[2])
+    return fields | {"id": row[0], "lane": row[1], "lane_seq": row[2], "created_at": created_at,
+                     "prev_hash": row[3], "hash": row[4]}
 
 
 def _append(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
     # Core statements on the session's connection (same transaction): the ORM adds nothing here.
     connection = session.connection()
-    postgres = connection.dialect.name == "postgresql"
-    if postgres:
-        lane, seq, prev_hash = _lock_head_pg(connection, preferred_lane())
-    else:
-        lane = preferred_lane()
-        row = connection.execute(_CLAIM_NEXT_SQLITE, {"preferred": lane}).first()
-        if row is None:
-            raise _MISSING
-        seq, prev_hash = int(row[0]), str(row[1])
+    if connection.dialect.name == "postgresql":
+        return _append_pg(connection, fields)
+    lane = preferred_lane()
+    row = connection.execute(_CLAIM_NEXT_SQLITE, {"preferred": lane}).first()
+    if row is None:
+        raise _MISSING
+    seq, prev_hash = int(row[0]), str(row[1])
     created_at = datetime.now(UTC).replace(tzinfo=None)
     values = fields | {"lane": lane, "lane_seq": seq, "created_at": created_at, "prev_hash": prev_hash}
     values["hash"] = row_hash(seq=seq, created_at=created_at, prev_hash=prev_hash, lane=lane, **fields)
     params = {f"e_{name}": values[name] for name in _EVENT_FIELDS}
-    if postgres:
-        values["id"] = connection.execute(_APPEND_PG, params).scalar_one()
-    else:
-        values["id"] = connection.execute(_INSERT_EVENT_ID, params).scalar_one()
-        connection.execute(_MOVE_HEAD, params)
+    values["id"] = connection.execute(_INSERT_EVENT_ID, params).scalar_one()
+    connection.execute(_MOVE_HEAD, params)
     return values
 
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 
@@ -322,6 +323,122 @@ def test_a_held_lane_does_not_block_other_writers(postgres_server: object,
     assert result.ok and result.checked == 2, result.summary()
     assert held.lane == 3
     assert sorted(lanes) == [("user:a", 3), ("user:b", 4)]
+
+
+TRICKY_ROWS: list[dict] = [
+    {"actor": 'user:o"brien\\x', "action": "report.edit", "resource_type": "report",
+     "resource_id": "r/1 ü \u2028",
+     "detail": {"text": 'a "quoted" \\ back\nslash', "emoji": "🩻", "n": [1, 2.5, None],
+                "nested": {"z": True, "a": "é"}}},
+    {"actor": "user:x", "action": "study.view", "resource_type": "study", "resource_id": "1.2.3",
+     "detail": None},
+    {"actor": "api_key:pacs", "action": "study.upload", "resource_type": "study", "resource_id": "9",
+     "detail": {}},
+]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("lane", [0, 5])
+def test_hash_made_by_postgresql_is_the_python_row_hash(postgres_server: object, lane: int,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL hashes the row in the appending statement: byte for byte what ``row_hash`` (and so
+    ``verify``) computes, for quotes, backslashes, non-ASCII, nested detail, no detail, lane 0 and not."""
+    from compliance.audit import chain
+    from medvlm.db import migrate
+
+    monkeypatch.setattr(chain, "preferred_lane", lambda: lane)
+    url = postgres_server.create_database()  # type: ignore[attr-defined]
+    migrate(url)
+    engine = get_engine(url)
+    with session_scope(engine) as session:
+        recorded = [record(session, **row) for row in TRICKY_ROWS]
+    with session_scope(engine) as session:
+        result = verify(session)
+        stored = session.execute(sa.text("SELECT lane, lane_seq, hash FROM audit_event ORDER BY id")).all()
+    assert result.ok and result.checked == len(TRICKY_ROWS), result.summary()
+    for event, row in zip(recorded, stored, strict=True):
+        expected = row_hash(seq=event.lane_seq, created_at=event.created_at, actor=event.actor,
+                            action=event.action, resource_type=event.resource_type,
+                            resource_id=event.resource_id, detail=event.detail, prev_hash=event.prev_hash,
+                            lane=event.lane)
+        assert (row.lane, row.lane_seq, row.hash) == (lane, event.lane_seq, expected)
+        assert event.hash == expected
+
+
+@pytest.mark.postgres
+def test_writers_crowding_one_lane_keep_every_lane_valid(postgres_server: object,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight threads all preferring lane 7: heads are taken, skipped and re-read at their latest version
+    under contention; every row lands once, in order, on a valid chain."""
+    from compliance.audit import chain
+    from medvlm.db import migrate
+
+    monkeypatch.setattr(chain, "preferred_lane", lambda: 7)
+    url = postgres_server.create_database()  # type: ignore[attr-defined]
+    migrate(url)
+    engine = get_engine(url)
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(25):
+                with session_scope(engine) as session:
+                    record(session, actor=f"user:{n}", action="study.view", resource_type="study",
+                           resource_id=f"{n}.{i}")
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    with session_scope(engine) as session:
+        result = verify(session)
+        per_lane = dict(session.execute(sa.text(
+            "SELECT lane, count(*) FROM audit_event GROUP BY lane")).all())
+    assert result.ok and result.checked == 200, result.summary()
+    assert per_lane[7] >= 25  # the preferred lane is used first
+
+
+@pytest.mark.postgres
+def test_with_every_lane_held_a_writer_waits_for_its_own(postgres_server: object,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL: when all ``LANES`` heads are locked by open transactions, a writer queues on its
+    preferred lane and appends there once that lane's holder commits."""
+    from compliance.audit import chain
+    from medvlm.db import migrate
+
+    url = postgres_server.create_database()  # type: ignore[attr-defined]
+    migrate(url)
+    engine = get_engine(url)
+    with ExitStack() as stack:
+        holders = []
+        for lane in range(LANES):
+            monkeypatch.setattr(chain, "preferred_lane", lambda lane=lane: lane)
+            holder = stack.enter_context(session_scope(engine))
+            held = record(holder, actor=f"user:h{lane}", action="study.view", resource_type="study",
+                          resource_id=str(lane))
+            assert held.lane == lane
+            holders.append(holder)
+        monkeypatch.setattr(chain, "preferred_lane", lambda: 2)
+        appended: list[AuditEvent] = []
+        waiter = threading.Thread(target=lambda: appended.append(_record_one(engine)))
+        waiter.start()
+        waiter.join(1.0)
+        assert waiter.is_alive(), "a writer appended although every lane head was locked"
+        holders[2].commit()  # lane 2's holder commits: its head is free
+        waiter.join(20)
+        assert not waiter.is_alive() and appended[0].lane == 2 and appended[0].lane_seq == 2
+    with session_scope(engine) as session:
+        result = verify(session)
+    assert result.ok and result.checked == LANES + 1, result.summary()
+
+
+def _record_one(engine: Engine) -> AuditEvent:
+    with session_scope(engine) as session:
+        return record(session, actor="user:w", action="study.view", resource_type="study", resource_id="w")
 
 
 def test_rows_are_written_at_commit_and_roll_back_with_the_action(database_url: str) -> None:
