@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 from medvlm.db import get_engine
 from medvlm.settings import Settings
 from service import connection_balance
+from service.api.read_sessions import reads_engine
 from service.api.routes import (
     api_keys,
     auth,
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, drafter: Drafter | None = No
     )
     app.state.settings = settings
     app.state.engine = get_engine(settings.resolved_database_url)
+    app.state.read_engine = reads_engine(app.state.engine)  # GET routes' sessions (``read_sessions``)
     source = drafter_source(settings) if drafter is None else (lambda: drafter)
     app.state.drafter: Callable[[], Drafter | None] = source  # type: ignore[misc]
     app.state.wake = threading.Event()  # set when jobs are queued; in-process workers wait on it

@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
 from medvlm.settings import Settings
+from service.api.read_sessions import read_session
 from service.auth.policy import Permission, allowed
 from service.auth.security import API_KEY_PREFIX, api_key_digest, decode_token
 from service.db.tables import ApiKey, User, UserSession, utc
@@ -53,7 +54,10 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     routes commit in their own thread (``service.api.routing``); what is left in a transaction (an async
     route's work, a failed request's) is committed or rolled back here, in the pool.
     """
-    session = Session(request.app.state.engine, expire_on_commit=False)
+    if request.method in ("GET", "HEAD"):  # reads: statements commit by themselves on PostgreSQL
+        session = read_session(request.app.state.read_engine)
+    else:
+        session = Session(request.app.state.engine, expire_on_commit=False)
     try:
         yield session
     except BaseException:

@@ -11,9 +11,10 @@ much CPU as the worklist query. A sync route that takes ``session`` is therefore
   dependency that checks the credentials without I/O (``deps.credentials_dependency``); the session /
   API-key lookup and the permission check (``deps.authorize``) run first in the route's thread, and the
   session is opened and closed there too (unless another dependency shares it), so the request takes one
-  hop in all. The answers are those of the dependencies they replace (401, 403), but a malformed path or
-  query (whose rules the OpenAPI document publishes anyway) gets its 422 first. Routes that write keep
-  the dependency: a caller without the right is refused before its body is read.
+  hop in all. That session autocommits on PostgreSQL (``read_sessions``: no BEGIN / COMMIT round trips).
+  The answers are those of the dependencies they replace (401, 403), but a malformed path or query
+  (whose rules the OpenAPI document publishes anyway) gets its 422 first. Routes that write keep the
+  dependency: a caller without the right is refused before its body is read.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from service.api.deps import (
     get_settings_dep,
     principal_requirement,
 )
+from service.api.read_sessions import read_session
 from service.auth.policy import Permission
 
 # The parameter that brings the request in place of ``session`` when the route opens its own session.
@@ -96,7 +98,7 @@ def _in_one_thread(endpoint: Callable[..., Any], *, with_principal: bool) -> Cal
             return run_and_commit(kwargs["session"], kwargs)
         request: Request = kwargs[request_name] if own_request else kwargs.pop(_REQUEST)
         # Closing rolls back what a failed request left uncommitted.
-        with Session(request.app.state.engine, expire_on_commit=False) as session:
+        with read_session(request.app.state.read_engine) as session:
             kwargs["session"] = session
             return run_and_commit(session, kwargs)
 

@@ -79,6 +79,47 @@ def test_worklist_filters_and_order(client: TestClient, callers, worker) -> None
     assert _uids(client, h, status="in_review") == ["1.2.10"]
 
 
+def _totals(client: TestClient, headers: dict[str, str], **params: object) -> tuple[int, int, int]:
+    """The total on a page listing every match, the total past the last page, and how many were listed."""
+    url = f"{API}/studies"
+    listed = client.get(url, params={**params, "page_size": 500}, headers=headers).json()
+    past = client.get(url, params={**params, "page": 9, "page_size": 500}, headers=headers).json()
+    assert past["items"] == []
+    return listed["total"], past["total"], len(listed["items"])
+
+
+def test_worklist_total_is_exact_for_every_filter(  # type: ignore[no-untyped-def]
+    client: TestClient, callers, worker, app_settings, tmp_path
+) -> None:
+    """The total is the number of matches for every filter shape, on a full page and past the last one."""
+    from medvlm.dicom.ingest import ingest_paths
+
+    h = callers.radiologist
+    _seed(client, h)  # three studies, drafting
+    upload(client, callers.integration, dicom_bytes(study_uid="1.2.13", study_date="20240401"))
+    path = tmp_path / "cli.dcm"
+    path.write_bytes(dicom_bytes(study_uid="1.2.14", study_date="20240501", modality="MR"))
+    assert ingest_paths([path], settings=app_settings).ingested == 1  # received
+    expected: list[tuple[dict[str, str], int]] = [
+        ({}, 5),
+        ({"status": "drafting"}, 4),
+        ({"status": "received"}, 1),
+        ({"status": "signed"}, 0),  # no study has ever been signed
+        ({"status": "drafting", "modality": "CT"}, 3),
+        ({"status": "drafting", "q": "P1"}, 2),
+        ({"date_from": "2024-02-01"}, 4),
+    ]
+    for params, n in expected:
+        assert _totals(client, h, **params) == (n, n, n), params
+    assert _totals(client, callers.integration) == (1, 1, 1)  # its own studies only: counted
+    assert _totals(client, callers.integration, status="received") == (0, 0, 0)
+
+    run_jobs(worker)
+    assert _totals(client, h, status="drafting") == (0, 0, 0)  # a status everyone has left
+    assert _totals(client, h, status="draft_ready") == (4, 4, 4)
+    assert _totals(client, h) == (5, 5, 5)
+
+
 def test_study_detail_and_frames(client: TestClient, callers) -> None:  # type: ignore[no-untyped-def]
     h = callers.radiologist
     upload(client, h, dicom_bytes(study_uid="1.2.20", patient_id="P9", accession="A9"))
