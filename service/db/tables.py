@@ -84,7 +84,8 @@ class StudyState(SQLModel, table=True):
 
     __tablename__ = "service_study_states"
     __table_args__ = (
-        sa.Index("ix_study_states_worklist", *_WORKLIST_ORDER),
+        # ``status`` last: every page returns it, so the page is read from the index alone (0008).
+        sa.Index("ix_study_states_worklist", *_WORKLIST_ORDER, "status"),
         sa.Index("ix_study_states_worklist_status", "status", *_WORKLIST_ORDER),
     )
     study_instance_uid: str = Field(primary_key=True, max_length=64)
