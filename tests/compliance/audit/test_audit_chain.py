@@ -266,26 +266,31 @@ def test_audit_row_rolls_back_with_its_action(database_url: str) -> None:
     assert result.ok and result.checked == 2, result.summary()
 
 
-def test_concurrent_writers_keep_one_chain(database_url: str) -> None:
-    """Six threads, each appending in its own transactions: no collision, no gap, one valid chain."""
-    engine = get_engine(database_url)
+def _append_from_threads(engine: Engine, *, threads: int, rows_each: int) -> None:
+    """``threads`` threads, each appending ``rows_each`` rows in transactions of their own; no errors."""
     errors: list[BaseException] = []
 
     def writer(n: int) -> None:
         try:
-            for i in range(8):
+            for i in range(rows_each):
                 with session_scope(engine) as session:
                     record(session, actor=f"user:{n}", action="study.view", resource_type="study",
                            resource_id=f"{n}.{i}")
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
-    for t in threads:
+    started = [threading.Thread(target=writer, args=(n,)) for n in range(threads)]
+    for t in started:
         t.start()
-    for t in threads:
+    for t in started:
         t.join()
     assert not errors, errors
+
+
+def test_concurrent_writers_keep_one_chain(database_url: str) -> None:
+    """Six threads, each appending in its own transactions: no collision, no gap, one valid chain."""
+    engine = get_engine(database_url)
+    _append_from_threads(engine, threads=6, rows_each=8)
     with session_scope(engine) as session:
         result = verify(session)
     assert result.ok and result.checked == 48, result.summary()
@@ -377,23 +382,7 @@ def test_writers_crowding_one_lane_keep_every_lane_valid(postgres_server: object
     url = postgres_server.create_database()  # type: ignore[attr-defined]
     migrate(url)
     engine = get_engine(url)
-    errors: list[BaseException] = []
-
-    def writer(n: int) -> None:
-        try:
-            for i in range(25):
-                with session_scope(engine) as session:
-                    record(session, actor=f"user:{n}", action="study.view", resource_type="study",
-                           resource_id=f"{n}.{i}")
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    _append_from_threads(engine, threads=8, rows_each=25)
     with session_scope(engine) as session:
         result = verify(session)
         per_lane = dict(session.execute(sa.text(
