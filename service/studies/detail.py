@@ -1,4 +1,4 @@
-"""A study's detail (patient, status, series and their instances) in two queries, visibility included."""
+"""A study's detail (patient, status, series and their instances) in one query, visibility included."""
 
 from __future__ import annotations
 
@@ -15,27 +15,25 @@ from service.studies.access import sees_source
 _study, _patient, _state = (t.__table__ for t in (Study, Patient, StudyState))  # type: ignore[attr-defined]
 _series, _instance, _report = (t.__table__ for t in (Series, Instance, Report))  # type: ignore[attr-defined]
 _UID = bindparam("study_uid")
+_INSTANCE_FIELDS = tuple(InstancePublic.model_fields)
 # Built once, as Core: the ORM's entities and building the statements cost more CPU than running them.
-_STUDY = (
+# One statement, one row per instance (series without instances and studies without series kept by the
+# outer joins): a second round trip for the series cost about as much as the study's own columns repeated.
+_STUDY_SERIES_AND_INSTANCES = (
     select(
         _study.c.study_date, _study.c.study_time, _study.c.accession_number, _study.c.description,
         _study.c.referring_physician, _patient.c.patient_id, _patient.c.name, _patient.c.birth_date,
         _patient.c.sex, _state.c.status, _state.c.critical, _state.c.source_api_key_id,
         select(_report.c.id).where(_report.c.study_instance_uid == _UID).limit(1).scalar_subquery()
         .label("report_id"),
+        _series.c.series_instance_uid, _series.c.modality, _series.c.description.label("series_description"),
+        *(_instance.c[name] for name in _INSTANCE_FIELDS),
     )
     .join(_patient, _patient.c.id == _study.c.patient_pk)
     .outerjoin(_state, _state.c.study_instance_uid == _study.c.study_instance_uid)
-    .where(_study.c.study_instance_uid == _UID)
-)
-_INSTANCE_FIELDS = tuple(InstancePublic.model_fields)
-_SERIES_AND_INSTANCES = (
-    select(
-        _series.c.series_instance_uid, _series.c.modality, _series.c.description,
-        *(_instance.c[name] for name in _INSTANCE_FIELDS),
-    )
+    .outerjoin(_series, _series.c.study_instance_uid == _study.c.study_instance_uid)
     .outerjoin(_instance, _instance.c.series_instance_uid == _series.c.series_instance_uid)
-    .where(_series.c.study_instance_uid == _UID)
+    .where(_study.c.study_instance_uid == _UID)
     .order_by(
         _series.c.series_number, _series.c.series_instance_uid, _instance.c.instance_number,
         _instance.c.sop_instance_uid,
@@ -45,18 +43,20 @@ _SERIES_AND_INSTANCES = (
 
 def study_detail(session: Session, principal: Principal, study_uid: str) -> StudyDetail:
     """The study as the viewer needs it; a study the caller may not see is "not found", as elsewhere."""
-    connection = session.connection()
-    found = connection.execute(_STUDY, {"study_uid": study_uid}).first()
+    rows = session.connection().execute(_STUDY_SERIES_AND_INSTANCES, {"study_uid": study_uid}).all()
+    found = rows[0] if rows else None
     if found is None or not sees_source(principal, found.status is not None, found.source_api_key_id):
         raise NotFoundError(f"study {study_uid} not found")
     series: dict[str, SeriesPublic] = {}
-    for row in connection.execute(_SERIES_AND_INSTANCES, {"study_uid": study_uid}):
+    for row in rows:
+        if row.series_instance_uid is None:  # a study without series (outer join)
+            continue
         entry = series.setdefault(
             row.series_instance_uid,
             SeriesPublic(
                 series_instance_uid=row.series_instance_uid,
                 modality=row.modality,
-                description=row.description,
+                description=row.series_description,
                 instances=[],
             ),
         )

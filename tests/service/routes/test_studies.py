@@ -158,6 +158,26 @@ def test_study_detail_and_frames(client: TestClient, callers) -> None:  # type: 
     )
 
 
+def _numbered(series_uid: str, series_number: int, instance_number: int, description: str) -> bytes:
+    ds = pydicom.dcmread(io.BytesIO(dicom_bytes(study_uid="1.2.21", modality="MR", series_uid=series_uid)))
+    ds.SeriesNumber, ds.InstanceNumber, ds.SeriesDescription = series_number, instance_number, description
+    ds.StudyDescription = "BRAIN"
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def test_study_detail_groups_series_and_orders_instances(client: TestClient, callers) -> None:  # type: ignore[no-untyped-def]
+    h = callers.radiologist
+    upload(client, h, _numbered("1.2.21.2", 2, 2, "T2"), _numbered("1.2.21.1", 1, 2, "T1"),
+           _numbered("1.2.21.2", 2, 1, "T2"), _numbered("1.2.21.1", 1, 1, "T1"))
+    detail = client.get(f"{API}/studies/1.2.21", headers=h).json()
+    assert detail["description"] == "BRAIN"
+    assert [(s["series_instance_uid"], s["modality"], s["description"]) for s in detail["series"]] == [
+        ("1.2.21.1", "MR", "T1"), ("1.2.21.2", "MR", "T2")]
+    assert [[i["instance_number"] for i in s["instances"]] for s in detail["series"]] == [[1, 2], [1, 2]]
+
+
 def test_integration_keys_see_only_their_studies(client: TestClient, callers, worker) -> None:  # type: ignore[no-untyped-def]
     mine = upload(client, callers.integration, dicom_bytes(study_uid="1.2.30"))
     upload(client, callers.radiologist, dicom_bytes(study_uid="1.2.31"))
