@@ -1,8 +1,8 @@
 """Sessions for GET routes: on PostgreSQL every statement commits by itself, no BEGIN / COMMIT round trips.
 
 psycopg opens a transaction with a ``BEGIN`` round trip of its own and closes it with a ``COMMIT`` one: two
-of the six round trips of a study request (of five for a frame), each costing the API process and
-PostgreSQL about as much CPU as a small query. A GET route needs neither:
+of a GET request's five (BEGIN, login session, the query, the audit append, COMMIT), each costing the API
+process and PostgreSQL about as much CPU as a small query. A GET route needs neither:
 
 - what it writes is its audit row, appended by one statement that locks a lane head, inserts and moves the
   head atomically by itself (``compliance.audit.chain``), and at most every 30 s the caller's last-seen
