@@ -179,8 +179,7 @@ _APPEND_PG_FREE_LANE = _append_statement(
 _APPEND_PG_PREFERRED_LANE = _append_statement("WHERE lane = :preferred FOR UPDATE")
 
 
-def _append_pg(connection: sa.Connection, fields: dict[str, Any]) -> dict[str, Any]:
-    created_at = datetime.now(UTC).replace(tzinfo=None)
+def _append_pg(connection: sa.Connection, fields: dict[str, Any], created_at: datetime) -> dict[str, Any]:
     doc_before, doc_after = _hashed_document_parts(fields, created_at)
     params = {f"e_{name}": value for name, value in fields.items()} | {
         "preferred": preferred_lane(), "doc_before": doc_before, "doc_after": doc_after,
@@ -197,14 +196,14 @@ def _append_pg(connection: sa.Connection, fields: dict[str, Any]) -> dict[str, A
 def _append(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
     # Core statements on the session's connection (same transaction): the ORM adds nothing here.
     connection = session.connection()
+    created_at = datetime.now(UTC).replace(tzinfo=None)
     if connection.dialect.name == "postgresql":
-        return _append_pg(connection, fields)
+        return _append_pg(connection, fields, created_at)
     lane = preferred_lane()
     row = connection.execute(_CLAIM_NEXT_SQLITE, {"preferred": lane}).first()
     if row is None:
         raise _MISSING
     seq, prev_hash = int(row[0]), str(row[1])
-    created_at = datetime.now(UTC).replace(tzinfo=None)
     values = fields | {"lane": lane, "lane_seq": seq, "created_at": created_at, "prev_hash": prev_hash}
     values["hash"] = row_hash(seq=seq, created_at=created_at, prev_hash=prev_hash, lane=lane, **fields)
     params = {f"e_{name}": values[name] for name in _EVENT_FIELDS}

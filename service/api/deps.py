@@ -47,6 +47,14 @@ def _rollback_and_close(session: Session) -> None:
         session.close()
 
 
+def request_session(request: Request) -> Session:
+    """The request's session: for GET / HEAD a read session (autocommit on PostgreSQL, ``read_sessions``),
+    otherwise one transaction. Opening it does no I/O."""
+    if request.method in ("GET", "HEAD"):
+        return read_session(request.app.state.read_engine)
+    return Session(request.app.state.engine, expire_on_commit=False)
+
+
 async def get_db(request: Request) -> AsyncIterator[Session]:
     """A session per request, committed when the route returns.
 
@@ -54,10 +62,7 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     routes commit in their own thread (``service.api.routing``); what is left in a transaction (an async
     route's work, a failed request's) is committed or rolled back here, in the pool.
     """
-    if request.method in ("GET", "HEAD"):  # reads: statements commit by themselves on PostgreSQL
-        session = read_session(request.app.state.read_engine)
-    else:
-        session = Session(request.app.state.engine, expire_on_commit=False)
+    session = request_session(request)
     try:
         yield session
     except BaseException:

@@ -35,8 +35,8 @@ from service.api.deps import (
     credentials_dependency,
     get_settings_dep,
     principal_requirement,
+    request_session,
 )
-from service.api.read_sessions import read_session
 from service.auth.policy import Permission
 
 # The parameter that brings the request in place of ``session`` when the route opens its own session.
@@ -98,7 +98,7 @@ def _in_one_thread(endpoint: Callable[..., Any], *, with_principal: bool) -> Cal
             return run_and_commit(kwargs["session"], kwargs)
         request: Request = kwargs[request_name] if own_request else kwargs.pop(_REQUEST)
         # Closing rolls back what a failed request left uncommitted.
-        with read_session(request.app.state.read_engine) as session:
+        with request_session(request) as session:  # a GET route's: a read session
             kwargs["session"] = session
             return run_and_commit(session, kwargs)
 
