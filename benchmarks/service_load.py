@@ -1,16 +1,18 @@
 """Service load benchmark: 10,000 studies in PostgreSQL, 32 concurrent clients, and upload-to-draft-ready.
 
     .venv/bin/python benchmarks/service_load.py [--studies 10000] [--clients 32] [--seconds 20]
-                                                [--think-ms 1000] [--uploads 3] [--api-processes N]
-                                                [--model-dir DIR]
+                                                [--changes-per-s 10] [--think-ms 1000] [--uploads 3]
+                                                [--api-processes N] [--model-dir DIR]
 
 Starts a throwaway PostgreSQL cluster and a real ``medvlm serve`` process, ingests one real chest film
 (pydicom-data's RG1_UNCR when installed, else pydicom's CT_small) and indexes it as the image of every
-seeded study, then measures worklist / study detail / frame (PNG) requests from concurrent clients and
-the time from upload to a ready draft with an untrained ``tiny`` bundle (or ``--model-dir``). Prints
-figures and ratios to the targets; asserts nothing about time. Every request is authenticated and
-audited, as in production. Clients run on the same machine as the server and compete for its CPUs, so
-they are lean (hand-written keep-alive HTTP/1.1 in one asyncio process) and their CPU share is printed.
+seeded study, then measures worklist / study detail / frame (PNG) requests from concurrent clients:
+closed loop (the issue's load); again while study states change, so that cached worklist pages keep
+being re-read; then with pauses between requests, as people read. Last, the time from upload to a ready
+draft with an untrained ``tiny`` bundle (or ``--model-dir``). Prints figures and ratios to the targets;
+asserts nothing about time. Every request is authenticated and audited, as in production. Clients run on
+the same machine as the server and compete for its CPUs, so they are lean (hand-written keep-alive
+HTTP/1.1 in one asyncio process) and their CPU share is printed.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -280,6 +283,42 @@ def load(
     return latencies
 
 
+class StateChanger:
+    """Commits ``per_s`` workflow changes a second in a thread, as radiologists opening studies and the
+    worker finishing drafts do: each moves the worklist version, so cached worklist pages are re-read."""
+
+    def __init__(self, url: str, count: int, per_s: float) -> None:
+        from sqlalchemy import text
+
+        from medvlm.db import get_engine
+
+        self.engine, self.count, self.per_s = get_engine(url), count, per_s
+        self.statement = text(
+            "UPDATE service_study_states SET status = CASE status WHEN 'in_review' THEN 'draft_ready' "
+            "ELSE 'in_review' END WHERE study_instance_uid = :uid"
+        )
+        self.changes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        rng, next_at = random.Random(1), time.monotonic()
+        while not self._stop.is_set():
+            with self.engine.begin() as conn:
+                conn.execute(self.statement, {"uid": f"1.2.826.0.1.3680043.10.1.{rng.randrange(self.count)}"})
+            self.changes += 1
+            next_at += 1 / self.per_s
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def __enter__(self) -> StateChanger:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -357,7 +396,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--uploads", type=int, default=3)
-    parser.add_argument("--think-ms", type=float, default=1000.0, help="second pass (0: skip it)")
+    parser.add_argument(
+        "--changes-per-s", type=float, default=10.0, help="closed loop with study states changing (0: skip)"
+    )
+    parser.add_argument("--think-ms", type=float, default=1000.0, help="pass with pauses (0: skip it)")
     parser.add_argument("--api-processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--model-dir", type=Path, help="a saved bundle (default: an untrained tiny one)")
     args = parser.parse_args()
@@ -440,6 +482,16 @@ def main() -> None:
                     f"  worklist p95 / target {WORKLIST_P95_TARGET_MS:.0f} ms = "
                     f"{p95 / WORKLIST_P95_TARGET_MS:.2f}"
                 )
+            if args.changes_per_s:
+                print(
+                    f"\nthe same, while {args.changes_per_s:.0f} study states change per second (each change "
+                    "moves the worklist version, so worklist pages are read from the database again):"
+                )
+                with StateChanger(url, args.studies, args.changes_per_s) as changer:
+                    changed = load(base, token, args.clients, args.seconds, args.studies, film_sop)
+                changed_wall = changed["_wall"][0]
+                report(changed)
+                print(f"  {changer.changes} changes committed ({changer.changes / changed_wall:.1f}/s)")
             if args.think_ms:
                 print(
                     f"\n{args.clients} clients pausing {args.think_ms:.0f} ms on average between requests "

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # less and 3 beat 4 (paired runs: 575 vs 531 req/s, p95 82 vs 87 ms; 2: 584, 79; 1: 581, 81; 8: 488,
     # 110); 3 rather than 2 so that one slow request holds a third of a process, not half.
     api_threads: int = Field(default=3, ge=1, le=256)
+    # Worklist pages kept per API process while the worklist version is unchanged
+    # (``service.studies.worklist_cache``); 0 turns the cache off.
+    worklist_cache_mb: int = Field(default=32, ge=0, le=4096)
     promotion_tolerance: float = 0.01
 
     # DICOM network (C-STORE / C-ECHO listener); 0 disables it in ``medvlm serve``.

@@ -30,6 +30,7 @@ from service.config import service_settings
 from service.errors import install_error_handlers
 from service.jobs.drafter import Drafter, drafter_source
 from service.metrics import install_metrics
+from service.studies.worklist_cache import WorklistCache
 
 API_PREFIX = "/api/v1"
 
@@ -71,6 +72,8 @@ def create_app(settings: Settings | None = None, *, drafter: Drafter | None = No
     app.state.drafter: Callable[[], Drafter | None] = source  # type: ignore[misc]
     app.state.wake = threading.Event()  # set when jobs are queued; in-process workers wait on it
     app.state.metrics = install_metrics(app)
+    megabytes = settings.worklist_cache_mb
+    app.state.worklist_cache = WorklistCache(megabytes * 1024 * 1024) if megabytes else None
     balance = connection_balance.installed()
     if balance is not None:  # one of several API processes (``service.processes``)
         app.add_middleware(connection_balance.ReleaseExcessConnections, balance=balance)

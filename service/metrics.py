@@ -18,6 +18,7 @@ class Metrics:
     requests: Counter
     latency: Histogram
     jobs: Gauge
+    worklist_pages: Counter  # by source: "cache" (``service.studies.worklist_cache``) or "database"
 
 
 def install_metrics(app: FastAPI) -> Metrics:
@@ -31,6 +32,9 @@ def install_metrics(app: FastAPI) -> Metrics:
             "medvlm_http_request_seconds", "HTTP request latency", ["method", "route"], registry=registry
         ),
         jobs=Gauge("medvlm_draft_jobs", "Draft jobs by status", ["status"], registry=registry),
+        worklist_pages=Counter(
+            "medvlm_worklist_pages_total", "Worklist pages served, by source", ["source"], registry=registry
+        ),
     )
 
     paths: dict[object, str | None] = {}  # endpoint -> full route template (filled on first request)

@@ -1,4 +1,5 @@
-"""Service tables: users, sessions, API keys, draft jobs, study states, reports, report versions, addenda.
+"""Service tables: users, sessions, API keys, study states, worklist version, draft jobs, reports, report
+versions, addenda.
 
 Studies are referenced by their DICOM Study Instance UID (a plain indexed column, not a foreign key):
 the DICOM index (``medvlm.db.models``) belongs to the ingest module and may be re-indexed on its own.
@@ -95,6 +96,18 @@ class StudyState(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=now_utc, sa_type=sa.DateTime(timezone=True))
     study_date: str = Field(default="", max_length=8, sa_column_kwargs={"server_default": ""})
     study_created_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+class WorklistVersion(SQLModel, table=True):
+    """One row whose ``n`` moves in the same commit as any change a worklist page shows.
+
+    Database triggers move it (migration 0009), whoever writes; ``service.studies.worklist_cache`` keeps
+    pages under the number it read, so a page is reused only while nothing on it can have changed.
+    """
+
+    __tablename__ = "service_worklist_version"
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    n: int = Field(default=0, sa_type=sa.BigInteger)
 
 
 class DraftJob(SQLModel, table=True):

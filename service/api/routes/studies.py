@@ -26,7 +26,7 @@ from service.studies.access import visible_study
 from service.studies.detail import study_detail
 from service.studies.ingest import ingest_upload
 from service.studies.upload import read_upload
-from service.studies.worklist import worklist
+from service.studies.worklist_cache import cached_worklist
 from service.workflow.public import report_public
 
 router = resource_router(prefix="/studies", tags=["studies"])
@@ -38,6 +38,7 @@ Status = Literal["received", "drafting", "draft_ready", "in_review", "signed", "
 
 @router.get("", response_model=WorklistPage)
 def list_studies(
+    request: Request,
     session: SessionDep,
     caller: ReaderDep,
     status: Status | None = None,
@@ -50,9 +51,10 @@ def list_studies(
 ) -> Response:
     if date_from and date_to and date_from > date_to:
         raise InvalidInputError(f"date_from {date_from} is after date_to {date_to}")
-    result = worklist(
+    listed, from_cache = cached_worklist(
         session,
         caller,
+        request.app.state.worklist_cache,
         status=status,
         modality=modality,
         date_from=date_from,
@@ -61,15 +63,16 @@ def list_studies(
         page=page,
         page_size=page_size,
     )
+    request.app.state.metrics.worklist_pages.labels("cache" if from_cache else "database").inc()
     audit(
         session,
         actor=caller.actor,
         action="study.list",
         resource_type="worklist",
         resource_id="-",
-        detail={"q": q, "status": status, "page": page, "returned": len(result.items)},
+        detail={"q": q, "status": status, "page": page, "returned": listed.returned},
     )
-    return model_json(result)
+    return Response(listed.body, media_type="application/json")
 
 
 @router.post(
