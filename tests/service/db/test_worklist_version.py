@@ -8,8 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
 from medvlm.db import get_engine, migrate
+from medvlm.db.engine import MIGRATIONS_DIR
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 TS = sa.DateTime(timezone=True)
@@ -207,3 +210,16 @@ def test_concurrent_writers_each_move_it_once(postgres_url: str) -> None:
         thread.join()
     assert errors == []
     assert _version(engine) == before + rounds * len(slices)
+
+
+def test_downgrade_removes_counter_and_triggers_and_upgrade_restores_them(engine: sa.Engine) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["engine"] = engine
+    command.downgrade(config, "0008_worklist_covering")
+    _write(engine, *SHOWN["status"], *SHOWN["series added"], c=NOW)  # no trigger left behind to fail
+    assert "service_worklist_version" not in sa.inspect(engine).get_table_names()
+    command.upgrade(config, "head")
+    before = _version(engine)
+    _write(engine, *SHOWN["patient name"])
+    assert _version(engine) == before + 1
