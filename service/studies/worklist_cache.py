@@ -33,7 +33,8 @@ from service.auth.policy import sees_all_studies
 from service.db.tables import WorklistVersion
 from service.studies.worklist import worklist
 
-_VERSION = sa.select(WorklistVersion.__table__.c.n).where(WorklistVersion.__table__.c.id == 1)  # type: ignore[attr-defined]
+_versions: Any = WorklistVersion.__table__  # type: ignore[attr-defined]
+_VERSION = sa.select(_versions.c.n).where(_versions.c.id == 1)
 
 
 def read_version(session: Session) -> int | None:
@@ -103,7 +104,8 @@ def cached_worklist(
     ``cache`` None (turned off): always the query, and no version read.
     """
     version = read_version(session) if cache is not None else None
-    scope = None if sees_all_studies(principal.role) else principal.api_key_id
+    # Exactly what ``worklist`` filters on: everyone's studies, or those of one key.
+    scope = ("all",) if sees_all_studies(principal.role) else ("own", principal.api_key_id)
     key = (scope, *sorted(query.items()))
     if cache is not None and version is not None:
         page = cache.get(version, key)
