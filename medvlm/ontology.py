@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from medvlm.errors import ConfigError
-from medvlm.findings import Finding, Laterality, Presence
+from medvlm.findings import NO_FINDING, Finding, Laterality, Presence
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "curricula" / "ontology.yaml"
 LATERALITIES = ("left", "right", "bilateral")
@@ -248,7 +248,7 @@ def parse_ontology(data: Any, path: Path | None = None) -> Ontology:
     raw_findings = data["findings"]
     if not isinstance(raw_findings, dict) or not raw_findings:
         raise ConfigError("ontology: 'findings' must be a non-empty mapping of name -> finding")
-    if "no_finding" not in raw_findings:
+    if NO_FINDING not in raw_findings:
         raise ConfigError("ontology: 'findings' must include 'no_finding'")
     findings = {
         str(name): _parse_finding(str(name), raw, set(location_words), set(device_types))

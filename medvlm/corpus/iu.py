@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from medvlm.errors import MedVLMError, NotFoundError
-from medvlm.findings import Finding, Laterality, Presence
+from medvlm.findings import NO_FINDING, Finding, Laterality, Presence
 from medvlm.ontology import FindingSpec, Ontology, load_ontology, merge_laterality
 
 Split = Literal["train", "validation", "test"]
@@ -183,7 +183,7 @@ def mesh_findings(report: IUReport, ontology: Ontology | None = None) -> list[Fi
     found: dict[str, Finding] = {}
     for tag in report.mesh:
         for spec in onto.findings.values():
-            if spec.name == "no_finding":
+            if spec.name == NO_FINDING:
                 continue
             for pattern in spec.mesh:
                 ok, qualifiers = tag_matches(tag, pattern, spec.mesh_exclude)
@@ -192,5 +192,5 @@ def mesh_findings(report: IUReport, ontology: Ontology | None = None) -> list[Fi
                     found[spec.name] = _tag_finding(tag, pattern, qualifiers, spec, onto, old)
                     break
     if not found:
-        return [Finding(label="no_finding", presence=Presence.PRESENT)]
+        return [Finding(label=NO_FINDING, presence=Presence.PRESENT)]
     return [found[name] for name in onto.names if name in found]

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw, ImageFont
 from medvlm.dataset.errors import DatasetError
 from medvlm.dataset.manifest import ManifestRecord, read_manifest
 from medvlm.errors import MedVLMError
-from medvlm.findings import Finding
+from medvlm.findings import NO_FINDING, Finding
 
 
 def describe(f: Finding) -> str:
@@ -39,7 +39,7 @@ def _pick(records: list[ManifestRecord], count: int) -> list[ManifestRecord]:
     seen: set[str] = set()
     first, rest = [], []
     for r in records:
-        labels = [f.label for f in r.findings if f.label != "no_finding"]
+        labels = [f.label for f in r.findings if f.label != NO_FINDING]
         if labels and labels[0] not in seen:
             seen.add(labels[0])
             first.append(r)

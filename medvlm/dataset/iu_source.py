@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from medvlm.corpus.iu import IUReport, mesh_findings
-from medvlm.findings import Finding, Presence
+from medvlm.findings import NO_FINDING, Finding, Presence
 from medvlm.labeler import label_report
 from medvlm.ontology import Ontology
 from medvlm.synth.devices import DEVICES
@@ -57,7 +57,7 @@ def iu_study(report: IUReport, onto: Ontology) -> IUStudy:
     extra = sorted(
         name
         for name, f in read.items()
-        if name not in listed and name != "no_finding" and f.presence == Presence.PRESENT
+        if name not in listed and name != NO_FINDING and f.presence == Presence.PRESENT
     )
     if extra:
         return IUStudy(report, None, f"text-not-in-mesh:{extra[0]}")

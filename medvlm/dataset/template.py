@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from medvlm.findings import Finding, Laterality, Presence
+from medvlm.findings import NO_FINDING, Finding, Laterality, Presence
 from medvlm.ontology import Ontology
 from medvlm.synth.devices import DEVICES
 
@@ -52,7 +52,7 @@ def _attributes(name: str, onto: Ontology, rng: np.random.Generator) -> Finding:
 
 def sample_findings(onto: Ontology, rng: np.random.Generator) -> list[Finding]:
     if rng.random() < NORMAL_FRACTION:
-        return [Finding(label="no_finding")]
+        return [Finding(label=NO_FINDING)]
     names = [n for n in PREVALENCE if n in onto]
     p = np.array([PREVALENCE[n] for n in names])
     count = int(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1]))
@@ -68,13 +68,13 @@ def _sentence(f: Finding, onto: Ontology, index: int) -> str:
 
 def write_report(findings: list[Finding], onto: Ontology, rng: np.random.Generator) -> tuple[str, str]:
     """(findings section, impression) stating every present finding and the usual pertinent negatives."""
-    present = [f for f in findings if f.label != "no_finding" and f.presence != Presence.ABSENT]
+    present = [f for f in findings if f.label != NO_FINDING and f.presence != Presence.ABSENT]
     sentences = [_sentence(f, onto, int(rng.integers(8))) for f in present]
     for name in NEGATIVES:
         if name in onto and all(f.label != name for f in present):
             sentences.append(onto.get(name).render(Presence.ABSENT, index=int(rng.integers(8))))
     if not present:
-        impression = onto.get("no_finding").render(Presence.PRESENT)
+        impression = onto.get(NO_FINDING).render(Presence.PRESENT)
     else:
         impression = " ".join(_sentence(f, onto, 0) for f in present)
     return " ".join(s for s in sentences if s), impression

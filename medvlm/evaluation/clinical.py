@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from medvlm.findings import Finding, Presence
+from medvlm.findings import NO_FINDING, Finding, Presence
 
-SUMMARY_LABELS = frozenset({"no_finding"})
+SUMMARY_LABELS = frozenset({NO_FINDING})
 
 
 def positive_labels(findings: Iterable[Finding]) -> frozenset[str]:

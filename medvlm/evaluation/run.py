@@ -11,7 +11,7 @@ from typing import Any
 from medvlm.errors import ConfigError, NotFoundError
 from medvlm.evaluation.html_report import write_report
 from medvlm.evaluation.scoring import DEFINITIONS, score_findings, score_reports
-from medvlm.findings import Presence
+from medvlm.findings import NO_FINDING, Presence
 from medvlm.registry.resolve import resolve_model_dir
 from medvlm.settings import Settings
 
@@ -20,7 +20,7 @@ EXAMPLES = 12
 
 
 def _positive(findings: list) -> list[str]:
-    return [f.label for f in findings if f.presence != Presence.ABSENT and f.label != "no_finding"]
+    return [f.label for f in findings if f.presence != Presence.ABSENT and f.label != NO_FINDING]
 
 
 def _percentile(values: list[float], q: float) -> float:

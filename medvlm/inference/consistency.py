@@ -17,10 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from medvlm.findings import Finding, Presence
+from medvlm.findings import NO_FINDING, Finding, Presence
 from medvlm.ontology import Ontology, load_ontology
 
-NO_FINDING = "no_finding"
 POSITIVE = (Presence.PRESENT, Presence.UNCERTAIN)
 KINDS = ("hallucination", "omission", "laterality", "severity", "certainty")
 

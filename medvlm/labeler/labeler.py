@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from medvlm.findings import Finding, Laterality, Presence
+from medvlm.findings import NO_FINDING, Finding, Laterality, Presence
 from medvlm.labeler.attributes import laterality_of, location_of, phrase_parts, severity_of
 from medvlm.labeler.context import change_of, presence_of
 from medvlm.labeler.mentions import find_mentions
@@ -99,6 +99,6 @@ def label_report(text: str, ontology: Ontology | None = None) -> list[Finding]:
         finding = Finding(label=name, presence=group[0].presence, laterality=side, severity=severity,
                           location=location, change=change, evidence=group[0].sentence)
         findings.append(spec.with_critical(finding))
-    if "no_finding" in onto and text.strip() and not any(f.presence != Presence.ABSENT for f in findings):
-        findings.insert(0, Finding(label="no_finding", presence=Presence.PRESENT))
+    if NO_FINDING in onto and text.strip() and not any(f.presence != Presence.ABSENT for f in findings):
+        findings.insert(0, Finding(label=NO_FINDING, presence=Presence.PRESENT))
     return findings

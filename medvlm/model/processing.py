@@ -12,7 +12,7 @@ import torch
 from torch.nn import functional as F
 
 from medvlm.errors import ModelInputError
-from medvlm.findings import Finding, Presence
+from medvlm.findings import NO_FINDING, Finding, Presence
 from medvlm.model.configuration import BundleConfig, FindingSlot
 
 IGNORE = -100
@@ -81,7 +81,7 @@ def render_findings(findings: Sequence[Finding], slots: Sequence[FindingSlot]) -
     shown = [
         f
         for f in findings
-        if f.presence in (Presence.PRESENT, Presence.UNCERTAIN) and f.label != "no_finding"
+        if f.presence in (Presence.PRESENT, Presence.UNCERTAIN) and f.label != NO_FINDING
     ]
     shown.sort(key=lambda f: order.get(f.label, len(order)))
     return "; ".join(describe_finding(f) for f in shown) or "none"

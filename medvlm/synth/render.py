@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from medvlm.findings import Finding, Presence
+from medvlm.findings import NO_FINDING, Finding, Presence
 from medvlm.synth.atlas import CARDIO_SCALES, EFFUSION_LEVELS_MM, PTX_SCALES, Atlas, load_atlas
 from medvlm.synth.devices import DEVICES, draw_device
 from medvlm.synth.errors import UnrenderableFindingError
@@ -16,7 +16,7 @@ from medvlm.synth.film import Acquisition, develop, film_point, pixel_spacing_mm
 from medvlm.synth.lesions import LUNG_MU, airspace, edema, nodule_like, sides_of
 
 RENDERABLE = (
-    "no_finding",
+    NO_FINDING,
     "cardiomegaly",
     "pleural_effusion",
     "pneumothorax",

@@ -11,7 +11,7 @@ import torch
 import yaml
 
 from medvlm.errors import CurriculumError
-from medvlm.findings import Finding, Presence
+from medvlm.findings import NO_FINDING, Finding, Presence
 from medvlm.model.configuration import FindingSlot
 from medvlm.model.processing import report_target
 from medvlm.training.manifest import Record
@@ -37,7 +37,7 @@ def findings_targets(records: list[Record], slots: list[FindingSlot]) -> dict[st
     laterality = torch.full((len(records), n), -1, dtype=torch.long)
     severity = torch.full((len(records), n), -1, dtype=torch.long)
     for r, record in enumerate(records):
-        found = [f for f in positives(record) if f.label in index and f.label != "no_finding"]
+        found = [f for f in positives(record) if f.label in index and f.label != NO_FINDING]
         for f in found:
             i = index[f.label]
             presence[r, i] = 1.0
@@ -46,8 +46,8 @@ def findings_targets(records: list[Record], slots: list[FindingSlot]) -> dict[st
                 laterality[r, i] = slot.lateralities.index(str(f.laterality))
             if f.severity and f.severity in slot.severities:
                 severity[r, i] = slot.severities.index(f.severity)
-        if "no_finding" in index and not found:
-            presence[r, index["no_finding"]] = 1.0
+        if NO_FINDING in index and not found:
+            presence[r, index[NO_FINDING]] = 1.0
     return {"presence": presence, "laterality": laterality, "severity": severity}
 
 
@@ -74,7 +74,7 @@ def qa_examples(
 ) -> list[TextExample]:
     """Presence (yes), laterality and severity questions for each positive; ``negatives`` sampled 'no's."""
     rng = random.Random(seed)
-    names = {s.name: s for s in slots if s.name != "no_finding"}
+    names = {s.name: s for s in slots if s.name != NO_FINDING}
     out: list[TextExample] = []
 
     def ask(kind: str, slot: FindingSlot) -> str:
@@ -112,7 +112,7 @@ def report_examples(
             target = report_target(record.findings_text, record.impression)
             out.append(TextExample(image, found, None, target))
         abnormal = [
-            f for f in found if f.label != "no_finding" and ontology is not None and f.label in ontology
+            f for f in found if f.label != NO_FINDING and ontology is not None and f.label in ontology
         ]
         if rendered and abnormal:
             findings_text, impression = rendered_report(abnormal, ontology)
