@@ -1,15 +1,24 @@
-"""Prometheus metrics of one app instance (own registry, so several apps in one process do not collide)."""
+"""Prometheus metrics of one app instance (own registry, so several apps in one process do not collide).
+
+Several API processes (``service.processes``) share one view: prometheus_client's multiprocess mode, set
+by ``PROMETHEUS_MULTIPROC_DIR`` before the processes start, stores each process's values in files there,
+and ``render`` adds them up, so a scrape counts every process's requests whichever process answers it.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 @dataclass
@@ -31,7 +40,11 @@ def install_metrics(app: FastAPI) -> Metrics:
         latency=Histogram(
             "medvlm_http_request_seconds", "HTTP request latency", ["method", "route"], registry=registry
         ),
-        jobs=Gauge("medvlm_draft_jobs", "Draft jobs by status", ["status"], registry=registry),
+        # Set from the database at each scrape by the process answering it: its value is the latest.
+        jobs=Gauge(
+            "medvlm_draft_jobs", "Draft jobs by status", ["status"], registry=registry,
+            multiprocess_mode="mostrecent",
+        ),
         worklist_pages=Counter(
             "medvlm_worklist_pages_total", "Worklist pages served, by source", ["source"], registry=registry
         ),
@@ -48,6 +61,16 @@ def install_metrics(app: FastAPI) -> Metrics:
 
     app.add_middleware(_ObserveRequests, metrics=metrics, template=_template)
     return metrics
+
+
+def render(metrics: Metrics) -> bytes:
+    """The Prometheus text of this app, or of every API process when they share a metrics folder."""
+    folder = os.environ.get(MULTIPROCESS_DIR_ENV)
+    if not folder:
+        return generate_latest(metrics.registry)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=folder)
+    return generate_latest(registry)
 
 
 class _ObserveRequests:

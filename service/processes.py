@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import errno
 import multiprocessing
+import os
+import shutil
 import signal
 import socket
-from collections.abc import MutableSequence
+import tempfile
+from collections.abc import Iterator, MutableSequence
+from contextlib import contextmanager
 from multiprocessing.connection import wait
 from typing import Any
 
 from medvlm.errors import ConfigError
+from service.metrics import MULTIPROCESS_DIR_ENV
 
 
 def _socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
@@ -73,6 +78,29 @@ def run_api_processes(host: str, port: int, processes: int, options: dict[str, A
     Returns the exit code of the process that ended first (0 when interrupted). Each process builds its
     own app from the environment's settings, like uvicorn's workers.
     """
+    with _shared_metrics_dir():
+        return _supervise(host, port, processes, options)
+
+
+@contextmanager
+def _shared_metrics_dir() -> Iterator[None]:
+    """One Prometheus view of all API processes: each writes its metrics to files in a folder, and
+    /metrics, whichever process answers, adds them up (``service.metrics``). A fresh folder each time:
+    files left from an earlier run would add their counts."""
+    path = tempfile.mkdtemp(prefix="medvlm-metrics-")
+    previous = os.environ.get(MULTIPROCESS_DIR_ENV)
+    os.environ[MULTIPROCESS_DIR_ENV] = path  # read by the API processes as they start (spawn)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROCESS_DIR_ENV, None)
+        else:
+            os.environ[MULTIPROCESS_DIR_ENV] = previous
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _supervise(host: str, port: int, processes: int, options: dict[str, Any]) -> int:
     context = multiprocessing.get_context("spawn")  # no threads, engines or models inherited by fork
     counts = context.Array("i", processes, lock=False)  # open connections per process, for the balance
     children = [

@@ -19,6 +19,7 @@ from service.db.tables import DraftJob, Report, now_utc
 from service.workflow.reports import set_study_status
 
 ACTIVE = ("queued", "running")
+JOB_STATUSES = (*ACTIVE, "done", "failed")
 JOBS_CHANNEL = "medvlm_draft_jobs"
 
 

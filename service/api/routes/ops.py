@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from fastapi import Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlmodel import func, select
 
 from service.api.deps import MetricsDep, SessionDep
 from service.api.routing import resource_router
 from service.db.tables import DraftJob
+from service.jobs.queue import JOB_STATUSES
+from service.metrics import render
 
 router = resource_router(tags=["ops"])
 
@@ -28,6 +30,7 @@ def ready(request: Request, session: SessionDep, _caller: MetricsDep) -> dict[st
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
 def metrics(request: Request, session: SessionDep, _caller: MetricsDep) -> Response:
     m = request.app.state.metrics
-    for status, count in session.exec(select(DraftJob.status, func.count()).group_by(DraftJob.status)).all():
-        m.jobs.labels(status=status).set(count)
-    return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
+    counts = dict(session.exec(select(DraftJob.status, func.count()).group_by(DraftJob.status)).all())
+    for status in sorted(set(JOB_STATUSES) | set(counts)):  # a status no job has any more reads 0
+        m.jobs.labels(status=status).set(counts.get(status, 0))
+    return Response(render(m), media_type=CONTENT_TYPE_LATEST)

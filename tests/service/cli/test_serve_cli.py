@@ -184,3 +184,49 @@ def test_serve_spreads_connections_over_api_processes(env: dict[str, str], stop_
     assert proc.returncode is not None
     api = [child for child in children if child.pid in listeners]
     assert not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in api)
+
+
+def _health_requests_counted(base: str, headers: dict[str, str]) -> float:
+    """``GET /health`` answers counted by /metrics, asked on a new connection (any API process answers)."""
+    text = httpx.get(f"{base}/metrics", headers=headers, timeout=30).text
+    counted = [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("medvlm_http_requests_total{")
+        and 'route="/health"' in line
+        and 'status="200"' in line
+    ]
+    assert len(counted) == 1, text
+    return counted[0]
+
+
+def test_metrics_count_the_requests_of_every_api_process(env: dict[str, str]) -> None:
+    """With two API processes a scrape reaches one of them; it must still count the other's requests."""
+    runner = CliRunner()
+    added = runner.invoke(cli, ["users", "add", "ops", "--role", "admin", "--password", "o" * 16])
+    assert added.exit_code == 0, added.output
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medvlm", "serve", "--port", str(port), "--api-processes", "2"],
+        cwd=REPO,
+        env={**env, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base, proc)
+        login = httpx.post(f"{base}/api/v1/auth/login", json={"username": "ops", "password": "o" * 16})
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        before = _health_requests_counted(base, headers)
+        clients = [httpx.Client(base_url=base) for _ in range(16)]  # spread over both processes
+        try:
+            for _ in range(5):
+                assert all(client.get("/health").status_code == 200 for client in clients)
+        finally:
+            for client in clients:
+                client.close()
+        # Each scrape on its own connection, so both processes answer some of them.
+        assert [_health_requests_counted(base, headers) - before for _ in range(6)] == [80.0] * 6
+    finally:
+        stop_process(proc)

@@ -78,4 +78,6 @@ def test_operations_routes(client: TestClient, callers, worker) -> None:  # type
     assert 'medvlm_draft_jobs{status="queued"} 1.0' in body
     assert 'medvlm_http_requests_total{method="POST",route="/api/v1/studies",status="202"} 1.0' in body
     run_jobs(worker)
-    assert 'medvlm_draft_jobs{status="done"} 1.0' in client.get("/metrics", headers=callers.admin).text
+    after = client.get("/metrics", headers=callers.admin).text
+    assert 'medvlm_draft_jobs{status="done"} 1.0' in after
+    assert 'medvlm_draft_jobs{status="queued"} 0.0' in after  # no job is queued any more
