@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -29,6 +30,18 @@ def env(settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:  # type: i
 
     get_settings.cache_clear()
     return {k: v for k, v in os.environ.items()}
+
+
+def _start_serve(env: dict[str, str], *args: str, **popen: Any) -> subprocess.Popen:  # type: ignore[type-arg]
+    """``medvlm serve ARGS`` as a real process, output on a pipe (``wait_healthy`` shows it on failure)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "medvlm", "serve", *args],
+        cwd=REPO,
+        env={**env, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        **popen,
+    )
 
 
 def test_users_add(env: dict[str, str]) -> None:
@@ -63,13 +76,7 @@ def test_serve_runs_api_and_worker(env: dict[str, str]) -> None:
         == 0
     )
     port, dicom_port = free_port(), free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "medvlm", "serve", "--port", str(port), "--dicom-port", str(dicom_port)],
-        cwd=REPO,
-        env={**env, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    proc = _start_serve(env, "--port", str(port), "--dicom-port", str(dicom_port))
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base, proc)
@@ -128,14 +135,7 @@ def test_serve_spreads_connections_over_api_processes(env: dict[str, str], stop_
     import psutil
 
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "medvlm", "serve", "--port", str(port), "--api-processes", "2"],
-        cwd=REPO,
-        env={**env, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        preexec_fn=_ignore_sigint,
-    )
+    proc = _start_serve(env, "--port", str(port), "--api-processes", "2", preexec_fn=_ignore_sigint)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base, proc)
@@ -206,13 +206,7 @@ def test_metrics_count_the_requests_of_every_api_process(env: dict[str, str]) ->
     added = runner.invoke(cli, ["users", "add", "ops", "--role", "admin", "--password", "o" * 16])
     assert added.exit_code == 0, added.output
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "medvlm", "serve", "--port", str(port), "--api-processes", "2"],
-        cwd=REPO,
-        env={**env, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    proc = _start_serve(env, "--port", str(port), "--api-processes", "2")
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base, proc)
