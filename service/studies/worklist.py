@@ -95,8 +95,8 @@ def _conditions(shape: _Shape) -> list[Any]:
 
 
 @lru_cache(maxsize=256)
-def _page_statement(shape: _Shape) -> tuple[Any, Any]:
-    """The page statement (with the total) and the total alone, for ``shape``.
+def _page_statement(shape: _Shape, with_total: bool = True) -> tuple[Any, Any]:
+    """The page statement (with the total, unless ``with_total`` is False) and the total alone, for ``shape``.
 
     Built once per shape: building and cache-keying this statement took more CPU than PostgreSQL spent
     running it. On PostgreSQL the page's 50 rows reach ``studies`` through a LATERAL subquery that the
@@ -143,7 +143,7 @@ def _page_statement(shape: _Shape) -> tuple[Any, Any]:
             Patient.name,
             report_id.label("report_id"),
             modalities_of(page_q.c.uid).label("mods"),
-            total_q.label("total"),
+            *([total_q.label("total")] if with_total else []),
         )
         .select_from(page_q)
         .join(study, on_page)
@@ -166,7 +166,9 @@ def worklist(
     q: str | None,
     page: int,
     page_size: int,
+    total: int | None = None,
 ) -> WorklistPage:
+    """One worklist page; ``total``, when the caller already knows it, spares counting the matches again."""
     connection = session.connection()
     own_only = not sees_all_studies(principal.role)
     shape = _Shape(
@@ -186,12 +188,10 @@ def worklist(
         params["q"] = q
     if own_only:
         params["api_key_id"] = principal.api_key_id
-    page_stmt, total_stmt = _page_statement(shape)
+    page_stmt, total_stmt = _page_statement(shape, with_total=total is None)
     rows: Sequence[Any] = connection.execute(page_stmt, params).all()
-    if rows:
-        total = int(rows[0].total)
-    else:  # past the last page (or nothing matches): count on its own
-        total = int(connection.execute(total_stmt, params).scalar_one())
+    if total is None:  # read with the page; past the last page (or nothing matches), counted on its own
+        total = int(rows[0].total) if rows else int(connection.execute(total_stmt, params).scalar_one())
     items = [
         StudySummary(
             study_instance_uid=row.uid,

@@ -13,8 +13,10 @@ A request can never be shown a page older than the number it read, so a change i
 request that starts after its commit, in every API process.
 
 The cache is per process, bounded in bytes (least recently used pages go first), and emptied when a
-newer number is seen. The caller's scope is part of the key: an integration key's pages (only its own
-studies) are never shown to anyone else.
+newer number is seen. The total of a filter (the exact count of matching studies, half of PostgreSQL's
+time for a page) is kept too, under the same rule, so that after a change the other pages of that filter
+are read without counting again. The caller's scope is part of every key: an integration key's pages
+(only its own studies) are never shown to anyone else.
 """
 
 from __future__ import annotations
@@ -51,14 +53,33 @@ class CachedPage:
 
 
 class WorklistCache:
-    """Pages by request key, all read at one version; thread-safe (the API's thread pool shares it)."""
+    """Pages by request key, and totals by filter, all read at one version; thread-safe (the API's thread
+    pool shares it)."""
+
+    MAX_TOTALS = 1024
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._pages: OrderedDict[Hashable, CachedPage] = OrderedDict()
+        self._totals: OrderedDict[Hashable, int] = OrderedDict()
         self._bytes = 0
         self._version = -1
         self._lock = threading.Lock()
+
+    def get_total(self, version: int, key: Hashable) -> int | None:
+        with self._lock:
+            self._advance(version)
+            return self._totals.get(key) if version == self._version else None
+
+    def put_total(self, version: int, key: Hashable, total: int) -> None:
+        with self._lock:
+            self._advance(version)
+            if version != self._version:
+                return
+            self._totals[key] = total
+            self._totals.move_to_end(key)
+            while len(self._totals) > self.MAX_TOTALS:
+                self._totals.popitem(last=False)
 
     def get(self, version: int, key: Hashable) -> CachedPage | None:
         with self._lock:
@@ -92,6 +113,7 @@ class WorklistCache:
     def _advance(self, version: int) -> None:
         if version > self._version:
             self._pages.clear()
+            self._totals.clear()
             self._bytes = 0
             self._version = version
 
@@ -104,15 +126,19 @@ def cached_worklist(
     ``cache`` None (turned off): always the query, and no version read.
     """
     version = read_version(session) if cache is not None else None
+    if cache is None or version is None:
+        result = worklist(session, principal, **query)
+        return CachedPage(result.model_dump_json().encode(), len(result.items)), False
     # Exactly what ``worklist`` filters on: everyone's studies, or those of one key.
     scope = ("all",) if sees_all_studies(principal.role) else ("own", principal.api_key_id)
     key = (scope, *sorted(query.items()))
-    if cache is not None and version is not None:
-        page = cache.get(version, key)
-        if page is not None:
-            return page, True
-    result = worklist(session, principal, **query)
+    page = cache.get(version, key)
+    if page is not None:
+        return page, True
+    # The pages of one filter share its total: after a change only the first page asked for counts again.
+    filters = (scope, *sorted((k, v) for k, v in query.items() if k not in ("page", "page_size")))
+    result = worklist(session, principal, total=cache.get_total(version, filters), **query)
+    cache.put_total(version, filters, result.total)
     page = CachedPage(result.model_dump_json().encode(), len(result.items))
-    if cache is not None and version is not None:
-        cache.put(version, key, page)
+    cache.put(version, key, page)
     return page, False

@@ -44,6 +44,15 @@ def test_least_recently_used_pages_go_first_within_the_byte_budget() -> None:
     assert cache.get(1, "huge") is None and len(cache) == 2
 
 
+def test_a_total_is_kept_per_filter_at_one_version() -> None:
+    cache = WorklistCache(1000)
+    cache.put_total(5, "all", 12)
+    assert cache.get_total(5, "all") == 12 and cache.get_total(4, "all") is None
+    cache.put_total(4, "mine", 3)  # read before a newer commit: not kept
+    assert cache.get_total(5, "mine") is None
+    assert cache.get_total(6, "all") is None  # a newer number empties totals as well as pages
+
+
 def _upload(client: TestClient, headers: dict[str, str], *uids: str) -> None:
     parts = [("files", (f"{u}.dcm", dicom_bytes(study_uid=u), "application/dicom")) for u in uids]
     assert client.post(f"{API}/studies", files=parts, headers=headers).status_code == 202
@@ -137,3 +146,28 @@ def test_no_request_after_a_commit_gets_an_older_page_while_others_fill_the_cach
             reader.join()
     assert failures == []
     assert _pages_served(client, callers.admin).get("cache", 0) > 0  # the race did use the cache
+
+
+def test_the_pages_of_one_filter_share_its_total_until_a_change(
+    app: FastAPI, client: TestClient, callers, app_settings: Settings  # type: ignore[no-untyped-def]
+) -> None:
+    h = callers.radiologist
+    _upload(client, h, "1.2.80", "1.2.81", "1.2.82")
+    counts: list[bool] = []  # per worklist statement: did it count the matching studies?
+
+    def record(_conn, _cursor, statement: str, *_args) -> None:  # type: ignore[no-untyped-def]
+        if "service_study_states" in statement and "LIMIT" in statement:
+            counts.append("count(" in statement.lower())
+
+    sa.event.listen(app.state.engine, "before_cursor_execute", record)
+    try:
+        pages = [
+            client.get(f"{API}/studies", params={"page": n, "page_size": 1}, headers=h) for n in (1, 2, 3)
+        ]
+        assert [page.json()["total"] for page in pages] == [3, 3, 3]
+        assert counts == [True, False, False]  # counted once, for the first page asked
+        _set_critical(app_settings.resolved_database_url, "1.2.80", True)
+        again = client.get(f"{API}/studies", params={"page": 2, "page_size": 1}, headers=h)
+        assert again.json()["total"] == 3 and counts[-1] is True  # a change: counted again
+    finally:
+        sa.event.remove(app.state.engine, "before_cursor_execute", record)
