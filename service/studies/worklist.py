@@ -14,8 +14,8 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, literal_column, or_, true
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, and_, bindparam, exists, func, literal_column, or_, true
+from sqlmodel import col, select
 
 from medvlm.db.models import Patient, Series, Study
 from service.api.deps import Principal
@@ -155,10 +155,29 @@ def _page_statement(shape: _Shape, with_total: bool = True) -> tuple[Any, Any]:
     return page, select(total_q)
 
 
-def worklist(
-    session: Session,
+_PAGING = ("offset", "limit")
+
+
+@dataclass(frozen=True)
+class WorklistRequest:
+    """What one worklist page is made of: the statement's shape and its bound parameters (the caller's
+    scope included), hashable, so that it also keys the cache (``worklist_cache``)."""
+
+    shape: _Shape
+    params: tuple[tuple[str, Any], ...]  # sorted by name
+    page: int
+    page_size: int
+
+    @property
+    def filter_key(self) -> tuple[Any, ...]:
+        """The same without paging: every page of one filter has this key (and the same total)."""
+        return (self.shape, tuple(item for item in self.params if item[0] not in _PAGING))
+
+
+def worklist_request(
     principal: Principal,
     *,
+    dialect: str,
     status: str | None,
     modality: str | None,
     date_from: date | None,
@@ -166,14 +185,11 @@ def worklist(
     q: str | None,
     page: int,
     page_size: int,
-    total: int | None = None,
-) -> WorklistPage:
-    """One worklist page; ``total``, when the caller already knows it, spares counting the matches again."""
-    connection = session.connection()
+) -> WorklistRequest:
     own_only = not sees_all_studies(principal.role)
     shape = _Shape(
         status=bool(status), modality=bool(modality), date_from=bool(date_from), date_to=bool(date_to),
-        q=bool(q), own_studies_only=own_only, lateral=connection.dialect.name == "postgresql",
+        q=bool(q), own_studies_only=own_only, lateral=dialect == "postgresql",
     )
     params: dict[str, Any] = {"offset": (page - 1) * page_size, "limit": page_size}
     if status:
@@ -188,7 +204,13 @@ def worklist(
         params["q"] = q
     if own_only:
         params["api_key_id"] = principal.api_key_id
-    page_stmt, total_stmt = _page_statement(shape, with_total=total is None)
+    return WorklistRequest(shape, tuple(sorted(params.items())), page, page_size)
+
+
+def read_worklist(connection: Connection, request: WorklistRequest, total: int | None = None) -> WorklistPage:
+    """Run ``request``; ``total``, when the caller already knows it, spares counting the matches again."""
+    params = dict(request.params)
+    page_stmt, total_stmt = _page_statement(request.shape, with_total=total is None)
     rows: Sequence[Any] = connection.execute(page_stmt, params).all()
     if total is None:  # read with the page; past the last page (or nothing matches), counted on its own
         total = int(rows[0].total) if rows else int(connection.execute(total_stmt, params).scalar_one())
@@ -207,4 +229,4 @@ def worklist(
         )
         for row in rows
     ]
-    return WorklistPage(items=items, total=total, page=page, page_size=page_size)
+    return WorklistPage(items=items, total=total, page=request.page, page_size=request.page_size)

@@ -31,9 +31,9 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from service.api.deps import Principal
-from service.auth.policy import sees_all_studies
 from service.db.tables import WorklistVersion
-from service.studies.worklist import worklist
+from service.schemas.studies import WorklistPage
+from service.studies.worklist import read_worklist, worklist_request
 
 _versions: Any = WorklistVersion.__table__  # type: ignore[attr-defined]
 _VERSION = sa.select(_versions.c.n).where(_versions.c.id == 1)
@@ -119,26 +119,28 @@ class WorklistCache:
 
 
 def cached_worklist(
-    session: Session, principal: Principal, cache: WorklistCache | None, **query: Any
+    session: Session, principal: Principal, cache: WorklistCache | None, **filters: Any
 ) -> tuple[CachedPage, bool]:
-    """The worklist page for ``query`` (``worklist``'s keywords) and whether it came from ``cache``.
+    """The worklist page for ``filters`` (``worklist_request``'s keywords) and whether it came from ``cache``.
 
     ``cache`` None (turned off): always the query, and no version read.
     """
+    connection = session.connection()
+    request = worklist_request(principal, dialect=connection.dialect.name, **filters)
     version = read_version(session) if cache is not None else None
     if cache is None or version is None:
-        result = worklist(session, principal, **query)
-        return CachedPage(result.model_dump_json().encode(), len(result.items)), False
-    # Exactly what ``worklist`` filters on: everyone's studies, or those of one key.
-    scope = ("all",) if sees_all_studies(principal.role) else ("own", principal.api_key_id)
-    key = (scope, *sorted(query.items()))
-    page = cache.get(version, key)
+        return _as_sent(read_worklist(connection, request)), False
+    # The request's parameters carry the caller's scope (an integration key's id), so they key the page.
+    page = cache.get(version, request)
     if page is not None:
         return page, True
     # The pages of one filter share its total: after a change only the first page asked for counts again.
-    filters = (scope, *sorted((k, v) for k, v in query.items() if k not in ("page", "page_size")))
-    result = worklist(session, principal, total=cache.get_total(version, filters), **query)
-    cache.put_total(version, filters, result.total)
-    page = CachedPage(result.model_dump_json().encode(), len(result.items))
-    cache.put(version, key, page)
+    result = read_worklist(connection, request, total=cache.get_total(version, request.filter_key))
+    cache.put_total(version, request.filter_key, result.total)
+    page = _as_sent(result)
+    cache.put(version, request, page)
     return page, False
+
+
+def _as_sent(result: WorklistPage) -> CachedPage:
+    return CachedPage(result.model_dump_json().encode(), len(result.items))
