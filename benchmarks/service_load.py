@@ -69,7 +69,7 @@ def seed(url: str, settings, count: int) -> str:  # type: ignore[no-untyped-def]
     from medvlm.db import get_engine
     from medvlm.db.models import Instance, Patient, Series, Study
     from medvlm.dicom.ingest import ingest_paths
-    from service.db.tables import StudyState
+    from medvlm.service.db.tables import StudyState
 
     report = ingest_paths([chest_film()], settings=settings)
     assert report.ingested == 1, report.to_json()
@@ -154,7 +154,7 @@ def seed(url: str, settings, count: int) -> str:  # type: ignore[no-untyped-def]
 
 def make_user(url: str) -> tuple[str, str]:
     from medvlm.db import get_engine, session_scope
-    from service.api.routes.users import create_user
+    from medvlm.service.api.routes.users import create_user
 
     password = secrets.token_urlsafe(16)
     with session_scope(get_engine(url)) as session:
@@ -374,7 +374,7 @@ def upload_to_ready(
 
 def model_only(model_dir: Path, runs: int) -> float:
     """Median seconds of the drafter alone on the uploaded film: what no service change can remove."""
-    from service.jobs.drafter import BundleDrafter
+    from medvlm.service.jobs.drafter import BundleDrafter
     from tests.service.helpers import dicom_bytes
 
     drafter = BundleDrafter(model_dir)

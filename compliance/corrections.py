@@ -25,11 +25,11 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from compliance.audit import record
-from compliance.deid import DeidOptions, UidMapper, deidentify_file
-from compliance.deid_profile import METHOD
-from compliance.deid_text import deidentify_text
-from compliance.errors import ComplianceError, DeidentificationError
+from medvlm.compliance.audit import record
+from medvlm.compliance.deid import DeidOptions, UidMapper, deidentify_file
+from medvlm.compliance.deid_profile import METHOD
+from medvlm.compliance.deid_text import deidentify_text
+from medvlm.compliance.errors import ComplianceError, DeidentificationError
 from medvlm.corpus.iu import iu_split
 from medvlm.findings import Finding, Presence
 
@@ -87,7 +87,7 @@ def _study_rows(session: Session, study_uid: str) -> tuple[Any, Any, list[Any]]:
 
 
 def _known_phi(session: Session, report: Any, study: Any, patient: Any) -> tuple[list[str], list[str]]:
-    from service.db.tables import Addendum, ReportVersion
+    from medvlm.service.db.tables import Addendum, ReportVersion
 
     authors = session.exec(select(ReportVersion.author).where(ReportVersion.report_id == report.id)).all()
     add_authors = session.exec(select(Addendum.author).where(Addendum.report_id == report.id)).all()
@@ -146,7 +146,7 @@ def export_corrections(out_dir: Path, key: bytes, *, engine: Engine | None = Non
                        options: DeidOptions | None = None) -> CorrectionsExport:
     """Write every signed report as a de-identified training record under ``out_dir`` (must be new/empty)."""
     from medvlm.db import get_engine, session_scope
-    from service.db.tables import Report
+    from medvlm.service.db.tables import Report
 
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):

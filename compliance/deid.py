@@ -25,7 +25,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID_dictionary
 
-from compliance.deid_profile import (
+from medvlm.compliance.deid_profile import (
     BURNED_IN_RISK_MODALITIES,
     DUMMY,
     EMPTY,
@@ -34,8 +34,8 @@ from compliance.deid_profile import (
     REMOVE,
     UID_KEEP,
 )
-from compliance.deid_text import deidentify_text  # re-exported: one import for both kinds
-from compliance.errors import DeidentificationError
+from medvlm.compliance.deid_text import deidentify_text  # re-exported: one import for both kinds
+from medvlm.compliance.errors import DeidentificationError
 
 __all__ = ["DeidOptions", "UidMapper", "deidentify_dataset", "deidentify_file", "deidentify_text"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from compliance.errors import PermissionDeniedError
+from medvlm.compliance.errors import PermissionDeniedError
 
 
 class Role(StrEnum):

@@ -16,8 +16,9 @@ import yaml
 
 from medvlm.errors import ConfigError
 from medvlm.findings import NO_FINDING, Finding, Laterality, Presence
+from medvlm.package_data import ONTOLOGY_PATH
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "curricula" / "ontology.yaml"
+DEFAULT_PATH = ONTOLOGY_PATH
 LATERALITIES = ("left", "right", "bilateral")
 
 _REQUIRED = (

@@ -11,10 +11,9 @@ import anyio.to_thread
 from fastapi import APIRouter, FastAPI
 
 from medvlm.db import get_engine
-from medvlm.settings import Settings
-from service import connection_balance
-from service.api.read_sessions import reads_engine
-from service.api.routes import (
+from medvlm.service import connection_balance
+from medvlm.service.api.read_sessions import reads_engine
+from medvlm.service.api.routes import (
     api_keys,
     auth,
     corrections,
@@ -26,11 +25,12 @@ from service.api.routes import (
     studies,
     users,
 )
-from service.config import service_settings
-from service.errors import install_error_handlers
-from service.jobs.drafter import Drafter, drafter_source
-from service.metrics import install_metrics
-from service.studies.worklist_cache import WorklistCache
+from medvlm.service.config import service_settings
+from medvlm.service.errors import install_error_handlers
+from medvlm.service.jobs.drafter import Drafter, drafter_source
+from medvlm.service.metrics import install_metrics
+from medvlm.service.studies.worklist_cache import WorklistCache
+from medvlm.settings import Settings
 
 API_PREFIX = "/api/v1"
 
@@ -80,8 +80,8 @@ def create_app(settings: Settings | None = None, *, drafter: Drafter | None = No
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(api_router())
-    if importlib.util.find_spec("service.ui.router") is not None:
-        from service.ui.router import router as ui_router
+    if importlib.util.find_spec("medvlm.service.ui.router") is not None:
+        from medvlm.service.ui.router import router as ui_router
 
         app.include_router(ui_router)
     return app

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from compliance.audit import append, record_at_commit
+from medvlm.compliance.audit import append, record_at_commit
 
 
 def audit(

@@ -9,9 +9,9 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from compliance import errors as compliance
 from medvlm import errors as lib
-from service.exports.errors import ExportError
+from medvlm.compliance import errors as compliance
+from medvlm.service.exports.errors import ExportError
 
 
 class ServiceError(lib.MedVLMError):

@@ -22,7 +22,7 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from medvlm.errors import ConfigError
-from service.metrics import MULTIPROCESS_DIR_ENV
+from medvlm.service.metrics import MULTIPROCESS_DIR_ENV
 
 
 def _socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
@@ -56,11 +56,11 @@ def _run_api_process(
 ) -> None:
     import uvicorn
 
-    from service.connection_balance import ConnectionBalance, install
+    from medvlm.service.connection_balance import ConnectionBalance, install
 
     sock = _socket(host, port, reuse_port=True)
     sock.listen(2048)
-    config = uvicorn.Config("service.app:create_app", factory=True, host=host, port=port, **options)
+    config = uvicorn.Config("medvlm.service.app:create_app", factory=True, host=host, port=port, **options)
     server = uvicorn.Server(config)
     # Installed before the app is built (uvicorn calls the factory in ``run``): create_app adds the middleware
     install(ConnectionBalance(index, counts, lambda: len(server.server_state.connections)))

@@ -38,12 +38,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
-from compliance.audit.tables import LANES, AuditEvent, AuditHead
-from compliance.errors import AuditError
+from medvlm.compliance.audit.tables import LANES, AuditEvent, AuditHead
+from medvlm.compliance.errors import AuditError
 
 _event = AuditEvent.__table__  # type: ignore[attr-defined]
 _head = AuditHead.__table__  # type: ignore[attr-defined]
-_PENDING = "compliance.audit.pending"
+_PENDING = "medvlm.compliance.audit.pending"
 
 
 def _canonical_time(value: datetime) -> str:

@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from compliance.audit.chain import canonical_json, db_message, row_hash
-from compliance.audit.tables import GENESIS_HASH, LANES, AuditEvent, AuditHead
-from compliance.errors import AuditError
+from medvlm.compliance.audit.chain import canonical_json, db_message, row_hash
+from medvlm.compliance.audit.tables import GENESIS_HASH, LANES, AuditEvent, AuditHead
+from medvlm.compliance.errors import AuditError
 
 _event = AuditEvent.__table__  # type: ignore[attr-defined]
 _head = AuditHead.__table__  # type: ignore[attr-defined]

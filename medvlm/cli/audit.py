@@ -16,8 +16,8 @@ def verify_command(
     )] = None,
 ) -> None:
     """Walk the audit chain; exit 1 naming the first edited, deleted or reordered row."""
-    from compliance.audit import verify
-    from compliance.errors import AuditChainBrokenError
+    from medvlm.compliance.audit import verify
+    from medvlm.compliance.errors import AuditChainBrokenError
     from medvlm.db import get_engine, session_scope
 
     with session_scope(get_engine(database_url)) as session:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import typer
 
+from medvlm.package_data import QUICK_CURRICULUM
+
 DEMO_USER = "radiologist"
 DEMO_PASSWORD = "radiologist-demo"  # development only: refused outside MEDVLM_ENVIRONMENT=development
 REAL_CHEST_FILMS = ("RG1_UNCI.dcm",)
@@ -67,8 +69,8 @@ def _ingest_and_queue(dataset: Path, count: int) -> int:
     from medvlm.dataset.manifest import read_manifest
     from medvlm.db import get_engine
     from medvlm.dicom.ingest import ingest_paths
+    from medvlm.service.jobs.queue import enqueue_undrafted
     from medvlm.settings import get_settings
-    from service.jobs.queue import enqueue_undrafted
 
     records = [r for r in read_manifest(dataset) if r.split == "test"][:count]
     paths = [Path(f) for r in records for f in r.files] + _real_chest_films()
@@ -86,8 +88,8 @@ def _ensure_demo_user() -> None:
     from sqlmodel import select
 
     from medvlm.db import session_scope
-    from service.api.routes.users import create_user
-    from service.db.tables import User
+    from medvlm.service.api.routes.users import create_user
+    from medvlm.service.db.tables import User
 
     with session_scope() as session:
         if session.exec(select(User).where(User.username == DEMO_USER)).first() is None:
@@ -99,7 +101,7 @@ def demo_command(
     review: int = typer.Option(12, "--review", min=1, help="Held-out studies to ingest and draft."),
     size: int = typer.Option(256, "--size", help="Film size in pixels (the tiny model reads 256 px)."),
     curriculum: Path = typer.Option(
-        Path("curricula/chest_xr_quick.yaml"), "--curriculum", help="Training curriculum (quick: minutes)."
+        QUICK_CURRICULUM, "--curriculum", help="Training curriculum (quick: minutes)."
     ),
     retrain: bool = typer.Option(False, "--retrain", help="Train again even if the demo model exists."),
     serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve the API and UI at the end."),

@@ -50,12 +50,12 @@ def serve_command(
     import uvicorn
 
     from medvlm.db import get_engine, migrate
+    from medvlm.service.app import create_app
+    from medvlm.service.jobs import queue
+    from medvlm.service.jobs.listen import start_listener
+    from medvlm.service.jobs.worker import Worker
+    from medvlm.service.processes import check_port_free
     from medvlm.settings import get_settings
-    from service.app import create_app
-    from service.jobs import queue
-    from service.jobs.listen import start_listener
-    from service.jobs.worker import Worker
-    from service.processes import check_port_free
 
     settings = get_settings()
     app = create_app(settings)  # refuses unsafe secrets before anything starts
@@ -117,7 +117,7 @@ def serve_command(
         if api_processes == 1:
             uvicorn.run(app, **server)  # type: ignore[arg-type]
         else:  # each process builds its own app from the same settings; drafting workers stay in this one
-            from service.processes import run_api_processes
+            from medvlm.service.processes import run_api_processes
 
             options = {k: v for k, v in server.items() if k not in ("host", "port")}
             code = run_api_processes(host, port, api_processes, options)
@@ -153,10 +153,10 @@ def users_add(
     """Create a user (the first admin is made this way)."""
     from medvlm.db import migrate, session_scope
     from medvlm.db.engine import get_engine
+    from medvlm.service.api.routes.users import create_user
+    from medvlm.service.audit import audit
+    from medvlm.service.schemas.auth import UserCreate
     from medvlm.settings import get_settings
-    from service.api.routes.users import create_user
-    from service.audit import audit
-    from service.schemas.auth import UserCreate
 
     if role not in ROLES:
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}, got {role!r}", param_hint="--role")

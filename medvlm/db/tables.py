@@ -8,8 +8,8 @@ import importlib
 TABLE_MODULES = [
     "medvlm.db.models",  # patients, studies, series, instances, ingest events  (migration 0001)
     "medvlm.registry.tables",  # model versions                                   (migration 0002)
-    "service.db.tables",  # users, api keys, jobs, reports, report versions      (migration 0003)
-    "compliance.audit.tables",  # hash-chained audit trail                       (migration 0004)
+    "medvlm.service.db.tables",  # users, api keys, jobs, reports, report versions      (migration 0003)
+    "medvlm.compliance.audit.tables",  # hash-chained audit trail                       (migration 0004)
 ]
 
 for _name in TABLE_MODULES:

@@ -198,9 +198,9 @@ def queue_drafts(settings: Settings, summary: AssociationSummary) -> list[str]:
     from sqlmodel import Session, select
 
     from medvlm.db import get_engine
-    from service.audit import audit
-    from service.db.tables import Report
-    from service.jobs.queue import enqueue
+    from medvlm.service.audit import audit
+    from medvlm.service.db.tables import Report
+    from medvlm.service.jobs.queue import enqueue
 
     jobs: list[str] = []
     with Session(get_engine(settings.resolved_database_url), expire_on_commit=False) as session:

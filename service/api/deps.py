@@ -16,12 +16,12 @@ from fastapi import Depends, Request
 from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
+from medvlm.service.api.read_sessions import read_session
+from medvlm.service.auth.policy import Permission, allowed
+from medvlm.service.auth.security import API_KEY_PREFIX, api_key_digest, decode_token
+from medvlm.service.db.tables import ApiKey, User, UserSession, utc
+from medvlm.service.errors import AuthenticationError, PermissionDeniedError
 from medvlm.settings import Settings
-from service.api.read_sessions import read_session
-from service.auth.policy import Permission, allowed
-from service.auth.security import API_KEY_PREFIX, api_key_digest, decode_token
-from service.db.tables import ApiKey, User, UserSession, utc
-from service.errors import AuthenticationError, PermissionDeniedError
 
 # Writing last_seen on every request would serialise concurrent requests of one user on one row.
 _TOUCH_INTERVAL = timedelta(seconds=30)

@@ -25,7 +25,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
-_READS_ONLY = "service.reads_only"
+_READS_ONLY = "medvlm.service.reads_only"
 
 
 class ReadSessionWriteError(RuntimeError):

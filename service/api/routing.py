@@ -29,7 +29,7 @@ from fastapi.params import Depends as DependsParam
 from fastapi.routing import APIRoute
 from sqlmodel import Session
 
-from service.api.deps import (
+from medvlm.service.api.deps import (
     Credentials,
     authorize,
     credentials_dependency,
@@ -37,7 +37,7 @@ from service.api.deps import (
     principal_requirement,
     request_session,
 )
-from service.auth.policy import Permission
+from medvlm.service.auth.policy import Permission
 
 # The parameter that brings the request in place of ``session`` when the route opens its own session.
 _REQUEST = "request_for_session"

@@ -19,7 +19,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from service.errors import AuthenticationError
+from medvlm.service.errors import AuthenticationError
 
 _hasher = PasswordHasher()
 ALGORITHM = "HS256"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from service.errors import InvalidInputError, UnsupportedMediaError
+from medvlm.service.errors import InvalidInputError, UnsupportedMediaError
 
 DICOM = "application/dicom"
 

@@ -15,11 +15,11 @@ from sqlalchemy import and_, exists, func
 from sqlmodel import Session, col, select
 
 from medvlm.db.models import Instance, Patient, Series, Study
-from service.api.deps import Principal
-from service.db.tables import StudyState
-from service.errors import InvalidInputError
-from service.studies.access import visibility_conditions
-from service.studies.worklist import modalities_of, split_modalities
+from medvlm.service.api.deps import Principal
+from medvlm.service.db.tables import StudyState
+from medvlm.service.errors import InvalidInputError
+from medvlm.service.studies.access import visibility_conditions
+from medvlm.service.studies.worklist import modalities_of, split_modalities
 
 # Query keys accepted by keyword or by tag (PS3.18 8.3.4.1), mapped to the keyword.
 MATCH_KEYS = {

@@ -13,8 +13,8 @@ from io import BytesIO
 from typing import Any
 
 from medvlm.pacs import status as st
+from medvlm.service.dicomweb.multipart import DICOM, Part
 from medvlm.settings import Settings
-from service.dicomweb.multipart import DICOM, Part
 
 
 @dataclass

@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from medvlm.findings import Finding
-from service.exports.errors import ExportInputError
+from medvlm.service.exports.errors import ExportInputError
 
 
 class ReportStatus(StrEnum):

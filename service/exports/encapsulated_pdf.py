@@ -15,10 +15,10 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
 
-from service.exports.context import ReportContext
-from service.exports.image import read_header
-from service.exports.pdf import build_pdf
-from service.exports.sr import MANUFACTURER, check_key_image, instance_number, report_uid, series_uid
+from medvlm.service.exports.context import ReportContext
+from medvlm.service.exports.image import read_header
+from medvlm.service.exports.pdf import build_pdf
+from medvlm.service.exports.sr import MANUFACTURER, check_key_image, instance_number, report_uid, series_uid
 
 ENCAPSULATED_PDF_STORAGE = "1.2.840.10008.5.1.4.1.1.104.1"
 PDF_SERIES_NUMBER = 9002

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from medvlm.findings import Finding, Laterality, Presence
-from service.exports.context import ReportContext
-from service.exports.errors import ExportError
-from service.exports.text import display_name, plain_text_report
+from medvlm.service.exports.context import ReportContext
+from medvlm.service.exports.errors import ExportError
+from medvlm.service.exports.text import display_name, plain_text_report
 
 LOINC, SCT, UCUM = "http://loinc.org", "http://snomed.info/sct", "http://unitsofmeasure.org"
 FINDING_SYSTEM = "urn:medvlm:finding"  # the ontology names (curricula/ontology.yaml)

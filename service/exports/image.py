@@ -9,7 +9,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from medvlm.errors import MedVLMError
-from service.exports.errors import ExportInputError
+from medvlm.service.exports.errors import ExportInputError
 
 
 def read_header(path: Path) -> pydicom.Dataset:

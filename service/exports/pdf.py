@@ -23,9 +23,9 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from service.exports.context import ReportContext
-from service.exports.image import key_image_png
-from service.exports.text import attestation, display_name, probability_text, utc_text
+from medvlm.service.exports.context import ReportContext
+from medvlm.service.exports.image import key_image_png
+from medvlm.service.exports.text import attestation, display_name, probability_text, utc_text
 
 _DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 CRITICAL_RED = colors.HexColor("#b00020")

@@ -20,10 +20,10 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 from medvlm.findings import Finding, Laterality, Presence
-from service.exports.context import ReportContext
-from service.exports.errors import ExportError, ExportInputError
-from service.exports.image import read_header
-from service.exports.text import attestation, display_name, utc_text
+from medvlm.service.exports.context import ReportContext
+from medvlm.service.exports.errors import ExportError, ExportInputError
+from medvlm.service.exports.image import read_header
+from medvlm.service.exports.text import attestation, display_name, utc_text
 
 LOCAL_SCHEME = "99MEDVLM"
 MANUFACTURER = "MedVLM"

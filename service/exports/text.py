@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from medvlm.findings import Finding
-from service.exports.context import ReportContext
+from medvlm.service.exports.context import ReportContext
 
 log = logging.getLogger(__name__)
 

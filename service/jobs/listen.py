@@ -12,7 +12,7 @@ import threading
 
 from sqlalchemy.engine import Engine
 
-from service.jobs.queue import JOBS_CHANNEL
+from medvlm.service.jobs.queue import JOBS_CHANNEL
 
 log = logging.getLogger("medvlm.worker")
 

@@ -15,8 +15,8 @@ from sqlalchemy import or_, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from service.db.tables import DraftJob, Report, now_utc
-from service.workflow.reports import set_study_status
+from medvlm.service.db.tables import DraftJob, Report, now_utc
+from medvlm.service.workflow.reports import set_study_status
 
 ACTIVE = ("queued", "running")
 JOB_STATUSES = (*ACTIVE, "done", "failed")
@@ -147,7 +147,7 @@ def requeue_after_restart(engine: Engine) -> int:
 def enqueue_undrafted(engine: Engine, *, max_attempts: int) -> int:
     """Queue a draft for every study that has none yet (ingested from the CLI or a folder, not uploaded)."""
     from medvlm.db.models import Study
-    from service.db.tables import StudyState
+    from medvlm.service.db.tables import StudyState
 
     with Session(engine) as session:
         uids = session.exec(

@@ -23,12 +23,12 @@ from sqlmodel import Session, col, select
 
 from medvlm.db.models import Instance, Series
 from medvlm.errors import NotFoundError
-from service.audit import audit
-from service.db.tables import DraftJob
-from service.errors import ModelUnavailableError
-from service.jobs import queue
-from service.jobs.drafter import NO_MODEL, Drafter
-from service.workflow.reports import save_draft
+from medvlm.service.audit import audit
+from medvlm.service.db.tables import DraftJob
+from medvlm.service.errors import ModelUnavailableError
+from medvlm.service.jobs import queue
+from medvlm.service.jobs.drafter import NO_MODEL, Drafter
+from medvlm.service.workflow.reports import save_draft
 
 log = logging.getLogger("medvlm.worker")
 
@@ -133,8 +133,8 @@ def load_factory(spec: str) -> Callable[[], Drafter | None]:
 
 def main(argv: list[str] | None = None) -> None:
     from medvlm.db import get_engine
+    from medvlm.service.jobs.drafter import drafter_source
     from medvlm.settings import get_settings
-    from service.jobs.drafter import drafter_source
 
     parser = argparse.ArgumentParser(description="Run the MedVLM drafting worker.")
     parser.add_argument(

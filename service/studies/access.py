@@ -9,9 +9,9 @@ from sqlmodel import Session, col, select
 
 from medvlm.db.models import Instance, Series, Study
 from medvlm.errors import NotFoundError
-from service.api.deps import Principal
-from service.auth.policy import sees_all_studies
-from service.db.tables import DraftJob, Report, StudyState
+from medvlm.service.api.deps import Principal
+from medvlm.service.auth.policy import sees_all_studies
+from medvlm.service.db.tables import DraftJob, Report, StudyState
 
 
 def sees_state(principal: Principal, state: StudyState | None) -> bool:

@@ -7,10 +7,10 @@ from sqlmodel import Session
 
 from medvlm.db.models import Instance, Patient, Series, Study
 from medvlm.errors import NotFoundError
-from service.api.deps import Principal
-from service.db.tables import Report, StudyState
-from service.schemas.studies import InstancePublic, PatientPublic, SeriesPublic, StudyDetail
-from service.studies.access import sees_source
+from medvlm.service.api.deps import Principal
+from medvlm.service.db.tables import Report, StudyState
+from medvlm.service.schemas.studies import InstancePublic, PatientPublic, SeriesPublic, StudyDetail
+from medvlm.service.studies.access import sees_source
 
 _study, _patient, _state = (t.__table__ for t in (Study, Patient, StudyState))  # type: ignore[attr-defined]
 _series, _instance, _report = (t.__table__ for t in (Series, Instance, Report))  # type: ignore[attr-defined]

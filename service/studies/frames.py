@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from medvlm.db.models import Instance
+from medvlm.service.errors import InvalidInputError
 from medvlm.settings import Settings
-from service.errors import InvalidInputError
 
 RAW_DTYPES = {
     np.dtype("uint8"): "uint8",

@@ -12,14 +12,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
+from medvlm.service.api.deps import Principal
+from medvlm.service.audit import audit
+from medvlm.service.db.tables import Report, StudyState
+from medvlm.service.errors import InvalidInputError
+from medvlm.service.jobs.queue import enqueue
+from medvlm.service.schemas.studies import RejectionPublic, UploadResult
+from medvlm.service.studies.upload import UploadedFile
 from medvlm.settings import Settings
-from service.api.deps import Principal
-from service.audit import audit
-from service.db.tables import Report, StudyState
-from service.errors import InvalidInputError
-from service.jobs.queue import enqueue
-from service.schemas.studies import RejectionPublic, UploadResult
-from service.studies.upload import UploadedFile
 
 
 def _ingest_all(settings: Settings, files: list[UploadedFile]) -> tuple[int, int, int, list, list[str]]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from service.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaError
+from medvlm.service.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaError
 
 MAX_PARTS = 1000
 

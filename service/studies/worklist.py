@@ -18,10 +18,10 @@ from sqlalchemy import Connection, and_, bindparam, exists, func, literal_column
 from sqlmodel import col, select
 
 from medvlm.db.models import Patient, Series, Study
-from service.api.deps import Principal
-from service.auth.policy import sees_all_studies
-from service.db.tables import Report, StudyState
-from service.schemas.studies import StudySummary, WorklistPage
+from medvlm.service.api.deps import Principal
+from medvlm.service.auth.policy import sees_all_studies
+from medvlm.service.db.tables import Report, StudyState
+from medvlm.service.schemas.studies import StudySummary, WorklistPage
 
 
 def _dicom_date(value: date) -> str:

@@ -30,10 +30,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from service.api.deps import Principal
-from service.db.tables import WorklistVersion
-from service.schemas.studies import WorklistPage
-from service.studies.worklist import read_worklist, worklist_request
+from medvlm.service.api.deps import Principal
+from medvlm.service.db.tables import WorklistVersion
+from medvlm.service.schemas.studies import WorklistPage
+from medvlm.service.studies.worklist import read_worklist, worklist_request
 
 _versions: Any = WorklistVersion.__table__  # type: ignore[attr-defined]
 _VERSION = sa.select(_versions.c.n).where(_versions.c.id == 1)

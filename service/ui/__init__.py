@@ -1,5 +1,5 @@
 """The clinician review UI, served from ``ui/`` by ``router`` (included by ``service.app.create_app``)."""
 
-from service.ui.router import router
+from medvlm.service.ui.router import router
 
 __all__ = ["router"]

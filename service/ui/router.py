@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, JSONResponse
 
-UI_DIR = Path(__file__).resolve().parents[2] / "ui"
+from medvlm.package_data import UI_DIR
+
 STATIC_DIR = UI_DIR / "static"
 log = logging.getLogger(__name__)
 

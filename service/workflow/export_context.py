@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from medvlm.db.models import Instance, Patient, Series, Study
 from medvlm.errors import NotFoundError
 from medvlm.findings import Finding
-from service.db.tables import Addendum, Report, utc
+from medvlm.service.db.tables import Addendum, Report, utc
 
 MEDIA = {
     "pdf": "application/pdf",
@@ -32,8 +32,8 @@ def _da(value: str) -> date | None:
 
 
 def build_context(session: Session, report: Report) -> Any:
-    from service.exports.context import Addendum as CtxAddendum
-    from service.exports.context import ReportContext, ReportStatus
+    from medvlm.service.exports.context import Addendum as CtxAddendum
+    from medvlm.service.exports.context import ReportContext, ReportStatus
 
     study = session.get(Study, report.study_instance_uid)
     if study is None:
@@ -95,17 +95,17 @@ def _dicom_bytes(value: Any) -> bytes:
 def run_export(kind: str, ctx: Any) -> bytes:
     """The export's bytes; the builders are the exports owner's (``service.exports``)."""
     if kind == "pdf":
-        from service.exports.pdf import build_pdf
+        from medvlm.service.exports.pdf import build_pdf
 
         return build_pdf(ctx)
     if kind == "sr":
-        from service.exports.sr import build_sr
+        from medvlm.service.exports.sr import build_sr
 
         return _dicom_bytes(build_sr(ctx))
     if kind == "encapsulated-pdf":
-        from service.exports import encapsulated_pdf
+        from medvlm.service.exports import encapsulated_pdf
 
         return _dicom_bytes(encapsulated_pdf.build(ctx))
-    from service.exports.fhir import diagnostic_report
+    from medvlm.service.exports.fhir import diagnostic_report
 
     return json.dumps(diagnostic_report(ctx), indent=2, default=str).encode()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from medvlm.findings import Finding
-from service.errors import InvalidInputError
-from service.schemas.reports import FindingModel
+from medvlm.service.errors import InvalidInputError
+from medvlm.service.schemas.reports import FindingModel
 
 
 def checked_findings(items: list[FindingModel]) -> list[Finding]:

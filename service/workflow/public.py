@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from service.db.tables import Addendum, Report, ReportVersion, utc
-from service.schemas.reports import (
+from medvlm.service.db.tables import Addendum, Report, ReportVersion, utc
+from medvlm.service.schemas.reports import (
     AddendumPublic,
     ConsistencyFlagPublic,
     CorrectionPair,
@@ -90,8 +90,8 @@ def _known_phi(session: Session, report: Report) -> tuple[list[str], list[str]]:
 def correction_pair(session: Session, report: Report, key: bytes) -> CorrectionPair:
     """A signed report as de-identified training data: text scrubbed, the study UID replaced by a keyed
     pseudonym (the same one every time for the same key)."""
-    from compliance.deid import UidMapper
-    from compliance.deid_text import deidentify_text
+    from medvlm.compliance.deid import UidMapper
+    from medvlm.compliance.deid_text import deidentify_text
 
     names, identifiers = _known_phi(session, report)
 

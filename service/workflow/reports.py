@@ -15,10 +15,10 @@ from sqlmodel import Session, select
 
 from medvlm.errors import NotFoundError
 from medvlm.findings import Finding
-from service.db.tables import Addendum, Report, ReportVersion, StudyState, now_utc
-from service.errors import ConflictError
-from service.jobs.drafter import DraftOutput
-from service.workflow.state import Event, ReportState, next_state
+from medvlm.service.db.tables import Addendum, Report, ReportVersion, StudyState, now_utc
+from medvlm.service.errors import ConflictError
+from medvlm.service.jobs.drafter import DraftOutput
+from medvlm.service.workflow.state import Event, ReportState, next_state
 
 STUDY_STATUS = {
     ReportState.DRAFT: "draft_ready",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from service.errors import WorkflowError
+from medvlm.service.errors import WorkflowError
 
 
 class ReportState(StrEnum):

@@ -17,8 +17,8 @@ SECRET = "compliance-test-secret-" + "y" * 40
 @pytest.fixture
 def service(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, object, dict]]:
     """(client, worker, radiologist headers) for the service app on ``settings`` (SQLite and PostgreSQL)."""
-    from service.app import create_app
-    from service.jobs.worker import Worker
+    from medvlm.service.app import create_app
+    from medvlm.service.jobs.worker import Worker
     from tests.service.helpers import PixelDrafter, make_user, token_for
 
     monkeypatch.setenv("MEDVLM_SECRET_KEY", SECRET)

@@ -10,8 +10,8 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 
-from compliance.deid import DeidOptions, UidMapper, deidentify_dataset, deidentify_file
-from compliance.errors import DeidentificationError
+from medvlm.compliance.deid import DeidOptions, UidMapper, deidentify_dataset, deidentify_file
+from medvlm.compliance.errors import DeidentificationError
 from tests.medvlm.dicom.dicom_factory import dciodvfy, pydicom_data_file
 
 KEY = b"test-key-0123456789abcdef"

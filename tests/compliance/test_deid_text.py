@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from compliance.deid import deidentify_text
+from medvlm.compliance.deid import deidentify_text
 
 # The patient's DICOM name and the signer, as the service knows them.
 NAMES = ["Doe^John^Q", "Dr. Ada Lovelace"]

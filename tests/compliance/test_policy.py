@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from compliance.errors import PermissionDeniedError
-from compliance.policy import Permission, Role, allowed, permissions, policy_table, require
+from medvlm.compliance.errors import PermissionDeniedError
+from medvlm.compliance.policy import Permission, Role, allowed, permissions, policy_table, require
 
 DOC = Path(__file__).resolve().parents[2] / "compliance" / "docs" / "access_policy.md"
 
@@ -60,7 +60,7 @@ def test_access_policy_document_matches_the_code() -> None:
 
 def test_the_service_enforces_this_policy() -> None:
     """The route dependencies read ``service.auth.policy``: it must grant exactly what this table does."""
-    from service.auth import policy as service_policy
+    from medvlm.service.auth import policy as service_policy
 
     enforced = {str(p.value): sorted(str(r) for r in roles) for p, roles in service_policy.GRANTS.items()}
     documented = {p: sorted(roles) for p, roles in policy_table()}

@@ -21,9 +21,9 @@ from medvlm.findings import Finding, Presence
 from medvlm.pacs import scu
 from medvlm.pacs.errors import PacsError
 from medvlm.pacs.scp import start_listener
+from medvlm.service.db.tables import DraftJob, Report
+from medvlm.service.jobs.drafter import DraftOutput
 from medvlm.settings import Settings
-from service.db.tables import DraftJob, Report
-from service.jobs.drafter import DraftOutput
 from tests.support.orthanc import OrthancServer, inside, running_orthanc
 from tests.support.services import missing_service
 
@@ -69,10 +69,10 @@ def _find_instance(orthanc: OrthancServer, sop_uid: str) -> list[str]:
 
 def test_study_from_orthanc_is_drafted_and_results_go_back(orthanc: OrthancServer, sqlite_settings: Settings,
                                                         ) -> None:
-    from service.exports import encapsulated_pdf
-    from service.exports.sr import build_sr
-    from service.jobs.worker import Worker
-    from service.workflow.export_context import build_context
+    from medvlm.service.exports import encapsulated_pdf
+    from medvlm.service.exports.sr import build_sr
+    from medvlm.service.jobs.worker import Worker
+    from medvlm.service.workflow.export_context import build_context
 
     image = _testfile("CT_small.dcm")
     source = pydicom.dcmread(image, stop_before_pixels=True)

@@ -11,11 +11,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from medvlm.service.app import create_app
+from medvlm.service.auth.security import api_key_digest, new_api_key
+from medvlm.service.db.tables import ApiKey
+from medvlm.service.jobs.worker import Worker
 from medvlm.settings import Settings, get_settings
-from service.app import create_app
-from service.auth.security import api_key_digest, new_api_key
-from service.db.tables import ApiKey
-from service.jobs.worker import Worker
 from tests.service.helpers import PixelDrafter, make_user, token_for
 
 SECRET = "test-secret-" + "x" * 40

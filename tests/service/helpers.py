@@ -19,10 +19,10 @@ from pydicom.uid import generate_uid
 from sqlmodel import Session
 
 from medvlm.findings import Finding, Presence
-from service.auth.security import create_token, hash_password
-from service.db.tables import User, UserSession
-from service.jobs.drafter import DraftOutput
-from service.jobs.worker import Worker
+from medvlm.service.auth.security import create_token, hash_password
+from medvlm.service.db.tables import User, UserSession
+from medvlm.service.jobs.drafter import DraftOutput
+from medvlm.service.jobs.worker import Worker
 
 _BASE = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from service.connection_balance import ConnectionBalance, ReleaseExcessConnections
+from medvlm.service.connection_balance import ConnectionBalance, ReleaseExcessConnections
 
 
 def _balance(counts: list[int], mine: int, **kwargs: float) -> ConnectionBalance:

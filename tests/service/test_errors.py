@@ -12,10 +12,10 @@ from sqlmodel import Session, select
 import compliance
 import medvlm
 import service
-from compliance.errors import AuditError
+from medvlm.compliance.errors import AuditError
 from medvlm.errors import MedVLMError
-from service.db.tables import Report, ReportVersion
-from service.errors import STATUS_BY_ERROR, DraftingFailedError, status_for
+from medvlm.service.db.tables import Report, ReportVersion
+from medvlm.service.errors import STATUS_BY_ERROR, DraftingFailedError, status_for
 from tests.service.helpers import dicom_bytes, run_jobs
 
 
@@ -54,7 +54,7 @@ def test_failed_audit_write_rolls_the_action_back(
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise AuditError("audit store unavailable")
 
-    monkeypatch.setattr("service.audit.append", broken)
+    monkeypatch.setattr("medvlm.service.audit.append", broken)
     response = client.post(f"/api/v1/reports/{rid}/sign", json={"confirm": True}, headers=callers.radiologist)
     assert response.status_code == 503 and "audit store unavailable" in response.json()["detail"]
     with Session(app.state.engine) as session:
@@ -72,7 +72,10 @@ def test_failed_audit_write_rolls_the_action_back(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_failed_audit_write_fails_login(client: TestClient, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr("service.audit.append", lambda *a, **k: (_ for _ in ()).throw(AuditError("down")))
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AuditError("down")
+
+    monkeypatch.setattr("medvlm.service.audit.append", broken)
     response = client.post("/api/v1/auth/login", json={"username": "x", "password": "y"})
     assert response.status_code == 503
 

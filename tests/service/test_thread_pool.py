@@ -5,8 +5,8 @@ from __future__ import annotations
 import anyio.to_thread
 from fastapi.testclient import TestClient
 
+from medvlm.service.app import create_app
 from medvlm.settings import Settings
-from service.app import create_app
 
 
 def _pool_size(client: TestClient) -> float:

@@ -81,7 +81,7 @@ def _build_tiny_model(model_dir: Path) -> None:
 
 def _create_user(database_url: str) -> None:
     from medvlm.db import get_engine, migrate, session_scope
-    from service.api.routes.users import create_user
+    from medvlm.service.api.routes.users import create_user
 
     migrate(database_url)
     engine = get_engine(database_url)
@@ -146,11 +146,11 @@ def running_service(root: Path) -> Iterator[LiveService]:
     logs.mkdir()
     try:
         with (logs / "server.log").open("wb") as server_log, (logs / "worker.log").open("wb") as worker_log:
-            server = [sys.executable, "-m", "uvicorn", "--factory", "service.app:create_app",
+            server = [sys.executable, "-m", "uvicorn", "--factory", "medvlm.service.app:create_app",
                       "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
             procs.append(subprocess.Popen(server, cwd=REPO, env=env, stdout=server_log, stderr=STDOUT))
             wait_healthy(base_url, procs[0], seconds=90, log=logs / "server.log")
-            worker = [sys.executable, "-m", "service.jobs.worker", "--poll-seconds", "0.2"]
+            worker = [sys.executable, "-m", "medvlm.service.jobs.worker", "--poll-seconds", "0.2"]
             procs.append(subprocess.Popen(worker, cwd=REPO, env=env, stdout=worker_log, stderr=STDOUT))
             token = _login_token(base_url)
             study_uid = _upload(base_url, token, film)

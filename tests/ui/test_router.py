@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from service.ui.router import STATIC_DIR, UI_DIR, router
+from medvlm.service.ui.router import STATIC_DIR, UI_DIR, router
 
 
 @pytest.fixture(scope="module")
@@ -76,14 +76,15 @@ def test_a_broken_ontology_gives_generic_choices_and_says_why(
 
     import medvlm.ontology
 
-    ui_router = importlib.import_module("service.ui.router")  # the package's `router` name is the APIRouter
+    # the package's `router` name is the APIRouter
+    ui_router = importlib.import_module("medvlm.service.ui.router")
 
     broken = tmp_path / "ontology.yaml"
     broken.write_text("findings: [not, a, mapping\n")
     monkeypatch.setattr(medvlm.ontology, "DEFAULT_PATH", broken)
     ui_router._ontology_payload.cache_clear()
     try:
-        with caplog.at_level("WARNING", logger="service.ui.router"):
+        with caplog.at_level("WARNING", logger="medvlm.service.ui.router"):
             body = client.get("/ui/ontology.json").json()
     finally:
         ui_router._ontology_payload.cache_clear()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from service.api.deps import AdminDep, SessionDep
-from service.api.routing import resource_router
-from service.audit import audit
-from service.auth.security import api_key_digest, new_api_key
-from service.db.tables import ApiKey
-from service.errors import PermissionDeniedError
-from service.schemas.auth import ApiKeyCreate, ApiKeyCreated
+from medvlm.service.api.deps import AdminDep, SessionDep
+from medvlm.service.api.routing import resource_router
+from medvlm.service.audit import audit
+from medvlm.service.auth.security import api_key_digest, new_api_key
+from medvlm.service.db.tables import ApiKey
+from medvlm.service.errors import PermissionDeniedError
+from medvlm.service.schemas.auth import ApiKeyCreate, ApiKeyCreated
 
 router = resource_router(prefix="/api-keys", tags=["api-keys"])
 

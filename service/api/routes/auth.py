@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import Response
 from sqlmodel import select
 
-from service.api.deps import PrincipalDep, SessionDep, SettingsDep
-from service.api.routing import resource_router
-from service.audit import audit
-from service.auth.security import DUMMY_HASH, create_token, verify_password
-from service.db.tables import User, UserSession, now_utc
-from service.errors import AuthenticationError
-from service.schemas.auth import LoginRequest, LoginResponse, MeResponse, UserPublic
+from medvlm.service.api.deps import PrincipalDep, SessionDep, SettingsDep
+from medvlm.service.api.routing import resource_router
+from medvlm.service.audit import audit
+from medvlm.service.auth.security import DUMMY_HASH, create_token, verify_password
+from medvlm.service.db.tables import User, UserSession, now_utc
+from medvlm.service.errors import AuthenticationError
+from medvlm.service.schemas.auth import LoginRequest, LoginResponse, MeResponse, UserPublic
 
 router = resource_router(prefix="/auth", tags=["auth"])
 

@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import Query
 from sqlmodel import func, select
 
-from service.api.deps import CorrectionsReaderDep, SessionDep, SettingsDep
-from service.api.routing import resource_router
-from service.audit import audit
-from service.db.tables import Report
-from service.schemas.reports import CorrectionsPage
-from service.workflow.public import correction_pair
+from medvlm.service.api.deps import CorrectionsReaderDep, SessionDep, SettingsDep
+from medvlm.service.api.routing import resource_router
+from medvlm.service.audit import audit
+from medvlm.service.db.tables import Report
+from medvlm.service.schemas.reports import CorrectionsPage
+from medvlm.service.workflow.public import correction_pair
 
 router = resource_router(prefix="/corrections", tags=["corrections"])
 ReaderDep = CorrectionsReaderDep

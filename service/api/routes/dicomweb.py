@@ -18,18 +18,18 @@ from starlette.concurrency import run_in_threadpool
 
 from medvlm.db.models import Instance, Series
 from medvlm.errors import NotFoundError
-from service.api.deps import Principal, SessionDep, SettingsDep, StudyReaderDep, StudyUploaderDep
-from service.api.ids import SeriesUID, SopUID, StudyUID
-from service.api.routing import resource_router
-from service.audit import audit
-from service.dicomweb.multipart import DICOM, media_params, parse_related, stream_related
-from service.dicomweb.qido import matching, search_studies
-from service.dicomweb.stow import response_json, store_parts
-from service.errors import NotAcceptableError
-from service.schemas.studies import UploadResult
-from service.studies.access import visible_instance, visible_study
-from service.studies.ingest import queue_jobs
-from service.studies.upload import capped_request
+from medvlm.service.api.deps import Principal, SessionDep, SettingsDep, StudyReaderDep, StudyUploaderDep
+from medvlm.service.api.ids import SeriesUID, SopUID, StudyUID
+from medvlm.service.api.routing import resource_router
+from medvlm.service.audit import audit
+from medvlm.service.dicomweb.multipart import DICOM, media_params, parse_related, stream_related
+from medvlm.service.dicomweb.qido import matching, search_studies
+from medvlm.service.dicomweb.stow import response_json, store_parts
+from medvlm.service.errors import NotAcceptableError
+from medvlm.service.schemas.studies import UploadResult
+from medvlm.service.studies.access import visible_instance, visible_study
+from medvlm.service.studies.ingest import queue_jobs
+from medvlm.service.studies.upload import capped_request
 
 router = resource_router(prefix="/dicomweb", tags=["dicomweb"])
 DICOM_JSON = "application/dicom+json"

@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import Path, Query, Response
 
-from service.api.deps import SessionDep, SettingsDep, StudyReaderDep
-from service.api.ids import SopUID
-from service.api.routing import resource_router
-from service.audit import audit
-from service.studies.access import visible_instance
-from service.studies.frames import parse_window, raw_frame, render_frame_png
+from medvlm.service.api.deps import SessionDep, SettingsDep, StudyReaderDep
+from medvlm.service.api.ids import SopUID
+from medvlm.service.api.routing import resource_router
+from medvlm.service.audit import audit
+from medvlm.service.studies.access import visible_instance
+from medvlm.service.studies.frames import parse_window, raw_frame, render_frame_png
 
 router = resource_router(prefix="/instances", tags=["instances"])
 ReaderDep = StudyReaderDep

@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import Query
 from sqlmodel import select
 
-from service.api.deps import JobReaderDep, SessionDep
-from service.api.ids import UID_PATTERN, JobId
-from service.api.routing import resource_router
-from service.db.tables import DraftJob, StudyState, utc
-from service.schemas.reports import JobPublic
-from service.studies.access import visibility_conditions, visible_job
+from medvlm.service.api.deps import JobReaderDep, SessionDep
+from medvlm.service.api.ids import UID_PATTERN, JobId
+from medvlm.service.api.routing import resource_router
+from medvlm.service.db.tables import DraftJob, StudyState, utc
+from medvlm.service.schemas.reports import JobPublic
+from medvlm.service.studies.access import visibility_conditions, visible_job
 
 router = resource_router(prefix="/jobs", tags=["jobs"])
 ReaderDep = JobReaderDep

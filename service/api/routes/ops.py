@@ -7,11 +7,11 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlmodel import func, select
 
-from service.api.deps import MetricsDep, SessionDep
-from service.api.routing import resource_router
-from service.db.tables import DraftJob
-from service.jobs.queue import JOB_STATUSES
-from service.metrics import render
+from medvlm.service.api.deps import MetricsDep, SessionDep
+from medvlm.service.api.routing import resource_router
+from medvlm.service.db.tables import DraftJob
+from medvlm.service.jobs.queue import JOB_STATUSES
+from medvlm.service.metrics import render
 
 router = resource_router(tags=["ops"])
 

@@ -7,14 +7,14 @@ from typing import Literal
 from fastapi import Request, Response
 
 from medvlm.errors import MedVLMError
-from service.api.deps import ReportReaderDep, ReportWriterDep, SessionDep
-from service.api.ids import ReportId
-from service.api.routing import resource_router
-from service.audit import audit
-from service.errors import DraftingFailedError, ModelUnavailableError
-from service.jobs.drafter import NO_MODEL, Drafter
-from service.jobs.worker import study_paths
-from service.schemas.reports import (
+from medvlm.service.api.deps import ReportReaderDep, ReportWriterDep, SessionDep
+from medvlm.service.api.ids import ReportId
+from medvlm.service.api.routing import resource_router
+from medvlm.service.audit import audit
+from medvlm.service.errors import DraftingFailedError, ModelUnavailableError
+from medvlm.service.jobs.drafter import NO_MODEL, Drafter
+from medvlm.service.jobs.worker import study_paths
+from medvlm.service.schemas.reports import (
     AddendumCreate,
     AddendumPublic,
     RegenerateRequest,
@@ -23,12 +23,12 @@ from service.schemas.reports import (
     SignRequest,
     VersionPublic,
 )
-from service.studies.access import visible_report
-from service.workflow import reports as wf
-from service.workflow.export_context import MEDIA, SUFFIX, build_context, run_export
-from service.workflow.findings import checked_findings
-from service.workflow.public import report_public, versions_public
-from service.workflow.state import Event, next_state
+from medvlm.service.studies.access import visible_report
+from medvlm.service.workflow import reports as wf
+from medvlm.service.workflow.export_context import MEDIA, SUFFIX, build_context, run_export
+from medvlm.service.workflow.findings import checked_findings
+from medvlm.service.workflow.public import report_public, versions_public
+from medvlm.service.workflow.state import Event, next_state
 
 router = resource_router(prefix="/reports", tags=["reports"])
 ReaderDep = ReportReaderDep

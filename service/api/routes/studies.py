@@ -9,25 +9,25 @@ from fastapi import Query, Request, Response
 from sqlmodel import select
 
 from medvlm.errors import NotFoundError
-from service.api.deps import ReportReaderDep, SessionDep, SettingsDep, StudyReaderDep, StudyUploaderDep
-from service.api.ids import StudyUID
-from service.api.responses import model_json
-from service.api.routing import resource_router
-from service.audit import audit
-from service.db.tables import Report
-from service.errors import InvalidInputError
-from service.schemas.reports import ReportPublic
-from service.schemas.studies import (
+from medvlm.service.api.deps import ReportReaderDep, SessionDep, SettingsDep, StudyReaderDep, StudyUploaderDep
+from medvlm.service.api.ids import StudyUID
+from medvlm.service.api.responses import model_json
+from medvlm.service.api.routing import resource_router
+from medvlm.service.audit import audit
+from medvlm.service.db.tables import Report
+from medvlm.service.errors import InvalidInputError
+from medvlm.service.schemas.reports import ReportPublic
+from medvlm.service.schemas.studies import (
     StudyDetail,
     UploadResult,
     WorklistPage,
 )
-from service.studies.access import visible_study
-from service.studies.detail import study_detail
-from service.studies.ingest import ingest_upload
-from service.studies.upload import read_upload
-from service.studies.worklist_cache import cached_worklist
-from service.workflow.public import report_public
+from medvlm.service.studies.access import visible_study
+from medvlm.service.studies.detail import study_detail
+from medvlm.service.studies.ingest import ingest_upload
+from medvlm.service.studies.upload import read_upload
+from medvlm.service.studies.worklist_cache import cached_worklist
+from medvlm.service.workflow.public import report_public
 
 router = resource_router(prefix="/studies", tags=["studies"])
 ReaderDep = StudyReaderDep

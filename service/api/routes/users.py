@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from service.api.deps import AdminDep, SessionDep
-from service.api.routing import resource_router
-from service.audit import audit
-from service.auth.security import hash_password
-from service.db.tables import User
-from service.errors import ConflictError
-from service.schemas.auth import UserCreate, UserCreated
+from medvlm.service.api.deps import AdminDep, SessionDep
+from medvlm.service.api.routing import resource_router
+from medvlm.service.audit import audit
+from medvlm.service.auth.security import hash_password
+from medvlm.service.db.tables import User
+from medvlm.service.errors import ConflictError
+from medvlm.service.schemas.auth import UserCreate, UserCreated
 
 router = resource_router(prefix="/users", tags=["users"])
 

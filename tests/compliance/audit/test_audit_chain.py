@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from compliance.audit import LANES, AuditEvent, record, record_at_commit, verify
-from compliance.audit.chain import row_hash
-from compliance.audit.tables import GENESIS_HASH
-from compliance.errors import AuditError
+from medvlm.compliance.audit import LANES, AuditEvent, record, record_at_commit, verify
+from medvlm.compliance.audit.chain import row_hash
+from medvlm.compliance.audit.tables import GENESIS_HASH
+from medvlm.compliance.errors import AuditError
 from medvlm.db import get_engine, session_scope
 
 REPO = Path(__file__).resolve().parents[3]
@@ -300,7 +300,7 @@ def test_concurrent_writers_keep_one_chain(database_url: str) -> None:
 def test_a_held_lane_does_not_block_other_writers(postgres_server: object,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """PostgreSQL: while one transaction holds its lane (uncommitted), another appends to the next lane."""
-    from compliance.audit import chain
+    from medvlm.compliance.audit import chain
     from medvlm.db import migrate
 
     monkeypatch.setattr(chain, "preferred_lane", lambda: 3)  # both writers want lane 3
@@ -348,7 +348,7 @@ def test_hash_made_by_postgresql_is_the_python_row_hash(postgres_server: object,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """PostgreSQL hashes the row in the appending statement: byte for byte what ``row_hash`` (and so
     ``verify``) computes, for quotes, backslashes, non-ASCII, nested detail, no detail, lane 0 and not."""
-    from compliance.audit import chain
+    from medvlm.compliance.audit import chain
     from medvlm.db import migrate
 
     monkeypatch.setattr(chain, "preferred_lane", lambda: lane)
@@ -375,7 +375,7 @@ def test_writers_crowding_one_lane_keep_every_lane_valid(postgres_server: object
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """Eight threads all preferring lane 7: heads are taken, skipped and re-read at their latest version
     under contention; every row lands once, in order, on a valid chain."""
-    from compliance.audit import chain
+    from medvlm.compliance.audit import chain
     from medvlm.db import migrate
 
     monkeypatch.setattr(chain, "preferred_lane", lambda: 7)
@@ -396,7 +396,7 @@ def test_with_every_lane_held_a_writer_waits_for_its_own(postgres_server: object
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """PostgreSQL: when all ``LANES`` heads are locked by open transactions, a writer queues on its
     preferred lane and appends there once that lane's holder commits."""
-    from compliance.audit import chain
+    from medvlm.compliance.audit import chain
     from medvlm.db import migrate
 
     url = postgres_server.create_database()  # type: ignore[attr-defined]

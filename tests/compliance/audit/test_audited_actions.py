@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from compliance.audit import verify
-from service.jobs.worker import Worker
+from medvlm.compliance.audit import verify
+from medvlm.service.jobs.worker import Worker
 from tests.service.helpers import dicom_bytes, run_jobs
 
 API = "/api/v1"

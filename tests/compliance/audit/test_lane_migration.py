@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from compliance.audit import record, verify
+from medvlm.compliance.audit import record, verify
 from medvlm.db import get_engine, migrate, session_scope
 from medvlm.db.engine import MIGRATIONS_DIR
 
@@ -80,7 +80,7 @@ def _config(engine: sa.Engine) -> Config:
 
 def test_downgrade_and_upgrade_again_keep_a_lane_0_chain(fresh_url: str,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from compliance.audit import chain
+    from medvlm.compliance.audit import chain
 
     monkeypatch.setattr(chain, "preferred_lane", lambda: 0)
     migrate(fresh_url)

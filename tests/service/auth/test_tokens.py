@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from service.auth import security
-from service.auth.security import TOKEN_MAX_AGE, create_token, decode_token
-from service.errors import AuthenticationError
+from medvlm.service.auth import security
+from medvlm.service.auth.security import TOKEN_MAX_AGE, create_token, decode_token
+from medvlm.service.errors import AuthenticationError
 
 SECRET = "s" * 48
 

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from medvlm.db import get_engine, migrate
-from service.studies.worklist import _page_statement, _Shape
+from medvlm.service.studies.worklist import _page_statement, _Shape
 
 TS = sa.DateTime(timezone=True)
 

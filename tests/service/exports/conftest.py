@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from service.exports.context import ReportContext
+from medvlm.service.exports.context import ReportContext
 from tests.service.exports.report_fixtures import chest_film_path, make_context
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pydicom
 
 from medvlm.findings import Finding, Laterality, Presence
-from service.exports.context import Addendum, ReportContext, ReportStatus
+from medvlm.service.exports.context import Addendum, ReportContext, ReportStatus
 from tests.medvlm.dicom.dicom_factory import dciodvfy, pydicom_data_file
 
 __all__ = ["FINDINGS", "FINDINGS_TEXT", "IMPRESSION", "SIGNED_AT", "chest_film_path", "dciodvfy",

@@ -12,8 +12,8 @@ import pypdf
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from compliance.audit import AuditEvent, verify
-from service.exports.fhir import validate
+from medvlm.compliance.audit import AuditEvent, verify
+from medvlm.service.exports.fhir import validate
 from tests.service.exports.report_fixtures import chest_film_path, dciodvfy
 from tests.service.helpers import run_jobs
 

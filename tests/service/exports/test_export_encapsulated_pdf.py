@@ -9,10 +9,10 @@ import pydicom
 import pypdf
 import pytest
 
-from service.exports import encapsulated_pdf
-from service.exports.context import ReportContext
-from service.exports.errors import ExportInputError
-from service.exports.pdf import build_pdf
+from medvlm.service.exports import encapsulated_pdf
+from medvlm.service.exports.context import ReportContext
+from medvlm.service.exports.errors import ExportInputError
+from medvlm.service.exports.pdf import build_pdf
 from tests.service.exports.report_fixtures import dciodvfy, make_context
 
 ENCAPSULATED_PDF_STORAGE = "1.2.840.10008.5.1.4.1.1.104.1"

@@ -12,9 +12,9 @@ import pytest
 from fhir.resources.R4B.diagnosticreport import DiagnosticReport
 from fhir.resources.R4B.observation import Observation
 
-from service.exports.context import Addendum, ReportContext
-from service.exports.errors import ExportError
-from service.exports.fhir import diagnostic_report, validate
+from medvlm.service.exports.context import Addendum, ReportContext
+from medvlm.service.exports.errors import ExportError
+from medvlm.service.exports.fhir import diagnostic_report, validate
 from tests.service.exports.report_fixtures import IMPRESSION, make_context
 
 

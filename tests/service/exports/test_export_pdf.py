@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 
 from medvlm.findings import Finding, Presence
-from service.exports.context import ReportContext, ReportStatus
-from service.exports.errors import ExportInputError
-from service.exports.image import key_image_png
-from service.exports.pdf import build_pdf
+from medvlm.service.exports.context import ReportContext, ReportStatus
+from medvlm.service.exports.errors import ExportInputError
+from medvlm.service.exports.image import key_image_png
+from medvlm.service.exports.pdf import build_pdf
 from tests.service.exports.report_fixtures import FINDINGS_TEXT, IMPRESSION, make_context
 
 

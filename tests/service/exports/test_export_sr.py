@@ -11,9 +11,9 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from medvlm.findings import Finding
-from service.exports.context import ReportContext
-from service.exports.errors import ExportInputError
-from service.exports.sr import build_sr, person_name
+from medvlm.service.exports.context import ReportContext
+from medvlm.service.exports.errors import ExportInputError
+from medvlm.service.exports.sr import build_sr, person_name
 from tests.service.exports.report_fixtures import (
     FINDINGS_TEXT,
     IMPRESSION,

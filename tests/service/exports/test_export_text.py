@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import medvlm.ontology
-from service.exports import text
+from medvlm.service.exports import text
 
 
 @pytest.fixture
@@ -36,6 +36,6 @@ def test_a_broken_ontology_gives_raw_labels_and_says_why(
     if content is not None:
         broken.write_text(content)
     monkeypatch.setattr(medvlm.ontology, "DEFAULT_PATH", broken)
-    with caplog.at_level("WARNING", logger="service.exports.text"):
+    with caplog.at_level("WARNING", logger="medvlm.service.exports.text"):
         assert text.display_name("pulmonary_edema") == "Pulmonary edema"
     assert "raw labels" in caplog.text and str(broken) in caplog.text

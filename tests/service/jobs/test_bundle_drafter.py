@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from service.jobs.drafter import BundleDrafter
+from medvlm.service.jobs.drafter import BundleDrafter
 from tests.service.helpers import dicom_bytes, run_jobs
 
 API = "/api/v1"

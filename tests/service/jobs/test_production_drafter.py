@@ -9,9 +9,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from medvlm.service.app import create_app
+from medvlm.service.jobs.drafter import NO_MODEL, BundleDrafter
 from medvlm.settings import Settings, get_settings
-from service.app import create_app
-from service.jobs.drafter import NO_MODEL, BundleDrafter
 from tests.service.helpers import dicom_bytes, run_jobs
 
 API = "/api/v1"

@@ -15,9 +15,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from service.db.tables import DraftJob, Report, StudyState
-from service.jobs import queue
-from service.jobs.worker import Worker
+from medvlm.service.db.tables import DraftJob, Report, StudyState
+from medvlm.service.jobs import queue
+from medvlm.service.jobs.worker import Worker
 from tests.service.helpers import FailingDrafter, PixelDrafter, dicom_bytes, run_jobs
 
 API = "/api/v1"
@@ -114,7 +114,7 @@ def test_killed_worker_job_completes_after_restart(client: TestClient, app, call
     command = [
         sys.executable,
         "-m",
-        "service.jobs.worker",
+        "medvlm.service.jobs.worker",
         "--drafter",
         "tests.service.helpers:hanging_drafter",
         "--lease-seconds",

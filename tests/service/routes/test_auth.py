@@ -11,13 +11,13 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from compliance.audit import AuditEvent
+from medvlm.compliance.audit import AuditEvent
 from medvlm.errors import ConfigError
+from medvlm.service.api.deps import Credentials, authorize
+from medvlm.service.app import create_app
+from medvlm.service.auth.security import decode_token
+from medvlm.service.db.tables import UserSession, now_utc, utc
 from medvlm.settings import DEFAULT_SECRET, Settings
-from service.api.deps import Credentials, authorize
-from service.app import create_app
-from service.auth.security import decode_token
-from service.db.tables import UserSession, now_utc, utc
 from tests.service.helpers import dicom_bytes, make_user, related
 
 API = "/api/v1"

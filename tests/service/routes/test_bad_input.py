@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from medvlm.db.models import Instance
+from medvlm.service.app import create_app
+from medvlm.service.db.tables import DraftJob
 from medvlm.settings import Settings
-from service.app import create_app
-from service.db.tables import DraftJob
 from tests.service.helpers import dicom_bytes, run_jobs
 
 API = "/api/v1"

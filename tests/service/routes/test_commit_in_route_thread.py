@@ -10,9 +10,9 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from compliance.audit import AuditEvent
-from service.api import deps
-from service.api.routing import CommittingRoute
+from medvlm.compliance.audit import AuditEvent
+from medvlm.service.api import deps
+from medvlm.service.api.routing import CommittingRoute
 
 API = "/api/v1"
 
@@ -66,8 +66,8 @@ def test_a_request_is_committed_with_its_audit_row_in_the_route_thread(  # type:
 def test_a_failed_audit_write_still_fails_the_read(  # type: ignore[no-untyped-def]
     client: TestClient, callers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from compliance.errors import AuditError
-    from service import audit as service_audit
+    from medvlm.compliance.errors import AuditError
+    from medvlm.service import audit as service_audit
 
     def broken(*_a, **_k):  # type: ignore[no-untyped-def]
         raise AuditError("audit write failed: disk full")
@@ -81,7 +81,7 @@ def test_a_read_resolves_its_caller_in_the_thread_that_runs_and_commits_it(  # t
     client: TestClient, callers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A sync dependency would be a thread-pool hop of its own: the lookup runs in the route's thread."""
-    from service.api import routing
+    from medvlm.service.api import routing
 
     threads: dict[str, int] = {}
     real_authorize, real_commit = routing.authorize, Session.commit

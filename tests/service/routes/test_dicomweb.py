@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from pydicom.dataset import Dataset
 from sqlmodel import Session, select
 
-from compliance.audit import AuditEvent
+from medvlm.compliance.audit import AuditEvent
 from tests.service.helpers import dicom_bytes, related, run_jobs
 
 WEB = "/api/v1/dicomweb"

@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from service.api.read_sessions import ReadSessionWriteError, read_session, reads_engine
-from service.db.tables import User
+from medvlm.service.api.read_sessions import ReadSessionWriteError, read_session, reads_engine
+from medvlm.service.db.tables import User
 from tests.service.helpers import dicom_bytes, run_jobs
 from tests.service.routes.test_route_matrix import route_table
 

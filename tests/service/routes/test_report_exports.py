@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
-from compliance.audit import AuditEvent
+from medvlm.compliance.audit import AuditEvent
 from tests.service.helpers import dicom_bytes, run_jobs
 
 API = "/api/v1"

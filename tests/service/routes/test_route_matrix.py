@@ -17,10 +17,10 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from service.app import create_app
-from service.auth.policy import GRANTS, Permission, Role
-from service.auth.security import create_token
-from service.db.tables import ApiKey, User, UserSession, now_utc
+from medvlm.service.app import create_app
+from medvlm.service.auth.policy import GRANTS, Permission, Role
+from medvlm.service.auth.security import create_token
+from medvlm.service.db.tables import ApiKey, User, UserSession, now_utc
 from tests.service.conftest import SECRET
 
 PUBLIC = {("GET", "/health"), ("POST", "/api/v1/auth/login")}

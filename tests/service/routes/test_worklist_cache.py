@@ -10,9 +10,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from medvlm.db import get_engine
+from medvlm.service.app import create_app
+from medvlm.service.studies.worklist_cache import CachedPage, WorklistCache
 from medvlm.settings import Settings
-from service.app import create_app
-from service.studies.worklist_cache import CachedPage, WorklistCache
 from tests.service.helpers import dicom_bytes
 
 API = "/api/v1"

@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from compliance.audit import AuditEvent
-from service.jobs.worker import Worker
+from medvlm.compliance.audit import AuditEvent
+from medvlm.service.jobs.worker import Worker
 from tests.service.helpers import dicom_bytes, run_jobs
 
 API = "/api/v1"

@@ -11,11 +11,11 @@ from sqlmodel import Session, select
 
 from medvlm.db import get_engine
 from medvlm.findings import Finding
-from service.db.tables import Addendum, Report, ReportVersion, StudyState, utc
-from service.errors import WorkflowError
-from service.jobs.drafter import DraftOutput
-from service.workflow import reports as wf
-from service.workflow.state import Event, ReportState, next_state
+from medvlm.service.db.tables import Addendum, Report, ReportVersion, StudyState, utc
+from medvlm.service.errors import WorkflowError
+from medvlm.service.jobs.drafter import DraftOutput
+from medvlm.service.workflow import reports as wf
+from medvlm.service.workflow.state import Event, ReportState, next_state
 
 REFUSED = None
 # state -> event -> resulting state (None: refused with a WorkflowError, nothing written)
