@@ -19,7 +19,7 @@ def export_command(
     key_file: Path = typer.Option(..., "--key-file", help="De-identification key (>= 16 bytes)."),
 ) -> None:
     """Export every signed report (model ORIGINAL and clinician FINAL) de-identified, with its image."""
-    from medvlm.compliance.corrections import CorrectionsExportError, export_corrections
+    from medvlm.service.exports.corrections import CorrectionsExportError, export_corrections
     from medvlm.db import migrate
 
     migrate()  # a fresh installation has nothing signed yet, but the tables must exist

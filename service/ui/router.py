@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from medvlm.package_data import UI_DIR
 
-STATIC_DIR = UI_DIR / "static"
+STATIC_DIR = (UI_DIR / "static").resolve()  # resolved: the traversal check compares resolved paths
 log = logging.getLogger(__name__)
 
 # Pages are tiny and change with a deploy; assets get a short cache so a reload picks up a new version.

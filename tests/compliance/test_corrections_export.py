@@ -15,7 +15,7 @@ from pydicom.data import get_testdata_file
 from sqlmodel import Session, select
 
 from medvlm.compliance.audit import AuditEvent, verify
-from medvlm.compliance.corrections import CorrectionsExportError, export_corrections, split_for
+from medvlm.service.exports.corrections import CorrectionsExportError, export_corrections, split_for
 from medvlm.dataset.manifest import read_manifest
 from tests.service.helpers import run_jobs
 
@@ -100,7 +100,7 @@ def test_export_refuses_a_folder_in_use(tmp_path: Path) -> None:
 def test_command_line_reports_bad_key_in_one_line(tmp_path: Path) -> None:
     key = tmp_path / "key"
     key.write_bytes(b"short")
-    command = [sys.executable, "-m", "medvlm.compliance.corrections", str(tmp_path / "out"),
+    command = [sys.executable, "-m", "medvlm.service.exports.corrections", str(tmp_path / "out"),
                "--key-file", str(key)]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).resolve().parents[2])
