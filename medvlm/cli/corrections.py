@@ -19,8 +19,8 @@ def export_command(
     key_file: Path = typer.Option(..., "--key-file", help="De-identification key (>= 16 bytes)."),
 ) -> None:
     """Export every signed report (model ORIGINAL and clinician FINAL) de-identified, with its image."""
-    from medvlm.service.exports.corrections import CorrectionsExportError, export_corrections
     from medvlm.db import migrate
+    from medvlm.service.exports.corrections import CorrectionsExportError, export_corrections
 
     migrate()  # a fresh installation has nothing signed yet, but the tables must exist
     try:

@@ -15,8 +15,8 @@ from pydicom.data import get_testdata_file
 from sqlmodel import Session, select
 
 from medvlm.compliance.audit import AuditEvent, verify
-from medvlm.service.exports.corrections import CorrectionsExportError, export_corrections, split_for
 from medvlm.dataset.manifest import read_manifest
+from medvlm.service.exports.corrections import CorrectionsExportError, export_corrections, split_for
 from tests.service.helpers import run_jobs
 
 API = "/api/v1"
