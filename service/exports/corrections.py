@@ -8,8 +8,8 @@ and one manifest record is written in the dataset format ``medvlm.dataset.manife
 the project's hash rule on the *new* study UID. The export is built in a temporary folder and moved into
 place only after its audit row has committed, so an unaudited export never appears.
 
-Run: ``python -m medvlm.service.exports.corrections OUT_DIR --key-file KEY`` (the key: at least 16 bytes, kept by the
-privacy officer; the same key gives the same pseudonyms, so re-exports line up).
+Run: ``python -m medvlm.service.exports.corrections OUT_DIR --key-file KEY`` (the key: at least 16
+bytes, kept by the privacy officer; the same key gives the same pseudonyms, so re-exports line up).
 """
 
 from __future__ import annotations
