@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 
 from medvlm.db import get_engine
 from medvlm.service import connection_balance
+from medvlm.service.api.errors import install_error_handlers
 from medvlm.service.api.read_sessions import reads_engine
 from medvlm.service.api.routes import (
     api_keys,
@@ -26,7 +27,6 @@ from medvlm.service.api.routes import (
     users,
 )
 from medvlm.service.config import service_settings
-from medvlm.service.errors import install_error_handlers
 from medvlm.service.jobs.drafter import Drafter, drafter_source
 from medvlm.service.metrics import install_metrics
 from medvlm.service.studies.worklist_cache import WorklistCache

@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LOWER_LAYERS = [p for p in (ROOT / "medvlm").iterdir() if p.name not in ("service", "cli") and not p.is_symlink()]
+LOWER_LAYERS = [
+    p for p in (ROOT / "medvlm").iterdir() if p.name not in ("service", "cli") and not p.is_symlink()
+]
 LOWER_LAYERS.append(ROOT / "compliance")
 
 
@@ -18,7 +20,7 @@ def test_import_linter_layers_contract_is_kept() -> None:
     lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or "lint-imports"
     proc = subprocess.run([lint, "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert "1 kept, 0 broken" in proc.stdout or "kept, 0 broken" in proc.stdout
+    assert " 0 broken" in proc.stdout
 
 
 def test_no_string_import_of_the_service_below_it() -> None:

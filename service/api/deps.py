@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from medvlm.service.api.read_sessions import read_session
 from medvlm.service.auth.policy import Permission, allowed
+from medvlm.service.auth.principal import Principal
 from medvlm.service.auth.security import API_KEY_PREFIX, api_key_digest, decode_token
 from medvlm.service.db.tables import ApiKey, User, UserSession, utc
 from medvlm.service.errors import AuthenticationError, PermissionDeniedError
@@ -76,21 +77,6 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: a logged-in user (with a session) or an API key."""
-
-    name: str
-    role: str
-    user_id: str | None = None
-    session_id: str | None = None
-    api_key_id: str | None = None
-
-    @property
-    def actor(self) -> str:
-        return f"user:{self.name}" if self.user_id else f"api_key:{self.name}"
 
 
 def _raw_credentials(request: Request) -> str:

@@ -9,26 +9,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from medvlm.findings import Finding
+from medvlm.service.workflow.draft_output import DraftOutput
 from medvlm.settings import Settings
 
 NO_MODEL = (
     "no drafting model is configured: promote one (`medvlm models promote ID`) or set MEDVLM_MODEL_DIR"
 )
-
-
-@dataclass(frozen=True)
-class DraftOutput:
-    findings: list[Finding]
-    findings_text: str
-    impression: str
-    model_version: str
-    consistency_flags: list[dict[str, Any]] = field(default_factory=list)
-    input_hashes: list[str] = field(default_factory=list)
 
 
 class Drafter(Protocol):

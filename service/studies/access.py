@@ -9,8 +9,8 @@ from sqlmodel import Session, col, select
 
 from medvlm.db.models import Instance, Series, Study
 from medvlm.errors import NotFoundError
-from medvlm.service.api.deps import Principal
 from medvlm.service.auth.policy import sees_all_studies
+from medvlm.service.auth.principal import Principal
 from medvlm.service.db.tables import DraftJob, Report, StudyState
 
 

@@ -7,7 +7,7 @@ from sqlmodel import Session
 
 from medvlm.db.models import Instance, Patient, Series, Study
 from medvlm.errors import NotFoundError
-from medvlm.service.api.deps import Principal
+from medvlm.service.auth.principal import Principal
 from medvlm.service.db.tables import Report, StudyState
 from medvlm.service.schemas.studies import InstancePublic, PatientPublic, SeriesPublic, StudyDetail
 from medvlm.service.studies.access import sees_source

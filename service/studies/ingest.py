@@ -12,8 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
-from medvlm.service.api.deps import Principal
 from medvlm.service.audit import audit
+from medvlm.service.auth.principal import Principal
 from medvlm.service.db.tables import Report, StudyState
 from medvlm.service.errors import InvalidInputError
 from medvlm.service.jobs.queue import enqueue

@@ -17,7 +17,7 @@ from medvlm.errors import NotFoundError
 from medvlm.findings import Finding
 from medvlm.service.db.tables import Addendum, Report, ReportVersion, StudyState, now_utc
 from medvlm.service.errors import ConflictError
-from medvlm.service.jobs.drafter import DraftOutput
+from medvlm.service.workflow.draft_output import DraftOutput
 from medvlm.service.workflow.state import Event, ReportState, next_state
 
 STUDY_STATUS = {

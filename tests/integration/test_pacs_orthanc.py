@@ -22,7 +22,7 @@ from medvlm.pacs import scu
 from medvlm.pacs.errors import PacsError
 from medvlm.pacs.scp import start_listener
 from medvlm.service.db.tables import DraftJob, Report
-from medvlm.service.jobs.drafter import DraftOutput
+from medvlm.service.workflow.draft_output import DraftOutput
 from medvlm.settings import Settings
 from tests.support.orthanc import OrthancServer, inside, running_orthanc
 from tests.support.services import missing_service

@@ -14,8 +14,9 @@ import medvlm
 import service
 from medvlm.compliance.errors import AuditError
 from medvlm.errors import MedVLMError
+from medvlm.service.api.errors import STATUS_BY_ERROR, status_for
 from medvlm.service.db.tables import Report, ReportVersion
-from medvlm.service.errors import STATUS_BY_ERROR, DraftingFailedError, status_for
+from medvlm.service.errors import DraftingFailedError
 from tests.service.helpers import dicom_bytes, run_jobs
 
 
