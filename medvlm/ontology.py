@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from medvlm.errors import ConfigError
-from medvlm.findings import NO_FINDING, Finding, Laterality, Presence
+from medvlm.findings import NO_FINDING, Finding, Laterality, Presence, critical_rule
 from medvlm.package_data import ONTOLOGY_PATH
 
 DEFAULT_PATH = ONTOLOGY_PATH
@@ -59,10 +59,13 @@ class FindingSpec:
 
     def is_critical(self, finding: Finding) -> bool:
         """Whether ``finding`` is critical: present or uncertain, and critical by flag or by severity."""
-        if finding.label != self.name or finding.presence == Presence.ABSENT:
+        if finding.label != self.name:
             return False
-        return self.critical or (
-            finding.severity is not None and finding.severity in self.critical_severities
+        return critical_rule(
+            finding.presence,
+            finding.severity,
+            always=self.critical,
+            critical_severities=self.critical_severities,
         )
 
     def with_critical(self, finding: Finding) -> Finding:

@@ -28,7 +28,8 @@ STUDY_STATUS = {
 
 
 def _critical(findings: list[dict[str, Any]]) -> bool:
-    return any(f.get("critical") and f.get("presence", "present") != "absent" for f in findings)
+    # Each stored finding's flag was set by medvlm.findings.critical_rule (absent ones are never critical).
+    return any(f.get("critical") for f in findings)
 
 
 def set_study_status(session: Session, study_uid: str, status: str, critical: bool | None = None) -> None:

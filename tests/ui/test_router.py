@@ -65,7 +65,13 @@ def test_every_page_reference_resolves(client: TestClient) -> None:
 def test_ontology_for_the_findings_panel(client: TestClient) -> None:
     body = client.get("/ui/ontology.json").json()["findings"]
     assert body["pleural_effusion"]["lateralities"] == ["left", "right", "bilateral"]
-    assert body["pneumothorax"]["critical"] is True
+    # The critical rule comes evaluated from the server (one definition): pneumothorax always, uncertain
+    # included; a pleural effusion only when large; nothing absent.
+    assert body["pneumothorax"]["critical_when"]["present"][""] is True
+    assert body["pneumothorax"]["critical_when"]["uncertain"][""] is True
+    assert body["pneumothorax"]["critical_when"]["absent"][""] is False
+    effusion = body["pleural_effusion"]["critical_when"]["present"]
+    assert effusion["large"] is True and effusion["small"] is False and effusion[""] is False
     assert body["cardiomegaly"]["lateralities"] == []
 
 
