@@ -9,17 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import StrEnum
 from pathlib import Path
 
 from medvlm.findings import Finding
 from medvlm.service.exports.errors import ExportInputError
-
-
-class ReportStatus(StrEnum):
-    DRAFT = "draft"
-    IN_REVIEW = "in_review"
-    SIGNED = "signed"
+from medvlm.service.statuses import ReportStatus
 
 
 @dataclass(frozen=True)

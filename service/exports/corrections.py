@@ -32,6 +32,7 @@ from medvlm.compliance.deid_text import deidentify_text
 from medvlm.compliance.errors import ComplianceError, DeidentificationError
 from medvlm.corpus.iu import iu_split
 from medvlm.findings import Finding, Presence
+from medvlm.service.statuses import ReportStatus
 
 MANIFEST = "manifest.jsonl"
 
@@ -158,7 +159,7 @@ def export_corrections(out_dir: Path, key: bytes, *, engine: Engine | None = Non
     result = CorrectionsExport(directory=out_dir)
     try:
         with Session(engine) as session:
-            reports = session.exec(select(Report).where(Report.status == "signed")
+            reports = session.exec(select(Report).where(Report.status == ReportStatus.SIGNED)
                                    .order_by(Report.signed_at, Report.id)).all()  # type: ignore[arg-type]
             rows = [row for r in reports
                     if (row := _export_one(session, r, staging, key, options or DeidOptions(), result))]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel
 
-StudyStatus = Literal["received", "drafting", "draft_ready", "in_review", "signed", "failed"]
+from medvlm.service.statuses import StudyStatus
 
 
 class StudySummary(BaseModel):

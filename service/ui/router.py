@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from medvlm.findings import Presence, critical_rule
 from medvlm.package_data import UI_DIR
+from medvlm.service.statuses import REPORT_STATUS_LABELS, STUDY_STATUS_LABELS
 
 STATIC_DIR = (UI_DIR / "static").resolve()  # resolved: the traversal check compares resolved paths
 log = logging.getLogger(__name__)
@@ -92,6 +93,18 @@ def _ontology_payload() -> dict[str, Any]:
             },
         }
     return {"findings": findings}
+
+
+@router.get("/ui/vocabulary.json")
+def vocabulary_json() -> JSONResponse:
+    """Study and report statuses with display labels, in worklist order (``medvlm.service.statuses``)."""
+    return JSONResponse(
+        {
+            "study_statuses": {status.value: label for status, label in STUDY_STATUS_LABELS.items()},
+            "report_statuses": {status.value: label for status, label in REPORT_STATUS_LABELS.items()},
+        },
+        headers=_SHORT_CACHE,
+    )
 
 
 @router.get("/ui/ontology.json")

@@ -53,7 +53,7 @@ def build_context(session: Session, report: Report) -> Any:
         .where(Addendum.report_id == report.id)
         .order_by(col(Addendum.created_at), col(Addendum.id))
     ).all()
-    signed = report.status == "signed"
+    signed = report.status == ReportStatus.SIGNED
     return ReportContext(
         report_id=report.id,
         status=ReportStatus(report.status),

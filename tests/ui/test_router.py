@@ -96,3 +96,13 @@ def test_a_broken_ontology_gives_generic_choices_and_says_why(
         ui_router._ontology_payload.cache_clear()
     assert body == {"findings": {}}
     assert "falls back to generic choices" in caplog.text and str(broken) in caplog.text
+
+
+def test_vocabulary_gives_the_statuses_of_the_one_definition(client: TestClient) -> None:
+    from medvlm.service.statuses import ReportStatus, StudyStatus
+
+    body = client.get("/ui/vocabulary.json").json()
+    assert list(body["study_statuses"]) == [s.value for s in StudyStatus]
+    assert list(body["report_statuses"]) == [s.value for s in ReportStatus]
+    assert body["study_statuses"]["draft_ready"] == "Draft ready"
+    assert "draft_ready" not in (UI_DIR / "index.html").read_text()  # the filter's choices come from here

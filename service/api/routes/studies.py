@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Query, Request, Response
 from sqlmodel import select
@@ -22,6 +22,7 @@ from medvlm.service.schemas.studies import (
     UploadResult,
     WorklistPage,
 )
+from medvlm.service.statuses import StudyStatus
 from medvlm.service.studies.access import visible_study
 from medvlm.service.studies.detail import study_detail
 from medvlm.service.studies.ingest import ingest_upload
@@ -33,15 +34,13 @@ router = resource_router(prefix="/studies", tags=["studies"])
 ReaderDep = StudyReaderDep
 UploaderDep = StudyUploaderDep
 
-Status = Literal["received", "drafting", "draft_ready", "in_review", "signed", "failed"]
-
 
 @router.get("", response_model=WorklistPage)
 def list_studies(
     request: Request,
     session: SessionDep,
     caller: ReaderDep,
-    status: Status | None = None,
+    status: StudyStatus | None = None,
     modality: Annotated[str | None, Query(max_length=16, pattern=r"^[A-Za-z]{1,16}$")] = None,
     date_from: date | None = None,
     date_to: date | None = None,
