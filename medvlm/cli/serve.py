@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from medvlm.compliance.policy import Role
+
 if TYPE_CHECKING:
     from medvlm.settings import Settings
 
-ROLES = ("radiologist", "researcher", "admin", "integration")
+ROLES = tuple(role.value for role in Role)  # the access policy's roles, for the CLI's help and check
 
 
 def serve_command(
