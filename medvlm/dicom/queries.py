@@ -8,6 +8,7 @@ from sqlmodel import Session, col, func, select
 
 from medvlm.db import get_engine
 from medvlm.db.models import Instance, Patient, Series, Study
+from medvlm.dicom.study_order import study_instances
 from medvlm.errors import NotFoundError
 from medvlm.settings import Settings
 
@@ -85,13 +86,8 @@ def study_detail(settings: Settings, study_uid: str) -> StudyDetail:
         patient = session.get(Patient, study.patient_pk)
         assert patient is not None
         detail = StudyDetail(study=study, patient=patient)
-        order = (col(Series.series_number), col(Series.series_instance_uid))
-        series_rows = session.exec(select(Series).where(Series.study_instance_uid == study_uid)
-                                   .order_by(*order)).all()
-        for series in series_rows:
-            instances = session.exec(select(Instance).where(Instance.series_instance_uid
-                                                            == series.series_instance_uid)
-                                     .order_by(col(Instance.instance_number),
-                                               col(Instance.sop_instance_uid))).all()
-            detail.series.append((series, list(instances)))
+        for instance, series in session.exec(study_instances(study_uid)).all():
+            if not detail.series or detail.series[-1][0].series_instance_uid != series.series_instance_uid:
+                detail.series.append((series, []))
+            detail.series[-1][1].append(instance)
         return detail

@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from medvlm.db.models import Instance, Patient, Series, Study
+from medvlm.db.models import Patient, Study
+from medvlm.dicom.study_order import study_instances
 from medvlm.errors import NotFoundError
 from medvlm.findings import Finding
 from medvlm.service.db.tables import Addendum, Report, utc
@@ -39,12 +40,7 @@ def build_context(session: Session, report: Report) -> Any:
     if study is None:
         raise NotFoundError(f"study {report.study_instance_uid} of report {report.id} is no longer stored")
     patient = session.get(Patient, study.patient_pk)
-    key = session.exec(
-        select(Instance, Series)
-        .join(Series, Series.series_instance_uid == Instance.series_instance_uid)  # type: ignore[arg-type]
-        .where(Series.study_instance_uid == study.study_instance_uid)
-        .order_by(col(Series.series_number), col(Instance.instance_number), col(Instance.sop_instance_uid))
-    ).first()
+    key = session.exec(study_instances(study.study_instance_uid)).first()
     if key is None:
         raise NotFoundError(f"study {study.study_instance_uid} has no stored instance to export from")
     instance, series = key

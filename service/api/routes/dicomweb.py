@@ -13,10 +13,11 @@ from typing import Annotated
 
 from fastapi import Query, Request, Response
 from fastapi.responses import StreamingResponse
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from medvlm.db.models import Instance, Series
+from medvlm.dicom.study_order import study_instances
 from medvlm.errors import NotFoundError
 from medvlm.service.api.deps import Principal, SessionDep, SettingsDep, StudyReaderDep, StudyUploaderDep
 from medvlm.service.api.ids import SeriesUID, SopUID, StudyUID
@@ -87,16 +88,7 @@ def search_for_studies(
 
 
 def _instances(session: Session, study_uid: str) -> list[Instance]:
-    return list(
-        session.exec(
-            select(Instance)
-            .join(Series, col(Series.series_instance_uid) == col(Instance.series_instance_uid))
-            .where(col(Series.study_instance_uid) == study_uid)
-            .order_by(
-                col(Series.series_number), col(Instance.instance_number), col(Instance.sop_instance_uid)
-            )
-        ).all()
-    )
+    return [instance for instance, _series in session.exec(study_instances(study_uid)).all()]
 
 
 def _multipart(session: Session, caller: Principal, instances: list[Instance], resource: str) -> Response:
