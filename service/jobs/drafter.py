@@ -102,10 +102,14 @@ class ProductionDrafter:
 
 
 def drafter_source(settings: Settings) -> Callable[[], Drafter | None]:
-    """Where drafts come from: ``MEDVLM_MODEL_DIR`` when an operator pins a model directory, otherwise the
-    registry's production version (followed as it changes)."""
-    if settings.model_dir is not None:
-        pinned = BundleDrafter(settings.model_dir)
+    """Where drafts come from, by the one order of ``medvlm.registry.resolve`` (the service has no explicit
+    argument): the pin when an operator set one, otherwise the registry's production version, followed as
+    it changes."""
+    from medvlm.registry.resolve import pinned_model_dir
+
+    pin = pinned_model_dir(settings)
+    if pin is not None:
+        pinned = BundleDrafter(pin)
         return lambda: pinned
     return ProductionDrafter(settings)
 
