@@ -73,10 +73,10 @@ def studies_command() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from medvlm.dicom.queries import list_studies
+    from medvlm.dicom.queries import indexed_studies
 
     try:
-        rows = list_studies(ready_settings())
+        rows = indexed_studies(ready_settings())
     except MedVLMError as exc:
         raise fail(exc) from exc
     table = Table(title=f"{len(rows)} studies")
@@ -99,15 +99,15 @@ def show_command(
     window: str | None = typer.Option(None, "--window", help="VOI window CENTER,WIDTH for the preview."),
 ) -> None:
     """Summarise one study; optionally render a PNG preview of its first image."""
-    from medvlm.dicom.queries import study_detail
+    from medvlm.dicom.queries import indexed_study
 
     parsed_window = _parse_window(window)
     try:
-        detail = study_detail(ready_settings(), study_uid)
+        detail = indexed_study(ready_settings(), study_uid)
         typer.echo(detail.summary())
         if png is not None:
             from medvlm.dicom.pixels import read_dataset
-            from medvlm.dicom.render import render_png
+            from medvlm.dicom.png import render_png
 
             first = detail.first_instance()
             png.write_bytes(render_png(read_dataset(first.path), window=parsed_window))

@@ -54,7 +54,7 @@ def serve_command(
     from medvlm.db import get_engine, migrate
     from medvlm.service.app import create_app
     from medvlm.service.jobs import queue
-    from medvlm.service.jobs.listen import start_listener
+    from medvlm.service.jobs.listen import start_wakeup_listener
     from medvlm.service.jobs.worker import Worker
     from medvlm.service.processes import check_port_free
     from medvlm.settings import get_settings
@@ -98,7 +98,7 @@ def serve_command(
     for thread in threads:
         thread.start()
     if workers:  # uploads handled by other API processes wake these workers through PostgreSQL
-        listener = start_listener(engine, app.state.wake, stop)
+        listener = start_wakeup_listener(engine, app.state.wake, stop)
         if listener is not None:
             threads.append(listener)
     typer.echo(

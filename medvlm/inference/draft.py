@@ -168,10 +168,4 @@ def draft_study(bundle: Any, images_or_paths: StudyInput,
     return draft_batch(bundle, [images_or_paths], edits, **options)[0]
 
 
-def regenerate(bundle: Any, images_or_paths: StudyInput, findings: Sequence[Finding | dict],
-               **options: Any) -> DraftResult:
-    """Redraft the text of a study from a clinician's findings (a toggled finding, a changed side)."""
-    return draft_study(bundle, images_or_paths, findings, **options)
-
-
-__all__ = ["DraftResult", "check_edited_findings", "draft_batch", "draft_study", "regenerate"]
+__all__ = ["DraftResult", "check_edited_findings", "draft_batch", "draft_study"]

@@ -16,14 +16,13 @@ from medvlm.service.statuses import ReportStatus
 from medvlm.service.workflow.public import correction_pair
 
 router = resource_router(prefix="/corrections", tags=["corrections"])
-ReaderDep = CorrectionsReaderDep
 
 
 @router.get("", response_model=CorrectionsPage)
 def list_corrections(
     session: SessionDep,
     settings: SettingsDep,
-    caller: ReaderDep,
+    caller: CorrectionsReaderDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> CorrectionsPage:

@@ -31,12 +31,10 @@ from medvlm.service.workflow.public import report_public, versions_public
 from medvlm.service.workflow.state import Event, next_state
 
 router = resource_router(prefix="/reports", tags=["reports"])
-ReaderDep = ReportReaderDep
-WriterDep = ReportWriterDep
 
 
 @router.get("/{report_id}", response_model=ReportPublic)
-def get_report(report_id: ReportId, session: SessionDep, caller: ReaderDep) -> ReportPublic:
+def get_report(report_id: ReportId, session: SessionDep, caller: ReportReaderDep) -> ReportPublic:
     report = visible_report(session, caller, str(report_id))
     audit(session, actor=caller.actor, action="report.read", resource_type="report", resource_id=report.id)
     return report_public(session, report)
@@ -44,7 +42,7 @@ def get_report(report_id: ReportId, session: SessionDep, caller: ReaderDep) -> R
 
 @router.put("/{report_id}", response_model=ReportPublic)
 def edit_report(
-    report_id: ReportId, body: ReportUpdate, session: SessionDep, caller: WriterDep
+    report_id: ReportId, body: ReportUpdate, session: SessionDep, caller: ReportWriterDep
 ) -> ReportPublic:
     report = visible_report(session, caller, str(report_id), lock=True)
     findings = None if body.findings is None else [f.to_dict() for f in checked_findings(body.findings)]
@@ -70,7 +68,7 @@ def edit_report(
 
 @router.post("/{report_id}/regenerate", response_model=ReportPublic)
 def regenerate_report(
-    report_id: ReportId, body: RegenerateRequest, request: Request, session: SessionDep, caller: WriterDep
+    report_id: ReportId, body: RegenerateRequest, request: Request, session: SessionDep, caller: ReportWriterDep
 ) -> ReportPublic:
     report = visible_report(session, caller, str(report_id))
     next_state(report.status, Event.REGENERATE)  # refuse before spending model time
@@ -100,7 +98,7 @@ def regenerate_report(
 
 @router.post("/{report_id}/sign", response_model=ReportPublic)
 def sign_report(
-    report_id: ReportId, body: SignRequest, session: SessionDep, caller: WriterDep
+    report_id: ReportId, body: SignRequest, session: SessionDep, caller: ReportWriterDep
 ) -> ReportPublic:
     report = visible_report(session, caller, str(report_id), lock=True)
     wf.sign(session, report, author=caller.name)
@@ -117,7 +115,7 @@ def sign_report(
 
 @router.post("/{report_id}/addenda", response_model=AddendumPublic, status_code=201)
 def add_addendum(
-    report_id: ReportId, body: AddendumCreate, session: SessionDep, caller: WriterDep
+    report_id: ReportId, body: AddendumCreate, session: SessionDep, caller: ReportWriterDep
 ) -> AddendumPublic:
     report = visible_report(session, caller, str(report_id), lock=True)
     addendum = wf.add_addendum(session, report, text=body.text, author=caller.name)
@@ -133,7 +131,7 @@ def add_addendum(
 
 
 @router.get("/{report_id}/versions", response_model=list[VersionPublic])
-def list_versions(report_id: ReportId, session: SessionDep, caller: ReaderDep) -> list[VersionPublic]:
+def list_versions(report_id: ReportId, session: SessionDep, caller: ReportReaderDep) -> list[VersionPublic]:
     report = visible_report(session, caller, str(report_id))
     audit(
         session, actor=caller.actor, action="report.versions", resource_type="report", resource_id=report.id
@@ -150,7 +148,7 @@ def export_report(
     report_id: ReportId,
     kind: Literal["pdf", "sr", "encapsulated-pdf", "fhir"],
     session: SessionDep,
-    caller: ReaderDep,
+    caller: ReportReaderDep,
 ) -> Response:
     report = visible_report(session, caller, str(report_id))
     data = run_export(kind, build_context(session, report))
