@@ -68,7 +68,11 @@ def edit_report(
 
 @router.post("/{report_id}/regenerate", response_model=ReportPublic)
 def regenerate_report(
-    report_id: ReportId, body: RegenerateRequest, request: Request, session: SessionDep, caller: ReportWriterDep
+    report_id: ReportId,
+    body: RegenerateRequest,
+    request: Request,
+    session: SessionDep,
+    caller: ReportWriterDep,
 ) -> ReportPublic:
     report = visible_report(session, caller, str(report_id))
     next_state(report.status, Event.REGENERATE)  # refuse before spending model time
