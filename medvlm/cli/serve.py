@@ -12,7 +12,7 @@ import typer
 if TYPE_CHECKING:
     from medvlm.settings import Settings
 
-ROLES = ("radiologist", "researcher", "admin", "integration")
+ROLES = ("radiologist", "researcher", "admin")  # integrations use API keys, not accounts
 
 
 def serve_command(

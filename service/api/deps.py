@@ -193,7 +193,16 @@ def authorize(session: Session, credentials: Credentials, permission: Permission
     return principal
 
 
+# Acts of a person: an API key (a machine, possibly named like a person) never signs, edits or administers,
+# whatever role an older key row carries.
+PERSON_ONLY = frozenset({Permission.REPORT_WRITE, Permission.ADMIN})
+
+
 def _check_permission(principal: Principal, permission: Permission) -> None:
+    if permission in PERSON_ONLY and principal.user_id is None:
+        raise PermissionDeniedError(
+            f"an API key may not use this endpoint (needs {permission.value} as a logged-in person)"
+        )
     if not allowed(principal.role, permission):
         raise PermissionDeniedError(
             f"role '{principal.role}' may not use this endpoint (needs {permission.value})"

@@ -8,6 +8,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 RoleName = Literal["radiologist", "researcher", "admin", "integration"]
+# People log in; integrations (machines) use API keys. A person with the integration role would see no
+# studies (it has no key that sent any), and a key with a person's role could sign or administer.
+PersonRole = Literal["radiologist", "researcher", "admin"]
+KeyRole = Literal["integration"]
 
 
 class Strict(BaseModel):
@@ -38,7 +42,7 @@ class MeResponse(UserPublic):
 class UserCreate(Strict):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = Field(min_length=12, max_length=1024)
-    role: RoleName
+    role: PersonRole
 
 
 class UserCreated(UserPublic):
@@ -48,7 +52,7 @@ class UserCreated(UserPublic):
 
 class ApiKeyCreate(Strict):
     name: str = Field(min_length=1, max_length=128)
-    role: RoleName = "integration"
+    role: KeyRole = "integration"
 
 
 class ApiKeyCreated(BaseModel):
