@@ -6,8 +6,11 @@ body is ``{"detail": <one readable line>, "error": <class name>}``.
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 
 from medvlm import errors as lib
 from medvlm.compliance import errors as compliance
@@ -79,6 +82,9 @@ STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (lib.ConfigError, 409),
     # The audit store failing is the server's fault, not the caller's: the action was rolled back.
     (compliance.AuditError, 503),
+    (lib.StorageFullError, 507),
+    (lib.StorageUnavailableError, 503),
+    (lib.DatabaseUnavailableError, 503),
     (DraftingFailedError, 503),
     (lib.MedVLMError, 400),
 ]
@@ -99,5 +105,27 @@ async def _handle(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+log = logging.getLogger("medvlm.service")
+
+
+async def _database_down(_request: Request, exc: Exception) -> JSONResponse:
+    """The database cannot be reached (or refuses connections): the server's trouble, worth a retry. The
+    driver's message is logged, not sent: it names hosts and may quote SQL."""
+    log.error("database unavailable: %s", exc)
+    return JSONResponse({"detail": "database unavailable; nothing was changed, try again shortly",
+                         "error": "DatabaseUnavailableError"}, status_code=503, headers={"Retry-After": "5"})
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    """A bug: JSON like every other answer, without the internals (they are in the log)."""
+    log.error("unhandled %s", type(exc).__name__, exc_info=exc)
+    return JSONResponse({"detail": "internal error (logged); the request was not completed",
+                         "error": "InternalError"}, status_code=500)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(lib.MedVLMError, _handle)
+    for cls in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
+                sa_exc.TimeoutError):
+        app.add_exception_handler(cls, _database_down)
+    app.add_exception_handler(Exception, _unexpected)
