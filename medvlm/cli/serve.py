@@ -74,7 +74,7 @@ def serve_command(
     dicom = None
     dicom_port = settings.dicom_port if dicom_port is None else dicom_port
     if dicom_port:  # a modality or PACS sends here; the studies are queued for drafting like uploads
-        from medvlm.pacs.scp import start_listener as start_dicom_listener
+        from medvlm.service.dicom_listener.listener import start_listener as start_dicom_listener
 
         dicom = start_dicom_listener(
             settings, ae_title=dicom_ae_title or settings.dicom_ae_title, host=host, port=dicom_port

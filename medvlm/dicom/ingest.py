@@ -60,6 +60,7 @@ class IngestReport:
     study_instance_uids: list[str] = field(default_factory=list)  # studies of ingested + duplicate files
     sop_instance_uids: list[str] = field(default_factory=list)  # instances now stored, new or duplicate
     conflict_reasons: list[Rejection] = field(default_factory=list)  # why each conflict was not stored
+    new_study_instance_uids: list[str] = field(default_factory=list)  # studies with a new instance
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (the CLI's ``--json`` output and the upload API's body)."""
@@ -252,6 +253,8 @@ class _Ingestor:
                 continue
             if outcome == "ingested":
                 self.report.ingested += 1
+                if item.info.study_instance_uid not in self.report.new_study_instance_uids:
+                    self.report.new_study_instance_uids.append(item.info.study_instance_uid)
             else:
                 self.report.duplicates += 1
             self.report._present(item.info)

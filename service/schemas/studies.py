@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 StudyStatus = Literal["received", "drafting", "draft_ready", "in_review", "signed", "failed"]
 
@@ -80,3 +80,5 @@ class UploadResult(BaseModel):
     rejected: list[RejectionPublic]
     study_instance_uids: list[str]
     jobs: list[str]
+    conflict_reasons: list[RejectionPublic] = Field(
+        default_factory=list, description="Why each conflicting instance was not stored.")

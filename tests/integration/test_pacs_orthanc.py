@@ -20,8 +20,8 @@ from medvlm.db.models import Instance
 from medvlm.findings import Finding, Presence
 from medvlm.pacs import scu
 from medvlm.pacs.errors import PacsError
-from medvlm.pacs.scp import start_listener
 from medvlm.service.db.tables import DraftJob, Report
+from medvlm.service.dicom_listener.listener import start_listener
 from medvlm.service.jobs.drafter import DraftOutput
 from medvlm.settings import Settings
 from tests.support.orthanc import OrthancServer, inside, running_orthanc
