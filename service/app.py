@@ -25,6 +25,7 @@ from medvlm.service.api.routes import (
     studies,
     users,
 )
+from medvlm.service.auth.lockout import AddressLimiter
 from medvlm.service.config import service_settings
 from medvlm.service.errors import install_error_handlers
 from medvlm.service.jobs.drafter import Drafter, drafter_source
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, drafter: Drafter | None = No
     app.state.drafter: Callable[[], Drafter | None] = source  # type: ignore[misc]
     app.state.wake = threading.Event()  # set when jobs are queued; in-process workers wait on it
     app.state.metrics = install_metrics(app)
+    app.state.login_limiter = AddressLimiter()  # failed logins per client address (``auth.lockout``)
     megabytes = settings.worklist_cache_mb
     app.state.worklist_cache = WorklistCache(megabytes * 1024 * 1024) if megabytes else None
     balance = connection_balance.installed()

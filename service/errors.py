@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 
@@ -49,6 +50,14 @@ class InvalidInputError(ServiceError):
     """A well-formed request whose content cannot be used (non-DICOM upload, unknown finding)."""
 
 
+class TooManyRequestsError(ServiceError):
+    """Too many attempts (failed logins): refused for a while; ``retry_after`` in seconds."""
+
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PayloadTooLargeError(lib.LimitExceededError):
     """An upload over ``max_upload_bytes`` (refused before it is read whole)."""
 
@@ -67,6 +76,7 @@ STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (compliance.PermissionDeniedError, 403),
     (PermissionDeniedError, 403),
     (lib.NotFoundError, 404),
+    (TooManyRequestsError, 429),
     (WorkflowError, 409),
     (ConflictError, 409),
     (lib.StoreConflictError, 409),
@@ -100,6 +110,8 @@ def status_for(exc: Exception) -> int:
 async def _handle(_request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, TooManyRequestsError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(
         {"detail": str(exc), "error": type(exc).__name__}, status_code=status, headers=headers
     )
@@ -123,8 +135,18 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
                          "error": "InternalError"}, status_code=500)
 
 
+async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, without the submitted values: ``input`` would echo a password (or a patient's
+    data) back into a response, a proxy's log and the browser's cache."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [{key: ({k: str(v) for k, v in value.items()} if key == "ctx" else value)
+               for key, value in error.items() if key not in ("input", "url")} for error in exc.errors()]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(lib.MedVLMError, _handle)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     for cls in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
                 sa_exc.TimeoutError):
         app.add_exception_handler(cls, _database_down)

@@ -255,6 +255,16 @@ def principal_requirement(dependency: Callable[..., Any]) -> tuple[bool, Permiss
     return False, None
 
 
+async def require_person(principal: PrincipalDep) -> Principal:
+    """A logged-in person (their own password, their own sessions): an API key is refused with 403."""
+    if principal.user_id is None:
+        raise PermissionDeniedError("an API key has no password or login sessions; log in as a person")
+    return principal
+
+
+require_person.person_only = True  # type: ignore[attr-defined]  # read by the route-matrix tests
+PersonDep = Annotated[Principal, Depends(require_person)]
+
 # One alias per permission, for route signatures.
 StudyReaderDep = Annotated[Principal, Depends(require(Permission.STUDY_READ))]
 StudyUploaderDep = Annotated[Principal, Depends(require(Permission.STUDY_UPLOAD))]
