@@ -61,6 +61,13 @@ def serve_command(
     app = create_app(settings)  # refuses unsafe secrets before anything starts
     check_port_free(host, port)
     migrate(settings.resolved_database_url)
+    from medvlm.dicom.cleanup import clean_store
+
+    cleaned = clean_store(settings)  # what a killed process left: .part files, orphans, rows without files
+    if cleaned.changed:
+        typer.echo(f"store cleanup: removed {len(cleaned.partial_files)} partial and "
+                   f"{len(cleaned.orphan_files)} orphan file(s), {len(cleaned.rows_without_files)} "
+                   "row(s) without a file", err=True)
     engine = get_engine(settings.resolved_database_url)
     if engine.dialect.name == "sqlite":
         if workers > 1:
