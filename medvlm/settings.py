@@ -54,12 +54,23 @@ class Settings(BaseSettings):
     # DICOM network (C-STORE / C-ECHO listener); 0 disables it in ``medvlm serve``.
     dicom_ae_title: str = "MEDVLM"
     dicom_port: int = 0
+    # Calling AE titles allowed to associate, comma-separated (empty: any; set it outside a test bench).
+    dicom_allowed_aes: str = ""
+    # An association that sends nothing for this long is aborted, and at most this many are open at once:
+    # idle peers cannot hold every slot and lock the modalities out (pynetdicom's default is 10, no idle
+    # limit but 60 s of network timeout).
+    dicom_idle_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    dicom_max_associations: int = Field(default=32, ge=1, le=1024)
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEFAULT_SECRET:
             raise ValueError("MEDVLM_SECRET_KEY must be set to a non-default secret outside development")
         return self
+
+    @property
+    def dicom_allowed_ae_list(self) -> list[str]:
+        return [title.strip() for title in self.dicom_allowed_aes.split(",") if title.strip()]
 
     @property
     def store_dir(self) -> Path:

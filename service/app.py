@@ -26,9 +26,11 @@ from medvlm.service.api.routes import (
     studies,
     users,
 )
+from medvlm.service.auth.lockout import AddressLimiter
 from medvlm.service.config import service_settings
 from medvlm.service.jobs.drafter import Drafter, drafter_source
 from medvlm.service.metrics import install_metrics
+from medvlm.service.security_headers import SecurityHeaders
 from medvlm.service.studies.worklist_cache import WorklistCache
 from medvlm.settings import Settings
 
@@ -64,6 +66,10 @@ def create_app(settings: Settings | None = None, *, drafter: Drafter | None = No
         title="MedVLM",
         version="1.0.0",
         description="On-prem radiology report drafting: worklist, review, sign-off, exports.",
+        # Swagger UI and ReDoc load their scripts from a public CDN onto the origin that holds the session
+        # token: not served. The schema stays at /openapi.json for integrators' own tools.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = get_engine(settings.resolved_database_url)
@@ -72,11 +78,13 @@ def create_app(settings: Settings | None = None, *, drafter: Drafter | None = No
     app.state.drafter: Callable[[], Drafter | None] = source  # type: ignore[misc]
     app.state.wake = threading.Event()  # set when jobs are queued; in-process workers wait on it
     app.state.metrics = install_metrics(app)
+    app.state.login_limiter = AddressLimiter()  # failed logins per client address (``auth.lockout``)
     megabytes = settings.worklist_cache_mb
     app.state.worklist_cache = WorklistCache(megabytes * 1024 * 1024) if megabytes else None
     balance = connection_balance.installed()
     if balance is not None:  # one of several API processes (``service.processes``)
         app.add_middleware(connection_balance.ReleaseExcessConnections, balance=balance)
+    app.add_middleware(SecurityHeaders)  # outermost of ours: error answers get the headers too
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(api_router())

@@ -37,6 +37,14 @@ class InvalidInputError(ServiceError):
     """A well-formed request whose content cannot be used (non-DICOM upload, unknown finding)."""
 
 
+class TooManyRequestsError(ServiceError):
+    """Too many attempts (failed logins): refused for a while; ``retry_after`` in seconds."""
+
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PayloadTooLargeError(lib.LimitExceededError):
     """An upload over ``max_upload_bytes`` (refused before it is read whole)."""
 

@@ -51,10 +51,11 @@ def ingest_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a summary."),
 ) -> None:
     """Ingest DICOM into the study store and the index."""
-    from medvlm.dicom.ingest import ingest_paths
+    from medvlm.service.intake.intake import Actor, intake
 
-    try:
-        report = ingest_paths(paths, settings=ready_settings(), progress=not as_json)
+    try:  # through the service's intake: the same checks and an audit row per study, as for an upload
+        actor = Actor(f"cli:{_os_user()}", "cli")
+        report = intake(ready_settings(), actor, paths, progress=not as_json)
     except MedVLMError as exc:
         raise fail(exc) from exc
     if as_json:
@@ -62,10 +63,21 @@ def ingest_command(
     else:
         for rejection in report.rejected:
             typer.echo(f"rejected: {rejection.path}: {rejection.reason}", err=True)
+        for conflict in report.conflict_reasons:
+            typer.echo(f"conflict: {conflict.path}: {conflict.reason}", err=True)
         typer.echo(f"ingested {report.ingested}, duplicates {report.duplicates}, "
                    f"conflicts {report.conflicts}, rejected {len(report.rejected)}; "
                    f"studies: {len(report.study_instance_uids)}")
     raise typer.Exit(1 if report.rejected else 0)
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container): the audit still says it was the CLI
+        return "unknown"
 
 
 def studies_command() -> None:

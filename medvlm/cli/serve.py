@@ -14,7 +14,8 @@ from medvlm.compliance.policy import Role
 if TYPE_CHECKING:
     from medvlm.settings import Settings
 
-ROLES = tuple(role.value for role in Role)  # the access policy's roles, for the CLI's help and check
+# The access policy's roles that a person's account may hold: integrations use API keys, not accounts.
+ROLES = tuple(role.value for role in Role if role != Role.INTEGRATION)
 
 
 def serve_command(
@@ -63,6 +64,13 @@ def serve_command(
     app = create_app(settings)  # refuses unsafe secrets before anything starts
     check_port_free(host, port)
     migrate(settings.resolved_database_url)
+    from medvlm.dicom.cleanup import clean_store
+
+    cleaned = clean_store(settings)  # what a killed process left: .part files, orphans, rows without files
+    if cleaned.changed:
+        typer.echo(f"store cleanup: removed {len(cleaned.partial_files)} partial and "
+                   f"{len(cleaned.orphan_files)} orphan file(s), {len(cleaned.rows_without_files)} "
+                   "row(s) without a file", err=True)
     engine = get_engine(settings.resolved_database_url)
     if engine.dialect.name == "sqlite":
         if workers > 1:
@@ -76,7 +84,7 @@ def serve_command(
     dicom = None
     dicom_port = settings.dicom_port if dicom_port is None else dicom_port
     if dicom_port:  # a modality or PACS sends here; the studies are queued for drafting like uploads
-        from medvlm.pacs.scp import start_listener as start_dicom_listener
+        from medvlm.service.dicom_listener.listener import start_dicom_listener
 
         dicom = start_dicom_listener(
             settings, ae_title=dicom_ae_title or settings.dicom_ae_title, host=host, port=dicom_port

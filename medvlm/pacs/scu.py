@@ -19,8 +19,8 @@ from pynetdicom import AE, Association
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from medvlm.pacs import status as st
+from medvlm.pacs.ae import DEFAULT_AE_TITLE, validate_ae_title
 from medvlm.pacs.errors import PacsError
-from medvlm.pacs.scp import DEFAULT_AE_TITLE, validate_ae_title
 
 # A-ASSOCIATE-RJ reasons (PS3.8 9.3.4) a person can act on.
 _REJECT_REASONS = {

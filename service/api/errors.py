@@ -6,8 +6,12 @@ translated here; the response body is ``{"detail": <one readable line>, "error":
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 
 from medvlm import errors as lib
 from medvlm.compliance import errors as compliance
@@ -19,6 +23,7 @@ from medvlm.service.errors import (
     ModelUnavailableError,
     NotAcceptableError,
     PermissionDeniedError,
+    TooManyRequestsError,
     UnsupportedMediaError,
     WorkflowError,
 )
@@ -30,6 +35,7 @@ STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (compliance.PermissionDeniedError, 403),
     (PermissionDeniedError, 403),
     (lib.NotFoundError, 404),
+    (TooManyRequestsError, 429),
     (WorkflowError, 409),
     (ConflictError, 409),
     (lib.StoreConflictError, 409),
@@ -45,6 +51,9 @@ STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (lib.ConfigError, 409),
     # The audit store failing is the server's fault, not the caller's: the action was rolled back.
     (compliance.AuditError, 503),
+    (lib.StorageFullError, 507),
+    (lib.StorageUnavailableError, 503),
+    (lib.DatabaseUnavailableError, 503),
     (DraftingFailedError, 503),
     (lib.MedVLMError, 400),
 ]
@@ -60,10 +69,44 @@ def status_for(exc: Exception) -> int:
 async def _handle(_request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, TooManyRequestsError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(
         {"detail": str(exc), "error": type(exc).__name__}, status_code=status, headers=headers
     )
 
 
+log = logging.getLogger("medvlm.service")
+
+
+async def _database_down(_request: Request, exc: Exception) -> JSONResponse:
+    """The database cannot be reached (or refuses connections): the server's trouble, worth a retry. The
+    driver's message is logged, not sent: it names hosts and may quote SQL."""
+    log.error("database unavailable: %s", exc)
+    return JSONResponse({"detail": "database unavailable; nothing was changed, try again shortly",
+                         "error": "DatabaseUnavailableError"}, status_code=503, headers={"Retry-After": "5"})
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    """A bug: JSON like every other answer, without the internals (they are in the log)."""
+    log.error("unhandled %s", type(exc).__name__, exc_info=exc)
+    return JSONResponse({"detail": "internal error (logged); the request was not completed",
+                         "error": "InternalError"}, status_code=500)
+
+
+async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, without the submitted values: ``input`` would echo a password (or a patient's
+    data) back into a response, a proxy's log and the browser's cache."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [{key: ({k: str(v) for k, v in value.items()} if key == "ctx" else value)
+               for key, value in error.items() if key not in ("input", "url")} for error in exc.errors()]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(lib.MedVLMError, _handle)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    for cls in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
+                sa_exc.TimeoutError):
+        app.add_exception_handler(cls, _database_down)
+    app.add_exception_handler(Exception, _unexpected)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from medvlm.service.statuses import StudyStatus
 
@@ -78,3 +78,5 @@ class UploadResult(BaseModel):
     rejected: list[RejectionPublic]
     study_instance_uids: list[str]
     jobs: list[str]
+    conflict_reasons: list[RejectionPublic] = Field(
+        default_factory=list, description="Why each conflicting instance was not stored.")

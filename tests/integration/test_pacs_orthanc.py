@@ -20,8 +20,8 @@ from medvlm.db.models import Instance
 from medvlm.findings import Finding, Presence
 from medvlm.pacs import scu
 from medvlm.pacs.errors import PacsError
-from medvlm.pacs.scp import start_listener
 from medvlm.service.db.tables import DraftJob, Report
+from medvlm.service.dicom_listener.listener import start_dicom_listener
 from medvlm.service.workflow.draft_output import DraftOutput
 from medvlm.settings import Settings
 from tests.support.orthanc import OrthancServer, inside, running_orthanc
@@ -77,7 +77,7 @@ def test_study_from_orthanc_is_drafted_and_results_go_back(orthanc: OrthancServe
     image = _testfile("CT_small.dcm")
     source = pydicom.dcmread(image, stop_before_pixels=True)
     engine = get_engine(sqlite_settings.resolved_database_url)
-    with inside(orthanc), start_listener(sqlite_settings, port=LISTENER_PORT) as listener:
+    with inside(orthanc), start_dicom_listener(sqlite_settings, port=LISTENER_PORT) as listener:
         # the PACS holds the study, and can reach us
         uploaded = orthanc.rest("POST", "/instances", image.read_bytes())
         orthanc.rest("POST", "/modalities/medvlm/echo", {})
@@ -118,7 +118,7 @@ def test_pacs_sees_failure_for_input_we_cannot_store(orthanc: OrthancServer, sql
                                                      ) -> None:
     plan = _testfile("rtplan.dcm")  # a valid DICOM object, but no image to draft from
     engine = get_engine(sqlite_settings.resolved_database_url)
-    with inside(orthanc), start_listener(sqlite_settings, port=LISTENER_PORT) as listener:
+    with inside(orthanc), start_dicom_listener(sqlite_settings, port=LISTENER_PORT) as listener:
         uploaded = orthanc.rest("POST", "/instances", plan.read_bytes())
         with pytest.raises(urllib.error.HTTPError):  # Orthanc's store job fails on our failure status
             orthanc.rest("POST", "/modalities/medvlm/store", {"Resources": [uploaded["ID"]],

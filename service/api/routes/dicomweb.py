@@ -27,9 +27,8 @@ from medvlm.service.dicomweb.multipart import DICOM, media_params, parse_related
 from medvlm.service.dicomweb.qido import matching, search_studies
 from medvlm.service.dicomweb.stow import response_json, store_parts
 from medvlm.service.errors import NotAcceptableError
-from medvlm.service.schemas.studies import UploadResult
+from medvlm.service.intake.intake import Actor, queue_drafts
 from medvlm.service.studies.access import visible_instance, visible_study
-from medvlm.service.studies.ingest import queue_jobs
 from medvlm.service.studies.upload import capped_request
 
 router = resource_router(prefix="/dicomweb", tags=["dicomweb"])
@@ -151,20 +150,13 @@ async def store_instances(request: Request, settings: SettingsDep, caller: Study
     """STOW-RS: multipart/related; type="application/dicom". 200 all stored, 202 some, 409 none."""
     body = await capped_request(request, settings.max_upload_bytes).body()
     parts = parse_related(body, request.headers.get("content-type", ""))
-    outcome = await run_in_threadpool(store_parts, settings, parts)
+    actor = Actor(caller.actor, "stow", api_key_id=caller.api_key_id)
+    outcome = await run_in_threadpool(store_parts, settings, actor, parts)
     if outcome.study_uids:
-        stored = UploadResult(
-            ingested=outcome.ingested,
-            duplicates=outcome.duplicates,
-            conflicts=0,
-            rejected=[],
-            study_instance_uids=outcome.study_uids,
-            jobs=[],
+        jobs = await run_in_threadpool(
+            queue_drafts, request.app.state.engine, settings, outcome.study_uids, outcome.new_studies
         )
-        queued = await run_in_threadpool(
-            queue_jobs, request.app.state.engine, settings, caller, outcome.study_uids, stored
-        )
-        if queued.jobs:
+        if jobs:
             request.app.state.wake.set()
     status = 200 if not outcome.failed else 202 if outcome.stored else 409
     return Response(
