@@ -29,7 +29,7 @@ from medvlm.pacs.ae import DEFAULT_AE_TITLE, DEFAULT_PORT, validate_ae_title
 from medvlm.pacs.errors import ListenerError
 from medvlm.settings import Settings, get_settings
 
-__all__ = ["DEFAULT_AE_TITLE", "DEFAULT_PORT", "AssociationSummary", "ListenerHandle", "start_listener",
+__all__ = ["DEFAULT_AE_TITLE", "DEFAULT_PORT", "AssociationSummary", "ListenerHandle", "start_dicom_listener",
            "validate_ae_title"]
 
 log = logging.getLogger("medvlm.service.dicom_listener")

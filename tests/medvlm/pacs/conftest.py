@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydicom.data import get_testdata_file
 
-from medvlm.service.dicom_listener.listener import ListenerHandle
+from medvlm.service.dicom_listener.listener import ListenerHandle, start_dicom_listener
 from medvlm.settings import Settings
 
 

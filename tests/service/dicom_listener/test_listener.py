@@ -23,7 +23,7 @@ from medvlm.pacs import scu
 from medvlm.pacs import status as st
 from medvlm.pacs.errors import ListenerError, PacsError
 from medvlm.service.db.tables import DraftJob, StudyState
-from medvlm.service.dicom_listener.listener import ListenerHandle
+from medvlm.service.dicom_listener.listener import ListenerHandle, start_dicom_listener
 from medvlm.settings import Settings
 
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
