@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     # Sequence nesting (an SR is about ten deep); 500 levels in 300 KB cost pydicom and every walk dearly.
     max_sequence_depth: int = Field(default=32, ge=1, le=1000)
 
+    # De-identification: DX/CR films without a BurnedInAnnotation flag may have the patient's name printed
+    # in the pixels, so they are not exported unless the site has reviewed its sources and says so.
+    deid_accept_unknown_burned_in: bool = False
+
     # Model.
     model_dir: Path | None = None
     image_size: int = 256
