@@ -8,6 +8,7 @@ send (PS3.18 10.5.3), so the sender knows exactly which instances to resend.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
@@ -41,7 +42,7 @@ def _uids(data: bytes) -> tuple[str, str, str]:
         return "", "", ""
 
 
-def store_parts(settings: Settings, parts: list[Part]) -> StowOutcome:
+def store_parts(settings: Settings, parts: Iterable[Part]) -> StowOutcome:
     from medvlm.dicom.ingest import ingest_bytes
 
     outcome = StowOutcome()
