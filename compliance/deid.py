@@ -1,11 +1,14 @@
 """De-identification before anything leaves the clinical boundary (training data, exports for research).
 
-DICOM: the PS3.15 Basic Application Level Confidentiality Profile (``compliance.deid_profile``): listed
-attributes removed, emptied or pseudonymised; every person name emptied; private attributes, curves and
-overlays removed; every instance UID remapped through a keyed hash, so the same UID maps to the same new
-UID in every file (references between instances stay intact) and nobody without the key can map back.
-Pixel data cannot be cleaned here, so an instance whose pixels carry (or may carry) burned-in text is
-refused rather than passed on.
+DICOM: the PS3.15 Basic Application Level Confidentiality Profile (``compliance.deid_profile``: Table
+E.1-1 read from a maintained copy of the standard's table), applied in every sequence item, the SR
+content tree included; every person name, AE title, date and time the table does not list emptied;
+file meta sender titles, private attributes, curves and overlays removed; every instance UID remapped
+through a keyed hash, so the same UID maps to the same new UID in every file (references between
+instances stay intact) and nobody without the key can map back. Pixel data cannot be cleaned here, so
+an instance whose pixels carry (or may carry: DX/CR without a BurnedInAnnotation flag, unless the site
+says it has reviewed its sources) burned-in text is refused rather than passed on. Sequences nested
+past a limit are refused before anything is copied.
 
 Text: ``deidentify_text`` (in ``compliance.deid_text``) for report text of signed corrections.
 """
@@ -16,7 +19,6 @@ import copy
 import hashlib
 import hmac
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pydicom
@@ -27,15 +29,15 @@ from pydicom.uid import UID_dictionary
 
 from medvlm.compliance.deid_profile import (
     BURNED_IN_RISK_MODALITIES,
-    DUMMY,
-    EMPTY,
+    FILE_META_REMOVE,
     METHOD,
     PATIENT_CHARACTERISTICS,
-    REMOVE,
     UID_KEEP,
+    annex_e,
 )
 from medvlm.compliance.deid_text import deidentify_text  # re-exported: one import for both kinds
 from medvlm.compliance.errors import DeidentificationError
+from medvlm.compliance.nesting import DEFAULT_MAX_SEQUENCE_DEPTH, sequence_depth
 
 __all__ = ["DeidOptions", "UidMapper", "deidentify_dataset", "deidentify_file", "deidentify_text"]
 
@@ -63,9 +65,11 @@ class DeidOptions:
     """Profile options (PS3.15 E.3). Only what the project needs: patient characteristics, risk modalities."""
 
     def __init__(self, *, retain_patient_characteristics: bool = False,
-                 accept_unknown_burned_in: bool = False) -> None:
+                 accept_unknown_burned_in: bool = False,
+                 max_sequence_depth: int = DEFAULT_MAX_SEQUENCE_DEPTH) -> None:
         self.retain_patient_characteristics = retain_patient_characteristics
-        self.accept_unknown_burned_in = accept_unknown_burned_in
+        self.accept_unknown_burned_in = accept_unknown_burned_in  # the site has reviewed its DX/CR sources
+        self.max_sequence_depth = max_sequence_depth
 
 
 def _check_pixels_safe(ds: Dataset, options: DeidOptions) -> None:
@@ -90,60 +94,99 @@ def _is_registry_uid(value: str) -> bool:
     return value in UID_dictionary  # SOP classes, transfer syntaxes, well-known frames: not instances
 
 
-def _walk(ds: Dataset, visit: Callable[[Dataset, DataElement], None]) -> None:
-    for elem in list(ds):
-        if elem.VR == "SQ":
-            for item in elem.value:
-                _walk(item, visit)
-        visit(ds, elem)
+_DUMMIES = {"DA": "19000101", "DT": "19000101000000", "TM": "000000", "AS": "000Y", "IS": "0", "DS": "0",
+            "CS": "ANON", "UR": ""}
+_BINARY = frozenset({"OB", "OW", "OD", "OF", "OL", "OV", "UN"})
+_NUMBERS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "UV", "SV"})
+_CAUGHT_BY_VR = frozenset({"PN", "AE", "DA", "DT", "TM"})  # names, stations, times: emptied wherever found
+
+
+def _empty(elem: DataElement) -> None:
+    if elem.VR == "SQ":
+        elem.value = []  # type: ignore[assignment]
+    else:
+        elem.value = b"" if elem.VR in _BINARY else None if elem.VR in _NUMBERS else ""  # type: ignore[assignment]
+
+
+def _dummy_value(elem: DataElement) -> object:
+    if elem.VR in _BINARY:
+        return b""
+    if elem.VR in _NUMBERS:
+        return 0
+    return _DUMMIES.get(elem.VR, "ANON")
+
+
+def _remap(elem: DataElement, mapper: UidMapper) -> None:
+    if not elem.value:
+        return
+    values = elem.value if isinstance(elem.value, pydicom.multival.MultiValue) else [elem.value]
+    mapped = [v if _is_registry_uid(str(v)) else mapper(str(v)) for v in values]
+    elem.value = mapped if len(mapped) > 1 else mapped[0]  # type: ignore[assignment]
 
 
 def deidentify_dataset(ds: Dataset, key: bytes, options: DeidOptions | None = None) -> Dataset:
-    """A de-identified copy of ``ds`` (the input is not modified).
+    """A de-identified copy of ``ds`` (the input is not modified): Table E.1-1 applied at every depth.
 
-    Raises ``DeidentificationError`` for pixels with (possibly) burned-in text.
+    Raises ``DeidentificationError`` for pixels with (possibly) burned-in text and for sequences nested
+    deeper than ``options.max_sequence_depth`` (checked before anything is copied or walked).
     """
     options = options or DeidOptions()
-    _check_pixels_safe(ds, options)
     mapper = UidMapper(key)
+    try:
+        depth = sequence_depth(ds, stop_after=options.max_sequence_depth)
+    except Exception as exc:  # pydicom raises many types for a malformed nested item
+        raise DeidentificationError(f"a nested sequence cannot be read: {exc}") from exc
+    if depth > options.max_sequence_depth:
+        raise DeidentificationError(
+            f"sequences nested more than {options.max_sequence_depth} levels deep; refusing to de-identify")
+    _check_pixels_safe(ds, options)
     out = copy.deepcopy(ds)
-    out.remove_private_tags()
+    table = annex_e()
     keep = PATIENT_CHARACTERISTICS if options.retain_patient_characteristics else frozenset()
     patient_id = str(ds.get("PatientID", "") or "")
-
-    def visit(parent: Dataset, elem: DataElement) -> None:
-        group = elem.tag.group
-        if 0x5000 <= group <= 0x50FF or 0x6000 <= group <= 0x60FF:  # curves and overlays (may hold text)
-            del parent[elem.tag]
-            return
-        keyword = elem.keyword
-        if keyword in keep:
-            return
-        if keyword in REMOVE:
-            del parent[elem.tag]
-        elif keyword in EMPTY or (elem.VR == "PN" and keyword not in DUMMY):
-            elem.value = ""  # type: ignore[assignment]
-        elif keyword in DUMMY:
-            elem.value = _dummy(keyword, patient_id, mapper)  # type: ignore[assignment]
-        elif elem.VR == "UI" and keyword not in UID_KEEP and elem.value:
-            values = elem.value if isinstance(elem.value, pydicom.multival.MultiValue) else [elem.value]
-            mapped = [v if _is_registry_uid(str(v)) else mapper(str(v)) for v in values]
-            elem.value = mapped if len(mapped) > 1 else mapped[0]  # type: ignore[assignment]
-
-    _walk(out, visit)
-    if hasattr(out, "file_meta") and "MediaStorageSOPInstanceUID" in out.file_meta:
-        out.file_meta.MediaStorageSOPInstanceUID = out.get("SOPInstanceUID",
-                                                           mapper(str(out.file_meta.MediaStorageSOPInstanceUID)))
+    stack = [out]
+    while stack:  # no recursion: depth is bounded above, but a loop needs no frames at all
+        current = stack.pop()
+        for elem in list(current):
+            group = elem.tag.group
+            if elem.tag.is_private or 0x5000 <= group <= 0x50FF or 0x6000 <= group <= 0x60FF:
+                del current[elem.tag]  # private data, curves and overlays (overlays may hold text)
+                continue
+            if elem.keyword in keep:
+                continue
+            action = table.action(int(elem.tag))
+            if action == "X":
+                del current[elem.tag]
+            elif action == "Z" or (action == "D" and elem.VR == "SQ"):  # dummy items could still name
+                _empty(elem)
+            elif action == "D" and elem.VR == "UI":
+                _remap(elem, mapper)
+            elif action == "D":
+                elem.value = _dummy_value(elem)  # type: ignore[assignment]
+            elif action == "P":
+                elem.value = _pseudonym(elem.keyword, patient_id, mapper)  # type: ignore[assignment]
+            elif elem.VR == "SQ":  # K, or not in the table: keep the items, clean inside them
+                stack.extend(elem.value)
+            elif action == "U" or (elem.VR == "UI" and elem.keyword not in UID_KEEP):
+                _remap(elem, mapper)
+            elif elem.VR in _CAUGHT_BY_VR:
+                _empty(elem)
+    meta = getattr(out, "file_meta", None)
+    if meta is not None:
+        for tag in FILE_META_REMOVE:
+            if tag in meta:
+                del meta[tag]
+        if "MediaStorageSOPInstanceUID" in meta:
+            meta.MediaStorageSOPInstanceUID = out.get("SOPInstanceUID",
+                                                      mapper(str(meta.MediaStorageSOPInstanceUID)))
     _mark(out, options)
     return out
 
 
-def _dummy(keyword: str, patient_id: str, mapper: UidMapper) -> str:
+def _pseudonym(keyword: str, patient_id: str, mapper: UidMapper) -> str:
     if keyword == "PatientID":
         return f"ANON{mapper.pseudonym(patient_id)}" if patient_id else "ANON"
-    if keyword == "PatientName":
-        return f"ANON^{mapper.pseudonym(patient_id, 8)}" if patient_id else "ANON"
-    return "ANON" if keyword != "VerifyingOrganization" else "REMOVED"
+    return f"ANON^{mapper.pseudonym(patient_id, 8)}" if patient_id else "ANON"
 
 
 def _mark(ds: Dataset, options: DeidOptions) -> None:

@@ -1,100 +1,46 @@
 """The attribute actions of the DICOM Basic Application Level Confidentiality Profile (PS3.15 Table E.1-1).
 
-Actions: ``X`` remove, ``Z`` replace with an empty value (type 2 attributes that must stay present),
-``D`` replace with a dummy value (``compliance.deid`` picks a pseudonym), ``K`` keep. UIDs are not
-listed here: every instance UID is remapped (action ``U``) by ``compliance.deid``. Where the standard
-allows a choice (X/Z/D), Z is used for attributes of the Patient and General Study modules so that the
-output stays a valid instance, X elsewhere.
+The table is not typed in here (a hand list drifts from the standard): it is read as data from the
+``dicom-anonymizer`` wheel (BSD-3-Clause), whose maintainers generate ``dicomfields_2026c.py`` from the
+standard's own XML. The file is parsed with ``ast`` (lists of tag tuples), never imported or executed.
 
-The keyword spelling is checked against pydicom's dictionary at import (a typo would silently keep
-the attribute, so it is an error instead).
+Actions: ``X`` remove, ``Z`` empty, ``D`` dummy value, ``U`` remapped UID (``compliance.deid``), ``K`` keep
+items but clean inside (``X/Z/U*`` reference sequences, the SR Content Sequence), ``P`` consistent
+pseudonym. Where the standard offers a choice the stricter one that keeps the object valid is taken:
+``Z/D`` -> Z, ``X/Z`` -> Z, ``X/D`` -> X, ``X/Z/D`` -> Z. Attributes the table does not list are still caught
+by ``compliance.deid``'s rules by VR (person names, AE titles, dates and times, instance UIDs, private
+tags, curves and overlays).
 """
 
 from __future__ import annotations
 
-from pydicom.datadict import tag_for_keyword
+import ast
+import importlib.metadata
+from functools import cache
+from pathlib import Path
 
-_REMOVE = """
-AcquisitionComments AcquisitionContextSequence AcquisitionDate AcquisitionDateTime
-AcquisitionDeviceProcessingDescription AcquisitionProtocolDescription AcquisitionTime
-ActualHumanPerformersSequence AdditionalPatientHistory AdmissionID AdmittingDate
-AdmittingDiagnosesCodeSequence AdmittingDiagnosesDescription AdmittingTime Allergies AuthorObserverSequence
-BranchOfService CassetteID CommentsOnThePerformedProcedureStep
-ConfidentialityConstraintOnPatientDataDescription ContentCreatorIdentificationCodeSequence
-ContributionDescription CountryOfResidence CurrentPatientLocation CustodialOrganizationSequence
-DataSetTrailingPadding DerivationDescription DetectorID DeviceSerialNumber DigitalSignaturesSequence
-DischargeDiagnosisDescription DistributionAddress DistributionName EthnicGroup FrameComments GantryID
-GeneratorID HumanPerformerName HumanPerformerOrganization IconImageSequence IdentifyingComments
-ImageComments ImagePresentationComments ImagingServiceRequestComments Impressions InstitutionAddress
-InstitutionCodeSequence InstitutionName InstitutionalDepartmentName InsurancePlanIdentification
-IntendedRecipientsOfResultsIdentificationSequence InterpretationApproverSequence InterpretationAuthor
-InterpretationDiagnosisDescription InterpretationIDIssuer InterpretationRecorder InterpretationText
-InterpretationTranscriber IssuerOfAdmissionID IssuerOfPatientID IssuerOfServiceEpisodeID MedicalAlerts
-MedicalRecordLocator MilitaryRank ModifiedAttributesSequence ModifiedImageDescription ModifyingDeviceID
-NameOfPhysiciansReadingStudy NamesOfIntendedRecipientsOfResults Occupation OperatorIdentificationSequence
-OperatorsName OrderCallbackPhoneNumber OrderEnteredBy OrderEntererLocation OriginalAttributesSequence
-OtherPatientIDs OtherPatientIDsSequence OtherPatientNames ParticipantSequence PatientAddress PatientAge
-PatientBirthName PatientBirthTime PatientComments PatientInstitutionResidence
-PatientInsurancePlanCodeSequence PatientMotherBirthName PatientPrimaryLanguageCodeSequence
-PatientReligiousPreference PatientSexNeutered PatientSize PatientState PatientTelecomInformation
-PatientTelephoneNumbers PatientTransportArrangements PatientWeight PerformedLocation
-PerformedProcedureStepDescription PerformedProcedureStepEndDate PerformedProcedureStepEndTime
-PerformedProcedureStepID PerformedProcedureStepStartDate PerformedProcedureStepStartTime
-PerformingPhysicianIdentificationSequence PerformingPhysicianName PersonAddress PersonTelephoneNumbers
-PhysicianApprovingInterpretation PhysiciansOfRecord PhysiciansOfRecordIdentificationSequence
-PhysiciansReadingStudyIdentificationSequence PlateID PreMedication PregnancyStatus ProtocolName
-ReasonForStudy ReasonForTheImagingServiceRequest ReferencedDigitalSignatureSequence
-ReferencedPatientAliasSequence ReferencedPatientSequence ReferencedPerformedProcedureStepSequence
-ReferencedSOPInstanceMACSequence ReferencedStudySequence ReferringPhysicianAddress
-ReferringPhysicianIdentificationSequence ReferringPhysicianTelephoneNumbers RegionOfResidence
-RequestAttributesSequence RequestedContrastAgent RequestedProcedureComments RequestedProcedureDescription
-RequestedProcedureID RequestedProcedureLocation RequestingPhysician RequestingService
-ResponsibleOrganization ResponsiblePerson ResultsComments ResultsDistributionListSequence ResultsIDIssuer
-ScheduledHumanPerformersSequence ScheduledPatientInstitutionResidence
-ScheduledPerformingPhysicianIdentificationSequence ScheduledPerformingPhysicianName
-ScheduledProcedureStepDescription ScheduledProcedureStepEndDate ScheduledProcedureStepEndTime
-ScheduledProcedureStepLocation ScheduledProcedureStepStartDate ScheduledProcedureStepStartTime
-ScheduledStationAETitle ScheduledStationGeographicLocationCodeSequence ScheduledStationName
-ScheduledStationNameCodeSequence ScheduledStudyLocation ScheduledStudyLocationAETitle SeriesDate
-SeriesDescription SeriesTime ServiceEpisodeDescription ServiceEpisodeID SmokingStatus SpecialNeeds
-StationName StudyComments StudyDescription StudyIDIssuer TextComments TextString TimezoneOffsetFromUTC
-TopicAuthor TopicKeywords TopicSubject TopicTitle VerifyingObserverIdentificationCodeSequence VisitComments
-InstanceCreationDate InstanceCreationTime InstitutionalDepartmentTypeCodeSequence OverlayDate OverlayTime
-CurveDate CurveTime DateOfLastCalibration TimeOfLastCalibration DateOfSecondaryCapture
-TimeOfSecondaryCapture RequestedProcedureCodeSequence ProcedureCodeSequence PerformedProcedureCodeSequence
-AdmittingDiagnosesCodeSequence PatientBreedDescription ResponsiblePersonRole
-"""
+from pydicom.tag import Tag
 
-# Type 2 attributes of the Patient / General Study / General Series modules: kept present, emptied.
-_EMPTY = """
-AccessionNumber ContentDate ContentTime FillerOrderNumberImagingServiceRequest
-PlacerOrderNumberImagingServiceRequest PatientBirthDate PatientSex ReferringPhysicianName StudyDate StudyID
-StudyTime ContrastBolusAgent ContentCreatorName
-"""
+EDITION = "2026c"  # the DICOM edition the table was generated from
+_TABLE = f"dicomanonymizer/dicom_anonymization_databases/dicomfields_{EDITION}.py"
+_CHOICES = {"D_TAGS": "D", "Z_TAGS": "Z", "X_TAGS": "X", "U_TAGS": "U", "Z_D_TAGS": "Z", "X_Z_TAGS": "Z",
+            "X_D_TAGS": "X", "X_Z_D_TAGS": "Z", "X_Z_U_STAR_TAGS": "K"}
 
-# Replaced with a consistent pseudonym (same patient -> same pseudonym, so studies of one patient stay
-# linked for training splits without naming anyone).
-_DUMMY = """
-PatientName PatientID VerifyingObserverName PersonName VerifyingOrganization
-"""
+# Project choices over the table, each for a reason:
+_OVERRIDES = {
+    # a keyed pseudonym instead of an empty value: one patient's studies stay linked for training splits
+    "PatientName": "P", "PatientID": "P",
+    # D on the SR tree means "dummy content": its items are kept and cleaned (dates, names, UIDs, text)
+    "ContentSequence": "K",
+    # not in Table E.1-1, but free text naming people in SR content items and presentation states
+    "TextValue": "D", "ContentDescription": "X",
+}
+# File meta attributes that name the sending site (PS3.10 7.1), not covered by the table.
+FILE_META_REMOVE = frozenset({0x00020016, 0x00020017, 0x00020018, 0x00020100, 0x00020102})
 
 # Kept by the Retain Patient Characteristics Option (DCM 113108): age, sex, size, weight matter clinically.
 PATIENT_CHARACTERISTICS = frozenset({"PatientAge", "PatientSex", "PatientSize", "PatientWeight",
                                      "EthnicGroup", "PregnancyStatus", "SmokingStatus", "PatientSexNeutered"})
-
-
-def _words(block: str) -> frozenset[str]:
-    names = frozenset(block.split())
-    unknown = sorted(n for n in names if tag_for_keyword(n) is None)
-    if unknown:
-        raise RuntimeError(f"de-identification profile names unknown DICOM keywords: {unknown}")
-    return names
-
-
-REMOVE = _words(_REMOVE)
-EMPTY = _words(_EMPTY)
-DUMMY = _words(_DUMMY)
-_words(" ".join(PATIENT_CHARACTERISTICS))
 
 # UIDs that identify a definition, not an instance or a person: never remapped.
 UID_KEEP = frozenset({"SOPClassUID", "MediaStorageSOPClassUID", "ReferencedSOPClassUID", "TransferSyntaxUID",
@@ -103,7 +49,58 @@ UID_KEEP = frozenset({"SOPClassUID", "MediaStorageSOPClassUID", "ReferencedSOPCl
                       "SOPClassesInStudy", "RelatedGeneralSOPClassUID", "OriginalSpecializedSOPClassUID",
                       "PrivateInformationCreatorUID", "ContextGroupExtensionCreatorUID"})
 
-# Modalities whose pixels often carry burned-in text; an absent BurnedInAnnotation there is refused.
-BURNED_IN_RISK_MODALITIES = frozenset({"US", "SC", "OT", "XC", "ES", "GM", "SM", "DOC", "ECG", "IVUS"})
+# Modalities whose pixels may carry burned-in text (a name or date printed on a film or screen); an
+# absent BurnedInAnnotation there is refused unless the site has reviewed its sources (DX/CR included:
+# many plate readers print the patient's name and the date into the image).
+BURNED_IN_RISK_MODALITIES = frozenset({"US", "SC", "OT", "XC", "ES", "GM", "SM", "DOC", "ECG", "IVUS",
+                                       "CR", "DX", "MG", "RF", "XA", "PX", "IO"})
 
-METHOD = "PS3.15 E.1 Basic Profile (MedVLM deid 1)"  # LO: at most 64 characters
+METHOD = f"PS3.15 E.1 Basic Profile {EDITION} (MedVLM deid 2)"  # LO: at most 64 characters
+
+
+class AnnexE:
+    """Table E.1-1 as ``action(tag)``: exact tags, then the masked groups (curves, overlays)."""
+
+    def __init__(self, exact: dict[int, str], masked: list[tuple[int, int, str]]) -> None:
+        self.exact = exact
+        self.masked = masked  # (value, mask, action) over the 32-bit tag
+
+    def action(self, tag: int) -> str | None:
+        found = self.exact.get(tag)
+        if found is not None:
+            return found
+        for value, mask, action in self.masked:
+            if tag & mask == value:
+                return action
+        return None
+
+
+def _table_path() -> Path:
+    try:
+        return Path(str(importlib.metadata.distribution("dicom-anonymizer").locate_file(_TABLE)))
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise RuntimeError("dicom-anonymizer (the PS3.15 Annex E table) is not installed") from exc
+
+
+@cache
+def annex_e() -> AnnexE:
+    """The table, read once; an unreadable or unexpected table is an error, never an empty profile."""
+    tree = ast.parse(_table_path().read_text(encoding="utf-8"))
+    exact: dict[int, str] = {}
+    masked: list[tuple[int, int, str]] = []
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)):
+            continue
+        action = _CHOICES.get(node.targets[0].id)
+        if action is None:
+            continue
+        for entry in ast.literal_eval(node.value):
+            if len(entry) == 2:
+                exact[(entry[0] << 16) | entry[1]] = action
+            else:  # (group, element, group mask, element mask)
+                masked.append((((entry[0] << 16) | entry[1]), (entry[2] << 16) | entry[3], action))
+    if len(exact) < 500:
+        raise RuntimeError(f"the Annex E table at {_table_path()} lists only {len(exact)} attributes")
+    for keyword, action in _OVERRIDES.items():
+        exact[int(Tag(keyword))] = action
+    return AnnexE(exact, masked)

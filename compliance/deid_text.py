@@ -1,11 +1,14 @@
 """De-identification of free report text (signed corrections become training data).
 
 Rules, in order: the names and identifiers the caller knows (the patient's DICOM name in any order,
-the signer, the patient id, the accession number) are replaced wherever they occur; then patterns catch
-what the caller could not know: titled names (Dr. Jane Smith), names after "patient:"/"discussed with",
-e-mail addresses, phone numbers, dates in numeric and written forms, times, long identifiers, and ages
+the signer, the patient id, the accession number) are replaced wherever they occur; then patterns
+(``compliance.deid_text_rules``) catch what the caller could not know: e-mail addresses and mail
+domains, web addresses, phone numbers, street addresses and postcodes, institutions, dates and times,
+identifiers; then people: after a title, a role or a verb of communication ("Spoke to Smith"), after a
+relative ("his wife Mary"), and without any cue when a word is a known first name or last name
+(Faker's lists); then places after a locative cue ("lives in Springfield") and US state names; ages
 over 89 (HIPAA Safe Harbor). Clinical shorthand survives: vertebral levels (T12, C7), measurements
-(5 mm, 3.5 cm), ratios and lobes are not identifiers.
+(5 mm, 3.5 cm), ratios, lobes, and the IU corpus's own XXXX masks.
 """
 
 from __future__ import annotations
@@ -13,39 +16,30 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-NAME, DATE, TIME, ID, PHONE, EMAIL, AGE = "[NAME]", "[DATE]", "[TIME]", "[ID]", "[PHONE]", "[EMAIL]", "90+"
+from medvlm.compliance.deid_text_rules import (
+    ADDRESS,
+    AGE,
+    AGE_OVER_89,
+    CUE,
+    CUED_NAME,
+    CUED_PLACE,
+    ID,
+    NAME,
+    NOT_NAMES,
+    PATTERNS,
+    PLACE,
+    PLACE_CUE,
+    PLACE_WORDS,
+    PLACEHOLDER_RUN,
+    RELATIVE_NAME,
+    person_names,
+    street_address,
+    us_states,
+)
 
-_MONTHS = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
-           r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
-_CAP = r"[A-Z][a-zA-Z'\-]+"
-_NAME_RUN = rf"{_CAP}(?:\s+(?:[A-Z]\.\s*)?{_CAP}){{0,2}}"
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), EMAIL),
-    (re.compile(r"(?<![\w.])(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{3}\)|\d{3})[\s.-]\d{3}[\s.-]\d{4}\b"), PHONE),
-    (re.compile(rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTHS},?\s+\d{{4}}\b", re.I), DATE),
-    (re.compile(rf"\b{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b", re.I), DATE),
-    (re.compile(r"\b\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b"), DATE),
-    (re.compile(r"\b\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})\b"), DATE),
-    (re.compile(rf"\b{_MONTHS}\s+\d{{4}}\b", re.I), DATE),
-    (re.compile(r"\b(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:\s*(?:[ap]m\b|[ap]\.m\.))?(?!\w)", re.I), TIME),
-    (re.compile(r"\b(?:MRN|MR#|ID|Acc(?:ession)?(?:\s*(?:No\.?|Number|#))?)\s*[:#]?\s*[A-Z0-9-]{4,}\b",
-                re.I), ID),
-    (re.compile(r"\b(?=[A-Z0-9-]*\d)[A-Z0-9]{2,}(?:-[A-Z0-9]+)*\d{3,}[A-Z0-9]*\b"), ID),
-    (re.compile(r"\b\d{6,}\b"), ID),
-    (re.compile(rf"\b(?:Dr|Doctor|Prof|Mr|Mrs|Ms|Miss)\.?\s+{_NAME_RUN}"), NAME),
-    (re.compile(rf"(?i:\b(?:patient(?:'s)?\s+name|patient|name|discussed\s+with|d/w|called\s+to|"
-                rf"communicated\s+to|reviewed\s+by|dictated\s+by|signed\s+by)\s*:?\s+)(?-i:{_NAME_RUN})"),
-     NAME),
-]
-_CUE = re.compile(r"(?i)(?:(?:Dr|Doctor|Prof|Mr|Mrs|Ms|Miss)\.?|(?:patient(?:'s)?\s+name|patient|name|"
-                  r"discussed\s+with|d/w|called\s+to|communicated\s+to|reviewed\s+by|dictated\s+by|"
-                  r"signed\s+by)\s*:?)\s+")
-_NAME_RUN_OF_PLACEHOLDERS = re.compile(r"\[NAME\](?:\s+\[NAME\])+")
-_AGE = re.compile(r"\b(9\d|1[0-4]\d)(?=[\s-]*(?:years?|yrs?|y/?o|-year-old)\b)", re.I)
-# Words that follow "patient"/"discussed with" but are not names (sentence-initial capitals, roles).
-_NOT_NAMES = {"The", "This", "He", "She", "They", "Patient", "Radiologist", "Physician", "Team", "Referring",
-              "Clinician", "Ward", "Nurse", "Emergency", "ED", "ICU", "Is", "Has", "With", "Was", "Presents",
-              "Dr", "Doctor", "Prof", "Mr", "Mrs", "Ms", "Miss"}
+__all__ = ["deidentify_text"]
+
+_WORD = re.compile(r"\b[A-Z][a-z]+(?:['\-][A-Za-z]+)?\b")
 
 
 def _name_variants(names: Iterable[str]) -> list[str]:
@@ -63,24 +57,61 @@ def _name_variants(names: Iterable[str]) -> list[str]:
     return sorted(variants, key=len, reverse=True)
 
 
-def _replace_name_runs(match: re.Match[str]) -> str:
-    """Keep the cue ("Dr.", "discussed with") so the sentence still reads; replace the name after it."""
-    text = match.group(0)
-    cue = _CUE.match(text)
-    rest = text[cue.end():] if cue else text
-    if not rest or rest.split()[0] in _NOT_NAMES:
-        return text
-    return (text[: cue.end()] if cue else "") + NAME
+def _after_cue(cue: re.Pattern[str], placeholder: str, stop: frozenset[str] = NOT_NAMES) -> object:
+    """Keep the cue ("Dr.", "spoke to", "his wife") so the sentence still reads; replace the run after it,
+    up to the first word that is report vocabulary rather than a name."""
+    def replace(match: re.Match[str]) -> str:
+        text = match.group(0)
+        found = cue.match(text)
+        head = text[: found.end()] if found else ""
+        words = text[len(head):].split()
+        kept = []
+        for word in words:
+            if word.strip("'-.,;:") in stop:
+                break
+            kept.append(word)
+        if not kept:
+            return text
+        rest = text[len(head):]
+        cut = rest.index(kept[-1]) + len(kept[-1])
+        return head + placeholder + rest[cut:]
+    return replace
+
+
+def _listed_names(text: str) -> str:
+    """Words on the first- or last-name lists, and a capitalised word right after a first name."""
+    first, last = person_names()
+
+    def replace(match: re.Match[str]) -> str:
+        word = match.group(0)
+        return NAME if word in first or word in last else word
+
+    out = _WORD.sub(replace, text)
+    return re.sub(rf"{re.escape(NAME)}\s+(?:[A-Z]\.\s*)?[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b",
+                  lambda m: NAME if m.group(0).split()[-1] not in NOT_NAMES else m.group(0), out)
+
+
+def _states(text: str) -> str:
+    for state in sorted(us_states(), key=len, reverse=True):
+        text = re.sub(rf"\b{re.escape(state)}\b", PLACE, text)
+    return text
 
 
 def deidentify_text(text: str, *, names: Iterable[str] = (), identifiers: Iterable[str] = ()) -> str:
-    """``text`` with names, dates, times, identifiers, contacts and ages over 89 replaced by placeholders."""
+    """``text`` with people, places, institutions, contacts, dates, times, identifiers and ages over 89
+    replaced by placeholders."""
     out = text
     for ident in sorted({i.strip() for i in identifiers if i and i.strip()}, key=len, reverse=True):
         out = re.sub(rf"(?<!\w){re.escape(ident)}(?!\w)", ID, out, flags=re.I)
     for variant in _name_variants(names):
         out = re.sub(rf"(?<!\w){re.escape(variant)}(?!\w)", NAME, out, flags=re.I)
-    for pattern, placeholder in _PATTERNS:
-        out = pattern.sub(_replace_name_runs if placeholder == NAME else placeholder, out)
-    out = _AGE.sub(AGE, out)
-    return _NAME_RUN_OF_PLACEHOLDERS.sub(NAME, out)  # "John Doe" -> "[NAME] [NAME]" -> "[NAME]"
+    out = street_address().sub(ADDRESS, out)
+    for pattern, placeholder in PATTERNS:
+        out = pattern.sub(placeholder, out)
+    out = CUED_NAME.sub(_after_cue(CUE, NAME), out)  # type: ignore[arg-type]
+    out = RELATIVE_NAME.sub(_after_cue(CUE, NAME), out)  # type: ignore[arg-type]
+    out = _listed_names(out)
+    out = _states(out)
+    out = CUED_PLACE.sub(_after_cue(PLACE_CUE, PLACE, NOT_NAMES - PLACE_WORDS), out)  # type: ignore[arg-type]
+    out = AGE_OVER_89.sub(AGE, out)
+    return PLACEHOLDER_RUN.sub(lambda m: f"[{m.group(1)}]", out)  # "[NAME] [NAME]" -> "[NAME]"

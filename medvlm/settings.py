@@ -24,7 +24,15 @@ class Settings(BaseSettings):
     max_pixels: int = 64 * 1024 * 1024
     max_zip_members: int = 20_000
     max_zip_ratio: int = 200
-    max_zip_total_bytes: int = 8 * 1024 * 1024 * 1024
+    # What a whole archive may inflate to: a study rarely passes a few hundred MB; 2,048 members of 1 MiB
+    # each stay under the bomb ratio yet fill 2 GiB of disk and time (issue 19).
+    max_zip_total_bytes: int = 1024 * 1024 * 1024
+    # Sequence nesting (an SR is about ten deep); 500 levels in 300 KB cost pydicom and every walk dearly.
+    max_sequence_depth: int = Field(default=32, ge=1, le=1000)
+
+    # De-identification: DX/CR films without a BurnedInAnnotation flag may have the patient's name printed
+    # in the pixels, so they are not exported unless the site has reviewed its sources and says so.
+    deid_accept_unknown_burned_in: bool = False
 
     # Model.
     model_dir: Path | None = None

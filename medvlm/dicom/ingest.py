@@ -145,7 +145,7 @@ class _Ingestor:
         data = source.read()
         if len(data) > self.settings.max_file_bytes:
             raise DicomError(f"{len(data)} bytes, over the limit of {self.settings.max_file_bytes}")
-        ds = parse_dataset(data)
+        ds = parse_dataset(data, self.settings.max_sequence_depth)
         if is_dicomdir(ds):
             self._expand_dicomdir(ds, source)
             return None

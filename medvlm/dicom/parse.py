@@ -17,6 +17,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from medvlm.compliance.nesting import DEFAULT_MAX_SEQUENCE_DEPTH, sequence_depth
 from medvlm.errors import DicomError, LimitExceededError
 from medvlm.settings import Settings, get_settings
 
@@ -51,8 +52,11 @@ def _fill_transfer_syntax(ds: Dataset) -> None:
         meta.TransferSyntaxUID = ExplicitVRLittleEndian if little else ExplicitVRBigEndian
 
 
-def parse_dataset(data: bytes) -> Dataset:
-    """Parse one DICOM file held in memory; ``DicomError`` says why it is not one."""
+def parse_dataset(data: bytes, max_depth: int = DEFAULT_MAX_SEQUENCE_DEPTH) -> Dataset:
+    """Parse one DICOM file held in memory; ``DicomError`` says why it is not one.
+
+    Sequences nested deeper than ``max_depth`` are refused here, before anything walks the dataset.
+    """
     if not data:
         raise DicomError("empty file (0 bytes)")
     if not _has_preamble(data) and not _plausible_bare_dataset(data):
@@ -61,12 +65,16 @@ def parse_dataset(data: bytes) -> Dataset:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ds = pydicom.dcmread(io.BytesIO(data), force=not _has_preamble(data))
+            depth = sequence_depth(ds, stop_after=max_depth)
     except InvalidDicomError as exc:
         raise DicomError(f"not a DICOM file: {exc}") from exc
     except Exception as exc:  # pydicom raises many types on corrupt input; all mean the same here
         raise DicomError(f"unreadable DICOM ({type(exc).__name__}: {_first_line(exc)})") from exc
     if len(ds) == 0:
         raise DicomError("not a DICOM file: no data elements could be read")
+    if depth > max_depth:
+        raise LimitExceededError(f"sequences nested more than {max_depth} levels deep, over the limit "
+                                 "(MEDVLM_MAX_SEQUENCE_DEPTH)")
     _fill_transfer_syntax(ds)
     return ds
 
@@ -81,7 +89,7 @@ def read_dataset(path: Path | str, settings: Settings | None = None) -> Dataset:
     if size > settings.max_file_bytes:
         raise LimitExceededError(
             f"{path}: {size} bytes, over the limit of {settings.max_file_bytes} (MEDVLM_MAX_FILE_BYTES)")
-    ds = parse_dataset(path.read_bytes())
+    ds = parse_dataset(path.read_bytes(), settings.max_sequence_depth)
     if "PixelData" in ds:
         check_pixel_limits(ds, settings)
     return ds

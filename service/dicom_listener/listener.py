@@ -16,10 +16,13 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
 from typing import Any, cast
 
+import pydicom
 from pydicom.dataset import Dataset
-from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, _config, evt
 from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
@@ -145,16 +148,19 @@ class _Handlers:
         from medvlm.service.intake.intake import Actor, Item, intake
 
         request = cast(C_STORE, event.request)
-        data = event.encoded_dataset(include_meta=True)
-        if len(data) > self.settings.max_file_bytes:
-            return st.OUT_OF_RESOURCES, f"{len(data)} bytes, over MEDVLM_MAX_FILE_BYTES"
+        path = _received_path(event)
+        # The size is known before the data set is read into memory: pynetdicom spooled it to a file.
+        size = path.stat().st_size if path is not None else len(event.encoded_dataset(include_meta=False))
+        if size > self.settings.max_file_bytes:
+            return st.OUT_OF_RESOURCES, f"{size} bytes, over MEDVLM_MAX_FILE_BYTES"
+        data = path.read_bytes() if path is not None else event.encoded_dataset(include_meta=True)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                ds = event.dataset
+                ds = pydicom.dcmread(BytesIO(data), stop_before_pixels=True)  # the header, not a pixel copy
                 sop_class = str(ds.get("SOPClassUID", ""))
                 sop_instance = str(ds.get("SOPInstanceUID", ""))
-                if "PixelData" in ds:
+                if "Rows" in ds:
                     check_pixel_limits(ds, self.settings)
         except LimitExceededError as exc:  # over the pixel limit: refused before any decoding
             return st.OUT_OF_RESOURCES, str(exc)
@@ -200,6 +206,14 @@ class _Handlers:
             self.handle._finished(summary)
 
 
+def _received_path(event: evt.Event) -> Path | None:
+    """Where pynetdicom spooled the received data set (``STORE_RECV_CHUNKED_DATASET``), if it did."""
+    try:
+        return Path(event.dataset_path)
+    except AttributeError:
+        return None
+
+
 def queue_drafts(settings: Settings, summary: AssociationSummary) -> list[str]:
     """Draft jobs for the received studies, as for an upload (the audit rows were written with each
     instance's batch, by the intake)."""
@@ -230,6 +244,9 @@ def start_dicom_listener(
     title = validate_ae_title(ae_title)
     if not 0 <= port <= 65535:
         raise ListenerError(f"invalid port {port}: expected 0-65535")
+    # Received data sets go to a temporary file, not a growing buffer: the size limit is then checked
+    # before anything is held in memory, and concurrent large stores do not pile up in RAM.
+    _config.STORE_RECV_CHUNKED_DATASET = True
     ae = AE(ae_title=title)
     ae.require_called_aet = True  # a sender configured for another AE title is told so, not silently served
     ae.maximum_pdu_size = 256 * 1024  # bounded per PDU; the file-size limit applies per instance

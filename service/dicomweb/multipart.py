@@ -6,12 +6,14 @@ binary. Only the parts' ``Content-Type`` is read from their headers.
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from medvlm.service.errors import InvalidInputError, UnsupportedMediaError
 
 DICOM = "application/dicom"
+Buffer = bytes | mmap.mmap
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,11 @@ def media_params(header: str) -> tuple[str, dict[str, str]]:
     return media.strip().lower(), params
 
 
-def parse_related(body: bytes, content_type: str) -> list[Part]:
+def related_spans(body: Buffer, content_type: str) -> list[tuple[str, int, int]]:
+    """Each part of a ``multipart/related`` body as (content type, start, end) offsets into ``body``.
+
+    Works on bytes or on an ``mmap`` of a spooled body: only delimiters and headers are read, no part is
+    copied, and a malformed body is refused before any part is stored."""
     media, params = media_params(content_type)
     if media != "multipart/related":
         raise UnsupportedMediaError(
@@ -44,32 +50,37 @@ def parse_related(body: bytes, content_type: str) -> list[Part]:
     if not boundary:
         raise InvalidInputError("multipart/related without a boundary parameter")
     delimiter = b"--" + boundary.encode("latin-1")
-    chunks = body.split(b"\r\n" + delimiter)
-    first = chunks[0]
-    if not first.startswith(delimiter):  # a preamble before the first delimiter line
-        start = first.find(delimiter)
-        if start < 0:
-            raise InvalidInputError(f"multipart body has no '--{boundary}' delimiter")
-        first = first[start:]
-    chunks[0] = first[len(delimiter) :]
-    parts = []
-    for chunk in chunks:
-        if chunk.startswith(b"--"):  # the close delimiter: what follows is an epilogue
-            break
-        head, sep, data = chunk.partition(b"\r\n\r\n")
-        if not sep:
+    start = body.find(delimiter)  # anything before it is a preamble
+    if start < 0:
+        raise InvalidInputError(f"multipart body has no '--{boundary}' delimiter")
+    position = start + len(delimiter)
+    spans = []
+    while body[position : position + 2] != b"--":  # the close delimiter: what follows is an epilogue
+        following = body.find(b"\r\n" + delimiter, position)
+        if following < 0:
+            raise InvalidInputError(f"multipart body is not closed by '--{boundary}--'")
+        blank = body.find(b"\r\n\r\n", position, following)
+        if blank < 0:
             raise InvalidInputError("a multipart part has no blank line between its headers and its body")
         part_type = root_type
-        for line in head.split(b"\r\n"):
+        for line in bytes(body[position:blank]).split(b"\r\n"):
             name, _, value = line.decode("latin-1").partition(":")
             if name.strip().lower() == "content-type":
                 part_type = media_params(value)[0]
-        parts.append(Part(part_type, data))
-    else:
-        raise InvalidInputError(f"multipart body is not closed by '--{boundary}--'")
-    if not parts:
+        spans.append((part_type, blank + 4, following))
+        position = following + 2 + len(delimiter)
+    if not spans:
         raise InvalidInputError("multipart body has no parts")
-    return parts
+    return spans
+
+
+def parse_related(body: bytes, content_type: str) -> list[Part]:
+    return [Part(t, body[a:b]) for t, a, b in related_spans(body, content_type)]
+
+
+def iter_related(body: Buffer, content_type: str) -> Iterator[Part]:
+    """The parts of a (spooled, mapped) body, each copied out only when it is its turn to be stored."""
+    return (Part(t, bytes(body[a:b])) for t, a, b in related_spans(body, content_type))
 
 
 def stream_related(files: list[tuple[str, str]], boundary: str, chunk: int = 1 << 20) -> Iterator[bytes]:

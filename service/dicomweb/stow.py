@@ -8,6 +8,7 @@ send (PS3.18 10.5.3), so the sender knows exactly which instances to resend.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
@@ -43,7 +44,7 @@ def _uids(data: bytes) -> tuple[str, str, str]:
         return "", "", ""
 
 
-def store_parts(settings: Settings, actor: Actor, parts: list[Part]) -> StowOutcome:
+def store_parts(settings: Settings, actor: Actor, parts: Iterable[Part]) -> StowOutcome:
     outcome = StowOutcome()
     for number, part in enumerate(parts, start=1):
         sop_class, sop_uid, path = _uids(part.data)

@@ -151,6 +151,10 @@ def export_corrections(out_dir: Path, key: bytes, *, engine: Engine | None = Non
     if out_dir.exists() and any(out_dir.iterdir()):
         raise CorrectionsExportError(f"{out_dir} is not empty; export into a new folder")
     UidMapper(key)  # checks the key before any work
+    if options is None:
+        from medvlm.settings import get_settings
+
+        options = DeidOptions(accept_unknown_burned_in=get_settings().deid_accept_unknown_burned_in)
     engine = engine or get_engine()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".corrections-", dir=out_dir.parent))
@@ -159,8 +163,7 @@ def export_corrections(out_dir: Path, key: bytes, *, engine: Engine | None = Non
         with Session(engine) as session:
             reports = session.exec(select(Report).where(Report.status == ReportStatus.SIGNED)
                                    .order_by(Report.signed_at, Report.id)).all()  # type: ignore[arg-type]
-            rows = [row for r in reports
-                    if (row := _export_one(session, r, staging, key, options or DeidOptions(), result))]
+            rows = [row for r in reports if (row := _export_one(session, r, staging, key, options, result))]
         lines = "".join(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n" for r in rows)
         (staging / MANIFEST).write_text(lines, encoding="utf-8")
         result.exported = len(rows)

@@ -110,10 +110,11 @@ class VersionPublic(BaseModel):
 class CorrectionPair(BaseModel):
     """A signed report as training data: what the model drafted (ORIGINAL) and what was signed (FINAL)."""
 
-    report_id: str
-    study_instance_uid: str
+    report_id: str = Field(description="A keyed pseudonym of the report (not its id in the service).")
+    study_instance_uid: str = Field(description="A keyed pseudonymous UID (2.25.x), not the real one.")
     model_version: str
-    signed_at: datetime
+    signed_month: str = Field(description="The month the report was signed (YYYY-MM): dates of care "
+                              "are not handed to research.")
     original: DraftText
     final: DraftText
     changed: bool

@@ -74,7 +74,8 @@ def _known_phi(session: Session, report: Report) -> tuple[list[str], list[str]]:
     from medvlm.db.models import Patient, Study
 
     authors = session.exec(select(ReportVersion.author).where(ReportVersion.report_id == report.id)).all()
-    names = [report.signed_by or "", *authors]
+    add_authors = session.exec(select(Addendum.author).where(Addendum.report_id == report.id)).all()
+    names = [report.signed_by or "", *authors, *add_authors]
     identifiers = [report.study_instance_uid]
     study = session.get(Study, report.study_instance_uid)
     if study is not None:
@@ -110,11 +111,15 @@ def correction_pair(session: Session, report: Report, key: bytes) -> CorrectionP
     final = scrub(
         {"findings": report.findings, "findings_text": report.findings_text, "impression": report.impression}
     )
+    mapper = UidMapper(key)
+    signed = utc(report.signed_at)  # type: ignore[arg-type]
     return CorrectionPair(
-        report_id=report.id,
-        study_instance_uid=UidMapper(key)(report.study_instance_uid),
+        # Researchers get neither the real report id (it opens the clinical record) nor the signing time
+        # (a date of care): a keyed pseudonym, stable for the same key, and the month.
+        report_id=f"corr-{mapper.pseudonym('report:' + str(report.id))}",
+        study_instance_uid=mapper(report.study_instance_uid),
         model_version=report.model_version,
-        signed_at=utc(report.signed_at),  # type: ignore[arg-type]
+        signed_month=f"{signed.year:04d}-{signed.month:02d}",
         original=original,
         final=final,
         changed=original.model_dump() != final.model_dump(),

@@ -25,8 +25,9 @@ PHI_TEXT = ("Discussed with Dr. Jane Smith at 14:30 on 2024-03-12; patient Compr
             "accession ACC-777001). Small left effusion.")
 
 
-def _dicom(study_uid: str, *, accession: str, burned_in: bool = False) -> bytes:
+def _dicom(study_uid: str, *, accession: str, burned_in: bool = False, modality: str = "CT") -> bytes:
     ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.Modality = modality
     ds.StudyInstanceUID, ds.AccessionNumber = study_uid, accession
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = study_uid + ".1"
     ds.SeriesInstanceUID = study_uid + ".2"
@@ -38,8 +39,9 @@ def _dicom(study_uid: str, *, accession: str, burned_in: bool = False) -> bytes:
 
 
 def _signed_study(client: TestClient, worker, h: dict, study_uid: str, *, burned_in: bool = False,
-                  sign: bool = True, impression: str = PHI_TEXT) -> str:
-    files = [("files", ("f.dcm", _dicom(study_uid, accession="ACC-777001", burned_in=burned_in), "x"))]
+                  sign: bool = True, impression: str = PHI_TEXT, modality: str = "CT") -> str:
+    data = _dicom(study_uid, accession="ACC-777001", burned_in=burned_in, modality=modality)
+    files = [("files", ("f.dcm", data, "x"))]
     assert client.post(f"{API}/studies", files=files, headers=h).status_code == 202
     assert run_jobs(worker) == 1
     rid = client.get(f"{API}/studies/{study_uid}/report", headers=h).json()["id"]
@@ -107,3 +109,20 @@ def test_command_line_reports_bad_key_in_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.strip() == "error: the de-identification key must be at least 16 bytes, got 5"
     assert not (tmp_path / "out").exists()
+
+
+def test_radiographs_without_a_burned_in_flag_need_the_sites_word(
+        service: tuple[TestClient, object, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A DX/CR film without BurnedInAnnotation may carry the name in its pixels (issue 19): skipped unless
+    the site sets MEDVLM_DEID_ACCEPT_UNKNOWN_BURNED_IN after reviewing its sources."""
+    from medvlm.settings import get_settings
+
+    client, worker, h = service
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    _signed_study(client, worker, h, "1.2.826.0.1.3680043.99.7", modality="DX")
+    default = export_corrections(tmp_path / "default", KEY, engine=engine)
+    assert default.exported == 0 and "modality DX" in default.skipped[0][1]
+    monkeypatch.setenv("MEDVLM_DEID_ACCEPT_UNKNOWN_BURNED_IN", "true")
+    get_settings.cache_clear()
+    reviewed = export_corrections(tmp_path / "reviewed", KEY, engine=engine)
+    assert reviewed.exported == 1 and reviewed.skipped == []

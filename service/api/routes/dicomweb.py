@@ -23,12 +23,13 @@ from medvlm.service.api.deps import Principal, SessionDep, SettingsDep, StudyRea
 from medvlm.service.api.ids import SeriesUID, SopUID, StudyUID
 from medvlm.service.api.routing import resource_router
 from medvlm.service.audit import audit
-from medvlm.service.dicomweb.multipart import DICOM, media_params, parse_related, stream_related
+from medvlm.service.dicomweb.multipart import DICOM, iter_related, media_params, stream_related
 from medvlm.service.dicomweb.qido import matching, search_studies
 from medvlm.service.dicomweb.stow import response_json, store_parts
 from medvlm.service.errors import NotAcceptableError
 from medvlm.service.intake.intake import Actor, queue_drafts
 from medvlm.service.studies.access import visible_instance, visible_study
+from medvlm.service.studies.spool import spooled_body
 from medvlm.service.studies.upload import capped_request
 
 router = resource_router(prefix="/dicomweb", tags=["dicomweb"])
@@ -148,10 +149,12 @@ def retrieve_instance(
 )
 async def store_instances(request: Request, settings: SettingsDep, caller: StudyUploaderDep) -> Response:
     """STOW-RS: multipart/related; type="application/dicom". 200 all stored, 202 some, 409 none."""
-    body = await capped_request(request, settings.max_upload_bytes).body()
-    parts = parse_related(body, request.headers.get("content-type", ""))
+    # Spooled to a temporary file and mapped: parts are found by offset and copied out one at a time, so
+    # the process holds about one part, not the body several times over (issue 19).
     actor = Actor(caller.actor, "stow", api_key_id=caller.api_key_id)
-    outcome = await run_in_threadpool(store_parts, settings, actor, parts)
+    async with spooled_body(capped_request(request, settings.max_upload_bytes)) as body:
+        parts = iter_related(body, request.headers.get("content-type", ""))
+        outcome = await run_in_threadpool(store_parts, settings, actor, parts)
     if outcome.study_uids:
         jobs = await run_in_threadpool(
             queue_drafts, request.app.state.engine, settings, outcome.study_uids, outcome.new_studies

@@ -181,3 +181,8 @@ def test_corrections_are_de_identified(client: TestClient, callers, worker: Work
     assert impression.startswith("Compared with")
     again = client.get(f"{API}/corrections", headers=callers.admin).json()["items"][0]
     assert again["study_instance_uid"] == pair["study_instance_uid"]  # a stable pseudonym
+    # Neither the real report id nor the signing time goes to research (issue 19): a pseudonym, a month.
+    assert pair["report_id"] != report["id"] and pair["report_id"].startswith("corr-")
+    assert again["report_id"] == pair["report_id"]
+    signed = client.get(f"{API}/reports/{report['id']}", headers=h).json()["signed_at"]
+    assert "signed_at" not in pair and pair["signed_month"] == signed[:7]

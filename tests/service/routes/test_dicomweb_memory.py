@@ -1,0 +1,75 @@
+"""STOW-RS memory (issue 19 item 4): the body is spooled to a temporary file and its parts are stored one
+at a time, so the server no longer holds the body several times over. Peak measured with tracemalloc;
+the test client shares the process and holds the body once itself."""
+
+from __future__ import annotations
+
+import mmap
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from medvlm.service.dicomweb.multipart import iter_related
+from tests.medvlm.dicom.deep_factory import deep_image
+from tests.medvlm.dicom.dicom_factory import make_image, to_bytes
+from tests.service.helpers import related
+
+WEB = "/api/v1/dicomweb"
+
+
+def test_stow_peak_memory_is_about_one_body(client: TestClient, callers) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(4)
+    films = [to_bytes(make_image(pixels=rng.integers(0, 4096, size=(512, 1024), dtype=np.uint16),
+                                 study_uid="1.2.826.0.1.3680043.19.4", patient_id="PMEM")) for _ in range(24)]
+    body, headers = related(*[("application/dicom", f) for f in films])
+    del films
+    tracemalloc.start()
+    try:
+        answer = client.post(f"{WEB}/studies", content=body, headers={**headers, **callers.integration})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert answer.status_code == 200, answer.text
+    print(f"STOW of {len(body) / 2**20:.1f} MiB: peak {peak / 2**20:.1f} MiB ({peak / len(body):.2f}x)")
+    # Before: the body read whole, split, and each part copied again: ~4x the body above the client's.
+    assert peak < 1.0 * len(body), f"peak {peak / 2**20:.1f} MiB for a {len(body) / 2**20:.1f} MiB body"
+
+
+BAD_BODIES = [
+    ("no delimiter", b"just bytes", "no '--b0undary' delimiter"),
+    ("not closed", b"--b0undary\r\nContent-Type: application/dicom\r\n\r\nDATA", "not closed"),
+    ("no blank line", b"--b0undary\r\nContent-Type: application/dicom\r\n--b0undary--", "no blank line"),
+    ("no parts", b"--b0undary--\r\n", "no parts"),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "message"), BAD_BODIES, ids=[c[0] for c in BAD_BODIES])
+def test_malformed_stow_bodies_are_422(client: TestClient, callers, case: str, body: bytes,  # type: ignore[no-untyped-def]
+                                       message: str) -> None:
+    headers = {"Content-Type": 'multipart/related; type="application/dicom"; boundary=b0undary'}
+    answer = client.post(f"{WEB}/studies", content=body, headers={**headers, **callers.integration})
+    assert answer.status_code == 422 and message in answer.text, answer.text
+
+
+def test_spans_on_a_map_match_the_bytes(tmp_path: Path) -> None:
+    body, headers = related(("application/dicom", b"A" * 10), ("text/plain", b"B\r\nC"))
+    body = b"preamble\r\n" + body + b"epilogue"
+    path = tmp_path / "body"
+    path.write_bytes(body)
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+        parts = list(iter_related(view, headers["Content-Type"]))
+    assert [(p.content_type, p.data) for p in parts] == [("application/dicom", b"A" * 10),
+                                                          ("text/plain", b"B\r\nC")]
+
+
+def test_deeply_nested_file_is_refused_over_stow_and_upload(client: TestClient, callers) -> None:  # type: ignore[no-untyped-def]
+    deep = deep_image(600, text_bytes=600)
+    body, headers = related(("application/dicom", deep))
+    answer = client.post(f"{WEB}/studies", content=body, headers={**headers, **callers.integration})
+    assert answer.status_code == 409 and "nested more than 32" in answer.text
+    upload = client.post("/api/v1/studies", files=[("files", ("deep.dcm", deep, "application/dicom"))],
+                         headers=callers.radiologist)
+    assert upload.status_code == 422 and "nested more than 32" in upload.text, upload.text
