@@ -10,6 +10,7 @@ TABLE_MODULES = [
     "medvlm.registry.tables",  # model versions                                   (migration 0002)
     "medvlm.service.db.tables",  # users, api keys, jobs, reports, report versions      (migration 0003)
     "medvlm.compliance.audit.tables",  # hash-chained audit trail                       (migration 0004)
+    "medvlm.service.hl7.tables",  # HL7 outbox                                           (migration 0010)
 ]
 
 for _name in TABLE_MODULES:
