@@ -58,6 +58,10 @@ class ModelUnavailableError(ServiceError):
     """An action that needs the drafting model when none is configured or loadable."""
 
 
+class DirectoryUnavailableError(ServiceError):
+    """The LDAP / Active Directory server did not answer a sign-on (local accounts still work)."""
+
+
 # Most specific first: the first matching class decides the status.
 STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (AuthenticationError, 401),
@@ -80,6 +84,7 @@ STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     # The audit store failing is the server's fault, not the caller's: the action was rolled back.
     (compliance.AuditError, 503),
     (DraftingFailedError, 503),
+    (DirectoryUnavailableError, 503),
     (lib.MedVLMError, 400),
 ]
 

@@ -8,6 +8,7 @@ from sqlmodel import select
 from medvlm.service.api.deps import PrincipalDep, SessionDep, SettingsDep
 from medvlm.service.api.routing import resource_router
 from medvlm.service.audit import audit
+from medvlm.service.auth import ldap
 from medvlm.service.auth.security import DUMMY_HASH, create_token, verify_password
 from medvlm.service.db.tables import User, UserSession, now_utc
 from medvlm.service.errors import AuthenticationError
@@ -19,7 +20,11 @@ router = resource_router(prefix="/auth", tags=["auth"])
 @router.post("/login", response_model=LoginResponse)
 def login(body: LoginRequest, session: SessionDep, settings: SettingsDep) -> LoginResponse:
     user = session.exec(select(User).where(User.username == body.username)).first()
-    ok = verify_password(user.password_hash if user else DUMMY_HASH, body.password)
+    if ldap.applies(settings, user):  # directory sign-on: no local account of that name
+        user = ldap.sign_on(session, settings, body.username, body.password)
+        ok = user is not None
+    else:
+        ok = verify_password(user.password_hash if user else DUMMY_HASH, body.password)
     if user is None or not ok or not user.active:
         audit(
             session,
