@@ -30,7 +30,7 @@ apt_install() {
 
 "$python" -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 [ "$want_test" = 1 ] && apt_install postgresql chromium dicom3tools dcmtk poppler-utils fonts-dejavu-core \
-  orthanc orthanc-dicomweb iproute2 slapd ldap-utils nginx
+  orthanc orthanc-dicomweb iproute2 slapd ldap-utils nginx openssl systemd
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
