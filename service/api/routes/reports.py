@@ -148,7 +148,7 @@ def list_versions(report_id: ReportId, session: SessionDep, caller: ReaderDep) -
 )
 def export_report(
     report_id: ReportId,
-    kind: Literal["pdf", "sr", "encapsulated-pdf", "fhir"],
+    kind: Literal["pdf", "sr", "encapsulated-pdf", "fhir", "tid1500", "fhir-imagingstudy"],
     session: SessionDep,
     caller: ReaderDep,
 ) -> Response:
