@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     dicom_ae_title: str = "MEDVLM"
     dicom_port: int = 0
 
+    # The PACS that holds earlier studies (priors): queried with C-FIND, retrieved with C-GET
+    # (``medvlm.pacs.query``). Empty host: no prior retrieval. We call it as ``dicom_ae_title``.
+    pacs_host: str = ""
+    pacs_port: int = Field(default=104, ge=1, le=65535)
+    pacs_ae_title: str = "ANY-SCP"
+    pacs_timeout_seconds: float = Field(default=30.0, gt=0)
+    priors_max: int = Field(default=3, ge=0, le=50, description="Most recent priors fetched per study.")
+
     # HL7v2 results out (``service.hl7``): an ORU^R01 per signature and per addendum, over MLLP to this
     # endpoint (a RIS / EHR interface engine). Empty host: no messages are queued.
     hl7_host: str = ""

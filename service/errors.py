@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from medvlm import errors as lib
 from medvlm.compliance import errors as compliance
+from medvlm.pacs.errors import PacsError
 from medvlm.service.exports.errors import ExportError
 
 
@@ -85,6 +86,7 @@ STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (compliance.AuditError, 503),
     (DraftingFailedError, 503),
     (DirectoryUnavailableError, 503),
+    (PacsError, 502),  # the PACS refused or did not answer a query / retrieval we made for the caller
     (lib.MedVLMError, 400),
 ]
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-StudyStatus = Literal["received", "drafting", "draft_ready", "in_review", "signed", "failed"]
+StudyStatus = Literal["received", "drafting", "draft_ready", "in_review", "signed", "failed", "prior"]
 
 
 class StudySummary(BaseModel):

@@ -33,7 +33,7 @@ router = resource_router(prefix="/studies", tags=["studies"])
 ReaderDep = StudyReaderDep
 UploaderDep = StudyUploaderDep
 
-Status = Literal["received", "drafting", "draft_ready", "in_review", "signed", "failed"]
+Status = Literal["received", "drafting", "draft_ready", "in_review", "signed", "failed", "prior"]
 
 
 @router.get("", response_model=WorklistPage)
