@@ -22,6 +22,7 @@ from medvlm.service.api.routes import (
     instances,
     jobs,
     ops,
+    priors,
     reports,
     studies,
     users,
@@ -39,7 +40,7 @@ API_PREFIX = "/api/v1"
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for module in (auth, users, api_keys, studies, instances, reports, jobs, corrections, dicomweb):
+    for module in (auth, users, api_keys, studies, priors, instances, reports, jobs, corrections, dicomweb):
         router.include_router(module.router)
     return router
 

@@ -45,4 +45,7 @@ def service_settings(settings: Settings | None = None) -> Settings:
                 f"MEDVLM_SECRET_KEY is {len(settings.secret_key)} characters; at least "
                 f"{MIN_SECRET_LENGTH} are needed outside development"
             )
+    from medvlm.service.auth.ldap import check_directory_settings
+
+    check_directory_settings(settings)
     return settings

@@ -55,3 +55,7 @@ class DraftingFailedError(ServiceError):
 
 class ModelUnavailableError(ServiceError):
     """An action that needs the drafting model when none is configured or loadable."""
+
+
+class DirectoryUnavailableError(ServiceError):
+    """The LDAP / Active Directory server did not answer a sign-on (local accounts still work)."""

@@ -23,6 +23,7 @@ class StudyStatus(StrEnum):
     IN_REVIEW = "in_review"
     SIGNED = "signed"
     FAILED = "failed"
+    PRIOR = "prior"  # an earlier study fetched from the PACS for comparison: shown, never drafted
 
 
 # The study status that a report in each state gives its study.
@@ -39,6 +40,7 @@ STUDY_STATUS_LABELS: dict[StudyStatus, str] = {
     StudyStatus.IN_REVIEW: "In review",
     StudyStatus.SIGNED: "Signed",
     StudyStatus.FAILED: "Failed",
+    StudyStatus.PRIOR: "Prior",
 }
 
 REPORT_STATUS_LABELS: dict[ReportStatus, str] = {

@@ -105,6 +105,12 @@ def serve_command(
         threads.append(threading.Thread(target=drafter.warm, daemon=True, name="model-warm-up"))
     for thread in threads:
         thread.start()
+    from medvlm.service.hl7.sender import start_sender
+
+    hl7 = start_sender(engine, settings, stop)  # signed reports to the RIS, when MEDVLM_HL7_HOST is set
+    if hl7 is not None:
+        threads.append(hl7)
+        typer.echo(f"HL7 results to {settings.hl7_host}:{settings.hl7_port} (MLLP)")
     if workers:  # uploads handled by other API processes wake these workers through PostgreSQL
         listener = start_wakeup_listener(engine, app.state.wake, stop)
         if listener is not None:

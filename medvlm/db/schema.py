@@ -2,7 +2,7 @@
 
 Each layer owns its tables and migrations: the library (this module: studies, series, instances, ingest
 events, model versions), the audit trail (``medvlm.compliance.audit.schema``) and the service
-(``medvlm.service.db.schema``). Each registers itself under the ``medvlm.schema`` entry point group in
+(``medvlm.service.schema``). Each registers itself under the ``medvlm.schema`` entry point group in
 ``pyproject.toml``; ``medvlm.db.migrate`` loads every registered part, so no layer names one above it.
 The revisions form one linear chain (0001 .. 0009 and on) across the folders.
 """

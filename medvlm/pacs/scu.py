@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
@@ -60,9 +61,11 @@ class PacsSendError(PacsError):
         self.results = results or []
 
 
-def _associate(host: str, port: int, ae: AE, called_ae: str, timeout: float) -> Association:
+def _associate(host: str, port: int, ae: AE, called_ae: str, timeout: float, **options: Any) -> Association:
+    """An established association, or ``PacsError`` with the reason; ``options`` go to ``ae.associate``
+    (role selection and event handlers for C-GET)."""
     peer = f"{called_ae} at {host}:{port}"
-    assoc = ae.associate(host, port, ae_title=called_ae)
+    assoc = ae.associate(host, port, ae_title=called_ae, **options)
     if assoc.is_established:
         return assoc
     if assoc.is_rejected:

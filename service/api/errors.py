@@ -15,9 +15,11 @@ from sqlalchemy import exc as sa_exc
 
 from medvlm import errors as lib
 from medvlm.compliance import errors as compliance
+from medvlm.pacs.errors import PacsError
 from medvlm.service.errors import (
     AuthenticationError,
     ConflictError,
+    DirectoryUnavailableError,
     DraftingFailedError,
     InvalidInputError,
     ModelUnavailableError,
@@ -55,6 +57,8 @@ STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (lib.StorageUnavailableError, 503),
     (lib.DatabaseUnavailableError, 503),
     (DraftingFailedError, 503),
+    (DirectoryUnavailableError, 503),
+    (PacsError, 502),  # the PACS refused or did not answer a query / retrieval we made for the caller
     (lib.MedVLMError, 400),
 ]
 

@@ -24,6 +24,24 @@ class Addendum:
 
 
 @dataclass(frozen=True)
+class InstanceRef:
+    sop_instance_uid: str
+    sop_class_uid: str
+    number: int | None = None
+
+
+@dataclass(frozen=True)
+class SeriesRef:
+    """One stored series of the study (for the FHIR ImagingStudy)."""
+
+    series_instance_uid: str
+    modality: str
+    number: int | None = None
+    description: str = ""
+    instances: tuple[InstanceRef, ...] = ()
+
+
+@dataclass(frozen=True)
 class ReportContext:
     """One report with its study, patient and key image, as the exports see it.
 
@@ -60,6 +78,7 @@ class ReportContext:
     addenda: list[Addendum] = field(default_factory=list)
     institution: str = "MedVLM"
     created_at: datetime | None = None  # when the draft was made (PDF header for drafts)
+    series: tuple[SeriesRef, ...] = ()  # every stored series of the study; empty: only the key image known
 
     def __post_init__(self) -> None:
         try:

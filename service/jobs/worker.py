@@ -147,7 +147,11 @@ def main(argv: list[str] | None = None) -> None:
     worker = Worker(
         engine, factory, lease=timedelta(seconds=args.lease_seconds), poll_seconds=args.poll_seconds
     )
-    worker.run(threading.Event())
+    from medvlm.service.hl7.sender import start_sender
+
+    stop = threading.Event()
+    start_sender(engine, settings, stop)  # the worker unit also delivers HL7 results, when configured
+    worker.run(stop)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from medvlm.errors import NotFoundError
 from medvlm.findings import Finding
 from medvlm.service.db.tables import Addendum, Report, ReportVersion, StudyState, now_utc
 from medvlm.service.errors import ConflictError
+from medvlm.service.hl7 import outbox as hl7_outbox
 from medvlm.service.statuses import STUDY_STATUS_OF_REPORT, StudyStatus
 from medvlm.service.workflow.draft_output import DraftOutput
 from medvlm.service.workflow.state import Event, ReportState, next_state
@@ -152,6 +153,7 @@ def sign(session: Session, report: Report, *, author: str) -> Report:
     report.signed_at = now_utc()
     _new_version(session, report, "FINAL", author)
     set_study_status(session, report.study_instance_uid, StudyStatus.SIGNED, _critical(report.findings))
+    hl7_outbox.enqueue(session, report, "signed")  # the ORU^R01 commits with the signature, or neither
     return report
 
 
@@ -162,4 +164,5 @@ def add_addendum(session: Session, report: Report, *, text: str, author: str) ->
     session.add(report)
     session.add(addendum)
     session.flush()
+    hl7_outbox.enqueue(session, report, "addendum")
     return addendum

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from medvlm.service.api.deps import PersonDep, PrincipalDep, SessionDep, SettingsDep
 from medvlm.service.api.routing import resource_router
 from medvlm.service.audit import audit
+from medvlm.service.auth import ldap
 from medvlm.service.auth.lockout import check_account
 from medvlm.service.auth.passwords import password_problem
 from medvlm.service.auth.security import DUMMY_HASH, create_token, hash_password, verify_password
@@ -44,7 +45,11 @@ def login(body: LoginRequest, request: Request, session: SessionDep, settings: S
         session.commit()  # recorded, though refused (and it does not extend the lock)
         raise
     user = session.exec(select(User).where(User.username == body.username)).first()
-    ok = verify_password(user.password_hash if user else DUMMY_HASH, body.password)
+    if ldap.applies(settings, user):  # directory sign-on: no local account of that name
+        user = ldap.sign_on(session, settings, body.username, body.password)
+        ok = user is not None
+    else:
+        ok = verify_password(user.password_hash if user else DUMMY_HASH, body.password)
     if user is None or not ok or not user.active:
         limiter.failed(address)
         audit(

@@ -12,6 +12,7 @@ from medvlm.service.api.ids import ReportId
 from medvlm.service.api.routing import resource_router
 from medvlm.service.audit import audit
 from medvlm.service.errors import DraftingFailedError, ModelUnavailableError
+from medvlm.service.exports.context_builder import MEDIA, SUFFIX, build_context, run_export
 from medvlm.service.jobs.drafter import NO_MODEL, Drafter
 from medvlm.service.jobs.worker import study_paths
 from medvlm.service.schemas.reports import (
@@ -25,7 +26,6 @@ from medvlm.service.schemas.reports import (
 )
 from medvlm.service.studies.access import visible_report
 from medvlm.service.workflow import reports as wf
-from medvlm.service.workflow.export_context import MEDIA, SUFFIX, build_context, run_export
 from medvlm.service.workflow.findings import checked_findings
 from medvlm.service.workflow.public import report_public, versions_public
 from medvlm.service.workflow.state import Event, next_state
@@ -150,7 +150,7 @@ def list_versions(report_id: ReportId, session: SessionDep, caller: ReportReader
 )
 def export_report(
     report_id: ReportId,
-    kind: Literal["pdf", "sr", "encapsulated-pdf", "fhir"],
+    kind: Literal["pdf", "sr", "encapsulated-pdf", "fhir", "tid1500", "fhir-imagingstudy"],
     session: SessionDep,
     caller: ReportReaderDep,
 ) -> Response:
