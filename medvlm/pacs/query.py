@@ -28,8 +28,8 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 
 from medvlm.errors import DicomError
 from medvlm.pacs import status as st
+from medvlm.pacs.ae import DEFAULT_AE_TITLE, validate_ae_title
 from medvlm.pacs.errors import PacsError
-from medvlm.pacs.scp import DEFAULT_AE_TITLE, validate_ae_title
 from medvlm.pacs.scu import _associate, _make_ae
 
 RETRIEVED_CLASSES = [
