@@ -44,8 +44,8 @@ def test_wheel_installs_one_namespace_that_serves_the_ui(tmp_path: Path) -> None
     shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
         ".git", ".venv", "build", "var", "test-artifacts", "__pycache__", "*.egg-info", ".*_cache"))
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    build = subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source)],
-                           capture_output=True, text=True, timeout=600)
+    command = [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source)]
+    build = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr[-3000:]
     wheel = next(wheels.glob("medvlm-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
