@@ -44,6 +44,12 @@ def compiled_patterns(ontology: Ontology) -> list[tuple[str, bool, re.Pattern[st
                 alternation = "|".join(_phrase_pattern(p) for p in ordered)
                 patterns.append((spec.name, normal, re.compile(alternation, re.IGNORECASE)))
         patterns.extend((spec.name, False, re.compile(p, re.IGNORECASE)) for p in spec.patterns)
+    # A normal statement is one normal mention of each finding it rules out (same span, several labels).
+    for statement in ontology.normal_statements:
+        alternatives = [_phrase_pattern(p) for p in sorted(set(statement.phrases), key=len, reverse=True)]
+        alternatives += [f"(?:{p})" for p in statement.patterns]
+        pattern = re.compile("|".join(alternatives), re.IGNORECASE)
+        patterns.extend((name, True, pattern) for name in statement.absent)
     _CACHE[id(ontology)] = (ontology, patterns)
     return patterns
 
@@ -92,10 +98,13 @@ def find_mentions(clause: str, ontology: Ontology) -> list[Mention]:
     for mention in sorted(found, key=lambda m: m.end - m.start, reverse=True):
         if any(s <= mention.start and mention.end <= e for s, e in blocked.get(mention.label, [])):
             continue
+        # A normal statement hides only its own finding's words ("lungs are hyperinflated and clear"
+        # still mentions hyperinflation).
         inside_longer = any(
             k.start <= mention.start
             and mention.end <= k.end
             and (k.end - k.start) > (mention.end - mention.start)
+            and (not k.normal or k.label == mention.label)
             for k in kept
         )
         if inside_longer or any(k.label == mention.label and k.start == mention.start for k in kept):

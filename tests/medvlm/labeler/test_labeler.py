@@ -52,8 +52,11 @@ PRESENCE_CASES = [
     ("There is a pericardial effusion.", {}),
     ("Subcutaneous emphysema in the left chest wall.", {}),
     ("The lungs are hyperexpanded consistent with emphysema.", {"hyperinflation": P}),
-    ("The lungs are clear.", {"lung_opacity": A, "consolidation": A}),
-    ("Left basilar opacity. The lungs are otherwise clear.", {"lung_opacity": P, "consolidation": A}),
+    ("The lungs are clear.", {"lung_opacity": A, "consolidation": A, "pulmonary_edema": A}),
+    (
+        "Left basilar opacity. The lungs are otherwise clear.",
+        {"lung_opacity": P, "consolidation": A, "pulmonary_edema": A},
+    ),
     ("Heart size is upper limits of normal.", {}),
     ("The heart size XXXX at XXXX mildly enlarged.", {"cardiomegaly": P}),
     ("There are several age-indeterminate left-sided rib fractures.", {"fracture": P}),
