@@ -116,7 +116,7 @@ def _summary(m: dict[str, Any], metrics_path: Path, html: Path) -> str:
         return "n/a" if value is None else f"{value:.3f}"
 
     def row(name: str, prefix: str) -> str:
-        return (f"{name:<26}CE-F1 {f(prefix + '.ce_f1')} (macro {f(prefix + '.ce_f1_macro')})  "
+        return (f"{name:<30}CE-F1 {f(prefix + '.ce_f1')} (macro {f(prefix + '.ce_f1_macro')})  "
                 f"hallucination {f(prefix + '.hallucination_rate')}/report  "
                 f"omission {f(prefix + '.omission_rate')}  BLEU-4 {f(prefix + '.bleu4')}  "
                 f"ROUGE-L {f(prefix + '.rouge_l')}  chrF {f(prefix + '.chrf')}")
