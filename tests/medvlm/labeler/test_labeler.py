@@ -72,6 +72,17 @@ PRESENCE_CASES = [
     ("Healed left rib fractures. No acute fracture.", {"fracture": P}),
     ("No displaced rib fracture visualized.", {"fracture": A}),
     ("Degenerative changes of the thoracic spine.", {}),
+    # normal statements (ontology normal_statements): they rule out only what they cover
+    (
+        "The lungs are hyperinflated and clear.",
+        {"hyperinflation": P, "lung_opacity": A, "consolidation": A, "pulmonary_edema": A},
+    ),
+    ("The lungs are not clear.", {}),
+    ("Normal chest wall.", {}),
+    ("No acute osseous abnormality.", {"fracture": A}),
+    ("Left lower lobe pneumonia. No other acute cardiopulmonary process.",
+     {"consolidation": P, "lung_opacity": A, "pleural_effusion": A, "pneumothorax": A, "pulmonary_edema": A}),
+    ("No focal airspace disease.", {"lung_opacity": A, "consolidation": A}),  # absent_implies
 ]
 
 
