@@ -39,13 +39,13 @@ def label_mentions(text: str, ontology: Ontology | None = None) -> list[LabeledM
     out: list[LabeledMention] = []
     for sentence in split_sentences(text):
         clauses = split_clauses(sentence.text)
-        for index, clause in enumerate(clauses):
-            mentions = find_mentions(clause.text, onto)
+        found = [find_mentions(clause.text, onto) for clause in clauses]
+        for index, (clause, mentions) in enumerate(zip(clauses, found, strict=True)):
             # A change written as a clause of its own after the finding ("Granulomas in both lungs,
             # unchanged.") belongs to this clause's findings.
-            trailing = clauses[index + 1].text if index + 1 < len(clauses) else ""
-            if find_mentions(trailing, onto):
-                trailing = ""
+            trailing = ""
+            if index + 1 < len(clauses) and not found[index + 1]:
+                trailing = clauses[index + 1].text
             for i, mention in enumerate(mentions):
                 spec = onto.get(mention.label)
                 prev_end = max((m.end for m in mentions[:i] if m.end <= mention.start), default=0)
