@@ -57,15 +57,17 @@ def laterality_of(text: str, spec: FindingSpec, strict: bool = False) -> Lateral
     return side
 
 
+_BEFORE_WORD = r"(?:(?<![\w-])|(?<=\bto-))"
+_AFTER_WORD = r"(?!\w|-(?!sized\b|to\b))"
+
+
 @lru_cache(maxsize=1024)
 def _word_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
     """Whole-word alternation, longest first; cached: it is asked for per mention, level and location."""
     ordered = sorted(words, key=len, reverse=True)
     return re.compile(
-        # "moderate-sized" is still the word "moderate"; other hyphenated words are not.
-        "|".join(
-            r"(?<![\w-])" + re.escape(w).replace(r"\ ", r"[\s-]+") + r"(?!\w|-(?!sized\b))" for w in ordered
-        ),
+        # "moderate-sized" and "small-to-moderate" still hold the words; other hyphenated words do not.
+        "|".join(_BEFORE_WORD + re.escape(w).replace(r"\ ", r"[\s-]+") + _AFTER_WORD for w in ordered),
         re.I,
     )
 
@@ -83,8 +85,8 @@ def severity_of(text: str, spec: FindingSpec, ontology: Ontology) -> str | None:
 
 # "previously large", "formerly moderate", "from small (to moderate)": the level before the change.
 _PAST_LEVEL = re.compile(r"\b(?:previously|formerly|was|from)\s+(?:\w+\s+)?\w+", re.I)
-# "now moderate", "to moderate": the level after it.
-_NOW_LEVEL = re.compile(r"\b(?:now|currently|to)\s+((?:\w+\s+)?\w+)", re.I)
+# "now moderate (to large)", "from small to moderate": the level after it, up to a comma or full stop.
+_NOW_LEVEL = re.compile(r"\b(?:now|currently)\s+([^,;.]*)|\bfrom\s+\w+(?:\s+\w+)?\s+to\s+([^,;.]*)", re.I)
 
 
 def severity_change(text: str, spec: FindingSpec, ontology: Ontology) -> tuple[str | None, str | None]:
@@ -94,7 +96,7 @@ def severity_change(text: str, spec: FindingSpec, ontology: Ontology) -> tuple[s
         return None, None
     now = None
     for match in _NOW_LEVEL.finditer(text):
-        now = severity_of(match.group(1), spec, ontology) or now
+        now = severity_of(match.group(1) or match.group(2) or "", spec, ontology) or now
     if now is None:
         return None, None
     before = [severity_of(m.group(0).split(None, 1)[1], spec, ontology) for m in _PAST_LEVEL.finditer(text)]

@@ -39,7 +39,8 @@ UNCERTAIN_BEFORE = _cues(
     "|raise the possibility|raises the possibility|question|questionably|difficult to exclude|may"
     "|would be|not entirely excluded|could|obscure|obscuring|likely represents|likely represent"
     "|likely reflects|likely reflect|likely due to|likely secondary to|probably represents"
-    "|probably represent|suggests|suggest|suggested|differential includes|differential diagnosis includes"
+    "|probably represent|likely reflecting|likely representing|suggests|suggest|suggested"
+    "|differential includes|differential diagnosis includes"
 )
 UNCERTAIN_AFTER = _cues(
     "in the differential|a consideration|be considered|also possible|is also possible|less likely"
