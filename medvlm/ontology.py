@@ -32,8 +32,11 @@ _REQUIRED = (
     "mesh",
     "renderable",
 )
-_OPTIONAL = ("patterns", "normal_phrases", "critical_severities", "mesh_exclude", "mesh_location")
+_OPTIONAL = (
+    "patterns", "normal_phrases", "critical_severities", "mesh_exclude", "mesh_location", "absent_implies"
+)
 _TOP_KEYS = ("locations", "device_types", "severity_words", "findings")
+_OPTIONAL_TOP_KEYS = ("normal_statements",)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class FindingSpec:
     patterns: list[str] = field(default_factory=list)
     mesh_exclude: list[str] = field(default_factory=list)
     mesh_location: dict[str, str] = field(default_factory=dict)
+    # Findings that this one's absence also rules out ("no airspace opacity" -> no consolidation either).
+    absent_implies: list[str] = field(default_factory=list)
 
     def is_critical(self, finding: Finding) -> bool:
         """Whether ``finding`` is critical: present or uncertain, and critical by flag or by severity."""
@@ -98,6 +103,16 @@ class FindingSpec:
         return text[:1].upper() + text[1:]
 
 
+@dataclass(frozen=True)
+class NormalStatement:
+    """Text that states several findings absent at once without naming them: a whole-film normal
+    ("no acute cardiopulmonary abnormality") or a region's ("the costophrenic angles are sharp")."""
+
+    absent: list[str]
+    phrases: list[str] = field(default_factory=list)
+    patterns: list[str] = field(default_factory=list)
+
+
 def merge_laterality(a: Laterality | None, b: Laterality | None) -> Laterality | None:
     """Two mentions of one finding: the same side stays, different sides make it bilateral."""
     if a is None or b is None or a == b:
@@ -112,6 +127,7 @@ class Ontology:
     device_types: dict[str, list[str]]
     severity_words: dict[str, list[str]]
     path: Path | None = None
+    normal_statements: list[NormalStatement] = field(default_factory=list)
 
     @property
     def names(self) -> list[str]:
@@ -143,6 +159,42 @@ def _str_map(value: Any, where: str) -> dict[str, list[str]]:
     if not isinstance(value, dict):
         raise ConfigError(f"ontology: {where} must be a mapping of name -> list of phrases, got {value!r}")
     return {str(k): _str_list(v, f"{where}.{k}") for k, v in value.items()}
+
+
+def _patterns(value: Any, where: str) -> list[str]:
+    patterns = _str_list(value, where)
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(
+                f"ontology: {where} has an invalid regular expression {pattern!r}: {exc}"
+            ) from None
+    return patterns
+
+
+def _parse_normal_statements(value: Any, names: set[str]) -> list[NormalStatement]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(f"ontology: normal_statements must be a list of mappings, got {value!r}")
+    out = []
+    for i, raw in enumerate(value):
+        where = f"normal_statements[{i}]"
+        if not isinstance(raw, dict) or set(raw) - {"absent", "phrases", "patterns"} or "absent" not in raw:
+            raise ConfigError(
+                f"ontology: {where} must map 'absent' (and 'phrases' / 'patterns'), got {raw!r}"
+            )
+        absent = _str_list(raw["absent"], f"{where} key 'absent'")
+        bad = [n for n in absent if n not in names]
+        if bad or not absent:
+            raise ConfigError(f"ontology: {where} key 'absent' names unknown finding {(bad or [''])[0]!r}")
+        phrases = [p.lower() for p in _str_list(raw.get("phrases"), f"{where} key 'phrases'")]
+        patterns = _patterns(raw.get("patterns"), f"{where} key 'patterns'")
+        if not phrases and not patterns:
+            raise ConfigError(f"ontology: {where} needs 'phrases' or 'patterns'")
+        out.append(NormalStatement(absent=absent, phrases=phrases, patterns=patterns))
+    return out
 
 
 def _parse_finding(name: str, raw: Any, locations: set[str], devices: set[str]) -> FindingSpec:
@@ -198,14 +250,7 @@ def _parse_finding(name: str, raw: Any, locations: set[str], devices: set[str]) 
                     f"ontology: {where} key 'phrases.{kind}' template {template!r} uses an "
                     f"unknown placeholder ({exc}); allowed: {{laterality}} {{severity}} {{location}}"
                 ) from None
-    patterns = _str_list(raw.get("patterns"), f"{where} key 'patterns'")
-    for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ConfigError(
-                f"ontology: {where} key 'patterns' has an invalid regular expression {pattern!r}: {exc}"
-            ) from None
+    patterns = _patterns(raw.get("patterns"), f"{where} key 'patterns'")
     mesh = _str_list(raw["mesh"], f"{where} key 'mesh'")
     mesh_location = raw.get("mesh_location") or {}
     if not isinstance(mesh_location, dict) or any(
@@ -233,6 +278,7 @@ def _parse_finding(name: str, raw: Any, locations: set[str], devices: set[str]) 
         mesh_exclude=[s.lower() for s in _str_list(raw.get("mesh_exclude"), f"{where} key 'mesh_exclude'")],
         mesh_location=dict(mesh_location),
         patterns=patterns,
+        absent_implies=_str_list(raw.get("absent_implies"), f"{where} key 'absent_implies'"),
     )
 
 
@@ -240,9 +286,10 @@ def parse_ontology(data: Any, path: Path | None = None) -> Ontology:
     """Validate a parsed YAML document and build the Ontology (raises ConfigError on any problem)."""
     if not isinstance(data, dict):
         raise ConfigError(f"ontology: expected a mapping with keys {', '.join(_TOP_KEYS)}")
-    unknown = sorted(set(data) - set(_TOP_KEYS))
+    unknown = sorted(set(data) - set(_TOP_KEYS) - set(_OPTIONAL_TOP_KEYS))
     if unknown:
-        raise ConfigError(f"ontology: unknown top-level key {unknown[0]!r}; allowed: {', '.join(_TOP_KEYS)}")
+        allowed = ", ".join(_TOP_KEYS + _OPTIONAL_TOP_KEYS)
+        raise ConfigError(f"ontology: unknown top-level key {unknown[0]!r}; allowed: {allowed}")
     for key in _TOP_KEYS:
         if key not in data:
             raise ConfigError(f"ontology: missing top-level key {key!r}")
@@ -265,12 +312,18 @@ def parse_ontology(data: Any, path: Path | None = None) -> Ontology:
                 f"ontology: finding {spec.name!r} key 'severities' has {bad[0]!r} with no entry in "
                 "severity_words"
             )
+        bad = [s for s in spec.absent_implies if s not in findings]
+        if bad:
+            raise ConfigError(
+                f"ontology: finding {spec.name!r} key 'absent_implies' names unknown finding {bad[0]!r}"
+            )
     return Ontology(
         findings=findings,
         location_words=location_words,
         device_types=device_types,
         severity_words=severity_words,
         path=path,
+        normal_statements=_parse_normal_statements(data.get("normal_statements"), set(findings)),
     )
 
 
