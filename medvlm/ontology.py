@@ -197,8 +197,8 @@ def _parse_normal_statements(value: Any, names: set[str]) -> list[NormalStatemen
     return out
 
 
-def _parse_finding(name: str, raw: Any, locations: set[str], devices: set[str]) -> FindingSpec:
-    where = f"finding {name!r}"
+def _check_keys(where: str, raw: Any) -> None:
+    """A finding is a mapping with every required key, only known keys, flags as booleans, a display name."""
     if not isinstance(raw, dict):
         raise ConfigError(f"ontology: {where} must be a mapping, got {type(raw).__name__}")
     unknown = sorted(set(raw) - set(_REQUIRED) - set(_OPTIONAL))
@@ -214,34 +214,23 @@ def _parse_finding(name: str, raw: Any, locations: set[str], devices: set[str]) 
             raise ConfigError(f"ontology: {where} key {key!r} must be true or false, got {raw[key]!r}")
     if not isinstance(raw["display"], str) or not raw["display"].strip():
         raise ConfigError(f"ontology: {where} key 'display' must be a non-empty string")
-    lateralities = _str_list(raw["lateralities"], f"{where} key 'lateralities'")
-    bad = [s for s in lateralities if s not in LATERALITIES]
+
+
+def _subset(values: Any, allowed: Any, where: str, key: str, what: str, noun: str = "") -> list[str]:
+    """``values`` as a list of strings, each one of ``allowed``; the error names the first that is not."""
+    items = _str_list(values, f"{where} key {key!r}")
+    bad = [s for s in items if s not in allowed]
     if bad:
-        raise ConfigError(
-            f"ontology: {where} key 'lateralities' has {bad[0]!r}; allowed: {', '.join(LATERALITIES)}"
-        )
-    locs = _str_list(raw["locations"], f"{where} key 'locations'")
-    allowed_locs = devices if name == "support_device" else locations
-    bad = [s for s in locs if s not in allowed_locs]
-    if bad:
-        raise ConfigError(
-            f"ontology: {where} key 'locations' has unknown location {bad[0]!r}; "
-            f"known: {', '.join(sorted(allowed_locs))}"
-        )
-    severities = _str_list(raw["severities"], f"{where} key 'severities'")
-    critical_severities = _str_list(raw.get("critical_severities"), f"{where} key 'critical_severities'")
-    bad = [s for s in critical_severities if s not in severities]
-    if bad:
-        raise ConfigError(
-            f"ontology: {where} key 'critical_severities' has {bad[0]!r}, not in its severities"
-        )
-    phrases = raw["phrases"]
+        raise ConfigError(f"ontology: {where} key {key!r} has {noun}{bad[0]!r}{what}")
+    return items
+
+
+def _phrases(where: str, phrases: Any) -> dict[str, list[str]]:
+    """Report phrase templates per presence, each formattable with the three known placeholders."""
     if not isinstance(phrases, dict) or set(phrases) - {"present", "absent"}:
         raise ConfigError(f"ontology: {where} key 'phrases' must map only 'present'/'absent' to lists")
-    parsed_phrases = {
-        k: _str_list(phrases.get(k), f"{where} key 'phrases.{k}'") for k in ("present", "absent")
-    }
-    for kind, templates in parsed_phrases.items():
+    parsed = {k: _str_list(phrases.get(k), f"{where} key 'phrases.{k}'") for k in ("present", "absent")}
+    for kind, templates in parsed.items():
         for template in templates:
             try:
                 template.format(laterality="", severity="", location="")
@@ -250,34 +239,51 @@ def _parse_finding(name: str, raw: Any, locations: set[str], devices: set[str]) 
                     f"ontology: {where} key 'phrases.{kind}' template {template!r} uses an "
                     f"unknown placeholder ({exc}); allowed: {{laterality}} {{severity}} {{location}}"
                 ) from None
-    patterns = _patterns(raw.get("patterns"), f"{where} key 'patterns'")
-    mesh = _str_list(raw["mesh"], f"{where} key 'mesh'")
-    mesh_location = raw.get("mesh_location") or {}
+    return parsed
+
+
+def _mesh_location(where: str, value: Any, mesh: list[str], locations: list[str]) -> dict[str, str]:
+    mesh_location = value or {}
     if not isinstance(mesh_location, dict) or any(
-        k not in mesh or v not in locs for k, v in mesh_location.items()
+        k not in mesh or v not in locations for k, v in mesh_location.items()
     ):
         raise ConfigError(
             f"ontology: {where} key 'mesh_location' must map its mesh patterns to its locations, "
             f"got {mesh_location!r}"
         )
+    return dict(mesh_location)
+
+
+def _lower_list(raw: dict[str, Any], key: str, where: str) -> list[str]:
+    return [s.lower() for s in _str_list(raw.get(key), f"{where} key {key!r}")]
+
+
+def _parse_finding(name: str, raw: Any, locations: set[str], devices: set[str]) -> FindingSpec:
+    where = f"finding {name!r}"
+    _check_keys(where, raw)
+    allowed_locations = devices if name == "support_device" else locations
+    locs = _subset(raw["locations"], allowed_locations, where, "locations",
+                   f"; known: {', '.join(sorted(allowed_locations))}", noun="unknown location ")
+    severities = _str_list(raw["severities"], f"{where} key 'severities'")
+    mesh = _str_list(raw["mesh"], f"{where} key 'mesh'")
     return FindingSpec(
         name=name,
         display=raw["display"].strip(),
-        synonyms=[s.lower() for s in _str_list(raw["synonyms"], f"{where} key 'synonyms'")],
-        lateralities=lateralities,
+        synonyms=_lower_list(raw, "synonyms", where),
+        lateralities=_subset(raw["lateralities"], LATERALITIES, where, "lateralities",
+                             f"; allowed: {', '.join(LATERALITIES)}"),
         locations=locs,
         severities=severities,
         critical=raw["critical"],
-        phrases=parsed_phrases,
+        phrases=_phrases(where, raw["phrases"]),
         mesh=mesh,
         renderable=raw["renderable"],
-        critical_severities=critical_severities,
-        normal_phrases=[
-            s.lower() for s in _str_list(raw.get("normal_phrases"), f"{where} key 'normal_phrases'")
-        ],
-        mesh_exclude=[s.lower() for s in _str_list(raw.get("mesh_exclude"), f"{where} key 'mesh_exclude'")],
-        mesh_location=dict(mesh_location),
-        patterns=patterns,
+        critical_severities=_subset(raw.get("critical_severities"), severities, where, "critical_severities",
+                                    ", not in its severities"),
+        normal_phrases=_lower_list(raw, "normal_phrases", where),
+        mesh_exclude=_lower_list(raw, "mesh_exclude", where),
+        mesh_location=_mesh_location(where, raw.get("mesh_location"), mesh, locs),
+        patterns=_patterns(raw.get("patterns"), f"{where} key 'patterns'"),
         absent_implies=_str_list(raw.get("absent_implies"), f"{where} key 'absent_implies'"),
     )
 
