@@ -66,12 +66,32 @@ def family_of(model_or_config: Any) -> Family:
     config = getattr(model_or_config, "config", model_or_config)
     model_type = str(getattr(config, "model_type", ""))
     family = FAMILIES.get(model_type)
+    if family is None and not _native(model_type):
+        family = _by_structure(model_or_config)
     if family is None:
         raise ConfigError(
             f"architecture {model_type!r} is not supported for path: checkpoints; supported: "
             f"{', '.join(sorted(FAMILIES))}"
         )
     return family
+
+
+def _native(model_type: str) -> bool:
+    """A model type transformers ships (those outside FAMILIES are refused, never guessed at)."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    return model_type in CONFIG_MAPPING_NAMES
+
+
+def _by_structure(model: Any) -> Family | None:
+    """A reviewed remote-code model (MAIRA-2 is a LLaVA) is handled as the family whose parts it has."""
+    inner = getattr(model, "model", None)
+    if inner is None or not hasattr(model, "get_image_features"):
+        return None
+    for family in FAMILIES.values():
+        if all(_get(inner, d) is not None for d in (*family.vision, *family.projector, *family.language)):
+            return family
+    return None
 
 
 def _get(root: Any, dotted: str) -> Any:

@@ -151,13 +151,14 @@ def load_checkpoint(
         model = AutoModelForImageTextToText.from_pretrained(directory, **kwargs)
     except (OSError, ValueError, KeyError) as exc:
         raise ConfigError(f"{directory} is not a loadable image-text-to-text checkpoint: {exc}") from exc
-    if not with_tokenizer:
-        return model, None
+    return model, (_tokenizer(directory, trust) if with_tokenizer else None)
+
+
+def _tokenizer(directory: Path, trust: bool = False) -> Any:
     try:
-        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True, trust_remote_code=trust)
+        return AutoTokenizer.from_pretrained(directory, local_files_only=True, trust_remote_code=trust)
     except (OSError, ValueError) as exc:
         raise NotFoundError(f"no tokenizer in {directory}: {exc}") from exc
-    return model, tokenizer
 
 
 def _has_processor(directory: Path) -> bool:
@@ -179,15 +180,15 @@ def _image_side(model: Any, processor: Any) -> int:
 
 def build_from_path(directory: Path, slots: list[FindingSlot]) -> tuple[Any, Any, BundleConfig, Any]:
     """(model, tokenizer, bundle config, processor) of a local checkpoint of a supported architecture."""
-    model, tokenizer = load_checkpoint(directory)
-    family = family_of(model)
+    model, _ = load_checkpoint(directory, with_tokenizer=False)
+    family = family_of(model)  # an unsupported architecture is refused before anything else is read
     if not _has_processor(directory):
         if family.name != "llava":
             raise ConfigError(
                 f"{directory} has no processor (processor_config.json or preprocessor_config.json); a "
                 f"{family.name} checkpoint needs its own processor saved beside the weights"
             )
-        return (*_build_plain(directory, model, tokenizer, slots), None)
+        return (*_build_plain(directory, model, _tokenizer(directory), slots), None)
     processor = load_processor(directory)
     side = _image_side(model, processor)
     config = BundleConfig(
