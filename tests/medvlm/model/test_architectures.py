@@ -54,20 +54,35 @@ def test_alias_maps_a_curriculum_name_onto_another_naming() -> None:
 def test_unsupported_architecture_and_missing_processor(tmp_path: Path) -> None:
     qwen = save_checkpoint("qwen2_vl", tmp_path / "qwen")
     (qwen / "processor_config.json").unlink()
-    with pytest.raises(ConfigError, match="has no processor.*qwen2_vl checkpoint needs its own processor"):
+    with pytest.raises(ConfigError, match=r"has no processor.*qwen2_vl checkpoint needs its own processor"):
         build_model(f"path:{qwen}", load_ontology())
     from transformers import AutoConfig, AutoModelForImageTextToText
 
     other = tmp_path / "paligemma"
     config = AutoConfig.for_model(
         "paligemma",
-        text_config={"model_type": "gemma", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
-                     "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 16, "vocab_size": 300},
-        vision_config={"model_type": "siglip_vision_model", "hidden_size": 32, "intermediate_size": 64,
-                       "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 32, "patch_size": 8},
+        text_config={
+            "model_type": "gemma",
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "head_dim": 16,
+            "vocab_size": 300,
+        },
+        vision_config={
+            "model_type": "siglip_vision_model",
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+        },
         projection_dim=32,
     )
     AutoModelForImageTextToText.from_config(config).save_pretrained(other)
     assert json.loads((other / "config.json").read_text())["model_type"] == "paligemma"
-    with pytest.raises(ConfigError, match="architecture 'paligemma' is not supported.*supported: gemma3"):
+    with pytest.raises(ConfigError, match=r"architecture 'paligemma' is not supported.*supported: gemma3"):
         build_model(f"path:{other}", load_ontology())

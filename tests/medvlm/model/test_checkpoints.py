@@ -73,8 +73,11 @@ def test_train_draft_evaluate_register(
     checkpoint = save_checkpoint(arch, tmp_path / arch)
     (tmp_path / "c.yaml").write_text(CURRICULUM.format(arch=arch))
     out = tmp_path / "model"
-    train(TrainOptions(tmp_path / "c.yaml", data, out, preset=f"path:{checkpoint}", progress=False,
-                       register=False))
+    train(
+        TrainOptions(
+            tmp_path / "c.yaml", data, out, preset=f"path:{checkpoint}", progress=False, register=False
+        )
+    )
     printed = capsys.readouterr().out
     assert "[specialism]" in printed and "examples/s" in printed and "MiB" in printed
 
@@ -85,10 +88,14 @@ def test_train_draft_evaluate_register(
     assert [s["name"] for s in stages] == ["encoder", "specialism"]
     assert stages[1]["throughput"]["grad_accumulation"] == 2
     base = load_bundle(out / "training" / "init")
-    changed = [n for n, p in bundle.model.named_parameters()
-               if not torch.equal(p, dict(base.model.named_parameters())[n])]
-    assert changed and all(".lm_head" in f".{n}" or "language_model" in n or "text_model" in n
-                           for n in changed)  # LoRA merged into the language model only
+    changed = [
+        n
+        for n, p in bundle.model.named_parameters()
+        if not torch.equal(p, dict(base.model.named_parameters())[n])
+    ]
+    assert changed and all(
+        ".lm_head" in f".{n}" or "language_model" in n or "text_model" in n for n in changed
+    )  # LoRA merged into the language model only
 
     film = sorted((data / "dicom").rglob("*.dcm"))[0]
     result = draft_study(bundle, film, max_new_tokens=6)

@@ -17,7 +17,7 @@ from medvlm.model.tiny_checkpoints import save_checkpoint
 from medvlm.ontology import load_ontology
 from medvlm.settings import get_settings
 
-CODE = '''
+CODE = """
 from transformers import LlavaConfig, LlavaForConditionalGeneration
 
 
@@ -27,7 +27,7 @@ class ReviewedLlavaConfig(LlavaConfig):
 
 class ReviewedLlava(LlavaForConditionalGeneration):
     config_class = ReviewedLlavaConfig
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,9 @@ def test_refused_until_reviewed_then_loaded(remote_dir: Path, monkeypatch: pytes
         get_settings.cache_clear()
 
 
-def test_changed_code_is_refused_again(remote_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_changed_code_is_refused_again(
+    remote_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import shutil
 
     copy = Path(shutil.copytree(remote_dir, tmp_path / "copy"))
@@ -75,8 +77,9 @@ def test_changed_code_is_refused_again(remote_dir: Path, tmp_path: Path, monkeyp
     get_settings.cache_clear()
 
 
-def test_code_from_another_repository_is_always_refused(tmp_path: Path, remote_dir: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_code_from_another_repository_is_always_refused(
+    tmp_path: Path, remote_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import shutil
 
     copy = Path(shutil.copytree(remote_dir, tmp_path / "hub"))
@@ -84,6 +87,6 @@ def test_code_from_another_repository_is_always_refused(tmp_path: Path, remote_d
     config["auto_map"]["AutoModelForImageTextToText"] = "someone/repo--modeling.Model"
     (copy / "config.json").write_text(json.dumps(config))
     _allow(monkeypatch, [code_digest(copy)])
-    with pytest.raises(ConfigError, match="code in another repository.*would be downloaded"):
+    with pytest.raises(ConfigError, match=r"code in another repository.*would be downloaded"):
         build_model(f"path:{copy}", load_ontology())
     get_settings.cache_clear()
