@@ -94,19 +94,19 @@ class ModelBundle:
     ) -> ModelBundle:
         """Greedy or beam search, stop strings, and the backend (``transformers`` or ``vllm``)."""
         current = self.generation
-        self.generation = GenerationOptions(
+        options = GenerationOptions(
             num_beams=current.num_beams if num_beams is None else num_beams,
             stop_strings=current.stop_strings if stop_strings is None else list(stop_strings),
             backend=current.backend if backend is None else backend,  # type: ignore[arg-type]
         )
-        self._vllm = None
-        if self.generation.backend == "vllm":
+        engine = None
+        if options.backend == "vllm":
             from medvlm.model.vllm_backend import VllmGenerator
 
             if self.processor is None or self.source_dir is None:
                 raise ConfigError("the vllm backend serves saved path: bundles (from load_bundle) only")
-            self._vllm = VllmGenerator(self.source_dir / "model", self.generation.stop_strings,
-                                       self.generation.num_beams)
+            engine = VllmGenerator(self.source_dir / "model", options.stop_strings, options.num_beams)
+        self.generation, self._vllm = options, engine  # unchanged when the backend could not start
         return self
 
     # -- forward pieces ----------------------------------------------------------------------------
