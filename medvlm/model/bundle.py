@@ -79,7 +79,8 @@ class ModelBundle:
         return next(self.model.parameters()).dtype
 
     def to(self, device: str | torch.device) -> ModelBundle:
-        self.model.to(device)
+        if not getattr(self.model, "is_loaded_in_4bit", False):  # a 4-bit model is placed when loaded
+            self.model.to(device)
         self.head.to(device)
         return self
 

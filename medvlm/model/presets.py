@@ -145,6 +145,7 @@ def load_checkpoint(
     kwargs: dict[str, Any] = {"local_files_only": True, "trust_remote_code": trust}
     if quantize:
         kwargs["quantization_config"] = quantization_config(quantize)
+        kwargs["device_map"] = {"": torch.cuda.current_device()}  # bitsandbytes weights live on the GPU
     if dtype is not None:
         kwargs["dtype"] = dtype
     try:
