@@ -129,7 +129,7 @@ def load_checkpoint(
     with_tokenizer: bool = True,
     *,
     quantize: str | None = None,
-    dtype: torch.dtype | None = None,
+    dtype: torch.dtype | str | None = None,
 ) -> tuple[Any, Any]:
     """Model + tokenizer of a local checkpoint; a directory without weights is a NotFoundError.
 
@@ -146,8 +146,9 @@ def load_checkpoint(
     if quantize:
         kwargs["quantization_config"] = quantization_config(quantize)
         kwargs["device_map"] = {"": torch.cuda.current_device()}  # bitsandbytes weights live on the GPU
-    if dtype is not None:
-        kwargs["dtype"] = dtype
+    # a CPU computes in fp32 (a bf16 checkpoint is upcast); a GPU keeps the checkpoint's own dtype (bf16 for
+    # published VLMs), which halves the weights' memory; autocast then runs the mixed-precision parts
+    kwargs["dtype"] = dtype if dtype is not None else ("auto" if torch.cuda.is_available() else torch.float32)
     try:
         model = AutoModelForImageTextToText.from_pretrained(directory, **kwargs)
     except (OSError, ValueError, KeyError) as exc:
