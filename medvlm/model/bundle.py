@@ -75,8 +75,9 @@ class ModelBundle:
 
     @property
     def dtype(self) -> torch.dtype:
-        """The language model's weight dtype (float32 on CPU; bf16 / fp16 when loaded so on a GPU)."""
-        return next(self.model.parameters()).dtype
+        """The model's floating-point weight dtype (float32 on CPU; bf16 when loaded so on a GPU; 4-bit
+        weights are stored as integers, so the first floating-point parameter decides)."""
+        return next((p.dtype for p in self.model.parameters() if p.is_floating_point()), torch.float32)
 
     def to(self, device: str | torch.device) -> ModelBundle:
         if not getattr(self.model, "is_loaded_in_4bit", False):  # a 4-bit model is placed when loaded
