@@ -127,6 +127,9 @@ def _llava(size: Size, tok: Any, next_: bool) -> tuple[Any, Any]:
         "vision_feature_layer": -1,
     }
     crop = {"height": size.image, "width": size.image}
+    config: Any
+    model: Any
+    image_processor: Any
     if next_:
         config = LlavaNextConfig(**common, image_grid_pinpoints=[[size.image, size.image]])
         model = LlavaNextForConditionalGeneration(config)
