@@ -86,3 +86,21 @@ def test_bad_options_and_missing_vllm(varied) -> None:
     with pytest.raises(ConfigError, match="serves saved path: bundles"):
         varied.configure_generation(backend="vllm")
     varied.configure_generation(backend="transformers")
+
+
+@pytest.mark.parametrize("arch", ["gemma3", "qwen2_vl", "idefics3"])
+def test_beam_search_on_checkpoint_architectures(arch: str, tmp_path: Path) -> None:
+    """Beam search and stop strings through each family's own generate (mrope, token types, tiles)."""
+    from medvlm.findings import Finding
+    from medvlm.model import build_model
+    from medvlm.model.tiny_checkpoints import save_checkpoint
+    from medvlm.ontology import load_ontology
+
+    bundle = build_model(f"path:{save_checkpoint(arch, tmp_path / arch)}", load_ontology())
+    images = torch.rand(2, 1, bundle.image_size, bundle.image_size, generator=torch.Generator().manual_seed(0))
+    findings = [[Finding("cardiomegaly")], []]  # prompts of different lengths: left padding
+    greedy = bundle.generate_report(images, findings, max_new_tokens=6)
+    bundle.configure_generation(num_beams=3, stop_strings=["impression:"])
+    beams = bundle.generate_report(images, findings, max_new_tokens=6)
+    assert len(greedy) == len(beams) == 2
+    assert all(isinstance(text, str) and impression == "" for text, impression in beams)
