@@ -97,7 +97,8 @@ def test_beam_search_on_checkpoint_architectures(arch: str, tmp_path: Path) -> N
     from medvlm.ontology import load_ontology
 
     bundle = build_model(f"path:{save_checkpoint(arch, tmp_path / arch)}", load_ontology())
-    images = torch.rand(2, 1, bundle.image_size, bundle.image_size, generator=torch.Generator().manual_seed(0))
+    size = bundle.image_size
+    images = torch.rand(2, 1, size, size, generator=torch.Generator().manual_seed(0))
     findings = [[Finding("cardiomegaly")], []]  # prompts of different lengths: left padding
     greedy = bundle.generate_report(images, findings, max_new_tokens=6)
     bundle.configure_generation(num_beams=3, stop_strings=["impression:"])
