@@ -145,7 +145,8 @@ def load_checkpoint(
     kwargs: dict[str, Any] = {"local_files_only": True, "trust_remote_code": trust}
     if quantize:
         kwargs["quantization_config"] = quantization_config(quantize)
-        kwargs["device_map"] = {"": torch.cuda.current_device()}  # bitsandbytes weights live on the GPU
+        if torch.cuda.is_available():  # bitsandbytes weights live on the GPU (checked by quantization_config)
+            kwargs["device_map"] = {"": torch.cuda.current_device()}
     # a CPU computes in fp32 (a bf16 checkpoint is upcast); a GPU keeps the checkpoint's own dtype (bf16 for
     # published VLMs), which halves the weights' memory; autocast then runs the mixed-precision parts
     kwargs["dtype"] = dtype if dtype is not None else ("auto" if torch.cuda.is_available() else torch.float32)

@@ -85,3 +85,63 @@ def test_gradient_checkpointing_same_gradients(arch: str, tmp_path: Path) -> Non
         assert bool(bundle.model.base_model.model.is_gradient_checkpointing) is checkpointing
     assert grads[0].keys() == grads[1].keys() and grads[0]
     assert all(torch.allclose(grads[0][n], grads[1][n], atol=1e-6) for n in grads[0])
+
+
+def test_qlora_adapters_go_back_onto_the_full_precision_model(
+    tmp_path: Path, synth_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The QLoRA flow with bitsandbytes stubbed out (no GPU here): the stage trains on a reloaded copy,
+    its adapters are moved onto the full-precision model and merged into the language model only."""
+    from medvlm.model import load_bundle, presets
+    from medvlm.model.tiny_checkpoints import save_checkpoint
+    from medvlm.training import runner
+    from medvlm.training.runner import TrainOptions, train
+
+    monkeypatch.setattr(presets, "quantization_config", lambda mode: None)
+    monkeypatch.setattr(runner, "quantization_config", lambda mode: None)
+    load = presets.load_checkpoint
+
+    def lossy(directory, with_tokenizer=True, *, quantize=None, dtype=None):  # rounding, as 4-bit would
+        model, tok = load(directory, with_tokenizer, quantize=quantize, dtype=dtype)
+        if quantize:
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.add_(0.01)
+        return model, tok
+
+    monkeypatch.setattr(presets, "load_checkpoint", lossy)
+    checkpoint = save_checkpoint("llava", tmp_path / "llava")
+    path = tmp_path / "q.yaml"
+    path.write_text(QLORA_CURRICULUM)
+    out = tmp_path / "out"
+    train(TrainOptions(path, synth_data, out, preset=f"path:{checkpoint}", progress=False, register=False))
+    assert (out / "training" / "specialism" / "qlora_base" / "config.json").is_file()
+    before = dict(load_bundle(out / "training" / "init").model.named_parameters())
+    after = dict(load_bundle(out).model.named_parameters())
+    assert after.keys() == before.keys()  # a plain model again: no lora_ or 4-bit leftovers
+    changed = [n for n in after if not torch.equal(after[n], before[n])]
+    assert changed and all("language_model" in n for n in changed)  # vision kept its exact weights
+
+
+QLORA_CURRICULUM = """
+name: qlora
+seed: 0
+model: {preset: tiny, quantize: 4bit}
+data:
+  reports: {split: train, limit: 8}
+stages:
+  - name: specialism
+    kind: specialism
+    sources: [reports]
+    modules: {language: lora}
+    lora: {r: 2, alpha: 4}
+    steps: 2
+    batch_size: 4
+    lr: 1.0e-2
+    max_answer_tokens: 12
+    eval_every: 2
+    checkpoint_every: 2
+    augment: false
+    eval_tasks: [loss]
+    select_on: loss
+"""
