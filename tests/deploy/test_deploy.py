@@ -184,7 +184,8 @@ def api(sqlite_settings: Settings, prefix: Path, monkeypatch: pytest.MonkeyPatch
     """``medvlm serve`` started exactly as medvlm-api.service starts it, on a free loopback port."""
     monkeypatch.setenv("MEDVLM_SECRET_KEY", SECRET)
     get_settings.cache_clear()
-    added = CliRunner().invoke(cli, ["users", "add", "rad", "--role", "radiologist", "--password", "p" * 16])
+    password = "lantern violet shore 63"  # one the password policy accepts
+    added = CliRunner().invoke(cli, ["users", "add", "rad", "--role", "radiologist", "--password", password])
     assert added.exit_code == 0, added.output
     argv = _exec_start(render.render_units(str(prefix))["medvlm-api.service"])
     port = free_port()
@@ -235,7 +236,7 @@ def test_nginx_terminates_tls_in_front_of_the_service(api: str, tmp_path: Path) 
             health = _retry(lambda: client.get("/health"))
             assert health.status_code == 200, health.text
             assert health.headers["strict-transport-security"].startswith("max-age=")
-            login = client.post("/api/v1/auth/login", json={"username": "rad", "password": "p" * 16})
+            login = client.post("/api/v1/auth/login", json={"username": "rad", "password": password})
             assert login.status_code == 200, login.text
             token = {"Authorization": f"Bearer {login.json()['access_token']}"}
             me = client.get("/api/v1/auth/me", headers=token)
