@@ -186,7 +186,8 @@ def api(sqlite_settings: Settings, prefix: Path, monkeypatch: pytest.MonkeyPatch
     """``medvlm serve`` started exactly as medvlm-api.service starts it, on a free loopback port."""
     monkeypatch.setenv("MEDVLM_SECRET_KEY", SECRET)
     get_settings.cache_clear()
-    added = CliRunner().invoke(cli, ["users", "add", "rad", "--role", "radiologist", "--password", RAD_PASSWORD])
+    command = ["users", "add", "rad", "--role", "radiologist", "--password", RAD_PASSWORD]
+    added = CliRunner().invoke(cli, command)
     assert added.exit_code == 0, added.output
     argv = _exec_start(render.render_units(str(prefix))["medvlm-api.service"])
     port = free_port()
