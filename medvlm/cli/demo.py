@@ -16,7 +16,7 @@ import typer
 from medvlm.package_data import QUICK_CURRICULUM
 
 DEMO_USER = "radiologist"
-DEMO_PASSWORD = "radiologist-demo"  # development only: refused outside MEDVLM_ENVIRONMENT=development
+DEMO_PASSWORD = "reading-room-demo"  # development only: refused outside MEDVLM_ENVIRONMENT=development
 REAL_CHEST_FILMS = ("RG1_UNCI.dcm",)
 
 
@@ -68,20 +68,18 @@ def _ensure_model(model_dir: Path, dataset: Path, curriculum: Path, retrain: boo
 def _ingest_and_queue(dataset: Path, count: int) -> int:
     from medvlm.dataset.manifest import read_manifest
     from medvlm.db import get_engine
-    from medvlm.dicom.ingest import ingest_paths
-    from medvlm.service.jobs.queue import enqueue_undrafted
+    from medvlm.service.intake.intake import Actor, intake, queue_undrafted
     from medvlm.settings import get_settings
 
     records = [r for r in read_manifest(dataset) if r.split == "test"][:count]
     paths = [Path(f) for r in records for f in r.files] + _real_chest_films()
     _step(f"ingest: {len(paths)} DICOM files ({len(records)} held-out demo studies + real chest films)")
-    report = ingest_paths(paths, progress=True)
+    settings = get_settings()
+    report = intake(settings, Actor("cli:demo", "cli"), paths, progress=True)  # audited like any ingest
     typer.echo(f"    ingested {report.ingested}, already there {report.duplicates}, "
                f"rejected {len(report.rejected)}")
     # Only studies without a draft: a second run must not redraft what is drafted (or being reviewed).
-    settings = get_settings()
-    engine = get_engine(settings.resolved_database_url)
-    return enqueue_undrafted(engine, max_attempts=settings.job_max_attempts)
+    return queue_undrafted(get_engine(settings.resolved_database_url), settings)
 
 
 def _ensure_demo_user() -> None:

@@ -84,6 +84,7 @@ def _prepare_store(settings: Settings, engine: Any, workers: int, draft_pending:
     number of drafting workers the database allows (SQLite: one)."""
     from medvlm.db import migrate
     from medvlm.dicom.cleanup import clean_store
+    from medvlm.service.intake.intake import queue_undrafted
     from medvlm.service.jobs import queue
 
     migrate(settings.resolved_database_url)
@@ -98,7 +99,7 @@ def _prepare_store(settings: Settings, engine: Any, workers: int, draft_pending:
             workers = 1
         queue.requeue_after_restart(engine)  # jobs of a previous, killed process run again
     if draft_pending:
-        queued = queue.enqueue_undrafted(engine, max_attempts=settings.job_max_attempts)
+        queued = queue_undrafted(engine, settings)
         if queued:
             typer.echo(f"queued {queued} stored study(ies) for drafting")
     return workers

@@ -23,6 +23,7 @@ from medvlm.dicom.validate import InstanceInfo
 from medvlm.service.audit import audit
 from medvlm.service.db.tables import Report, StudyState
 from medvlm.service.jobs.queue import enqueue
+from medvlm.service.statuses import ReportStatus, StudyStatus
 from medvlm.settings import Settings
 
 Channel = Literal["upload", "stow", "cstore", "cli"]
@@ -83,17 +84,44 @@ def new_studies(report: IngestReport) -> set[str]:
     return set(report.new_study_instance_uids)
 
 
+def needs_draft(report: Report | None, has_new_images: bool) -> bool:
+    """The one re-draft rule: a study without a report gets a draft; new images in a draft nobody has
+    touched get a new one; a pure re-send, or a report a person has edited or signed, does not."""
+    return report is None or (report.status == ReportStatus.DRAFT and has_new_images)
+
+
 def queue_drafts(engine: Engine, settings: Settings, study_uids: Sequence[str], with_new_images: set[str],
                  ) -> list[str]:
-    """Draft jobs for received studies, one transaction: a study without a report gets one; new images in
-    an untouched draft get a new one; a pure re-send does not. Returns the job ids."""
+    """Draft jobs for received studies (``needs_draft``), in one transaction. Returns the job ids."""
     jobs: list[str] = []
     with Session(engine, expire_on_commit=False) as session:
         for uid in study_uids:
             report = session.exec(select(Report).where(Report.study_instance_uid == uid)).first()
-            if report is None or (report.status == "draft" and uid in with_new_images):
+            if needs_draft(report, uid in with_new_images):
                 job = enqueue(session, uid, max_attempts=settings.job_max_attempts)
                 if job is not None:
                     jobs.append(job.id)
         session.commit()
     return jobs
+
+
+def queue_undrafted(engine: Engine, settings: Settings) -> int:
+    """The sweep at start-up (``medvlm serve``, the demo): a draft job for every received study stored
+    without one (``medvlm ingest``, a process killed between a batch and its jobs); priors are never
+    drafted. The same rule as ``queue_drafts`` (``needs_draft`` with no report). Returns how many."""
+    from sqlmodel import col
+
+    from medvlm.db.models import Study
+
+    with Session(engine) as session:
+        uids = session.exec(
+            select(Study.study_instance_uid)
+            .outerjoin(StudyState, StudyState.study_instance_uid == Study.study_instance_uid)  # type: ignore[arg-type]
+            .outerjoin(Report, Report.study_instance_uid == Study.study_instance_uid)  # type: ignore[arg-type]
+            .where(col(Report.id).is_(None))
+            .where(col(StudyState.status).is_(None) | (col(StudyState.status) == StudyStatus.RECEIVED))
+        ).all()
+        # No report at all: the first case of ``needs_draft`` (the second needs new images, not a sweep).
+        queued = [uid for uid in uids if enqueue(session, uid, max_attempts=settings.job_max_attempts)]
+        session.commit()
+        return len(queued)

@@ -142,22 +142,3 @@ def requeue_after_restart(engine: Engine) -> int:
         )
         session.commit()
         return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def enqueue_undrafted(engine: Engine, *, max_attempts: int) -> int:
-    """Queue a draft for every study that has none yet (ingested from the CLI or a folder, not uploaded)."""
-    from medvlm.db.models import Study
-    from medvlm.service.db.tables import StudyState
-
-    with Session(engine) as session:
-        uids = session.exec(
-            select(Study.study_instance_uid)
-            .outerjoin(StudyState, StudyState.study_instance_uid == Study.study_instance_uid)  # type: ignore[arg-type]
-            .outerjoin(Report, Report.study_instance_uid == Study.study_instance_uid)  # type: ignore[arg-type]
-            .where(col(Report.id).is_(None))
-            .where(col(StudyState.status).is_(None) | (col(StudyState.status) == "received"))
-        ).all()
-        for uid in uids:
-            enqueue(session, uid, max_attempts=max_attempts)
-        session.commit()
-        return len(uids)

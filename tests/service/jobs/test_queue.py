@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from medvlm.service.db.tables import DraftJob, Report, StudyState
+from medvlm.service.intake.intake import queue_undrafted
 from medvlm.service.jobs import queue
 from medvlm.service.jobs.worker import Worker
 from tests.service.helpers import FailingDrafter, PixelDrafter, dicom_bytes, run_jobs
@@ -154,8 +155,8 @@ def test_studies_ingested_outside_the_api_get_queued_once(app, tmp_path) -> None
     for i, uid in enumerate(("1.2.75", "1.2.76")):
         (tmp_path / f"{i}.dcm").write_bytes(dicom_bytes(study_uid=uid))
     assert ingest_paths([tmp_path], settings=app.state.settings).ingested == 2
-    limit = app.state.settings.job_max_attempts
-    assert queue.enqueue_undrafted(app.state.engine, max_attempts=limit) == 2
-    assert queue.enqueue_undrafted(app.state.engine, max_attempts=limit) == 0  # already queued
+    engine, settings = app.state.engine, app.state.settings
+    assert queue_undrafted(engine, settings) == 2
+    assert queue_undrafted(engine, settings) == 0  # already queued
     assert run_jobs(Worker(app.state.engine, PixelDrafter, worker_id="w")) == 2
-    assert queue.enqueue_undrafted(app.state.engine, max_attempts=limit) == 0  # drafted
+    assert queue_undrafted(engine, settings) == 0  # drafted
