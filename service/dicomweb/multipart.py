@@ -1,7 +1,7 @@
 """``multipart/related`` bodies (RFC 2387), as DICOMweb sends and expects instances.
 
-Parsing keeps each part's bytes exactly (no charset decoding, no line-ending changes): a DICOM file is
-binary. Only the parts' ``Content-Type`` is read from their headers.
+Parsing (requests-toolbelt's decoder) keeps each part's bytes exactly (no charset decoding, no line-ending
+changes): a DICOM file is binary. Only the parts' ``Content-Type`` is read from their headers.
 """
 
 from __future__ import annotations
@@ -32,6 +32,18 @@ def media_params(header: str) -> tuple[str, dict[str, str]]:
 
 
 def parse_related(body: bytes, content_type: str) -> list[Part]:
+    """The parts of a STOW-RS body, split by requests-toolbelt's ``MultipartDecoder``.
+
+    Checked here, since the decoder does not: the media type and its ``type`` parameter, the boundary,
+    and that the body is closed by ``--boundary--``. Text before the first delimiter (a preamble, or the
+    CRLF some clients put there) is dropped, as RFC 2046 says.
+    """
+    from requests_toolbelt.multipart.decoder import (
+        ImproperBodyPartContentException,
+        MultipartDecoder,
+        NonMultipartContentTypeException,
+    )
+
     media, params = media_params(content_type)
     if media != "multipart/related":
         raise UnsupportedMediaError(
@@ -44,29 +56,20 @@ def parse_related(body: bytes, content_type: str) -> list[Part]:
     if not boundary:
         raise InvalidInputError("multipart/related without a boundary parameter")
     delimiter = b"--" + boundary.encode("latin-1")
-    chunks = body.split(b"\r\n" + delimiter)
-    first = chunks[0]
-    if not first.startswith(delimiter):  # a preamble before the first delimiter line
-        start = first.find(delimiter)
-        if start < 0:
-            raise InvalidInputError(f"multipart body has no '--{boundary}' delimiter")
-        first = first[start:]
-    chunks[0] = first[len(delimiter) :]
-    parts = []
-    for chunk in chunks:
-        if chunk.startswith(b"--"):  # the close delimiter: what follows is an epilogue
-            break
-        head, sep, data = chunk.partition(b"\r\n\r\n")
-        if not sep:
-            raise InvalidInputError("a multipart part has no blank line between its headers and its body")
-        part_type = root_type
-        for line in head.split(b"\r\n"):
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.strip().lower() == "content-type":
-                part_type = media_params(value)[0]
-        parts.append(Part(part_type, data))
-    else:
+    start = body.find(delimiter)
+    if start < 0:
+        raise InvalidInputError(f"multipart body has no '--{boundary}' delimiter")
+    if delimiter + b"--" not in body[start:]:
         raise InvalidInputError(f"multipart body is not closed by '--{boundary}--'")
+    try:
+        decoded = MultipartDecoder(body[start:], content_type.replace("Multipart", "multipart"))
+    except (ImproperBodyPartContentException, NonMultipartContentTypeException) as exc:
+        raise InvalidInputError(f"malformed multipart body: {exc}") from None
+    parts = []
+    for part in decoded.parts:
+        header = part.headers.get(b"Content-Type") or part.headers.get(b"content-type")
+        part_type = media_params(header.decode("latin-1"))[0] if header else root_type
+        parts.append(Part(part_type, part.content))
     if not parts:
         raise InvalidInputError("multipart body has no parts")
     return parts
