@@ -12,7 +12,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hl7apy.parser import parse_message
 from sqlmodel import Session, col, select
+from typer.testing import CliRunner
 
+from medvlm.cli.main import app as cli
 from medvlm.service.hl7 import outbox
 from medvlm.service.hl7.sender import Hl7Sender
 from medvlm.service.hl7.tables import Hl7Message
@@ -115,7 +117,14 @@ def test_rejected_message_fails_and_holds_the_addendum_back(client: TestClient, 
     rows = _rows(app)
     assert [(r.status, r.ack_code) for r in rows] == [("failed", "AR"), ("pending", None)]
     assert "rejected (unsupported message)" in (rows[0].last_error or "")
-    assert outbox.retry_failed(app.state.engine, rid) == 1  # after the RIS side was fixed
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["hl7", "outbox", "--status", "failed"])
+    assert listed.exit_code == 0 and "ack=AR" in listed.output
+    assert "rejected (unsupported message)" in listed.output
+    assert runner.invoke(cli, ["hl7", "outbox", "--status", "lost"]).exit_code == 2
+    retried = runner.invoke(cli, ["hl7", "retry", "--report", rid])  # after the RIS side was fixed
+    assert retried.exit_code == 0 and "requeued 1 failed message(s)" in retried.output
+    assert outbox.retry_failed(app.state.engine, rid) == 0  # nothing failed any more
     _drain(sender)
     assert [(r.status, r.ack_code) for r in _rows(app)] == [("sent", "AA"), ("sent", "AA")]
 

@@ -137,4 +137,5 @@ export const STATUS_LABELS = {
   signed: "Signed",
   failed: "Failed",
   draft: "Unreviewed",
+  prior: "Prior (comparison)",
 };
