@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     pacs_port: int = Field(default=104, ge=1, le=65535)
     pacs_ae_title: str = "ANY-SCP"
     pacs_timeout_seconds: float = Field(default=30.0, gt=0)
+    # A DICOMweb PACS instead (QIDO-RS + WADO-RS, ``medvlm.pacs.dicomweb_query``), e.g.
+    # http://pacs:8042/dicom-web; when set it is used rather than C-FIND / C-GET.
+    pacs_dicomweb_url: str = ""
     priors_max: int = Field(default=3, ge=0, le=50, description="Most recent priors fetched per study.")
 
     # HL7v2 results out (``service.hl7``): an ORU^R01 per signature and per addendum, over MLLP to this

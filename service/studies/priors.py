@@ -11,6 +11,7 @@ The network calls run outside any database transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -55,37 +56,49 @@ def _is_prior(candidate_date: str, current: Study) -> bool:
     return not current.study_date or not candidate_date or candidate_date <= current.study_date
 
 
+def _backend(settings: Settings) -> tuple[Callable[[str], list[StudyMatch]], Callable[[str], list[bytes]]]:
+    """(find by patient ID, retrieve a study) over DICOMweb when configured, else DIMSE C-FIND / C-GET."""
+    timeout = settings.pacs_timeout_seconds
+    if settings.pacs_dicomweb_url:
+        from medvlm.pacs.dicomweb_query import find_studies_web, retrieve_study_web
+
+        url = settings.pacs_dicomweb_url
+        return (
+            lambda pid: find_studies_web(url, patient_id=pid, timeout=timeout),
+            lambda uid: retrieve_study_web(url, uid, timeout=timeout),
+        )
+    peer = {"called_ae": settings.pacs_ae_title, "calling_ae": settings.dicom_ae_title, "timeout": timeout}
+    host, port = settings.pacs_host, settings.pacs_port
+    return (
+        lambda pid: find_studies(host, port, patient_id=pid, **peer),  # type: ignore[arg-type]
+        lambda uid: retrieve_study(host, port, uid, **peer),
+    )  # type: ignore[arg-type]
+
+
 def fetch_priors(session: Session, settings: Settings, study_uid: str) -> FetchResult:
     """Query the PACS for ``study_uid``'s patient and store up to ``priors_max`` earlier studies."""
     from medvlm.dicom.ingest import ingest_bytes
 
-    if not settings.pacs_host:
+    if not settings.pacs_host and not settings.pacs_dicomweb_url:
         raise ConfigError(
-            "no PACS is configured for prior studies (set MEDVLM_PACS_HOST / _PORT / _AE_TITLE)"
+            "no PACS is configured for prior studies (set MEDVLM_PACS_HOST / _PORT / _AE_TITLE, "
+            "or MEDVLM_PACS_DICOMWEB_URL)"
         )
     study = session.get(Study, study_uid)
     if study is None:
         raise NotFoundError(f"study {study_uid} not found")
     patient_id = _patient_id(session, study)
     session.rollback()  # hold no transaction open across the network calls
-    peer = {
-        "called_ae": settings.pacs_ae_title,
-        "calling_ae": settings.dicom_ae_title,
-        "timeout": settings.pacs_timeout_seconds,
-    }
+    find, retrieve = _backend(settings)
     matches = [
-        m
-        for m in find_studies(settings.pacs_host, settings.pacs_port, patient_id=patient_id, **peer)
-        if m.study_instance_uid != study_uid and _is_prior(m.study_date, study)
+        m for m in find(patient_id) if m.study_instance_uid != study_uid and _is_prior(m.study_date, study)
     ]
     result = FetchResult(found=matches[: settings.priors_max])
     for match in result.found:
         if session.get(Study, match.study_instance_uid) is not None:
             result.already_stored.append(match.study_instance_uid)
             continue
-        for index, data in enumerate(
-            retrieve_study(settings.pacs_host, settings.pacs_port, match.study_instance_uid, **peer)
-        ):
+        for index, data in enumerate(retrieve(match.study_instance_uid)):
             report = ingest_bytes(f"{match.study_instance_uid}/{index}.dcm", data, settings=settings)
             result.instances += report.ingested
         state = session.get(StudyState, match.study_instance_uid)

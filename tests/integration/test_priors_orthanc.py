@@ -6,6 +6,7 @@ namespace)."""
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from medvlm.service.workflow import reports as wf
 from medvlm.settings import Settings, get_settings
 from tests.service.conftest import SECRET
 from tests.service.helpers import make_user, token_for
-from tests.support.orthanc import OrthancServer, inside, running_orthanc
+from tests.support.orthanc import DICOMWEB_PLUGIN, OrthancServer, inside, running_orthanc
 from tests.support.processes import free_port
 from tests.support.services import missing_service
 
@@ -54,9 +55,10 @@ STUDIES = {
 
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
-    with running_orthanc(
-        tmp_path_factory.mktemp("orthanc"), {"medvlm": ("MEDVLM", "127.0.0.1", 11112)}
-    ) as server:
+    if not os.path.exists(DICOMWEB_PLUGIN):
+        missing_service(f"Orthanc's DICOMweb plugin (Debian orthanc-dicomweb, {DICOMWEB_PLUGIN})")
+    modalities = {"medvlm": ("MEDVLM", "127.0.0.1", 11112)}
+    with running_orthanc(tmp_path_factory.mktemp("orthanc"), modalities, [DICOMWEB_PLUGIN]) as server:
         if server is None:
             missing_service("Orthanc (Debian orthanc) in a loopback-only network namespace (ip netns)")
         with inside(server):
@@ -85,10 +87,16 @@ def test_find_studies_matches_the_patient_exactly(orthanc: OrthancServer) -> Non
     ]
 
 
+@pytest.mark.parametrize("protocol", ["dimse", "dicomweb"])
 def test_prior_is_fetched_listed_and_not_worklisted(
-    orthanc: OrthancServer, sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    orthanc: OrthancServer, sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch, protocol: str
 ) -> None:
     settings = _settings(monkeypatch, orthanc)
+    if protocol == "dicomweb":  # QIDO-RS + WADO-RS (dicomweb-client) instead of C-FIND + C-GET
+        monkeypatch.setenv("MEDVLM_PACS_HOST", "")
+        monkeypatch.setenv("MEDVLM_PACS_DICOMWEB_URL", f"http://127.0.0.1:{orthanc.http_port}/dicom-web")
+        get_settings.cache_clear()
+        settings = get_settings()
     app = create_app(settings)
     with Session(app.state.engine) as session:
         headers = {
