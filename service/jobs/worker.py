@@ -28,6 +28,7 @@ from medvlm.service.db.tables import DraftJob
 from medvlm.service.errors import ModelUnavailableError
 from medvlm.service.jobs import queue
 from medvlm.service.jobs.drafter import NO_MODEL, Drafter
+from medvlm.service.studies.priors import with_comparison
 from medvlm.service.workflow.reports import save_draft
 
 log = logging.getLogger("medvlm.worker")
@@ -98,6 +99,7 @@ class Worker:
                 owned = queue.still_owned(session, job.id, self.worker_id)
                 if owned is None:  # the lease ran out and another worker took over: drop this result
                     return
+                output = with_comparison(session, job.study_instance_uid, output)  # names the prior's date
                 report = save_draft(
                     session, job.study_instance_uid, output, author=f"model:{output.model_version}"
                 )

@@ -12,7 +12,7 @@ The network calls run outside any database transaction.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -21,6 +21,7 @@ from medvlm.db.models import Patient, Study
 from medvlm.errors import ConfigError, NotFoundError
 from medvlm.pacs.query import StudyMatch, find_studies, retrieve_study
 from medvlm.service.db.tables import Report, StudyState, now_utc, utc
+from medvlm.service.jobs.drafter import DraftOutput
 from medvlm.settings import Settings
 
 PRIOR_STATUS = "prior"
@@ -141,3 +142,33 @@ def list_priors(session: Session, study_uid: str) -> list[PriorStudy]:
             )
         )
     return priors
+
+
+def latest_prior_date(session: Session, study_uid: str) -> str | None:
+    """The date (DA) of the patient's most recent other stored study dated no later than this one."""
+    study = session.get(Study, study_uid)
+    if study is None or not study.study_date:
+        return None
+    return session.exec(
+        select(Study.study_date)
+        .where(
+            Study.patient_pk == study.patient_pk,
+            Study.study_instance_uid != study_uid,
+            Study.study_date != "",
+            col(Study.study_date) <= study.study_date,
+        )
+        .order_by(col(Study.study_date).desc())
+    ).first()
+
+
+def with_comparison(session: Session, study_uid: str, draft: DraftOutput) -> DraftOutput:
+    """The draft with a first line naming the prior it can be compared with (none: unchanged).
+
+    Written by the service, not the model: the date is a fact of the archive, and a model asked to produce
+    it could only guess. A draft that already starts with a comparison line is left as it is.
+    """
+    date = latest_prior_date(session, study_uid)
+    if date is None or draft.findings_text.lstrip().lower().startswith("comparison"):
+        return draft
+    line = f"Comparison: prior study dated {date[:4]}-{date[4:6]}-{date[6:8]}."
+    return replace(draft, findings_text=f"{line}\n{draft.findings_text}" if draft.findings_text else line)

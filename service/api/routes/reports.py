@@ -24,6 +24,7 @@ from medvlm.service.schemas.reports import (
     VersionPublic,
 )
 from medvlm.service.studies.access import visible_report
+from medvlm.service.studies.priors import with_comparison
 from medvlm.service.workflow import reports as wf
 from medvlm.service.workflow.export_context import MEDIA, SUFFIX, build_context, run_export
 from medvlm.service.workflow.findings import checked_findings
@@ -86,6 +87,7 @@ def regenerate_report(
     except Exception as exc:  # a crash inside the model becomes a reasoned error, not a bare 500
         raise DraftingFailedError(f"redrafting failed: {type(exc).__name__}: {exc}") from exc
     report = visible_report(session, caller, str(report_id), lock=True)
+    draft = with_comparison(session, report.study_instance_uid, draft)
     wf.regenerate(session, report, draft, base_version=body.base_version, author=caller.name)
     audit(
         session,
