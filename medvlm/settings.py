@@ -89,6 +89,7 @@ class Settings(BaseSettings):
     ldap_group_filter: str = "(|(member={dn})(uniqueMember={dn}))"
     ldap_group_roles: dict[str, str] = Field(default_factory=dict)
     ldap_timeout_seconds: float = Field(default=5.0, gt=0)
+    ldap_ca_file: str = Field(default="", description="PEM CA(s) for ldaps://; empty: the system's CAs.")
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
