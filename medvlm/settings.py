@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     # http://pacs:8042/dicom-web; when set it is used rather than C-FIND / C-GET.
     pacs_dicomweb_url: str = ""
     priors_max: int = Field(default=3, ge=0, le=50, description="Most recent priors fetched per study.")
+    # Fetch a study's priors in the worker before drafting it (so the draft's comparison line names them).
+    priors_auto_fetch: bool = False
 
     # HL7v2 results out (``service.hl7``): an ORU^R01 per signature and per addendum, over MLLP to this
     # endpoint (a RIS / EHR interface engine). Empty host: no messages are queued.

@@ -28,7 +28,7 @@ from medvlm.service.db.tables import DraftJob
 from medvlm.service.errors import ModelUnavailableError
 from medvlm.service.jobs import queue
 from medvlm.service.jobs.drafter import NO_MODEL, Drafter
-from medvlm.service.studies.priors import with_comparison
+from medvlm.service.studies.priors import fetch_priors_before_drafting, with_comparison
 from medvlm.service.workflow.reports import save_draft
 
 log = logging.getLogger("medvlm.worker")
@@ -91,6 +91,7 @@ class Worker:
         try:
             with Session(self.engine) as session:
                 paths = study_paths(session, job.study_instance_uid)
+                fetch_priors_before_drafting(session, job.study_instance_uid)
             drafter = self.drafter()
             if drafter is None:
                 raise ModelUnavailableError(NO_MODEL)

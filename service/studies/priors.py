@@ -11,6 +11,7 @@ The network calls run outside any database transaction.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -18,13 +19,14 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from medvlm.db.models import Patient, Study
-from medvlm.errors import ConfigError, NotFoundError
+from medvlm.errors import ConfigError, MedVLMError, NotFoundError
 from medvlm.pacs.query import StudyMatch, find_studies, retrieve_study
 from medvlm.service.db.tables import Report, StudyState, now_utc, utc
 from medvlm.service.jobs.drafter import DraftOutput
-from medvlm.settings import Settings
+from medvlm.settings import Settings, get_settings
 
 PRIOR_STATUS = "prior"
+log = logging.getLogger("medvlm.priors")
 
 
 @dataclass(frozen=True)
@@ -172,3 +174,21 @@ def with_comparison(session: Session, study_uid: str, draft: DraftOutput) -> Dra
         return draft
     line = f"Comparison: prior study dated {date[:4]}-{date[4:6]}-{date[6:8]}."
     return replace(draft, findings_text=f"{line}\n{draft.findings_text}" if draft.findings_text else line)
+
+
+def fetch_priors_before_drafting(session: Session, study_uid: str, settings: Settings | None = None) -> None:
+    """With ``MEDVLM_PRIORS_AUTO_FETCH``, bring the study's priors in before it is drafted, so that its
+    comparison line can name them. A PACS that fails costs the draft nothing but the comparison line."""
+    settings = settings or get_settings()
+    if not settings.priors_auto_fetch or not (settings.pacs_host or settings.pacs_dicomweb_url):
+        return
+    try:
+        result = fetch_priors(session, settings, study_uid)
+        session.commit()
+    except MedVLMError as exc:
+        session.rollback()
+        log.warning("priors of study %s not fetched before drafting: %s", study_uid, exc)
+        return
+    if result.retrieved:
+        log.info("study %s: fetched prior(s) %s before drafting", study_uid, result.retrieved)
+

@@ -177,3 +177,35 @@ def test_pacs_failures_are_named(
     with TestClient(create_app(get_settings()), raise_server_exceptions=False) as client:
         off = client.post(f"{API}/studies/{CURRENT}/priors/fetch", headers=headers)
         assert off.status_code == 409 and "MEDVLM_PACS_HOST" in off.json()["detail"]
+
+
+@pytest.mark.parametrize("pacs_up", [True, False])
+def test_worker_fetches_priors_before_drafting(
+    orthanc: OrthancServer, sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch, pacs_up: bool
+) -> None:
+    """MEDVLM_PRIORS_AUTO_FETCH: the worker brings the prior in, and the draft names its date; a PACS that
+    does not answer costs the draft only that line."""
+    from medvlm.db import get_engine
+    from medvlm.dicom.ingest import ingest_bytes
+    from medvlm.service.db.tables import Report
+    from medvlm.service.jobs import queue
+    from medvlm.service.jobs.worker import Worker
+    from tests.service.helpers import PixelDrafter
+
+    settings = _settings(monkeypatch, orthanc, port=None if pacs_up else free_port())
+    monkeypatch.setenv("MEDVLM_PRIORS_AUTO_FETCH", "1")
+    get_settings.cache_clear()
+    settings = get_settings()
+    ingest_bytes("current.dcm", _study(CURRENT, "PAT-1", "20240601"), settings=settings)
+    engine = get_engine(settings.resolved_database_url)
+    assert queue.enqueue_undrafted(engine, max_attempts=1) == 1
+    with inside(orthanc):
+        assert Worker(engine, PixelDrafter).run_once()
+    with Session(engine) as session:
+        report = session.exec(select(Report).where(Report.study_instance_uid == CURRENT)).one()
+        prior = session.get(StudyState, PRIOR)
+    if pacs_up:
+        assert report.findings_text.splitlines()[0] == "Comparison: prior study dated 2023-01-05."
+        assert prior is not None and prior.status == "prior"
+    else:
+        assert not report.findings_text.startswith("Comparison") and prior is None
