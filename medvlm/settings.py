@@ -79,7 +79,12 @@ class Settings(BaseSettings):
     pacs_port: int = Field(default=104, ge=1, le=65535)
     pacs_ae_title: str = "ANY-SCP"
     pacs_timeout_seconds: float = Field(default=30.0, gt=0)
+    # A DICOMweb PACS instead (QIDO-RS + WADO-RS, ``medvlm.pacs.dicomweb_query``), e.g.
+    # http://pacs:8042/dicom-web; when set it is used rather than C-FIND / C-GET.
+    pacs_dicomweb_url: str = ""
     priors_max: int = Field(default=3, ge=0, le=50, description="Most recent priors fetched per study.")
+    # Fetch a study's priors in the worker before drafting it (so the draft's comparison line names them).
+    priors_auto_fetch: bool = False
 
     # HL7v2 results out (``service.hl7``): an ORU^R01 per signature and per addendum, over MLLP to this
     # endpoint (a RIS / EHR interface engine). Empty host: no messages are queued.
@@ -104,6 +109,7 @@ class Settings(BaseSettings):
     ldap_group_filter: str = "(|(member={dn})(uniqueMember={dn}))"
     ldap_group_roles: dict[str, str] = Field(default_factory=dict)
     ldap_timeout_seconds: float = Field(default=5.0, gt=0)
+    ldap_ca_file: str = Field(default="", description="PEM CA(s) for ldaps://; empty: the system's CAs.")
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

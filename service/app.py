@@ -19,6 +19,7 @@ from medvlm.service.api.routes import (
     auth,
     corrections,
     dicomweb,
+    dicomweb_browse,
     instances,
     jobs,
     ops,
@@ -40,7 +41,9 @@ API_PREFIX = "/api/v1"
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for module in (auth, users, api_keys, studies, priors, instances, reports, jobs, corrections, dicomweb):
+    modules = (auth, users, api_keys, studies, priors, instances, reports, jobs, corrections, dicomweb,
+               dicomweb_browse)
+    for module in modules:
         router.include_router(module.router)
     return router
 

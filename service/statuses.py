@@ -40,7 +40,7 @@ STUDY_STATUS_LABELS: dict[StudyStatus, str] = {
     StudyStatus.IN_REVIEW: "In review",
     StudyStatus.SIGNED: "Signed",
     StudyStatus.FAILED: "Failed",
-    StudyStatus.PRIOR: "Prior",
+    StudyStatus.PRIOR: "Prior (comparison)",
 }
 
 REPORT_STATUS_LABELS: dict[ReportStatus, str] = {

@@ -28,6 +28,7 @@ from medvlm.cli import (  # noqa: E402
     demo,
     draft,
     evaluate,
+    hl7,
     ingest,
     models,
     pacs,
@@ -35,7 +36,7 @@ from medvlm.cli import (  # noqa: E402
     train,
 )
 
-for _module in (ingest, data, train, draft, evaluate, models, corrections, serve, pacs, audit, demo):
+for _module in (ingest, data, train, draft, evaluate, models, corrections, serve, pacs, hl7, audit, demo):
     _module.register(app)
 
 

@@ -16,9 +16,10 @@ a directory entry can never take over a local administrator.
 from __future__ import annotations
 
 import math
+import ssl
 from dataclasses import dataclass
 
-from ldap3 import NONE, Connection, Server
+from ldap3 import NONE, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import safe_dn
@@ -70,7 +71,10 @@ def check_directory_settings(settings: Settings) -> None:
 def _server(settings: Settings) -> Server:
     # No schema read: one round trip less per login, and attribute names such as AD's memberOf are asked
     # for whether or not this directory defines them.
-    return Server(settings.ldap_url, connect_timeout=settings.ldap_timeout_seconds, get_info=NONE)
+    # ldap3 checks no certificate unless told to: an ldaps:// directory must prove who it is, against
+    # MEDVLM_LDAP_CA_FILE or the system's trusted CAs, before a password is sent to it.
+    tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=settings.ldap_ca_file or None)
+    return Server(settings.ldap_url, connect_timeout=settings.ldap_timeout_seconds, get_info=NONE, tls=tls)
 
 
 def authenticate(settings: Settings, username: str, password: str) -> DirectoryUser | None:

@@ -1,7 +1,7 @@
 """``multipart/related`` bodies (RFC 2387), as DICOMweb sends and expects instances.
 
-Parsing keeps each part's bytes exactly (no charset decoding, no line-ending changes): a DICOM file is
-binary. Only the parts' ``Content-Type`` is read from their headers.
+Parsing (requests-toolbelt's decoder) keeps each part's bytes exactly (no charset decoding, no line-ending
+changes): a DICOM file is binary. Only the parts' ``Content-Type`` is read from their headers.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """QIDO-RS study search: the study-level attributes of PS3.18 Table 10.6.3-3, as DICOM JSON.
 
-Matching: exact for UIDs, Patient ID and Accession Number; a DA range ``YYYYMMDD-YYYYMMDD`` (either end
-open) or a single date for Study Date; ModalitiesInStudy against any series of the study. Results are
+Matching: UIDs exact (a comma-separated list matches any); Patient ID, Accession Number, Patient Name and
+Study Description exact, or with the wildcards ``*`` and ``?`` (PS3.4 C.2.2.2.4; Patient Name without
+regard to case, as viewers' search boxes expect); a DA range ``YYYYMMDD-YYYYMMDD`` (either end open) or a
+single date for Study Date; ModalitiesInStudy against any series of the study. Results are
 the worklist's visible studies (an integration key sees the studies it sent), newest first.
 """
 
@@ -28,6 +30,8 @@ MATCH_KEYS = {
     "AccessionNumber": "00080050",
     "StudyDate": "00080020",
     "ModalitiesInStudy": "00080061",
+    "PatientName": "00100010",
+    "StudyDescription": "00081030",
 }
 _BY_TAG = {tag: name for name, tag in MATCH_KEYS.items()}
 _DATE = re.compile(r"^(\d{8})?(-)?(\d{8})?$")
@@ -57,6 +61,16 @@ def _date_condition(value: str) -> Any:
     return and_(*conditions)
 
 
+def _text_condition(column: Any, value: str, *, any_case: bool = False) -> Any:
+    """Exact match, or a SQL LIKE when the value has DICOM wildcards (``*`` any run, ``?`` one character)."""
+    column = func.lower(column) if any_case else column
+    value = value.lower() if any_case else value
+    if "*" not in value and "?" not in value:
+        return column == value
+    pattern = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.like(pattern.replace("*", "%").replace("?", "_"), escape="\\")
+
+
 def matching(query: Mapping[str, str]) -> dict[str, str]:
     """The match keys of a query string (by keyword or tag); anything else but paging is refused."""
     keys = {}
@@ -80,9 +94,13 @@ def search_studies(
     if "StudyInstanceUID" in keys:
         conditions.append(col(Study.study_instance_uid).in_(keys["StudyInstanceUID"].split(",")))
     if "PatientID" in keys:
-        conditions.append(col(Patient.patient_id) == keys["PatientID"])
+        conditions.append(_text_condition(col(Patient.patient_id), keys["PatientID"]))
     if "AccessionNumber" in keys:
-        conditions.append(col(Study.accession_number) == keys["AccessionNumber"])
+        conditions.append(_text_condition(col(Study.accession_number), keys["AccessionNumber"]))
+    if "PatientName" in keys:
+        conditions.append(_text_condition(col(Patient.name), keys["PatientName"], any_case=True))
+    if "StudyDescription" in keys:
+        conditions.append(_text_condition(col(Study.description), keys["StudyDescription"], any_case=True))
     if "StudyDate" in keys:
         conditions.append(_date_condition(keys["StudyDate"]))
     if "ModalitiesInStudy" in keys:

@@ -28,6 +28,7 @@ from medvlm.service.db.tables import DraftJob
 from medvlm.service.errors import ModelUnavailableError
 from medvlm.service.jobs import queue
 from medvlm.service.jobs.drafter import NO_MODEL, Drafter
+from medvlm.service.priors import fetch_priors_before_drafting, with_comparison
 from medvlm.service.workflow.reports import save_draft
 
 log = logging.getLogger("medvlm.worker")
@@ -85,6 +86,7 @@ class Worker:
         try:
             with Session(self.engine) as session:
                 paths = study_paths(session, job.study_instance_uid)
+                fetch_priors_before_drafting(session, job.study_instance_uid)
             drafter = self.drafter()
             if drafter is None:
                 raise ModelUnavailableError(NO_MODEL)
@@ -93,6 +95,7 @@ class Worker:
                 owned = queue.still_owned(session, job.id, self.worker_id)
                 if owned is None:  # the lease ran out and another worker took over: drop this result
                     return
+                output = with_comparison(session, job.study_instance_uid, output)  # names the prior's date
                 report = save_draft(
                     session, job.study_instance_uid, output, author=f"model:{output.model_version}"
                 )

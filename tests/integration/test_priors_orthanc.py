@@ -6,6 +6,7 @@ namespace)."""
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,12 +21,12 @@ from medvlm.findings import Finding, Presence
 from medvlm.pacs.query import find_studies
 from medvlm.service.app import create_app
 from medvlm.service.db.tables import DraftJob, StudyState
-from medvlm.service.jobs.drafter import DraftOutput
 from medvlm.service.workflow import reports as wf
+from medvlm.service.workflow.draft_output import DraftOutput
 from medvlm.settings import Settings, get_settings
 from tests.service.conftest import SECRET
 from tests.service.helpers import make_user, token_for
-from tests.support.orthanc import OrthancServer, inside, running_orthanc
+from tests.support.orthanc import DICOMWEB_PLUGIN, OrthancServer, inside, running_orthanc
 from tests.support.processes import free_port
 from tests.support.services import missing_service
 
@@ -54,9 +55,10 @@ STUDIES = {
 
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
-    with running_orthanc(
-        tmp_path_factory.mktemp("orthanc"), {"medvlm": ("MEDVLM", "127.0.0.1", 11112)}
-    ) as server:
+    if not os.path.exists(DICOMWEB_PLUGIN):
+        missing_service(f"Orthanc's DICOMweb plugin (Debian orthanc-dicomweb, {DICOMWEB_PLUGIN})")
+    modalities = {"medvlm": ("MEDVLM", "127.0.0.1", 11112)}
+    with running_orthanc(tmp_path_factory.mktemp("orthanc"), modalities, [DICOMWEB_PLUGIN]) as server:
         if server is None:
             missing_service("Orthanc (Debian orthanc) in a loopback-only network namespace (ip netns)")
         with inside(server):
@@ -85,10 +87,16 @@ def test_find_studies_matches_the_patient_exactly(orthanc: OrthancServer) -> Non
     ]
 
 
+@pytest.mark.parametrize("protocol", ["dimse", "dicomweb"])
 def test_prior_is_fetched_listed_and_not_worklisted(
-    orthanc: OrthancServer, sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    orthanc: OrthancServer, sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch, protocol: str
 ) -> None:
     settings = _settings(monkeypatch, orthanc)
+    if protocol == "dicomweb":  # QIDO-RS + WADO-RS (dicomweb-client) instead of C-FIND + C-GET
+        monkeypatch.setenv("MEDVLM_PACS_HOST", "")
+        monkeypatch.setenv("MEDVLM_PACS_DICOMWEB_URL", f"http://127.0.0.1:{orthanc.http_port}/dicom-web")
+        get_settings.cache_clear()
+        settings = get_settings()
     app = create_app(settings)
     with Session(app.state.engine) as session:
         headers = {
@@ -169,3 +177,35 @@ def test_pacs_failures_are_named(
     with TestClient(create_app(get_settings()), raise_server_exceptions=False) as client:
         off = client.post(f"{API}/studies/{CURRENT}/priors/fetch", headers=headers)
         assert off.status_code == 409 and "MEDVLM_PACS_HOST" in off.json()["detail"]
+
+
+@pytest.mark.parametrize("pacs_up", [True, False])
+def test_worker_fetches_priors_before_drafting(
+    orthanc: OrthancServer, sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch, pacs_up: bool
+) -> None:
+    """MEDVLM_PRIORS_AUTO_FETCH: the worker brings the prior in, and the draft names its date; a PACS that
+    does not answer costs the draft only that line."""
+    from medvlm.db import get_engine
+    from medvlm.dicom.ingest import ingest_bytes
+    from medvlm.service.db.tables import Report
+    from medvlm.service.jobs import queue
+    from medvlm.service.jobs.worker import Worker
+    from tests.service.helpers import PixelDrafter
+
+    settings = _settings(monkeypatch, orthanc, port=None if pacs_up else free_port())
+    monkeypatch.setenv("MEDVLM_PRIORS_AUTO_FETCH", "1")
+    get_settings.cache_clear()
+    settings = get_settings()
+    ingest_bytes("current.dcm", _study(CURRENT, "PAT-1", "20240601"), settings=settings)
+    engine = get_engine(settings.resolved_database_url)
+    assert queue.enqueue_undrafted(engine, max_attempts=1) == 1
+    with inside(orthanc):
+        assert Worker(engine, PixelDrafter).run_once()
+    with Session(engine) as session:
+        report = session.exec(select(Report).where(Report.study_instance_uid == CURRENT)).one()
+        prior = session.get(StudyState, PRIOR)
+    if pacs_up:
+        assert report.findings_text.splitlines()[0] == "Comparison: prior study dated 2023-01-05."
+        assert prior is not None and prior.status == "prior"
+    else:
+        assert not report.findings_text.startswith("Comparison") and prior is None

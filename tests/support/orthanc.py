@@ -30,6 +30,7 @@ _CLONE_NEWNET = 0x40000000
 HTTP_PORT = 8042
 DICOM_PORT = 4242
 AE_TITLE = "ORTHANC"
+DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"  # Debian orthanc-dicomweb
 
 
 @dataclass
@@ -81,7 +82,8 @@ def inside(server: OrthancServer) -> Iterator[None]:
         os.close(own)
 
 
-def _config(directory: Path, modalities: dict[str, tuple[str, str, int]]) -> dict[str, Any]:
+def _config(directory: Path, modalities: dict[str, tuple[str, str, int]],
+            plugins: list[str] | None = None) -> dict[str, Any]:
     storage = directory / "storage"
     return {
         "Name": "medvlm-test-pacs",
@@ -96,7 +98,7 @@ def _config(directory: Path, modalities: dict[str, tuple[str, str, int]]) -> dic
         "DicomModalities": {name: list(entry) for name, entry in modalities.items()},
         "DicomAlwaysAllowEcho": True,
         "DicomAlwaysAllowStore": True,
-        "Plugins": [],
+        "Plugins": plugins or [],  # e.g. DICOMWEB_PLUGIN: DICOMweb at /dicom-web/
         "StorageCompression": False,
         "ConcurrentJobs": 1,
         "DicomScuTimeout": 10,
@@ -109,7 +111,7 @@ def _ip(*args: str) -> subprocess.CompletedProcess[str]:
 
 @contextmanager
 def running_orthanc(directory: Path, modalities: dict[str, tuple[str, str, int]],
-                    ) -> Iterator[OrthancServer | None]:
+                    plugins: list[str] | None = None) -> Iterator[OrthancServer | None]:
     """Orthanc with ``modalities`` (name -> (AE title, host, port)) registered; None when Orthanc or
     network namespaces are unavailable (the caller skips or fails, see ``missing_service``)."""
     exe = find_executable("Orthanc", "/usr/sbin")
@@ -127,7 +129,7 @@ def running_orthanc(directory: Path, modalities: dict[str, tuple[str, str, int]]
             return
         directory.mkdir(parents=True, exist_ok=True)
         config = directory / "orthanc.json"
-        config.write_text(json.dumps(_config(directory, modalities), indent=2))
+        config.write_text(json.dumps(_config(directory, modalities, plugins), indent=2))
         with (directory / "orthanc.log").open("wb") as log:
             # `ip netns exec` execs Orthanc, so this PID is Orthanc's own
             process = subprocess.Popen(["ip", "netns", "exec", netns, exe, str(config)], stdout=log,

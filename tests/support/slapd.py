@@ -33,6 +33,7 @@ class SlapdServer:
     url: str
     pid: int
     root: Path
+    ldaps_url: str | None = None  # with ``tls``: the same directory over LDAPS
 
     def modify(self, ldif: str) -> None:
         """Apply an LDIF change as the root DN (``ldapmodify``), e.g. to move a user between groups."""
@@ -45,10 +46,11 @@ class SlapdServer:
         )
 
 
-def _config(data: Path) -> str:
+def _config(data: Path, tls: tuple[Path, Path] | None = None) -> str:
     schemas = "\n".join(
         f"include {_SCHEMA}/{name}.schema" for name in ("core", "cosine", "inetorgperson", "nis")
     )
+    tls_lines = f"TLSCertificateFile {tls[0]}\nTLSCertificateKeyFile {tls[1]}\n" if tls else ""
     return f"""{schemas}
 modulepath {_MODULES}
 moduleload back_mdb
@@ -59,7 +61,7 @@ suffix "{SUFFIX}"
 rootdn "{ROOT_DN}"
 rootpw {ROOT_PASSWORD}
 directory {data}
-access to attrs=userPassword by self auth by anonymous auth by * none
+{tls_lines}access to attrs=userPassword by self auth by anonymous auth by * none
 access to * by dn.exact="{READER_DN}" read by self read by * none
 """
 
@@ -100,24 +102,27 @@ def slapd_available() -> bool:
 
 
 @contextmanager
-def running_slapd(ldif: str) -> Iterator[SlapdServer]:
+def running_slapd(ldif: str, tls: tuple[Path, Path] | None = None) -> Iterator[SlapdServer]:
+    """slapd serving ``ldif``; with ``tls`` (PEM certificate, key) also LDAPS on a second port."""
     slapd, slapadd = find_executable("slapd", "/usr/sbin"), find_executable("slapadd", "/usr/sbin")
     assert slapd and slapadd, "call slapd_available() first"
     root = Path(tempfile.mkdtemp(prefix="medvlm-slapd-"))
     data = root / "data"
     data.mkdir()
     conf = root / "slapd.conf"
-    conf.write_text(_config(data))
+    conf.write_text(_config(data, tls))
     (root / "data.ldif").write_text(ldif)
     subprocess.run(
         [slapadd, "-f", str(conf), "-l", str(root / "data.ldif")], check=True, capture_output=True, timeout=60
     )
     port = free_port()
     url = f"ldap://127.0.0.1:{port}"
+    ldaps_url = f"ldaps://127.0.0.1:{free_port()}" if tls else None
     log = open(root / "slapd.log", "wb")  # noqa: SIM115
     # -d 0: stay in the foreground (so the PID is slapd's own), logging nothing but errors.
+    listen = f"{url}/ {ldaps_url}/" if ldaps_url else f"{url}/"
     proc = subprocess.Popen(
-        [slapd, "-f", str(conf), "-h", f"{url}/", "-d", "0"], stdout=log, stderr=subprocess.STDOUT
+        [slapd, "-f", str(conf), "-h", listen, "-d", "0"], stdout=log, stderr=subprocess.STDOUT
     )
     try:
         deadline = time.monotonic() + 30
@@ -127,7 +132,7 @@ def running_slapd(ldif: str) -> Iterator[SlapdServer]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"slapd did not start: {(root / 'slapd.log').read_text()[-2000:]}")
             time.sleep(0.1)
-        yield SlapdServer(url=url, pid=proc.pid, root=root)
+        yield SlapdServer(url=url, pid=proc.pid, root=root, ldaps_url=ldaps_url)
     finally:
         stop_process(proc, timeout=10)
         log.close()

@@ -8,9 +8,9 @@ from medvlm.service.api.deps import SessionDep, SettingsDep, StudyReaderDep
 from medvlm.service.api.ids import StudyUID
 from medvlm.service.api.routing import resource_router
 from medvlm.service.audit import audit
+from medvlm.service.priors import fetch_priors, list_priors
 from medvlm.service.schemas.priors import PriorFetchResult, PriorPublic
 from medvlm.service.studies.access import visible_study
-from medvlm.service.studies.priors import fetch_priors, list_priors
 
 router = resource_router(prefix="/studies", tags=["priors"])
 

@@ -15,6 +15,7 @@ from medvlm.service.errors import DraftingFailedError, ModelUnavailableError
 from medvlm.service.exports.context_builder import MEDIA, SUFFIX, build_context, run_export
 from medvlm.service.jobs.drafter import NO_MODEL, Drafter
 from medvlm.service.jobs.worker import study_paths
+from medvlm.service.priors import with_comparison
 from medvlm.service.schemas.reports import (
     AddendumCreate,
     AddendumPublic,
@@ -88,6 +89,7 @@ def regenerate_report(
     except Exception as exc:  # a crash inside the model becomes a reasoned error, not a bare 500
         raise DraftingFailedError(f"redrafting failed: {type(exc).__name__}: {exc}") from exc
     report = visible_report(session, caller, str(report_id), lock=True)
+    draft = with_comparison(session, report.study_instance_uid, draft)
     wf.regenerate(session, report, draft, base_version=body.base_version, author=caller.name)
     audit(
         session,

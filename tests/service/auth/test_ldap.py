@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -15,6 +17,7 @@ from medvlm.errors import ConfigError
 from medvlm.service.app import create_app
 from medvlm.service.auth.ldap import authenticate
 from medvlm.service.db.tables import User
+from medvlm.service.errors import DirectoryUnavailableError
 from medvlm.settings import Settings, get_settings
 from tests.service.conftest import SECRET
 from tests.service.helpers import make_user
@@ -53,10 +56,21 @@ ROLES = {
 
 
 @pytest.fixture(scope="module")
-def slapd() -> Iterator[SlapdServer]:
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (the directory's LDAPS identity)."""
+    directory = tmp_path_factory.mktemp("ldap-tls")
+    cert, key = directory / "ldap.crt", directory / "ldap.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out",
+                    str(cert)], check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+@pytest.fixture(scope="module")
+def slapd(certificate: tuple[Path, Path]) -> Iterator[SlapdServer]:
     if not slapd_available():
         missing_service("OpenLDAP (slapd, slapadd, ldap-utils)")
-    with running_slapd(directory_ldif(PEOPLE, GROUPS)) as server:
+    with running_slapd(directory_ldif(PEOPLE, GROUPS), tls=certificate) as server:
         yield server
 
 
@@ -161,6 +175,16 @@ def test_local_account_wins_and_works_without_the_directory(
         code, body = login(down, "alice", "alice-pw")
         assert code == 503 and "did not answer" in body["detail"]
         assert login(down, "dave", "dave-local-password")[0] == 200
+
+
+def test_ldaps_needs_a_trusted_certificate(app_settings: Settings, slapd: SlapdServer,
+                                           certificate: tuple[Path, Path]) -> None:
+    over_tls = app_settings.model_copy(update={"ldap_url": slapd.ldaps_url})
+    with pytest.raises(DirectoryUnavailableError, match="did not answer"):  # self-signed: not trusted
+        authenticate(over_tls, "alice", "alice-pw")
+    trusted = over_tls.model_copy(update={"ldap_ca_file": str(certificate[0])})
+    found = authenticate(trusted, "alice", "alice-pw")
+    assert found is not None and found.role == "radiologist"
 
 
 def test_empty_password_never_binds(app_settings: Settings) -> None:

@@ -3,6 +3,7 @@ delivers it over MLLP to a real listener (its own process), and the ACK decides 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +13,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hl7apy.parser import parse_message
 from sqlmodel import Session, col, select
+from typer.testing import CliRunner
 
+from medvlm.cli.main import app as cli
 from medvlm.service.hl7 import outbox
-from medvlm.service.hl7.sender import Hl7Sender
+from medvlm.service.hl7.sender import Hl7Sender, start_sender
 from medvlm.service.hl7.tables import Hl7Message
 from medvlm.service.jobs.worker import Worker
 from medvlm.service.workflow import reports as wf
@@ -115,9 +118,36 @@ def test_rejected_message_fails_and_holds_the_addendum_back(client: TestClient, 
     rows = _rows(app)
     assert [(r.status, r.ack_code) for r in rows] == [("failed", "AR"), ("pending", None)]
     assert "rejected (unsupported message)" in (rows[0].last_error or "")
-    assert outbox.retry_failed(app.state.engine, rid) == 1  # after the RIS side was fixed
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["hl7", "outbox", "--status", "failed"])
+    assert listed.exit_code == 0 and "ack=AR" in listed.output
+    assert "rejected (unsupported message)" in listed.output
+    assert runner.invoke(cli, ["hl7", "outbox", "--status", "lost"]).exit_code == 2
+    retried = runner.invoke(cli, ["hl7", "retry", "--report", rid])  # after the RIS side was fixed
+    assert retried.exit_code == 0 and "requeued 1 failed message(s)" in retried.output
+    assert outbox.retry_failed(app.state.engine, rid) == 0  # nothing failed any more
     _drain(sender)
     assert [(r.status, r.ack_code) for r in _rows(app)] == [("sent", "AA"), ("sent", "AA")]
+
+
+def test_background_sender_thread_delivers(client: TestClient, callers, worker: Worker, app: FastAPI,
+                                           app_settings: Settings, mllp: MllpServer) -> None:
+    """The thread ``medvlm serve`` and the worker start: delivers without being driven, stops when told."""
+    _signed_with_addendum(client, callers.radiologist, worker, "1.2.826.0.1.99.6")
+    stop = threading.Event()
+    thread = start_sender(app.state.engine, app_settings, stop)
+    assert thread is not None and thread.name == "hl7-sender"
+    try:
+        deadline = time.monotonic() + 20
+        while [r.status for r in _rows(app)] != ["sent", "sent"]:
+            assert time.monotonic() < deadline, [(r.status, r.last_error) for r in _rows(app)]
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive() and len(mllp.received()) == 2
+    off = app_settings.model_copy(update={"hl7_host": ""})
+    assert start_sender(app.state.engine, off, stop) is None  # nothing configured: no thread
 
 
 def test_unreachable_endpoint_retries_then_gives_up(client: TestClient, callers, worker: Worker, app: FastAPI,

@@ -117,7 +117,12 @@ def test_qido_finds_studies_by_the_standard_keys(client: TestClient, callers) ->
     assert (study.PatientID, study.ModalitiesInStudy, study.NumberOfStudyRelatedInstances) == ("PQ2", "CR", 2)
     assert study.NumberOfStudyRelatedSeries == 1 and study.RetrieveURL.endswith(f"{WEB}/studies/1.2.62")
 
-    for bad in ({"PatientName": "X*"}, {"StudyDate": "2024"}, {"limit": "0"}):
+    # wildcards (PS3.4 C.2.2.2.4): * any run, ? one character; Patient Name without regard to case
+    assert found(PatientID="PQ*") == ["1.2.62", "1.2.61"] and found(PatientID="P?2") == ["1.2.62"]
+    assert found(PatientID="PQ") == [] and found(PatientID="P%*") == [] and found(PatientID="P_?") == []
+    assert found(PatientName="compressedsamples*") == ["1.2.62", "1.2.61"]
+    assert found(PatientName="nobody*") == []
+    for bad in ({"ReferringPhysicianName": "X*"}, {"StudyDate": "2024"}, {"limit": "0"}):
         assert client.get(f"{WEB}/studies", params=bad, headers=h).status_code == 422, bad
     assert client.get(f"{WEB}/studies", headers={**h, "Accept": "text/html"}).status_code == 406
     # A caller that sent none of them sees none of them.

@@ -36,6 +36,7 @@ SAMPLE = {
     "report_id": str(uuid.UUID(int=1)),
     "job_id": str(uuid.UUID(int=2)),
     "frame": "0",
+    "frames": "1",
     "kind": "pdf",
     "user_id": str(uuid.UUID(int=3)),
     "key_id": str(uuid.UUID(int=4)),

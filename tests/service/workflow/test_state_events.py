@@ -13,8 +13,8 @@ from medvlm.db import get_engine
 from medvlm.findings import Finding
 from medvlm.service.db.tables import Addendum, Report, ReportVersion, StudyState, utc
 from medvlm.service.errors import WorkflowError
-from medvlm.service.jobs.drafter import DraftOutput
 from medvlm.service.workflow import reports as wf
+from medvlm.service.workflow.draft_output import DraftOutput
 from medvlm.service.workflow.state import Event, ReportState, next_state
 
 REFUSED = None

@@ -3,6 +3,7 @@
 import { ApiError, STATUS_LABELS, api, currentUser, el, fmtDate, getToken, statusLabelsReady, toLogin } from "./api.js";
 import { DraftEditor } from "./editor.js";
 import { FindingsPanel } from "./findings.js";
+import { loadPriors } from "./priors.js";
 import { installShortcuts, toast } from "./keyboard.js";
 import { Viewer } from "./viewer.js";
 
@@ -276,7 +277,7 @@ async function download(kind) {
   try {
     const response = await api.exportBlob(report.id, kind);
     const disposition = response.headers.get("Content-Disposition") || "";
-    const ext = { pdf: "pdf", sr: "dcm", "encapsulated-pdf": "dcm", fhir: "json" }[kind];
+    const ext = { pdf: "pdf", sr: "dcm", "encapsulated-pdf": "dcm", fhir: "json", tid1500: "dcm" }[kind];
     const match = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition);
     const name = match ? decodeURIComponent(match[1]) : `report-${study?.accession_number || report.id}-${kind}.${ext}`;
     const url = URL.createObjectURL(await response.blob());
@@ -390,6 +391,8 @@ async function main() {
     return;
   }
   const imageTask = loadImage(renderStudy(study)[0]);
+  loadPriors(studyUid, { panel: $("priors-panel"), list: $("priors-list"), status: $("priors-status"),
+    fetchButton: $("priors-fetch") });
   findings.ontology = (await ontologyTask).findings || {};
   await statusLabelsReady;
   let found = await reportTask;

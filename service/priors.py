@@ -11,18 +11,22 @@ The network calls run outside any database transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
 from medvlm.db.models import Patient, Study
-from medvlm.errors import ConfigError, NotFoundError
+from medvlm.errors import ConfigError, MedVLMError, NotFoundError
 from medvlm.pacs.query import StudyMatch, find_studies, retrieve_study
 from medvlm.service.db.tables import Report, StudyState, now_utc, utc
-from medvlm.settings import Settings
+from medvlm.service.workflow.draft_output import DraftOutput
+from medvlm.settings import Settings, get_settings
 
 PRIOR_STATUS = "prior"
+log = logging.getLogger("medvlm.priors")
 
 
 @dataclass(frozen=True)
@@ -55,37 +59,49 @@ def _is_prior(candidate_date: str, current: Study) -> bool:
     return not current.study_date or not candidate_date or candidate_date <= current.study_date
 
 
+def _backend(settings: Settings) -> tuple[Callable[[str], list[StudyMatch]], Callable[[str], list[bytes]]]:
+    """(find by patient ID, retrieve a study) over DICOMweb when configured, else DIMSE C-FIND / C-GET."""
+    timeout = settings.pacs_timeout_seconds
+    if settings.pacs_dicomweb_url:
+        from medvlm.pacs.dicomweb_query import find_studies_web, retrieve_study_web
+
+        url = settings.pacs_dicomweb_url
+        return (
+            lambda pid: find_studies_web(url, patient_id=pid, timeout=timeout),
+            lambda uid: retrieve_study_web(url, uid, timeout=timeout),
+        )
+    peer = {"called_ae": settings.pacs_ae_title, "calling_ae": settings.dicom_ae_title, "timeout": timeout}
+    host, port = settings.pacs_host, settings.pacs_port
+    return (
+        lambda pid: find_studies(host, port, patient_id=pid, **peer),  # type: ignore[arg-type]
+        lambda uid: retrieve_study(host, port, uid, **peer),
+    )  # type: ignore[arg-type]
+
+
 def fetch_priors(session: Session, settings: Settings, study_uid: str) -> FetchResult:
     """Query the PACS for ``study_uid``'s patient and store up to ``priors_max`` earlier studies."""
     from medvlm.dicom.ingest import ingest_bytes
 
-    if not settings.pacs_host:
+    if not settings.pacs_host and not settings.pacs_dicomweb_url:
         raise ConfigError(
-            "no PACS is configured for prior studies (set MEDVLM_PACS_HOST / _PORT / _AE_TITLE)"
+            "no PACS is configured for prior studies (set MEDVLM_PACS_HOST / _PORT / _AE_TITLE, "
+            "or MEDVLM_PACS_DICOMWEB_URL)"
         )
     study = session.get(Study, study_uid)
     if study is None:
         raise NotFoundError(f"study {study_uid} not found")
     patient_id = _patient_id(session, study)
     session.rollback()  # hold no transaction open across the network calls
-    peer = {
-        "called_ae": settings.pacs_ae_title,
-        "calling_ae": settings.dicom_ae_title,
-        "timeout": settings.pacs_timeout_seconds,
-    }
+    find, retrieve = _backend(settings)
     matches = [
-        m
-        for m in find_studies(settings.pacs_host, settings.pacs_port, patient_id=patient_id, **peer)
-        if m.study_instance_uid != study_uid and _is_prior(m.study_date, study)
+        m for m in find(patient_id) if m.study_instance_uid != study_uid and _is_prior(m.study_date, study)
     ]
     result = FetchResult(found=matches[: settings.priors_max])
     for match in result.found:
         if session.get(Study, match.study_instance_uid) is not None:
             result.already_stored.append(match.study_instance_uid)
             continue
-        for index, data in enumerate(
-            retrieve_study(settings.pacs_host, settings.pacs_port, match.study_instance_uid, **peer)
-        ):
+        for index, data in enumerate(retrieve(match.study_instance_uid)):
             report = ingest_bytes(f"{match.study_instance_uid}/{index}.dcm", data, settings=settings)
             result.instances += report.ingested
         state = session.get(StudyState, match.study_instance_uid)
@@ -128,3 +144,51 @@ def list_priors(session: Session, study_uid: str) -> list[PriorStudy]:
             )
         )
     return priors
+
+
+def latest_prior_date(session: Session, study_uid: str) -> str | None:
+    """The date (DA) of the patient's most recent other stored study dated no later than this one."""
+    study = session.get(Study, study_uid)
+    if study is None or not study.study_date:
+        return None
+    return session.exec(
+        select(Study.study_date)
+        .where(
+            Study.patient_pk == study.patient_pk,
+            Study.study_instance_uid != study_uid,
+            Study.study_date != "",
+            col(Study.study_date) <= study.study_date,
+        )
+        .order_by(col(Study.study_date).desc())
+    ).first()
+
+
+def with_comparison(session: Session, study_uid: str, draft: DraftOutput) -> DraftOutput:
+    """The draft with a first line naming the prior it can be compared with (none: unchanged).
+
+    Written by the service, not the model: the date is a fact of the archive, and a model asked to produce
+    it could only guess. A draft that already starts with a comparison line is left as it is.
+    """
+    date = latest_prior_date(session, study_uid)
+    if date is None or draft.findings_text.lstrip().lower().startswith("comparison"):
+        return draft
+    line = f"Comparison: prior study dated {date[:4]}-{date[4:6]}-{date[6:8]}."
+    return replace(draft, findings_text=f"{line}\n{draft.findings_text}" if draft.findings_text else line)
+
+
+def fetch_priors_before_drafting(session: Session, study_uid: str, settings: Settings | None = None) -> None:
+    """With ``MEDVLM_PRIORS_AUTO_FETCH``, bring the study's priors in before it is drafted, so that its
+    comparison line can name them. A PACS that fails costs the draft nothing but the comparison line."""
+    settings = settings or get_settings()
+    if not settings.priors_auto_fetch or not (settings.pacs_host or settings.pacs_dicomweb_url):
+        return
+    try:
+        result = fetch_priors(session, settings, study_uid)
+        session.commit()
+    except MedVLMError as exc:
+        session.rollback()
+        log.warning("priors of study %s not fetched before drafting: %s", study_uid, exc)
+        return
+    if result.retrieved:
+        log.info("study %s: fetched prior(s) %s before drafting", study_uid, result.retrieved)
+
