@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "change-me-development-only"
@@ -110,12 +110,6 @@ class Settings(BaseSettings):
     ldap_group_roles: dict[str, str] = Field(default_factory=dict)
     ldap_timeout_seconds: float = Field(default=5.0, gt=0)
     ldap_ca_file: str = Field(default="", description="PEM CA(s) for ldaps://; empty: the system's CAs.")
-
-    @model_validator(mode="after")
-    def _refuse_unsafe_defaults(self) -> Settings:
-        if self.environment == "production" and self.secret_key == DEFAULT_SECRET:
-            raise ValueError("MEDVLM_SECRET_KEY must be set to a non-default secret outside development")
-        return self
 
     @property
     def dicom_allowed_ae_list(self) -> list[str]:

@@ -1,4 +1,5 @@
-"""The service reuses ``medvlm.settings`` and adds one rule: no default secret outside development, and
+"""The service reuses ``medvlm.settings`` and adds the one secret rule: no default or short secret outside
+development (the only place it is checked: only the service signs with it), and
 in development the public default is never used to sign: a random secret is kept in the data folder
 instead (tokens forged with the published default are refused everywhere)."""
 
