@@ -39,7 +39,7 @@ def evaluate_labeler(
     ),
 ) -> None:
     """Score the report labeler against the IU MeSH tags: per-finding precision / recall / F1."""
-    from medvlm.labeler.evaluate import format_table, run_labeler_eval
+    from medvlm.labeler.mesh_agreement import format_table, run_labeler_eval
 
     result = run_labeler_eval(splits=tuple(s.strip() for s in splits.split(",")), min_examples=min_examples)
     typer.echo(format_table(result))

@@ -22,7 +22,7 @@ from medvlm.model import build_model, default_corpus, load_bundle
 from medvlm.model.bundle import ModelBundle
 from medvlm.model.quantize import quantization_config
 from medvlm.training import checkpoint as ckpt
-from medvlm.training import evaluate as ev
+from medvlm.training import stage_metrics as ev
 from medvlm.training.curves import plot_curves
 from medvlm.training.distributed import DistInfo, barrier, init_distributed, shutdown
 from medvlm.training.images import cache_images

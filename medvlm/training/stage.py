@@ -19,8 +19,8 @@ from medvlm.model.bundle import ModelBundle
 from medvlm.model.heads import pos_weights
 from medvlm.model.processing import qa_prompt, report_prompt
 from medvlm.training import checkpoint as ckpt
-from medvlm.training import evaluate as ev
 from medvlm.training import qlora
+from medvlm.training import stage_metrics as ev
 from medvlm.training.distributed import DistInfo, barrier
 from medvlm.training.examples import (
     TextExample,

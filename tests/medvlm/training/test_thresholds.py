@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from medvlm.training.evaluate import fbeta_threshold, finding_threshold
+from medvlm.training.stage_metrics import fbeta_threshold, finding_threshold
 
 
 def _scores() -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from medvlm.errors import ConfigError
-from medvlm.labeler.evaluate import format_table, run_labeler_eval, score
+from medvlm.labeler.mesh_agreement import format_table, run_labeler_eval, score
 
 
 def test_score_counts_per_label_and_macro_over_frequent_labels() -> None:

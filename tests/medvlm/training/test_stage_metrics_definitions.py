@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from medvlm.evaluation import classification
-from medvlm.training import evaluate as training_evaluate
+from medvlm.training import stage_metrics as training_evaluate
 
 
 def test_findings_metrics_match_medvlm_eval(monkeypatch: pytest.MonkeyPatch) -> None:

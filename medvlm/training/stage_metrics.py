@@ -8,7 +8,6 @@ import numpy as np
 import torch
 
 from medvlm.evaluation.classification import auroc, f1, macro
-from medvlm.findings import Finding, Presence
 from medvlm.model.bundle import ModelBundle
 from medvlm.model.processing import report_prompt
 from medvlm.training.examples import TextExample, findings_targets, positives
@@ -139,7 +138,3 @@ def text_loss(
         out = bundle.lm_forward(imgs, prompts, [e.target for e in chunk], max_tokens)
         losses.append(float(out.loss))
     return float(np.mean(losses)) if losses else 0.0
-
-
-def absent_everything(names: Sequence[str]) -> list[Finding]:
-    return [Finding(label=n, presence=Presence.ABSENT) for n in names]
