@@ -25,13 +25,13 @@ from medvlm.dicom import index
 from medvlm.dicom.dicomdir import dicomdir_sources
 from medvlm.dicom.parse import is_dicomdir, parse_dataset
 from medvlm.dicom.pixels import decode_all
-from medvlm.dicom.reader import Rejection, Source, iter_bytes, iter_sources
+from medvlm.dicom.reader import Rejection, Source, iter_bytes, iter_named_file, iter_sources
 from medvlm.dicom.store import StudyStore, sha256_hex
 from medvlm.dicom.validate import InstanceInfo, validate_instance
 from medvlm.errors import DicomError, MedVLMError
 from medvlm.settings import Settings, get_settings
 
-__all__ = ["IngestReport", "Rejection", "ingest_bytes", "ingest_paths"]
+__all__ = ["IngestReport", "Rejection", "ingest_bytes", "ingest_file", "ingest_paths"]
 
 _BATCH_FILES = 64
 _BATCH_BYTES = 256 * 1024 * 1024
@@ -280,3 +280,9 @@ def ingest_bytes(name: str, data: bytes, *, settings: Settings | None = None) ->
     """Ingest one upload held in memory: a zip archive or a single DICOM file."""
     settings = settings or get_settings()
     return _run(iter_bytes(name, data, settings), settings, None, False)
+
+
+def ingest_file(name: str, path: Path, *, settings: Settings | None = None) -> IngestReport:
+    """Ingest one upload spooled to disk (a zip or a single DICOM file), reported under ``name``."""
+    settings = settings or get_settings()
+    return _run(iter_named_file(name, Path(path), settings), settings, None, False)

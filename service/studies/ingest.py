@@ -1,6 +1,6 @@
 """From uploaded files to stored instances and queued draft jobs.
 
-``ingest_bytes`` stores each file atomically in its own transaction (a rejected file writes nothing);
+``ingest_file`` stores each file atomically in its own transaction (a rejected file writes nothing);
 afterwards one transaction records which API key sent each study, queues its draft job and writes the
 audit row.
 The model is never called here: the response returns as soon as the jobs are queued.
@@ -23,13 +23,13 @@ from medvlm.settings import Settings
 
 
 def _ingest_all(settings: Settings, files: list[UploadedFile]) -> tuple[int, int, int, list, list[str]]:
-    from medvlm.dicom.ingest import ingest_bytes
+    from medvlm.dicom.ingest import ingest_file
 
     ingested = duplicates = conflicts = 0
     rejected: list[RejectionPublic] = []
     study_uids: list[str] = []
     for f in files:
-        result = ingest_bytes(f.name, f.data, settings=settings)
+        result = ingest_file(f.name, f.path, settings=settings)
         ingested += result.ingested
         duplicates += result.duplicates
         conflicts += result.conflicts
@@ -41,9 +41,13 @@ def _ingest_all(settings: Settings, files: list[UploadedFile]) -> tuple[int, int
 async def ingest_upload(
     engine: Engine, settings: Settings, caller: Principal, files: list[UploadedFile]
 ) -> UploadResult:
-    ingested, duplicates, conflicts, rejected, study_uids = await run_in_threadpool(
-        _ingest_all, settings, files
-    )
+    try:
+        ingested, duplicates, conflicts, rejected, study_uids = await run_in_threadpool(
+            _ingest_all, settings, files
+        )
+    finally:
+        for f in files:
+            f.discard()
     if not study_uids:
         reasons = "; ".join(f"{r.path}: {r.reason}" for r in rejected[:5]) or "no DICOM instances found"
         raise InvalidInputError(f"nothing ingested from {len(files)} file(s): {reasons}")
