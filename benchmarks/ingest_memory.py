@@ -129,16 +129,16 @@ def upload(parts: list[bytes], workdir: Path) -> None:
 def cstore(data: bytes, workdir: Path) -> None:
     from pynetdicom import _config
 
-    from medvlm.pacs.scp import start_listener
+    from medvlm.service.dicom_listener.listener import start_dicom_listener
     from medvlm.settings import Settings
-    from tests.medvlm.pacs.test_pacs_scp import raw_store
+    from tests.service.dicom_listener.test_listener import raw_store
 
     path = workdir / "big.dcm"
     path.write_bytes(data)
     settings = Settings(data_dir=workdir / "scp", max_file_bytes=1024 * 1024)
     results = []
     for chunked in (False, True):
-        with start_listener(settings, port=0, queue_drafts=False) as handle:
+        with start_dicom_listener(settings, port=0, queue_drafts=False) as handle:
             _config.STORE_RECV_CHUNKED_DATASET = chunked  # False: the old in-memory receive
             results.append(peak(lambda port=handle.port: raw_store(port, path)))
     line("C-STORE over the limit, receive", len(data), *results)

@@ -16,8 +16,8 @@ import numpy as np
 
 from medvlm.findings import Finding, Laterality
 from medvlm.synth.atlas import atlas_path, load_atlas
+from medvlm.synth.compose import render_film
 from medvlm.synth.dicom_writer import StudyIdentity, write_dicom
-from medvlm.synth.render import render_film
 
 MIX = [
     [],

@@ -1,8 +1,8 @@
 """Role-based access policy: which role may do what.
 
 The access-policy document (``compliance/docs/access_policy.md``) states this table and a test compares
-the two. The service's route dependencies read ``service.auth.policy``; a test checks that table grants
-exactly what this one does, so the enforced policy and the documented one cannot drift apart.
+the two. This is the only definition: the service's route dependencies (``medvlm.service.auth.policy``)
+and the CLI's role choices read it, so the enforced policy and the documented one cannot drift apart.
 """
 
 from __future__ import annotations

@@ -34,6 +34,18 @@ class StoreConflictError(MedVLMError):
     """Same SOP Instance UID already stored with different bytes."""
 
 
+class StorageFullError(MedVLMError):
+    """The study store's disk is full (ENOSPC): nothing was stored; retry once space is freed."""
+
+
+class StorageUnavailableError(MedVLMError):
+    """The study store cannot be written (permissions, I/O error): nothing was stored."""
+
+
+class DatabaseUnavailableError(MedVLMError):
+    """The database cannot be reached: nothing was indexed; retry later."""
+
+
 class NotFoundError(MedVLMError):
     """A study, series, instance, model or other object that does not exist."""
 

@@ -58,3 +58,15 @@ class Finding:
         if values.get("laterality"):
             values["laterality"] = Laterality(values["laterality"])
         return cls(**values)
+
+
+def critical_rule(
+    presence: Presence | str, severity: str | None, *, always: bool, critical_severities: list[str]
+) -> bool:
+    """THE critical-finding rule, the only definition (the ontology, the model, the guard, the service and,
+    through ``/ui/ontology.json``, the UI all use it): a present or uncertain finding is critical when the
+    finding always is (pneumothorax), or when its severity is one of its critical severities (a large
+    pleural effusion). An uncertain critical finding is still called: the reader must look."""
+    if Presence(presence) == Presence.ABSENT:
+        return False
+    return always or (severity is not None and severity in critical_severities)

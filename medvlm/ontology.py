@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from medvlm.errors import ConfigError
-from medvlm.findings import NO_FINDING, Finding, Laterality, Presence
+from medvlm.findings import NO_FINDING, Finding, Laterality, Presence, critical_rule
 from medvlm.package_data import ONTOLOGY_PATH
 
 DEFAULT_PATH = ONTOLOGY_PATH
@@ -32,8 +32,11 @@ _REQUIRED = (
     "mesh",
     "renderable",
 )
-_OPTIONAL = ("patterns", "normal_phrases", "critical_severities", "mesh_exclude", "mesh_location")
+_OPTIONAL = (
+    "patterns", "normal_phrases", "critical_severities", "mesh_exclude", "mesh_location", "absent_implies"
+)
 _TOP_KEYS = ("locations", "device_types", "severity_words", "findings")
+_OPTIONAL_TOP_KEYS = ("normal_statements",)
 
 
 @dataclass(frozen=True)
@@ -56,13 +59,18 @@ class FindingSpec:
     patterns: list[str] = field(default_factory=list)
     mesh_exclude: list[str] = field(default_factory=list)
     mesh_location: dict[str, str] = field(default_factory=dict)
+    # Findings that this one's absence also rules out ("no airspace opacity" -> no consolidation either).
+    absent_implies: list[str] = field(default_factory=list)
 
     def is_critical(self, finding: Finding) -> bool:
         """Whether ``finding`` is critical: present or uncertain, and critical by flag or by severity."""
-        if finding.label != self.name or finding.presence == Presence.ABSENT:
+        if finding.label != self.name:
             return False
-        return self.critical or (
-            finding.severity is not None and finding.severity in self.critical_severities
+        return critical_rule(
+            finding.presence,
+            finding.severity,
+            always=self.critical,
+            critical_severities=self.critical_severities,
         )
 
     def with_critical(self, finding: Finding) -> Finding:
@@ -95,6 +103,16 @@ class FindingSpec:
         return text[:1].upper() + text[1:]
 
 
+@dataclass(frozen=True)
+class NormalStatement:
+    """Text that states several findings absent at once without naming them: a whole-film normal
+    ("no acute cardiopulmonary abnormality") or a region's ("the costophrenic angles are sharp")."""
+
+    absent: list[str]
+    phrases: list[str] = field(default_factory=list)
+    patterns: list[str] = field(default_factory=list)
+
+
 def merge_laterality(a: Laterality | None, b: Laterality | None) -> Laterality | None:
     """Two mentions of one finding: the same side stays, different sides make it bilateral."""
     if a is None or b is None or a == b:
@@ -109,6 +127,7 @@ class Ontology:
     device_types: dict[str, list[str]]
     severity_words: dict[str, list[str]]
     path: Path | None = None
+    normal_statements: list[NormalStatement] = field(default_factory=list)
 
     @property
     def names(self) -> list[str]:
@@ -142,8 +161,44 @@ def _str_map(value: Any, where: str) -> dict[str, list[str]]:
     return {str(k): _str_list(v, f"{where}.{k}") for k, v in value.items()}
 
 
-def _parse_finding(name: str, raw: Any, locations: set[str], devices: set[str]) -> FindingSpec:
-    where = f"finding {name!r}"
+def _patterns(value: Any, where: str) -> list[str]:
+    patterns = _str_list(value, where)
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(
+                f"ontology: {where} has an invalid regular expression {pattern!r}: {exc}"
+            ) from None
+    return patterns
+
+
+def _parse_normal_statements(value: Any, names: set[str]) -> list[NormalStatement]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(f"ontology: normal_statements must be a list of mappings, got {value!r}")
+    out = []
+    for i, raw in enumerate(value):
+        where = f"normal_statements[{i}]"
+        if not isinstance(raw, dict) or set(raw) - {"absent", "phrases", "patterns"} or "absent" not in raw:
+            raise ConfigError(
+                f"ontology: {where} must map 'absent' (and 'phrases' / 'patterns'), got {raw!r}"
+            )
+        absent = _str_list(raw["absent"], f"{where} key 'absent'")
+        bad = [n for n in absent if n not in names]
+        if bad or not absent:
+            raise ConfigError(f"ontology: {where} key 'absent' names unknown finding {(bad or [''])[0]!r}")
+        phrases = [p.lower() for p in _str_list(raw.get("phrases"), f"{where} key 'phrases'")]
+        patterns = _patterns(raw.get("patterns"), f"{where} key 'patterns'")
+        if not phrases and not patterns:
+            raise ConfigError(f"ontology: {where} needs 'phrases' or 'patterns'")
+        out.append(NormalStatement(absent=absent, phrases=phrases, patterns=patterns))
+    return out
+
+
+def _check_keys(where: str, raw: Any) -> None:
+    """A finding is a mapping with every required key, only known keys, flags as booleans, a display name."""
     if not isinstance(raw, dict):
         raise ConfigError(f"ontology: {where} must be a mapping, got {type(raw).__name__}")
     unknown = sorted(set(raw) - set(_REQUIRED) - set(_OPTIONAL))
@@ -159,34 +214,23 @@ def _parse_finding(name: str, raw: Any, locations: set[str], devices: set[str]) 
             raise ConfigError(f"ontology: {where} key {key!r} must be true or false, got {raw[key]!r}")
     if not isinstance(raw["display"], str) or not raw["display"].strip():
         raise ConfigError(f"ontology: {where} key 'display' must be a non-empty string")
-    lateralities = _str_list(raw["lateralities"], f"{where} key 'lateralities'")
-    bad = [s for s in lateralities if s not in LATERALITIES]
+
+
+def _subset(values: Any, allowed: Any, where: str, key: str, what: str, noun: str = "") -> list[str]:
+    """``values`` as a list of strings, each one of ``allowed``; the error names the first that is not."""
+    items = _str_list(values, f"{where} key {key!r}")
+    bad = [s for s in items if s not in allowed]
     if bad:
-        raise ConfigError(
-            f"ontology: {where} key 'lateralities' has {bad[0]!r}; allowed: {', '.join(LATERALITIES)}"
-        )
-    locs = _str_list(raw["locations"], f"{where} key 'locations'")
-    allowed_locs = devices if name == "support_device" else locations
-    bad = [s for s in locs if s not in allowed_locs]
-    if bad:
-        raise ConfigError(
-            f"ontology: {where} key 'locations' has unknown location {bad[0]!r}; "
-            f"known: {', '.join(sorted(allowed_locs))}"
-        )
-    severities = _str_list(raw["severities"], f"{where} key 'severities'")
-    critical_severities = _str_list(raw.get("critical_severities"), f"{where} key 'critical_severities'")
-    bad = [s for s in critical_severities if s not in severities]
-    if bad:
-        raise ConfigError(
-            f"ontology: {where} key 'critical_severities' has {bad[0]!r}, not in its severities"
-        )
-    phrases = raw["phrases"]
+        raise ConfigError(f"ontology: {where} key {key!r} has {noun}{bad[0]!r}{what}")
+    return items
+
+
+def _phrases(where: str, phrases: Any) -> dict[str, list[str]]:
+    """Report phrase templates per presence, each formattable with the three known placeholders."""
     if not isinstance(phrases, dict) or set(phrases) - {"present", "absent"}:
         raise ConfigError(f"ontology: {where} key 'phrases' must map only 'present'/'absent' to lists")
-    parsed_phrases = {
-        k: _str_list(phrases.get(k), f"{where} key 'phrases.{k}'") for k in ("present", "absent")
-    }
-    for kind, templates in parsed_phrases.items():
+    parsed = {k: _str_list(phrases.get(k), f"{where} key 'phrases.{k}'") for k in ("present", "absent")}
+    for kind, templates in parsed.items():
         for template in templates:
             try:
                 template.format(laterality="", severity="", location="")
@@ -195,41 +239,52 @@ def _parse_finding(name: str, raw: Any, locations: set[str], devices: set[str]) 
                     f"ontology: {where} key 'phrases.{kind}' template {template!r} uses an "
                     f"unknown placeholder ({exc}); allowed: {{laterality}} {{severity}} {{location}}"
                 ) from None
-    patterns = _str_list(raw.get("patterns"), f"{where} key 'patterns'")
-    for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ConfigError(
-                f"ontology: {where} key 'patterns' has an invalid regular expression {pattern!r}: {exc}"
-            ) from None
-    mesh = _str_list(raw["mesh"], f"{where} key 'mesh'")
-    mesh_location = raw.get("mesh_location") or {}
+    return parsed
+
+
+def _mesh_location(where: str, value: Any, mesh: list[str], locations: list[str]) -> dict[str, str]:
+    mesh_location = value or {}
     if not isinstance(mesh_location, dict) or any(
-        k not in mesh or v not in locs for k, v in mesh_location.items()
+        k not in mesh or v not in locations for k, v in mesh_location.items()
     ):
         raise ConfigError(
             f"ontology: {where} key 'mesh_location' must map its mesh patterns to its locations, "
             f"got {mesh_location!r}"
         )
+    return dict(mesh_location)
+
+
+def _lower_list(raw: dict[str, Any], key: str, where: str) -> list[str]:
+    return [s.lower() for s in _str_list(raw.get(key), f"{where} key {key!r}")]
+
+
+def _parse_finding(name: str, raw: Any, locations: set[str], devices: set[str]) -> FindingSpec:
+    where = f"finding {name!r}"
+    _check_keys(where, raw)
+    allowed_locations = devices if name == "support_device" else locations
+    locs = _subset(raw["locations"], allowed_locations, where, "locations",
+                   f"; known: {', '.join(sorted(allowed_locations))}", noun="unknown location ")
+    severities = _str_list(raw["severities"], f"{where} key 'severities'")
+    mesh = _str_list(raw["mesh"], f"{where} key 'mesh'")
     return FindingSpec(
         name=name,
         display=raw["display"].strip(),
-        synonyms=[s.lower() for s in _str_list(raw["synonyms"], f"{where} key 'synonyms'")],
-        lateralities=lateralities,
+        synonyms=_lower_list(raw, "synonyms", where),
+        lateralities=_subset(raw["lateralities"], LATERALITIES, where, "lateralities",
+                             f"; allowed: {', '.join(LATERALITIES)}"),
         locations=locs,
         severities=severities,
         critical=raw["critical"],
-        phrases=parsed_phrases,
+        phrases=_phrases(where, raw["phrases"]),
         mesh=mesh,
         renderable=raw["renderable"],
-        critical_severities=critical_severities,
-        normal_phrases=[
-            s.lower() for s in _str_list(raw.get("normal_phrases"), f"{where} key 'normal_phrases'")
-        ],
-        mesh_exclude=[s.lower() for s in _str_list(raw.get("mesh_exclude"), f"{where} key 'mesh_exclude'")],
-        mesh_location=dict(mesh_location),
-        patterns=patterns,
+        critical_severities=_subset(raw.get("critical_severities"), severities, where, "critical_severities",
+                                    ", not in its severities"),
+        normal_phrases=_lower_list(raw, "normal_phrases", where),
+        mesh_exclude=_lower_list(raw, "mesh_exclude", where),
+        mesh_location=_mesh_location(where, raw.get("mesh_location"), mesh, locs),
+        patterns=_patterns(raw.get("patterns"), f"{where} key 'patterns'"),
+        absent_implies=_str_list(raw.get("absent_implies"), f"{where} key 'absent_implies'"),
     )
 
 
@@ -237,9 +292,10 @@ def parse_ontology(data: Any, path: Path | None = None) -> Ontology:
     """Validate a parsed YAML document and build the Ontology (raises ConfigError on any problem)."""
     if not isinstance(data, dict):
         raise ConfigError(f"ontology: expected a mapping with keys {', '.join(_TOP_KEYS)}")
-    unknown = sorted(set(data) - set(_TOP_KEYS))
+    unknown = sorted(set(data) - set(_TOP_KEYS) - set(_OPTIONAL_TOP_KEYS))
     if unknown:
-        raise ConfigError(f"ontology: unknown top-level key {unknown[0]!r}; allowed: {', '.join(_TOP_KEYS)}")
+        allowed = ", ".join(_TOP_KEYS + _OPTIONAL_TOP_KEYS)
+        raise ConfigError(f"ontology: unknown top-level key {unknown[0]!r}; allowed: {allowed}")
     for key in _TOP_KEYS:
         if key not in data:
             raise ConfigError(f"ontology: missing top-level key {key!r}")
@@ -262,12 +318,18 @@ def parse_ontology(data: Any, path: Path | None = None) -> Ontology:
                 f"ontology: finding {spec.name!r} key 'severities' has {bad[0]!r} with no entry in "
                 "severity_words"
             )
+        bad = [s for s in spec.absent_implies if s not in findings]
+        if bad:
+            raise ConfigError(
+                f"ontology: finding {spec.name!r} key 'absent_implies' names unknown finding {bad[0]!r}"
+            )
     return Ontology(
         findings=findings,
         location_words=location_words,
         device_types=device_types,
         severity_words=severity_words,
         path=path,
+        normal_statements=_parse_normal_statements(data.get("normal_statements"), set(findings)),
     )
 
 

@@ -62,12 +62,55 @@ class Settings(BaseSettings):
     # DICOM network (C-STORE / C-ECHO listener); 0 disables it in ``medvlm serve``.
     dicom_ae_title: str = "MEDVLM"
     dicom_port: int = 0
+    # Calling AE titles allowed to associate, comma-separated (empty: any; set it outside a test bench).
+    dicom_allowed_aes: str = ""
+    # An association that sends nothing for this long is aborted, and at most this many are open at once:
+    # idle peers cannot hold every slot and lock the modalities out (pynetdicom's default is 10, no idle
+    # limit but 60 s of network timeout).
+    dicom_idle_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    dicom_max_associations: int = Field(default=32, ge=1, le=1024)
+
+    # The PACS that holds earlier studies (priors): queried with C-FIND, retrieved with C-GET
+    # (``medvlm.pacs.query``). Empty host: no prior retrieval. We call it as ``dicom_ae_title``.
+    pacs_host: str = ""
+    pacs_port: int = Field(default=104, ge=1, le=65535)
+    pacs_ae_title: str = "ANY-SCP"
+    pacs_timeout_seconds: float = Field(default=30.0, gt=0)
+    priors_max: int = Field(default=3, ge=0, le=50, description="Most recent priors fetched per study.")
+
+    # HL7v2 results out (``service.hl7``): an ORU^R01 per signature and per addendum, over MLLP to this
+    # endpoint (a RIS / EHR interface engine). Empty host: no messages are queued.
+    hl7_host: str = ""
+    hl7_port: int = Field(default=2575, ge=1, le=65535)
+    hl7_sending_application: str = "MEDVLM"
+    hl7_sending_facility: str = ""
+    hl7_receiving_application: str = ""
+    hl7_receiving_facility: str = ""
+    hl7_timeout_seconds: float = Field(default=10.0, gt=0)
+    hl7_retry_seconds: float = Field(default=30.0, gt=0, description="First retry delay; doubles, max 1 h.")
+    hl7_max_attempts: int = Field(default=20, ge=1)
+
+    # Directory sign-on (``service.auth.ldap``): LDAP / Active Directory bind; local accounts still work.
+    # Empty URL: directory sign-on is off. ``ldap_group_roles`` maps group DNs to roles (JSON in the env).
+    ldap_url: str = ""
+    ldap_bind_dn: str = Field(default="", description="Service account for user look-ups; empty: anonymous.")
+    ldap_bind_password: str = ""
+    ldap_user_base: str = ""
+    ldap_user_filter: str = "(uid={username})"  # Active Directory: (sAMAccountName={username})
+    ldap_group_base: str = ""
+    ldap_group_filter: str = "(|(member={dn})(uniqueMember={dn}))"
+    ldap_group_roles: dict[str, str] = Field(default_factory=dict)
+    ldap_timeout_seconds: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEFAULT_SECRET:
             raise ValueError("MEDVLM_SECRET_KEY must be set to a non-default secret outside development")
         return self
+
+    @property
+    def dicom_allowed_ae_list(self) -> list[str]:
+        return [title.strip() for title in self.dicom_allowed_aes.split(",") if title.strip()]
 
     @property
     def store_dir(self) -> Path:

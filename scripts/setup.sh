@@ -2,7 +2,8 @@
 # Creates (or reuses) the project environment in .venv at the repository root.
 #   bash scripts/setup.sh          # the library, CLI, service and UI
 #   bash scripts/setup.sh --test   # plus test tools and the real servers the tests start
-#                                  # (PostgreSQL, Chromium, Orthanc, dicom3tools, dcmtk, poppler)
+#                                  # (PostgreSQL, Chromium, Orthanc, dicom3tools, dcmtk, poppler,
+#                                  #  slapd + ldap-utils, nginx)
 # Works on a fresh Debian 12 machine with Python 3.11; installs system packages when run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +30,7 @@ apt_install() {
 
 "$python" -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 [ "$want_test" = 1 ] && apt_install postgresql chromium dicom3tools dcmtk poppler-utils fonts-dejavu-core \
-  orthanc orthanc-dicomweb iproute2
+  orthanc orthanc-dicomweb iproute2 slapd ldap-utils nginx openssl systemd
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 pip=(.venv/bin/python -m pip --disable-pip-version-check -q)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 
 from medvlm.db import get_engine
 from medvlm.service import connection_balance
+from medvlm.service.api.errors import install_error_handlers
 from medvlm.service.api.read_sessions import reads_engine
 from medvlm.service.api.routes import (
     api_keys,
@@ -21,14 +22,16 @@ from medvlm.service.api.routes import (
     instances,
     jobs,
     ops,
+    priors,
     reports,
     studies,
     users,
 )
+from medvlm.service.auth.lockout import AddressLimiter
 from medvlm.service.config import service_settings
-from medvlm.service.errors import install_error_handlers
 from medvlm.service.jobs.drafter import Drafter, drafter_source
 from medvlm.service.metrics import install_metrics
+from medvlm.service.security_headers import SecurityHeaders
 from medvlm.service.studies.worklist_cache import WorklistCache
 from medvlm.settings import Settings
 
@@ -37,7 +40,7 @@ API_PREFIX = "/api/v1"
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for module in (auth, users, api_keys, studies, instances, reports, jobs, corrections, dicomweb):
+    for module in (auth, users, api_keys, studies, priors, instances, reports, jobs, corrections, dicomweb):
         router.include_router(module.router)
     return router
 
@@ -64,6 +67,10 @@ def create_app(settings: Settings | None = None, *, drafter: Drafter | None = No
         title="MedVLM",
         version="1.0.0",
         description="On-prem radiology report drafting: worklist, review, sign-off, exports.",
+        # Swagger UI and ReDoc load their scripts from a public CDN onto the origin that holds the session
+        # token: not served. The schema stays at /openapi.json for integrators' own tools.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = get_engine(settings.resolved_database_url)
@@ -72,11 +79,13 @@ def create_app(settings: Settings | None = None, *, drafter: Drafter | None = No
     app.state.drafter: Callable[[], Drafter | None] = source  # type: ignore[misc]
     app.state.wake = threading.Event()  # set when jobs are queued; in-process workers wait on it
     app.state.metrics = install_metrics(app)
+    app.state.login_limiter = AddressLimiter()  # failed logins per client address (``auth.lockout``)
     megabytes = settings.worklist_cache_mb
     app.state.worklist_cache = WorklistCache(megabytes * 1024 * 1024) if megabytes else None
     balance = connection_balance.installed()
     if balance is not None:  # one of several API processes (``service.processes``)
         app.add_middleware(connection_balance.ReleaseExcessConnections, balance=balance)
+    app.add_middleware(SecurityHeaders)  # outermost of ours: error answers get the headers too
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(api_router())

@@ -1,6 +1,11 @@
-"""The service reuses ``medvlm.settings`` and adds one rule: no default secret outside development."""
+"""The service reuses ``medvlm.settings`` and adds one rule: no default secret outside development, and
+in development the public default is never used to sign: a random secret is kept in the data folder
+instead (tokens forged with the published default are refused everywhere)."""
 
 from __future__ import annotations
+
+import os
+import secrets
 
 from medvlm.errors import ConfigError
 from medvlm.settings import DEFAULT_SECRET, Settings, get_settings
@@ -8,8 +13,27 @@ from medvlm.settings import DEFAULT_SECRET, Settings, get_settings
 MIN_SECRET_LENGTH = 32
 
 
+def _development_secret(settings: Settings) -> str:
+    """A random secret made once per data folder (0600), shared by every process serving that folder."""
+    path = settings.data_dir / "development-secret.key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_text().strip()
+        if len(secret) >= MIN_SECRET_LENGTH:
+            return secret
+        raise ConfigError(f"{path} holds no usable secret: delete it to have a new one made") from None
+    secret = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret
+
+
 def service_settings(settings: Settings | None = None) -> Settings:
     settings = settings or get_settings()
+    if settings.environment == "development" and settings.secret_key == DEFAULT_SECRET:
+        return settings.model_copy(update={"secret_key": _development_secret(settings)})
     if settings.environment != "development":
         if settings.secret_key == DEFAULT_SECRET:
             raise ConfigError(
@@ -21,4 +45,7 @@ def service_settings(settings: Settings | None = None) -> Settings:
                 f"MEDVLM_SECRET_KEY is {len(settings.secret_key)} characters; at least "
                 f"{MIN_SECRET_LENGTH} are needed outside development"
             )
+    from medvlm.service.auth.ldap import check_directory_settings
+
+    check_directory_settings(settings)
     return settings

@@ -7,7 +7,9 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from medvlm.db import get_engine, migrate
-from medvlm.db import tables as _tables  # noqa: F401  (registers every table)
+from medvlm.db.migrations_config import migration_folders
+
+migration_folders()  # registers every layer's tables on SQLModel.metadata
 
 
 def _schema_diff(url: str) -> list:

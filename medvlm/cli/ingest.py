@@ -51,10 +51,11 @@ def ingest_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a summary."),
 ) -> None:
     """Ingest DICOM into the study store and the index."""
-    from medvlm.dicom.ingest import ingest_paths
+    from medvlm.service.intake.intake import Actor, intake
 
-    try:
-        report = ingest_paths(paths, settings=ready_settings(), progress=not as_json)
+    try:  # through the service's intake: the same checks and an audit row per study, as for an upload
+        actor = Actor(f"cli:{_os_user()}", "cli")
+        report = intake(ready_settings(), actor, paths, progress=not as_json)
     except MedVLMError as exc:
         raise fail(exc) from exc
     if as_json:
@@ -62,10 +63,21 @@ def ingest_command(
     else:
         for rejection in report.rejected:
             typer.echo(f"rejected: {rejection.path}: {rejection.reason}", err=True)
+        for conflict in report.conflict_reasons:
+            typer.echo(f"conflict: {conflict.path}: {conflict.reason}", err=True)
         typer.echo(f"ingested {report.ingested}, duplicates {report.duplicates}, "
                    f"conflicts {report.conflicts}, rejected {len(report.rejected)}; "
                    f"studies: {len(report.study_instance_uids)}")
     raise typer.Exit(1 if report.rejected else 0)
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container): the audit still says it was the CLI
+        return "unknown"
 
 
 def studies_command() -> None:
@@ -73,10 +85,10 @@ def studies_command() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from medvlm.dicom.queries import list_studies
+    from medvlm.dicom.queries import indexed_studies
 
     try:
-        rows = list_studies(ready_settings())
+        rows = indexed_studies(ready_settings())
     except MedVLMError as exc:
         raise fail(exc) from exc
     table = Table(title=f"{len(rows)} studies")
@@ -99,15 +111,15 @@ def show_command(
     window: str | None = typer.Option(None, "--window", help="VOI window CENTER,WIDTH for the preview."),
 ) -> None:
     """Summarise one study; optionally render a PNG preview of its first image."""
-    from medvlm.dicom.queries import study_detail
+    from medvlm.dicom.queries import indexed_study
 
     parsed_window = _parse_window(window)
     try:
-        detail = study_detail(ready_settings(), study_uid)
+        detail = indexed_study(ready_settings(), study_uid)
         typer.echo(detail.summary())
         if png is not None:
             from medvlm.dicom.pixels import read_dataset
-            from medvlm.dicom.render import render_png
+            from medvlm.dicom.png import render_png
 
             first = detail.first_instance()
             png.write_bytes(render_png(read_dataset(first.path), window=parsed_window))

@@ -24,9 +24,10 @@ def _log_associations() -> None:
     """One line per association and per refused instance on stderr (pynetdicom's own chatter stays off)."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log = logging.getLogger("medvlm.pacs")
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
+    for name in ("medvlm.pacs", "medvlm.service.dicom_listener"):
+        log = logging.getLogger(name)
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
 
 
 @pacs_app.command("listen")
@@ -38,12 +39,12 @@ def listen_command(
     no_queue: bool = typer.Option(False, "--no-queue", help="Store only; do not queue draft jobs."),
 ) -> None:
     """Run the C-ECHO / C-STORE listener until interrupted; received studies are queued for drafting."""
-    from medvlm.pacs.scp import start_listener
+    from medvlm.service.dicom_listener.listener import start_dicom_listener
 
     try:
         settings = ready_settings()
         _log_associations()
-        handle = start_listener(settings, ae_title=ae_title, host=host, port=port,
+        handle = start_dicom_listener(settings, ae_title=ae_title, host=host, port=port,
                                 allowed_calling_aes=allow, queue_drafts=not no_queue)
     except MedVLMError as exc:
         raise fail(exc) from exc

@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from medvlm.compliance.policy import Role
+
 if TYPE_CHECKING:
     from medvlm.settings import Settings
 
-ROLES = ("radiologist", "researcher", "admin", "integration")
+# The access policy's roles that a person's account may hold: integrations use API keys, not accounts.
+ROLES = tuple(role.value for role in Role if role != Role.INTEGRATION)
 
 
 def serve_command(
@@ -52,7 +55,7 @@ def serve_command(
     from medvlm.db import get_engine, migrate
     from medvlm.service.app import create_app
     from medvlm.service.jobs import queue
-    from medvlm.service.jobs.listen import start_listener
+    from medvlm.service.jobs.listen import start_wakeup_listener
     from medvlm.service.jobs.worker import Worker
     from medvlm.service.processes import check_port_free
     from medvlm.settings import get_settings
@@ -61,6 +64,13 @@ def serve_command(
     app = create_app(settings)  # refuses unsafe secrets before anything starts
     check_port_free(host, port)
     migrate(settings.resolved_database_url)
+    from medvlm.dicom.cleanup import clean_store
+
+    cleaned = clean_store(settings)  # what a killed process left: .part files, orphans, rows without files
+    if cleaned.changed:
+        typer.echo(f"store cleanup: removed {len(cleaned.partial_files)} partial and "
+                   f"{len(cleaned.orphan_files)} orphan file(s), {len(cleaned.rows_without_files)} "
+                   "row(s) without a file", err=True)
     engine = get_engine(settings.resolved_database_url)
     if engine.dialect.name == "sqlite":
         if workers > 1:
@@ -74,7 +84,7 @@ def serve_command(
     dicom = None
     dicom_port = settings.dicom_port if dicom_port is None else dicom_port
     if dicom_port:  # a modality or PACS sends here; the studies are queued for drafting like uploads
-        from medvlm.pacs.scp import start_listener as start_dicom_listener
+        from medvlm.service.dicom_listener.listener import start_dicom_listener
 
         dicom = start_dicom_listener(
             settings, ae_title=dicom_ae_title or settings.dicom_ae_title, host=host, port=dicom_port
@@ -95,8 +105,14 @@ def serve_command(
         threads.append(threading.Thread(target=drafter.warm, daemon=True, name="model-warm-up"))
     for thread in threads:
         thread.start()
+    from medvlm.service.hl7.sender import start_sender
+
+    hl7 = start_sender(engine, settings, stop)  # signed reports to the RIS, when MEDVLM_HL7_HOST is set
+    if hl7 is not None:
+        threads.append(hl7)
+        typer.echo(f"HL7 results to {settings.hl7_host}:{settings.hl7_port} (MLLP)")
     if workers:  # uploads handled by other API processes wake these workers through PostgreSQL
-        listener = start_listener(engine, app.state.wake, stop)
+        listener = start_wakeup_listener(engine, app.state.wake, stop)
         if listener is not None:
             threads.append(listener)
     typer.echo(

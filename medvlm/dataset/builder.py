@@ -28,8 +28,8 @@ from medvlm.findings import NO_FINDING, Finding, Presence
 from medvlm.ontology import Ontology, load_ontology
 from medvlm.synth import GENERATOR
 from medvlm.synth.atlas import Atlas, load_atlas
+from medvlm.synth.compose import render_film
 from medvlm.synth.dicom_writer import StudyIdentity, write_dicom
-from medvlm.synth.render import render_film
 
 ReportSource = Literal["iu", "template", "mixed"]
 MIN_SIZE, MAX_SIZE = 64, 2048

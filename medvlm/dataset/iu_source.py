@@ -16,8 +16,8 @@ from medvlm.corpus.iu import IUReport, mesh_findings
 from medvlm.findings import NO_FINDING, Finding, Presence
 from medvlm.labeler import label_report
 from medvlm.ontology import Ontology
+from medvlm.synth.compose import RENDERABLE
 from medvlm.synth.devices import DEVICES
-from medvlm.synth.render import RENDERABLE
 
 
 @dataclass(frozen=True)

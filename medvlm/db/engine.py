@@ -20,8 +20,6 @@ from sqlmodel import Session, create_engine
 
 from medvlm.settings import get_settings
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-
 # A pooled connection idle this long is pinged before use. ``pool_pre_ping`` pinged on every checkout: one
 # more round trip per API request, about a tenth of a request's CPU under load.
 IDLE_PING_SECONDS = 5.0
@@ -83,12 +81,10 @@ def get_engine(url: str | None = None) -> Engine:
 def migrate(url: str | None = None, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision`` with Alembic (idempotent)."""
     from alembic import command
-    from alembic.config import Config
 
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.attributes["engine"] = get_engine(url)
-    command.upgrade(cfg, revision)
+    from medvlm.db.migrations_config import alembic_config
+
+    command.upgrade(alembic_config(get_engine(url)), revision)
 
 
 @contextmanager

@@ -87,7 +87,57 @@ def add_instances(session: Session, items: list[NewInstance]) -> None:
             session.execute(insert(table), rows)  # parents first: foreign keys are checked per statement
 
 
-def add_conflict(session: Session, *, sop_uid: str, sha256: str, stored_sha256: str, source: str) -> None:
-    detail = f"already stored with sha256 {stored_sha256}; these bytes were not stored"
+def indexed_hashes(session: Session, hashes: list[str]) -> set[str]:
+    """Those of ``hashes`` that some instance row points at."""
+    if not hashes:
+        return set()
+    rows = session.exec(select(Instance.sha256).where(col(Instance.sha256).in_(hashes))).all()
+    return set(rows)
+
+
+def _who(patient: tuple[str, str]) -> str:
+    pid, issuer = patient
+    return f"patient {pid or '(no ID)'}" + (f" (issuer {issuer})" if issuer else "")
+
+
+def identity_conflicts(session: Session, infos: list[InstanceInfo]) -> list[str | None]:
+    """Per instance of ``infos``: why it cannot be indexed (None: it can), for instances whose study
+    belongs to another patient or whose series belongs to another study (in the index, or earlier in
+    ``infos``).
+
+    Reusing the existing row would file one patient's image under another's study: a conflict, never a
+    merge. The first to arrive keeps the UID; the other instance is recorded as a conflict, not stored.
+    """
+    if not infos:
+        return []
+    study_uids = sorted({i.study_instance_uid for i in infos})
+    series_uids = sorted({str(i.series["series_instance_uid"]) for i in infos})
+    study_owner: dict[str, tuple[str, str]] = {
+        uid: (pid, issuer) for uid, pid, issuer in session.exec(
+            select(Study.study_instance_uid, Patient.patient_id, Patient.issuer)
+            .join(Patient, col(Patient.id) == col(Study.patient_pk))
+            .where(col(Study.study_instance_uid).in_(study_uids))).all()}
+    series_owner: dict[str, str] = {
+        uid: study for uid, study in session.exec(
+            select(Series.series_instance_uid, Series.study_instance_uid)
+            .where(col(Series.series_instance_uid).in_(series_uids))).all()}
+    clashes: list[str | None] = []
+    for info in infos:
+        patient = (str(info.patient["patient_id"]), str(info.patient["issuer"]))
+        study, series = info.study_instance_uid, str(info.series["series_instance_uid"])
+        owner = study_owner.get(study, patient)
+        series_study = series_owner.get(series, study)
+        if owner != patient:
+            clashes.append(f"study {study} belongs to {_who(owner)}, this instance names {_who(patient)}")
+        elif series_study != study:
+            clashes.append(f"series {series} belongs to study {series_study}, this instance names study "
+                           f"{study}")
+        else:  # stored: the UIDs are now this patient's and this study's
+            clashes.append(None)
+            study_owner[study], series_owner[series] = patient, study
+    return clashes
+
+
+def add_conflict(session: Session, *, sop_uid: str, sha256: str, source: str, detail: str) -> None:
     session.add(IngestEvent(kind="conflict", sop_instance_uid=sop_uid, sha256=sha256, source=source,
                             detail=detail))

@@ -8,6 +8,7 @@ from sqlmodel import Session, col, func, select
 
 from medvlm.db import get_engine
 from medvlm.db.models import Instance, Patient, Series, Study
+from medvlm.dicom.study_order import study_instances
 from medvlm.errors import NotFoundError
 from medvlm.settings import Settings
 
@@ -26,7 +27,7 @@ class StudyRow:
 
 
 @dataclass
-class StudyDetail:
+class IndexedStudy:
     study: Study
     patient: Patient
     series: list[tuple[Series, list[Instance]]] = field(default_factory=list)
@@ -54,7 +55,7 @@ class StudyDetail:
         return "\n".join(lines)
 
 
-def list_studies(settings: Settings) -> list[StudyRow]:
+def indexed_studies(settings: Settings) -> list[StudyRow]:
     with Session(get_engine(settings.resolved_database_url)) as session:
         counts = session.exec(
             select(Series.study_instance_uid, Series.modality, func.count(col(Instance.sop_instance_uid)))
@@ -76,7 +77,7 @@ def list_studies(settings: Settings) -> list[StudyRow]:
         return result
 
 
-def study_detail(settings: Settings, study_uid: str) -> StudyDetail:
+def indexed_study(settings: Settings, study_uid: str) -> IndexedStudy:
     with Session(get_engine(settings.resolved_database_url), expire_on_commit=False) as session:
         study = session.get(Study, study_uid)
         if study is None:
@@ -84,14 +85,9 @@ def study_detail(settings: Settings, study_uid: str) -> StudyDetail:
                                 "(`medvlm studies` lists them)")
         patient = session.get(Patient, study.patient_pk)
         assert patient is not None
-        detail = StudyDetail(study=study, patient=patient)
-        order = (col(Series.series_number), col(Series.series_instance_uid))
-        series_rows = session.exec(select(Series).where(Series.study_instance_uid == study_uid)
-                                   .order_by(*order)).all()
-        for series in series_rows:
-            instances = session.exec(select(Instance).where(Instance.series_instance_uid
-                                                            == series.series_instance_uid)
-                                     .order_by(col(Instance.instance_number),
-                                               col(Instance.sop_instance_uid))).all()
-            detail.series.append((series, list(instances)))
+        detail = IndexedStudy(study=study, patient=patient)
+        for instance, series in session.exec(study_instances(study_uid)).all():
+            if not detail.series or detail.series[-1][0].series_instance_uid != series.series_instance_uid:
+                detail.series.append((series, []))
+            detail.series[-1][1].append(instance)
         return detail

@@ -1,5 +1,9 @@
 """Content-addressed store of original DICOM files: ``<root>/ab/cd/<sha256>.dcm``.
 
+The address is the SHA-256 of the data set, *not* of the whole file: the file meta header (group 0002)
+says how the bytes travelled (source AE, implementation, transfer details) and differs between an HTTP
+upload and a C-STORE of the same instance, which must still be one instance (``content_sha256``).
+
 A file reaches its final name only whole: it is written to a temporary file in the same folder,
 fsynced, renamed over (atomic on POSIX), and the folder is fsynced, all before the database row that
 points at it is committed. A crash therefore leaves at worst an orphan file, never a row without its
@@ -22,6 +26,31 @@ _HEX = set("0123456789abcdef")
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def dataset_offset(data: bytes) -> int:
+    """Where the data set starts: after the preamble and the file meta group (0002), always explicit VR
+    little endian (PS3.10 7.1). Walked element by element, since a group length may be absent or wrong."""
+    offset = 132 if len(data) >= 132 and data[128:132] == b"DICM" else 0
+    while offset + 8 <= len(data) and int.from_bytes(data[offset:offset + 2], "little") == 0x0002:
+        vr = data[offset + 4:offset + 6]
+        if vr in (b"OB", b"OW", b"OF", b"SQ", b"UT", b"UN", b"UC", b"UR", b"OD", b"OL", b"OV"):
+            if offset + 12 > len(data):
+                break
+            length = int.from_bytes(data[offset + 8:offset + 12], "little")
+            header = 12
+        else:
+            length = int.from_bytes(data[offset + 6:offset + 8], "little")
+            header = 8
+        if length == 0xFFFFFFFF or offset + header + length > len(data):
+            break  # not a meta group we can walk: hash from here
+        offset += header + length
+    return offset
+
+
+def content_sha256(data: bytes) -> str:
+    """The instance's content address: SHA-256 of the data set without the file meta header."""
+    return hashlib.sha256(memoryview(data)[dataset_offset(data):]).hexdigest()
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -50,10 +79,15 @@ class StudyStore:
 
     def put(self, data: bytes, sha256: str | None = None) -> Path:
         """Store ``data`` durably under its hash (no-op when already present); returns the final path."""
-        digest = sha256 or sha256_hex(data)
+        return self.put_new(data, sha256)[0]
+
+    def put_new(self, data: bytes, sha256: str | None = None) -> tuple[Path, bool]:
+        """``put`` that also says whether this call created the file (False: it was already there), so a
+        caller whose database commit then fails removes only what it wrote."""
+        digest = sha256 or content_sha256(data)
         final = self.path(digest)
-        if final.is_file() and final.stat().st_size == len(data):
-            return final
+        if final.is_file():  # whole by construction (renamed into place); same data set, same name
+            return final, False
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=final.parent)
         try:
@@ -67,12 +101,19 @@ class StudyStore:
             Path(tmp_name).unlink(missing_ok=True)
             raise
         _fsync_dir(final.parent)
-        return final
+        return final, True
+
+    def remove(self, sha256: str) -> None:
+        """Delete a stored original (an orphan whose rows were never committed)."""
+        path = self.path(sha256)
+        if path.exists():
+            path.chmod(0o644)
+            path.unlink(missing_ok=True)
 
     def verify(self, sha256: str) -> bool:
         """True when the stored file exists and still hashes to its name."""
         path = self.path(sha256)
-        return path.is_file() and sha256_hex(path.read_bytes()) == sha256
+        return path.is_file() and content_sha256(path.read_bytes()) == sha256
 
     def files(self) -> list[Path]:
         """Every stored original (temporary files excluded), for checks and maintenance."""

@@ -8,6 +8,8 @@ are rejected: there is nothing in them to draft a report from.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,11 +96,47 @@ class InstanceInfo:
         return str(self.study["study_instance_uid"])
 
 
+# PS3.5 9.1: digits and dots, no empty component. Leading zeros (invalid, but written by some devices) pass:
+# what matters here is that a UID is safe as a path segment, a URL and a key.
+_UID = re.compile(r"[0-9]+(\.[0-9]+)*")
+
+
 def _uid(ds: Dataset, keyword: str) -> str:
-    value = str(ds.get(keyword, "")).strip().rstrip("\x00")
+    value = str(ds.get(keyword, "")).strip().rstrip("\x00").strip()
     if not value or len(value) > 64:
         raise DicomError(f"{keyword} must be a UID of 1 to 64 characters, got {value[:80]!r}")
+    if not _UID.fullmatch(value):
+        raise DicomError(f"{keyword} is not a DICOM UID (digits and dots only): {value[:80]!r}")
     return value
+
+
+def _finite(ds: Dataset, keyword: str, default: float) -> float:
+    """Rescale slope / intercept: a value that is not a finite number would turn every pixel into NaN."""
+    value = _first_float(ds, keyword)
+    if value is None and str(ds.get(keyword, "") or "").strip():
+        raise DicomError(f"{keyword} must be a number, got {str(ds.get(keyword))[:40]!r}")
+    if value is None:
+        return default
+    if not math.isfinite(value):
+        raise DicomError(f"{keyword} must be a finite number, got {value}")
+    return value or default  # 0 was always read as "absent" (the index keeps 1.0 then)
+
+
+def _window(ds: Dataset, keyword: str) -> float | None:
+    """A non-finite window value is dropped like a malformed one: the viewer falls back to min/max."""
+    value = _first_float(ds, keyword)
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _check_palette(ds: Dataset) -> None:
+    """PALETTE COLOR needs its lookup tables, or no frame can ever be shown (PS3.3 C.7.6.3.1.5)."""
+    if str(ds.get("PhotometricInterpretation", "")).strip() != "PALETTE COLOR":
+        return
+    missing = [f"{c}PaletteColorLookupTable{part}" for c in ("Red", "Green", "Blue")
+               for part in ("Descriptor", "Data") if f"{c}PaletteColorLookupTable{part}" not in ds
+               and not (part == "Data" and f"Segmented{c}PaletteColorLookupTableData" in ds)]
+    if missing:
+        raise DicomError(f"PALETTE COLOR image without its lookup table: missing {', '.join(missing)}")
 
 
 def _sop_class_name(uid: str) -> str:
@@ -122,6 +160,7 @@ def validate_instance(ds: Dataset, settings: Settings) -> InstanceInfo:
     if missing:
         raise DicomError(f"image pixel module incomplete: missing {', '.join(missing)}")
     check_pixel_limits(ds, settings)
+    _check_palette(ds)
     meta = getattr(ds, "file_meta", None)
     bits_allocated = _int(ds, "BitsAllocated") or 0
     return InstanceInfo(
@@ -146,10 +185,10 @@ def validate_instance(ds: Dataset, settings: Settings) -> InstanceInfo:
                   "bits_allocated": bits_allocated,
                   "bits_stored": _int(ds, "BitsStored", bits_allocated) or bits_allocated,
                   "pixel_representation": _int(ds, "PixelRepresentation", 0) or 0,
-                  "window_center": _first_float(ds, "WindowCenter"),
-                  "window_width": _first_float(ds, "WindowWidth"),
-                  "rescale_slope": _first_float(ds, "RescaleSlope") or 1.0,
-                  "rescale_intercept": _first_float(ds, "RescaleIntercept") or 0.0},
+                  "window_center": _window(ds, "WindowCenter"),
+                  "window_width": _window(ds, "WindowWidth"),
+                  "rescale_slope": _finite(ds, "RescaleSlope", 1.0),
+                  "rescale_intercept": _finite(ds, "RescaleIntercept", 0.0)},
     )
 
 

@@ -4,6 +4,7 @@ Per draft, the labeler's positive statements (present or uncertain) form a set o
 ground truth's positive findings another. ``no_finding`` is left out: it summarises the others.
 
 - CE-F1: micro F1 over (draft, label) pairs; 1.0 when neither side states any positive finding.
+  ``per_finding_ce`` and ``macro_ce_f1`` give it per finding and as a mean over findings.
 - hallucination rate: positive findings stated in drafts that the truth lacks, per draft
   (mean count; ``drafts_with_hallucination`` is the share of drafts with at least one).
 - omission rate: truth positives that the draft does not state as positive (omitted or negated),
@@ -73,3 +74,32 @@ def clinical_scores(stated: Sequence[frozenset[str]], truth: Sequence[frozenset[
         omission_rate=fn / (tp + fn) if tp + fn else 0.0,
         drafts=len(stated),
     )
+
+
+def per_finding_ce(stated: Sequence[frozenset[str]], truth: Sequence[frozenset[str]],
+                   names: Sequence[str]) -> dict[str, dict[str, float | int | None]]:
+    """Per finding: precision, recall and F1 of the drafts' positive statements against the truth
+    (None where undefined: no stated / no true / neither), support (truth positives) and stated count."""
+    if len(stated) != len(truth):
+        raise ValueError(f"{len(stated)} drafts but {len(truth)} ground truths")
+    out: dict[str, dict[str, float | int | None]] = {}
+    for name in names:
+        if name in SUMMARY_LABELS:
+            continue
+        tp = sum(name in s and name in t for s, t in zip(stated, truth, strict=True))
+        n_stated = sum(name in s for s in stated)
+        support = sum(name in t for t in truth)
+        out[name] = {
+            "precision": tp / n_stated if n_stated else None,
+            "recall": tp / support if support else None,
+            "f1": 2 * tp / (n_stated + support) if n_stated + support else None,
+            "support": support,
+            "stated": n_stated,
+        }
+    return out
+
+
+def macro_ce_f1(per_finding: dict[str, dict[str, float | int | None]], min_support: int) -> float | None:
+    """Mean per-finding F1 over findings with at least ``min_support`` truth positives (None if none)."""
+    values = [float(v["f1"] or 0.0) for v in per_finding.values() if int(v["support"] or 0) >= min_support]
+    return sum(values) / len(values) if values else None

@@ -1,5 +1,7 @@
-"""``report.html``: headline metrics, per-finding table, ROC curves (matplotlib PNGs embedded as data
-URIs, also written to ``roc/``) and example drafts beside the reference reports (Jinja2, autoescaped)."""
+"""``report.html``: report generation (the model's own text first, the guarded draft and the baselines
+beside it, the verdict against retrieval, CE-F1 per finding), findings-head metrics per finding, ROC
+curves (matplotlib PNGs embedded as data URIs, also written to ``roc/``) and example drafts beside the
+reference reports (Jinja2, autoescaped)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,18 @@ from typing import Any
 
 from jinja2 import Environment
 
-HEADLINE = ("findings.macro_auroc", "findings.macro_f1", "findings.ece", "report.bleu4", "report.rouge_l",
-            "report.ce_f1", "report.hallucination_rate", "report.omission_rate", "report.raw.ce_f1",
-            "report.raw.hallucination_rate", "report.raw.omission_rate")
+HEADLINE = ("findings.macro_auroc", "findings.macro_f1", "findings.ece")
+# Report columns, the model's own text first (the headline), then the delivered draft, then baselines.
+REPORT_COLUMNS = (("model's own text (guard off)", "report"), ("after the guard", "report.guarded"),
+                  ("baseline: fixed normal report", "baseline.normal"),
+                  ("baseline: nearest train report (retrieval)", "baseline.retrieval"),
+                  ("baseline: findings to template", "baseline.template"))
+REPORT_ROWS = (("CE-F1 (micro)", "ce_f1"), ("CE-F1 (macro)", "ce_f1_macro"),
+               ("CE precision", "ce_precision"), ("CE recall", "ce_recall"),
+               ("hallucinated findings per report", "hallucination_rate"),
+               ("reports with a hallucination", "drafts_with_hallucination"),
+               ("omission rate", "omission_rate"), ("BLEU-4", "bleu4"), ("ROUGE-L", "rouge_l"),
+               ("chrF", "chrf"))
 
 TEMPLATE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>MedVLM evaluation</title>
 <style>
@@ -24,10 +35,27 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top} 
 <h1>MedVLM evaluation</h1>
 <p>Model <code>{{ m.model_version }}</code> on split <b>{{ m.split }}</b> of <code>{{ m.data_dir }}</code>:
 {{ m.n_studies }} studies.</p>
-<h2>Headline metrics</h2>
+<h2>Report generation</h2>
+<p><b>{{ m.get("report.verdict", "") }}</b></p>
+<p>The guard changed {{ fmt(m.get("report.guard_changed")) }} of the drafts. CE scores read each report with
+the labeler and compare its positive findings with the ground truth (the dataset's findings; IU MeSH tags
+for IU reports); the macro CE-F1 averages findings with enough truth positives
+({{ m.get("report.ce_f1_macro_over", []) | join(", ") }}).</p>
+<table><tr><th></th>{% for name, prefix in columns %}<th>{{ name }}</th>{% endfor %}</tr>
+{% for label, key in rows %}<tr><th>{{ label }}</th>{% for name, prefix in columns %}
+<td class=num>{{ fmt(m.get(prefix ~ "." ~ key)) }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+<h2>Report CE-F1 per finding</h2>
+<table><tr><th>finding</th><th>truth positives</th>{% for name, prefix in columns %}<th>{{ name }}</th>
+{% endfor %}</tr>
+{% for label, v in m.get("report.per_finding", {}).items() %}<tr><td>{{ label }}</td>
+<td class=num>{{ v.support }}</td>{% for name, prefix in columns %}
+<td class=num>{{ fmt(m.get(prefix ~ ".per_finding", {}).get(label, {}).get("f1")) }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+<h2>Findings head</h2>
 <table>{% for k in headline %}<tr><th>{{ k }}</th><td class=num>{{ fmt(m.get(k)) }}</td></tr>
 {% endfor %}</table>
-<h2>Per finding</h2>
+<h3>Per finding</h3>
 <table><tr><th>finding</th><th>AUROC</th><th>F1</th><th>true positives</th><th>predicted positives</th></tr>
 {% for label, v in per_finding.items() %}<tr><td>{{ label }}</td><td class=num>{{ fmt(v.auroc) }}</td>
 <td class=num>{{ fmt(v.f1) }}</td><td class=num>{{ v.support }}</td><td class=num>{{ v.predicted }}</td></tr>
@@ -37,9 +65,10 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top} 
 <img alt="ROC {{ label }}" src="data:image/png;base64,{{ data }}">
 {% else %}<p>No finding has both classes in this split.</p>{% endfor %}</div>
 <h2>Example drafts beside the reference</h2>
-<table><tr><th>study</th><th>draft (after the guard)</th><th>reference report</th>
+<table><tr><th>study</th><th>model's own text</th><th>after the guard</th><th>reference report</th>
 <th>positive findings: predicted / truth</th></tr>
 {% for e in examples %}<tr><td>{{ e.study_id }}</td>
+<td><p>{{ e.own_findings }}</p><p><b>Impression:</b> {{ e.own_impression }}</p></td>
 <td><p>{{ e.findings_text }}</p><p><b>Impression:</b> {{ e.impression }}</p>
 <ul>{% for f in e.flags %}<li class=flag>{{ f.kind }}: {{ f.message }}</li>{% endfor %}</ul></td>
 <td><p>{{ e.ref_findings }}</p><p><b>Impression:</b> {{ e.ref_impression }}</p></td>
@@ -87,7 +116,7 @@ def write_report(out_dir: Path, metrics: dict[str, Any], curves: dict[str, tuple
         rocs.append((label, base64.b64encode(png).decode()))
     template = Environment(autoescape=True).from_string(TEMPLATE)
     html = template.render(m=metrics, headline=HEADLINE, per_finding=per_finding, rocs=rocs,
-                           examples=examples, fmt=_fmt)
+                           examples=examples, fmt=_fmt, columns=REPORT_COLUMNS, rows=REPORT_ROWS)
     path = out_dir / "report.html"
     path.write_text(html, encoding="utf-8")
     return path

@@ -8,10 +8,14 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from medvlm.errors import ConfigError, NotFoundError
+from medvlm.evaluation.baselines import image_embeddings, normal_reports, retrieval_reports, template_report
 from medvlm.evaluation.html_report import write_report
 from medvlm.evaluation.scoring import DEFINITIONS, score_findings, score_reports
 from medvlm.findings import NO_FINDING, Presence
+from medvlm.ontology import load_ontology
 from medvlm.registry.resolve import resolve_model_dir
 from medvlm.settings import Settings
 
@@ -31,8 +35,9 @@ def _percentile(values: list[float], q: float) -> float:
 def evaluate_to_folder(model_dir: Path | None, data_dir: Path, split: str = "test",
                        out_dir: Path = Path("eval-out"), limit: int | None = None, *,
                        batch_size: int = 8, progress: bool = True,
-                       settings: Settings | None = None) -> str:
-    """Evaluate and write the two files; returns a short summary for the terminal."""
+                       settings: Settings | None = None, retrieval_pool: int | None = None) -> str:
+    """Evaluate and write the two files; returns a short summary for the terminal. ``retrieval_pool``
+    caps the train studies the retrieval baseline searches (all by default)."""
     from medvlm.dataset.manifest import manifest_hash, read_manifest
     from medvlm.inference.draft import draft_batch
     from medvlm.model import load_bundle
@@ -41,6 +46,8 @@ def evaluate_to_folder(model_dir: Path | None, data_dir: Path, split: str = "tes
         raise ConfigError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     if limit is not None and limit < 1:
         raise ConfigError(f"limit must be a positive number of studies, got {limit}")
+    if retrieval_pool is not None and retrieval_pool < 1:
+        raise ConfigError(f"retrieval_pool must be a positive number of studies, got {retrieval_pool}")
     records = [r for r in read_manifest(Path(data_dir)) if r.split == split]
     if not records:
         raise NotFoundError(f"{data_dir} has no studies in split {split!r}")
@@ -58,9 +65,21 @@ def evaluate_to_folder(model_dir: Path | None, data_dir: Path, split: str = "tes
     }
     findings_metrics, curves = score_findings(bundle.names, [d.findings for d in drafts], truth)
     metrics.update(findings_metrics)
+    ontology = load_ontology()
+    baselines = {
+        "normal": normal_reports(len(records)),
+        "template": [template_report(d.findings, ontology) for d in drafts],
+    }
+    pool = [r for r in read_manifest(Path(data_dir)) if r.split == "train"][:retrieval_pool]
+    retrieved: list[tuple[str, str]] | None = None
+    if pool:
+        retrieved = _retrieve(bundle, records, pool, settings)
+        baselines["retrieval"] = retrieved
+        metrics["baseline.retrieval.pool"] = len(pool)
+    own = [d.generated for d in drafts]
     delivered = [(d.findings_text, d.impression) for d in drafts]
     references = [(r.findings_text, r.impression) for r in records]
-    metrics.update(score_reports(delivered, [d.generated for d in drafts], references, truth))
+    metrics.update(score_reports(own, delivered, references, truth, baselines, ontology))
     totals = [sum(d.timings_ms.values()) for d in drafts]
     metrics["latency_ms.draft_p50"] = statistics.median(totals)
     metrics["latency_ms.draft_p95"] = _percentile(totals, 0.95)
@@ -71,7 +90,8 @@ def evaluate_to_folder(model_dir: Path | None, data_dir: Path, split: str = "tes
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
     examples = [{
-        "study_id": r.study_id, "findings_text": d.findings_text, "impression": d.impression,
+        "study_id": r.study_id, "own_findings": d.generated[0], "own_impression": d.generated[1],
+        "findings_text": d.findings_text, "impression": d.impression,
         "flags": [f.to_dict() for f in d.consistency_flags], "ref_findings": r.findings_text,
         "ref_impression": r.impression, "predicted": _positive(d.findings), "truth": _positive(r.findings),
     } for r, d in list(zip(records, drafts, strict=True))[:EXAMPLES]]
@@ -79,19 +99,38 @@ def evaluate_to_folder(model_dir: Path | None, data_dir: Path, split: str = "tes
     return _summary(metrics, out_dir / "metrics.json", html)
 
 
+def _retrieve(bundle: Any, records: list, pool: list, settings: Settings | None) -> list[tuple[str, str]]:
+    """The retrieval baseline's report for each record (see ``medvlm.evaluation.baselines``)."""
+    from medvlm.inference.inputs import load_study
+
+    def embed(items: list) -> torch.Tensor:
+        images = torch.stack([load_study(r.files, bundle.image_size, settings).image for r in items])
+        return image_embeddings(bundle, images)
+
+    return retrieval_reports(embed(records), embed(pool), [(r.findings_text, r.impression) for r in pool])
+
+
 def _summary(m: dict[str, Any], metrics_path: Path, html: Path) -> str:
     def f(key: str) -> str:
         value = m.get(key)
         return "n/a" if value is None else f"{value:.3f}"
 
+    def row(name: str, prefix: str) -> str:
+        return (f"{name:<30}CE-F1 {f(prefix + '.ce_f1')} (macro {f(prefix + '.ce_f1_macro')})  "
+                f"hallucination {f(prefix + '.hallucination_rate')}/report  "
+                f"omission {f(prefix + '.omission_rate')}  BLEU-4 {f(prefix + '.bleu4')}  "
+                f"ROUGE-L {f(prefix + '.rouge_l')}  chrF {f(prefix + '.chrf')}")
+
+    rows = [("model's own text (guard off)", "report"), ("after the guard", "report.guarded")]
+    rows += [(f"baseline: {b}", f"baseline.{b}") for b in ("normal", "retrieval", "template")
+             if f"baseline.{b}.ce_f1" in m]
     return "\n".join([
         f"model {m['model_version']} on {m['n_studies']} {m['split']} studies",
         f"findings: macro-AUROC {f('findings.macro_auroc')}  macro-F1 {f('findings.macro_f1')}  "
         f"ECE {f('findings.ece')}",
-        f"report:   CE-F1 {f('report.ce_f1')}  hallucination {f('report.hallucination_rate')}/draft  "
-        f"omission {f('report.omission_rate')}  BLEU-4 {f('report.bleu4')}  ROUGE-L {f('report.rouge_l')}",
-        f"raw model text (before the guard): CE-F1 {f('report.raw.ce_f1')}  "
-        f"hallucination {f('report.raw.hallucination_rate')}/draft  omission {f('report.raw.omission_rate')}",
+        *(row(name, prefix) for name, prefix in rows),
+        f"the guard changed {f('report.guard_changed')} of drafts",
+        f"verdict: {m['report.verdict']}",
         f"latency: draft p50 {m['latency_ms.draft_p50']:.0f} ms",
         f"wrote {metrics_path} and {html}",
     ])

@@ -1,7 +1,8 @@
 """Score drafts against a dataset's ground truth: the numbers that go into ``metrics.json``.
 
-Keys are flat, as in the model card (``findings.macro_auroc``, ``report.ce_f1``, ...). Report metrics are
-given for the delivered drafts (after the guard) and, under ``report.raw.*``, for the model's own text.
+Keys are flat, as in the model card (``findings.macro_auroc``, ``report.ce_f1``, ...). ``report.*`` scores
+the model's own text (guard off; the same definition as training's ``report.ce_f1``), ``report.guarded.*``
+the delivered drafts, ``baseline.<name>.*`` the baselines of ``medvlm.evaluation.baselines``.
 """
 
 from __future__ import annotations
@@ -11,24 +12,37 @@ from typing import Any
 
 import numpy as np
 
-from medvlm.evaluation.classification import expected_calibration_error, macro, roc_points, score_labels
-from medvlm.evaluation.clinical import clinical_scores, positive_labels
-from medvlm.evaluation.text import corpus_bleu, mean_rouge_l
+from medvlm.evaluation.classification import expected_calibration_error, f1, macro, roc_points, score_labels
+from medvlm.evaluation.clinical import clinical_scores, macro_ce_f1, per_finding_ce, positive_labels
+from medvlm.evaluation.text import corpus_bleu, corpus_chrf, mean_rouge_l
 from medvlm.findings import NO_FINDING, Finding, Presence
 from medvlm.ontology import Ontology, load_ontology
+
+# Findings with fewer truth positives than this are left out of the macro CE-F1 (their F1 is noise).
+MIN_SUPPORT = 10
 
 DEFINITIONS = {
     "findings.macro_auroc": "mean per-finding AUROC over findings whose truth has both classes",
     "findings.macro_f1": "mean per-finding F1 at the model's thresholds over findings with a true or "
                          "predicted positive",
     "findings.ece": "expected calibration error over every (study, finding) probability, 10 equal bins",
-    "report.bleu4": "corpus BLEU-4 of findings+impression against the reference report, no smoothing",
-    "report.rouge_l": "mean ROUGE-L F1 of findings+impression against the reference report",
-    "report.ce_f1": "micro F1 of positive findings the labeler reads in the draft vs the ground truth "
-                    "(no_finding excluded)",
-    "report.hallucination_rate": "positive findings stated in drafts that the truth lacks, per draft",
-    "report.omission_rate": "truth positives the draft omits or negates, over all truth positives",
-    "report.raw.*": "the same for the model's text before the consistency guard",
+    "report.*": "the model's own text (guard off): the headline report-generation figures",
+    "report.guarded.*": "the same for the delivered draft, after the consistency guard",
+    "report.guard_changed": "share of drafts whose text the guard changed",
+    "baseline.normal.*": "one fixed normal report for every study",
+    "baseline.retrieval.*": "the report of the nearest train study by the model's own image embedding",
+    "baseline.template.*": "the model's predicted findings written with the ontology's phrases",
+    "*.bleu4": "corpus BLEU-4 of findings+impression against the reference report (sacrebleu, 13a, "
+               "lower-cased, no smoothing)",
+    "*.rouge_l": "mean ROUGE-L F1 of findings+impression against the reference report (rouge-score)",
+    "*.chrf": "corpus chrF2 of findings+impression against the reference report (sacrebleu)",
+    "*.ce_f1": "micro F1 of positive findings the labeler reads in the report vs the ground truth (the "
+               "dataset's findings: IU MeSH tags for IU reports; no_finding excluded)",
+    "*.ce_f1_macro": f"mean per-finding CE-F1 over findings with >= {MIN_SUPPORT} truth positives",
+    "*.per_finding": "per finding: CE precision, recall, F1, truth positives (support), stated positives",
+    "*.hallucination_rate": "positive findings stated in reports that the truth lacks, per report",
+    "*.omission_rate": "truth positives the report omits or negates, over all truth positives",
+    "report.verdict": "whether the model's own text beats retrieval on CE-F1 and hallucination",
 }
 
 
@@ -62,12 +76,7 @@ def predicted_matrix(names: Sequence[str], predicted: Sequence[Sequence[Finding]
 
 
 def _f1_from_predictions(truth: np.ndarray, pred: np.ndarray) -> list[float | None]:
-    out: list[float | None] = []
-    for j in range(truth.shape[1]):
-        t, p = truth[:, j], pred[:, j]
-        tp, fp, fn = int((t & p).sum()), int(((1 - t) & p).sum()), int((t & (1 - p)).sum())
-        out.append(None if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn))
-    return out
+    return [f1(truth[:, j], pred[:, j]) for j in range(truth.shape[1])]
 
 
 def score_findings(names: Sequence[str], predicted: Sequence[Sequence[Finding]],
@@ -79,8 +88,8 @@ def score_findings(names: Sequence[str], predicted: Sequence[Sequence[Finding]],
     scores = score_labels(names, t, p)
     f1s = _f1_from_predictions(t, decided)
     per_finding = {
-        s.label: {"auroc": s.auroc, "f1": f1, "support": s.support, "predicted": int(decided[:, j].sum())}
-        for j, (s, f1) in enumerate(zip(scores, f1s, strict=True))
+        s.label: {"auroc": s.auroc, "f1": value, "support": s.support, "predicted": int(decided[:, j].sum())}
+        for j, (s, value) in enumerate(zip(scores, f1s, strict=True))
     }
     metrics = {
         "findings.macro_auroc": macro([s.auroc for s in scores]),
@@ -98,20 +107,66 @@ def _stated(texts: Sequence[str], ontology: Ontology) -> list[frozenset[str]]:
     return [positive_labels(label_report(text, ontology)) for text in texts]
 
 
-def score_reports(drafts: Sequence[tuple[str, str]], raw: Sequence[tuple[str, str]],
+def _joined(reports: Sequence[tuple[str, str]]) -> list[str]:
+    return [f"{a} {b}".strip() for a, b in reports]
+
+
+def score_report_set(reports: Sequence[tuple[str, str]], references: Sequence[tuple[str, str]],
+                     truth_sets: Sequence[frozenset[str]], ontology: Ontology,
+                     min_support: int = MIN_SUPPORT) -> dict[str, Any]:
+    """Text and clinical-efficacy scores of one set of reports, keys without a prefix."""
+    texts, refs = _joined(reports), _joined(references)
+    stated = _stated(texts, ontology)
+    clinical = clinical_scores(stated, truth_sets)
+    per_finding = per_finding_ce(stated, truth_sets, ontology.names)
+    out: dict[str, Any] = {k.removeprefix("report."): v for k, v in clinical.as_metrics().items()}
+    out["ce_f1_macro"] = macro_ce_f1(per_finding, min_support)
+    out["ce_f1_macro_over"] = sorted(k for k, v in per_finding.items()
+                                     if int(v["support"] or 0) >= min_support)
+    out["per_finding"] = per_finding
+    out["bleu4"] = corpus_bleu(texts, refs)
+    out["rouge_l"] = mean_rouge_l(texts, refs)
+    out["chrf"] = corpus_chrf(texts, refs)
+    return out
+
+
+def verdict(own: dict[str, Any], retrieval: dict[str, Any] | None) -> str:
+    """One plain sentence: does the model's own text beat retrieval on CE-F1 and on hallucination?"""
+    if retrieval is None:
+        return "no retrieval baseline was run (no train studies in the dataset)"
+    better_f1 = own["ce_f1"] > retrieval["ce_f1"]
+    fewer = own["hallucination_rate"] <= retrieval["hallucination_rate"]  # a tie at zero is not a loss
+    figures = (f"CE-F1 {own['ce_f1']:.3f} vs {retrieval['ce_f1']:.3f}, hallucinated findings per draft "
+               f"{own['hallucination_rate']:.3f} vs {retrieval['hallucination_rate']:.3f}")
+    if better_f1 and fewer:
+        return f"the model's own text beats retrieval on CE-F1 and on hallucination ({figures})"
+    lost = " and ".join(n for n, ok in (("CE-F1", better_f1), ("hallucination", fewer)) if not ok)
+    return (f"NOT A REPORT GENERATOR YET: the model's own text does not beat retrieval (the nearest train "
+            f"study's report) on {lost} ({figures})")
+
+
+def score_reports(own: Sequence[tuple[str, str]], guarded: Sequence[tuple[str, str]],
                   references: Sequence[tuple[str, str]], truth: Sequence[Sequence[Finding]],
-                  ontology: Ontology | None = None) -> dict[str, float]:
-    """Text and clinical-efficacy metrics; each draft and reference is (findings section, impression)."""
+                  baselines: dict[str, Sequence[tuple[str, str]]] | None = None,
+                  ontology: Ontology | None = None, min_support: int = MIN_SUPPORT) -> dict[str, Any]:
+    """Flat metrics: ``report.*`` the model's own text (the headline), ``report.guarded.*`` the delivered
+    drafts after the guard, ``report.guard_changed`` the share of drafts the guard changed,
+    ``baseline.<name>.*`` each baseline, ``report.verdict`` the comparison with retrieval. Each report is
+    (findings section, impression)."""
+    if not (len(own) == len(guarded) == len(references) == len(truth)):
+        raise ValueError(f"{len(own)} own drafts, {len(guarded)} guarded drafts, {len(references)} "
+                         f"references and {len(truth)} ground truths: expected one of each per study")
     ontology = ontology or load_ontology()
-    join = [f"{a} {b}".strip() for a, b in drafts]
-    refs = [f"{a} {b}".strip() for a, b in references]
     truth_sets = [positive_labels(f) for f in truth]
-    metrics: dict[str, float] = {"report.bleu4": corpus_bleu(join, refs)}
-    metrics["report.rouge_l"] = mean_rouge_l(join, refs)
-    metrics.update(clinical_scores(_stated(join, ontology), truth_sets).as_metrics())
-    raw_join = [f"{a} {b}".strip() for a, b in raw]
-    raw_scores = clinical_scores(_stated(raw_join, ontology), truth_sets).as_metrics()
-    metrics.update({k.replace("report.", "report.raw."): v for k, v in raw_scores.items()})
-    metrics["report.raw.bleu4"] = corpus_bleu(raw_join, refs)
-    metrics["report.raw.rouge_l"] = mean_rouge_l(raw_join, refs)
+    sets = {"report": own, "report.guarded": guarded}
+    sets.update({f"baseline.{name}": reports for name, reports in (baselines or {}).items()})
+    metrics: dict[str, Any] = {}
+    scored = {}
+    for prefix, reports in sets.items():
+        scored[prefix] = score_report_set(reports, references, truth_sets, ontology, min_support)
+        metrics.update({f"{prefix}.{k}": v for k, v in scored[prefix].items()})
+    pairs = zip(_joined(own), _joined(guarded), strict=True)
+    changed = sum(" ".join(a.split()) != " ".join(b.split()) for a, b in pairs)
+    metrics["report.guard_changed"] = changed / len(own)
+    metrics["report.verdict"] = verdict(scored["report"], scored.get("baseline.retrieval"))
     return metrics

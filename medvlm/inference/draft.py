@@ -16,10 +16,11 @@ from typing import Any, Literal
 import torch
 
 from medvlm.errors import ModelInputError
-from medvlm.findings import Finding, Presence
+from medvlm.findings import Finding
 from medvlm.inference.consistency import ConsistencyFlag
 from medvlm.inference.guard import guard_draft
 from medvlm.inference.inputs import StudyInput, load_study
+from medvlm.model.configuration import is_critical
 from medvlm.ontology import Ontology, load_ontology
 from medvlm.settings import Settings
 
@@ -87,11 +88,8 @@ def check_edited_findings(findings: Sequence[Finding | dict], bundle: Any) -> li
 
 
 def with_critical(finding: Finding, slot: Any) -> Finding:
-    """The ontology's rule (FindingSpec.is_critical): a present or possible finding is critical when the
-    finding always is, or when its severity is one of its critical severities (a large effusion)."""
-    positive = finding.presence in (Presence.PRESENT, Presence.UNCERTAIN)
-    critical = positive and (slot.critical or finding.severity in (slot.critical_severities or []))
-    return replace(finding, critical=bool(critical))
+    """``finding`` with its critical flag set by the one rule (``medvlm.findings.critical_rule``)."""
+    return replace(finding, critical=is_critical(slot, finding.presence, finding.severity))
 
 
 def draft_batch(
@@ -170,10 +168,4 @@ def draft_study(bundle: Any, images_or_paths: StudyInput,
     return draft_batch(bundle, [images_or_paths], edits, **options)[0]
 
 
-def regenerate(bundle: Any, images_or_paths: StudyInput, findings: Sequence[Finding | dict],
-               **options: Any) -> DraftResult:
-    """Redraft the text of a study from a clinician's findings (a toggled finding, a changed side)."""
-    return draft_study(bundle, images_or_paths, findings, **options)
-
-
-__all__ = ["DraftResult", "check_edited_findings", "draft_batch", "draft_study", "regenerate"]
+__all__ = ["DraftResult", "check_edited_findings", "draft_batch", "draft_study"]

@@ -57,22 +57,54 @@ def laterality_of(text: str, spec: FindingSpec, strict: bool = False) -> Lateral
     return side
 
 
+_BEFORE_WORD = r"(?:(?<![\w-])|(?<=\bto-))"
+_AFTER_WORD = r"(?!\w|-(?!sized\b|to\b))"
+
+
 @lru_cache(maxsize=1024)
 def _word_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
     """Whole-word alternation, longest first; cached: it is asked for per mention, level and location."""
     ordered = sorted(words, key=len, reverse=True)
     return re.compile(
-        "|".join(r"(?<![\w-])" + re.escape(w).replace(r"\ ", r"[\s-]+") + r"(?![\w-])" for w in ordered), re.I
+        # "moderate-sized" and "small-to-moderate" still hold the words; other hyphenated words do not.
+        "|".join(_BEFORE_WORD + re.escape(w).replace(r"\ ", r"[\s-]+") + _AFTER_WORD for w in ordered),
+        re.I,
     )
 
 
 def severity_of(text: str, spec: FindingSpec, ontology: Ontology) -> str | None:
-    """The most severe level of the finding's scale whose words occur in ``text``."""
+    """The most severe level of the finding's scale whose words occur in ``text``; a level written as
+    the past ("previously large", "from small") does not count."""
+    text = _PAST_LEVEL.sub(" ", text)
     found = None
     for level in spec.severities:
         if _word_pattern((*ontology.severity_words.get(level, []), level)).search(text):
             found = level
     return found
+
+
+# "previously large", "formerly moderate", "from small (to moderate)": the level before the change.
+_PAST_LEVEL = re.compile(r"\b(?:previously|formerly|was|from)\s+(?:\w+\s+)?\w+", re.I)
+# "now moderate (to large)", "from small to moderate": the level after it, up to a comma or full stop.
+_NOW_LEVEL = re.compile(r"\b(?:now|currently)\s+([^,;.]*)|\bfrom\s+\w+(?:\s+\w+)?\s+to\s+([^,;.]*)", re.I)
+
+
+def severity_change(text: str, spec: FindingSpec, ontology: Ontology) -> tuple[str | None, str | None]:
+    """The level written as now ("has increased, now moderate") and the change it implies against a level
+    written as before ("previously large, now small" -> improved); (None, None) when none is written."""
+    if not spec.severities:
+        return None, None
+    now = None
+    for match in _NOW_LEVEL.finditer(text):
+        now = severity_of(match.group(1) or match.group(2) or "", spec, ontology) or now
+    if now is None:
+        return None, None
+    before = [severity_of(m.group(0).split(None, 1)[1], spec, ontology) for m in _PAST_LEVEL.finditer(text)]
+    was = next((level for level in before if level), None)
+    if was is None or was == now:
+        return now, None
+    rank = spec.severities.index
+    return now, "worsened" if rank(now) > rank(was) else "improved"
 
 
 def location_of(text: str, spec: FindingSpec, ontology: Ontology, strict: bool = False) -> str | None:

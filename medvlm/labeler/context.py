@@ -1,6 +1,7 @@
 """Negation, uncertainty and change cues around a mention (NegEx-style, scoped to one clause).
 
-A cue before the mention ("no", "without", "possible", "cannot exclude") or after it ("is not seen",
+A cue before the mention ("no", "without", "possible", "cannot exclude", "likely represents",
+"suggests") or after it ("is not seen",
 "has resolved", "cannot be excluded") sets its presence; when cues of both kinds precede it, the nearer
 one wins ("no effusion, possible atelectasis"). Pseudo-negations ("no change", "not significantly
 changed") are removed first so they do not negate what follows.
@@ -36,13 +37,17 @@ UNCERTAIN_BEFORE = _cues(
     "|can not exclude|cannot rule out|can not rule out|can't exclude|not excluded|not ruled out"
     "|differential|versus|vs|equivocal|indeterminate|uncertain|suggestive of|rule out|r/o|worrisome for"
     "|raise the possibility|raises the possibility|question|questionably|difficult to exclude|may"
-    "|would be|not entirely excluded|could|obscure|obscuring"
+    "|would be|not entirely excluded|could|obscure|obscuring|likely represents|likely represent"
+    "|likely reflects|likely reflect|likely due to|likely secondary to|probably represents"
+    "|probably represent|likely reflecting|likely representing|suggests|suggest|suggested"
+    "|differential includes|differential diagnosis includes"
 )
 UNCERTAIN_AFTER = _cues(
     "in the differential|a consideration|be considered|also possible|is also possible|less likely"
     "|cannot be excluded|can not be excluded|cannot be ruled out|can not be ruled out|not excluded"
     "|not ruled out|is possible|are possible|is suspected|are suspected|is questioned"
-    "|not entirely excluded|not completely excluded|is not excluded|could be|may be"
+    "|not entirely excluded|not completely excluded|is not excluded|may be present|may be seen"
+    "|may be noted|may be developing|could be present|could be seen|might be present"
     "|difficult to exclude|can't be excluded|is questionable|are questionable|not well excluded"
 )
 NEGATION_BEFORE = _cues(
@@ -60,20 +65,30 @@ NEGATION_AFTER = _cues(
     "|has disappeared|have disappeared|has been withdrawn|were removed|was removed"
 )
 
+# "No opacity to suggest pneumonia": the negation, not "suggest", scopes what follows.
+PSEUDO_HEDGE = _cues("to suggest|to indicate|to represent")
+
+# Resolution that is not complete: the finding is still there, improved ("partially resolved pneumonia").
+PARTIAL_RESOLUTION = _cues(
+    "partially resolved|partially resolving|partial resolution of|partial resolution|near resolution of"
+    "|near resolution|nearly resolved|near-complete resolution of|incompletely resolved|resolving"
+    "|partially cleared|partial clearing of|partial clearing"
+)
+
 CHANGE_WORDS: list[tuple[str, re.Pattern[str]]] = [
-    ("resolved", _cues("resolved|resolution|cleared|clearing|removed|removal")),
+    ("resolved", _cues("resolved|resolution|cleared|clearing|removed|removal|no longer")),
     (
         "worsened",
         _cues(
-            "worse|worsened|worsening|increased|increasing|progressed|progression|progressive"
-            "|enlarging|larger|greater"
+            "worse|worsened|worsening|increased|increasing|increase|progressed|progression|progressive"
+            "|enlarging|larger|greater|grown|growing|bigger|more prominent"
         ),
     ),
     (
         "improved",
         _cues(
-            "improved|improving|improvement|decreased|decreasing|smaller|less|diminished|resolving"
-            "|partially resolved|near resolution|nearly resolved"
+            "improved|improving|improvement|decreased|decreasing|decrease|smaller|less|diminished|resolving"
+            "|partially resolved|near resolution|nearly resolved|less prominent"
         ),
     ),
     ("new", _cues("new|newly|developing|interval development|interval appearance")),
@@ -100,8 +115,8 @@ def _mask(pattern: re.Pattern[str], text: str) -> str:
 
 def presence_of(before: str, after: str) -> Presence:
     """Presence of a mention given the clause text before and after it."""
-    before = _mask(PSEUDO_NEGATION, before)
-    after = _mask(PSEUDO_NEGATION, after)
+    before = _mask(PSEUDO_HEDGE, _mask(PARTIAL_RESOLUTION, _mask(PSEUDO_NEGATION, before)))
+    after = _mask(PARTIAL_RESOLUTION, _mask(PSEUDO_NEGATION, after))
     unc = _last(UNCERTAIN_BEFORE, before)
     neg = _last(NEGATION_BEFORE, _mask(UNCERTAIN_BEFORE, before))
     if unc >= 0 or neg >= 0:
@@ -115,6 +130,8 @@ def presence_of(before: str, after: str) -> Presence:
 
 def change_of(clause: str, presence: Presence) -> str | None:
     """The change word of the clause: resolved / worsened / improved / new / unchanged (first kind found)."""
+    if PARTIAL_RESOLUTION.search(clause):
+        return "improved"
     if PSEUDO_NEGATION.search(clause):
         return "unchanged"
     for kind, pattern in CHANGE_WORDS:

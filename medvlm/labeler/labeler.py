@@ -7,10 +7,10 @@ Per label, the mentions are combined as radiologists write: any present mention 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from medvlm.findings import NO_FINDING, Finding, Laterality, Presence
-from medvlm.labeler.attributes import laterality_of, location_of, phrase_parts, severity_of
+from medvlm.labeler.attributes import laterality_of, location_of, phrase_parts, severity_change, severity_of
 from medvlm.labeler.context import change_of, presence_of
 from medvlm.labeler.mentions import find_mentions
 from medvlm.labeler.sentences import split_clauses, split_sentences
@@ -38,8 +38,14 @@ def label_mentions(text: str, ontology: Ontology | None = None) -> list[LabeledM
     onto = ontology or load_ontology()
     out: list[LabeledMention] = []
     for sentence in split_sentences(text):
-        for clause in split_clauses(sentence.text):
-            mentions = find_mentions(clause.text, onto)
+        clauses = split_clauses(sentence.text)
+        found = [find_mentions(clause.text, onto) for clause in clauses]
+        for index, (clause, mentions) in enumerate(zip(clauses, found, strict=True)):
+            # A change written as a clause of its own after the finding ("Granulomas in both lungs,
+            # unchanged.") belongs to this clause's findings.
+            trailing = ""
+            if index + 1 < len(clauses) and not found[index + 1]:
+                trailing = clauses[index + 1].text
             for i, mention in enumerate(mentions):
                 spec = onto.get(mention.label)
                 prev_end = max((m.end for m in mentions[:i] if m.end <= mention.start), default=0)
@@ -52,23 +58,46 @@ def label_mentions(text: str, ontology: Ontology | None = None) -> list[LabeledM
                     presence = presence_of(clause.text[: mention.start], clause.text[mention.end :])
                 before, after = phrase_parts(clause.text, mention.start, mention.end, prev_end, next_start)
                 phrase = f"{before}{mention.text}{after}"
-                out.append(
-                    LabeledMention(
-                        label=mention.label,
-                        presence=presence,
-                        # The phrase first; else the clause, then the sentence ("Minimal atelectasis,
-                        # platelike in the right upper lobe"): laterality_of is None when they name two sides.
-                        laterality=laterality_of(phrase, spec)
-                        or laterality_of(clause.text, spec, strict=True)
-                        or laterality_of(sentence.text, spec, strict=True),
-                        severity=severity_of(phrase, spec, onto),
-                        location=location_of(phrase, spec, onto)
-                        or location_of(clause.text, spec, onto, strict=True),
-                        change=change_of(clause.text, presence),
-                        sentence=sentence.text,
-                        text=mention.text,
-                    )
+                # "has increased, now moderate", "previously large, now small": the level now written
+                # after the finding (up to the next one) wins over the phrase's, and may imply the change.
+                now, implied = severity_change(clause.text[mention.end : next_start], spec, onto)
+                labeled = LabeledMention(
+                    label=mention.label,
+                    presence=presence,
+                    # The phrase first; else the clause, then the sentence ("Minimal atelectasis,
+                    # platelike in the right upper lobe"): laterality_of is None when they name two sides.
+                    laterality=laterality_of(phrase, spec)
+                    or laterality_of(clause.text, spec, strict=True)
+                    or laterality_of(sentence.text, spec, strict=True),
+                    severity=now or severity_of(phrase, spec, onto),
+                    location=location_of(phrase, spec, onto)
+                    or location_of(clause.text, spec, onto, strict=True),
+                    change=change_of(clause.text, presence)
+                    or implied
+                    or _trailing_change(trailing, presence),
+                    sentence=sentence.text,
+                    text=mention.text,
                 )
+                out.append(labeled)
+                if presence == Presence.ABSENT:
+                    out.extend(_implied_absent(labeled, spec.absent_implies, onto))
+    return out
+
+
+def _trailing_change(clause: str, presence: Presence) -> str | None:
+    return change_of(clause, presence) if clause else None
+
+
+def _implied_absent(mention: LabeledMention, names: list[str], onto: Ontology) -> list[LabeledMention]:
+    """The findings an absent mention rules out as well ("no airspace disease": no consolidation)."""
+    out = []
+    for name in names:
+        spec = onto.get(name)
+        side = mention.laterality
+        if side is not None and side.value not in spec.lateralities:
+            side = None
+        location = mention.location if mention.location in spec.locations else None
+        out.append(replace(mention, label=name, laterality=side, severity=None, location=location))
     return out
 
 

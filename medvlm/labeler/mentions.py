@@ -28,22 +28,29 @@ def _phrase_pattern(phrase: str) -> str:
     return rf"(?<![\w-]){body}{plural}(?!\w)"
 
 
-_CACHE: dict[int, tuple[Ontology, list[tuple[str, bool, re.Pattern[str]]]]] = {}
+_Compiled = list[tuple[tuple[str, ...], bool, re.Pattern[str]]]
+_CACHE: dict[int, tuple[Ontology, _Compiled]] = {}
 
 
-def compiled_patterns(ontology: Ontology) -> list[tuple[str, bool, re.Pattern[str]]]:
-    """One alternation per (finding, synonyms | normal phrases), longest phrase first; cached per ontology."""
+def compiled_patterns(ontology: Ontology) -> _Compiled:
+    """(findings, normal, pattern): one alternation per (finding, synonyms | normal phrases), longest phrase
+    first, and one per normal statement naming every finding it rules out; cached per ontology."""
     cached = _CACHE.get(id(ontology))
     if cached is not None and cached[0] is ontology:
         return cached[1]
-    patterns: list[tuple[str, bool, re.Pattern[str]]] = []
+    patterns: _Compiled = []
     for spec in ontology.findings.values():
         for normal, phrases in ((False, spec.synonyms), (True, spec.normal_phrases)):
             if phrases:
                 ordered = sorted(set(phrases), key=len, reverse=True)
                 alternation = "|".join(_phrase_pattern(p) for p in ordered)
-                patterns.append((spec.name, normal, re.compile(alternation, re.IGNORECASE)))
-        patterns.extend((spec.name, False, re.compile(p, re.IGNORECASE)) for p in spec.patterns)
+                patterns.append(((spec.name,), normal, re.compile(alternation, re.IGNORECASE)))
+        patterns.extend(((spec.name,), False, re.compile(p, re.IGNORECASE)) for p in spec.patterns)
+    # A normal statement is one normal mention of each finding it rules out (same span, several labels).
+    for statement in ontology.normal_statements:
+        alternatives = [_phrase_pattern(p) for p in sorted(set(statement.phrases), key=len, reverse=True)]
+        alternatives += [f"(?:{p})" for p in statement.patterns]
+        patterns.append((tuple(statement.absent), True, re.compile("|".join(alternatives), re.IGNORECASE)))
     _CACHE[id(ontology)] = (ontology, patterns)
     return patterns
 
@@ -81,9 +88,9 @@ _BLOCKERS: dict[str, re.Pattern[str]] = {
 def find_mentions(clause: str, ontology: Ontology) -> list[Mention]:
     """All finding mentions in ``clause`` (offsets within it), in text order."""
     found: list[Mention] = []
-    for label, normal, pattern in compiled_patterns(ontology):
+    for labels, normal, pattern in compiled_patterns(ontology):
         for match in pattern.finditer(clause):
-            found.append(Mention(label, match.start(), match.end(), match.group(0), normal))
+            found.extend(Mention(lb, match.start(), match.end(), match.group(0), normal) for lb in labels)
     blocked = {
         label: [(m.start(), m.end()) for m in pattern.finditer(clause)]
         for label, pattern in _BLOCKERS.items()
@@ -92,10 +99,13 @@ def find_mentions(clause: str, ontology: Ontology) -> list[Mention]:
     for mention in sorted(found, key=lambda m: m.end - m.start, reverse=True):
         if any(s <= mention.start and mention.end <= e for s, e in blocked.get(mention.label, [])):
             continue
+        # A normal statement hides only its own finding's words ("lungs are hyperinflated and clear"
+        # still mentions hyperinflation).
         inside_longer = any(
             k.start <= mention.start
             and mention.end <= k.end
             and (k.end - k.start) > (mention.end - mention.start)
+            and (not k.normal or k.label == mention.label)
             for k in kept
         )
         if inside_longer or any(k.label == mention.label and k.start == mention.start for k in kept):

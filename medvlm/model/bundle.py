@@ -128,15 +128,15 @@ class ModelBundle:
                     )
                 if i in self.head.severity_slices:
                     severity = slot.severities[int(logits[b, self.head.severity_slices[i]].argmax())]
-                critical = present and is_critical(slot, severity)
+                presence = Presence.PRESENT if present else Presence.ABSENT
                 row.append(
                     Finding(
                         label=slot.name,
-                        presence=Presence.PRESENT if present else Presence.ABSENT,
+                        presence=presence,
                         laterality=laterality,
                         severity=severity,
                         probability=round(p, 6),
-                        critical=critical,
+                        critical=is_critical(slot, presence, severity),
                     )
                 )
             results.append(row)

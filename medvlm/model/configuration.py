@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from medvlm.errors import ConfigError
+from medvlm.findings import Presence, critical_rule
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,11 @@ class FindingSlot:
     display: str = ""
 
 
-def is_critical(slot: FindingSlot, severity: str | None) -> bool:
-    """The ontology's rule (``FindingSpec.is_critical``) for a finding that is present: critical when the
-    finding always is, or when its severity is one of its critical severities (a large pleural effusion)."""
-    return slot.critical or (severity is not None and severity in slot.critical_severities)
+def is_critical(slot: FindingSlot, presence: Presence | str, severity: str | None) -> bool:
+    """``medvlm.findings.critical_rule`` with this slot's flags (copied from the ontology at build time)."""
+    return critical_rule(
+        presence, severity, always=slot.critical, critical_severities=slot.critical_severities
+    )
 
 
 def slots_from_ontology(ontology: Any) -> list[FindingSlot]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch.nn import functional as F
 
 from medvlm.errors import ModelInputError
 from medvlm.findings import NO_FINDING, Finding, Presence
@@ -54,13 +53,6 @@ def to_pixel_values(images: torch.Tensor, config: BundleConfig) -> torch.Tensor:
         std = torch.tensor(config.image_std, dtype=x.dtype).view(1, -1, 1, 1)
         x = (x - mean) / std
     return x.contiguous()
-
-
-def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Bilinear resize of (B, 1, H, W) images (used when a dataset was cached at another size)."""
-    if images.shape[-1] == size and images.shape[-2] == size:
-        return images
-    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
 
 
 def describe_finding(finding: Finding) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
@@ -19,8 +20,8 @@ from pynetdicom import AE, Association
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from medvlm.pacs import status as st
+from medvlm.pacs.ae import DEFAULT_AE_TITLE, validate_ae_title
 from medvlm.pacs.errors import PacsError
-from medvlm.pacs.scp import DEFAULT_AE_TITLE, validate_ae_title
 
 # A-ASSOCIATE-RJ reasons (PS3.8 9.3.4) a person can act on.
 _REJECT_REASONS = {
@@ -60,9 +61,11 @@ class PacsSendError(PacsError):
         self.results = results or []
 
 
-def _associate(host: str, port: int, ae: AE, called_ae: str, timeout: float) -> Association:
+def _associate(host: str, port: int, ae: AE, called_ae: str, timeout: float, **options: Any) -> Association:
+    """An established association, or ``PacsError`` with the reason; ``options`` go to ``ae.associate``
+    (role selection and event handlers for C-GET)."""
     peer = f"{called_ae} at {host}:{port}"
-    assoc = ae.associate(host, port, ae_title=called_ae)
+    assoc = ae.associate(host, port, ae_title=called_ae, **options)
     if assoc.is_established:
         return assoc
     if assoc.is_rejected:

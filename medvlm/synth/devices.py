@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -97,88 +98,110 @@ def _landmarks(atlas: Atlas) -> dict[str, Any]:
     }
 
 
-def draw_device(
-    atlas: Atlas, kind: str, laterality: str | None, rng: np.random.Generator
-) -> tuple[np.ndarray, dict]:
-    lm = _landmarks(atlas)
+def _airway_tube(kind: str, lm: dict, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     tr_rows, tr_cols = lm["trachea"]
-    if kind in ("endotracheal tube", "tracheostomy"):
-        tip = lm["carina_row"] - (
-            rng.uniform(35, 60) / PIXEL_MM if kind == "endotracheal tube" else rng.uniform(90, 120) / PIXEL_MM
-        )
-        # The CT shows only ~11 cm of trachea above the carina: a tracheostomy tip drawn higher than that
-        # would leave no tube at all, so it is kept at least 2 cm below the top of the visible trachea.
-        tip = max(tip, float(tr_rows.min()) + 20 / PIXEL_MM)
-        sel = tr_rows <= tip
-        pts = np.stack([tr_rows[sel], tr_cols[sel]], 1)[::6]
-        pts = np.concatenate([[[0.0, pts[0, 1]]], pts]) if kind == "endotracheal tube" else pts
-        delta = draw_tube(pts, 4.5, 1.2, stripe=True)
-        if kind == "tracheostomy":  # the flange across the neck
-            delta += draw_tube(
-                np.array([[pts[0, 0], pts[0, 1] - 30], [pts[0, 0], pts[0, 1] + 30]]), 3.0, 3.0, False
-            )
-        return delta, {"tip_row": round(float(tip), 1)}
-    if kind == "enteric tube":
-        rows, cols = _centreline(atlas["struct_esophagus"])
-        st_rows, st_cols = np.nonzero(atlas["struct_stomach"] > 0)
-        path: list[tuple[float, float]] = [(0.0, float(cols[0]))] + [
-            (float(r), float(c)) for r, c in zip(rows[::40], cols[::40], strict=True)
-        ]
-        path += [(float(st_rows.mean()), float(st_cols.mean()))]
-        return draw_tube(_smooth_path(path), 2.5, 0.8, stripe=True), {
-            "tip": [round(float(st_rows.mean()), 1)]
-        }
-    side = sides_of(laterality, rng)[0] if kind in ("central line", "chest tube") else "left"
-    lung = atlas.lung(side) > 0
-    l_rows, l_cols = np.nonzero(lung)
-    lateral = float(l_cols.min() if side == "right" else l_cols.max())
-    svc_rows, svc_cols = lm["svc"]
-    svc_top, svc_bottom = (
-        (float(svc_rows.min()), float(np.median(svc_cols))),
-        (float(svc_rows.max()), float(svc_cols[-1])),
+    tip = lm["carina_row"] - (
+        rng.uniform(35, 60) / PIXEL_MM if kind == "endotracheal tube" else rng.uniform(90, 120) / PIXEL_MM
     )
-    if kind == "chest tube":
-        base_row = l_rows.min() + 0.7 * np.ptp(l_rows)
-        inset = 25.0 if side == "right" else -25.0
-        path = [
-            (base_row + 40, lateral - 2 * inset),
-            (base_row, lateral + inset),
-            (l_rows.min() + 0.35 * np.ptp(l_rows), lateral + 1.6 * inset),
-            (l_rows.min() + 40, lateral + 2.8 * inset),
-        ]
-        return draw_tube(_smooth_path(path), 4.0, 1.0, stripe=True), {"side": side}
-    entry_col = lateral + (60.0 if side == "right" else -60.0)
-    start = (float(l_rows.min()) - 20, entry_col)
-    mid = (svc_top[0] - 10, 0.5 * (entry_col + svc_top[1]))
-    if kind == "central line":
-        tip = (svc_bottom[0] + rng.uniform(-10, 15), svc_bottom[1])
-        path = [start, mid, svc_top, tip]
-        return draw_tube(_smooth_path(path), 1.2, 1.2, stripe=False, mu=METAL_MU * 0.15), {
-            "side": side,
-            "tip_row": round(tip[0], 1),
-        }
-    if kind == "implanted device":  # a prosthetic valve ring, seen obliquely, over the heart
-        h0, h1 = lm["heart_rows"]
-        c0, c1 = lm["heart_cols"]
-        centre = (h0 + rng.uniform(0.3, 0.5) * (h1 - h0), c0 + rng.uniform(0.35, 0.5) * (c1 - c0))
-        t = np.linspace(0, 2 * np.pi, 40)
-        a, b, tilt = 13 / PIXEL_MM, rng.uniform(5, 10) / PIXEL_MM, rng.uniform(0, np.pi)
-        ring = np.stack(
-            [
-                centre[0] + a * np.cos(t) * np.sin(tilt) + b * np.sin(t) * np.cos(tilt),
-                centre[1] + a * np.cos(t) * np.cos(tilt) - b * np.sin(t) * np.sin(tilt),
-            ],
-            1,
+    # The CT shows only ~11 cm of trachea above the carina: a tracheostomy tip drawn higher than that
+    # would leave no tube at all, so it is kept at least 2 cm below the top of the visible trachea.
+    tip = max(tip, float(tr_rows.min()) + 20 / PIXEL_MM)
+    sel = tr_rows <= tip
+    pts = np.stack([tr_rows[sel], tr_cols[sel]], 1)[::6]
+    pts = np.concatenate([[[0.0, pts[0, 1]]], pts]) if kind == "endotracheal tube" else pts
+    delta = draw_tube(pts, 4.5, 1.2, stripe=True)
+    if kind == "tracheostomy":  # the flange across the neck
+        delta += draw_tube(
+            np.array([[pts[0, 0], pts[0, 1] - 30], [pts[0, 0], pts[0, 1] + 30]]), 3.0, 3.0, False
         )
-        return draw_tube(ring, 1.5, 1.5, stripe=False, mu=METAL_MU * 0.5), {
-            "centre": [round(c, 1) for c in centre]
-        }
-    # Pacemaker: generator in the left infraclavicular fossa, lead via the veins to the right ventricle apex.
-    gen = (float(l_rows.min()) + rng.uniform(10, 40), lateral - rng.uniform(50, 80))
+    return delta, {"tip_row": round(float(tip), 1)}
+
+
+def _enteric_tube(atlas: Atlas) -> tuple[np.ndarray, dict]:
+    rows, cols = _centreline(atlas["struct_esophagus"])
+    st_rows, st_cols = np.nonzero(atlas["struct_stomach"] > 0)
+    path: list[tuple[float, float]] = [(0.0, float(cols[0]))] + [
+        (float(r), float(c)) for r, c in zip(rows[::40], cols[::40], strict=True)
+    ]
+    path += [(float(st_rows.mean()), float(st_cols.mean()))]
+    return draw_tube(_smooth_path(path), 2.5, 0.8, stripe=True), {"tip": [round(float(st_rows.mean()), 1)]}
+
+
+@dataclass(frozen=True)
+class _Thorax:
+    """Where a line or tube enters: the chosen side's lung rows, its lateral edge, the SVC's ends."""
+
+    side: str
+    lung_rows: np.ndarray
+    lateral: float
+    svc_top: tuple[float, float]
+    svc_bottom: tuple[float, float]
+
+
+def _thorax(atlas: Atlas, lm: dict, kind: str, laterality: str | None, rng: np.random.Generator) -> _Thorax:
+    side = sides_of(laterality, rng)[0] if kind in ("central line", "chest tube") else "left"
+    l_rows, l_cols = np.nonzero(atlas.lung(side) > 0)
+    svc_rows, svc_cols = lm["svc"]
+    return _Thorax(
+        side=side,
+        lung_rows=l_rows,
+        lateral=float(l_cols.min() if side == "right" else l_cols.max()),
+        svc_top=(float(svc_rows.min()), float(np.median(svc_cols))),
+        svc_bottom=(float(svc_rows.max()), float(svc_cols[-1])),
+    )
+
+
+def _chest_tube(t: _Thorax, lm: dict, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    l_rows = t.lung_rows
+    base_row = l_rows.min() + 0.7 * np.ptp(l_rows)
+    inset = 25.0 if t.side == "right" else -25.0
+    path = [
+        (base_row + 40, t.lateral - 2 * inset),
+        (base_row, t.lateral + inset),
+        (l_rows.min() + 0.35 * np.ptp(l_rows), t.lateral + 1.6 * inset),
+        (l_rows.min() + 40, t.lateral + 2.8 * inset),
+    ]
+    return draw_tube(_smooth_path(path), 4.0, 1.0, stripe=True), {"side": t.side}
+
+
+def _central_line(t: _Thorax, lm: dict, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    entry_col = t.lateral + (60.0 if t.side == "right" else -60.0)
+    start = (float(t.lung_rows.min()) - 20, entry_col)
+    mid = (t.svc_top[0] - 10, 0.5 * (entry_col + t.svc_top[1]))
+    tip = (t.svc_bottom[0] + rng.uniform(-10, 15), t.svc_bottom[1])
+    line = draw_tube(_smooth_path([start, mid, t.svc_top, tip]), 1.2, 1.2, stripe=False, mu=METAL_MU * 0.15)
+    return line, {
+        "side": t.side,
+        "tip_row": round(tip[0], 1),
+    }
+
+
+def _valve_ring(t: _Thorax, lm: dict, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """A prosthetic valve ring, seen obliquely, over the heart."""
+    h0, h1 = lm["heart_rows"]
+    c0, c1 = lm["heart_cols"]
+    centre = (h0 + rng.uniform(0.3, 0.5) * (h1 - h0), c0 + rng.uniform(0.35, 0.5) * (c1 - c0))
+    angle = np.linspace(0, 2 * np.pi, 40)
+    a, b, tilt = 13 / PIXEL_MM, rng.uniform(5, 10) / PIXEL_MM, rng.uniform(0, np.pi)
+    ring = np.stack(
+        [
+            centre[0] + a * np.cos(angle) * np.sin(tilt) + b * np.sin(angle) * np.cos(tilt),
+            centre[1] + a * np.cos(angle) * np.cos(tilt) - b * np.sin(angle) * np.sin(tilt),
+        ],
+        1,
+    )
+    delta = draw_tube(ring, 1.5, 1.5, stripe=False, mu=METAL_MU * 0.5)
+    return delta, {"centre": [round(c, 1) for c in centre]}
+
+
+def _pacemaker(t: _Thorax, lm: dict, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """Generator in the left infraclavicular fossa, lead via the veins to the right ventricle apex."""
+    gen = (float(t.lung_rows.min()) + rng.uniform(10, 40), t.lateral - rng.uniform(50, 80))
     h0, h1 = lm["heart_rows"]
     c0, c1 = lm["heart_cols"]
     ra = (h0 + 0.55 * (h1 - h0), c0 + 0.3 * (c1 - c0))
     apex = (h0 + 0.85 * (h1 - h0), c0 + 0.7 * (c1 - c0))
+    svc_top, svc_bottom = t.svc_top, t.svc_bottom
     lead = _smooth_path([gen, (svc_top[0] - 15, 0.5 * (gen[1] + svc_top[1])), svc_top, svc_bottom, ra, apex])
     delta = draw_tube(lead, 1.0, 1.0, stripe=False, mu=METAL_MU)
     box = np.zeros(GRID_SHAPE, np.float32)
@@ -187,3 +210,18 @@ def draw_device(
     inside = (((yy - gen[0]) / (gh / 2)) ** 4 + ((xx - gen[1]) / (gw / 2)) ** 4) <= 1.0
     box[inside] = 12.0  # a titanium can, ~12 cm of water
     return delta + box, {"generator": [round(gen[0], 1), round(gen[1], 1)]}
+
+
+_THORACIC = {"chest tube": _chest_tube, "central line": _central_line, "implanted device": _valve_ring}
+
+
+def draw_device(
+    atlas: Atlas, kind: str, laterality: str | None, rng: np.random.Generator
+) -> tuple[np.ndarray, dict]:
+    """One device's attenuation delta on the grid and where it was drawn (any other kind: a pacemaker)."""
+    lm = _landmarks(atlas)
+    if kind in ("endotracheal tube", "tracheostomy"):
+        return _airway_tube(kind, lm, rng)
+    if kind == "enteric tube":
+        return _enteric_tube(atlas)
+    return _THORACIC.get(kind, _pacemaker)(_thorax(atlas, lm, kind, laterality, rng), lm, rng)

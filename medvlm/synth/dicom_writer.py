@@ -73,7 +73,7 @@ def _code(value: str, scheme: str, meaning: str) -> Dataset:
     return item
 
 
-def build_dataset(
+def film_dataset(
     pixels: np.ndarray, spacing_mm: float, who: StudyIdentity, window: tuple[float, float]
 ) -> Dataset:
     """The DX dataset for a uint16 MONOCHROME2 film (bone bright)."""
@@ -157,7 +157,7 @@ def build_dataset(
 
 def write_dicom(path: Path, pixels: np.ndarray, spacing_mm: float, who: StudyIdentity) -> Path:
     lo, hi = np.percentile(pixels, [1, 99])
-    ds = build_dataset(pixels, spacing_mm, who, window=((lo + hi) / 2, max(hi - lo, 1.0)))
+    ds = film_dataset(pixels, spacing_mm, who, window=((lo + hi) / 2, max(hi - lo, 1.0)))
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)
     return path

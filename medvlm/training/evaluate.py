@@ -7,19 +7,12 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from medvlm.evaluation.classification import auroc, f1, macro
 from medvlm.findings import Finding, Presence
 from medvlm.model.bundle import ModelBundle
 from medvlm.model.processing import report_prompt
 from medvlm.training.examples import TextExample, findings_targets, positives
 from medvlm.training.manifest import Record
-
-
-def _auroc(y: np.ndarray, p: np.ndarray) -> float | None:
-    from sklearn.metrics import roc_auc_score
-
-    if y.min() == y.max():
-        return None
-    return float(roc_auc_score(y, p))
 
 
 @torch.no_grad()
@@ -39,17 +32,14 @@ def findings_metrics(
     metrics: dict[str, float] = {}
     aurocs, f1s = [], []
     for i, name in enumerate(bundle.names):
-        auc = _auroc(truth[:, i], probs[:, i])
+        auc = auroc(truth[:, i], probs[:, i])  # None for a finding whose truth has one class only
         if auc is not None:
-            aurocs.append(auc)
             metrics[f"findings.auroc.{name}"] = auc
-        pred = probs[:, i] >= bundle.config.threshold(name)
-        tp = float((pred & (truth[:, i] == 1)).sum())
-        denom = float(pred.sum() + (truth[:, i] == 1).sum())
-        if denom:
-            f1s.append(2 * tp / denom)
-    metrics["findings.macro_auroc"] = float(np.mean(aurocs)) if aurocs else 0.0
-    metrics["findings.macro_f1"] = float(np.mean(f1s)) if f1s else 0.0
+        aurocs.append(auc)
+        f1s.append(f1(truth[:, i], (probs[:, i] >= bundle.config.threshold(name)).astype(np.int64)))
+    # The definitions medvlm eval uses (medvlm.evaluation.classification); 0.0 when none is defined.
+    metrics["findings.macro_auroc"] = macro(aurocs) or 0.0
+    metrics["findings.macro_f1"] = macro(f1s) or 0.0
     return metrics
 
 

@@ -1,7 +1,7 @@
 """Where focal findings are: per-position targets for the findings head's detail map (encoder stages).
 
 A synthetic film's provenance records every drawn granuloma, nodule or mass as ``pixel``: [row, col,
-radius] in that film's pixels (``medvlm.synth.render``). Taught only "this film has a granuloma", the tiny
+radius] in that film's pixels (``medvlm.synth.compose``). Taught only "this film has a granuloma", the tiny
 tower needed ~1800 steps to reach a test AUROC of ~0.8 for granulomas; taught where it is as well, its
 stride-8 map finds them within a few hundred steps. Films without recorded positions (real data, datasets
 built before) simply add no localization term for the findings they are positive for.

@@ -1,18 +1,13 @@
-"""Records of a ``medvlm data build`` directory (``manifest.jsonl``, docs/ARCHITECTURE.md "Dataset").
-
-Uses ``medvlm.dataset.manifest.read_manifest`` when the dataset package is installed; the local reader
-below follows the same documented format, so training also reads directories written elsewhere.
-"""
+"""Training's view of a dataset's records. The manifest has one reader and one hash, both in
+``medvlm.dataset.manifest`` (``read_manifest``, ``manifest_hash``); this module only converts records."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medvlm.errors import ConfigError, NotFoundError
+from medvlm.dataset.manifest import read_manifest
 from medvlm.findings import Finding
 
 
@@ -44,37 +39,6 @@ def _convert(item: Any) -> Record:
     )
 
 
-def _read_local(directory: Path) -> list[Record]:
-    manifest = directory / "manifest.jsonl"
-    if not manifest.is_file():
-        raise NotFoundError(f"{manifest} does not exist")
-    records = []
-    for n, line in enumerate(manifest.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-            data["files"] = [str((directory / f).resolve()) for f in data["files"]]
-            data["findings"] = [Finding.from_dict(f) for f in data.get("findings", [])]
-            records.append(_convert(_Obj(data)))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{manifest} line {n} is not a valid manifest record: {exc}") from None
-    return records
-
-
-class _Obj:
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.__dict__.update({k: data.get(k) for k in Record.__dataclass_fields__})
-
-
 def read_records(directory: Path) -> list[Record]:
-    try:
-        from medvlm.dataset.manifest import read_manifest
-    except ImportError:
-        return _read_local(directory)
+    """The records of a dataset directory as training reads them (``medvlm.dataset.manifest`` parses)."""
     return [_convert(item) for item in read_manifest(directory)]
-
-
-def manifest_sha256(directory: Path) -> str:
-    path = directory / "manifest.jsonl"
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from medvlm.curriculum import load_curriculum, plan_curriculum
+from medvlm.dataset.manifest import manifest_hash
 from medvlm.errors import ConfigError, CurriculumError
 from medvlm.model import build_model, default_corpus, load_bundle
 from medvlm.model.bundle import ModelBundle
@@ -24,7 +25,6 @@ from medvlm.training import evaluate as ev
 from medvlm.training.curves import plot_curves
 from medvlm.training.distributed import DistInfo, barrier, init_distributed, shutdown
 from medvlm.training.images import cache_images
-from medvlm.training.manifest import manifest_sha256
 from medvlm.training.stage import build_stage_data, evaluate_stage, run_stage
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
             "curriculum": str(loaded.path),
             "curriculum_sha256": loaded.sha256,
             "preset": preset,
-            "data_manifest_sha256": manifest_sha256(data_dir),
+            "data_manifest_sha256": manifest_hash(data_dir),
             "world_size": info.world,
             "completed": [],
         }

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from medvlm.service.api.read_sessions import read_session
 from medvlm.service.auth.policy import Permission, allowed
+from medvlm.service.auth.principal import Principal
 from medvlm.service.auth.security import API_KEY_PREFIX, api_key_digest, decode_token
 from medvlm.service.db.tables import ApiKey, User, UserSession, utc
 from medvlm.service.errors import AuthenticationError, PermissionDeniedError
@@ -76,21 +77,6 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: a logged-in user (with a session) or an API key."""
-
-    name: str
-    role: str
-    user_id: str | None = None
-    session_id: str | None = None
-    api_key_id: str | None = None
-
-    @property
-    def actor(self) -> str:
-        return f"user:{self.name}" if self.user_id else f"api_key:{self.name}"
 
 
 def _raw_credentials(request: Request) -> str:
@@ -193,7 +179,16 @@ def authorize(session: Session, credentials: Credentials, permission: Permission
     return principal
 
 
+# Acts of a person: an API key (a machine, possibly named like a person) never signs, edits or administers,
+# whatever role an older key row carries.
+PERSON_ONLY = frozenset({Permission.REPORT_WRITE, Permission.ADMIN})
+
+
 def _check_permission(principal: Principal, permission: Permission) -> None:
+    if permission in PERSON_ONLY and principal.user_id is None:
+        raise PermissionDeniedError(
+            f"an API key may not use this endpoint (needs {permission.value} as a logged-in person)"
+        )
     if not allowed(principal.role, permission):
         raise PermissionDeniedError(
             f"role '{principal.role}' may not use this endpoint (needs {permission.value})"
@@ -245,6 +240,16 @@ def principal_requirement(dependency: Callable[..., Any]) -> tuple[bool, Permiss
         return True, _PRINCIPAL_DEPENDENCIES[dependency]
     return False, None
 
+
+async def require_person(principal: PrincipalDep) -> Principal:
+    """A logged-in person (their own password, their own sessions): an API key is refused with 403."""
+    if principal.user_id is None:
+        raise PermissionDeniedError("an API key has no password or login sessions; log in as a person")
+    return principal
+
+
+require_person.person_only = True  # type: ignore[attr-defined]  # read by the route-matrix tests
+PersonDep = Annotated[Principal, Depends(require_person)]
 
 # One alias per permission, for route signatures.
 StudyReaderDep = Annotated[Principal, Depends(require(Permission.STUDY_READ))]

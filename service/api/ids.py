@@ -14,3 +14,5 @@ SeriesUID = Annotated[str, Path(max_length=64, pattern=UID_PATTERN, description=
 SopUID = Annotated[str, Path(max_length=64, pattern=UID_PATTERN, description="SOP Instance UID")]
 ReportId = Annotated[uuid.UUID, Path(description="Report id (UUID)")]
 JobId = Annotated[uuid.UUID, Path(description="Job id (UUID)")]
+UserId = Annotated[uuid.UUID, Path(description="User id (UUID)")]
+ApiKeyId = Annotated[uuid.UUID, Path(description="API key id (UUID)")]

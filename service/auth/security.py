@@ -26,6 +26,7 @@ ALGORITHM = "HS256"
 API_KEY_PREFIX = "mvk_"
 # A token's absolute lifetime; the session's idle expiry usually ends it much earlier.
 TOKEN_MAX_AGE = timedelta(hours=12)
+_MAX_AGE_S = TOKEN_MAX_AGE.total_seconds()
 
 
 def hash_password(password: str) -> str:
@@ -66,13 +67,17 @@ _clock = time.time  # PyJWT's own clock for ``exp``; a seam for tests
 @functools.lru_cache(maxsize=4096)
 def _signed_claims(secret: str, token: str) -> MappingProxyType[str, Any]:
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "sid", "exp"]})
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM],
+                            options={"require": ["sub", "sid", "exp", "iat"]})
     except jwt.ExpiredSignatureError:
         raise AuthenticationError("token expired: log in again") from None
     except jwt.InvalidTokenError as exc:
         raise AuthenticationError(f"invalid token ({exc})") from None
     if not isinstance(claims["exp"], int | float):  # PyJWT accepts only numbers; the check above needs one
         raise AuthenticationError("invalid token (exp is not a number)")
+    # We never issue a longer-lived token: one that claims to be is forged (seen: a 10-year expiry).
+    if not isinstance(claims["iat"], int | float) or claims["exp"] - claims["iat"] > _MAX_AGE_S + 60:
+        raise AuthenticationError("invalid token (lifetime longer than any this service issues)")
     return MappingProxyType(claims)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import and_, exists, func
 from sqlmodel import Session, col, select
 
 from medvlm.db.models import Instance, Patient, Series, Study
-from medvlm.service.api.deps import Principal
+from medvlm.service.auth.principal import Principal
 from medvlm.service.db.tables import StudyState
 from medvlm.service.errors import InvalidInputError
 from medvlm.service.studies.access import visibility_conditions

@@ -15,6 +15,7 @@ from typing import Any
 
 from medvlm.pacs import status as st
 from medvlm.service.dicomweb.multipart import DICOM, Part
+from medvlm.service.intake.intake import Actor, Item, intake
 from medvlm.settings import Settings
 
 
@@ -25,6 +26,7 @@ class StowOutcome:
     study_uids: list[str] = field(default_factory=list)
     ingested: int = 0
     duplicates: int = 0
+    new_studies: set[str] = field(default_factory=set)
 
 
 def _uids(data: bytes) -> tuple[str, str, str]:
@@ -42,9 +44,7 @@ def _uids(data: bytes) -> tuple[str, str, str]:
         return "", "", ""
 
 
-def store_parts(settings: Settings, parts: Iterable[Part]) -> StowOutcome:
-    from medvlm.dicom.ingest import ingest_bytes
-
+def store_parts(settings: Settings, actor: Actor, parts: Iterable[Part]) -> StowOutcome:
     outcome = StowOutcome()
     for number, part in enumerate(parts, start=1):
         sop_class, sop_uid, path = _uids(part.data)
@@ -56,18 +56,19 @@ def store_parts(settings: Settings, parts: Iterable[Part]) -> StowOutcome:
             reason = f"part {number}: {len(part.data)} bytes, over MEDVLM_MAX_FILE_BYTES"
             outcome.failed.append((sop_class, sop_uid, st.OUT_OF_RESOURCES, reason))
             continue
-        report = ingest_bytes(f"stow-part-{number}.dcm", part.data, settings=settings)
+        report = intake(settings, actor, Item(f"stow-part-{number}.dcm", part.data))
         if report.rejected:
             rejection = report.rejected[0]
             outcome.failed.append((sop_class, sop_uid, st.status_for_rejection(rejection), rejection.reason))
         elif report.conflicts:
-            reason = "SOP Instance UID already stored with other content"
+            reason = report.conflict_reasons[0].reason if report.conflict_reasons else "conflict"
             outcome.failed.append((sop_class, sop_uid, st.CONFLICT, reason))
         else:
             outcome.stored.append((sop_class, sop_uid, path))
             outcome.ingested += report.ingested
             outcome.duplicates += report.duplicates
             outcome.study_uids += [u for u in report.study_instance_uids if u not in outcome.study_uids]
+            outcome.new_studies |= set(report.new_study_instance_uids)
     return outcome
 
 

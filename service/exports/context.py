@@ -9,17 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import StrEnum
 from pathlib import Path
 
 from medvlm.findings import Finding
 from medvlm.service.exports.errors import ExportInputError
-
-
-class ReportStatus(StrEnum):
-    DRAFT = "draft"
-    IN_REVIEW = "in_review"
-    SIGNED = "signed"
+from medvlm.service.statuses import ReportStatus
 
 
 @dataclass(frozen=True)
@@ -27,6 +21,24 @@ class Addendum:
     text: str
     author: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class InstanceRef:
+    sop_instance_uid: str
+    sop_class_uid: str
+    number: int | None = None
+
+
+@dataclass(frozen=True)
+class SeriesRef:
+    """One stored series of the study (for the FHIR ImagingStudy)."""
+
+    series_instance_uid: str
+    modality: str
+    number: int | None = None
+    description: str = ""
+    instances: tuple[InstanceRef, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,7 @@ class ReportContext:
     addenda: list[Addendum] = field(default_factory=list)
     institution: str = "MedVLM"
     created_at: datetime | None = None  # when the draft was made (PDF header for drafts)
+    series: tuple[SeriesRef, ...] = ()  # every stored series of the study; empty: only the key image known
 
     def __post_init__(self) -> None:
         try:

@@ -31,7 +31,9 @@ from medvlm.compliance.deid_profile import METHOD
 from medvlm.compliance.deid_text import deidentify_text
 from medvlm.compliance.errors import ComplianceError, DeidentificationError
 from medvlm.corpus.iu import iu_split
+from medvlm.dicom.study_order import study_instances
 from medvlm.findings import Finding, Presence
+from medvlm.service.statuses import ReportStatus
 
 MANIFEST = "manifest.jsonl"
 
@@ -75,15 +77,12 @@ def _clean_findings(raw: list[dict[str, Any]], clean: Any) -> list[dict[str, Any
 
 
 def _study_rows(session: Session, study_uid: str) -> tuple[Any, Any, list[Any]]:
-    from medvlm.db.models import Instance, Patient, Series, Study
+    from medvlm.db.models import Patient, Study
 
     study = session.get(Study, study_uid)
     patient = session.get(Patient, study.patient_pk) if study else None
-    instances = session.exec(
-        select(Instance).join(Series, Series.series_instance_uid == Instance.series_instance_uid)  # type: ignore[arg-type]
-        .where(Series.study_instance_uid == study_uid)
-        .order_by(Series.series_number, Instance.instance_number, Instance.sop_instance_uid)).all()  # type: ignore[arg-type]
-    return study, patient, list(instances)
+    instances = [instance for instance, _series in session.exec(study_instances(study_uid)).all()]
+    return study, patient, instances
 
 
 def _known_phi(session: Session, report: Any, study: Any, patient: Any) -> tuple[list[str], list[str]]:
@@ -162,7 +161,7 @@ def export_corrections(out_dir: Path, key: bytes, *, engine: Engine | None = Non
     result = CorrectionsExport(directory=out_dir)
     try:
         with Session(engine) as session:
-            reports = session.exec(select(Report).where(Report.status == "signed")
+            reports = session.exec(select(Report).where(Report.status == ReportStatus.SIGNED)
                                    .order_by(Report.signed_at, Report.id)).all()  # type: ignore[arg-type]
             rows = [row for r in reports if (row := _export_one(session, r, staging, key, options, result))]
         lines = "".join(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n" for r in rows)

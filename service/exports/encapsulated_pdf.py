@@ -29,7 +29,7 @@ _TYPE2 = {"PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDa
           "ReferringPhysicianName", "StudyID", "AccessionNumber"}
 
 
-def build_dataset(report_ctx: ReportContext, pdf_bytes: bytes | None = None) -> Dataset:
+def encapsulated_pdf_dataset(report_ctx: ReportContext, pdf_bytes: bytes | None = None) -> Dataset:
     """The Encapsulated PDF dataset; ``pdf_bytes`` defaults to ``build_pdf(report_ctx)``."""
     ctx = report_ctx
     source = read_header(ctx.key_image_path)
@@ -92,5 +92,5 @@ def build_dataset(report_ctx: ReportContext, pdf_bytes: bytes | None = None) -> 
 def build(report_ctx: ReportContext, pdf_bytes: bytes | None = None) -> bytes:
     """The Encapsulated PDF as a DICOM Part 10 file (bytes)."""
     buffer = BytesIO()
-    pydicom.dcmwrite(buffer, build_dataset(report_ctx, pdf_bytes), enforce_file_format=True)
+    pydicom.dcmwrite(buffer, encapsulated_pdf_dataset(report_ctx, pdf_bytes), enforce_file_format=True)
     return buffer.getvalue()

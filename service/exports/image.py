@@ -1,4 +1,4 @@
-"""The key image for the PDF, rendered by ``medvlm.dicom.render`` (Modality LUT, VOI window, MONOCHROME1
+"""The key image for the PDF, rendered by ``medvlm.dicom.png`` (Modality LUT, VOI window, MONOCHROME1
 inversion, file-size and pixel limits) so that the PDF shows what the viewer shows."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def read_header(path: Path) -> pydicom.Dataset:
 def key_image_png(path: Path, *, max_size: int = 1024, window: tuple[float, float] | None = None) -> bytes:
     """PNG bytes of the first frame of ``path``, longest side at most ``max_size`` pixels."""
     from medvlm.dicom.pixels import read_dataset
-    from medvlm.dicom.render import render_png
+    from medvlm.dicom.png import render_png
 
     try:
         return render_png(read_dataset(path), frame=0, window=window, max_size=max_size)

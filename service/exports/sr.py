@@ -147,10 +147,23 @@ def check_key_image(ctx: ReportContext, source: Dataset) -> None:
                                    f"expects {expected!r}")
 
 
+# Type 2 attributes highdicom copies from the evidence by attribute access: a source image may lack them
+# (seen: no PatientBirthDate -> AttributeError -> a bare 500); they are copied empty, as Type 2 allows.
+_TYPE2_FROM_EVIDENCE = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate",
+                        "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName")
+
+
+def _with_type2(source: Dataset) -> Dataset:
+    for keyword in _TYPE2_FROM_EVIDENCE:
+        if keyword not in source:
+            setattr(source, keyword, "")
+    return source
+
+
 def build_sr_dataset(report_ctx: ReportContext) -> Dataset:
     """The Comprehensive SR as a pydicom dataset (see ``build_sr`` for bytes)."""
     ctx = report_ctx
-    source = read_header(ctx.key_image_path)
+    source = _with_type2(read_header(ctx.key_image_path))
     check_key_image(ctx, source)
     when = _utc(ctx.signed_at or ctx.created_at or datetime.now(UTC))
     try:
@@ -166,7 +179,7 @@ def build_sr_dataset(report_ctx: ReportContext) -> Dataset:
             verifying_organization=ctx.institution[:64] if ctx.is_signed else None,
             series_description="MedVLM report", content_date=when.date(), content_time=when.time(),
         )
-    except ValueError as exc:  # highdicom's validation of values (lengths, UIDs, codes)
+    except (ValueError, AttributeError) as exc:  # highdicom's checks of values (lengths, UIDs, codes)
         raise ExportError(f"cannot build the SR for report {ctx.report_id}: {exc}") from exc
     if ctx.is_signed:
         sr.VerifyingObserverSequence[0].VerificationDateTime = when.strftime("%Y%m%d%H%M%S+0000")

@@ -9,26 +9,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from medvlm.findings import Finding
+from medvlm.service.workflow.draft_output import DraftOutput
 from medvlm.settings import Settings
 
 NO_MODEL = (
     "no drafting model is configured: promote one (`medvlm models promote ID`) or set MEDVLM_MODEL_DIR"
 )
-
-
-@dataclass(frozen=True)
-class DraftOutput:
-    findings: list[Finding]
-    findings_text: str
-    impression: str
-    model_version: str
-    consistency_flags: list[dict[str, Any]] = field(default_factory=list)
-    input_hashes: list[str] = field(default_factory=list)
 
 
 class Drafter(Protocol):
@@ -111,10 +102,14 @@ class ProductionDrafter:
 
 
 def drafter_source(settings: Settings) -> Callable[[], Drafter | None]:
-    """Where drafts come from: ``MEDVLM_MODEL_DIR`` when an operator pins a model directory, otherwise the
-    registry's production version (followed as it changes)."""
-    if settings.model_dir is not None:
-        pinned = BundleDrafter(settings.model_dir)
+    """Where drafts come from, by the one order of ``medvlm.registry.resolve`` (the service has no explicit
+    argument): the pin when an operator set one, otherwise the registry's production version, followed as
+    it changes."""
+    from medvlm.registry.resolve import pinned_model_dir
+
+    pin = pinned_model_dir(settings)
+    if pin is not None:
+        pinned = BundleDrafter(pin)
         return lambda: pinned
     return ProductionDrafter(settings)
 

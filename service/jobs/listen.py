@@ -38,7 +38,9 @@ def listen_for_jobs(engine: Engine, wake: threading.Event, stop: threading.Event
             stop.wait(1.0)
 
 
-def start_listener(engine: Engine, wake: threading.Event, stop: threading.Event) -> threading.Thread | None:
+def start_wakeup_listener(
+    engine: Engine, wake: threading.Event, stop: threading.Event
+) -> threading.Thread | None:
     """A daemon listener thread on PostgreSQL; None on SQLite (one process, woken in-process)."""
     if engine.dialect.name != "postgresql":
         return None

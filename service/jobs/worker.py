@@ -19,9 +19,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from medvlm.db.models import Instance, Series
+from medvlm.dicom.study_order import study_instances
 from medvlm.errors import NotFoundError
 from medvlm.service.audit import audit
 from medvlm.service.db.tables import DraftJob
@@ -34,15 +34,10 @@ log = logging.getLogger("medvlm.worker")
 
 
 def study_paths(session: Session, study_uid: str) -> list[Path]:
-    rows = session.exec(
-        select(Instance.path)
-        .join(Series, Series.series_instance_uid == Instance.series_instance_uid)  # type: ignore[arg-type]
-        .where(Series.study_instance_uid == study_uid)
-        .order_by(col(Series.series_number), col(Instance.instance_number), col(Instance.sop_instance_uid))
-    ).all()
+    rows = session.exec(study_instances(study_uid)).all()
     if not rows:
         raise NotFoundError(f"study {study_uid} has no stored instances to draft from")
-    return [Path(p) for p in rows]
+    return [Path(instance.path) for instance, _series in rows]
 
 
 class Worker:
@@ -152,7 +147,11 @@ def main(argv: list[str] | None = None) -> None:
     worker = Worker(
         engine, factory, lease=timedelta(seconds=args.lease_seconds), poll_seconds=args.poll_seconds
     )
-    worker.run(threading.Event())
+    from medvlm.service.hl7.sender import start_sender
+
+    stop = threading.Event()
+    start_sender(engine, settings, stop)  # the worker unit also delivers HL7 results, when configured
+    worker.run(stop)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from medvlm.service.auth.passwords import password_problem
 
 RoleName = Literal["radiologist", "researcher", "admin", "integration"]
+# People log in; integrations (machines) use API keys. A person with the integration role would see no
+# studies (it has no key that sent any), and a key with a person's role could sign or administer.
+PersonRole = Literal["radiologist", "researcher", "admin"]
+KeyRole = Literal["integration"]
 
 
 class Strict(BaseModel):
@@ -38,7 +44,36 @@ class MeResponse(UserPublic):
 class UserCreate(Strict):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = Field(min_length=12, max_length=1024)
-    role: RoleName
+    role: PersonRole
+
+    @model_validator(mode="after")
+    def _policy(self) -> UserCreate:
+        problem = password_problem(self.password, username=self.username)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+class PasswordChange(Strict):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=12, max_length=1024)
+
+
+class SessionsEnded(BaseModel):
+    ended: int = Field(description="How many login sessions were ended.")
+
+
+class UserStatus(BaseModel):
+    id: str
+    username: str
+    active: bool
+    sessions_ended: int
+
+
+class ApiKeyRevoked(BaseModel):
+    id: str
+    name: str
+    revoked_at: datetime
 
 
 class UserCreated(UserPublic):
@@ -48,7 +83,7 @@ class UserCreated(UserPublic):
 
 class ApiKeyCreate(Strict):
     name: str = Field(min_length=1, max_length=128)
-    role: RoleName = "integration"
+    role: KeyRole = "integration"
 
 
 class ApiKeyCreated(BaseModel):

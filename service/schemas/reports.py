@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from medvlm.findings import Finding
+from medvlm.service.statuses import ReportStatus
 
 
 class Strict(BaseModel):
@@ -55,7 +56,7 @@ class AddendumPublic(BaseModel):
 class ReportPublic(BaseModel):
     id: str
     study_instance_uid: str
-    status: Literal["draft", "in_review", "signed"]
+    status: ReportStatus
     findings: list[FindingModel]
     findings_text: str
     impression: str

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from pydantic import BaseModel, Field
 
-from pydantic import BaseModel
-
-StudyStatus = Literal["received", "drafting", "draft_ready", "in_review", "signed", "failed"]
+from medvlm.service.statuses import StudyStatus
 
 
 class StudySummary(BaseModel):
@@ -80,3 +78,5 @@ class UploadResult(BaseModel):
     rejected: list[RejectionPublic]
     study_instance_uids: list[str]
     jobs: list[str]
+    conflict_reasons: list[RejectionPublic] = Field(
+        default_factory=list, description="Why each conflicting instance was not stored.")

@@ -9,8 +9,8 @@ from sqlmodel import Session, col, select
 
 from medvlm.db.models import Instance, Series, Study
 from medvlm.errors import NotFoundError
-from medvlm.service.api.deps import Principal
 from medvlm.service.auth.policy import sees_all_studies
+from medvlm.service.auth.principal import Principal
 from medvlm.service.db.tables import DraftJob, Report, StudyState
 
 
@@ -23,13 +23,17 @@ def sees_source(principal: Principal, has_state: bool, source_api_key_id: str | 
     """``sees_state`` from the state row's columns (``has_state``: whether the study has one)."""
     if sees_all_studies(principal.role):
         return True
-    return has_state and source_api_key_id == principal.api_key_id
+    # An integration sees what its own key sent. A *user* with the integration role has no key: it sees
+    # nothing (comparing None with the None of every study no key sent would show it all of them).
+    return has_state and principal.api_key_id is not None and source_api_key_id == principal.api_key_id
 
 
 def visibility_conditions(principal: Principal) -> list[Any]:
     """SQL conditions (on ``StudyState``) limiting a listing to what ``principal`` may see; none for users."""
     if sees_all_studies(principal.role):
         return []
+    if principal.api_key_id is None:
+        return [sa.false()]
     return [col(StudyState.source_api_key_id) == principal.api_key_id]
 
 

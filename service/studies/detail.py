@@ -6,8 +6,9 @@ from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from medvlm.db.models import Instance, Patient, Series, Study
+from medvlm.dicom.study_order import INSTANCE_ORDER
 from medvlm.errors import NotFoundError
-from medvlm.service.api.deps import Principal
+from medvlm.service.auth.principal import Principal
 from medvlm.service.db.tables import Report, StudyState
 from medvlm.service.schemas.studies import InstancePublic, PatientPublic, SeriesPublic, StudyDetail
 from medvlm.service.studies.access import sees_source
@@ -34,10 +35,7 @@ _STUDY_SERIES_AND_INSTANCES = (
     .outerjoin(_series, _series.c.study_instance_uid == _study.c.study_instance_uid)
     .outerjoin(_instance, _instance.c.series_instance_uid == _series.c.series_instance_uid)
     .where(_study.c.study_instance_uid == _UID)
-    .order_by(
-        _series.c.series_number, _series.c.series_instance_uid, _instance.c.instance_number,
-        _instance.c.sop_instance_uid,
-    )
+    .order_by(*INSTANCE_ORDER)  # the same columns as _series / _instance: the one study order
 )
 
 

@@ -67,7 +67,7 @@ def render_frame_png(
     A viewer asks for the same frame again on every reload and every preview; decoding a 2k x 2k film
     each time costs a second of CPU.
     """
-    from medvlm.dicom.render import render_png
+    from medvlm.dicom.png import render_png
 
     _check_frame(instance, frame)
     key = (instance.sha256, frame, window, max_size)

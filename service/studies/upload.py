@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from medvlm.service.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaError
+from medvlm.service.studies.spool import full_disk_is_507
 
 MAX_PARTS = 1000
 
@@ -34,8 +35,13 @@ class UploadedFile:
 
 def _spool(source: IO[bytes]) -> Path:
     with tempfile.NamedTemporaryFile(prefix="medvlm-upload-", delete=False) as target:
-        source.seek(0)
-        shutil.copyfileobj(source, target, 1 << 20)
+        try:
+            with full_disk_is_507("the upload's temporary copy"):
+                source.seek(0)
+                shutil.copyfileobj(source, target, 1 << 20)
+        except BaseException:
+            Path(target.name).unlink(missing_ok=True)
+            raise
     return Path(target.name)
 
 

@@ -18,8 +18,8 @@ from sqlalchemy import Connection, and_, bindparam, exists, func, literal_column
 from sqlmodel import col, select
 
 from medvlm.db.models import Patient, Series, Study
-from medvlm.service.api.deps import Principal
 from medvlm.service.auth.policy import sees_all_studies
+from medvlm.service.auth.principal import Principal
 from medvlm.service.db.tables import Report, StudyState
 from medvlm.service.schemas.studies import StudySummary, WorklistPage
 

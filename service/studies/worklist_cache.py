@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from medvlm.service.api.deps import Principal
+from medvlm.service.auth.principal import Principal
 from medvlm.service.db.tables import WorklistVersion
 from medvlm.service.schemas.studies import WorklistPage
 from medvlm.service.studies.worklist import read_worklist, worklist_request

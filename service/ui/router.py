@@ -14,7 +14,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, JSONResponse
 
+from medvlm.findings import Presence, critical_rule
 from medvlm.package_data import UI_DIR
+from medvlm.service.statuses import REPORT_STATUS_LABELS, STUDY_STATUS_LABELS
 
 STATIC_DIR = (UI_DIR / "static").resolve()  # resolved: the traversal check compares resolved paths
 log = logging.getLogger(__name__)
@@ -78,10 +80,31 @@ def _ontology_payload() -> dict[str, Any]:
             "display": spec.display,
             "lateralities": list(spec.lateralities),
             "severities": list(spec.severities),
-            "critical": bool(spec.critical),
-            "critical_severities": list(spec.critical_severities),
+            # The critical rule evaluated here, once per presence and severity ("" = none), so that the UI
+            # looks the answer up instead of keeping its own copy of the rule.
+            "critical_when": {
+                presence.value: {
+                    severity or "": critical_rule(
+                        presence, severity, always=spec.critical, critical_severities=spec.critical_severities
+                    )
+                    for severity in (None, *spec.severities)
+                }
+                for presence in Presence
+            },
         }
     return {"findings": findings}
+
+
+@router.get("/ui/vocabulary.json")
+def vocabulary_json() -> JSONResponse:
+    """Study and report statuses with display labels, in worklist order (``medvlm.service.statuses``)."""
+    return JSONResponse(
+        {
+            "study_statuses": {status.value: label for status, label in STUDY_STATUS_LABELS.items()},
+            "report_statuses": {status.value: label for status, label in REPORT_STATUS_LABELS.items()},
+        },
+        headers=_SHORT_CACHE,
+    )
 
 
 @router.get("/ui/ontology.json")

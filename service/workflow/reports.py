@@ -17,18 +17,15 @@ from medvlm.errors import NotFoundError
 from medvlm.findings import Finding
 from medvlm.service.db.tables import Addendum, Report, ReportVersion, StudyState, now_utc
 from medvlm.service.errors import ConflictError
-from medvlm.service.jobs.drafter import DraftOutput
+from medvlm.service.hl7 import outbox as hl7_outbox
+from medvlm.service.statuses import STUDY_STATUS_OF_REPORT, StudyStatus
+from medvlm.service.workflow.draft_output import DraftOutput
 from medvlm.service.workflow.state import Event, ReportState, next_state
-
-STUDY_STATUS = {
-    ReportState.DRAFT: "draft_ready",
-    ReportState.IN_REVIEW: "in_review",
-    ReportState.SIGNED: "signed",
-}
 
 
 def _critical(findings: list[dict[str, Any]]) -> bool:
-    return any(f.get("critical") and f.get("presence", "present") != "absent" for f in findings)
+    # Each stored finding's flag was set by medvlm.findings.critical_rule (absent ones are never critical).
+    return any(f.get("critical") for f in findings)
 
 
 def set_study_status(session: Session, study_uid: str, status: str, critical: bool | None = None) -> None:
@@ -86,7 +83,7 @@ def save_draft(session: Session, study_uid: str, draft: DraftOutput, author: str
     report.consistency_flags = draft.consistency_flags
     report.input_hashes = draft.input_hashes
     _new_version(session, report, "ORIGINAL", author)
-    set_study_status(session, study_uid, "draft_ready", critical=_critical(findings))
+    set_study_status(session, study_uid, StudyStatus.DRAFT_READY, critical=_critical(findings))
     return report
 
 
@@ -128,7 +125,8 @@ def edit(
     report.status = new_state.value
     recheck_consistency(report)
     _new_version(session, report, "EDIT", author)
-    set_study_status(session, report.study_instance_uid, STUDY_STATUS[new_state], _critical(report.findings))
+    study_status = STUDY_STATUS_OF_REPORT[new_state]
+    set_study_status(session, report.study_instance_uid, study_status, _critical(report.findings))
     return report
 
 
@@ -143,7 +141,8 @@ def regenerate(
     report.consistency_flags = draft.consistency_flags
     report.status = new_state.value
     _new_version(session, report, "REGENERATED", author)
-    set_study_status(session, report.study_instance_uid, STUDY_STATUS[new_state], _critical(report.findings))
+    study_status = STUDY_STATUS_OF_REPORT[new_state]
+    set_study_status(session, report.study_instance_uid, study_status, _critical(report.findings))
     return report
 
 
@@ -153,7 +152,8 @@ def sign(session: Session, report: Report, *, author: str) -> Report:
     report.signed_by = author
     report.signed_at = now_utc()
     _new_version(session, report, "FINAL", author)
-    set_study_status(session, report.study_instance_uid, "signed", _critical(report.findings))
+    set_study_status(session, report.study_instance_uid, StudyStatus.SIGNED, _critical(report.findings))
+    hl7_outbox.enqueue(session, report, "signed")  # the ORU^R01 commits with the signature, or neither
     return report
 
 
@@ -164,4 +164,5 @@ def add_addendum(session: Session, report: Report, *, text: str, author: str) ->
     session.add(report)
     session.add(addendum)
     session.flush()
+    hl7_outbox.enqueue(session, report, "addendum")
     return addendum

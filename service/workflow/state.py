@@ -10,12 +10,9 @@ from __future__ import annotations
 from enum import StrEnum
 
 from medvlm.service.errors import WorkflowError
+from medvlm.service.statuses import ReportStatus
 
-
-class ReportState(StrEnum):
-    DRAFT = "draft"
-    IN_REVIEW = "in_review"
-    SIGNED = "signed"
+ReportState = ReportStatus  # the workflow's name for the one definition in medvlm.service.statuses
 
 
 class Event(StrEnum):

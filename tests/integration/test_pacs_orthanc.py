@@ -10,6 +10,7 @@ import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 
+import highdicom
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
@@ -20,9 +21,9 @@ from medvlm.db.models import Instance
 from medvlm.findings import Finding, Presence
 from medvlm.pacs import scu
 from medvlm.pacs.errors import PacsError
-from medvlm.pacs.scp import start_listener
 from medvlm.service.db.tables import DraftJob, Report
-from medvlm.service.jobs.drafter import DraftOutput
+from medvlm.service.dicom_listener.listener import start_dicom_listener
+from medvlm.service.workflow.draft_output import DraftOutput
 from medvlm.settings import Settings
 from tests.support.orthanc import OrthancServer, inside, running_orthanc
 from tests.support.services import missing_service
@@ -70,14 +71,15 @@ def _find_instance(orthanc: OrthancServer, sop_uid: str) -> list[str]:
 def test_study_from_orthanc_is_drafted_and_results_go_back(orthanc: OrthancServer, sqlite_settings: Settings,
                                                         ) -> None:
     from medvlm.service.exports import encapsulated_pdf
+    from medvlm.service.exports.context_builder import build_context
     from medvlm.service.exports.sr import build_sr
+    from medvlm.service.exports.tid1500 import build_tid1500
     from medvlm.service.jobs.worker import Worker
-    from medvlm.service.workflow.export_context import build_context
 
     image = _testfile("CT_small.dcm")
     source = pydicom.dcmread(image, stop_before_pixels=True)
     engine = get_engine(sqlite_settings.resolved_database_url)
-    with inside(orthanc), start_listener(sqlite_settings, port=LISTENER_PORT) as listener:
+    with inside(orthanc), start_dicom_listener(sqlite_settings, port=LISTENER_PORT) as listener:
         # the PACS holds the study, and can reach us
         uploaded = orthanc.rest("POST", "/instances", image.read_bytes())
         orthanc.rest("POST", "/modalities/medvlm/echo", {})
@@ -98,27 +100,35 @@ def test_study_from_orthanc_is_drafted_and_results_go_back(orthanc: OrthancServe
         with Session(engine) as session:
             report = session.exec(select(Report)).one()
             context = build_context(session, report)
-        exports = [build_sr(context), encapsulated_pdf.build(context)]
+        exports = [build_sr(context), encapsulated_pdf.build(context), build_tid1500(context)]
 
-        # the SR and the encapsulated PDF go back to the PACS and are found there, in the same study
+        # the SR, the encapsulated PDF and the TID 1500 AI results go back to the PACS, into the same study
         uids = [str(pydicom.dcmread(io.BytesIO(data)).SOPInstanceUID) for data in exports]
         results = scu.send("127.0.0.1", orthanc.dicom_port, exports, called_ae=orthanc.ae_title)
-        assert [r.status for r in results] == [0x0000, 0x0000]
+        assert [r.status for r in results] == [0x0000, 0x0000, 0x0000]
         tags = [orthanc.rest("GET", f"/instances/{found}/simplified-tags")
                 for uid in uids for found in _find_instance(orthanc, uid)]
-        assert [t["Modality"] for t in tags] == ["SR", "DOC"]
+        assert [t["Modality"] for t in tags] == ["SR", "DOC", "SR"]
         assert {t["StudyInstanceUID"] for t in tags} == {str(source.StudyInstanceUID)}
         assert tags[0]["VerificationFlag"] == "UNVERIFIED"  # a draft, not signed
         pdf = orthanc.rest("GET", f"/instances/{_find_instance(orthanc, uids[1])[0]}/pdf")
         assert pdf.startswith(b"%PDF")
-        assert len(orthanc.rest("GET", f"/studies/{uploaded['ParentStudy']}/instances")) == 3
+        assert len(orthanc.rest("GET", f"/studies/{uploaded['ParentStudy']}/instances")) == 4
+        # what the PACS now holds is a TID 1500 measurement report highdicom reads, naming the algorithm
+        stored = orthanc.rest("GET", f"/instances/{_find_instance(orthanc, uids[2])[0]}/file")
+        tid = highdicom.sr.srread(io.BytesIO(stored))
+        assert tid.ContentTemplateSequence[0].TemplateIdentifier == "1500"
+        [group] = tid.content.get_image_measurement_groups()
+        assert group.tracking_identifier == "no_finding"  # the drafter reported cardiomegaly absent only
+        assert any(e.Manufacturer == "MedVLM" and e.SoftwareVersions == "pacs-test-1"
+                   for e in tid.ContributingEquipmentSequence)
 
 
 def test_pacs_sees_failure_for_input_we_cannot_store(orthanc: OrthancServer, sqlite_settings: Settings,
                                                      ) -> None:
     plan = _testfile("rtplan.dcm")  # a valid DICOM object, but no image to draft from
     engine = get_engine(sqlite_settings.resolved_database_url)
-    with inside(orthanc), start_listener(sqlite_settings, port=LISTENER_PORT) as listener:
+    with inside(orthanc), start_dicom_listener(sqlite_settings, port=LISTENER_PORT) as listener:
         uploaded = orthanc.rest("POST", "/instances", plan.read_bytes())
         with pytest.raises(urllib.error.HTTPError):  # Orthanc's store job fails on our failure status
             orthanc.rest("POST", "/modalities/medvlm/store", {"Resources": [uploaded["ID"]],

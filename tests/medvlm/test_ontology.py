@@ -134,6 +134,16 @@ _DELETE = object()
         (["findings", "no_finding"], _DELETE, r"must include 'no_finding'"),
         (["version"], 2, r"unknown top-level key 'version'"),
         (["severity_words"], _DELETE, r"missing top-level key 'severity_words'"),
+        (["findings", "lung_opacity", "absent_implies"], ["pneumonia"], r"'absent_implies' names unknown"),
+        (["normal_statements"], {"absent": ["mass"]}, r"normal_statements must be a list"),
+        (["normal_statements"], [{"absent": ["tumour"], "phrases": ["x"]}], r"unknown finding 'tumour'"),
+        (["normal_statements"], [{"absent": ["mass"]}], r"normal_statements\[0\] needs 'phrases' or"),
+        (["normal_statements"], [{"phrases": ["x"]}], r"normal_statements\[0\] must map 'absent'"),
+        (
+            ["normal_statements"],
+            [{"absent": ["mass"], "patterns": ["(x"]}],
+            r"normal_statements\[0\] key 'patterns' has an invalid",
+        ),
     ],
 )
 def test_invalid_ontology_is_refused(raw: dict[str, Any], path: list[str], value: Any, message: str) -> None:

@@ -21,8 +21,8 @@ from sqlmodel import Session
 from medvlm.findings import Finding, Presence
 from medvlm.service.auth.security import create_token, hash_password
 from medvlm.service.db.tables import User, UserSession
-from medvlm.service.jobs.drafter import DraftOutput
 from medvlm.service.jobs.worker import Worker
+from medvlm.service.workflow.draft_output import DraftOutput
 
 _BASE = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
 

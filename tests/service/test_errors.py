@@ -13,9 +13,15 @@ import compliance
 import medvlm
 import service
 from medvlm.compliance.errors import AuditError
-from medvlm.errors import MedVLMError
+from medvlm.errors import (
+    DatabaseUnavailableError,
+    MedVLMError,
+    StorageFullError,
+    StorageUnavailableError,
+)
+from medvlm.service.api.errors import STATUS_BY_ERROR, status_for
 from medvlm.service.db.tables import Report, ReportVersion
-from medvlm.service.errors import STATUS_BY_ERROR, DraftingFailedError, status_for
+from medvlm.service.errors import DraftingFailedError
 from tests.service.helpers import dicom_bytes, run_jobs
 
 
@@ -35,8 +41,10 @@ def test_every_error_class_has_a_4xx_or_a_reasoned_status() -> None:
     assert len(classes) >= 15
     for cls in classes:
         status = status_for(cls("x"))
-        server_side = issubclass(cls, AuditError | DraftingFailedError)  # the server's fault, with a reason
-        assert 400 <= status < 500 or (server_side and status == 503), cls
+        server_side = issubclass(cls, AuditError | DraftingFailedError | DatabaseUnavailableError
+                                 | StorageUnavailableError)  # the server's fault, with a reason
+        full = issubclass(cls, StorageFullError) and status == 507  # Insufficient Storage
+        assert 400 <= status < 500 or (server_side and status == 503) or full, cls
     assert len({cls for cls, _ in STATUS_BY_ERROR}) == len(STATUS_BY_ERROR)  # each class mapped once
 
 

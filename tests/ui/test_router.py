@@ -65,7 +65,13 @@ def test_every_page_reference_resolves(client: TestClient) -> None:
 def test_ontology_for_the_findings_panel(client: TestClient) -> None:
     body = client.get("/ui/ontology.json").json()["findings"]
     assert body["pleural_effusion"]["lateralities"] == ["left", "right", "bilateral"]
-    assert body["pneumothorax"]["critical"] is True
+    # The critical rule comes evaluated from the server (one definition): pneumothorax always, uncertain
+    # included; a pleural effusion only when large; nothing absent.
+    assert body["pneumothorax"]["critical_when"]["present"][""] is True
+    assert body["pneumothorax"]["critical_when"]["uncertain"][""] is True
+    assert body["pneumothorax"]["critical_when"]["absent"][""] is False
+    effusion = body["pleural_effusion"]["critical_when"]["present"]
+    assert effusion["large"] is True and effusion["small"] is False and effusion[""] is False
     assert body["cardiomegaly"]["lateralities"] == []
 
 
@@ -90,3 +96,13 @@ def test_a_broken_ontology_gives_generic_choices_and_says_why(
         ui_router._ontology_payload.cache_clear()
     assert body == {"findings": {}}
     assert "falls back to generic choices" in caplog.text and str(broken) in caplog.text
+
+
+def test_vocabulary_gives_the_statuses_of_the_one_definition(client: TestClient) -> None:
+    from medvlm.service.statuses import ReportStatus, StudyStatus
+
+    body = client.get("/ui/vocabulary.json").json()
+    assert list(body["study_statuses"]) == [s.value for s in StudyStatus]
+    assert list(body["report_statuses"]) == [s.value for s in ReportStatus]
+    assert body["study_statuses"]["draft_ready"] == "Draft ready"
+    assert "draft_ready" not in (UI_DIR / "index.html").read_text()  # the filter's choices come from here

@@ -5,8 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-from medvlm.db import tables  # noqa: F401  (registers every table on SQLModel.metadata)
 from medvlm.db.engine import get_engine
+from medvlm.db.migrations_config import migration_folders
+
+migration_folders()  # loads every registered schema part, so SQLModel.metadata holds every table
 
 engine = context.config.attributes.get("engine") or get_engine()
 

@@ -12,21 +12,21 @@ from medvlm.service.api.routing import resource_router
 from medvlm.service.audit import audit
 from medvlm.service.db.tables import Report
 from medvlm.service.schemas.reports import CorrectionsPage
+from medvlm.service.statuses import ReportStatus
 from medvlm.service.workflow.public import correction_pair
 
 router = resource_router(prefix="/corrections", tags=["corrections"])
-ReaderDep = CorrectionsReaderDep
 
 
 @router.get("", response_model=CorrectionsPage)
 def list_corrections(
     session: SessionDep,
     settings: SettingsDep,
-    caller: ReaderDep,
+    caller: CorrectionsReaderDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> CorrectionsPage:
-    signed = select(Report).where(Report.status == "signed")
+    signed = select(Report).where(Report.status == ReportStatus.SIGNED)
     total = session.exec(select(func.count()).select_from(signed.subquery())).one()
     rows = session.exec(
         signed.order_by(Report.signed_at, Report.id)  # type: ignore[arg-type]

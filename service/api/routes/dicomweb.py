@@ -13,10 +13,11 @@ from typing import Annotated
 
 from fastapi import Query, Request, Response
 from fastapi.responses import StreamingResponse
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from medvlm.db.models import Instance, Series
+from medvlm.dicom.study_order import study_instances
 from medvlm.errors import NotFoundError
 from medvlm.service.api.deps import Principal, SessionDep, SettingsDep, StudyReaderDep, StudyUploaderDep
 from medvlm.service.api.ids import SeriesUID, SopUID, StudyUID
@@ -26,9 +27,8 @@ from medvlm.service.dicomweb.multipart import DICOM, iter_related, media_params,
 from medvlm.service.dicomweb.qido import matching, search_studies
 from medvlm.service.dicomweb.stow import response_json, store_parts
 from medvlm.service.errors import NotAcceptableError
-from medvlm.service.schemas.studies import UploadResult
+from medvlm.service.intake.intake import Actor, queue_drafts
 from medvlm.service.studies.access import visible_instance, visible_study
-from medvlm.service.studies.ingest import queue_jobs
 from medvlm.service.studies.spool import spooled_body
 from medvlm.service.studies.upload import capped_request
 
@@ -88,16 +88,7 @@ def search_for_studies(
 
 
 def _instances(session: Session, study_uid: str) -> list[Instance]:
-    return list(
-        session.exec(
-            select(Instance)
-            .join(Series, col(Series.series_instance_uid) == col(Instance.series_instance_uid))
-            .where(col(Series.study_instance_uid) == study_uid)
-            .order_by(
-                col(Series.series_number), col(Instance.instance_number), col(Instance.sop_instance_uid)
-            )
-        ).all()
-    )
+    return [instance for instance, _series in session.exec(study_instances(study_uid)).all()]
 
 
 def _multipart(session: Session, caller: Principal, instances: list[Instance], resource: str) -> Response:
@@ -160,22 +151,15 @@ async def store_instances(request: Request, settings: SettingsDep, caller: Study
     """STOW-RS: multipart/related; type="application/dicom". 200 all stored, 202 some, 409 none."""
     # Spooled to a temporary file and mapped: parts are found by offset and copied out one at a time, so
     # the process holds about one part, not the body several times over (issue 19).
+    actor = Actor(caller.actor, "stow", api_key_id=caller.api_key_id)
     async with spooled_body(capped_request(request, settings.max_upload_bytes)) as body:
         parts = iter_related(body, request.headers.get("content-type", ""))
-        outcome = await run_in_threadpool(store_parts, settings, parts)
+        outcome = await run_in_threadpool(store_parts, settings, actor, parts)
     if outcome.study_uids:
-        stored = UploadResult(
-            ingested=outcome.ingested,
-            duplicates=outcome.duplicates,
-            conflicts=0,
-            rejected=[],
-            study_instance_uids=outcome.study_uids,
-            jobs=[],
+        jobs = await run_in_threadpool(
+            queue_drafts, request.app.state.engine, settings, outcome.study_uids, outcome.new_studies
         )
-        queued = await run_in_threadpool(
-            queue_jobs, request.app.state.engine, settings, caller, outcome.study_uids, stored
-        )
-        if queued.jobs:
+        if jobs:
             request.app.state.wake.set()
     status = 200 if not outcome.failed else 202 if outcome.stored else 409
     return Response(

@@ -14,7 +14,6 @@ from medvlm.service.studies.access import visible_instance
 from medvlm.service.studies.frames import parse_window, raw_frame, render_frame_png
 
 router = resource_router(prefix="/instances", tags=["instances"])
-ReaderDep = StudyReaderDep
 FrameNo = Annotated[int, Path(ge=0, le=100_000, description="Frame number, from 0")]
 
 
@@ -26,7 +25,7 @@ def frame_png(
     frame: FrameNo,
     session: SessionDep,
     settings: SettingsDep,
-    caller: ReaderDep,
+    caller: StudyReaderDep,
     window: Annotated[str | None, Query(max_length=64, description="center,width")] = None,
     max_size: Annotated[int | None, Query(ge=16, le=8192)] = None,
 ) -> Response:
@@ -50,7 +49,7 @@ def frame_png(
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def frame_raw(
-    sop_uid: SopUID, frame: FrameNo, session: SessionDep, settings: SettingsDep, caller: ReaderDep
+    sop_uid: SopUID, frame: FrameNo, session: SessionDep, settings: SettingsDep, caller: StudyReaderDep
 ) -> Response:
     instance = visible_instance(session, caller, sop_uid)
     data, headers = raw_frame(settings, instance, frame)

@@ -15,7 +15,6 @@ from medvlm.service.schemas.reports import JobPublic
 from medvlm.service.studies.access import visibility_conditions, visible_job
 
 router = resource_router(prefix="/jobs", tags=["jobs"])
-ReaderDep = JobReaderDep
 
 
 def job_public(job: DraftJob) -> JobPublic:
@@ -36,7 +35,7 @@ def job_public(job: DraftJob) -> JobPublic:
 @router.get("", response_model=list[JobPublic])
 def list_jobs(
     session: SessionDep,
-    caller: ReaderDep,
+    caller: JobReaderDep,
     study_uid: Annotated[str | None, Query(max_length=64, pattern=UID_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[JobPublic]:
@@ -52,5 +51,5 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobPublic)
-def get_job(job_id: JobId, session: SessionDep, caller: ReaderDep) -> JobPublic:
+def get_job(job_id: JobId, session: SessionDep, caller: JobReaderDep) -> JobPublic:
     return job_public(visible_job(session, caller, str(job_id)))

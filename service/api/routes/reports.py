@@ -12,6 +12,7 @@ from medvlm.service.api.ids import ReportId
 from medvlm.service.api.routing import resource_router
 from medvlm.service.audit import audit
 from medvlm.service.errors import DraftingFailedError, ModelUnavailableError
+from medvlm.service.exports.context_builder import MEDIA, SUFFIX, build_context, run_export
 from medvlm.service.jobs.drafter import NO_MODEL, Drafter
 from medvlm.service.jobs.worker import study_paths
 from medvlm.service.schemas.reports import (
@@ -25,18 +26,15 @@ from medvlm.service.schemas.reports import (
 )
 from medvlm.service.studies.access import visible_report
 from medvlm.service.workflow import reports as wf
-from medvlm.service.workflow.export_context import MEDIA, SUFFIX, build_context, run_export
 from medvlm.service.workflow.findings import checked_findings
 from medvlm.service.workflow.public import report_public, versions_public
 from medvlm.service.workflow.state import Event, next_state
 
 router = resource_router(prefix="/reports", tags=["reports"])
-ReaderDep = ReportReaderDep
-WriterDep = ReportWriterDep
 
 
 @router.get("/{report_id}", response_model=ReportPublic)
-def get_report(report_id: ReportId, session: SessionDep, caller: ReaderDep) -> ReportPublic:
+def get_report(report_id: ReportId, session: SessionDep, caller: ReportReaderDep) -> ReportPublic:
     report = visible_report(session, caller, str(report_id))
     audit(session, actor=caller.actor, action="report.read", resource_type="report", resource_id=report.id)
     return report_public(session, report)
@@ -44,7 +42,7 @@ def get_report(report_id: ReportId, session: SessionDep, caller: ReaderDep) -> R
 
 @router.put("/{report_id}", response_model=ReportPublic)
 def edit_report(
-    report_id: ReportId, body: ReportUpdate, session: SessionDep, caller: WriterDep
+    report_id: ReportId, body: ReportUpdate, session: SessionDep, caller: ReportWriterDep
 ) -> ReportPublic:
     report = visible_report(session, caller, str(report_id), lock=True)
     findings = None if body.findings is None else [f.to_dict() for f in checked_findings(body.findings)]
@@ -70,7 +68,11 @@ def edit_report(
 
 @router.post("/{report_id}/regenerate", response_model=ReportPublic)
 def regenerate_report(
-    report_id: ReportId, body: RegenerateRequest, request: Request, session: SessionDep, caller: WriterDep
+    report_id: ReportId,
+    body: RegenerateRequest,
+    request: Request,
+    session: SessionDep,
+    caller: ReportWriterDep,
 ) -> ReportPublic:
     report = visible_report(session, caller, str(report_id))
     next_state(report.status, Event.REGENERATE)  # refuse before spending model time
@@ -100,7 +102,7 @@ def regenerate_report(
 
 @router.post("/{report_id}/sign", response_model=ReportPublic)
 def sign_report(
-    report_id: ReportId, body: SignRequest, session: SessionDep, caller: WriterDep
+    report_id: ReportId, body: SignRequest, session: SessionDep, caller: ReportWriterDep
 ) -> ReportPublic:
     report = visible_report(session, caller, str(report_id), lock=True)
     wf.sign(session, report, author=caller.name)
@@ -117,7 +119,7 @@ def sign_report(
 
 @router.post("/{report_id}/addenda", response_model=AddendumPublic, status_code=201)
 def add_addendum(
-    report_id: ReportId, body: AddendumCreate, session: SessionDep, caller: WriterDep
+    report_id: ReportId, body: AddendumCreate, session: SessionDep, caller: ReportWriterDep
 ) -> AddendumPublic:
     report = visible_report(session, caller, str(report_id), lock=True)
     addendum = wf.add_addendum(session, report, text=body.text, author=caller.name)
@@ -133,7 +135,7 @@ def add_addendum(
 
 
 @router.get("/{report_id}/versions", response_model=list[VersionPublic])
-def list_versions(report_id: ReportId, session: SessionDep, caller: ReaderDep) -> list[VersionPublic]:
+def list_versions(report_id: ReportId, session: SessionDep, caller: ReportReaderDep) -> list[VersionPublic]:
     report = visible_report(session, caller, str(report_id))
     audit(
         session, actor=caller.actor, action="report.versions", resource_type="report", resource_id=report.id
@@ -148,9 +150,9 @@ def list_versions(report_id: ReportId, session: SessionDep, caller: ReaderDep) -
 )
 def export_report(
     report_id: ReportId,
-    kind: Literal["pdf", "sr", "encapsulated-pdf", "fhir"],
+    kind: Literal["pdf", "sr", "encapsulated-pdf", "fhir", "tid1500", "fhir-imagingstudy"],
     session: SessionDep,
-    caller: ReaderDep,
+    caller: ReportReaderDep,
 ) -> Response:
     report = visible_report(session, caller, str(report_id))
     data = run_export(kind, build_context(session, report))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Query, Request, Response
 from sqlmodel import select
@@ -22,6 +22,7 @@ from medvlm.service.schemas.studies import (
     UploadResult,
     WorklistPage,
 )
+from medvlm.service.statuses import StudyStatus
 from medvlm.service.studies.access import visible_study
 from medvlm.service.studies.detail import study_detail
 from medvlm.service.studies.ingest import ingest_upload
@@ -30,18 +31,14 @@ from medvlm.service.studies.worklist_cache import cached_worklist
 from medvlm.service.workflow.public import report_public
 
 router = resource_router(prefix="/studies", tags=["studies"])
-ReaderDep = StudyReaderDep
-UploaderDep = StudyUploaderDep
-
-Status = Literal["received", "drafting", "draft_ready", "in_review", "signed", "failed"]
 
 
 @router.get("", response_model=WorklistPage)
 def list_studies(
     request: Request,
     session: SessionDep,
-    caller: ReaderDep,
-    status: Status | None = None,
+    caller: StudyReaderDep,
+    status: StudyStatus | None = None,
     modality: Annotated[str | None, Query(max_length=16, pattern=r"^[A-Za-z]{1,16}$")] = None,
     date_from: date | None = None,
     date_to: date | None = None,
@@ -96,7 +93,7 @@ def list_studies(
         }
     },
 )
-async def upload_studies(request: Request, settings: SettingsDep, caller: UploaderDep) -> UploadResult:
+async def upload_studies(request: Request, settings: SettingsDep, caller: StudyUploaderDep) -> UploadResult:
     """DICOM files or zips; drafting is queued, never awaited. Its own transactions: see ``ingest_upload``."""
     files = await read_upload(
         request, max_upload_bytes=settings.max_upload_bytes, max_file_bytes=settings.max_file_bytes
@@ -108,7 +105,7 @@ async def upload_studies(request: Request, settings: SettingsDep, caller: Upload
 
 
 @router.get("/{study_uid}", response_model=StudyDetail)
-def get_study(study_uid: StudyUID, session: SessionDep, caller: ReaderDep) -> Response:
+def get_study(study_uid: StudyUID, session: SessionDep, caller: StudyReaderDep) -> Response:
     detail = study_detail(session, caller, study_uid)
     audit(session, actor=caller.actor, action="study.read", resource_type="study", resource_id=study_uid)
     return model_json(detail)

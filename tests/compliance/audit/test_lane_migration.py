@@ -14,7 +14,7 @@ from alembic.config import Config
 
 from medvlm.compliance.audit import record, verify
 from medvlm.db import get_engine, migrate, session_scope
-from medvlm.db.engine import MIGRATIONS_DIR
+from medvlm.db.migrations_config import alembic_config
 
 
 def _old_hash(seq: int, created_at: datetime, actor: str, prev_hash: str) -> str:
@@ -72,10 +72,7 @@ def test_existing_chain_moves_to_lane_0_and_stays_valid(fresh_url: str) -> None:
 
 
 def _config(engine: sa.Engine) -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.attributes["engine"] = engine
-    return cfg
+    return alembic_config(engine)
 
 
 def test_downgrade_and_upgrade_again_keep_a_lane_0_chain(fresh_url: str,

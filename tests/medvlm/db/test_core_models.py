@@ -10,8 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
 from medvlm.db import get_engine
-from medvlm.db import tables as _tables  # noqa: F401  (registers every table)
+from medvlm.db.migrations_config import migration_folders
 from medvlm.db.models import Instance, Patient, Series, Study
+
+migration_folders()  # registers every layer's tables on SQLModel.metadata
 
 CORE_TABLES = {"patients", "studies", "series", "instances", "ingest_events"}
 

@@ -14,7 +14,8 @@ from sqlmodel import Session, select
 from medvlm.db import get_engine
 from medvlm.db.models import IngestEvent, Instance, Patient, Series, Study
 from medvlm.dicom.ingest import ingest_bytes, ingest_paths
-from medvlm.dicom.store import StudyStore, sha256_hex
+from medvlm.dicom.store import StudyStore
+from medvlm.dicom.store import content_sha256 as sha256_hex
 from medvlm.settings import Settings
 from tests.medvlm.dicom.dicom_factory import make_image, to_bytes, write
 

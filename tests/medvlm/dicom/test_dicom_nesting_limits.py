@@ -20,8 +20,9 @@ DEEP = [("defined lengths", False), ("undefined lengths", True)]
 
 
 @pytest.mark.parametrize(("case", "undefined"), DEEP, ids=[c[0] for c in DEEP])
-def test_deeply_nested_file_is_refused_at_ingest(settings: Settings, snap, case: str,
-                                                  undefined: bool) -> None:
+def test_deeply_nested_file_is_refused_at_ingest(
+    settings: Settings, snap, case: str, undefined: bool  # type: ignore[no-untyped-def]
+) -> None:
     data = deep_image(600, text_bytes=600, undefined=undefined)
     assert 20_000 < len(data) < 400_000  # the size the security test used
     before = snap(settings)

@@ -13,7 +13,7 @@ from pydicom.data import get_testdata_file
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
 from medvlm.dicom.pixels import decode_all, display_frame, modality_frame, read_dataset, window_linear
-from medvlm.dicom.render import render_png
+from medvlm.dicom.png import render_png
 from medvlm.errors import DicomError, LimitExceededError
 from medvlm.settings import Settings
 from tests.medvlm.dicom.dicom_factory import make_image, pydicom_data_file, to_bytes

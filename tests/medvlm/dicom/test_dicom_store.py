@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from medvlm.dicom.store import StudyStore, sha256_hex
+from medvlm.dicom.store import StudyStore
+from medvlm.dicom.store import content_sha256 as sha256_hex
 from medvlm.errors import DicomError
 
 

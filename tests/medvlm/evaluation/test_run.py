@@ -13,9 +13,12 @@ from medvlm.errors import ConfigError, NotFoundError
 from medvlm.evaluation.run import evaluate_to_folder
 from medvlm.settings import Settings
 
+REPORT_KEYS = ("bleu4", "rouge_l", "chrf", "ce_f1", "hallucination_rate", "omission_rate")
+# The model's own text (report.*), the guarded draft and the three baselines, scored the same way.
 REQUIRED = ("findings.macro_auroc", "findings.macro_f1", "findings.per_finding", "findings.ece",
-            "report.bleu4", "report.rouge_l", "report.ce_f1", "report.hallucination_rate",
-            "report.omission_rate")
+            "report.guard_changed", *(f"{prefix}.{key}" for prefix in (
+                "report", "report.guarded", "baseline.normal", "baseline.retrieval", "baseline.template")
+                for key in REPORT_KEYS))
 
 
 def test_writes_metrics_and_report(tiny_model_dir: Path, dataset_dir: Path, tmp_path: Path) -> None:
@@ -29,12 +32,21 @@ def test_writes_metrics_and_report(tiny_model_dir: Path, dataset_dir: Path, tmp_
     assert per["no_finding"]["support"] == 1 and per["consolidation"]["auroc"] is None  # no positive
     for key in REQUIRED:
         if key != "findings.per_finding":
-            assert metrics[key] >= 0.0 and (metrics[key] <= 1.0 or key == "report.hallucination_rate"), key
+            assert metrics[key] >= 0.0 and (metrics[key] <= 1.0 or key.endswith("hallucination_rate")), key
+    assert metrics["report.per_finding"]["pleural_effusion"]["support"] == 1
+    assert metrics["baseline.retrieval.pool"] >= 1
+    assert "retrieval" in metrics["report.verdict"]
+    # the normal report states no positive finding: nothing hallucinated, every truth positive omitted
+    assert metrics["baseline.normal.hallucination_rate"] == 0
+    assert metrics["baseline.normal.omission_rate"] == 1
     html = (out / "report.html").read_text()
     assert html.count('src="data:image/png;base64,') == len(list((out / "roc").glob("*.png"))) >= 4
     assert (out / "roc" / "pleural_effusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Small left pleural effusion." in html and "s3" in html  # example beside its reference
     assert "macro-AUROC" in summary and str(out / "metrics.json") in summary
+    assert "own text (guard off)" in html and "baseline: nearest train report (retrieval)" in html
+    assert summary.index("model's own text") < summary.index("after the guard") < summary.index("baseline")
+    assert "verdict: " in summary
 
 
 def test_limit_and_production_default(sqlite_settings: Settings, tiny_model_dir: Path, dataset_dir: Path,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from medvlm.evaluation.scoring import score_findings, score_reports, truth_matrix
+from medvlm.evaluation.scoring import score_findings, score_reports, truth_matrix, verdict
 from medvlm.findings import Finding, Laterality, Presence
 
 NAMES = ["no_finding", "cardiomegaly", "pleural_effusion"]
@@ -59,12 +59,56 @@ def test_score_reports_hand_case() -> None:
     truth = [[Finding("pleural_effusion", laterality=Laterality.LEFT)], []]
     perfect = score_reports(references, references, references, truth)
     assert perfect["report.ce_f1"] == pytest.approx(1.0) and perfect["report.bleu4"] == pytest.approx(1.0)
-    assert perfect["report.rouge_l"] == pytest.approx(1.0)
+    assert perfect["report.rouge_l"] == pytest.approx(1.0) and perfect["report.chrf"] == pytest.approx(1.0)
     assert perfect["report.hallucination_rate"] == 0 and perfect["report.omission_rate"] == 0
-    raw = [("Moderate cardiomegaly.", "Cardiomegaly."), ("Heart size is normal.", "Normal.")]
-    scored = score_reports(references, raw, references, truth)
-    # raw text: cardiomegaly hallucinated in draft 1, effusion omitted -> tp0 fp1 fn1
-    assert scored["report.raw.ce_f1"] == pytest.approx(0.0)
-    assert scored["report.raw.hallucination_rate"] == pytest.approx(0.5)
-    assert scored["report.raw.omission_rate"] == pytest.approx(1.0)
-    assert scored["report.ce_f1"] == pytest.approx(1.0)  # delivered drafts are the references here
+    assert perfect["report.guard_changed"] == 0
+    own = [("Moderate cardiomegaly.", "Cardiomegaly."), ("Heart size is normal.", "Normal.")]
+    scored = score_reports(own, references, references, truth)
+    # the model's own text (the headline): cardiomegaly hallucinated in draft 1, effusion omitted
+    assert scored["report.ce_f1"] == pytest.approx(0.0)
+    assert scored["report.hallucination_rate"] == pytest.approx(0.5)
+    assert scored["report.omission_rate"] == pytest.approx(1.0)
+    assert scored["report.guarded.ce_f1"] == pytest.approx(1.0)  # the guarded drafts are the references
+    assert scored["report.guard_changed"] == pytest.approx(0.5)
+    per = scored["report.per_finding"]
+    assert per["cardiomegaly"] == {"precision": 0.0, "recall": None, "f1": 0.0, "support": 0, "stated": 1}
+    assert per["pleural_effusion"]["recall"] == 0.0 and "no_finding" not in per
+
+
+def test_macro_ce_f1_counts_findings_with_enough_positives() -> None:
+    truth = [[Finding("pleural_effusion")], [Finding("pleural_effusion")], [Finding("cardiomegaly")]]
+    own = [("Small left pleural effusion.", ""), ("No effusion.", ""), ("Moderate cardiomegaly.", "")]
+    scored = score_reports(own, own, own, truth, min_support=2)
+    # effusion: tp1 fn1 -> F1 2/3; cardiomegaly (1 positive) is left out of the macro
+    assert scored["report.ce_f1_macro"] == pytest.approx(2 / 3)
+    assert scored["report.ce_f1_macro_over"] == ["pleural_effusion"]
+    assert scored["report.ce_f1"] == pytest.approx(2 * 2 / (2 * 2 + 0 + 1))
+
+
+@pytest.mark.parametrize(
+    ("own", "retrieval", "beats"),
+    [((0.8, 0.05), (0.6, 0.2), True), ((0.5, 0.05), (0.6, 0.2), False), ((0.8, 0.3), (0.6, 0.2), False),
+     ((0.8, 0.0), (0.6, 0.0), True), ((0.6, 0.0), (0.6, 0.1), False)],
+)
+def test_verdict_says_plainly_when_retrieval_is_not_beaten(
+    own: tuple[float, float], retrieval: tuple[float, float], beats: bool
+) -> None:
+    text = verdict({"ce_f1": own[0], "hallucination_rate": own[1]},
+                   {"ce_f1": retrieval[0], "hallucination_rate": retrieval[1]})
+    assert text.startswith("the model's own text beats retrieval") is beats
+    assert ("NOT A REPORT GENERATOR" in text) is (not beats)
+
+
+def test_baselines_are_scored_beside_the_model() -> None:
+    references = [("Small left pleural effusion.", ""), ("Heart size is normal.", "")]
+    truth = [[Finding("pleural_effusion")], []]
+    normal = [("The lungs are clear.", "No acute cardiopulmonary abnormality.")] * 2
+    scored = score_reports(references, references, references, truth, {"normal": normal, "retrieval": normal})
+    assert scored["baseline.normal.ce_f1"] == pytest.approx(0.0)
+    assert scored["baseline.normal.omission_rate"] == pytest.approx(1.0)
+    assert scored["report.verdict"].startswith("the model's own text beats retrieval")
+
+
+def test_score_reports_refuses_mismatched_lists() -> None:
+    with pytest.raises(ValueError, match="one of each per study"):
+        score_reports([("a", "")], [], [("a", "")], [[]])

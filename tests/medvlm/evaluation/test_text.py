@@ -1,4 +1,4 @@
-"""BLEU-4 and ROUGE-L against cases computed by hand."""
+"""BLEU-4, ROUGE-L (sacrebleu / rouge-score) against cases computed by hand, and chrF."""
 
 from __future__ import annotations
 
@@ -6,12 +6,25 @@ import math
 
 import pytest
 
-from medvlm.evaluation.text import corpus_bleu, mean_rouge_l, rouge_l, tokenize
+from medvlm.evaluation.text import corpus_bleu, corpus_chrf, mean_rouge_l, rouge_l
 
 
-def test_tokenize_splits_words_and_punctuation() -> None:
-    assert tokenize("No pleural effusion. Heart size, normal!") == [
-        "no", "pleural", "effusion", ".", "heart", "size", ",", "normal", "!"]
+def test_bleu_is_case_insensitive_and_on_a_0_to_1_scale() -> None:
+    assert corpus_bleu(["The Heart Size Is Normal ."], ["the heart size is normal ."]) == pytest.approx(1.0)
+
+
+def test_rouge_l_ignores_punctuation() -> None:
+    # rouge-score drops punctuation (the hand-written scorer counted "." and "," as words)
+    assert rouge_l("No effusion, no pneumothorax.", "no effusion no pneumothorax") == pytest.approx(1.0)
+
+
+def test_chrf_identical_is_one_and_disjoint_is_zero() -> None:
+    assert corpus_chrf(["the lungs are clear"], ["the lungs are clear"]) == pytest.approx(1.0)
+    assert corpus_chrf(["xyz"], ["abc"]) == 0.0
+    partial = corpus_chrf(["small left effusion"], ["small right effusion"])
+    assert 0.0 < partial < 1.0
+    with pytest.raises(ValueError, match="chrF"):
+        corpus_chrf(["a"], [])
 
 
 def test_bleu_identical_is_one() -> None:

@@ -34,8 +34,9 @@ ABSENT_HEART = Finding("cardiomegaly", presence=Presence.ABSENT, probability=0.1
         ([EFFUSION], "No pleural effusion.", "No pleural effusion.",
          {("pleural_effusion", "omission", "findings"), ("pleural_effusion", "omission", "impression"),
           ("no_finding", "omission", "impression")}),
+        # "no acute cardiopulmonary abnormality" rules out an effusion (labeler, issue #22)
         ([EFFUSION], "Small left pleural effusion.", "No acute cardiopulmonary abnormality.",
-         {("no_finding", "omission", "impression")}),
+         {("no_finding", "omission", "impression"), ("pleural_effusion", "omission", "impression")}),
         # laterality, severity, certainty mismatches
         ([EFFUSION], "Small right pleural effusion.", "Small left pleural effusion.",
          {("pleural_effusion", "laterality", "findings")}),

@@ -11,7 +11,7 @@ import torch
 from medvlm.errors import ModelInputError
 from medvlm.findings import Finding, Laterality, Presence
 from medvlm.inference.consistency import check_consistency
-from medvlm.inference.draft import draft_batch, draft_study, regenerate
+from medvlm.inference.draft import draft_batch, draft_study
 from medvlm.inference.guard import phrase_for
 from medvlm.ontology import load_ontology
 
@@ -59,7 +59,7 @@ def test_flag_mode_keeps_the_model_text(tiny_bundle: Any) -> None:
     ],
 )
 def test_regenerate_from_edited_findings(tiny_bundle: Any, edited: list) -> None:
-    result = regenerate(tiny_bundle, _image(tiny_bundle, 2), edited)
+    result = draft_study(tiny_bundle, _image(tiny_bundle, 2), edited)
     assert result.edited
     wanted = {(f if isinstance(f, Finding) else Finding.from_dict(f)).label for f in edited}
     assert {f.label for f in result.findings} == wanted
@@ -96,7 +96,7 @@ def test_batch_matches_single_study_findings(tiny_bundle: Any) -> None:
 )
 def test_bad_edited_findings_are_named(tiny_bundle: Any, edited: list, message: str) -> None:
     with pytest.raises(ModelInputError, match=message):
-        regenerate(tiny_bundle, _image(tiny_bundle, 0), edited)
+        draft_study(tiny_bundle, _image(tiny_bundle, 0), edited)
 
 
 @pytest.mark.parametrize(

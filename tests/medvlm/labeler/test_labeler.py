@@ -52,8 +52,11 @@ PRESENCE_CASES = [
     ("There is a pericardial effusion.", {}),
     ("Subcutaneous emphysema in the left chest wall.", {}),
     ("The lungs are hyperexpanded consistent with emphysema.", {"hyperinflation": P}),
-    ("The lungs are clear.", {"lung_opacity": A, "consolidation": A}),
-    ("Left basilar opacity. The lungs are otherwise clear.", {"lung_opacity": P, "consolidation": A}),
+    ("The lungs are clear.", {"lung_opacity": A, "consolidation": A, "pulmonary_edema": A}),
+    (
+        "Left basilar opacity. The lungs are otherwise clear.",
+        {"lung_opacity": P, "consolidation": A, "pulmonary_edema": A},
+    ),
     ("Heart size is upper limits of normal.", {}),
     ("The heart size XXXX at XXXX mildly enlarged.", {"cardiomegaly": P}),
     ("There are several age-indeterminate left-sided rib fractures.", {"fracture": P}),
@@ -69,6 +72,17 @@ PRESENCE_CASES = [
     ("Healed left rib fractures. No acute fracture.", {"fracture": P}),
     ("No displaced rib fracture visualized.", {"fracture": A}),
     ("Degenerative changes of the thoracic spine.", {}),
+    # normal statements (ontology normal_statements): they rule out only what they cover
+    (
+        "The lungs are hyperinflated and clear.",
+        {"hyperinflation": P, "lung_opacity": A, "consolidation": A, "pulmonary_edema": A},
+    ),
+    ("The lungs are not clear.", {}),
+    ("Normal chest wall.", {}),
+    ("No acute osseous abnormality.", {"fracture": A}),
+    ("Left lower lobe pneumonia. No other acute cardiopulmonary process.",
+     {"consolidation": P, "lung_opacity": A, "pleural_effusion": A, "pneumothorax": A, "pulmonary_edema": A}),
+    ("No focal airspace disease.", {"lung_opacity": A, "consolidation": A}),  # absent_implies
 ]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydicom.data import get_testdata_file
 
-from medvlm.pacs.scp import ListenerHandle, start_listener
+from medvlm.service.dicom_listener.listener import ListenerHandle, start_dicom_listener
 from medvlm.settings import Settings
 
 
@@ -27,5 +27,5 @@ def testdata() -> Callable[[str], Path]:
 
 @pytest.fixture
 def listener(sqlite_settings: Settings) -> Iterator[ListenerHandle]:
-    with start_listener(sqlite_settings, port=0) as handle:
+    with start_dicom_listener(sqlite_settings, port=0) as handle:
         yield handle

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from medvlm.cli.main import app
 from medvlm.pacs import scu
-from medvlm.pacs.scp import ListenerHandle
+from medvlm.service.dicom_listener.listener import ListenerHandle
 from medvlm.settings import Settings
 
 runner = CliRunner()

@@ -12,7 +12,7 @@ from pynetdicom.sop_class import CTImageStorage  # type: ignore[attr-defined]
 
 from medvlm.pacs import scu
 from medvlm.pacs.errors import PacsError
-from medvlm.pacs.scp import ListenerHandle
+from medvlm.service.dicom_listener.listener import ListenerHandle
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from pydicom.uid import UID
 
 from medvlm.findings import Finding, Laterality
 from medvlm.synth.atlas import Atlas
-from medvlm.synth.dicom_writer import StudyIdentity, build_dataset, write_dicom
-from medvlm.synth.render import render_film
+from medvlm.synth.compose import render_film
+from medvlm.synth.dicom_writer import StudyIdentity, film_dataset, write_dicom
 from tests.medvlm.dicom.dicom_factory import dciodvfy_report
 
 
@@ -67,4 +67,4 @@ def test_uids_are_stable_per_key_and_differ_between_keys() -> None:
 def test_refuses_pixels_that_are_not_a_2d_uint16_film(pixels: np.ndarray) -> None:
     who = StudyIdentity.synthetic("k", np.random.default_rng(0))
     with pytest.raises(ValueError, match="2-D uint16"):
-        build_dataset(pixels, 0.7, who, (2000, 4000))
+        film_dataset(pixels, 0.7, who, (2000, 4000))

@@ -7,10 +7,10 @@ import pytest
 
 from medvlm.findings import Finding, Laterality, Presence
 from medvlm.synth.atlas import Atlas
+from medvlm.synth.compose import render_film
 from medvlm.synth.devices import DEVICES, draw_device
 from medvlm.synth.errors import UnrenderableFindingError
 from medvlm.synth.film import Acquisition, develop, sample_grid
-from medvlm.synth.render import render_film
 
 SIZE = 240
 # No pose change, processing, noise or blur: film pixels map 1:1 to regions of the projection.

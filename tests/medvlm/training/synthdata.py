@@ -29,7 +29,7 @@ def _nodule_col(nodule: Finding) -> float:
 
 
 def _render_info(findings: list[Finding]) -> dict:
-    """Where each nodule was drawn, as ``medvlm.synth.render`` records it (``spots[].pixel``)."""
+    """Where each nodule was drawn, as ``medvlm.synth.compose`` records it (``spots[].pixel``)."""
     drawn = []
     for f in findings:
         if f.label == "nodule":

@@ -9,10 +9,9 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
 
 from medvlm.db import get_engine, migrate
-from medvlm.db.engine import MIGRATIONS_DIR
+from medvlm.db.migrations_config import alembic_config
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 TS = sa.DateTime(timezone=True)
@@ -215,9 +214,7 @@ def test_concurrent_writers_each_move_it_once(postgres_url: str) -> None:
 
 
 def test_downgrade_removes_counter_and_triggers_and_upgrade_restores_them(engine: sa.Engine) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["engine"] = engine
+    config = alembic_config(engine)
     command.downgrade(config, "0008_worklist_covering")
     _write(engine, *SHOWN["status"], *SHOWN["series added"], c=NOW)  # no trigger left behind to fail
     assert "service_worklist_version" not in sa.inspect(engine).get_table_names()

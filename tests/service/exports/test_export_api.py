@@ -18,7 +18,7 @@ from tests.service.exports.report_fixtures import chest_film_path, dciodvfy
 from tests.service.helpers import run_jobs
 
 API = "/api/v1"
-KINDS = ("pdf", "sr", "encapsulated-pdf", "fhir")
+KINDS = ("pdf", "sr", "encapsulated-pdf", "fhir", "tid1500", "fhir-imagingstudy")
 
 
 def _export_all(client: TestClient, headers: dict[str, str], report_id: str) -> dict[str, bytes]:
@@ -37,7 +37,7 @@ def _check(exports: dict[str, bytes], film: Path, tmp_path: Path, *, signed: boo
     assert ("DRAFT" in text) is not signed
     assert "CompressedSamples RG1" in text
 
-    for kind in ("sr", "encapsulated-pdf"):
+    for kind in ("sr", "encapsulated-pdf", "tid1500"):
         path = tmp_path / f"{kind}-{signed}.dcm"
         path.write_bytes(exports[kind])
         errors, _ = dciodvfy(path)
@@ -52,6 +52,12 @@ def _check(exports: dict[str, bytes], film: Path, tmp_path: Path, *, signed: boo
     report = json.loads(exports["fhir"])
     validate(report)
     assert report["status"] == ("final" if signed else "preliminary")
+    tid = pydicom.dcmread(io.BytesIO(exports["tid1500"]))
+    assert tid.ContentTemplateSequence[0].TemplateIdentifier == "1500"
+    assert tid.VerificationFlag == ("VERIFIED" if signed else "UNVERIFIED")
+    study = json.loads(exports["fhir-imagingstudy"])
+    assert study["resourceType"] == "ImagingStudy" and study["numberOfInstances"] == 1
+    assert study["series"][0]["instance"][0]["uid"] == source.SOPInstanceUID
 
 
 def test_exports_of_a_real_study_before_and_after_signing(client: TestClient, callers, worker, app,

@@ -93,6 +93,7 @@ def test_upload_is_ingested_from_disk_member_by_member(app, app_settings, tmp_pa
     """The ingestion of an uploaded zip reads it from its spooled copy, a member at a time: it used to take
     the upload as bytes (1x, on top of the multipart parser's buffers)."""
     from medvlm.dicom.ingest import ingest_bytes
+    from medvlm.service.intake.intake import Actor
     from medvlm.service.studies.ingest import _ingest_all
     from medvlm.service.studies.upload import UploadedFile
 
@@ -113,8 +114,11 @@ def test_upload_is_ingested_from_disk_member_by_member(app, app_settings, tmp_pa
     # The old way: the upload read into memory, then ingested from bytes (ingests the 24 films).
     before = peak_of(lambda: ingest_bytes("s.zip", spooled.read_bytes(), settings=app_settings))
     outcome: list = []
-    after = peak_of(lambda: outcome.append(_ingest_all(app_settings, [UploadedFile("s.zip", spooled)])))
-    assert outcome[0][1] == 24 and outcome[0][3] == []  # the same films again: duplicates, none refused
+    actor = Actor("user:test", "upload")
+    files = [UploadedFile("s.zip", spooled)]
+    after = peak_of(lambda: outcome.append(_ingest_all(app_settings, actor, files)))
+    result = outcome[0][0]
+    assert result.duplicates == 24 and result.rejected == []  # the same films again: duplicates
     print(f"ingest of a {size / 2**20:.1f} MiB upload: peak {after / 2**20:.1f} MiB "
           f"(from bytes: {before / 2**20:.1f} MiB)")
     # What is left is the ingest batch (up to 64 files / 256 MB are committed together).
@@ -127,3 +131,38 @@ def test_upload_spools_and_cleans_up(client: TestClient, callers) -> None:  # ty
                          headers=callers.radiologist)
     assert answer.status_code == 202 and answer.json()["ingested"] == 3, answer.text
     assert not list(Path(tempfile.gettempdir()).glob("medvlm-upload-*"))  # the spooled copies are gone
+
+
+def test_a_full_disk_while_spooling_is_507(client: TestClient, callers,  # type: ignore[no-untyped-def]
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The temporary copies can meet a full disk too: 507 like the store, and no copy left behind."""
+    import errno
+
+    from medvlm.service.studies import spool, upload
+
+    def full(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(upload.shutil, "copyfileobj", full)
+    answer = client.post("/api/v1/studies", files=[("files", ("a.dcm", _zip_of_films(1)))],
+                         headers=callers.radiologist)
+    assert answer.status_code == 507 and answer.json()["error"] == "StorageFullError", answer.text
+    assert not list(Path(tempfile.gettempdir()).glob("medvlm-upload-*"))
+
+    class FullFile:
+        def __init__(self, *_args, **_kwargs) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+        def __enter__(self):  # type: ignore[no-untyped-def]
+            return self
+
+        def __exit__(self, *_exc: object) -> None:
+            pass
+
+        def write(self, _data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(spool.tempfile, "TemporaryFile", FullFile)
+    body, headers = related(("application/dicom", _zip_of_films(1)))
+    stow = client.post(f"{WEB}/studies", content=body, headers={**headers, **callers.integration})
+    assert stow.status_code == 507 and stow.json()["error"] == "StorageFullError", stow.text

@@ -1,9 +1,12 @@
-"""Role x endpoint matrix generated from the app's route table.
+"""Role x endpoint matrix generated from the app's route table, for users and API keys of every role.
 
 Every route under /api/v1 (but login) and the ops routes but /health must answer 401 without
 credentials and with expired, tampered or revoked ones; 403 for a role the policy does not grant;
 neither for a role it grants (ids here are well-formed but unknown, so those calls end in 404/422).
-No answer is ever a 5xx. A route added without an auth dependency fails ``test_every_route_is_guarded``.
+API keys are machines: whatever role a key row carries (older versions let admins make radiologist and
+admin keys), a key never gets a person's acts (``deps.PERSON_ONLY``: writing reports, administering) nor
+the routes about one's own password and sessions. No answer is ever a 5xx. A route added without an auth
+dependency fails ``test_every_route_is_guarded``.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from medvlm.service.api.deps import PERSON_ONLY
 from medvlm.service.app import create_app
 from medvlm.service.auth.policy import GRANTS, Permission, Role
-from medvlm.service.auth.security import create_token
+from medvlm.service.auth.security import api_key_digest, create_token, new_api_key
 from medvlm.service.db.tables import ApiKey, User, UserSession, now_utc
 from tests.service.conftest import SECRET
+from tests.service.helpers import make_user, token_for
 
 PUBLIC = {("GET", "/health"), ("POST", "/api/v1/auth/login")}
 SAMPLE = {
@@ -32,13 +37,19 @@ SAMPLE = {
     "job_id": str(uuid.UUID(int=2)),
     "frame": "0",
     "kind": "pdf",
+    "user_id": str(uuid.UUID(int=3)),
+    "key_id": str(uuid.UUID(int=4)),
 }
+# Routes that end the caller's own sessions: called last.
+ENDS_SESSIONS = ("/logout", "/sessions/end-all")
 
 
 def _permission(dependant) -> Permission | str | None:  # type: ignore[no-untyped-def]
     """The permission a route requires, "auth" for authentication only, None for a public route."""
     found: Permission | str | None = None
     for dep in dependant.dependencies:
+        if getattr(dep.call, "person_only", False):
+            return "person"
         perm = getattr(dep.call, "permission", None)
         if perm is not None:
             return perm
@@ -97,20 +108,66 @@ def _call(client: TestClient, method: str, path: str, headers: dict[str, str]) -
     return client.request(method, _url(path), headers=headers, **kwargs).status_code
 
 
-def test_matrix(client: TestClient, callers, table) -> None:  # type: ignore[no-untyped-def]
+def _principals(app: FastAPI, callers) -> dict[tuple[str, str], dict[str, str]]:  # type: ignore[no-untyped-def]
+    """(kind, role) -> headers: a user of each role (integration too, as older versions allowed) and a key
+    of each role (only integration keys can be made now; the others are rows an older version left)."""
+    found = {("user", role): callers.of(role) for role in ("radiologist", "researcher", "admin")}
+    found[("key", "integration")] = callers.integration
+    with Session(app.state.engine) as session:
+        admin = session.exec(select(User).where(User.username == "admin1")).one()
+        person = make_user(session, "integration-person", "integration")
+        found[("user", "integration")] = {"Authorization": f"Bearer {token_for(session, SECRET, person)}"}
+        for role in ("radiologist", "researcher", "admin"):
+            key = new_api_key()
+            session.add(ApiKey(name=f"legacy-{role}", key_hash=api_key_digest(key), role=role,
+                               created_by=admin.id))
+            found[("key", role)] = {"X-API-Key": key}
+        session.commit()
+    return found
+
+
+def _fresh_sessions(app: FastAPI) -> dict[tuple[str, str], dict[str, str]]:
+    found = {}
+    with Session(app.state.engine) as session:
+        for role, username in (("radiologist", "radiologist1"), ("researcher", "researcher1"),
+                               ("admin", "admin1"), ("integration", "integration-person")):
+            user = session.exec(select(User).where(User.username == username)).one()
+            found[("user", role)] = {"Authorization": f"Bearer {token_for(session, SECRET, user)}"}
+        session.commit()
+    return found
+
+
+def _granted(kind: str, role: str, perm: Permission | str) -> bool:
+    if perm == "auth":
+        return True
+    if perm == "person":
+        return kind == "user"
+    if kind == "key" and perm in PERSON_ONLY:
+        return False
+    return role in GRANTS[perm]  # type: ignore[index]
+
+
+def test_matrix(client: TestClient, app: FastAPI, callers, table) -> None:  # type: ignore[no-untyped-def]
+    principals = _principals(app, callers)
+    assert len(principals) == 8
     failures = []
-    # Logout ends the caller's session: call it last.
-    for method, path, perm in sorted(table, key=lambda row: row[1].endswith("/logout")):
+    calls = 0
+    # Logout and ending all sessions end the caller's sessions: call them last.
+    for method, path, perm in sorted(table, key=lambda row: row[1].endswith(ENDS_SESSIONS)):
         if perm is None:
             continue
+        if path.endswith(ENDS_SESSIONS):  # the previous one ended them: each user logs in again
+            principals.update(_fresh_sessions(app))
         status = _call(client, method, path, {})
         if status != 401:
             failures.append((method, path, "anonymous", status))
-        for role in ("radiologist", "researcher", "admin", "integration"):
-            status = _call(client, method, path, callers.of(role))
-            granted = perm == "auth" or role in GRANTS[perm]  # type: ignore[index]
+        for (kind, role), headers in principals.items():
+            status = _call(client, method, path, headers)
+            calls += 1
+            granted = _granted(kind, role, perm)
             if status >= 500 or (granted and status in (401, 403)) or (not granted and status != 403):
-                failures.append((method, path, role, status))
+                failures.append((method, path, f"{kind}:{role}", status))
+    print(f"role x endpoint matrix: {calls} calls, {len(table)} routes x {len(principals)} principals")
     assert failures == []
 
 

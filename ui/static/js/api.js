@@ -129,12 +129,14 @@ export function fmtDate(value) {
   return Number.isNaN(d.getTime()) ? s : d.toISOString().slice(0, 16).replace("T", " ");
 }
 
-export const STATUS_LABELS = {
-  received: "Received",
-  drafting: "Drafting",
-  draft_ready: "Draft ready",
-  in_review: "In review",
-  signed: "Signed",
-  failed: "Failed",
-  draft: "Unreviewed",
-};
+// Status labels come from the server (/ui/vocabulary.json, one definition in medvlm.service.statuses);
+// until they arrive, or if they cannot, a status shows as its value.
+export const STATUS_LABELS = {};
+export const STUDY_STATUSES = [];
+export const statusLabelsReady = fetch("/ui/vocabulary.json")
+  .then((response) => (response.ok ? response.json() : { study_statuses: {}, report_statuses: {} }))
+  .then((vocabulary) => {
+    Object.assign(STATUS_LABELS, vocabulary.study_statuses, vocabulary.report_statuses);
+    STUDY_STATUSES.push(...Object.keys(vocabulary.study_statuses));
+  })
+  .catch(() => {});

@@ -53,17 +53,17 @@ export class FindingsPanel {
     this.render();
   }
 
-  // The ontology decides what is critical (always, or from a severity on); the model's flag stands
-  // until the reader edits the finding.
+  // The server's critical rule, looked up per presence and severity (/ui/ontology.json); without the
+  // ontology the model's flag stands until the reader edits the finding.
   _isCritical(f) {
-    const spec = this.spec(f.label);
-    if (spec.critical === undefined) return Boolean(f.critical);
-    return Boolean(spec.critical || (f.severity && (spec.critical_severities || []).includes(f.severity)));
+    const table = this.spec(f.label).critical_when;
+    if (table === undefined) return Boolean(f.critical);
+    return Boolean((table[f.presence] || {})[f.severity || ""]);
   }
 
   _update(index, patch) {
     const next = { ...this.findings[index], ...patch };
-    next.critical = next.presence === "present" && this._isCritical(next);
+    next.critical = this._isCritical(next);
     this.findings[index] = next;
     this.render();
     this.onChange(this.value());

@@ -1,6 +1,6 @@
 // Review page: wires the viewer, the findings panel and the draft editor to the API, and runs sign-off.
 
-import { ApiError, STATUS_LABELS, api, currentUser, el, fmtDate, getToken, toLogin } from "./api.js";
+import { ApiError, STATUS_LABELS, api, currentUser, el, fmtDate, getToken, statusLabelsReady, toLogin } from "./api.js";
 import { DraftEditor } from "./editor.js";
 import { FindingsPanel } from "./findings.js";
 import { installShortcuts, toast } from "./keyboard.js";
@@ -391,6 +391,7 @@ async function main() {
   }
   const imageTask = loadImage(renderStudy(study)[0]);
   findings.ontology = (await ontologyTask).findings || {};
+  await statusLabelsReady;
   let found = await reportTask;
   if (!found) found = await waitForDraft();
   if (found) {

@@ -1,6 +1,8 @@
 // Login and worklist page: critical studies first (server order), filters, search, keyboard navigation.
 
-import { ApiError, STATUS_LABELS, api, clearSession, currentUser, el, fmtDate, getToken, setSession } from "./api.js";
+import {
+  ApiError, STATUS_LABELS, STUDY_STATUSES, api, clearSession, currentUser, el, fmtDate, getToken, setSession, statusLabelsReady,
+} from "./api.js";
 import { installShortcuts, toast } from "./keyboard.js";
 
 const $ = (id) => document.getElementById(id);
@@ -57,8 +59,18 @@ function showWorklist() {
   $("session").hidden = false;
   const user = currentUser();
   $("user-chip").textContent = user ? `${user.username}${user.role ? ` · ${user.role}` : ""}` : "";
-  restoreFilters();
-  load();
+  statusLabelsReady.then(() => {
+    fillStatusFilter();
+    restoreFilters();
+    load();
+  });
+}
+
+// The status filter's choices are the server's study statuses, in worklist order.
+function fillStatusFilter() {
+  const select = $("status");
+  if (select.options.length > 1) return;
+  for (const status of STUDY_STATUSES) select.append(el("option", { value: status }, STATUS_LABELS[status] || status));
 }
 
 function filters() {

@@ -9,18 +9,18 @@ from pathlib import Path
 
 import numpy as np
 
-from medvlm.pacs.scp import start_listener
+from medvlm.service.dicom_listener.listener import start_dicom_listener
 from medvlm.settings import Settings
 from tests.medvlm.dicom.deep_factory import deep_image
 from tests.medvlm.dicom.dicom_factory import make_image, write
-from tests.medvlm.pacs.test_pacs_scp import instance_uids, raw_store, store_files
+from tests.service.dicom_listener.test_listener import instance_uids, raw_store, store_files
 
 
 def test_oversized_instance_is_refused_before_it_is_read(sqlite_settings: Settings, tmp_path: Path) -> None:
     pixels = np.random.default_rng(1).integers(0, 4096, size=(2048, 2048), dtype=np.uint16)
     big = write(make_image(pixels=pixels), tmp_path / "big.dcm")  # 8 MiB
     small_limit = sqlite_settings.model_copy(update={"max_file_bytes": 1024 * 1024})
-    with start_listener(small_limit, port=0, queue_drafts=False) as handle:
+    with start_dicom_listener(small_limit, port=0, queue_drafts=False) as handle:
         tracemalloc.start()
         try:
             status = raw_store(handle.port, big)
@@ -38,7 +38,7 @@ def test_oversized_instance_is_refused_before_it_is_read(sqlite_settings: Settin
 def test_deeply_nested_instance_gets_a_failure_status(sqlite_settings: Settings, tmp_path: Path) -> None:
     deep = tmp_path / "deep.dcm"
     deep.write_bytes(deep_image(600, text_bytes=600))
-    with start_listener(sqlite_settings, port=0, queue_drafts=False) as handle:
+    with start_dicom_listener(sqlite_settings, port=0, queue_drafts=False) as handle:
         status = raw_store(handle.port, deep)
     assert status.Status != 0x0000 and "nested more than 32 levels" in status.ErrorComment
     assert store_files(sqlite_settings) == [] and instance_uids(sqlite_settings) == []
@@ -49,7 +49,7 @@ def test_store_works_when_the_data_set_is_not_spooled(sqlite_settings: Settings,
     from pynetdicom import _config
 
     film = write(make_image(seed=8), tmp_path / "film.dcm")
-    with start_listener(sqlite_settings, port=0, queue_drafts=False) as handle:
+    with start_dicom_listener(sqlite_settings, port=0, queue_drafts=False) as handle:
         _config.STORE_RECV_CHUNKED_DATASET = False
         try:
             status = raw_store(handle.port, film)

@@ -105,7 +105,7 @@ def test_command_line_reports_bad_key_in_one_line(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "medvlm.service.exports.corrections", str(tmp_path / "out"),
                "--key-file", str(key)]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=120,
-                          cwd=Path(__file__).resolve().parents[2])
+                          cwd=Path(__file__).resolve().parents[3])
     assert proc.returncode == 1
     assert proc.stderr.strip() == "error: the de-identification key must be at least 16 bytes, got 5"
     assert not (tmp_path / "out").exists()

@@ -22,8 +22,8 @@ from medvlm.db.models import Instance
 from medvlm.pacs import scu
 from medvlm.pacs import status as st
 from medvlm.pacs.errors import ListenerError, PacsError
-from medvlm.pacs.scp import ListenerHandle, start_listener
 from medvlm.service.db.tables import DraftJob, StudyState
+from medvlm.service.dicom_listener.listener import ListenerHandle, start_dicom_listener
 from medvlm.settings import Settings
 
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
@@ -96,7 +96,7 @@ def test_store_real_file_is_ingested(listener: ListenerHandle, sqlite_settings: 
 def test_store_queues_one_draft_per_study_and_resend_adds_none(settings: Settings,
                                                                testdata: Callable[[str], Path]) -> None:
     """On SQLite and PostgreSQL: jobs are queued when the association ends, in the service's queue."""
-    with start_listener(settings, port=0) as handle:
+    with start_dicom_listener(settings, port=0) as handle:
         files = [testdata("CT_small.dcm"), testdata("MR_small.dcm")]
         scu.send("127.0.0.1", handle.port, files, called_ae="MEDVLM")
         handle.wait_for_associations(1)
@@ -186,7 +186,7 @@ def test_bad_input_gets_failure_and_writes_nothing(
 ) -> None:
     settings = sqlite_settings.model_copy(update=limits)
     path = build(tmp_path, testdata("CT_small.dcm"))
-    with start_listener(settings, port=0) as handle:
+    with start_dicom_listener(settings, port=0) as handle:
         answer = raw_store(handle.port, path)
         [summary] = handle.wait_for_associations(1)
     assert answer.Status == expected, answer
@@ -219,7 +219,7 @@ def test_conflicting_content_is_refused(listener: ListenerHandle, sqlite_setting
 def test_database_unavailable_is_out_of_resources(sqlite_settings: Settings, tmp_path: Path,
                                                   testdata: Callable[[str], Path]) -> None:
     broken = sqlite_settings.model_copy(update={"database_url": f"sqlite:///{tmp_path}/missing/dir/x.db"})
-    with start_listener(broken, port=0, queue_drafts=False) as handle:
+    with start_dicom_listener(broken, port=0, queue_drafts=False) as handle:
         answer = raw_store(handle.port, testdata("CT_small.dcm"))
     assert answer.Status == st.OUT_OF_RESOURCES
 
@@ -230,7 +230,7 @@ def test_database_unavailable_is_out_of_resources(sqlite_settings: Settings, tmp
 ])
 def test_association_rejected_for_unknown_ae_titles(sqlite_settings: Settings, called: str, calling: str,
                                                     message: str) -> None:
-    with (start_listener(sqlite_settings, port=0, allowed_calling_aes=["MEDVLM"]) as handle,
+    with (start_dicom_listener(sqlite_settings, port=0, allowed_calling_aes=["MEDVLM"]) as handle,
           pytest.raises(PacsError, match=message)):
         scu.echo("127.0.0.1", handle.port, called_ae=called, calling_ae=calling)
 
@@ -245,9 +245,9 @@ def test_association_rejected_for_unknown_ae_titles(sqlite_settings: Settings, c
 def test_listener_refuses_bad_parameters(sqlite_settings: Settings, kwargs: dict[str, object],
                                          message: str) -> None:
     with pytest.raises(ListenerError, match=message):
-        start_listener(sqlite_settings, **{"port": 0, **kwargs})  # type: ignore[arg-type]
+        start_dicom_listener(sqlite_settings, **{"port": 0, **kwargs})  # type: ignore[arg-type]
 
 
 def test_port_in_use_is_a_clear_error(listener: ListenerHandle, sqlite_settings: Settings) -> None:
     with pytest.raises(ListenerError, match=f"cannot listen on 127.0.0.1:{listener.port}"):
-        start_listener(sqlite_settings, port=listener.port)
+        start_dicom_listener(sqlite_settings, port=listener.port)

@@ -1,6 +1,7 @@
 """The DICOM listener: Verification (C-ECHO) and Storage (C-STORE) SCP in front of the study store.
 
-Each received instance goes through ``ingest_bytes`` (parse, validate, decode, durable store, index) before
+Each received instance goes through the service's intake (parse, validate, decode, durable store, index,
+with the sender's audit row in the same transaction) before
 the C-STORE response is sent, so Success means the file is on disk and in the database; every other outcome
 is a Failure status with an Error Comment, and a rejected file writes nothing. When an association ends
 (released, aborted or dropped), the studies it delivered get draft jobs in the service's queue, the same
@@ -25,15 +26,16 @@ from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
-from medvlm.errors import LimitExceededError, MedVLMError
+from medvlm.errors import LimitExceededError, MedVLMError, StorageFullError
 from medvlm.pacs import status as st
+from medvlm.pacs.ae import DEFAULT_AE_TITLE, DEFAULT_PORT, validate_ae_title
 from medvlm.pacs.errors import ListenerError
 from medvlm.settings import Settings, get_settings
 
-log = logging.getLogger("medvlm.pacs.scp")
+__all__ = ["DEFAULT_AE_TITLE", "DEFAULT_PORT", "AssociationSummary", "ListenerHandle", "start_dicom_listener",
+           "validate_ae_title"]
 
-DEFAULT_AE_TITLE = "MEDVLM"
-DEFAULT_PORT = 11112
+log = logging.getLogger("medvlm.service.dicom_listener")
 
 
 @dataclass
@@ -127,6 +129,10 @@ class _Handlers:
         summary = self._summary(event)
         try:
             code, comment = self._store(event, summary)
+        except StorageFullError:
+            code, comment = st.OUT_OF_RESOURCES, "store disk full; send again later"
+        except MedVLMError as exc:  # database or store unavailable: worth a retry later
+            code, comment = st.OUT_OF_RESOURCES, str(exc)
         except Exception as exc:  # the sender must get a Failure status, never a crashed handler
             log.exception("C-STORE from %s failed", summary.calling_ae)
             code, comment = st.OUT_OF_RESOURCES, f"internal error: {type(exc).__name__}"
@@ -138,8 +144,8 @@ class _Handlers:
         return st.failure(code, comment)
 
     def _store(self, event: evt.Event, summary: AssociationSummary) -> tuple[int, str]:
-        from medvlm.dicom.ingest import ingest_bytes
         from medvlm.dicom.validate import check_pixel_limits
+        from medvlm.service.intake.intake import Actor, Item, intake
 
         request = cast(C_STORE, event.request)
         path = _received_path(event)
@@ -167,12 +173,14 @@ class _Handlers:
         if sop_instance != str(request.AffectedSOPInstanceUID):
             return st.DOES_NOT_MATCH_SOP_CLASS, "SOP Instance UID differs from the request"
         name = f"dicom://{summary.calling_ae}@{summary.address}/{sop_instance}"
-        report = ingest_bytes(name, data, settings=self.settings)
+        actor = Actor(f"dicom:{summary.calling_ae}", "cstore", address=summary.address)
+        report = intake(self.settings, actor, Item(name, data))
         if report.rejected:
             rejection = report.rejected[0]
             return st.status_for_rejection(rejection), rejection.reason
         if report.conflicts:
-            return st.CONFLICT, "SOP Instance UID already stored with other content"
+            reason = report.conflict_reasons[0].reason if report.conflict_reasons else "conflict"
+            return st.CONFLICT, reason
         for uid in report.study_instance_uids:
             if uid not in summary.studies:
                 summary.studies.append(uid)
@@ -208,52 +216,32 @@ def _received_path(event: evt.Event) -> Path | None:
 
 
 def queue_drafts(settings: Settings, summary: AssociationSummary) -> list[str]:
-    """Draft jobs for the received studies, as for an upload: a new study gets one; new images in an
-    untouched draft get a new one; a pure re-send does not. One transaction, audited."""
-    from sqlmodel import Session, select
-
+    """Draft jobs for the received studies, as for an upload (the audit rows were written with each
+    instance's batch, by the intake)."""
     from medvlm.db import get_engine
-    from medvlm.service.audit import audit
-    from medvlm.service.db.tables import Report
-    from medvlm.service.jobs.queue import enqueue
+    from medvlm.service.intake.intake import queue_drafts as queue
 
-    jobs: list[str] = []
-    with Session(get_engine(settings.resolved_database_url), expire_on_commit=False) as session:
-        for uid in summary.studies:
-            report = session.exec(select(Report).where(Report.study_instance_uid == uid)).first()
-            if report is None or (report.status == "draft" and uid in summary.new_studies):
-                job = enqueue(session, uid, max_attempts=settings.job_max_attempts)
-                if job is not None:
-                    jobs.append(job.id)
-            audit(session, actor=f"dicom:{summary.calling_ae}", action="study.cstore", resource_type="study",
-                  resource_id=uid, detail={"address": summary.address, "stored": summary.stored,
-                                           "failed": summary.failed})
-        session.commit()
-    return jobs
+    return queue(get_engine(settings.resolved_database_url), settings, summary.studies, summary.new_studies)
 
 
-def validate_ae_title(ae_title: str) -> str:
-    """An AE title is 1-16 characters of printable ASCII without backslash (PS3.5 6.2, AE)."""
-    title = ae_title.strip()
-    if not 1 <= len(title) <= 16 or not all(32 <= ord(c) < 127 and c != "\\" for c in title):
-        raise ListenerError(f"invalid AE title {ae_title!r}: 1-16 printable ASCII characters, no backslash")
-    return title
-
-
-def start_listener(
+def start_dicom_listener(
     settings: Settings | None = None,
     *,
     ae_title: str = DEFAULT_AE_TITLE,
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
-    allowed_calling_aes: Sequence[str] = (),
+    allowed_calling_aes: Sequence[str] | None = None,
     queue_drafts: bool = True,
 ) -> ListenerHandle:
     """Start the listener in background threads; returns at once. Binds loopback unless told otherwise.
 
-    ``allowed_calling_aes`` (empty: any) restricts which peers may associate; ``queue_drafts=False`` only
-    stores (for a store-only deployment or tests without the service tables)."""
+    ``allowed_calling_aes`` (None: ``MEDVLM_DICOM_ALLOWED_AES``; empty: any) restricts which peers may
+    associate; ``queue_drafts=False`` only stores (for a store-only deployment or tests without the
+    service tables). Idle associations are aborted after ``dicom_idle_timeout_s`` and at most
+    ``dicom_max_associations`` are open at once."""
     settings = settings or get_settings()
+    if allowed_calling_aes is None:
+        allowed_calling_aes = settings.dicom_allowed_ae_list
     title = validate_ae_title(ae_title)
     if not 0 <= port <= 65535:
         raise ListenerError(f"invalid port {port}: expected 0-65535")
@@ -263,8 +251,10 @@ def start_listener(
     ae = AE(ae_title=title)
     ae.require_called_aet = True  # a sender configured for another AE title is told so, not silently served
     ae.maximum_pdu_size = 256 * 1024  # bounded per PDU; the file-size limit applies per instance
-    ae.network_timeout = 60
+    ae.network_timeout = settings.dicom_idle_timeout_s  # nothing received for this long: aborted
+    ae.acse_timeout = min(30.0, settings.dicom_idle_timeout_s)  # an association request must complete
     ae.dimse_timeout = 120
+    ae.maximum_associations = settings.dicom_max_associations
     for context in AllStoragePresentationContexts:
         ae.add_supported_context(str(context.abstract_syntax), ALL_TRANSFER_SYNTAXES)
     ae.add_supported_context(Verification)

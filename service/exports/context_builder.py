@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from medvlm.db.models import Instance, Patient, Series, Study
+from medvlm.db.models import Patient, Study
+from medvlm.dicom.study_order import study_instances
 from medvlm.errors import NotFoundError
 from medvlm.findings import Finding
 from medvlm.service.db.tables import Addendum, Report, utc
@@ -20,8 +21,11 @@ MEDIA = {
     "sr": "application/dicom",
     "encapsulated-pdf": "application/dicom",
     "fhir": "application/fhir+json",
+    "tid1500": "application/dicom",
+    "fhir-imagingstudy": "application/fhir+json",
 }
-SUFFIX = {"pdf": "pdf", "sr": "sr.dcm", "encapsulated-pdf": "pdf.dcm", "fhir": "fhir.json"}
+SUFFIX = {"pdf": "pdf", "sr": "sr.dcm", "encapsulated-pdf": "pdf.dcm", "fhir": "fhir.json",
+          "tid1500": "tid1500.dcm", "fhir-imagingstudy": "imagingstudy.fhir.json"}
 
 
 def _da(value: str) -> date | None:
@@ -29,6 +33,18 @@ def _da(value: str) -> date | None:
         return date(int(value[:4]), int(value[4:6]), int(value[6:8])) if len(value) == 8 else None
     except ValueError:
         return None
+
+
+def _series(session: Session, study_uid: str) -> tuple[Any, ...]:
+    from medvlm.service.exports.context import InstanceRef, SeriesRef
+
+    rows = session.exec(study_instances(study_uid)).all()
+    grouped: dict[str, tuple[Any, list[Any]]] = {}
+    for instance, series in rows:
+        grouped.setdefault(series.series_instance_uid, (series, []))[1].append(
+            InstanceRef(instance.sop_instance_uid, instance.sop_class_uid, instance.instance_number))
+    return tuple(SeriesRef(s.series_instance_uid, s.modality, s.series_number, s.description, tuple(i))
+                 for s, i in grouped.values())
 
 
 def build_context(session: Session, report: Report) -> Any:
@@ -39,12 +55,7 @@ def build_context(session: Session, report: Report) -> Any:
     if study is None:
         raise NotFoundError(f"study {report.study_instance_uid} of report {report.id} is no longer stored")
     patient = session.get(Patient, study.patient_pk)
-    key = session.exec(
-        select(Instance, Series)
-        .join(Series, Series.series_instance_uid == Instance.series_instance_uid)  # type: ignore[arg-type]
-        .where(Series.study_instance_uid == study.study_instance_uid)
-        .order_by(col(Series.series_number), col(Instance.instance_number), col(Instance.sop_instance_uid))
-    ).first()
+    key = session.exec(study_instances(study.study_instance_uid)).first()
     if key is None:
         raise NotFoundError(f"study {study.study_instance_uid} has no stored instance to export from")
     instance, series = key
@@ -53,7 +64,7 @@ def build_context(session: Session, report: Report) -> Any:
         .where(Addendum.report_id == report.id)
         .order_by(col(Addendum.created_at), col(Addendum.id))
     ).all()
-    signed = report.status == "signed"
+    signed = report.status == ReportStatus.SIGNED
     return ReportContext(
         report_id=report.id,
         status=ReportStatus(report.status),
@@ -81,6 +92,7 @@ def build_context(session: Session, report: Report) -> Any:
         signed_at=utc(report.signed_at) if signed else None,
         addenda=[CtxAddendum(text=a.text, author=a.author, created_at=utc(a.created_at)) for a in addenda],  # type: ignore[arg-type]
         created_at=utc(report.created_at),
+        series=_series(session, study.study_instance_uid),
     )
 
 
@@ -106,6 +118,14 @@ def run_export(kind: str, ctx: Any) -> bytes:
         from medvlm.service.exports import encapsulated_pdf
 
         return _dicom_bytes(encapsulated_pdf.build(ctx))
+    if kind == "tid1500":
+        from medvlm.service.exports.tid1500 import build_tid1500
+
+        return build_tid1500(ctx)
+    if kind == "fhir-imagingstudy":
+        from medvlm.service.exports.fhir_imaging_study import imaging_study
+
+        return json.dumps(imaging_study(ctx), indent=2).encode()
     from medvlm.service.exports.fhir import diagnostic_report
 
     return json.dumps(diagnostic_report(ctx), indent=2, default=str).encode()
