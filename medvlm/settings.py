@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # Model.
     model_dir: Path | None = None
     image_size: int = 256
+    # sha256 digests (medvlm.model.remote_code.code_digest) of checkpoint code a site has reviewed; a
+    # path: checkpoint with its own Python (auto_map) loads only when its digest is listed here.
+    trusted_remote_code: list[str] = Field(default_factory=list)
 
     # Service.
     host: str = "127.0.0.1"

@@ -5,7 +5,7 @@ Heavy imports (FastAPI app, uvicorn, the model) happen inside the commands so ``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -50,28 +50,48 @@ def serve_command(
     """Run the review service: HTTP API, drafting workers, the browser UI and, if asked, a DICOM listener."""
     import threading
 
-    import uvicorn
-
-    from medvlm.db import get_engine, migrate
+    from medvlm.db import get_engine
     from medvlm.service.app import create_app
-    from medvlm.service.jobs import queue
-    from medvlm.service.jobs.listen import start_wakeup_listener
-    from medvlm.service.jobs.worker import Worker
     from medvlm.service.processes import check_port_free
     from medvlm.settings import get_settings
 
     settings = get_settings()
     app = create_app(settings)  # refuses unsafe secrets before anything starts
     check_port_free(host, port)
-    migrate(settings.resolved_database_url)
-    from medvlm.dicom.cleanup import clean_store
+    engine = get_engine(settings.resolved_database_url)
+    workers = _prepare_store(settings, engine, workers, draft_pending)
+    dicom_port = settings.dicom_port if dicom_port is None else dicom_port
+    dicom = _start_dicom_listener(settings, host, dicom_port, dicom_ae_title) if dicom_port else None
+    stop = threading.Event()
+    drafter, threads = _start_background(app, settings, engine, workers, stop)
+    typer.echo(
+        f"MedVLM serving on http://{host}:{port} ({api_processes} API process(es), "
+        f"{workers} drafting worker(s), "
+        f"model: {_model_description(settings, drafter)})"
+    )
+    try:
+        _run_http(app, host, port, api_processes, access_log)
+    finally:
+        if dicom is not None:
+            dicom.stop()
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
 
+
+def _prepare_store(settings: Settings, engine: Any, workers: int, draft_pending: bool) -> int:
+    """Migrate, clean what a killed process left, requeue its jobs and queue undrafted studies; returns the
+    number of drafting workers the database allows (SQLite: one)."""
+    from medvlm.db import migrate
+    from medvlm.dicom.cleanup import clean_store
+    from medvlm.service.jobs import queue
+
+    migrate(settings.resolved_database_url)
     cleaned = clean_store(settings)  # what a killed process left: .part files, orphans, rows without files
     if cleaned.changed:
         typer.echo(f"store cleanup: removed {len(cleaned.partial_files)} partial and "
                    f"{len(cleaned.orphan_files)} orphan file(s), {len(cleaned.rows_without_files)} "
                    "row(s) without a file", err=True)
-    engine = get_engine(settings.resolved_database_url)
     if engine.dialect.name == "sqlite":
         if workers > 1:
             typer.echo("note: SQLite allows a single drafting worker; use PostgreSQL for more", err=True)
@@ -81,16 +101,29 @@ def serve_command(
         queued = queue.enqueue_undrafted(engine, max_attempts=settings.job_max_attempts)
         if queued:
             typer.echo(f"queued {queued} stored study(ies) for drafting")
-    dicom = None
-    dicom_port = settings.dicom_port if dicom_port is None else dicom_port
-    if dicom_port:  # a modality or PACS sends here; the studies are queued for drafting like uploads
-        from medvlm.service.dicom_listener.listener import start_dicom_listener
+    return workers
 
-        dicom = start_dicom_listener(
-            settings, ae_title=dicom_ae_title or settings.dicom_ae_title, host=host, port=dicom_port
-        )
-        typer.echo(f"DICOM listener {dicom.ae_title} on {host}:{dicom.port}")
-    stop = threading.Event()
+
+def _start_dicom_listener(settings: Settings, host: str, port: int, ae_title: str | None) -> Any:
+    """A modality or PACS sends here; the studies are queued for drafting like uploads."""
+    from medvlm.service.dicom_listener.listener import start_dicom_listener
+
+    dicom = start_dicom_listener(settings, ae_title=ae_title or settings.dicom_ae_title, host=host, port=port)
+    typer.echo(f"DICOM listener {dicom.ae_title} on {host}:{dicom.port}")
+    return dicom
+
+
+def _start_background(
+    app: Any, settings: Settings, engine: Any, workers: int, stop: Any
+) -> tuple[Any, list[Any]]:
+    """Drafting workers, the model warm-up, the HL7 sender and the PostgreSQL wake-up listener; returns the
+    drafter the workers use (for the start-up line) and the threads to join at exit."""
+    import threading
+
+    from medvlm.service.hl7.sender import start_sender
+    from medvlm.service.jobs.listen import start_wakeup_listener
+    from medvlm.service.jobs.worker import Worker
+
     threads = [
         threading.Thread(
             target=Worker(engine, app.state.drafter, wake=app.state.wake).run,
@@ -105,8 +138,6 @@ def serve_command(
         threads.append(threading.Thread(target=drafter.warm, daemon=True, name="model-warm-up"))
     for thread in threads:
         thread.start()
-    from medvlm.service.hl7.sender import start_sender
-
     hl7 = start_sender(engine, settings, stop)  # signed reports to the RIS, when MEDVLM_HL7_HOST is set
     if hl7 is not None:
         threads.append(hl7)
@@ -115,11 +146,12 @@ def serve_command(
         listener = start_wakeup_listener(engine, app.state.wake, stop)
         if listener is not None:
             threads.append(listener)
-    typer.echo(
-        f"MedVLM serving on http://{host}:{port} ({api_processes} API process(es), "
-        f"{workers} drafting worker(s), "
-        f"model: {_model_description(settings, drafter)})"
-    )
+    return drafter, threads
+
+
+def _run_http(app: Any, host: str, port: int, api_processes: int, access_log: bool) -> None:
+    import uvicorn
+
     # uvloop + httptools: the C event loop and HTTP parser (both installed) cost less CPU per request.
     server = {
         "host": host,
@@ -129,23 +161,17 @@ def serve_command(
         "loop": "uvloop",
         "http": "httptools",
     }
-    try:
-        if api_processes == 1:
-            uvicorn.run(app, **server)  # type: ignore[arg-type]
-        else:  # each process builds its own app from the same settings; drafting workers stay in this one
-            from medvlm.service.processes import run_api_processes
+    if api_processes == 1:
+        uvicorn.run(app, **server)  # type: ignore[arg-type]
+        return
+    # Each process builds its own app from the same settings; drafting workers stay in this one.
+    from medvlm.service.processes import run_api_processes
 
-            options = {k: v for k, v in server.items() if k not in ("host", "port")}
-            code = run_api_processes(host, port, api_processes, options)
-            if code:
-                typer.echo(f"error: an API process exited with status {code}; stopped the others", err=True)
-                raise typer.Exit(1)
-    finally:
-        if dicom is not None:
-            dicom.stop()
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=30)
+    options = {k: v for k, v in server.items() if k not in ("host", "port")}
+    code = run_api_processes(host, port, api_processes, options)
+    if code:
+        typer.echo(f"error: an API process exited with status {code}; stopped the others", err=True)
+        raise typer.Exit(1)
 
 
 users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
@@ -167,6 +193,8 @@ def users_add(
     ],
 ) -> None:
     """Create a user (the first admin is made this way)."""
+    from pydantic import ValidationError
+
     from medvlm.db import migrate, session_scope
     from medvlm.db.engine import get_engine
     from medvlm.service.api.routes.users import create_user
@@ -178,8 +206,10 @@ def users_add(
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}, got {role!r}", param_hint="--role")
     try:
         body = UserCreate(username=username, password=password, role=role)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc).splitlines()[-1] if str(exc) else "invalid user") from None
+    except ValidationError as exc:  # one readable line: the first rule the input breaks, without the docs URL
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first.get("loc", ())) or "user"
+        raise typer.BadParameter(f"{field}: {first['msg']}") from None
     settings = get_settings()
     migrate(settings.resolved_database_url)
     with session_scope(get_engine(settings.resolved_database_url)) as session:

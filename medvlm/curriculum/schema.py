@@ -79,6 +79,8 @@ class Stage(Strict):
     lora: Lora | None = None
     steps: int = Field(ge=1, le=1_000_000)
     batch_size: int = Field(default=16, ge=1, le=4096)
+    # micro-batches per optimiser step: batch_size is split into this many forward/backward passes
+    grad_accumulation: int = Field(default=1, ge=1, le=1024)
     lr: float = Field(gt=0.0, le=1.0)
     weight_decay: float = Field(default=0.0, ge=0.0, le=1.0)
     warmup_steps: int = Field(default=0, ge=0)
@@ -125,6 +127,11 @@ class Stage(Strict):
         lora_modes = [n for n, m in self.modules.model_dump().items() if m == "lora"]
         if set(lora_modes) - {"language"}:
             raise ValueError(f"stage {self.name!r}: only 'language' can be lora, got {lora_modes}")
+        if self.grad_accumulation > self.batch_size:
+            raise ValueError(
+                f"stage {self.name!r}: grad_accumulation {self.grad_accumulation} is larger than batch_size "
+                f"{self.batch_size}; each micro-batch needs at least one example"
+            )
         if self.warmup_steps >= self.steps:
             raise ValueError(f"stage {self.name!r}: warmup_steps {self.warmup_steps} >= steps {self.steps}")
         if self.localize and self.kind != "encoder":
@@ -147,6 +154,11 @@ class Stage(Strict):
 
 class ModelSection(Strict):
     preset: str = "tiny"
+    # auto: bf16 autocast on a GPU that has it (else fp16 with loss scaling); a CPU always trains in fp32
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~30% slower
+    # 4bit: QLoRA (bitsandbytes NF4 base weights under the LoRA stages); needs a CUDA GPU and bitsandbytes
+    quantize: Literal["none", "4bit"] = "none"
 
 
 class Curriculum(Strict):

@@ -52,8 +52,9 @@ def build_model(
 
     slots = slots_from_ontology(ontology)
     torch.manual_seed(seed)
+    processor = None
     if preset.startswith("path:"):
-        model, tokenizer, config = presets.build_from_path(Path(preset[5:]).expanduser(), slots)
+        model, tokenizer, config, processor = presets.build_from_path(Path(preset[5:]).expanduser(), slots)
     elif preset in presets.PRESETS:
         corpus = tokenizer_corpus if tokenizer_corpus else default_corpus(ontology)
         model, tokenizer, config = presets.build_from_config(preset, slots, corpus)
@@ -67,4 +68,4 @@ def build_model(
         local=config.head_local,
         detail_channels=config.head_detail,
     )
-    return ModelBundle(model, head, tokenizer, config, {"preset": config.preset}).eval()
+    return ModelBundle(model, head, tokenizer, config, {"preset": config.preset}, processor=processor).eval()

@@ -18,11 +18,12 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from medvlm.errors import ModelInputError, NotFoundError
+from medvlm.errors import ConfigError, ModelInputError, NotFoundError
 from medvlm.findings import Finding, Laterality, Presence
-from medvlm.model import processing
+from medvlm.model import codecs, processing
+from medvlm.model.codecs import ProcessorCodec, TokenCodec
 from medvlm.model.configuration import BundleConfig, is_critical
-from medvlm.model.generation import greedy_generate
+from medvlm.model.generation import GenerationOptions, hf_generate
 from medvlm.model.heads import FindingsHead
 
 HEAD_FILE, CONFIG_FILE, CARD_FILE = "findings_head.safetensors", "medvlm_config.json", "model_card.json"
@@ -36,13 +37,24 @@ class ModelBundle:
         tokenizer: Any,
         config: BundleConfig,
         card: dict[str, Any] | None = None,
+        processor: Any = None,
     ) -> None:
         self.model = model
         self.head = head
-        self.tokenizer = tokenizer
+        self.tokenizer = processor.tokenizer if processor is not None else tokenizer
+        self.processor = processor  # path: checkpoints: the checkpoint's own processor
         self.config = config
         self.card: dict[str, Any] = dict(card or {})
-        self.image_token_id = int(tokenizer.convert_tokens_to_ids(config.image_token))
+        self.codec: Any = (
+            ProcessorCodec(processor, config) if processor is not None else TokenCodec(tokenizer, config)
+        )
+        self.generation = GenerationOptions(config.num_beams, list(config.stop_strings))
+        self.source_dir: Path | None = None  # the folder load_bundle read (the vLLM backend serves it)
+        self._vllm: Any = None
+
+    @property
+    def image_token_id(self) -> int:
+        return int(self.tokenizer.convert_tokens_to_ids(self.config.image_token))
 
     # -- properties the rest of the system reads -------------------------------------------------
     @property
@@ -61,8 +73,15 @@ class ModelBundle:
     def device(self) -> torch.device:
         return next(self.head.parameters()).device
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The model's floating-point weight dtype (float32 on CPU; bf16 when loaded so on a GPU; 4-bit
+        weights are stored as integers, so the first floating-point parameter decides)."""
+        return next((p.dtype for p in self.model.parameters() if p.is_floating_point()), torch.float32)
+
     def to(self, device: str | torch.device) -> ModelBundle:
-        self.model.to(device)
+        if not getattr(self.model, "is_loaded_in_4bit", False):  # a 4-bit model is placed when loaded
+            self.model.to(device)
         self.head.to(device)
         return self
 
@@ -71,14 +90,35 @@ class ModelBundle:
         self.head.eval()
         return self
 
-    # -- forward pieces ----------------------------------------------------------------------------
-    def pixel_values(self, images: torch.Tensor) -> torch.Tensor:
-        return processing.to_pixel_values(images, self.config).to(self.device)
+    def configure_generation(
+        self, *, num_beams: int | None = None, stop_strings: Sequence[str] | None = None,
+        backend: str | None = None,
+    ) -> ModelBundle:
+        """Greedy or beam search, stop strings, and the backend (``transformers`` or ``vllm``)."""
+        current = self.generation
+        options = GenerationOptions(
+            num_beams=current.num_beams if num_beams is None else num_beams,
+            stop_strings=current.stop_strings if stop_strings is None else list(stop_strings),
+            backend=current.backend if backend is None else backend,  # type: ignore[arg-type]
+        )
+        engine = None
+        if options.backend == "vllm":
+            from medvlm.model.vllm_backend import VllmGenerator
 
-    def vision_features(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The tower's tokens (B, N, D) and its detail map (B, C, H, W; None for towers without one)."""
-        out = self.model.get_image_features(pixel_values=pixel_values, return_dict=True)
-        return out.last_hidden_state, getattr(out, "detail", None)
+            if self.processor is None or self.source_dir is None:
+                raise ConfigError("the vllm backend serves saved path: bundles (from load_bundle) only")
+            engine = VllmGenerator(self.source_dir / "model", options.stop_strings, options.num_beams)
+        self.generation, self._vllm = options, engine  # unchanged when the backend could not start
+        return self
+
+    # -- forward pieces ----------------------------------------------------------------------------
+    def pixel_values(self, images: torch.Tensor) -> dict[str, Any]:
+        """Image inputs of the vision tower (``pixel_values`` and whatever else the architecture takes)."""
+        return self.codec.image_inputs(images, self.device, self.dtype)
+
+    def vision_features(self, image_inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The tokens the head reads (B, N, D) and the tower's detail map (B, C, H, W; None without one)."""
+        return self.codec.features(self.model, image_inputs)
 
     def findings_logits(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(*self.vision_features(self.pixel_values(images)))
@@ -91,12 +131,14 @@ class ModelBundle:
         max_target_tokens: int = 160,
     ) -> Any:
         """Teacher-forced forward; the loss covers the target tokens only."""
-        batch = processing.encode_batch(self.tokenizer, prompts, targets, max_target_tokens)
-        processing.check_image_tokens(batch["input_ids"], self.image_token_id, self.config.num_image_tokens)
-        batch = {k: v.to(self.device) for k, v in batch.items()}
-        return self._call(pixel_values=self.pixel_values(images), **batch)
+        batch = self.codec.batch(
+            images, prompts, targets, max_target_tokens, "right", self.device, self.dtype
+        )
+        return self._call(**batch)
 
     def _call(self, **kwargs: Any) -> Any:
+        if "pixel_values" in kwargs and isinstance(kwargs["pixel_values"], dict):
+            kwargs.update(kwargs.pop("pixel_values"))
         try:
             return self.model(**kwargs)
         except ValueError as exc:  # transformers' own image-token check, in one readable line
@@ -144,24 +186,20 @@ class ModelBundle:
 
     @torch.no_grad()
     def generate_text(self, images: torch.Tensor, prompts: Sequence[str], max_new_tokens: int) -> list[str]:
-        """Greedy decoding with the KV cache, prompts left-padded as one batch."""
-        batch = processing.encode_batch(self.tokenizer, prompts, None, padding_side="left")
-        processing.check_image_tokens(batch["input_ids"], self.image_token_id, self.config.num_image_tokens)
-        ids = batch["input_ids"].to(self.device)
-        mask = batch["attention_mask"].to(self.device)
-        pixel_values = self.pixel_values(images)
-        if pixel_values.shape[0] != ids.shape[0]:
-            raise ModelInputError(f"got {pixel_values.shape[0]} images for {ids.shape[0]} prompts")
-        out = greedy_generate(
-            self.model,
-            ids,
-            mask,
-            pixel_values,
-            self.image_token_id,
-            self.tokenizer.eos_token_id,
-            max_new_tokens,
-        )
-        return self.tokenizer.batch_decode(out, skip_special_tokens=True)
+        """Prompts left-padded as one batch, decoded by ``generate`` (KV cache; greedy or beam) or vLLM."""
+        images = processing.check_images(images, self.config)
+        if images.shape[0] != len(prompts):
+            raise ModelInputError(f"got {images.shape[0]} images for {len(prompts)} prompts")
+        if self._vllm is not None:
+            from PIL import Image
+
+            arrays = codecs.as_arrays(images)
+            pil = [Image.fromarray((a * 255).round().astype("uint8")) for a in arrays]
+            return self._vllm.generate([self.codec.chat(p) for p in prompts], pil, max_new_tokens)
+        batch = self.codec.batch(images, prompts, None, 0, "left", self.device, self.dtype)
+        out = hf_generate(self.model, batch, self.tokenizer, max_new_tokens, self.generation)
+        texts = self.tokenizer.batch_decode(out, skip_special_tokens=True)
+        return [_cut(t, self.generation.stop_strings) for t in texts]
 
     def generate_report(
         self, images: torch.Tensor, findings: Sequence[Sequence[Finding]], max_new_tokens: int | None = None
@@ -190,6 +228,8 @@ class ModelBundle:
         model_dir.mkdir(parents=True, exist_ok=True)
         self.plain_model().save_pretrained(model_dir / "model", safe_serialization=True)
         self.tokenizer.save_pretrained(model_dir / "tokenizer")
+        if self.processor is not None:
+            self.processor.save_pretrained(model_dir / "processor")
         save_file(
             {k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()},
             model_dir / HEAD_FILE,
@@ -209,6 +249,14 @@ class ModelBundle:
         self.card["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         (model_dir / CARD_FILE).write_text(json.dumps(self.card, indent=2, sort_keys=True))
         return model_dir
+
+
+def _cut(text: str, stops: Sequence[str]) -> str:
+    """Text up to the first stop string (``generate`` stops there but keeps the string itself)."""
+    for stop in stops:
+        if stop and stop in text:
+            text = text[: text.index(stop)]
+    return text
 
 
 def weights_digest(model_dir: Path) -> str:
@@ -239,9 +287,16 @@ def load_bundle(model_dir: Path | str) -> ModelBundle:
         )
     config = BundleConfig.from_dict(json.loads((model_dir / CONFIG_FILE).read_text()))
     model, _ = load_checkpoint(model_dir / "model", with_tokenizer=False)
-    from transformers import AutoTokenizer
+    processor = None
+    if (model_dir / "processor").is_dir():
+        from medvlm.model.checkpoint_processor import load_processor
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir / "tokenizer", local_files_only=True)
+        processor = load_processor(model_dir / "processor")
+        tokenizer = processor.tokenizer
+    else:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(model_dir / "tokenizer", local_files_only=True)
     tokenizer.padding_side = "left"
     head = FindingsHead(
         config.slots,
@@ -253,4 +308,6 @@ def load_bundle(model_dir: Path | str) -> ModelBundle:
     )
     head.load_state_dict(load_file(model_dir / HEAD_FILE))
     card = json.loads((model_dir / CARD_FILE).read_text()) if (model_dir / CARD_FILE).is_file() else {}
-    return ModelBundle(model, head, tokenizer, config, card).eval()
+    bundle = ModelBundle(model, head, tokenizer, config, card, processor=processor).eval()
+    bundle.source_dir = model_dir
+    return bundle

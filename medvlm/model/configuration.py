@@ -73,6 +73,12 @@ class BundleConfig:
     thresholds: dict[str, float] = field(default_factory=dict)  # presence thresholds, tuned on validation
     max_new_tokens: int = 160
     source: str | None = None  # path: checkpoint the weights came from
+    # "plain": our prompt with num_image_tokens image tokens (tiny, and path: bundles saved before #25);
+    # "chat": the checkpoint's processor and chat template build the prompt (path: checkpoints)
+    prompt_format: str = "plain"
+    architecture: str = "llava"  # config.model_type of the model (medvlm.model.architectures)
+    num_beams: int = 1  # generation: 1 = greedy
+    stop_strings: list[str] = field(default_factory=list)  # generation stops at (and drops) these
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -1,76 +1,57 @@
-"""Greedy decoding with the KV cache, calling the LLaVA parts directly.
+"""Text generation through transformers' ``generate`` (KV cache, greedy or beam, stop strings), or vLLM.
 
-``generate()`` costs ~20 ms of bookkeeping per token on a busy CPU; this loop costs what the tiny language
-model costs (a few ms), which is what keeps a full draft within the latency budget.
+``GenerationOptions`` is what a caller may choose; ``hf_generate`` runs it on a prepared batch (see
+``medvlm.model.codecs``) and returns only the new tokens. The vLLM backend (``medvlm.model.vllm_backend``)
+sits behind the same ``ModelBundle.generate_text`` and is used only when chosen and installed.
 """
 
 from __future__ import annotations
 
-import inspect
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import torch
-from transformers import DynamicCache
+
+from medvlm.errors import ConfigError
+
+Backend = Literal["transformers", "vllm"]
 
 
-def _parts(model: Any) -> tuple[Any, Any]:
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return base.model.language_model, base.lm_head
+@dataclass(frozen=True)
+class GenerationOptions:
+    num_beams: int = 1  # 1 = greedy
+    stop_strings: list[str] = field(default_factory=list)
+    backend: Backend = "transformers"
+
+    def __post_init__(self) -> None:
+        if self.num_beams < 1:
+            raise ConfigError(f"num_beams must be at least 1, got {self.num_beams}")
+        if self.backend not in ("transformers", "vllm"):
+            raise ConfigError(f"generation backend must be 'transformers' or 'vllm', got {self.backend!r}")
 
 
 @torch.no_grad()
-def greedy_generate(
-    model: Any,
-    input_ids: torch.Tensor,
-    attention_mask: torch.Tensor,
-    pixel_values: torch.Tensor,
-    image_token_id: int,
-    eos_token_id: int,
-    max_new_tokens: int,
+def hf_generate(
+    model: Any, batch: dict[str, Any], tokenizer: Any, max_new_tokens: int, options: GenerationOptions
 ) -> torch.Tensor:
-    """New token ids (B, <= max_new_tokens) for left-padded prompts; finished rows are padded with EOS."""
-    language_model, lm_head = _parts(model)
-    embed = language_model.get_input_embeddings()
-    features = model.get_image_features(pixel_values=pixel_values, return_dict=True).pooler_output
-    features = torch.cat(list(features), dim=0)
-    embeds = embed(input_ids)
-    mask = (input_ids == image_token_id).unsqueeze(-1).expand_as(embeds)
-    embeds = embeds.masked_scatter(mask, features.to(embeds.dtype))
-    positions = (attention_mask.cumsum(-1) - 1).clamp_min(0)
-    cache = DynamicCache()  # filled in place by every forward call below
-    cache_arg = {_cache_keyword(language_model): cache}
-    out = language_model(
-        inputs_embeds=embeds,
-        attention_mask=attention_mask,
-        position_ids=positions,
+    """New token ids ``(B, <= max_new_tokens)`` for a left-padded batch; finished rows padded."""
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    extra: dict[str, Any] = {}
+    if options.stop_strings:
+        extra = {"stop_strings": list(options.stop_strings), "tokenizer": tokenizer}
+    eos = getattr(model.generation_config, "eos_token_id", None)
+    if eos is None:
+        eos = tokenizer.eos_token_id
+    out = model.generate(
+        **batch,
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        num_beams=options.num_beams,
         use_cache=True,
-        **cache_arg,
+        pad_token_id=pad,
+        eos_token_id=eos,
+        **extra,
     )
-    logits = lm_head(out.last_hidden_state[:, -1])
-    finished = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-    tokens = []
-    next_pos = positions[:, -1:] + 1
-    for _ in range(max_new_tokens):
-        token = logits.argmax(-1)
-        token = torch.where(finished, torch.full_like(token, eos_token_id), token)
-        tokens.append(token)
-        finished |= token == eos_token_id
-        if bool(finished.all()):
-            break
-        attention_mask = torch.cat([attention_mask, torch.ones_like(attention_mask[:, :1])], dim=1)
-        out = language_model(
-            inputs_embeds=embed(token[:, None]),
-            attention_mask=attention_mask,
-            position_ids=next_pos,
-            use_cache=True,
-            **cache_arg,
-        )
-        next_pos = next_pos + 1
-        logits = lm_head(out.last_hidden_state[:, -1])
-    return torch.stack(tokens, dim=1) if tokens else input_ids[:, :0]
+    sequences = out if isinstance(out, torch.Tensor) else out.sequences
+    return sequences[:, batch["input_ids"].shape[1] :]
 
-
-def _cache_keyword(language_model: Any) -> str:
-    """transformers 5.x names the KV-cache argument ``cache`` (``past_key_values`` is deprecated there)."""
-    parameters = inspect.signature(type(language_model).forward).parameters
-    return "cache" if "cache" in parameters else "past_key_values"

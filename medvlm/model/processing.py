@@ -80,6 +80,9 @@ def render_findings(findings: Sequence[Finding], slots: Sequence[FindingSlot]) -
 
 
 def image_prefix(config: BundleConfig) -> str:
+    """The image tokens that start a plain prompt (chat prompts get the image from the processor)."""
+    if config.prompt_format == "chat":
+        return ""
     return config.image_token * config.num_image_tokens
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
@@ -35,8 +35,18 @@ PROMPT_WORDS = [
 ]
 
 
-def train_tokenizer(corpus: Iterable[str], vocab_size: int = 2048) -> PreTrainedTokenizerFast:
-    """Train a byte-level BPE on ``corpus`` (reports, ontology phrases, finding names)."""
+def train_tokenizer(
+    corpus: Iterable[str],
+    vocab_size: int = 2048,
+    named_tokens: dict[str, str] | None = None,
+    extra_tokens: Sequence[str] = (),
+) -> PreTrainedTokenizerFast:
+    """Train a byte-level BPE on ``corpus`` (reports, ontology phrases, finding names).
+
+    ``named_tokens`` (``{"image_token": "<image_soft_token>", ...}``) and ``extra_tokens`` add special tokens
+    that a checkpoint's processor looks up (used by ``medvlm.model.tiny_checkpoints``)."""
+    named = {"image_token": IMAGE, **(named_tokens or {})}
+    specials = list(dict.fromkeys([*SPECIAL_TOKENS, *named.values(), *extra_tokens]))
     texts = [t for t in corpus if t and t.strip()]
     if not texts:
         raise ConfigError("the tokenizer corpus is empty; pass report texts or ontology phrases")
@@ -47,7 +57,7 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int = 2048) -> PreTrained
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         min_frequency=2,
-        special_tokens=SPECIAL_TOKENS,
+        special_tokens=specials,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
@@ -58,6 +68,6 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int = 2048) -> PreTrained
         bos_token=BOS,
         eos_token=EOS,
         unk_token=UNK,
-        extra_special_tokens={"image_token": IMAGE},
+        extra_special_tokens=named,
         padding_side="left",
     )

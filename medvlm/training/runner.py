@@ -20,6 +20,7 @@ from medvlm.dataset.manifest import manifest_hash
 from medvlm.errors import ConfigError, CurriculumError
 from medvlm.model import build_model, default_corpus, load_bundle
 from medvlm.model.bundle import ModelBundle
+from medvlm.model.quantize import quantization_config
 from medvlm.training import checkpoint as ckpt
 from medvlm.training import evaluate as ev
 from medvlm.training.curves import plot_curves
@@ -80,6 +81,8 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
     loaded = load_curriculum(opts.curriculum)
     cur = loaded.curriculum
     preset = opts.preset or cur.model.preset
+    if cur.model.quantize != "none":
+        quantization_config(cur.model.quantize)  # no GPU or no bitsandbytes: say so before any work
     data_dir = opts.data_dir.resolve()
     plan = plan_curriculum(loaded, data_dir, max_positions=10**9, image_tokens=0)
     out, work = opts.out_dir, opts.out_dir / "training"
@@ -128,7 +131,7 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
             )
             continue
         data = build_stage_data(stage, loaded, plan.records, rows, images, bundle, cur.seed + index)
-        summary = run_stage(stage, index, bundle, data, work, cur.seed, info, opts.progress)
+        summary = run_stage(stage, index, bundle, data, work, cur.seed, info, opts.progress, cur.model)
         if stage.kind == "encoder" and data.eval_rows:
             bundle.config.thresholds = ev.tune_thresholds(
                 bundle,
@@ -168,7 +171,9 @@ def _finish(bundle: ModelBundle, state: dict[str, Any], out: Path, preset: str, 
             "metrics": metrics,
             "config": {"preset": preset, "thresholds": bundle.config.thresholds},
             "stages": [
-                {k: v for k, v in s.items() if k not in ("history", "evals")} for s in state["completed"]
+                # throughput is a measurement of this run, not of the model: history.json keeps it
+                {k: v for k, v in s.items() if k not in ("history", "evals", "throughput")}
+                for s in state["completed"]
             ],
         }
     )

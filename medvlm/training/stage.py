@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,12 +14,13 @@ import torch
 from torch import nn
 
 from medvlm.curriculum.loader import LoadedCurriculum
-from medvlm.curriculum.schema import Stage
+from medvlm.curriculum.schema import ModelSection, Stage
 from medvlm.model.bundle import ModelBundle
 from medvlm.model.heads import pos_weights
 from medvlm.model.processing import qa_prompt, report_prompt
 from medvlm.training import checkpoint as ckpt
 from medvlm.training import evaluate as ev
+from medvlm.training import qlora
 from medvlm.training.distributed import DistInfo, barrier
 from medvlm.training.examples import (
     TextExample,
@@ -36,6 +39,7 @@ from medvlm.training.localize import (
 )
 from medvlm.training.manifest import Record
 from medvlm.training.modules import apply_modules, merge_lora
+from medvlm.training.scale import StageMeter, enable_gradient_checkpointing, resolve_precision
 
 
 class StageModule(nn.Module):
@@ -206,6 +210,46 @@ def _localize_weight(stage: Stage, bundle: ModelBundle, data: StageData, main: b
     return 0.0
 
 
+def _micro_batches(idx: list[int], parts: int) -> list[list[int]]:
+    """``idx`` in ``parts`` nearly equal, non-empty, ordered slices (grad accumulation)."""
+    parts = max(1, min(parts, len(idx)))
+    size, extra = divmod(len(idx), parts)
+    out, pos = [], 0
+    for k in range(parts):
+        n = size + (1 if k < extra else 0)
+        out.append(idx[pos : pos + n])
+        pos += n
+    return out
+
+
+def _inputs(
+    stage: Stage, data: StageData, idx: list[int], g: torch.Generator, localize: float, device: torch.device
+) -> tuple[torch.Tensor, Any]:
+    """Images (augmented when the stage says so) and the loss payload of the examples ``idx``."""
+    if stage.kind == "encoder":
+        rows = [data.train_rows[i] for i in idx]
+        payload: Any = {k: v[idx].to(device) for k, v in (data.train_targets or {}).items()}
+    else:
+        examples = [data.examples[i] for i in idx]
+        rows, payload = [e.image for e in examples], examples
+    images = data.images[rows].float()
+    theta = None
+    if stage.augment:
+        images, theta = augment(images, g)
+    if localize:  # encoder stages only (the schema says so): positions follow the augmentation
+        assert data.spots is not None
+        payload["spots"] = [data.spots[i] for i in idx]
+        payload["theta"] = identity_theta(len(idx)) if theta is None else theta
+    return images.to(device), payload
+
+
+def _target_tokens(payload: Any) -> Callable[[], int]:
+    """Rough tokens of a text batch (words of the targets) for the tokens/s figure; 0 for encoder stages."""
+    if isinstance(payload, dict):
+        return lambda: 0
+    return lambda: sum(len(e.target.split()) for e in payload)
+
+
 def run_stage(
     stage: Stage,
     stage_index: int,
@@ -215,12 +259,22 @@ def run_stage(
     seed: int,
     info: DistInfo,
     progress: bool,
+    model_options: ModelSection | None = None,
 ) -> dict[str, Any]:
     """Train one stage; returns its summary (history, evals, selected step and metrics)."""
     from tqdm import tqdm
 
+    options = model_options or ModelSection()
     stage_dir = work / stage.name
+    full_model = None
+    if qlora.applies(stage, options.quantize):
+        full_model = qlora.quantize_for_stage(bundle, stage_dir, options.gradient_checkpointing)
     apply_modules(bundle, stage.modules, stage.lora)
+    if options.gradient_checkpointing:
+        enable_gradient_checkpointing(bundle.model)
+    precision = resolve_precision(options.precision, info.device)
+    if precision.note and info.main:
+        print(f"[{stage.name}] {precision.note}")
     bundle.to(info.device)
     bundle.model.train()
     bundle.head.train()
@@ -261,36 +315,35 @@ def run_stage(
         disable=not (progress and info.main),
         dynamic_ncols=True,
     )
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if info.device.type == "cuda" else None
+    scaler = precision.scaler(info.device)
+    meter = StageMeter(info.device)
     for step in range(start, stage.steps):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(stage, step)
         idx = batch_indices(seed, stage_index, step, per_rank * info.world, n)[info.rank :: info.world]
         g = torch.Generator().manual_seed(seed * 7919 + stage_index * 104_729 + step * 31 + info.rank)
-        if stage.kind == "encoder":
-            rows = [data.train_rows[i] for i in idx]
-            payload: Any = {k: v[idx].to(info.device) for k, v in (data.train_targets or {}).items()}
-        else:
-            examples = [data.examples[i] for i in idx]
-            rows, payload = [e.image for e in examples], examples
-        images = data.images[rows].float()
-        theta = None
-        if stage.augment:
-            images, theta = augment(images, g)
-        if localize:  # encoder stages only (the schema says so): positions follow the augmentation
-            assert data.spots is not None
-            payload["spots"] = [data.spots[i] for i in idx]
-            payload["theta"] = identity_theta(len(idx)) if theta is None else theta
-        images = images.to(info.device)
-        if autocast is not None:
-            with autocast:
-                loss = runner(stage.kind, images, payload, stage.max_answer_tokens)
-        else:
-            loss = runner(stage.kind, images, payload, stage.max_answer_tokens)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = torch.zeros(())
+        parts = _micro_batches(idx, stage.grad_accumulation)
+        for k, part in enumerate(parts):
+            sync = k == len(parts) - 1 or not info.enabled
+            context = contextlib.nullcontext() if sync else runner.no_sync()  # type: ignore[operator]
+            images, payload = _inputs(stage, data, part, g, localize, info.device)
+            with context, meter.timed(len(part), _target_tokens(payload)):
+                with precision.autocast(info.device):
+                    part_loss = runner(stage.kind, images, payload, stage.max_answer_tokens)
+                # the mean over the whole batch: each micro-batch weighs by its share of the examples
+                scaled = part_loss * (len(part) / len(idx))
+                (scaler.scale(scaled) if scaler is not None else scaled).backward()
+            loss = loss + scaled.detach().float().cpu()
+        if scaler is not None:
+            scaler.unscale_(optimizer)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
         value = float(loss.detach())
         summary["history"].append({"step": step + 1, "loss": round(value, 5)})
         bar.update(1)
@@ -321,12 +374,20 @@ def run_stage(
                 )
             barrier(info)
     bar.close()
+    if meter.examples:
+        summary["throughput"] = {**meter.summary(), "precision": precision.name,
+                                 "gradient_checkpointing": options.gradient_checkpointing,
+                                 "grad_accumulation": stage.grad_accumulation}
+        if info.main:
+            print(meter.line(stage.name, precision.name))
     # Each replica records a digest of its weights: under DDP they must agree (gradients were all-reduced).
     digest = ckpt.state_digest(ckpt.trainable_state(module))
     (stage_dir / f"replica_rank{info.rank}.sha256").write_text(digest)
     best = ckpt.load(stage_dir / "best.pt")
     if best is not None:
         ckpt.load_trainable(module, best)
+    if full_model is not None:
+        qlora.restore_full_precision(bundle, full_model)
     merge_lora(bundle)
     bundle.eval()
     return summary

@@ -12,7 +12,7 @@ class Hl7BuildError(MedVLMError):
 class Hl7DeliveryError(MedVLMError):
     """Sending failed; ``retry`` says whether a later attempt may succeed (AE, no answer) or not (AR)."""
 
-    def __init__(self, message: str, *, retry: bool, ack_code: str | None = None) -> None:
+    def __init__(self, message: str, *, retry: bool = True, ack_code: str | None = None) -> None:
         super().__init__(message)
         self.retry = retry
         self.ack_code = ack_code

@@ -24,6 +24,8 @@ from medvlm.settings import Settings, get_settings
 from tests.support.processes import free_port, stop_process, wait_healthy
 from tests.support.services import find_executable, missing_service
 
+RAD_PASSWORD = "lantern violet shore 63"  # one the password policy accepts
+
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "deploy-test-secret-" + "x" * 40
 
@@ -184,7 +186,8 @@ def api(sqlite_settings: Settings, prefix: Path, monkeypatch: pytest.MonkeyPatch
     """``medvlm serve`` started exactly as medvlm-api.service starts it, on a free loopback port."""
     monkeypatch.setenv("MEDVLM_SECRET_KEY", SECRET)
     get_settings.cache_clear()
-    added = CliRunner().invoke(cli, ["users", "add", "rad", "--role", "radiologist", "--password", "p" * 16])
+    command = ["users", "add", "rad", "--role", "radiologist", "--password", RAD_PASSWORD]
+    added = CliRunner().invoke(cli, command)
     assert added.exit_code == 0, added.output
     argv = _exec_start(render.render_units(str(prefix))["medvlm-api.service"])
     port = free_port()
@@ -235,7 +238,7 @@ def test_nginx_terminates_tls_in_front_of_the_service(api: str, tmp_path: Path) 
             health = _retry(lambda: client.get("/health"))
             assert health.status_code == 200, health.text
             assert health.headers["strict-transport-security"].startswith("max-age=")
-            login = client.post("/api/v1/auth/login", json={"username": "rad", "password": "p" * 16})
+            login = client.post("/api/v1/auth/login", json={"username": "rad", "password": RAD_PASSWORD})
             assert login.status_code == 200, login.text
             token = {"Authorization": f"Bearer {login.json()['access_token']}"}
             me = client.get("/api/v1/auth/me", headers=token)

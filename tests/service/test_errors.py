@@ -9,9 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-import compliance
 import medvlm
-import service
 from medvlm.compliance.errors import AuditError
 from medvlm.errors import (
     DatabaseUnavailableError,
@@ -19,9 +17,10 @@ from medvlm.errors import (
     StorageFullError,
     StorageUnavailableError,
 )
+from medvlm.pacs.errors import PacsError
 from medvlm.service.api.errors import STATUS_BY_ERROR, status_for
 from medvlm.service.db.tables import Report, ReportVersion
-from medvlm.service.errors import DraftingFailedError
+from medvlm.service.errors import DirectoryUnavailableError, DraftingFailedError
 from tests.service.helpers import dicom_bytes, run_jobs
 
 
@@ -33,7 +32,7 @@ def _all_subclasses(cls: type) -> set[type]:
 
 
 def test_every_error_class_has_a_4xx_or_a_reasoned_status() -> None:
-    for package in (medvlm, service, compliance):
+    for package in (medvlm,):  # medvlm.service and medvlm.compliance included
         for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
             if module.name.endswith("errors"):
                 importlib.import_module(module.name)
@@ -42,9 +41,10 @@ def test_every_error_class_has_a_4xx_or_a_reasoned_status() -> None:
     for cls in classes:
         status = status_for(cls("x"))
         server_side = issubclass(cls, AuditError | DraftingFailedError | DatabaseUnavailableError
-                                 | StorageUnavailableError)  # the server's fault, with a reason
+                                 | StorageUnavailableError | DirectoryUnavailableError)  # with a reason
         full = issubclass(cls, StorageFullError) and status == 507  # Insufficient Storage
-        assert 400 <= status < 500 or (server_side and status == 503) or full, cls
+        gateway = issubclass(cls, PacsError) and status == 502  # the PACS we asked failed, not the caller
+        assert 400 <= status < 500 or (server_side and status == 503) or full or gateway, cls
     assert len({cls for cls, _ in STATUS_BY_ERROR}) == len(STATUS_BY_ERROR)  # each class mapped once
 
 

@@ -167,3 +167,31 @@ def test_answer_tokens_must_fit_the_context(data_dir: Path) -> None:
 def test_missing_data_directory(tmp_path: Path) -> None:
     with pytest.raises(CurriculumError, match=r"data directory .* does not exist"):
         plan_curriculum(load_curriculum(DEFAULT), tmp_path / "nope", max_positions=512, image_tokens=64)
+
+
+def test_pretrained_curriculum_loads_and_plans(data_dir: Path) -> None:
+    """curricula/chest_xr_pretrained.yaml (docs/checkpoints.md): frozen vision, LoRA, scale options."""
+    loaded = load_curriculum(ROOT / "curricula" / "chest_xr_pretrained.yaml")
+    cur = loaded.curriculum
+    model = cur.model
+    assert (model.precision, model.gradient_checkpointing, model.quantize) == ("auto", True, "none")
+    assert all(s.modules.vision == "frozen" for s in cur.stages)
+    assert all(s.modules.language in ("lora", "frozen") for s in cur.stages)
+    plan = plan_curriculum(loaded, data_dir, max_positions=4096, image_tokens=256)
+    assert [s.name for s in plan.run] == ["encoder", "introduction", "specialism"]
+
+
+@pytest.mark.parametrize(
+    ("model", "stage", "message"),
+    [
+        ({"quantize": "8bit"}, {}, "quantize"),
+        ({"precision": "fp8"}, {}, "precision"),
+        ({}, {"grad_accumulation": 64}, "grad_accumulation 64 is larger than batch_size"),
+    ],
+)
+def test_scale_options_are_checked(tmp_path: Path, model: dict, stage: dict, message: str) -> None:
+    raw = yaml.safe_load((ROOT / "curricula" / "chest_xr_pretrained.yaml").read_text())
+    raw["model"].update(model)
+    raw["stages"][0].update(stage)
+    with pytest.raises(CurriculumError, match=message):
+        load_curriculum(write(tmp_path, raw))

@@ -101,6 +101,11 @@ def test_resume_refuses_a_changed_curriculum(synth_data: Path, tmp_path: Path) -
 
 def test_ddp_two_gloo_processes(synth_data: Path, tmp_path: Path) -> None:
     curriculum = write_curriculum(tmp_path, encoder_steps=6, text_stages=False)
+    # two micro-batches per step: the first backward skips the all-reduce (no_sync), the second reduces both
+    extra = "    batch_size: 24\n    grad_accumulation: 2\n"
+    text = curriculum.read_text().replace("    batch_size: 24\n", extra, 1)
+    assert "grad_accumulation: 2" in text
+    curriculum.write_text(text)
     out = tmp_path / "ddp"
     cmd = [
         PYTHON,
