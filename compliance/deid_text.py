@@ -14,7 +14,7 @@ over 89 (HIPAA Safe Harbor). Clinical shorthand survives: vertebral levels (T12,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from medvlm.compliance.deid_text_rules import (
     ADDRESS,
@@ -57,7 +57,8 @@ def _name_variants(names: Iterable[str]) -> list[str]:
     return sorted(variants, key=len, reverse=True)
 
 
-def _after_cue(cue: re.Pattern[str], placeholder: str, stop: frozenset[str] = NOT_NAMES) -> object:
+def _after_cue(cue: re.Pattern[str], placeholder: str, stop: frozenset[str] = NOT_NAMES,
+               ) -> Callable[[re.Match[str]], str]:
     """Keep the cue ("Dr.", "spoke to", "his wife") so the sentence still reads; replace the run after it,
     up to the first word that is report vocabulary rather than a name."""
     def replace(match: re.Match[str]) -> str:
@@ -108,10 +109,10 @@ def deidentify_text(text: str, *, names: Iterable[str] = (), identifiers: Iterab
     out = street_address().sub(ADDRESS, out)
     for pattern, placeholder in PATTERNS:
         out = pattern.sub(placeholder, out)
-    out = CUED_NAME.sub(_after_cue(CUE, NAME), out)  # type: ignore[arg-type]
-    out = RELATIVE_NAME.sub(_after_cue(CUE, NAME), out)  # type: ignore[arg-type]
+    out = CUED_NAME.sub(_after_cue(CUE, NAME), out)
+    out = RELATIVE_NAME.sub(_after_cue(CUE, NAME), out)
     out = _listed_names(out)
     out = _states(out)
-    out = CUED_PLACE.sub(_after_cue(PLACE_CUE, PLACE, NOT_NAMES - PLACE_WORDS), out)  # type: ignore[arg-type]
+    out = CUED_PLACE.sub(_after_cue(PLACE_CUE, PLACE, NOT_NAMES - PLACE_WORDS), out)
     out = AGE_OVER_89.sub(AGE, out)
     return PLACEHOLDER_RUN.sub(lambda m: f"[{m.group(1)}]", out)  # "[NAME] [NAME]" -> "[NAME]"

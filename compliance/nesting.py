@@ -8,9 +8,27 @@ such a file is refused before anything walks it. It lives here, in the lowest la
 
 from __future__ import annotations
 
+from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 
 DEFAULT_MAX_SEQUENCE_DEPTH = 32
+_UNDEFINED = 0xFFFFFFFF
+
+
+def _may_be_sequence(raw: object) -> bool:
+    """Explicit VR says so; an implicit or unknown VR is a sequence when the dictionary says so or its
+    length is undefined (how pydicom itself decides). Everything else is left unconverted (cheap)."""
+    vr = getattr(raw, "VR", None)
+    if vr == "SQ":
+        return True
+    if vr not in (None, "UN"):
+        return False
+    if getattr(raw, "length", None) == _UNDEFINED or getattr(raw, "is_undefined_length", False):
+        return True
+    try:
+        return dictionary_VR(raw.tag) == "SQ"  # type: ignore[attr-defined]
+    except KeyError:
+        return False
 
 
 def sequence_depth(ds: Dataset, stop_after: int = DEFAULT_MAX_SEQUENCE_DEPTH) -> int:
@@ -20,7 +38,10 @@ def sequence_depth(ds: Dataset, stop_after: int = DEFAULT_MAX_SEQUENCE_DEPTH) ->
     stack: list[tuple[Dataset, int]] = [(ds, 0)]
     while stack:
         current, depth = stack.pop()
-        for elem in current:  # converts this level's raw elements only; items stay raw below
+        for raw in current.elements():  # raw elements: only possible sequences are converted
+            if not _may_be_sequence(raw):
+                continue
+            elem = current[raw.tag]  # this level only; its items stay raw below
             if elem.VR != "SQ":
                 continue
             for item in elem.value:

@@ -26,7 +26,7 @@ from medvlm.dicom import index
 from medvlm.dicom.dicomdir import dicomdir_sources
 from medvlm.dicom.parse import is_dicomdir, parse_dataset
 from medvlm.dicom.pixels import decode_all
-from medvlm.dicom.reader import Rejection, Source, iter_bytes, iter_sources
+from medvlm.dicom.reader import Rejection, Source, iter_bytes, iter_named_file, iter_sources
 from medvlm.dicom.store import StudyStore, content_sha256
 from medvlm.dicom.validate import InstanceInfo, validate_instance
 from medvlm.errors import (
@@ -38,7 +38,7 @@ from medvlm.errors import (
 )
 from medvlm.settings import Settings, get_settings
 
-__all__ = ["IngestReport", "Rejection", "ingest_bytes", "ingest_paths"]
+__all__ = ["IngestReport", "Rejection", "ingest_bytes", "ingest_file", "ingest_paths"]
 
 # Called inside each batch's transaction, after its rows and before the commit, with what the batch
 # stored ("ingested" or "duplicate", the instance): the service writes the source and the audit there,
@@ -365,3 +365,11 @@ def ingest_bytes(name: str, data: bytes, *, settings: Settings | None = None,
     """Ingest one upload held in memory: a zip archive or a single DICOM file."""
     settings = settings or get_settings()
     return _run(iter_bytes(name, data, settings), settings, None, False, on_batch)
+
+
+def ingest_file(name: str, path: Path, *, settings: Settings | None = None,
+                on_batch: BatchHook | None = None) -> IngestReport:
+    """Ingest one upload spooled to disk (a zip or a single DICOM file), reported under ``name``: a zip
+    is read member by member, so the upload is never held in memory whole."""
+    settings = settings or get_settings()
+    return _run(iter_named_file(name, Path(path), settings), settings, None, False, on_batch)

@@ -205,3 +205,19 @@ def iter_bytes(name: str, data: bytes, settings: Settings) -> Iterator[Source | 
                               "(MEDVLM_MAX_FILE_BYTES)")
         return
     yield Source(name=name, size=len(data), read=lambda: data)
+
+
+def iter_named_file(name: str, path: Path, settings: Settings) -> Iterator[Source | Rejection]:
+    """An upload spooled to ``path``, reported as ``name``: a zip read member by member from disk, or a
+    single DICOM file read when its turn comes (never the whole upload in memory)."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if is_zip_bytes(head) or name.lower().endswith(".zip"):
+        yield from _iter_archive(path, name, size, settings)
+        return
+    if size > settings.max_file_bytes:
+        yield Rejection(name, f"file is {size} bytes, over the limit of {settings.max_file_bytes} "
+                              "(MEDVLM_MAX_FILE_BYTES)")
+        return
+    yield Source(name=name, size=size, read=path.read_bytes)

@@ -209,9 +209,10 @@ class _Handlers:
 def _received_path(event: evt.Event) -> Path | None:
     """Where pynetdicom spooled the received data set (``STORE_RECV_CHUNKED_DATASET``), if it did."""
     try:
-        return Path(event.dataset_path)
+        path = event.dataset_path
     except AttributeError:
         return None
+    return Path(path) if path else None  # None when the flag was off for this request
 
 
 def queue_drafts(settings: Settings, summary: AssociationSummary) -> list[str]:

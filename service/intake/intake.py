@@ -18,7 +18,7 @@ from typing import Literal
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from medvlm.dicom.ingest import IngestReport, ingest_bytes, ingest_paths
+from medvlm.dicom.ingest import IngestReport, ingest_bytes, ingest_file, ingest_paths
 from medvlm.dicom.validate import InstanceInfo
 from medvlm.service.audit import audit
 from medvlm.service.db.tables import Report, StudyState
@@ -48,7 +48,8 @@ class Item:
     """One unit as the transport delivered it: a file, a zip, a STOW part, a C-STORE data set."""
 
     name: str
-    data: bytes
+    data: bytes = b""
+    path: Path | None = None  # an upload spooled to disk: read from there, a zip member by member
 
 
 def intake(settings: Settings, actor: Actor, item: Item | Sequence[Path], *, progress: bool = False,
@@ -74,6 +75,8 @@ def intake(settings: Settings, actor: Actor, item: Item | Sequence[Path], *, pro
                   resource_id=uid, detail=detail)
         session.flush()
 
+    if isinstance(item, Item) and item.path is not None:
+        return ingest_file(item.name, item.path, settings=settings, on_batch=record)
     if isinstance(item, Item):
         return ingest_bytes(item.name, item.data, settings=settings, on_batch=record)
     return ingest_paths(list(item), settings=settings, progress=progress, on_batch=record)

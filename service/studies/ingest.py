@@ -2,7 +2,8 @@
 
 Each file is ingested by ``medvlm.service.intake`` (its batches commit with the sender's key and audit
 rows); afterwards one transaction queues the draft jobs. The model is never called here: the response
-returns as soon as the jobs are queued.
+returns as soon as the jobs are queued. Uploaded files are read from their spooled copies
+(a zip member by member) and removed afterwards.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def _ingest_all(settings: Settings, actor: Actor, files: list[UploadedFile]) -> 
     result = UploadResult(ingested=0, duplicates=0, conflicts=0, rejected=[], study_instance_uids=[], jobs=[])
     new: set[str] = set()
     for f in files:
-        report = intake(settings, actor, Item(f.name, f.data))
+        report = intake(settings, actor, Item(f.name, path=f.path))
         result.ingested += report.ingested
         result.duplicates += report.duplicates
         result.conflicts += report.conflicts
@@ -39,7 +40,11 @@ async def ingest_upload(
     engine: Engine, settings: Settings, caller: Principal, files: list[UploadedFile]
 ) -> UploadResult:
     actor = Actor(caller.actor, "upload", api_key_id=caller.api_key_id)
-    result, new = await run_in_threadpool(_ingest_all, settings, actor, files)
+    try:
+        result, new = await run_in_threadpool(_ingest_all, settings, actor, files)
+    finally:
+        for f in files:
+            f.discard()
     if not result.study_instance_uids:
         if result.conflicts and not result.rejected:
             reasons = "; ".join(f"{r.path}: {r.reason}" for r in result.conflict_reasons[:5])

@@ -55,3 +55,22 @@ def test_real_report_text_is_mostly_left_alone() -> None:
     for original, out in changed[:15]:
         print("  ", original[:110], "->", out[:110])
     assert len(changed) <= 0.01 * len(texts)
+
+
+def test_every_ontology_phrase_survives() -> None:
+    """The text the model drafts and the labeler reads (every finding's phrases) is not PHI."""
+    from medvlm.findings import Presence
+    from medvlm.ontology import load_ontology
+
+    ontology = load_ontology()
+    phrases = set()
+    for name in ontology.names:
+        spec = ontology.get(name)
+        for presence in (Presence.PRESENT, Presence.ABSENT, Presence.UNCERTAIN):
+            for laterality in spec.lateralities or [None]:
+                for severity in spec.severities or [None]:
+                    for location in (spec.locations or [None])[:3]:
+                        phrases.add(spec.render(presence, laterality, severity, location))
+        phrases.update(spec.normal_phrases)
+    changed = [p for p in phrases if p and deidentify_text(p) != p]
+    assert len(phrases) > 150 and changed == []

@@ -79,3 +79,23 @@ def test_archive_inflating_to_2_gib_is_refused_under_the_bomb_ratio(settings: Se
     assert report.ingested == 0 and len(report.rejected) == 1
     assert "expands to more than 1073741824 bytes" in report.rejected[0].reason
     assert snap(settings) == before
+
+
+def test_implicit_vr_nesting_is_found_too(settings: Settings) -> None:
+    """Implicit VR has no 'SQ' on the wire: the dictionary (or an undefined length) says what nests."""
+    from pydicom.dataset import Dataset
+    from pydicom.uid import ImplicitVRLittleEndian
+
+    from tests.medvlm.dicom.dicom_factory import make_image, to_bytes
+
+    ds = make_image(seed=5)
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    inner = Dataset()
+    inner.CodeValue = "leaf"
+    for _ in range(40):
+        outer = Dataset()
+        outer.ContentSequence = [inner]
+        inner = outer
+    ds.ContentSequence = [inner]
+    report = ingest_bytes("implicit.dcm", to_bytes(ds), settings=settings)
+    assert report.ingested == 0 and "nested more than 32 levels" in report.rejected[0].reason

@@ -42,3 +42,17 @@ def test_deeply_nested_instance_gets_a_failure_status(sqlite_settings: Settings,
         status = raw_store(handle.port, deep)
     assert status.Status != 0x0000 and "nested more than 32 levels" in status.ErrorComment
     assert store_files(sqlite_settings) == [] and instance_uids(sqlite_settings) == []
+
+
+def test_store_works_when_the_data_set_is_not_spooled(sqlite_settings: Settings, tmp_path: Path) -> None:
+    """Another component may turn pynetdicom's chunked receive off: the handler falls back to memory."""
+    from pynetdicom import _config
+
+    film = write(make_image(seed=8), tmp_path / "film.dcm")
+    with start_dicom_listener(sqlite_settings, port=0, queue_drafts=False) as handle:
+        _config.STORE_RECV_CHUNKED_DATASET = False
+        try:
+            status = raw_store(handle.port, film)
+        finally:
+            _config.STORE_RECV_CHUNKED_DATASET = True
+    assert status.Status == 0x0000 and len(instance_uids(sqlite_settings)) == 1

@@ -1,11 +1,14 @@
-"""STOW-RS memory (issue 19 item 4): the body is spooled to a temporary file and its parts are stored one
-at a time, so the server no longer holds the body several times over. Peak measured with tracemalloc;
-the test client shares the process and holds the body once itself."""
+"""STOW-RS and upload memory (issue 19 item 4): the STOW body is spooled to a temporary file and its parts
+are stored one at a time; an upload is ingested from its spooled copy, a zip member by member. Peaks
+measured with tracemalloc (the test client shares the process)."""
 
 from __future__ import annotations
 
+import io
 import mmap
+import tempfile
 import tracemalloc
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +76,93 @@ def test_deeply_nested_file_is_refused_over_stow_and_upload(client: TestClient, 
     upload = client.post("/api/v1/studies", files=[("files", ("deep.dcm", deep, "application/dicom"))],
                          headers=callers.radiologist)
     assert upload.status_code == 422 and "nested more than 32" in upload.text, upload.text
+
+
+def _zip_of_films(count: int) -> bytes:
+    rng = np.random.default_rng(5)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as members:
+        for i in range(count):
+            pixels = rng.integers(0, 4096, size=(512, 1024), dtype=np.uint16)
+            film = make_image(pixels=pixels, study_uid="1.2.826.0.1.3680043.19.5")
+            members.writestr(f"{i}.dcm", to_bytes(film))
+    return archive.getvalue()
+
+
+def test_upload_is_ingested_from_disk_member_by_member(app, app_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The ingestion of an uploaded zip reads it from its spooled copy, a member at a time: it used to take
+    the upload as bytes (1x, on top of the multipart parser's buffers)."""
+    from medvlm.dicom.ingest import ingest_bytes
+    from medvlm.service.intake.intake import Actor
+    from medvlm.service.studies.ingest import _ingest_all
+    from medvlm.service.studies.upload import UploadedFile
+
+    data = _zip_of_films(24)
+    spooled = tmp_path / "upload"
+    spooled.write_bytes(data)
+    del data
+    size = spooled.stat().st_size
+
+    def peak_of(run) -> int:  # type: ignore[no-untyped-def]
+        tracemalloc.start()
+        try:
+            run()
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    # The old way: the upload read into memory, then ingested from bytes (ingests the 24 films).
+    before = peak_of(lambda: ingest_bytes("s.zip", spooled.read_bytes(), settings=app_settings))
+    outcome: list = []
+    actor = Actor("user:test", "upload")
+    files = [UploadedFile("s.zip", spooled)]
+    after = peak_of(lambda: outcome.append(_ingest_all(app_settings, actor, files)))
+    result = outcome[0][0]
+    assert result.duplicates == 24 and result.rejected == []  # the same films again: duplicates
+    print(f"ingest of a {size / 2**20:.1f} MiB upload: peak {after / 2**20:.1f} MiB "
+          f"(from bytes: {before / 2**20:.1f} MiB)")
+    # What is left is the ingest batch (up to 64 files / 256 MB are committed together).
+    assert after < before - 0.8 * size, f"{after / 2**20:.1f} MiB vs {before / 2**20:.1f} MiB"
+
+
+def test_upload_spools_and_cleans_up(client: TestClient, callers) -> None:  # type: ignore[no-untyped-def]
+    data = _zip_of_films(3)
+    answer = client.post("/api/v1/studies", files=[("files", ("s.zip", data, "application/zip"))],
+                         headers=callers.radiologist)
+    assert answer.status_code == 202 and answer.json()["ingested"] == 3, answer.text
+    assert not list(Path(tempfile.gettempdir()).glob("medvlm-upload-*"))  # the spooled copies are gone
+
+
+def test_a_full_disk_while_spooling_is_507(client: TestClient, callers,  # type: ignore[no-untyped-def]
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The temporary copies can meet a full disk too: 507 like the store, and no copy left behind."""
+    import errno
+
+    from medvlm.service.studies import spool, upload
+
+    def full(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(upload.shutil, "copyfileobj", full)
+    answer = client.post("/api/v1/studies", files=[("files", ("a.dcm", _zip_of_films(1)))],
+                         headers=callers.radiologist)
+    assert answer.status_code == 507 and answer.json()["error"] == "StorageFullError", answer.text
+    assert not list(Path(tempfile.gettempdir()).glob("medvlm-upload-*"))
+
+    class FullFile:
+        def __init__(self, *_args, **_kwargs) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+        def __enter__(self):  # type: ignore[no-untyped-def]
+            return self
+
+        def __exit__(self, *_exc: object) -> None:
+            pass
+
+        def write(self, _data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(spool.tempfile, "TemporaryFile", FullFile)
+    body, headers = related(("application/dicom", _zip_of_films(1)))
+    stow = client.post(f"{WEB}/studies", content=body, headers={**headers, **callers.integration})
+    assert stow.status_code == 507 and stow.json()["error"] == "StorageFullError", stow.text
