@@ -158,6 +158,8 @@ def users_add(
     ],
 ) -> None:
     """Create a user (the first admin is made this way)."""
+    from pydantic import ValidationError
+
     from medvlm.db import migrate, session_scope
     from medvlm.db.engine import get_engine
     from medvlm.service.api.routes.users import create_user
@@ -169,8 +171,10 @@ def users_add(
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}, got {role!r}", param_hint="--role")
     try:
         body = UserCreate(username=username, password=password, role=role)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc).splitlines()[-1] if str(exc) else "invalid user") from None
+    except ValidationError as exc:  # one readable line: the first problem, without the value given
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "user"
+        raise typer.BadParameter(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
     settings = get_settings()
     migrate(settings.resolved_database_url)
     with session_scope(get_engine(settings.resolved_database_url)) as session:

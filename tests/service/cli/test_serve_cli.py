@@ -19,6 +19,8 @@ from medvlm.pacs.scu import send
 from tests.service.helpers import dicom_bytes
 from tests.support.processes import free_port, stop_process, wait_healthy
 
+PW = "a fine long passphrase"  # passes the password policy (service.auth.passwords)
+
 REPO = Path(__file__).resolve().parents[3]
 SECRET = "cli-test-secret-" + "z" * 40
 
@@ -58,7 +60,7 @@ def test_users_add(env: dict[str, str]) -> None:
         input="another long password\nanother long password\n",
     )
     assert prompted.exit_code == 0, prompted.output
-    again = runner.invoke(cli, ["users", "add", "alice", "--role", "radiologist", "--password", "x" * 20])
+    again = runner.invoke(cli, ["users", "add", "alice", "--role", "radiologist", "--password", PW])
     assert (
         again.exit_code == 1
         and isinstance(again.exception, Exception)
@@ -72,8 +74,9 @@ def test_users_add(env: dict[str, str]) -> None:
 def test_serve_runs_api_and_worker(env: dict[str, str]) -> None:
     runner = CliRunner()
     assert (
-        runner.invoke(cli, ["users", "add", "rad", "--role", "radiologist", "--password", "p" * 16]).exit_code
-        == 0
+        runner.invoke(
+            cli, ["users", "add", "rad", "--role", "radiologist", "--password", PW]
+        ).exit_code == 0
     )
     port, dicom_port = free_port(), free_port()
     proc = _start_serve(env, "--port", str(port), "--dicom-port", str(dicom_port))
@@ -81,7 +84,7 @@ def test_serve_runs_api_and_worker(env: dict[str, str]) -> None:
     try:
         wait_healthy(base, proc)
         with httpx.Client(base_url=base, timeout=30) as client:
-            token = client.post("/api/v1/auth/login", json={"username": "rad", "password": "p" * 16}).json()
+            token = client.post("/api/v1/auth/login", json={"username": "rad", "password": PW}).json()
             h = {"Authorization": f"Bearer {token['access_token']}"}
             up = client.post(
                 "/api/v1/studies", files=[("files", ("a.dcm", dicom_bytes(study_uid="1.2.99")))], headers=h
@@ -203,14 +206,14 @@ def _health_requests_counted(base: str, headers: dict[str, str]) -> float:
 def test_metrics_count_the_requests_of_every_api_process(env: dict[str, str]) -> None:
     """With two API processes a scrape reaches one of them; it must still count the other's requests."""
     runner = CliRunner()
-    added = runner.invoke(cli, ["users", "add", "ops", "--role", "admin", "--password", "o" * 16])
+    added = runner.invoke(cli, ["users", "add", "ops", "--role", "admin", "--password", PW])
     assert added.exit_code == 0, added.output
     port = free_port()
     proc = _start_serve(env, "--port", str(port), "--api-processes", "2")
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base, proc)
-        login = httpx.post(f"{base}/api/v1/auth/login", json={"username": "ops", "password": "o" * 16})
+        login = httpx.post(f"{base}/api/v1/auth/login", json={"username": "ops", "password": PW})
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
         before = _health_requests_counted(base, headers)
         clients = [httpx.Client(base_url=base) for _ in range(16)]  # spread over both processes
