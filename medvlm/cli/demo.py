@@ -16,7 +16,7 @@ import typer
 from medvlm.package_data import QUICK_CURRICULUM
 
 DEMO_USER = "radiologist"
-DEMO_PASSWORD = "radiologist-demo"  # development only: refused outside MEDVLM_ENVIRONMENT=development
+DEMO_PASSWORD = "demo chest films"  # development only: refused outside MEDVLM_ENVIRONMENT=development
 REAL_CHEST_FILMS = ("RG1_UNCI.dcm",)
 
 
