@@ -87,6 +87,9 @@ def serve_command(
             settings, ae_title=dicom_ae_title or settings.dicom_ae_title, host=host, port=dicom_port
         )
         typer.echo(f"DICOM listener {dicom.ae_title} on {host}:{dicom.port}")
+        if not settings.dicom_allowed_ae_list and settings.environment != "development":
+            typer.echo("warning: any calling AE may store studies; set MEDVLM_DICOM_ALLOWED_AES to the "
+                       "modalities' and PACS' AE titles", err=True)
     stop = threading.Event()
     threads = [
         threading.Thread(
