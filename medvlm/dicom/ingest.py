@@ -27,7 +27,7 @@ from medvlm.dicom.dicomdir import dicomdir_sources
 from medvlm.dicom.parse import is_dicomdir, parse_dataset
 from medvlm.dicom.pixels import decode_all
 from medvlm.dicom.reader import Rejection, Source, iter_bytes, iter_sources
-from medvlm.dicom.store import StudyStore, content_sha256
+from medvlm.dicom.store import StudyStore, content_sha256, sha256_hex
 from medvlm.dicom.validate import InstanceInfo, validate_instance
 from medvlm.errors import (
     DatabaseUnavailableError,
@@ -225,7 +225,9 @@ class _Ingestor:
                         index.add_conflict(session, sop_uid=uid, sha256=item.sha256, source=item.source,
                                            detail=clashes[id(item)])
                         outcomes.append(("conflict:" + clashes[id(item)], item))
-                    elif stored == item.sha256:
+                    elif stored == item.sha256 or stored == sha256_hex(item.data):
+                        # the second: a row from before the address left out the file meta (whole-file
+                        # SHA-256); the same bytes again are a duplicate, not a conflict
                         outcomes.append(("duplicate", item))
                     elif stored is not None:
                         detail = f"already stored with sha256 {stored}; these bytes were not stored"
