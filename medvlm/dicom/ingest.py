@@ -203,7 +203,9 @@ class _Ingestor:
     def _commit(self, batch: list[_Prepared]) -> None:
         """Classify against the index, store new files durably, then commit their rows in one transaction.
 
-        Files this call wrote are removed again when the transaction does not commit: no orphans."""
+        Files this call wrote are removed again when the transaction fails for a reason other than a
+        race with another writer (whose rows may name the same files); what a crash or a lost race leaves
+        is removed by ``medvlm.dicom.cleanup`` at the next start."""
         outcomes: list[tuple[str, _Prepared]] = []
         created: list[str] = []
         try:
@@ -245,8 +247,12 @@ class _Ingestor:
                     present = [(o, i.info) for o, i in outcomes if o in ("ingested", "duplicate")]
                     self.on_batch(session, present)
                 session.commit()
-        except BaseException:
-            self._remove_orphans(created)
+        except BaseException as exc:
+            # Not after a race: the other writer may have stored these very files (same content, same
+            # name) and be about to commit rows that point at them; the retry finds them in place.
+            race = isinstance(exc, IntegrityError | OperationalError) and _is_race(exc)
+            if not race:
+                self._remove_orphans(created)
             raise
         for outcome, item in outcomes:  # counted only once committed
             if outcome.startswith("conflict:"):
