@@ -111,6 +111,9 @@ def _start_dicom_listener(settings: Settings, host: str, port: int, ae_title: st
 
     dicom = start_dicom_listener(settings, ae_title=ae_title or settings.dicom_ae_title, host=host, port=port)
     typer.echo(f"DICOM listener {dicom.ae_title} on {host}:{dicom.port}")
+    if not settings.dicom_allowed_ae_list and settings.environment != "development":
+        typer.echo("warning: any calling AE may store studies; set MEDVLM_DICOM_ALLOWED_AES to the "
+                   "modalities' and PACS' AE titles", err=True)
     return dicom
 
 
@@ -207,10 +210,10 @@ def users_add(
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}, got {role!r}", param_hint="--role")
     try:
         body = UserCreate(username=username, password=password, role=role)  # type: ignore[arg-type]
-    except ValidationError as exc:  # one readable line: the first rule the input breaks, without the docs URL
+    except ValidationError as exc:  # one readable line: the first problem, without the value given
         first = exc.errors()[0]
-        field = ".".join(str(part) for part in first.get("loc", ())) or "user"
-        raise typer.BadParameter(f"{field}: {first['msg']}") from None
+        where = ".".join(str(part) for part in first.get("loc", ())) or "user"
+        raise typer.BadParameter(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
     settings = get_settings()
     migrate(settings.resolved_database_url)
     with session_scope(get_engine(settings.resolved_database_url)) as session:

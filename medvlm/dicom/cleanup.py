@@ -68,11 +68,11 @@ def clean_store(settings: Settings, *, grace: timedelta = timedelta(minutes=10))
                 if sha not in indexed:
                     _remove(path)
                     report.orphan_files.append(str(path))
-        missing = [(uid, path, sha, created) for uid, path, sha, created in session.exec(
-            select(Instance.sop_instance_uid, Instance.path, Instance.sha256, Instance.created_at)).all()
-            if not Path(path).is_file()]
-        for uid, path, sha, _created in missing:
-            session.add(IngestEvent(kind="file_missing", sop_instance_uid=uid, sha256=sha, source=path,
+        missing = [(uid, stored, sha) for uid, stored, sha in session.exec(
+            select(Instance.sop_instance_uid, Instance.path, Instance.sha256)).all()
+            if not Path(stored).is_file()]
+        for uid, stored, sha in missing:
+            session.add(IngestEvent(kind="file_missing", sop_instance_uid=uid, sha256=sha, source=stored,
                                     detail="the stored file is gone; the index row was removed at start-up"))
             report.rows_without_files.append(uid)
         if missing:

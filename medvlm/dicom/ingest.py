@@ -27,7 +27,7 @@ from medvlm.dicom.dicomdir import dicomdir_sources
 from medvlm.dicom.parse import is_dicomdir, parse_dataset
 from medvlm.dicom.pixels import decode_all
 from medvlm.dicom.reader import Rejection, Source, iter_bytes, iter_named_file, iter_sources
-from medvlm.dicom.store import StudyStore, content_sha256
+from medvlm.dicom.store import StudyStore, content_sha256, sha256_hex
 from medvlm.dicom.validate import InstanceInfo, validate_instance
 from medvlm.errors import (
     DatabaseUnavailableError,
@@ -203,7 +203,9 @@ class _Ingestor:
     def _commit(self, batch: list[_Prepared]) -> None:
         """Classify against the index, store new files durably, then commit their rows in one transaction.
 
-        Files this call wrote are removed again when the transaction does not commit: no orphans."""
+        Files this call wrote are removed again when the transaction fails for a reason other than a
+        race with another writer (whose rows may name the same files); what a crash or a lost race leaves
+        is removed by ``medvlm.dicom.cleanup`` at the next start."""
         outcomes: list[tuple[str, _Prepared]] = []
         created: list[str] = []
         try:
@@ -225,7 +227,9 @@ class _Ingestor:
                         index.add_conflict(session, sop_uid=uid, sha256=item.sha256, source=item.source,
                                            detail=clashes[id(item)])
                         outcomes.append(("conflict:" + clashes[id(item)], item))
-                    elif stored == item.sha256:
+                    elif stored == item.sha256 or stored == sha256_hex(item.data):
+                        # the second: a row from before the address left out the file meta (whole-file
+                        # SHA-256); the same bytes again are a duplicate, not a conflict
                         outcomes.append(("duplicate", item))
                     elif stored is not None:
                         detail = f"already stored with sha256 {stored}; these bytes were not stored"
@@ -243,8 +247,12 @@ class _Ingestor:
                     present = [(o, i.info) for o, i in outcomes if o in ("ingested", "duplicate")]
                     self.on_batch(session, present)
                 session.commit()
-        except BaseException:
-            self._remove_orphans(created)
+        except BaseException as exc:
+            # Not after a race: the other writer may have stored these very files (same content, same
+            # name) and be about to commit rows that point at them; the retry finds them in place.
+            race = isinstance(exc, IntegrityError | OperationalError) and _is_race(exc)
+            if not race:
+                self._remove_orphans(created)
             raise
         for outcome, item in outcomes:  # counted only once committed
             if outcome.startswith("conflict:"):

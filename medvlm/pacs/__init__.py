@@ -1,5 +1,6 @@
-"""PACS integration: a DICOM listener (C-ECHO, C-STORE into the study store) and a sender (C-STORE out).
+"""PACS integration, client side: a sender (C-ECHO, C-STORE out) and the C-STORE status codes.
 
-``scp`` receives studies from a PACS or a modality and queues their drafts; ``scu`` sends results (DICOM
-SR, encapsulated PDF) back. Both use pynetdicom; neither is imported by ``medvlm`` itself.
+``scu`` sends results (DICOM SR, encapsulated PDF) back to a PACS. The listener that receives studies
+is an inbound adapter of the service (``medvlm.service.dicom_listener``, in front of its intake); it
+shares ``ae`` (AE titles) and ``status`` with this package. Both use pynetdicom.
 """

@@ -71,7 +71,8 @@ class ReportPublic(BaseModel):
 
 
 class ReportUpdate(Strict):
-    base_version: int = Field(ge=1, description="The version this edit starts from; stale -> 409.")
+    base_version: int = Field(ge=1, le=2**31 - 1,
+                              description="The version this edit starts from; stale -> 409.")
     findings_text: str | None = Field(default=None, max_length=20_000)
     impression: str | None = Field(default=None, max_length=20_000)
     findings: list[FindingModel] | None = Field(default=None, max_length=200)
@@ -79,7 +80,7 @@ class ReportUpdate(Strict):
 
 class RegenerateRequest(Strict):
     findings: list[FindingModel] = Field(max_length=200)
-    base_version: int | None = Field(default=None, ge=1)
+    base_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class SignRequest(Strict):

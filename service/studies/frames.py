@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from medvlm.db.models import Instance
+from medvlm.errors import MedVLMError, PixelDecodeError
 from medvlm.service.errors import InvalidInputError
 from medvlm.settings import Settings
 
@@ -75,7 +76,13 @@ def render_frame_png(
         if key in _PNG_CACHE:
             _PNG_CACHE.move_to_end(key)
             return _PNG_CACHE[key]
-    png = render_png(_dataset(instance, settings), frame=frame, window=window, max_size=max_size)
+    try:
+        png = render_png(_dataset(instance, settings), frame=frame, window=window, max_size=max_size)
+    except MedVLMError:
+        raise
+    except Exception as exc:  # a stored file intake would refuse today (e.g. PALETTE COLOR without LUT)
+        raise PixelDecodeError(f"instance {instance.sop_instance_uid} frame {frame} cannot be rendered "
+                               f"({type(exc).__name__}: {str(exc)[:200]})") from None
     with _PNG_LOCK:
         _PNG_CACHE[key] = png
         while len(_PNG_CACHE) > _PNG_CACHE_SIZE:

@@ -68,7 +68,7 @@ def search_for_studies(
     session: SessionDep,
     caller: StudyReaderDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,  # bounded: SQL integers are 64-bit
 ) -> Response:
     """QIDO-RS: StudyInstanceUID, PatientID, AccessionNumber, StudyDate (range), ModalitiesInStudy."""
     _accepts_dicom_json(request)

@@ -169,3 +169,18 @@ def test_a_failed_commit_removes_the_files_it_wrote(settings: Settings,
         ingest_bytes("a.dcm", to_bytes(make_image(seed=12)), settings=settings)
     assert not _orphans(settings)
     assert StudyStore.from_settings(settings).files() == []
+
+
+def test_rows_hashed_the_old_way_still_see_duplicates(settings: Settings) -> None:
+    """Rows written before the address left out the file meta carry the whole file's SHA-256."""
+    from sqlalchemy import update
+
+    from medvlm.dicom.store import sha256_hex
+
+    data = to_bytes(make_image(seed=13))
+    assert ingest_bytes("a.dcm", data, settings=settings).ingested == 1
+    with Session(get_engine(settings.resolved_database_url)) as session:
+        session.execute(update(Instance).values(sha256=sha256_hex(data)))
+        session.commit()
+    again = ingest_bytes("a.dcm", data, settings=settings)
+    assert (again.duplicates, again.conflicts) == (1, 0)

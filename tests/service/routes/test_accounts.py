@@ -175,3 +175,9 @@ def test_a_token_longer_lived_than_we_issue_is_refused(client: TestClient, app: 
                        algorithm="HS256")
     response = client.get(f"{API}/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401 and "lifetime" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("username", [" ", "a b", "x\ny", "../etc"])
+def test_a_login_with_an_impossible_username_is_422(client: TestClient, username: str) -> None:
+    """Found by the schemathesis run: a blank username made the failure's audit write fail (503)."""
+    assert _login(client, username, "whatever").status_code == 422

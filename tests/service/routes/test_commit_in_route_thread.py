@@ -14,6 +14,8 @@ from medvlm.compliance.audit import AuditEvent
 from medvlm.service.api import deps
 from medvlm.service.api.routing import CommittingRoute
 
+PW = "a fine long passphrase"  # passes the password policy (service.auth.passwords)
+
 API = "/api/v1"
 
 
@@ -32,8 +34,7 @@ def _audit_rows(app) -> int:  # type: ignore[no-untyped-def]
     ("method", "path", "caller", "body", "status"),
     [
         ("GET", "/studies", "radiologist", None, 200),  # a read: the route opens and closes its session
-        ("POST", "/users", "admin",
-         {"username": "hop", "password": "harbour quill meadow 27", "role": "researcher"}, 201),
+        ("POST", "/users", "admin", {"username": "hop", "password": PW, "role": "researcher"}, 201),
     ],
     ids=["read", "write"],
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+from pathlib import Path
 
 import pydicom
 import pytest
@@ -112,3 +113,34 @@ def test_a_palette_image_without_lut_is_422_at_upload(client: TestClient, caller
     upload = client.post(f"{API}/studies", files=[("files", ("p.dcm", buffer.getvalue()))],
                          headers=callers.radiologist)
     assert upload.status_code == 422 and "lookup table" in upload.text
+
+
+def test_huge_integers_in_queries_are_422(client: TestClient, callers) -> None:  # type: ignore[no-untyped-def]
+    """Found by the schemathesis run: an offset past 2**63 overflowed SQLite's integer (an exception)."""
+    response = client.get(f"{API}/dicomweb/studies?offset={10**20}", headers=callers.radiologist)
+    assert response.status_code == 422
+
+
+def test_a_stored_palette_image_without_lut_is_422_not_500(client: TestClient, callers, app: FastAPI) -> None:  # type: ignore[no-untyped-def]
+    """Stored before intake refused it (or written by another tool): the frame is a 422 naming why."""
+    import shutil
+
+    from sqlmodel import Session, select
+
+    from medvlm.db.models import Instance
+
+    upload = client.post(f"{API}/studies", files=[("files", ("a.dcm", dicom_bytes(study_uid="1.2.99")))],
+                         headers=callers.radiologist)
+    assert upload.status_code == 202
+    with Session(app.state.engine) as session:
+        [instance] = session.exec(select(Instance)).all()
+    ds = pydicom.dcmread(instance.path)
+    ds.PhotometricInterpretation = "PALETTE COLOR"  # as an older intake let through
+    path = Path(instance.path)
+    path.chmod(0o644)
+    broken = path.with_suffix(".tmp")
+    ds.save_as(broken, enforce_file_format=True)
+    shutil.move(broken, path)
+    frame = f"{API}/instances/{instance.sop_instance_uid}/frames/0.png"
+    response = client.get(frame, headers=callers.radiologist)
+    assert response.status_code == 422 and "cannot be rendered" in response.json()["detail"]

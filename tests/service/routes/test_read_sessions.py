@@ -74,7 +74,7 @@ def test_get_routes_write_only_their_audit_row(client: TestClient, app: FastAPI,
                     failures.append((path, "in a transaction", statement[:80]))
         # A write after those GETs, on the pool's same connections: back in a transaction.
         sent.clear()
-        body = {"username": "after_reads", "password": "harbour quill meadow 27", "role": "researcher"}
+        body = {"username": "after_reads", "password": "a fine long passphrase", "role": "researcher"}
         assert client.post(f"{API}/users", json=body, headers=callers.admin).status_code == 201
         assert sent and not any(autocommit for _, autocommit in sent), sent
     finally:
