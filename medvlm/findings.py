@@ -45,7 +45,9 @@ class Finding:
         data = asdict(self)
         data["presence"] = self.presence.value
         data["laterality"] = self.laterality.value if self.laterality else None
-        return {k: v for k, v in data.items() if v not in (None, {}, False) or k in ("label", "presence")}
+        # Leave out what is unset; a probability or threshold of exactly 0 is a value, not unset (0 == False).
+        return {k: v for k, v in data.items()
+                if k in ("label", "presence") or not (v is None or v == {} or v is False)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:
