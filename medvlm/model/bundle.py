@@ -120,13 +120,15 @@ class ModelBundle:
             row = []
             for i, slot in enumerate(self.config.slots):
                 p = float(probs[b, i])
-                present = p >= self.config.threshold(slot.name)
+                threshold = self.config.threshold(slot.name)
+                present = p >= threshold
                 laterality = severity = None
-                if i in self.head.laterality_slices:
+                # An absent finding has no side or size: its attribute heads are read only when present.
+                if present and i in self.head.laterality_slices:
                     laterality = Laterality(
                         slot.lateralities[int(logits[b, self.head.laterality_slices[i]].argmax())]
                     )
-                if i in self.head.severity_slices:
+                if present and i in self.head.severity_slices:
                     severity = slot.severities[int(logits[b, self.head.severity_slices[i]].argmax())]
                 critical = present and is_critical(slot, severity)
                 row.append(
@@ -136,6 +138,7 @@ class ModelBundle:
                         laterality=laterality,
                         severity=severity,
                         probability=round(p, 6),
+                        threshold=round(threshold, 6),
                         critical=critical,
                     )
                 )
