@@ -68,8 +68,16 @@ class BundleDrafter:
             self._load()
 
     def draft(self, paths: list[Path], edited_findings: list[Finding] | None = None) -> DraftOutput:
+        """A model draft of the study's frontal film. A first draft passes the intended-use gate
+        (``medvlm.gate``; OutsideIntendedUseError with the reason when refused); a redraft from a
+        clinician's findings (``edited_findings``) is the clinician's request and is not gated again."""
         from medvlm.inference import draft_study
 
+        if edited_findings is None:
+            from medvlm.gate.policy import require_intended_use
+
+            decision = require_intended_use(paths)
+            paths = [Path(decision.frontal)]  # type: ignore[arg-type]
         with self._lock:
             result = draft_study(
                 self._load(),

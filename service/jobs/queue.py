@@ -120,6 +120,11 @@ def mark_done(session: Session, job: DraftJob, report_id: str) -> None:
     session.add(job)
 
 
+def mark_refused(session: Session, job: DraftJob, reason: str) -> None:
+    """The study is outside intended use: the job fails at once (a retry would decide the same)."""
+    _finish_failed(session, job, reason)
+
+
 def mark_failed_attempt(session: Session, job: DraftJob, reason: str) -> None:
     """Record why the attempt failed; retry later unless the attempts are used up."""
     if job.attempts >= job.max_attempts:

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from medvlm.db.models import Instance, Series
 from medvlm.errors import NotFoundError
+from medvlm.gate.errors import OutsideIntendedUseError
 from medvlm.service.audit import audit
 from medvlm.service.db.tables import DraftJob
 from medvlm.service.errors import ModelUnavailableError
@@ -115,6 +116,8 @@ class Worker:
                 )
                 queue.mark_done(session, owned, report.id)
                 session.commit()
+        except OutsideIntendedUseError as exc:  # not a failure to retry: the study is not drafted, and why
+            self._refuse(job, f"not drafted: {exc}")
         except Exception as exc:  # any failure is recorded on the job with its reason, then retried
             reason = f"{type(exc).__name__}: {exc}"[:2000]
             log.warning("job %s attempt %d failed: %s", job.id, job.attempts, reason)
@@ -123,6 +126,24 @@ class Worker:
                 if owned is not None:
                     queue.mark_failed_attempt(session, owned, reason)
                     session.commit()
+
+
+    def _refuse(self, job: DraftJob, reason: str) -> None:
+        log.info("job %s: %s", job.id, reason)
+        with Session(self.engine) as session:
+            owned = queue.still_owned(session, job.id, self.worker_id)
+            if owned is None:
+                return
+            queue.mark_refused(session, owned, reason)
+            audit(
+                session,
+                actor=f"worker:{self.worker_id}",
+                action="study.not_drafted",
+                resource_type="study",
+                resource_id=job.study_instance_uid,
+                detail={"job_id": job.id, "reason": reason},
+            )
+            session.commit()
 
 
 def load_factory(spec: str) -> Callable[[], Drafter | None]:

@@ -130,7 +130,7 @@ def _wait_drafted(base_url: str, token: str, study_uid: str, logs: Path) -> str:
 @contextmanager
 def running_service(root: Path) -> Iterator[LiveService]:
     """uvicorn serving ``service.app:create_app`` + one worker process; two studies uploaded and drafted."""
-    from pydicom.data import get_testdata_file
+    from tests.service.helpers import chest_dicom_bytes
 
     film = film_path()
     database_url = f"sqlite:///{root / 'medvlm.db'}"
@@ -154,7 +154,9 @@ def running_service(root: Path) -> Iterator[LiveService]:
             procs.append(subprocess.Popen(worker, cwd=REPO, env=env, stdout=worker_log, stderr=STDOUT))
             token = _login_token(base_url)
             study_uid = _upload(base_url, token, film)
-            second_uid = _upload(base_url, token, Path(get_testdata_file("CT_small.dcm")))
+            second = root / "second.dcm"  # a chest film too: a CT is outside intended use, never drafted
+            second.write_bytes(chest_dicom_bytes())
+            second_uid = _upload(base_url, token, second)
             report_id = _wait_drafted(base_url, token, study_uid, logs)
             second_report = _wait_drafted(base_url, token, second_uid, logs)
             _stop(procs.pop())  # drafts done; free the CPU (regenerate runs inside the server)

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from medvlm.service.jobs.drafter import BundleDrafter
-from tests.service.helpers import dicom_bytes, run_jobs
+from tests.service.helpers import chest_dicom_bytes, dicom_bytes, run_jobs
 
 API = "/api/v1"
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -39,7 +39,7 @@ def test_model_drafts_and_regenerates(client: TestClient, callers, worker, draft
 
     client.post(
         f"{API}/studies",
-        files=[("files", ("a.dcm", dicom_bytes(study_uid="1.2.90")))],
+        files=[("files", ("a.dcm", chest_dicom_bytes(study_uid="1.2.90")))],
         headers=callers.radiologist,
     )
     assert run_jobs(worker) == 1
@@ -56,3 +56,24 @@ def test_model_drafts_and_regenerates(client: TestClient, callers, worker, draft
     assert body["status"] == "in_review" and body["version"] == 2
     assert [f["label"] for f in body["findings"] if f["presence"] != "absent"] == ["pneumothorax"]
     assert body["findings"][0]["critical"] is True  # the ontology decides
+
+
+def test_study_outside_intended_use_is_not_drafted(client: TestClient, callers, worker,  # type: ignore[no-untyped-def]
+                                                   drafter: BundleDrafter) -> None:
+    """A CT reaches the queue like any upload; the model's drafter refuses it at once, with the reason
+    on the job, the study failed without a report, and the refusal audited."""
+    from sqlmodel import Session, select
+
+    from medvlm.compliance.audit.tables import AuditEvent
+
+    client.post(f"{API}/studies", files=[("files", ("ct.dcm", dicom_bytes(study_uid="1.2.91")))],
+                headers=callers.radiologist)
+    assert run_jobs(worker) == 1
+    jobs = client.get(f"{API}/jobs", params={"study_uid": "1.2.91"}, headers=callers.radiologist).json()
+    job = (jobs.get("items") if isinstance(jobs, dict) else jobs)[0]
+    assert job["status"] == "failed" and job["attempts"] == 1  # not retried: the answer would not change
+    assert job["last_error"].startswith("not drafted: outside intended use: modality CT")
+    assert client.get(f"{API}/studies/1.2.91/report", headers=callers.radiologist).status_code == 404
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        actions = session.exec(select(AuditEvent.action).where(AuditEvent.resource_id == "1.2.91")).all()
+    assert "study.not_drafted" in actions

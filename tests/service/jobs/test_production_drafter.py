@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from medvlm.service.app import create_app
 from medvlm.service.jobs.drafter import NO_MODEL, BundleDrafter
 from medvlm.settings import Settings, get_settings
-from tests.service.helpers import dicom_bytes, run_jobs
+from tests.service.helpers import chest_dicom_bytes, run_jobs
 
 API = "/api/v1"
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -40,7 +40,7 @@ def app(app_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
 
 
 def _upload_and_draft(client: TestClient, headers: dict[str, str], worker, study_uid: str) -> dict:  # type: ignore[no-untyped-def]
-    up = client.post(f"{API}/studies", files=[("files", ("a.dcm", dicom_bytes(study_uid=study_uid)))],
+    up = client.post(f"{API}/studies", files=[("files", ("a.dcm", chest_dicom_bytes(study_uid=study_uid)))],
                      headers=headers)
     assert up.status_code == 202, up.text
     run_jobs(worker)
