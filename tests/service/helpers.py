@@ -62,7 +62,8 @@ def chest_dicom_bytes(*, study_uid: str | None = None, seed: int = 7) -> bytes:
     from tests.medvlm.inference.dicom_files import write_cr
 
     with tempfile.TemporaryDirectory() as folder:
-        path = write_cr(Path(folder) / "cr.dcm", study_uid=study_uid or generate_uid(), pixels=_chest_film(seed))
+        uid = study_uid or generate_uid()
+        path = write_cr(Path(folder) / "cr.dcm", study_uid=uid, pixels=_chest_film(seed))
         return path.read_bytes()
 
 
