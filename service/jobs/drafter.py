@@ -17,8 +17,10 @@ from medvlm.findings import Finding
 from medvlm.settings import Settings
 
 NO_MODEL = (
-    "no drafting model is configured: promote one (`medvlm models promote ID`) or set MEDVLM_MODEL_DIR"
+    "no validated model is available: no model version has passed the promotion floors into production "
+    "(`medvlm models promote ID`), and no model directory is pinned (MEDVLM_MODEL_DIR)"
 )
+UNVALIDATED = " (unvalidated model)"  # appended to the model version of drafts by a model not in production
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,12 @@ def _flag_dict(flag: Any) -> dict[str, Any]:
 class BundleDrafter:
     """Drafts with a saved model bundle (``ModelBundle.save`` directory)."""
 
-    def __init__(self, model_dir: Path, *, max_new_tokens: int | None = None) -> None:
+    def __init__(self, model_dir: Path, *, max_new_tokens: int | None = None,
+                 settings: Settings | None = None) -> None:
         self.model_dir = Path(model_dir)
+        # With settings, a draft whose model is not the registry's production version (a pinned
+        # directory below the promotion floors, say) says so in its model version, wherever it is shown.
+        self.settings = settings
         self.max_new_tokens = max_new_tokens  # None: the bundle's own default
         self._bundle: Any = None
         self._lock = threading.Lock()  # one forward pass at a time: the model is not thread-safe
@@ -89,10 +95,19 @@ class BundleDrafter:
             findings=list(result.findings),
             findings_text=result.findings_text,
             impression=result.impression,
-            model_version=str(result.model_version),
+            model_version=str(result.model_version) + self._validation_note(str(result.model_version)),
             consistency_flags=[_flag_dict(f) for f in result.consistency_flags],
             input_hashes=list(result.input_hashes),
         )
+
+
+    def _validation_note(self, version: str) -> str:
+        if self.settings is None:
+            return ""
+        from medvlm.registry.registry import production_version
+
+        production = production_version(settings=self.settings)
+        return "" if production is not None and production.id == version else UNVALIDATED
 
 
 class ProductionDrafter:
@@ -122,7 +137,7 @@ def drafter_source(settings: Settings) -> Callable[[], Drafter | None]:
     """Where drafts come from: ``MEDVLM_MODEL_DIR`` when an operator pins a model directory, otherwise the
     registry's production version (followed as it changes)."""
     if settings.model_dir is not None:
-        pinned = BundleDrafter(settings.model_dir)
+        pinned = BundleDrafter(settings.model_dir, settings=settings)
         return lambda: pinned
     return ProductionDrafter(settings)
 

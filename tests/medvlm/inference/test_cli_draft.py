@@ -22,8 +22,11 @@ def _medvlm(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_draft_folder_and_ingested_study(sqlite_settings: Settings, tiny_model_dir: Path,
-                                         tmp_path: Path) -> None:
+                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from medvlm.registry import promote, register_version
+    from tests.support.floors import allow_untrained_models
+
+    allow_untrained_models(tmp_path, monkeypatch)  # an untrained model is below the real floors
 
     uid = generate_uid()
     write_cr(tmp_path / "s1" / "pa.dcm", study_uid=uid, view="PA", seed=1, pixels=chest_film(1))
