@@ -8,6 +8,7 @@ are rejected: there is nothing in them to draft a report from.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,10 +95,14 @@ class InstanceInfo:
         return str(self.study["study_instance_uid"])
 
 
+_UID_FORM = re.compile(r"[0-9]+(\.[0-9]+)*")  # DICOM UI: digits and dots (the API's path format too)
+
+
 def _uid(ds: Dataset, keyword: str) -> str:
     value = str(ds.get(keyword, "")).strip().rstrip("\x00")
-    if not value or len(value) > 64:
-        raise DicomError(f"{keyword} must be a UID of 1 to 64 characters, got {value[:80]!r}")
+    if not value or len(value) > 64 or not _UID_FORM.fullmatch(value):
+        # A study indexed under a UID of another form could be listed but never opened by its UID.
+        raise DicomError(f"{keyword} must be a UID of 1 to 64 digits and dots, got {value[:80]!r}")
     return value
 
 
