@@ -62,6 +62,8 @@ def ingest_command(
     else:
         for rejection in report.rejected:
             typer.echo(f"rejected: {rejection.path}: {rejection.reason}", err=True)
+        for path, reason in report.conflict_details:
+            typer.echo(f"conflict: {path}: {reason}", err=True)
         typer.echo(f"ingested {report.ingested}, duplicates {report.duplicates}, "
                    f"conflicts {report.conflicts}, rejected {len(report.rejected)}; "
                    f"studies: {len(report.study_instance_uids)}")

@@ -44,6 +44,8 @@ class IngestReport:
     ingested: int = 0
     duplicates: int = 0
     conflicts: int = 0
+    # one (path, reason) per conflict: which file, and what it contradicts
+    conflict_details: list[tuple[str, str]] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     study_instance_uids: list[str] = field(default_factory=list)  # studies of ingested + duplicate files
     sop_instance_uids: list[str] = field(default_factory=list)  # instances now stored, new or duplicate
@@ -51,6 +53,7 @@ class IngestReport:
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (the CLI's ``--json`` output and the upload API's body)."""
         return {"ingested": self.ingested, "duplicates": self.duplicates, "conflicts": self.conflicts,
+                "conflict_details": [{"path": p, "reason": r} for p, r in self.conflict_details],
                 "rejected": [{"path": r.path, "reason": r.reason} for r in self.rejected],
                 "study_instance_uids": self.study_instance_uids, "sop_instance_uids": self.sop_instance_uids}
 
@@ -173,6 +176,7 @@ class _Ingestor:
     def _commit(self, batch: list[_Prepared]) -> None:
         """Classify against the index, store new files durably, then commit their rows in one transaction."""
         outcomes: list[tuple[str, _Prepared]] = []
+        conflicts: dict[str, str] = {}  # SOP Instance UID -> the stored file's sha256
         with Session(self.engine, expire_on_commit=False) as session:
             known = index.stored_hashes(session, sorted({p.info.sop_instance_uid for p in batch}))
             self._store_new(batch, known)
@@ -186,6 +190,7 @@ class _Ingestor:
                     index.add_conflict(session, sop_uid=uid, sha256=item.sha256, stored_sha256=stored,
                                        source=item.source)
                     outcomes.append(("conflict", item))
+                    conflicts[uid] = stored
                 else:
                     path = self.store.path(item.sha256)  # already durable: see _store_new
                     new.append(index.NewInstance(item.info, item.sha256, str(path), len(item.data),
@@ -197,6 +202,10 @@ class _Ingestor:
         for outcome, item in outcomes:  # counted only once committed
             if outcome == "conflict":
                 self.report.conflicts += 1
+                uid = item.info.sop_instance_uid
+                self.report.conflict_details.append((item.source, (
+                    f"SOP Instance UID {uid} is already stored with other content (stored sha256 "
+                    f"{conflicts[uid][:12]}, this file {item.sha256[:12]}); kept the stored one")))
                 continue
             if outcome == "ingested":
                 self.report.ingested += 1
