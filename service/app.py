@@ -18,6 +18,7 @@ from medvlm.service.api.routes import (
     auth,
     corrections,
     dicomweb,
+    drafts,
     instances,
     jobs,
     ops,
@@ -37,7 +38,7 @@ API_PREFIX = "/api/v1"
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for module in (auth, users, api_keys, studies, instances, reports, jobs, corrections, dicomweb):
+    for module in (auth, users, api_keys, studies, drafts, instances, reports, jobs, corrections, dicomweb):
         router.include_router(module.router)
     return router
 

@@ -48,6 +48,13 @@ def _flag_dict(flag: Any) -> dict[str, Any]:
     }
 
 
+def _intended_use_flag(note: str | None) -> list[dict[str, Any]]:
+    if note is None:
+        return []
+    return [{"label": "intended_use", "kind": "intended_use", "sentence": None,
+             "message": f"DRAFTED OUTSIDE INTENDED USE: {note}"}]
+
+
 class BundleDrafter:
     """Drafts with a saved model bundle (``ModelBundle.save`` directory)."""
 
@@ -73,13 +80,16 @@ class BundleDrafter:
         with self._lock:
             self._load()
 
-    def draft(self, paths: list[Path], edited_findings: list[Finding] | None = None) -> DraftOutput:
+    def draft(self, paths: list[Path], edited_findings: list[Finding] | None = None, *,
+              outside_intended_use: str | None = None) -> DraftOutput:
         """A model draft of the study's frontal film. A first draft passes the intended-use gate
         (``medvlm.gate``; OutsideIntendedUseError with the reason when refused); a redraft from a
-        clinician's findings (``edited_findings``) is the clinician's request and is not gated again."""
+        clinician's findings (``edited_findings``) is the clinician's request and is not gated again.
+        ``outside_intended_use`` (a radiologist's request, with the gate's reason) drafts without the
+        gate, and the draft carries it as its first flag (kind ``intended_use``)."""
         from medvlm.inference import draft_study
 
-        if edited_findings is None:
+        if edited_findings is None and outside_intended_use is None:
             from medvlm.gate.policy import require_intended_use
 
             decision = require_intended_use(paths)
@@ -96,7 +106,8 @@ class BundleDrafter:
             findings_text=result.findings_text,
             impression=result.impression,
             model_version=str(result.model_version) + self._validation_note(str(result.model_version)),
-            consistency_flags=[_flag_dict(f) for f in result.consistency_flags],
+            consistency_flags=[*_intended_use_flag(outside_intended_use),
+                               *(_flag_dict(f) for f in result.consistency_flags)],
             input_hashes=list(result.input_hashes),
         )
 

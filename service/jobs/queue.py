@@ -21,6 +21,9 @@ from medvlm.service.workflow.reports import set_study_status
 ACTIVE = ("queued", "running")
 JOB_STATUSES = (*ACTIVE, "done", "failed")
 JOBS_CHANNEL = "medvlm_draft_jobs"
+# The audit action of a radiologist's draft request (resource: the job); its detail may carry
+# ``override_intended_use``, which lets the worker draft a study the intended-use gate refuses.
+DRAFT_REQUESTED = "study.draft_requested"
 
 
 def enqueue(session: Session, study_uid: str, *, max_attempts: int) -> DraftJob | None:

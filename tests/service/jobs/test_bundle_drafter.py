@@ -77,3 +77,27 @@ def test_study_outside_intended_use_is_not_drafted(client: TestClient, callers, 
     with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
         actions = session.exec(select(AuditEvent.action).where(AuditEvent.resource_id == "1.2.91")).all()
     assert "study.not_drafted" in actions
+
+
+def test_a_radiologist_may_ask_for_a_draft_outside_intended_use(client: TestClient, callers, worker,  # type: ignore[no-untyped-def]
+                                                                 drafter: BundleDrafter) -> None:
+    """Refused by the gate; asked again without override: refused again; with override: drafted, the
+    draft's first flag says so and who asked, and the request is audited."""
+    h = callers.radiologist
+    client.post(f"{API}/studies", files=[("files", ("ct.dcm", dicom_bytes(study_uid="1.2.92")))], headers=h)
+    assert run_jobs(worker) == 1
+    again = client.post(f"{API}/studies/1.2.92/draft", json={}, headers=h)
+    assert again.status_code == 202, again.text
+    assert run_jobs(worker) == 1
+    assert client.get(f"{API}/studies/1.2.92/report", headers=h).status_code == 404
+    assert client.post(f"{API}/studies/1.2.92/draft", json={"colour": "red"}, headers=h).status_code == 422
+    asked = client.post(f"{API}/studies/1.2.92/draft",
+                        json={"override_intended_use": True, "reason": "clinician insists"}, headers=h)
+    assert asked.status_code == 202 and asked.json()["override_intended_use"] is True
+    assert run_jobs(worker) == 1
+    report = client.get(f"{API}/studies/1.2.92/report", headers=h).json()
+    first = report["consistency_flags"][0]
+    assert first["kind"] == "intended_use" and "DRAFTED OUTSIDE INTENDED USE" in first["message"]
+    assert "modality CT" in first["message"] and "radiologist1 (clinician insists)" in first["message"]
+    denied = client.post(f"{API}/studies/1.2.92/draft", json={}, headers=callers.researcher)
+    assert denied.status_code == 403
