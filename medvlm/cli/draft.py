@@ -80,9 +80,12 @@ def _gate(target: str, files: list[Path], force: bool) -> tuple[Outcome, list[Pa
 
     decision = assess_study(files)
     outcome = Outcome(target, decision)
+    skipped = [f"{Path(v.source).name}: {'; '.join(v.reasons)}" for v in decision.images
+               if v.kind in ("unreadable", "other")]
     if decision.accepted:
         if decision.laterals:
             outcome.warnings.append(decision.reason)
+        outcome.warnings += [f"skipped {why}" for why in skipped]  # the study's other files, each named
         return outcome, [Path(decision.frontal)]  # type: ignore[arg-type]
     readable = [Path(v.source) for v in decision.images if v.kind != "unreadable"]
     if not force or not readable:

@@ -79,6 +79,7 @@ def test_gate_refuses_force_overrides_and_bad_files_are_listed(
     good = write_cr(tmp_path / "good" / "pa.dcm", study_uid=generate_uid(), pixels=chest_film(3))
     truncated = tmp_path / "bad.dcm"
     truncated.write_bytes(good.read_bytes()[:3000])
+    (good.parent / "cut.dcm").write_bytes(good.read_bytes()[:3000])  # a bad file beside the good one
 
     refused = _medvlm(sqlite_settings, "draft", str(mr), *model)
     assert refused.returncode == 1 and "not drafted: outside intended use: modality MR" in refused.stderr
@@ -99,6 +100,7 @@ def test_gate_refuses_force_overrides_and_bad_files_are_listed(
     assert batch.returncode == 1
     out = json.loads(batch.stdout)
     assert [o["drafted"] for o in out] == [False, True, False]
+    assert any(w.startswith("skipped cut.dcm: pixels cannot be decoded") for w in out[1]["warnings"])
     assert "bad.dcm: pixels cannot be decoded" in out[0]["error"] and "modality MR" in out[2]["error"]
     probabilities = [f["probability"] for f in out[1]["findings"]]
     thresholds = [f["threshold"] for f in out[1]["findings"]]
