@@ -27,7 +27,8 @@ class Finding:
 
     ``label`` is an ontology name (``curricula/ontology.yaml``); ``severity`` is one value of that
     finding's severity scale; ``location`` a lobe or zone the ontology allows; ``probability`` is the
-    model's presence probability (None for findings read from text or ground truth).
+    model's presence probability (None for findings read from text or ground truth) and ``threshold`` the
+    probability at which the model calls it present.
     """
 
     label: str
@@ -36,6 +37,7 @@ class Finding:
     severity: str | None = None
     location: str | None = None
     probability: float | None = None
+    threshold: float | None = None  # the model's presence threshold for this label (present at >= it)
     critical: bool = False
     change: str | None = None  # "new", "unchanged", "improved", "worsened", "resolved"
     evidence: str | None = None  # the sentence it was read from, when it came from text
@@ -45,7 +47,9 @@ class Finding:
         data = asdict(self)
         data["presence"] = self.presence.value
         data["laterality"] = self.laterality.value if self.laterality else None
-        return {k: v for k, v in data.items() if v not in (None, {}, False) or k in ("label", "presence")}
+        # Leave out what is unset; a probability or threshold of exactly 0 is a value, not unset (0 == False).
+        return {k: v for k, v in data.items()
+                if k in ("label", "presence") or not (v is None or v == {} or v is False)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:

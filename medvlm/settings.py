@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     # (``service.studies.worklist_cache``); 0 turns the cache off.
     worklist_cache_mb: int = Field(default=32, ge=0, le=4096)
     promotion_tolerance: float = 0.01
+    # Absolute minimums for production (medvlm.registry.floors); None: curricula/promotion_floors.yaml.
+    promotion_floors: Path | None = None
 
     # DICOM network (C-STORE / C-ECHO listener); 0 disables it in ``medvlm serve``.
     dicom_ae_title: str = "MEDVLM"

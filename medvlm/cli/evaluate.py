@@ -17,12 +17,19 @@ def evaluate_model(
     split: str = typer.Option("test", "--split", help="train, validation or test."),
     out: Path = typer.Option(Path("eval-out"), "--out", help="Folder for metrics.json and report.html."),
     limit: int = typer.Option(0, "--limit", help="Evaluate at most this many studies (0 = all)."),
+    real: Path = typer.Option(None, "--real", help="A folder of real films (PNG or DICOM, labels.csv in the "
+                              "realfilm format): gate acceptance, AUROC where labelled, probabilities."),
 ) -> None:
-    """Write OUT/metrics.json and OUT/report.html for MODEL on the SPLIT of DATA."""
+    """Write OUT/metrics.json and OUT/report.html for MODEL on the SPLIT of DATA (or on --real DIR)."""
     if ctx.invoked_subcommand is not None:
         return
+    if real is not None:
+        from medvlm.evaluation.real_films import evaluate_real
+
+        typer.echo(evaluate_real(model, real, out, limit=limit or None))
+        return
     if data is None:
-        raise typer.BadParameter("--data is required", param_hint="--data")
+        raise typer.BadParameter("--data or --real is required", param_hint="--data")
     from medvlm.evaluation.run import evaluate_to_folder
 
     summary = evaluate_to_folder(

@@ -56,6 +56,7 @@ class IngestReport:
     ingested: int = 0
     duplicates: int = 0
     conflicts: int = 0
+    # one (path, reason) per conflict: which file, and what it contradicts
     rejected: list[Rejection] = field(default_factory=list)
     study_instance_uids: list[str] = field(default_factory=list)  # studies of ingested + duplicate files
     sop_instance_uids: list[str] = field(default_factory=list)  # instances now stored, new or duplicate
@@ -66,7 +67,8 @@ class IngestReport:
         """A JSON-ready dict (the CLI's ``--json`` output and the upload API's body)."""
         return {"ingested": self.ingested, "duplicates": self.duplicates, "conflicts": self.conflicts,
                 "rejected": [{"path": r.path, "reason": r.reason} for r in self.rejected],
-                "conflict_reasons": [{"path": r.path, "reason": r.reason} for r in self.conflict_reasons],
+                # each conflict with its file and reason (one list: the CLI and the upload answer show it)
+                "conflict_details": [{"path": r.path, "reason": r.reason} for r in self.conflict_reasons],
                 "study_instance_uids": self.study_instance_uids, "sop_instance_uids": self.sop_instance_uids}
 
     def _present(self, info: InstanceInfo) -> None:
@@ -235,7 +237,9 @@ class _Ingestor:
                         detail = f"already stored with sha256 {stored}; these bytes were not stored"
                         index.add_conflict(session, sop_uid=uid, sha256=item.sha256, source=item.source,
                                            detail=detail)
-                        outcomes.append(("conflict:SOP Instance UID already stored with other content", item))
+                        reason = (f"SOP Instance UID {uid} is already stored with other content (stored "
+                                  f"sha256 {stored[:12]}, this file {item.sha256[:12]}); kept the stored one")
+                        outcomes.append(("conflict:" + reason, item))
                     else:
                         path = self.store.path(item.sha256)  # already durable: see _store_new
                         new.append(index.NewInstance(item.info, item.sha256, str(path), len(item.data),

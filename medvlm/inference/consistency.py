@@ -5,7 +5,8 @@ findings. Every disagreement is a flag:
 - ``omission``: a structured positive finding that the text omits or negates, or an impression that
   reports no abnormality while the structured findings list one;
 - ``laterality`` / ``severity``: both sides name one, and they differ;
-- ``certainty``: one side says present where the other says possible.
+- ``certainty``: one side says present where the other says possible;
+- ``unparsed``: a sentence the guard cannot read (``medvlm.inference.sentence_check``; set by the guard).
 
 The impression summarises, so only the findings section and impression together must mention every
 positive finding; each section on its own must not contradict the structured findings.
@@ -21,7 +22,7 @@ from medvlm.findings import NO_FINDING, Finding, Presence
 from medvlm.ontology import Ontology, load_ontology
 
 POSITIVE = (Presence.PRESENT, Presence.UNCERTAIN)
-KINDS = ("hallucination", "omission", "laterality", "severity", "certainty")
+KINDS = ("hallucination", "omission", "laterality", "severity", "certainty", "unparsed")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import torch
 
 from medvlm.errors import ModelInputError
-from medvlm.findings import Finding
+from medvlm.findings import NO_FINDING, Finding, Presence
 from medvlm.inference.consistency import ConsistencyFlag
 from medvlm.inference.guard import guard_draft
 from medvlm.inference.inputs import StudyInput, load_study
@@ -82,9 +82,20 @@ def check_edited_findings(findings: Sequence[Finding | dict], bundle: Any) -> li
         if finding.severity and finding.severity not in slot.severities:
             allowed = ", ".join(slot.severities) or "none"
             raise ModelInputError(f"{finding.label}: severity {finding.severity!r} not allowed ({allowed})")
+        if finding.presence == Presence.ABSENT:  # an absent finding has no side, size or place
+            finding = replace(finding, laterality=None, severity=None, location=None)
         checked[finding.label] = with_critical(finding, slot)
     order = list(slots)
-    return sorted(checked.values(), key=lambda f: order.index(f.label))
+    return settle_no_finding(sorted(checked.values(), key=lambda f: order.index(f.label)))
+
+
+def settle_no_finding(findings: list[Finding]) -> list[Finding]:
+    """"No finding" never stands beside a present or possible finding: it is then absent."""
+    positive = any(f.label != NO_FINDING and f.presence != Presence.ABSENT for f in findings)
+    if not positive:
+        return findings
+    return [replace(f, presence=Presence.ABSENT, critical=False)
+            if f.label == NO_FINDING and f.presence != Presence.ABSENT else f for f in findings]
 
 
 def with_critical(finding: Finding, slot: Any) -> Finding:
@@ -139,7 +150,7 @@ def _draft_chunk(bundle: Any, studies: Sequence[StudyInput], edits: list, guard:
         predicted = bundle.predict_findings(images[to_predict])
         slots = {s.name: s for s in bundle.config.slots}
         for i, row in zip(to_predict, predicted, strict=True):
-            findings[i] = [with_critical(f, slots[f.label]) for f in row]
+            findings[i] = settle_no_finding([with_critical(f, slots[f.label]) for f in row])
     t2 = time.perf_counter()
     texts = bundle.generate_report(images, findings, max_new_tokens=max_new_tokens)
     t3 = time.perf_counter()
@@ -168,4 +179,4 @@ def draft_study(bundle: Any, images_or_paths: StudyInput,
     return draft_batch(bundle, [images_or_paths], edits, **options)[0]
 
 
-__all__ = ["DraftResult", "check_edited_findings", "draft_batch", "draft_study"]
+__all__ = ["DraftResult", "check_edited_findings", "draft_batch", "draft_study", "settle_no_finding"]

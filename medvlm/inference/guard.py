@@ -4,6 +4,9 @@ Repair is sentence-level and conservative: a sentence at fault (a hallucinated, 
 statement) is removed, and every structured positive finding the text then lacks gets the ontology's own
 report phrase. Whatever still disagrees after that stays flagged for the radiologist. A sentence the model
 wrote twice in one section (a greedy-decoding loop: "Right pneumothorax. Right pneumothorax.") is kept once.
+A sentence the guard cannot read (unknown words, broken grammar, no known statement: see
+``sentence_check``) is removed in repair mode and always flagged (kind ``unparsed``), never delivered
+silently.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from medvlm.inference.consistency import (
     check_section,
     positive_findings,
 )
+from medvlm.inference.sentence_check import unreadable_reason
 from medvlm.labeler.sentences import split_sentences
 from medvlm.ontology import Ontology, load_ontology
 
@@ -101,10 +105,61 @@ def _impression_for(findings: dict[str, Finding], ontology: Ontology) -> str:
     return _join(*(phrase_for(f, ontology) or "" for f in shown))
 
 
+def unreadable_sentences(text: str, section: str, ontology: Ontology) -> list[ConsistencyFlag]:
+    """An ``unparsed`` flag for each sentence of ``text`` the guard cannot read."""
+    flags = []
+    for span in split_sentences(text):
+        reason = unreadable_reason(span.text, ontology)
+        if reason:
+            message = f"{_WHERE[section]}: sentence not understood ({reason})"
+            flags.append(ConsistencyFlag("unparsed", "unparsed", message, span.text.strip(), section))
+    return flags
+
+
+_WHERE = {"findings": "findings section", "impression": "impression"}
+
+
+def _drop_unreadable(findings_text: str, impression: str, repair: bool,
+                     ontology: Ontology) -> tuple[str, str, list[ConsistencyFlag]]:
+    flags = unreadable_sentences(findings_text, "findings", ontology)
+    flags += unreadable_sentences(impression, "impression", ontology)
+    if not repair:
+        return findings_text, impression, flags
+    kept = []
+    for flag in flags:
+        current = findings_text if flag.section == "findings" else impression
+        shorter = remove_sentence(current, flag.sentence or "")
+        if shorter is None:
+            kept.append(flag)
+            continue
+        if flag.section == "findings":
+            findings_text = shorter
+        else:
+            impression = shorter
+        message = flag.message.replace("sentence not understood", "removed a sentence not understood")
+        kept.append(ConsistencyFlag(flag.label, flag.kind, message, flag.sentence, flag.section))
+    return findings_text, impression, kept
+
+
 def guard_draft(findings: Sequence[Finding], findings_text: str, impression: str, *,
                 repair: bool = True, ontology: Ontology | None = None) -> GuardResult:
-    """Check the draft; with ``repair``, fix what can be fixed and re-check (at most ``MAX_ROUNDS``)."""
+    """Check the draft; with ``repair``, fix what can be fixed and re-check (at most ``MAX_ROUNDS``).
+
+    Unreadable sentences stay in ``flags`` either way: with repair they were removed, and the flag says
+    so, since the radiologist must know that the model wrote something the guard dropped."""
     ontology = ontology or load_ontology()
+    result = _guard(findings, findings_text, impression, repair, ontology)
+    findings_text, impression, unreadable = _drop_unreadable(result.findings_text, result.impression,
+                                                             repair, ontology)
+    if repair and unreadable:  # removing a sentence may have removed the only mention of a finding
+        again = _guard(findings, findings_text, impression, repair, ontology)
+        return GuardResult(again.findings_text, again.impression, unreadable + again.flags,
+                           result.repairs + unreadable + again.repairs)
+    return GuardResult(findings_text, impression, unreadable + result.flags, result.repairs)
+
+
+def _guard(findings: Sequence[Finding], findings_text: str, impression: str, repair: bool,
+           ontology: Ontology) -> GuardResult:
     if repair:
         findings_text = drop_repeated_sentences(findings_text)
         impression = drop_repeated_sentences(impression)

@@ -162,13 +162,15 @@ class ModelBundle:
             row = []
             for i, slot in enumerate(self.config.slots):
                 p = float(probs[b, i])
-                present = p >= self.config.threshold(slot.name)
+                threshold = self.config.threshold(slot.name)
+                present = p >= threshold
                 laterality = severity = None
-                if i in self.head.laterality_slices:
+                # An absent finding has no side or size: its attribute heads are read only when present.
+                if present and i in self.head.laterality_slices:
                     laterality = Laterality(
                         slot.lateralities[int(logits[b, self.head.laterality_slices[i]].argmax())]
                     )
-                if i in self.head.severity_slices:
+                if present and i in self.head.severity_slices:
                     severity = slot.severities[int(logits[b, self.head.severity_slices[i]].argmax())]
                 presence = Presence.PRESENT if present else Presence.ABSENT
                 row.append(
@@ -179,6 +181,7 @@ class ModelBundle:
                         severity=severity,
                         probability=round(p, 6),
                         critical=is_critical(slot, presence, severity),
+                        threshold=round(threshold, 6),
                     )
                 )
             results.append(row)

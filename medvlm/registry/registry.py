@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from medvlm.db import get_engine, migrate, session_scope
 from medvlm.errors import ConfigError, NotFoundError, PromotionRefusedError
 from medvlm.registry.card import PROVENANCE, read_card
+from medvlm.registry.floors import floor_reasons, load_floors
 from medvlm.registry.gate import check_tolerance, gate_reasons
 from medvlm.registry.schemas import ModelVersionPublic
 from medvlm.registry.tables import ModelVersion, VersionStatus
@@ -117,16 +118,22 @@ def promote(version_id: str, tolerance: float | None = None, *,
             settings: Settings | None = None) -> ModelVersionPublic:
     """Make ``version_id`` the production version and retire the previous one.
 
-    Refused (PromotionRefusedError, nothing changed) when CE-F1 or macro-AUROC fall more than
-    ``tolerance`` (default: settings.promotion_tolerance) below production, or when the model
-    directory no longer holds the registered model."""
+    Refused (PromotionRefusedError, nothing changed) when the candidate is below the promotion floors
+    (``settings.promotion_floors``, default ``curricula/promotion_floors.yaml``; the first promotion too),
+    when CE-F1 or macro-AUROC fall more than ``tolerance`` (default: settings.promotion_tolerance) below
+    production, or when the model directory no longer holds the registered model."""
     settings = settings or get_settings()
     tolerance = settings.promotion_tolerance if tolerance is None else tolerance
     check_tolerance(tolerance)
+    floors = load_floors(settings.promotion_floors)
     with session_scope(_engine(settings)) as session:
         candidate = _get(session, version_id)
         if candidate.status == VersionStatus.PRODUCTION:
             return _public(candidate)
+        below = floor_reasons(candidate.metrics, floors)
+        if below:
+            raise PromotionRefusedError(f"version {version_id} is below the promotion floors and stays a "
+                                        f"candidate, never production: {'; '.join(below)}")
         try:
             card = read_card(Path(candidate.model_dir))
         except (NotFoundError, ConfigError) as exc:

@@ -18,8 +18,10 @@ from medvlm.service.workflow.draft_output import DraftOutput
 from medvlm.settings import Settings
 
 NO_MODEL = (
-    "no drafting model is configured: promote one (`medvlm models promote ID`) or set MEDVLM_MODEL_DIR"
+    "no validated model is available: no model version has passed the promotion floors into production "
+    "(`medvlm models promote ID`), and no model directory is pinned (MEDVLM_MODEL_DIR)"
 )
+UNVALIDATED = " (unvalidated model)"  # appended to the model version of drafts by a model not in production
 
 
 class Drafter(Protocol):
@@ -37,11 +39,22 @@ def _flag_dict(flag: Any) -> dict[str, Any]:
     }
 
 
+def _intended_use_flag(note: str | None) -> list[dict[str, Any]]:
+    if note is None:
+        return []
+    return [{"label": "intended_use", "kind": "intended_use", "sentence": None,
+             "message": f"DRAFTED OUTSIDE INTENDED USE: {note}"}]
+
+
 class BundleDrafter:
     """Drafts with a saved model bundle (``ModelBundle.save`` directory)."""
 
-    def __init__(self, model_dir: Path, *, max_new_tokens: int | None = None) -> None:
+    def __init__(self, model_dir: Path, *, max_new_tokens: int | None = None,
+                 settings: Settings | None = None) -> None:
         self.model_dir = Path(model_dir)
+        # With settings, a draft whose model is not the registry's production version (a pinned
+        # directory below the promotion floors, say) says so in its model version, wherever it is shown.
+        self.settings = settings
         self.max_new_tokens = max_new_tokens  # None: the bundle's own default
         self._bundle: Any = None
         self._lock = threading.Lock()  # one forward pass at a time: the model is not thread-safe
@@ -58,9 +71,20 @@ class BundleDrafter:
         with self._lock:
             self._load()
 
-    def draft(self, paths: list[Path], edited_findings: list[Finding] | None = None) -> DraftOutput:
+    def draft(self, paths: list[Path], edited_findings: list[Finding] | None = None, *,
+              outside_intended_use: str | None = None) -> DraftOutput:
+        """A model draft of the study's frontal film. A first draft passes the intended-use gate
+        (``medvlm.gate``; OutsideIntendedUseError with the reason when refused); a redraft from a
+        clinician's findings (``edited_findings``) is the clinician's request and is not gated again.
+        ``outside_intended_use`` (a radiologist's request, with the gate's reason) drafts without the
+        gate, and the draft carries it as its first flag (kind ``intended_use``)."""
         from medvlm.inference import draft_study
 
+        if edited_findings is None and outside_intended_use is None:
+            from medvlm.gate.policy import require_intended_use
+
+            decision = require_intended_use(paths)
+            paths = [Path(decision.frontal)]  # type: ignore[arg-type]
         with self._lock:
             result = draft_study(
                 self._load(),
@@ -72,10 +96,20 @@ class BundleDrafter:
             findings=list(result.findings),
             findings_text=result.findings_text,
             impression=result.impression,
-            model_version=str(result.model_version),
-            consistency_flags=[_flag_dict(f) for f in result.consistency_flags],
+            model_version=str(result.model_version) + self._validation_note(str(result.model_version)),
+            consistency_flags=[*_intended_use_flag(outside_intended_use),
+                               *(_flag_dict(f) for f in result.consistency_flags)],
             input_hashes=list(result.input_hashes),
         )
+
+
+    def _validation_note(self, version: str) -> str:
+        if self.settings is None:
+            return ""
+        from medvlm.registry.registry import production_version
+
+        production = production_version(settings=self.settings)
+        return "" if production is not None and production.id == version else UNVALIDATED
 
 
 class ProductionDrafter:
@@ -109,7 +143,7 @@ def drafter_source(settings: Settings) -> Callable[[], Drafter | None]:
 
     pin = pinned_model_dir(settings)
     if pin is not None:
-        pinned = BundleDrafter(pin)
+        pinned = BundleDrafter(pin, settings=settings)
         return lambda: pinned
     return ProductionDrafter(settings)
 

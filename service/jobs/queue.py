@@ -21,6 +21,9 @@ from medvlm.service.workflow.reports import set_study_status
 ACTIVE = ("queued", "running")
 JOB_STATUSES = (*ACTIVE, "done", "failed")
 JOBS_CHANNEL = "medvlm_draft_jobs"
+# The audit action of a radiologist's draft request (resource: the job); its detail may carry
+# ``override_intended_use``, which lets the worker draft a study the intended-use gate refuses.
+DRAFT_REQUESTED = "study.draft_requested"
 
 
 def enqueue(session: Session, study_uid: str, *, max_attempts: int) -> DraftJob | None:
@@ -118,6 +121,11 @@ def mark_done(session: Session, job: DraftJob, report_id: str) -> None:
     job.finished_at = job.updated_at = now_utc()
     job.lease_until = None
     session.add(job)
+
+
+def mark_refused(session: Session, job: DraftJob, reason: str) -> None:
+    """The study is outside intended use: the job fails at once (a retry would decide the same)."""
+    _finish_failed(session, job, reason)
 
 
 def mark_failed_attempt(session: Session, job: DraftJob, reason: str) -> None:

@@ -19,16 +19,18 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from medvlm.dicom.study_order import study_instances
 from medvlm.errors import NotFoundError
+from medvlm.gate.errors import OutsideIntendedUseError
 from medvlm.service.audit import audit
 from medvlm.service.db.tables import DraftJob
 from medvlm.service.errors import ModelUnavailableError
 from medvlm.service.jobs import queue
 from medvlm.service.jobs.drafter import NO_MODEL, Drafter
 from medvlm.service.priors import fetch_priors_before_drafting, with_comparison
+from medvlm.service.workflow.draft_output import DraftOutput
 from medvlm.service.workflow.reports import save_draft
 
 log = logging.getLogger("medvlm.worker")
@@ -90,7 +92,7 @@ class Worker:
             drafter = self.drafter()
             if drafter is None:
                 raise ModelUnavailableError(NO_MODEL)
-            output = drafter.draft(paths)
+            output = self._draft(drafter, paths, job)
             with Session(self.engine, expire_on_commit=False) as session:
                 owned = queue.still_owned(session, job.id, self.worker_id)
                 if owned is None:  # the lease ran out and another worker took over: drop this result
@@ -113,6 +115,8 @@ class Worker:
                 )
                 queue.mark_done(session, owned, report.id)
                 session.commit()
+        except OutsideIntendedUseError as exc:  # not a failure to retry: the study is not drafted, and why
+            self._refuse(job, f"not drafted: {exc}")
         except Exception as exc:  # any failure is recorded on the job with its reason, then retried
             reason = f"{type(exc).__name__}: {exc}"[:2000]
             log.warning("job %s attempt %d failed: %s", job.id, job.attempts, reason)
@@ -121,6 +125,47 @@ class Worker:
                 if owned is not None:
                     queue.mark_failed_attempt(session, owned, reason)
                     session.commit()
+
+
+    def _draft(self, drafter: Drafter, paths: list[Path], job: DraftJob) -> DraftOutput:
+        """The draft; a study outside intended use is drafted only at a radiologist's audited request."""
+        try:
+            return drafter.draft(paths)
+        except OutsideIntendedUseError as exc:
+            requested_by = self._override_requested(job)
+            if requested_by is None:
+                raise
+            note = f"{exc}; drafted at the request of {requested_by}"
+            return drafter.draft(paths, outside_intended_use=note)  # type: ignore[call-arg]
+
+    def _override_requested(self, job: DraftJob) -> str | None:
+        """Who asked for this job to be drafted outside intended use (``POST /studies/{uid}/draft``)."""
+        from medvlm.compliance.audit.tables import AuditEvent
+        with Session(self.engine) as session:
+            rows = session.exec(select(AuditEvent.detail).where(
+                AuditEvent.action == queue.DRAFT_REQUESTED, AuditEvent.resource_id == job.id)).all()
+        for detail in rows:
+            if isinstance(detail, dict) and detail.get("override_intended_use"):
+                reason = detail.get("reason")
+                return str(detail.get("requested_by") or "?") + (f" ({reason})" if reason else "")
+        return None
+
+    def _refuse(self, job: DraftJob, reason: str) -> None:
+        log.info("job %s: %s", job.id, reason)
+        with Session(self.engine) as session:
+            owned = queue.still_owned(session, job.id, self.worker_id)
+            if owned is None:
+                return
+            queue.mark_refused(session, owned, reason)
+            audit(
+                session,
+                actor=f"worker:{self.worker_id}",
+                action="study.not_drafted",
+                resource_type="study",
+                resource_id=job.study_instance_uid,
+                detail={"job_id": job.id, "reason": reason},
+            )
+            session.commit()
 
 
 def load_factory(spec: str) -> Callable[[], Drafter | None]:

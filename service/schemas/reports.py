@@ -26,6 +26,7 @@ class FindingModel(Strict):
     severity: str | None = Field(default=None, max_length=32)
     location: str | None = Field(default=None, max_length=64)
     probability: float | None = Field(default=None, ge=0.0, le=1.0)
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)  # the model calls it present at >= this
     critical: bool = False
     change: str | None = Field(default=None, max_length=32)
     evidence: str | None = Field(default=None, max_length=2000)

@@ -49,6 +49,25 @@ def dicom_bytes(
 
 
 @functools.cache
+def _chest_film(seed: int) -> np.ndarray:
+    from tests.medvlm.inference.dicom_files import chest_film
+
+    return chest_film(seed)
+
+
+def chest_dicom_bytes(*, study_uid: str | None = None, seed: int = 7) -> bytes:
+    """A synthetic frontal chest CR (medvlm.synth): a study the intended-use gate lets the model draft."""
+    import tempfile
+
+    from tests.medvlm.inference.dicom_files import write_cr
+
+    with tempfile.TemporaryDirectory() as folder:
+        uid = study_uid or generate_uid()
+        path = write_cr(Path(folder) / "cr.dcm", study_uid=uid, pixels=_chest_film(seed))
+        return path.read_bytes()
+
+
+@functools.cache
 def _hash(password: str) -> str:  # argon2 is slow on purpose; hash each test password once
     return hash_password(password)
 

@@ -112,4 +112,4 @@ def test_model_crash_during_regenerate_is_reported(client: TestClient, app, call
     response = client.post(
         f"/api/v1/reports/{rid}/regenerate", json={"findings": []}, headers=callers.radiologist
     )
-    assert response.status_code == 409 and "no drafting model" in response.json()["detail"]
+    assert response.status_code == 409 and "no validated model is available" in response.json()["detail"]

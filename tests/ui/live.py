@@ -63,7 +63,8 @@ class LiveService:
     report_id: str
     token: str
     logs: Path
-    # A small CT from pydicom's test files: a second study for the tests that must not sign the film.
+    # A synthetic DX chest film (patient 2DX2, 2004-01-19): a second study for the tests that must not sign
+    # the film (a CT would be outside intended use and never drafted).
     second_study_uid: str
     second_report_id: str
 
@@ -127,11 +128,22 @@ def _wait_drafted(base_url: str, token: str, study_uid: str, logs: Path) -> str:
     raise RuntimeError(f"the worker did not draft the study in time:\n{tail}")
 
 
+def _second_film(path: Path) -> Path:
+    import io
+
+    import pydicom
+
+    from tests.service.helpers import chest_dicom_bytes
+
+    ds = pydicom.dcmread(io.BytesIO(chest_dicom_bytes()))
+    ds.Modality, ds.StudyDate, ds.PatientID = "DX", "20040119", "2DX2"
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
 @contextmanager
 def running_service(root: Path) -> Iterator[LiveService]:
     """uvicorn serving ``service.app:create_app`` + one worker process; two studies uploaded and drafted."""
-    from pydicom.data import get_testdata_file
-
     film = film_path()
     database_url = f"sqlite:///{root / 'medvlm.db'}"
     _create_user(database_url)
@@ -154,7 +166,7 @@ def running_service(root: Path) -> Iterator[LiveService]:
             procs.append(subprocess.Popen(worker, cwd=REPO, env=env, stdout=worker_log, stderr=STDOUT))
             token = _login_token(base_url)
             study_uid = _upload(base_url, token, film)
-            second_uid = _upload(base_url, token, Path(get_testdata_file("CT_small.dcm")))
+            second_uid = _upload(base_url, token, _second_film(root / "second.dcm"))
             report_id = _wait_drafted(base_url, token, study_uid, logs)
             second_report = _wait_drafted(base_url, token, second_uid, logs)
             _stop(procs.pop())  # drafts done; free the CPU (regenerate runs inside the server)

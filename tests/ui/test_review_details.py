@@ -1,7 +1,8 @@
 """Browser checks around the main path: login errors, worklist keyboard and search, study navigation,
 help overlay, autosave through a lost connection, sign-off confirmation, labels, focus order, contrast.
 
-They use the second study (a small CT) so that the film signed by the flow test stays out of their way.
+They use the second study (a synthetic DX chest film) so that the film signed by the flow test stays
+out of their way.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 OFFLINE_TEXT = "Typed while offline UITEST-OFFLINE: heart size normal."
 CONTRAST = (Path(__file__).parent / "contrast.js").read_text()
-# (control, value, the study that alone matches): the film is a CR of 2004-08-26, the CT of 2004-01-19.
-FILTER_CASES = [("#modality", "CT", "second_study_uid"), ("#modality", "CR", "study_uid"),
+# (control, value, the study that alone matches): the film is a CR of 2004-08-26, the DX of 2004-01-19.
+FILTER_CASES = [("#modality", "DX", "second_study_uid"), ("#modality", "CR", "study_uid"),
                 ("#date_from", "2004-08-01", "study_uid")]
 TEXT_SELECTORS = ["body", ".muted", ".field > span", ".btn", ".badge", ".tool", ".patient-meta", ".ai-label",
                   ".model-version", ".finding-name", ".toggle", ".prob-text", ".save-state", ".flag-msg",
@@ -65,7 +66,7 @@ def test_worklist_search_keyboard_and_study_navigation(live_service: LiveService
 
     page.keyboard.press("/")
     assert page.evaluate("document.activeElement.id") == "q"
-    page.fill("#q", "1CT1")  # the CT's patient id
+    page.fill("#q", "2DX2")  # the DX film's patient id
     page.wait_for_function("document.querySelectorAll('#worklist-body tr').length === 1")
     assert rows.first.get_attribute("data-uid") == live_service.second_study_uid
     page.fill("#q", "no-such-accession")
@@ -150,7 +151,11 @@ def test_signing_needs_an_explicit_confirmation(live_service: LiveService, page:
     _open(page, live_service, live_service.second_study_uid)
     page.click("#sign-button")
     page.wait_for_selector("#sign-dialog[open]")
-    assert USERNAME in page.locator("#sign-summary").inner_text()
+    summary = page.locator("#sign-summary").inner_text()
+    assert USERNAME in summary and "null" not in summary
+    flags = _report(live_service)["consistency_flags"]
+    if flags:  # open flags are named before signing, never signed past in silence
+        assert f"{len(flags)} open consistency flag" in summary and flags[0]["kind"] in summary
     page.click("#sign-cancel")
     assert page.locator("#sign-dialog").get_attribute("open") is None
 
@@ -181,3 +186,23 @@ def test_labels_focus_order_and_contrast(live_service: LiveService, page: Any) -
 
     low = [c for c in page.evaluate(CONTRAST, TEXT_SELECTORS) if c["ratio"] < 4.5]
     assert low == [], f"text below WCAG AA contrast 4.5:1: {low[:5]}"
+
+
+def test_thresholds_beside_probabilities_and_the_plus_shortcut(live_service: LiveService, page: Any) -> None:
+    _open(page, live_service, live_service.second_study_uid)
+    findings = _report(live_service)["findings"]
+    assert all(isinstance(f.get("threshold"), float) for f in findings)  # the API carries each threshold
+    first = page.locator(".finding .prob").first
+    assert "threshold" in first.inner_text() and "%" in first.inner_text()
+    page.wait_for_function("window.__medvlm && window.__medvlm.viewer.ready", timeout=30_000)
+    before = page.evaluate("window.__medvlm.viewer.scale")
+    page.evaluate("document.activeElement && document.activeElement.blur()")  # not typing in a field
+    page.keyboard.press("+")
+    assert page.evaluate("window.__medvlm.viewer.scale") == pytest.approx(before * 1.25)
+    page.keyboard.press("?")
+    page.wait_for_selector("#help:not([hidden])")
+    assert "Zoom in" in page.locator("#help").inner_text()
+    keys = page.evaluate("""() => [...document.querySelectorAll('#help tr')]
+        .filter((tr) => tr.textContent.includes('Zoom in'))
+        .map((tr) => [...tr.querySelectorAll('kbd')].map((k) => k.textContent))[0]""")
+    assert keys == ["+", "="], keys  # not empty key boxes

@@ -93,3 +93,22 @@ def test_chest_films_through_the_real_entry_point(sqlite_settings: Settings, tmp
                            str(png)], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert show.returncode == 0, show.stderr
     assert "MONOCHROME1" in show.stdout and Image.open(png).size == (1841, 1955)
+
+
+def test_each_conflict_is_named_with_its_reason(sqlite_settings: Settings, tmp_path: Path) -> None:
+    first = make_image(seed=5)
+    write(first, tmp_path / "a" / "one.dcm")
+    assert runner.invoke(app, ["ingest", "--json", str(tmp_path / "a")]).exit_code == 0
+    changed = make_image(seed=5)
+    changed.SOPInstanceUID = first.SOPInstanceUID  # same instance, other bytes
+    changed.file_meta.MediaStorageSOPInstanceUID = first.SOPInstanceUID
+    changed.StudyInstanceUID, changed.SeriesInstanceUID = first.StudyInstanceUID, first.SeriesInstanceUID
+    changed.AccessionNumber = "OTHER"
+    other = write(changed, tmp_path / "b" / "two.dcm")
+    result = runner.invoke(app, ["ingest", "--json", str(tmp_path / "b")])
+    body = json.loads(result.stdout)
+    assert body["conflicts"] == 1 and body["conflict_details"][0]["path"].endswith("two.dcm")
+    reason = body["conflict_details"][0]["reason"]
+    assert f"SOP Instance UID {first.SOPInstanceUID} is already stored" in reason
+    human = runner.invoke(app, ["ingest", str(other)])
+    assert f"conflict: {other}: SOP Instance UID" in human.output

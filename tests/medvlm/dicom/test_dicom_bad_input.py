@@ -35,6 +35,12 @@ def _header_without_pixels() -> bytes:
     return to_bytes(ds)
 
 
+def _non_dicom_uid() -> bytes:
+    ds = make_image()
+    ds.StudyInstanceUID = "study-one"  # a UID the API could never open: refused at ingest
+    return to_bytes(ds)
+
+
 def _huge_declared() -> bytes:
     ds = make_image(rows=4, columns=4)
     del ds.Rows, ds.Columns
@@ -81,6 +87,8 @@ CASES: list[tuple[str, str, Callable[[], bytes], str]] = [
     ("truncated", "cut.dcm", _truncated, r"pixel data cannot be decoded.*less than expected"),
     ("random bytes", "noise.dcm", _random_bytes, r"not a DICOM file"),
     ("header without pixel data", "nopix.dcm", _header_without_pixels, r"without Pixel Data"),
+    ("non-DICOM study UID", "uid.dcm", _non_dicom_uid,
+     r"StudyInstanceUID must be a UID of 1 to 64 digits and dots, got 'study-one'"),
     ("declared 100000x100000", "huge.dcm", _huge_declared,
      r"100000x100000 .* = 10000000000 pixels, over the limit .*not decoded"),
     ("zip path traversal", "traversal.zip", _zip_traversal, r"'\.\./\.\./etc/evil\.dcm' escapes the archive"),

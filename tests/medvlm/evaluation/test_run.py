@@ -50,8 +50,11 @@ def test_writes_metrics_and_report(tiny_model_dir: Path, dataset_dir: Path, tmp_
 
 
 def test_limit_and_production_default(sqlite_settings: Settings, tiny_model_dir: Path, dataset_dir: Path,
-                                      tmp_path: Path) -> None:
+                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from medvlm.registry import promote, register_version
+    from tests.support.floors import allow_untrained_models
+
+    allow_untrained_models(tmp_path, monkeypatch)  # an untrained model is below the real floors
 
     with pytest.raises(NotFoundError, match="no production model"):
         evaluate_to_folder(None, dataset_dir, "test", tmp_path / "a", 2, progress=False)

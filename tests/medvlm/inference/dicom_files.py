@@ -11,10 +11,21 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 CR_STORAGE = "1.2.840.10008.5.1.4.1.1.1"
 
 
+def chest_film(seed: int = 0, size: int = 128) -> np.ndarray:
+    """A synthetic frontal chest film (medvlm.synth), uint16 bone bright: passes the intended-use gate."""
+    from medvlm.synth.render import render_film
+
+    return render_film([], seed=seed, size=size).pixels
+
+
 def write_cr(path: Path, *, study_uid: str, view: str = "PA", seed: int = 0, size: int = 96,
-             instance_number: int = 1) -> Path:
+             instance_number: int = 1, pixels: np.ndarray | None = None, body_part: str | None = "CHEST",
+             modality: str = "CR") -> Path:
+    """A CR file; noise unless ``pixels`` (uint16) are given (noise is no chest film: the gate refuses it)."""
     rng = np.random.default_rng(seed)
-    pixels = (rng.random((size, size)) * 4000).astype(np.uint16)
+    if pixels is None:
+        pixels = (rng.random((size, size)) * 4000).astype(np.uint16)
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint16)
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = CR_STORAGE
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -27,8 +38,10 @@ def write_cr(path: Path, *, study_uid: str, view: str = "PA", seed: int = 0, siz
     ds.SeriesInstanceUID = generate_uid()
     ds.PatientID = "P001"
     ds.PatientName = "Test^Patient"
-    ds.Modality = "CR"
+    ds.Modality = modality
     ds.ViewPosition = view
+    if body_part:
+        ds.BodyPartExamined = body_part
     ds.InstanceNumber = instance_number
     ds.StudyDate = "20260101"
     ds.AccessionNumber = "A1"

@@ -26,15 +26,23 @@ def test_draft_from_model_findings(tiny_bundle: Any) -> None:
     result = draft_study(tiny_bundle, image)
     assert [f.label for f in result.findings] == tiny_bundle.names  # every label, head order
     assert all(f.probability is not None and 0 <= f.probability <= 1 for f in result.findings)
+    thresholds = [tiny_bundle.config.threshold(n) for n in tiny_bundle.names]
+    assert [f.threshold for f in result.findings] == thresholds
+    absent = [f for f in result.findings if f.presence == Presence.ABSENT]
+    assert absent and all(f.laterality is None and f.severity is None for f in absent)
+    present = {f.label for f in result.findings if f.presence != Presence.ABSENT}
+    assert not ("no_finding" in present and len(present) > 1)
     assert result.model_version == tiny_bundle.version and len(result.model_version) == 16
     assert result.input_hashes == [hashlib.sha256(image.numpy().tobytes()).hexdigest()]
     assert not result.edited and result.source == "tensor"
     # the guard's verdict is the checker's verdict on the final text
     final = check_consistency(result.findings, result.findings_text, result.impression)
-    assert final == result.consistency_flags
+    unparsed = [f for f in result.consistency_flags if f.kind == "unparsed"]
+    assert final == [f for f in result.consistency_flags if f.kind != "unparsed"]
+    assert all("removed" in f.message and f.sentence not in result.findings_text for f in unparsed)
     # untrained text is noise: the guard repaired all but what no wording can state (a device of unknown type)
     assert result.repairs
-    for flag in result.consistency_flags:
+    for flag in final:
         finding = next(f for f in result.findings if f.label == flag.label)
         assert flag.kind == "omission" and phrase_for(finding, load_ontology()) is None
     assert set(result.timings_ms) == {"load", "findings", "report", "guard"}
@@ -46,7 +54,8 @@ def test_flag_mode_keeps_the_model_text(tiny_bundle: Any) -> None:
     result = draft_study(tiny_bundle, _image(tiny_bundle, 1), guard="flag")
     assert (result.findings_text, result.impression) == result.generated
     assert result.repairs == []
-    assert result.consistency_flags == check_consistency(result.findings, *result.generated)
+    readable = [f for f in result.consistency_flags if f.kind != "unparsed"]  # untrained: noise text
+    assert readable == check_consistency(result.findings, *result.generated)
 
 
 @pytest.mark.parametrize(
@@ -63,7 +72,8 @@ def test_regenerate_from_edited_findings(tiny_bundle: Any, edited: list) -> None
     assert result.edited
     wanted = {(f if isinstance(f, Finding) else Finding.from_dict(f)).label for f in edited}
     assert {f.label for f in result.findings} == wanted
-    assert result.consistency_flags == []
+    # the untrained model writes noise: removed and flagged as such, nothing else left to flag
+    assert [f for f in result.consistency_flags if f.kind != "unparsed"] == []
     assert check_consistency(result.findings, result.findings_text, result.impression) == []
     by_label = {f.label: f for f in result.findings}
     # critical is recomputed from the ontology (pneumothorax always; effusion when large)
@@ -113,3 +123,12 @@ def test_bad_edited_findings_are_named(tiny_bundle: Any, edited: list, message: 
 def test_bad_inputs_are_named(tiny_bundle: Any, call: Any, message: str) -> None:
     with pytest.raises(ModelInputError, match=message):
         call(tiny_bundle)
+
+
+def test_edited_absent_finding_loses_its_attributes(tiny_bundle: Any) -> None:
+    edited = [Finding("pneumothorax", Presence.ABSENT, laterality=Laterality.LEFT, severity="moderate"),
+              Finding("no_finding"), Finding("nodule")]
+    result = draft_study(tiny_bundle, _image(tiny_bundle, 2), edited)
+    by_label = {f.label: f for f in result.findings}
+    assert (by_label["pneumothorax"].laterality, by_label["pneumothorax"].severity) == (None, None)
+    assert by_label["no_finding"].presence == Presence.ABSENT  # never beside a present finding

@@ -40,8 +40,11 @@ def test_repair_leaves_a_consistent_draft(findings: list[Finding], findings_text
 def test_appended_phrase_starts_its_own_sentence() -> None:
     # model text without end punctuation must not swallow the repair into a negated sentence
     result = guard_draft([EFFUSION], "No No No No", "")
+    assert [f.kind for f in result.flags] == ["unparsed"]  # nonsense: removed, and the removal flagged
+    assert result.findings_text == "Small left pleural effusion."
+    result = guard_draft([EFFUSION], "No pneumothorax", "")
     assert result.flags == []
-    assert result.findings_text == "No No No No. Small left pleural effusion."
+    assert result.findings_text == "No pneumothorax. Small left pleural effusion."
 
 
 def test_empty_findings_section_is_filled() -> None:

@@ -31,8 +31,10 @@ def test_predict_findings_lists_every_label_in_head_order(micro_bundle) -> None:
             assert (f.presence == Presence.PRESENT) == (
                 f.probability >= micro_bundle.config.threshold(f.label)
             )
-            assert (f.laterality is not None) == bool(spec.lateralities)
-            assert (f.severity is not None) == bool(spec.severities)
+            present = f.presence == Presence.PRESENT  # an absent finding carries no side or size
+            assert (f.laterality is not None) == (present and bool(spec.lateralities))
+            assert (f.severity is not None) == (present and bool(spec.severities))
+            assert f.threshold == pytest.approx(micro_bundle.config.threshold(f.label))
             if f.critical:
                 assert f.presence == Presence.PRESENT and spec.is_critical(f)
 

@@ -15,10 +15,11 @@ CardFactory = Callable[..., Path]
 @pytest.fixture
 def model_dir_factory(tmp_path: Path) -> CardFactory:
     def make(version: str, *, ce_f1: float | None = 0.8, auroc: float | None = 0.9,
-             parent: str | None = None, **overrides: Any) -> Path:
+             hallucination: float | None = 0.1, parent: str | None = None, **overrides: Any) -> Path:
         directory = tmp_path / "models" / version
         directory.mkdir(parents=True, exist_ok=True)
-        pairs = (("report.ce_f1", ce_f1), ("findings.macro_auroc", auroc))
+        pairs = (("report.ce_f1", ce_f1), ("findings.macro_auroc", auroc),
+                 ("report.hallucination_rate", hallucination))
         metrics = {k: v for k, v in pairs if v is not None}
         card = {
             "version": version,

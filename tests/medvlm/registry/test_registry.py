@@ -33,7 +33,8 @@ def test_register_records_everything_needed_to_rebuild(
     assert record.curriculum == "curricula/chest_xray.yaml"
     assert record.curriculum_sha256 == "c" * 64 and record.data_manifest_sha256 == "d" * 64
     assert record.config == {"hidden_size": 64, "image_size": 128}
-    assert record.metrics == {"report.ce_f1": 0.8, "findings.macro_auroc": 0.9}
+    assert record.metrics == {"report.ce_f1": 0.8, "findings.macro_auroc": 0.9,
+                              "report.hallucination_rate": 0.1}
     assert record.stages == [{"name": "encoder", "best_step": 10}]
     assert record.model_dir == str(directory.resolve())
     assert record.created_at.utcoffset() is not None and record.created_at.hour == 1
@@ -71,7 +72,7 @@ def test_first_promotion_then_gate_and_retirement(settings: Settings, model_dir_
         (0.795, 0.895, 0.01, False, ""),  # within the tolerance
         (0.78, 0.90, 0.01, True, "report.ce_f1"),  # 0.02 below a 0.01 tolerance
         (0.78, 0.90, 0.05, False, ""),  # the same drop under a wider tolerance
-        (None, 0.95, 0.01, True, "report.ce_f1 missing"),
+        (None, 0.95, 0.01, True, "report.ce_f1 not measured"),  # the floors ask for it first
         (0.95, 0.95, 0.0, False, ""),  # better on both
     ],
 )
@@ -196,7 +197,7 @@ def test_evaluation_metrics_let_a_candidate_pass_the_gate(
     register_version(model_dir_factory("prod", ce_f1=0.80, auroc=0.90))
     promote("prod")
     register_version(model_dir_factory("cand", ce_f1=None, auroc=0.95))
-    with pytest.raises(PromotionRefusedError, match=r"report\.ce_f1 missing"):
+    with pytest.raises(PromotionRefusedError, match=r"report\.ce_f1 not measured"):
         promote("cand")
     record = attach_metrics("cand", _eval_file(tmp_path, "cand", **{"report.ce_f1": 0.85}))
     assert record.metrics["report.ce_f1"] == 0.85 and record.metrics["findings.macro_auroc"] == 0.95
@@ -230,3 +231,53 @@ def test_attach_metrics_bad_files(sqlite_settings: Settings, tmp_path: Path, con
         path.write_text(content)
     with pytest.raises(error):
         attach_metrics("v", path)
+
+
+@pytest.mark.parametrize(
+    ("metrics", "why"),
+    [
+        ({"ce_f1": 0.077, "hallucination": 1.2}, "report.ce_f1 0.0770 below the floor 0.4"),  # the quick demo
+        ({"hallucination": 1.2}, "report.hallucination_rate 1.2000 above the ceiling 0.3"),
+        ({"auroc": 0.6}, "findings.macro_auroc 0.6000 below the floor 0.85"),
+        ({"hallucination": None}, "report.hallucination_rate not measured"),
+    ],
+)
+def test_floors_refuse_even_the_first_promotion(settings: Settings, model_dir_factory: CardFactory,
+                                                metrics: dict, why: str) -> None:
+    register_version(model_dir_factory("first", **metrics))
+    with pytest.raises(PromotionRefusedError, match=why):
+        promote("first", tolerance=1.0)
+    assert production_version() is None and get_version("first").status == "candidate"
+
+
+def test_floors_prefer_own_text_and_real_film_acceptance_when_measured(
+        settings: Settings, model_dir_factory: CardFactory, tmp_path: Path) -> None:
+    register_version(model_dir_factory("v", ce_f1=0.9))
+    attach_metrics("v", _eval_file(tmp_path, "v", **{"report.raw.ce_f1": 0.2, "real.gate_acceptance": 0.99}))
+    with pytest.raises(PromotionRefusedError, match=r"report\.raw\.ce_f1 0\.2000 below"):
+        promote("v")  # the delivered (guarded) 0.9 does not hide the model's own 0.2
+    attach_metrics("v", _eval_file(tmp_path, "v", **{"report.raw.ce_f1": 0.5, "real.gate_acceptance": 0.9}))
+    with pytest.raises(PromotionRefusedError, match=r"real\.gate_acceptance 0\.9000 below the floor 0\.98"):
+        promote("v")
+    attach_metrics("v", _eval_file(tmp_path, "v", **{"real.gate_acceptance": 0.985}))
+    assert promote("v").status == "production"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("floors: []", "non-empty list"),
+        ("floors: [{metric: a, min: 0.1, max: 0.2}]", "exactly one number"),
+        ("floors: [{metric: a, min: high}]", "exactly one number"),
+        ("floors: [{metric: a, min: 0.1, colour: red}]", "unknown keys"),
+        ("floors: [{min: 0.1}]", "'metric' name"),
+        ("floors: [", "not valid YAML"),
+    ],
+)
+def test_bad_floors_file(tmp_path: Path, text: str, message: str) -> None:
+    from medvlm.registry.floors import load_floors
+
+    path = tmp_path / "floors.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_floors(path)

@@ -96,7 +96,7 @@ def test_serve_runs_api_and_worker(env: dict[str, str]) -> None:
             while (job := client.get(f"/api/v1/jobs/{job_id}", headers=h).json())["status"] != "failed":
                 assert time.monotonic() < deadline, job
                 time.sleep(0.2)
-            assert "no drafting model" in job["last_error"]
+            assert "no validated model is available" in job["last_error"]
             # The same process accepts DICOM: a C-STORE is stored, listed and queued like an upload.
             sent = send("127.0.0.1", dicom_port, [dicom_bytes(study_uid="1.2.98")], called_ae="MEDVLM")
             assert [r.status for r in sent] == [0], sent

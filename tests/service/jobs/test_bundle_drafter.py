@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from medvlm.service.jobs.drafter import BundleDrafter
-from tests.service.helpers import dicom_bytes, run_jobs
+from tests.service.helpers import chest_dicom_bytes, dicom_bytes, run_jobs
 
 API = "/api/v1"
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -39,7 +39,7 @@ def test_model_drafts_and_regenerates(client: TestClient, callers, worker, draft
 
     client.post(
         f"{API}/studies",
-        files=[("files", ("a.dcm", dicom_bytes(study_uid="1.2.90")))],
+        files=[("files", ("a.dcm", chest_dicom_bytes(study_uid="1.2.90")))],
         headers=callers.radiologist,
     )
     assert run_jobs(worker) == 1
@@ -56,3 +56,48 @@ def test_model_drafts_and_regenerates(client: TestClient, callers, worker, draft
     assert body["status"] == "in_review" and body["version"] == 2
     assert [f["label"] for f in body["findings"] if f["presence"] != "absent"] == ["pneumothorax"]
     assert body["findings"][0]["critical"] is True  # the ontology decides
+
+
+def test_study_outside_intended_use_is_not_drafted(client: TestClient, callers, worker,  # type: ignore[no-untyped-def]
+                                                   drafter: BundleDrafter) -> None:
+    """A CT reaches the queue like any upload; the model's drafter refuses it at once, with the reason
+    on the job, the study failed without a report, and the refusal audited."""
+    from sqlmodel import Session, select
+
+    from medvlm.compliance.audit.tables import AuditEvent
+
+    client.post(f"{API}/studies", files=[("files", ("ct.dcm", dicom_bytes(study_uid="1.2.91")))],
+                headers=callers.radiologist)
+    assert run_jobs(worker) == 1
+    jobs = client.get(f"{API}/jobs", params={"study_uid": "1.2.91"}, headers=callers.radiologist).json()
+    job = (jobs.get("items") if isinstance(jobs, dict) else jobs)[0]
+    assert job["status"] == "failed" and job["attempts"] == 1  # not retried: the answer would not change
+    assert job["last_error"].startswith("not drafted: outside intended use: modality CT")
+    assert client.get(f"{API}/studies/1.2.91/report", headers=callers.radiologist).status_code == 404
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        actions = session.exec(select(AuditEvent.action).where(AuditEvent.resource_id == "1.2.91")).all()
+    assert "study.not_drafted" in actions
+
+
+def test_a_radiologist_may_ask_for_a_draft_outside_intended_use(client: TestClient, callers, worker,  # type: ignore[no-untyped-def]
+                                                                 drafter: BundleDrafter) -> None:
+    """Refused by the gate; asked again without override: refused again; with override: drafted, the
+    draft's first flag says so and who asked, and the request is audited."""
+    h = callers.radiologist
+    client.post(f"{API}/studies", files=[("files", ("ct.dcm", dicom_bytes(study_uid="1.2.92")))], headers=h)
+    assert run_jobs(worker) == 1
+    again = client.post(f"{API}/studies/1.2.92/draft", json={}, headers=h)
+    assert again.status_code == 202, again.text
+    assert run_jobs(worker) == 1
+    assert client.get(f"{API}/studies/1.2.92/report", headers=h).status_code == 404
+    assert client.post(f"{API}/studies/1.2.92/draft", json={"colour": "red"}, headers=h).status_code == 422
+    asked = client.post(f"{API}/studies/1.2.92/draft",
+                        json={"override_intended_use": True, "reason": "clinician insists"}, headers=h)
+    assert asked.status_code == 202 and asked.json()["override_intended_use"] is True
+    assert run_jobs(worker) == 1
+    report = client.get(f"{API}/studies/1.2.92/report", headers=h).json()
+    first = report["consistency_flags"][0]
+    assert first["kind"] == "intended_use" and "DRAFTED OUTSIDE INTENDED USE" in first["message"]
+    assert "modality CT" in first["message"] and "radiologist1 (clinician insists)" in first["message"]
+    denied = client.post(f"{API}/studies/1.2.92/draft", json={}, headers=callers.researcher)
+    assert denied.status_code == 403

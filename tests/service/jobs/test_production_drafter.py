@@ -10,9 +10,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from medvlm.service.app import create_app
-from medvlm.service.jobs.drafter import NO_MODEL, BundleDrafter
+from medvlm.service.jobs.drafter import NO_MODEL, UNVALIDATED, BundleDrafter
 from medvlm.settings import Settings, get_settings
-from tests.service.helpers import dicom_bytes, run_jobs
+from tests.service.helpers import chest_dicom_bytes, run_jobs
 
 API = "/api/v1"
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -33,14 +33,16 @@ def bundle_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def app(app_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
+def app(app_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FastAPI:
+    from tests.support.floors import allow_untrained_models
+
     monkeypatch.delenv("MEDVLM_MODEL_DIR", raising=False)
-    get_settings.cache_clear()
+    allow_untrained_models(tmp_path, monkeypatch)  # untrained bundles are below the real floors
     return create_app(get_settings())  # no drafter given: the configured source is used
 
 
 def _upload_and_draft(client: TestClient, headers: dict[str, str], worker, study_uid: str) -> dict:  # type: ignore[no-untyped-def]
-    up = client.post(f"{API}/studies", files=[("files", ("a.dcm", dicom_bytes(study_uid=study_uid)))],
+    up = client.post(f"{API}/studies", files=[("files", ("a.dcm", chest_dicom_bytes(study_uid=study_uid)))],
                      headers=headers)
     assert up.status_code == 202, up.text
     run_jobs(worker)
@@ -76,12 +78,22 @@ def test_drafts_follow_the_production_version(
 
 
 def test_a_pinned_model_directory_wins(
-    app_settings: Settings, monkeypatch: pytest.MonkeyPatch, bundle_dirs: tuple[Path, Path]
+    app_settings: Settings, monkeypatch: pytest.MonkeyPatch, bundle_dirs: tuple[Path, Path], tmp_path: Path
 ) -> None:
     from medvlm.registry.registry import promote, register_version
+    from tests.support.floors import allow_untrained_models
 
+    allow_untrained_models(tmp_path, monkeypatch)  # untrained bundles are below the real floors
     promote(register_version(bundle_dirs[0]).id)
     monkeypatch.setenv("MEDVLM_MODEL_DIR", str(bundle_dirs[1]))
     get_settings.cache_clear()
     drafter = create_app(get_settings()).state.drafter()
     assert isinstance(drafter, BundleDrafter) and drafter.model_dir == bundle_dirs[1]
+    # the pinned model is not the production one: every draft of it says "unvalidated model"
+    film = tmp_path / "pa.dcm"
+    film.write_bytes(chest_dicom_bytes())
+    assert drafter.draft([film]).model_version.endswith(UNVALIDATED)
+    monkeypatch.setenv("MEDVLM_MODEL_DIR", str(bundle_dirs[0]))  # the production model, pinned
+    get_settings.cache_clear()
+    pinned_production = create_app(get_settings()).state.drafter()
+    assert not pinned_production.draft([film]).model_version.endswith(UNVALIDATED)

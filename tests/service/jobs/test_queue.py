@@ -69,7 +69,7 @@ def test_no_model_configured_is_a_recorded_failure(client: TestClient, app, call
     [job_id] = _upload(client, callers.radiologist, "1.2.72")
     run_jobs(Worker(app.state.engine, lambda: None, worker_id="w1"))
     job = _job(app, job_id)
-    assert job.status == "failed" and "no drafting model is configured" in job.last_error
+    assert job.status == "failed" and "no validated model is available" in job.last_error
 
 
 def test_concurrent_workers_never_share_a_job(client: TestClient, app, callers) -> None:  # type: ignore[no-untyped-def]

@@ -4,8 +4,8 @@
 import { el } from "./api.js";
 
 const GENERIC_LATERALITIES = ["left", "right", "bilateral"];
-const FINDING_KEYS = ["label", "presence", "laterality", "severity", "location", "probability", "critical",
-  "change", "evidence", "extra"];
+const FINDING_KEYS = ["label", "presence", "laterality", "severity", "location", "probability", "threshold",
+  "critical", "change", "evidence", "extra"];
 
 function titleCase(name) {
   return name.replace(/_/g, " ").replace(/^\w/, (c) => c.toUpperCase());
@@ -89,6 +89,8 @@ export class FindingsPanel {
     const uncertain = f.presence === "uncertain";
     const id = `finding-${index}`;
     const prob = typeof f.probability === "number" ? Math.round(f.probability * 100) : null;
+    // The model's own threshold (from the API) beside its probability: 9% can be present, 49% absent.
+    const thr = typeof f.threshold === "number" ? Math.round(f.threshold * 100) : null;
     const toggle = el(
       "button",
       {
@@ -122,9 +124,10 @@ export class FindingsPanel {
         f.critical && present ? el("span", { class: "badge badge-critical", title: "Critical finding" }, "Critical") : null,
         prob === null ? null : el(
           "span",
-          { class: "prob", title: `Model probability ${prob}%` },
+          { class: "prob", title: `Model probability ${prob}%${thr === null ? "" : `; present at ${thr}% or more`}` },
           el("span", { class: "prob-bar", "aria-hidden": "true" }, el("span", { style: `width:${prob}%` })),
           el("span", { class: "prob-text" }, `${prob}%`),
+          thr === null ? null : el("span", { class: "prob-threshold" }, ` / threshold ${thr}%`),
         ),
         toggle,
       ),

@@ -9,9 +9,16 @@ function typing(event) {
 }
 
 // shortcut: {keys: ["n", "Alt+ArrowDown"], label: "shown in help", run(event) (false = not handled), anywhere?: bool}
-function matches(spec, event) {
+// "Ctrl+Enter" -> modifiers ["Ctrl"] and key "Enter"; "+" (or "Ctrl++") is the plus key itself.
+function splitSpec(spec) {
+  if (spec === "+") return [[], "+"];
+  if (spec.endsWith("++")) return [spec.slice(0, -2).split("+"), "+"];
   const parts = spec.split("+");
-  const key = parts.pop();
+  return [parts, parts.pop()];
+}
+
+function matches(spec, event) {
+  const [parts, key] = splitSpec(spec);
   const want = { Alt: false, Control: false, Shift: null, Meta: false };
   for (const mod of parts) want[mod === "Ctrl" ? "Control" : mod] = true;
   if (event.altKey !== want.Alt || event.ctrlKey !== want.Control || event.metaKey !== want.Meta) return false;
@@ -20,7 +27,8 @@ function matches(spec, event) {
 }
 
 function keyLabel(spec) {
-  return spec.split("+").map((k) => ({ ArrowUp: "↑", ArrowDown: "↓", ArrowLeft: "←", ArrowRight: "→", Ctrl: "Ctrl" }[k] || k));
+  const [mods, key] = splitSpec(spec);
+  return [...mods, key].map((k) => ({ ArrowUp: "↑", ArrowDown: "↓", ArrowLeft: "←", ArrowRight: "→", Ctrl: "Ctrl" }[k] || k));
 }
 
 export function installShortcuts(shortcuts) {

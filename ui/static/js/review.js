@@ -161,14 +161,18 @@ async function waitForDraft() {
     const found = await loadReport();
     if (found) return found;
     let state = "";
+    let reason = "";
     try {
       const jobs = await api.jobs(studyUid);
       const list = jobs.items || jobs;
       state = list?.[0]?.state || list?.[0]?.status || "";
+      reason = list?.[0]?.last_error || "";
     } catch {
       /* jobs are informative only */
     }
-    $("save-state").textContent = state === "failed" ? "Drafting failed; see the job log." : `AI draft in progress${state ? ` (${state})` : ""}…`;
+    // A study outside intended use is not drafted: say why ("not drafted: outside intended use: ...").
+    const failed = reason.startsWith("not drafted:") ? `No AI draft: ${reason.slice(13)}` : "Drafting failed; see the job log.";
+    $("save-state").textContent = state === "failed" ? failed : `AI draft in progress${state ? ` (${state})` : ""}…`;
     if (state === "failed") return null;
     await new Promise((resolve) => setTimeout(resolve, 2500));
   }
@@ -247,12 +251,17 @@ function openSignDialog() {
   const user = currentUser();
   const present = findings.value().filter((f) => f.presence === "present");
   const critical = present.filter((f) => f.critical).map((f) => f.label.replace(/_/g, " "));
-  $("sign-summary").replaceChildren(
+  const flags = report.consistency_flags || [];
+  // replaceChildren turns a null argument into the text "null": leave absent parts out.
+  $("sign-summary").replaceChildren(...[
     el("span", {}, `You are signing as ${user?.username || "the current user"}. `),
     el("span", {}, `${present.length} finding${present.length === 1 ? "" : "s"} present`),
     critical.length ? el("strong", { class: "text-critical" }, ` · critical: ${critical.join(", ")}`) : null,
     el("span", {}, `. Drafted by model ${report.model_version || "unknown"}.`),
-  );
+    flags.length ? el("strong", { class: "sign-open-flags" },
+      ` ${flags.length} open consistency flag${flags.length === 1 ? "" : "s"}: `
+      + flags.map((f) => `${f.kind}: ${f.message}`).join("; ") + ".") : null,
+  ].filter(Boolean));
   $("sign-dialog").returnValue = ""; // Escape must never replay an earlier "sign"
   $("sign-dialog").showModal();
   $("sign-confirm").focus();

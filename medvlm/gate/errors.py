@@ -1,0 +1,7 @@
+"""Errors of the intended-use gate."""
+
+from medvlm.errors import MedVLMError
+
+
+class OutsideIntendedUseError(MedVLMError):
+    """A study the model must not draft without a clinician's request (the message says why)."""
