@@ -60,10 +60,12 @@ class BundleDrafter:
 
     def draft(self, paths: list[Path], edited_findings: list[Finding] | None = None) -> DraftOutput:
         from medvlm.inference import draft_study
+        from medvlm.inference.uncertainty import decision_margin
 
         with self._lock:
+            bundle = self._load()
             result = draft_study(
-                self._load(),
+                bundle,
                 [str(p) for p in paths],
                 edited_findings=edited_findings,
                 max_new_tokens=self.max_new_tokens,
@@ -75,6 +77,7 @@ class BundleDrafter:
             model_version=str(result.model_version),
             consistency_flags=[_flag_dict(f) for f in result.consistency_flags],
             input_hashes=list(result.input_hashes),
+            uncertainty=decision_margin(result.findings, bundle.config.threshold),
         )
 
 
