@@ -24,6 +24,7 @@ from medvlm.service.api.routes import (
     ops,
     priors,
     reports,
+    retrain,
     studies,
     users,
 )
@@ -40,7 +41,8 @@ API_PREFIX = "/api/v1"
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for module in (auth, users, api_keys, studies, priors, instances, reports, jobs, corrections, dicomweb):
+    for module in (auth, users, api_keys, studies, priors, instances, reports, jobs, corrections, retrain,
+                   dicomweb):
         router.include_router(module.router)
     return router
 

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class FindingBurden(BaseModel):
@@ -32,3 +35,30 @@ class VersionBurden(BaseModel):
 
 class CorrectionBurden(BaseModel):
     versions: list[VersionBurden]
+
+
+class RetrainCreate(BaseModel):
+    """``POST /retrain``: paths on the server (an admin's request; the service reads nothing else)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data_dir: str = Field(min_length=1, max_length=4096)  # the training dataset (replay + validation)
+    curriculum: str | None = Field(default=None, max_length=4096)  # default: curricula/corrections.yaml
+    promote: bool = False  # promote the candidate if the registry's gate passes
+
+
+class RetrainJobPublic(BaseModel):
+    id: str
+    status: Literal["queued", "running", "done", "failed"]
+    requested_by: str
+    promote: bool
+    stage: str | None
+    step: int
+    steps: int
+    candidate_id: str | None
+    promoted: bool
+    result: dict[str, Any]
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
