@@ -7,17 +7,22 @@ chest-like pictures (``tests/medvlm/training/synthdata.py``: heart, effusion by 
 side) on the ``micro`` preset. The blind spot: the production model never saw a nodule (every
 nodule-positive film is dropped from its training split), as a finding rare in a site's data would be.
 A pool of new studies (about 30 % with a nodule) is "read" by the production model; a reviewer standing in
-for the radiologist (the ground truth) corrects N of them: each correction is a record in the format
-``medvlm corrections export`` writes (FINAL = truth, provenance.original = the production draft's
-findings). N is chosen two ways: uncertainty first (smallest |probability - threshold|, the worklist's
+for the radiologist (the ground truth) corrects N of them through the service (``--reviewer api``, the
+default, ``benchmarks/correction_reviewer.py``: upload, draft by the production model's ``BundleDrafter``,
+PUT the true findings and text, sign, then ``export_corrections`` de-identifies them) or in-process
+(``--reviewer direct``: the same record format, FINAL = truth, provenance.original = the draft).
+N is chosen two ways: uncertainty first (smallest |probability - threshold|, the worklist's
 ``order=uncertainty``) and at random. Each N retrains through ``medvlm.training.retrain.retrain`` (the
 path of ``medvlm corrections retrain``: corrections curriculum, findings head + threshold re-tuning with
 replay, registry candidate) from the same production model, the registry's gate is checked against
 production, and held-out studies are scored: F1 of the corrected finding (nodule), macro-F1 of the others.
 
-Not covered here (say so when quoting it): the reviewer's HTTP path and the export (tested end to end in
-``tests/service/jobs/test_retrain_job.py``), own-text CE-F1 (the micro model's text is untrained; the
-stage here teaches findings only), and real films. Prints the table and writes ``gain_curve.png``.
+Not covered here (say so when quoting it): own-text CE-F1 (the micro model's text is untrained; the stage
+here teaches findings only), real films, more than one seed. Measured (2 cores, PYTHONPATH=. ... --ns
+0,10,25,50,100): nodule F1 0.00 -> 0.57 / 0.59 / 0.67 / 0.64 uncertainty-first and 0.69 / 0.73 / 0.80 /
+0.86 random; the other findings stay at 1.00 (saturated on these drawings); each retraining < 2 s. A
+blind spot is confidently wrong (nodule probabilities far below the threshold), so smallest-margin
+selection does not find it faster than random here. Prints the table and writes ``gain_curve.png``.
 """
 
 from __future__ import annotations
@@ -131,6 +136,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=80, help="corrections stage steps")
     parser.add_argument("--base-steps", type=int, default=150)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--reviewer", choices=["api", "direct"], default="api",
+                        help="api: upload, draft, correct and sign over the HTTP API, then export; "
+                             "direct: write the export-format records in-process")
     args = parser.parse_args()
     out: Path = args.out
     if out.exists() and any(out.iterdir()):
@@ -175,6 +183,16 @@ def main() -> None:
         "random": random.Random(0).sample(range(len(pool)), len(pool)),
     }
     rows = []
+    exports = {}
+    if args.reviewer == "api":
+        from benchmarks.correction_reviewer import review_via_api
+
+        for selection, order in orders.items():
+            started = time.monotonic()
+            exports[selection] = review_via_api([pool[i] for i in order[: max(ns)]], base_dir,
+                                                out / f"review_{selection}")
+            print(f"{selection}: {max(ns)} studies drafted, corrected and signed through the API, exported "
+                  f"({time.monotonic() - started:.0f} s)")
     for selection, order in orders.items():
         for n in ns:
             if n == 0:
@@ -187,12 +205,18 @@ def main() -> None:
             run_data.mkdir(parents=True)
             for entry in ("manifest.jsonl", "dicom"):
                 (run_data / entry).symlink_to((data / entry).resolve())
-            corrections = []
-            for i in chosen:
-                record = dict(pool[i], report_source="correction")
-                record["provenance"] = {"source": "benchmark reviewer", "original": {"findings": drafts[i]}}
-                corrections.append(record)
-            _write(run_data / "corrections", corrections)
+            if args.reviewer == "api":
+                from benchmarks.correction_reviewer import corrections_subset
+
+                corrections_subset(exports[selection], n, run_data / "corrections")
+            else:
+                corrections = []
+                for i in chosen:
+                    record = dict(pool[i], report_source="correction")
+                    original = {"findings": drafts[i]}
+                    record["provenance"] = {"source": "benchmark reviewer", "original": original}
+                    corrections.append(record)
+                _write(run_data / "corrections", corrections)
             started = time.monotonic()
             options = RetrainOptions(run_data, run / "model", actor="benchmark:correction-loop",
                                      curriculum=out / "corrections.yaml", base=base_dir, progress=False)
