@@ -57,7 +57,9 @@ def test_most_uncertain_first(client: TestClient, app: FastAPI, callers, worker)
         _upload(client, h, uid, date)
     run_jobs(worker)
     _upload(client, h, "1.2.23", "20240401")  # not drafted yet: no margin
-    assert [i["study_instance_uid"] for i in _items(client, h)] == ["1.2.23", "1.2.20", "1.2.22", "1.2.21"]
+    default = _items(client, h)
+    assert [i["study_instance_uid"] for i in default] == ["1.2.23", "1.2.20", "1.2.22", "1.2.21"]
+    assert [i["uncertainty"] for i in default] == pytest.approx([None, 0.4, 0.3, 0.05])  # type: ignore[list-item]
     items = _items(client, h, order="uncertainty")
     assert [i["study_instance_uid"] for i in items] == ["1.2.21", "1.2.22", "1.2.20", "1.2.23"]
     assert [i["uncertainty"] for i in items] == pytest.approx([0.05, 0.3, 0.4, None])  # type: ignore[list-item]
@@ -74,3 +76,12 @@ def test_most_uncertain_first(client: TestClient, app: FastAPI, callers, worker)
 def test_unknown_order_is_422(client: TestClient, callers) -> None:  # type: ignore[no-untyped-def]
     response = client.get(f"{API}/studies", params={"order": "random"}, headers=callers.radiologist)
     assert response.status_code == 422 and "order" in response.text
+
+
+@pytest.mark.parametrize(
+    ("probabilities", "margin"),
+    [([0.9, 0.45], 0.05), ([0.5], 0.0), ([None], None), ([], None), ([0.1, None], 0.4)],
+)
+def test_decision_margin(probabilities: list[float | None], margin: float | None) -> None:
+    findings = [Finding("cardiomegaly", probability=p) for p in probabilities]
+    assert decision_margin(findings, lambda _: 0.5) == pytest.approx(margin)
