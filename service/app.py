@@ -26,6 +26,7 @@ from medvlm.service.api.routes import (
     ops,
     priors,
     reports,
+    retrain,
     studies,
     users,
 )
@@ -43,7 +44,7 @@ API_PREFIX = "/api/v1"
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     modules = (auth, users, api_keys, studies, drafts, priors, instances, reports, jobs, corrections,
-               dicomweb, dicomweb_browse)
+               retrain, dicomweb, dicomweb_browse)
     for module in modules:
         router.include_router(module.router)
     return router

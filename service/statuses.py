@@ -26,6 +26,15 @@ class StudyStatus(StrEnum):
     PRIOR = "prior"  # an earlier study fetched from the PACS for comparison: shown, never drafted
 
 
+class RetrainStatus(StrEnum):
+    """A retraining job's state (``service.jobs.retrain``)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"  # trained and registered; promoted only if asked for and the gate passed
+    FAILED = "failed"
+
+
 # The study status that a report in each state gives its study.
 STUDY_STATUS_OF_REPORT: dict[ReportStatus, StudyStatus] = {
     ReportStatus.DRAFT: StudyStatus.DRAFT_READY,

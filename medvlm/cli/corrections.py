@@ -30,5 +30,28 @@ def export_command(
     typer.echo(export_corrections(out_dir, key, actor="cli:corrections-export").summary())
 
 
+@corrections_app.command("retrain")
+def retrain_command(
+    data: Path = typer.Option(..., "--data", help="Dataset with corrections/ inside."),
+    out: Path = typer.Option(..., "--out", help="New model directory for the candidate."),
+    base: Path | None = typer.Option(None, "--base", help="Model to start from (default: production)."),
+    curriculum: Path | None = typer.Option(None, "--curriculum", help="Default: curricula/corrections.yaml."),
+    promote: bool = typer.Option(False, "--promote", help="Promote if the gate passes."),
+    tolerance: float | None = typer.Option(None, "--tolerance", help="Gate tolerance (default: settings)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+) -> None:
+    """Retrain from signed corrections; production changes only through the registry's gate (audited)."""
+    from medvlm.training.retrain import RetrainOptions, retrain
+
+    options = RetrainOptions(data, out, actor="cli:corrections-retrain", base=base, promote=promote,
+                             tolerance=tolerance, progress=progress)
+    if curriculum is not None:
+        options.curriculum = curriculum
+    result = retrain(options)
+    typer.echo(result.summary())
+    if result.refused:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(corrections_app, name="corrections")

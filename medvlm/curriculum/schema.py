@@ -65,6 +65,30 @@ class Lora(Strict):
     )
 
 
+class TeachText(Strict):
+    """Corrected sentences train the language model (LoRA / full) on the FINAL text."""
+
+    # share of the stage's text examples drawn from the earlier sources (replay against forgetting)
+    replay_fraction: float = Field(default=0.5, ge=0.0, lt=1.0)
+
+
+class TeachFindings(Strict):
+    """Corrected finding states (presence, side, severity) train the findings head and its thresholds."""
+
+    replay_fraction: float = Field(default=0.5, ge=0.0, lt=1.0)
+    weight: float = Field(default=1.0, gt=0.0, le=100.0)  # findings loss weight beside the text loss
+    # re-tune the presence threshold of every finding a correction changed (on eval source + corrections)
+    retune_thresholds: bool = True
+    threshold_beta: float = Field(default=1.0, gt=0.0, le=10.0)
+
+
+class Teach(Strict):
+    """What a corrections stage learns from each correction; an absent part is not trained."""
+
+    findings: TeachFindings | None = None
+    text: TeachText | None = None
+
+
 # Presence thresholds are tuned once, after an encoder stage; elsewhere these keys would do nothing.
 _ENCODER_THRESHOLD_KEYS = frozenset({"threshold_beta", "threshold_min_positives", "sparse_threshold"})
 
@@ -86,7 +110,9 @@ class Stage(Strict):
     warmup_steps: int = Field(default=0, ge=0)
     max_answer_tokens: int = Field(default=16, ge=1, le=4096)
     negatives_per_record: int = Field(default=2, ge=0, le=64)
-    replay_fraction: float = Field(default=0.5, ge=0.0, le=1.0)  # corrections: share of earlier data
+    replay_fraction: float = Field(default=0.5, ge=0.0, le=1.0)  # corrections without teach: text replay
+    # corrections: what each correction trains (findings head + thresholds, text) and its replay share
+    teach: Teach | None = None
     # specialism / corrections: extra examples per abnormal record whose target is its findings written in
     # the ontology's phrases (0 = the real report text only)
     rendered_reports: int = Field(default=0, ge=0, le=8)
@@ -141,9 +167,47 @@ class Stage(Strict):
             raise ValueError(
                 f"stage {self.name!r}: {', '.join(thresholds)} apply to encoder stages only, not {self.kind}"
             )
+        self._check_teach(trainable)
         if self.kind == "introduction" and not self.templates:
             raise ValueError(f"stage {self.name!r}: an introduction stage needs question templates")
         return self
+
+    def _check_teach(self, trainable: set[str]) -> None:
+        if self.teach is not None and self.kind != "corrections":
+            raise ValueError(f"stage {self.name!r}: teach applies to corrections stages only, "
+                             f"not {self.kind}")
+        if self.kind != "corrections":
+            return
+        if self.teach is None:  # the older form: corrected text only, replay_fraction of replay
+            if "findings_head" in trainable:
+                raise ValueError(f"stage {self.name!r}: findings_head trains only with teach.findings "
+                                 "(say how much replay it uses)")
+            return
+        if "replay_fraction" in self.model_fields_set:
+            raise ValueError(f"stage {self.name!r}: with teach, give replay_fraction under teach.findings / "
+                             "teach.text, not on the stage")
+        text_modules = trainable & {"projector", "language"}
+        checks = [
+            (self.teach.findings is not None, "findings_head" in trainable,
+             "teach.findings needs modules.findings_head: full",
+             "findings_head trains only with teach.findings"),
+            (self.teach.text is not None, bool(text_modules),
+             "teach.text needs a trainable language / projector module",
+             f"{sorted(text_modules)} train only with teach.text"),
+        ]
+        for taught, trains, needs, only in checks:
+            if taught and not trains:
+                raise ValueError(f"stage {self.name!r}: {needs}")
+            if trains and not taught:
+                raise ValueError(f"stage {self.name!r}: {only}")
+        if self.teach.findings is None and self.teach.text is None:
+            raise ValueError(f"stage {self.name!r}: teach names neither findings nor text")
+
+    def text_replay(self) -> float:
+        """Replay share of a corrections stage's text examples."""
+        if self.teach is None:
+            return self.replay_fraction
+        return self.teach.text.replay_fraction if self.teach.text else 0.0
 
     def direction(self) -> str:
         for task in self.eval_tasks:

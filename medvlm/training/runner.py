@@ -9,6 +9,7 @@ image cache, per-stage checkpoints (``<stage>/last.pt``, ``best.pt``), per-stage
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,24 @@ from medvlm.model.bundle import ModelBundle
 from medvlm.model.quantize import quantization_config
 from medvlm.training import checkpoint as ckpt
 from medvlm.training import stage_metrics as ev
+from medvlm.training.corrections import retune_thresholds
 from medvlm.training.curves import plot_curves
 from medvlm.training.distributed import DistInfo, barrier, init_distributed, shutdown
 from medvlm.training.images import cache_images
 from medvlm.training.stage import build_stage_data, evaluate_stage, run_stage
 
 log = logging.getLogger(__name__)
+
+# ``--preset model:DIR``: start from a saved medvlm model (its findings head and thresholds included), as
+# the corrections stage does from the production model; ``path:DIR`` is a foreign checkpoint instead.
+SAVED = "model:"
+
+
+def _saved_dir(preset: str) -> Path:
+    directory = Path(preset[len(SAVED):]).expanduser()
+    if not (directory / "model_card.json").is_file():
+        raise ConfigError(f"preset {preset!r}: {directory} is not a saved medvlm model (no model_card.json)")
+    return directory
 
 
 @dataclass
@@ -40,6 +53,7 @@ class TrainOptions:
     resume: bool = False
     progress: bool = True
     register: bool = True
+    on_step: Callable[[str, int, int], None] | None = None  # (stage, done, steps) after each step
 
 
 def _context(bundle: ModelBundle) -> int:
@@ -60,7 +74,9 @@ def _start_bundle(
     if completed:
         return load_bundle(work / "stages" / completed[-1]["name"])
     if not (work / "init" / "model_card.json").is_file():
-        if info.main:
+        if info.main and preset.startswith(SAVED):  # retraining a saved model (corrections)
+            load_bundle(_saved_dir(preset)).save(work / "init")
+        elif info.main:
             from medvlm.ontology import load_ontology
 
             build_model(preset, load_ontology(), corpus, seed=seed).save(work / "init")
@@ -81,6 +97,8 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
     loaded = load_curriculum(opts.curriculum)
     cur = loaded.curriculum
     preset = opts.preset or cur.model.preset
+    if preset.startswith(SAVED):
+        preset = f"{SAVED}{_saved_dir(preset).resolve()}"
     if cur.model.quantize != "none":
         quantization_config(cur.model.quantize)  # no GPU or no bitsandbytes: say so before any work
     data_dir = opts.data_dir.resolve()
@@ -131,7 +149,9 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
             )
             continue
         data = build_stage_data(stage, loaded, plan.records, rows, images, bundle, cur.seed + index)
-        summary = run_stage(stage, index, bundle, data, work, cur.seed, info, opts.progress, cur.model)
+        summary = run_stage(
+            stage, index, bundle, data, work, cur.seed, info, opts.progress, cur.model, opts.on_step
+        )
         if stage.kind == "encoder" and data.eval_rows:
             bundle.config.thresholds = ev.tune_thresholds(
                 bundle,
@@ -140,6 +160,12 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
                 beta=stage.threshold_beta,
                 min_positives=stage.threshold_min_positives,
                 floor=stage.sparse_threshold,
+            )
+        if stage.teach is not None and stage.teach.findings and stage.teach.findings.retune_thresholds:
+            tuning = [*data.eval_records, *data.correction_records]
+            tuning_rows = [*data.eval_rows, *(rows[str(r.files[0])] for r in data.correction_records)]
+            summary["thresholds_retuned"] = retune_thresholds(
+                stage, bundle, images[tuning_rows].float(), tuning, data.corrected
             )
         summary["metrics"] = {k: round(v, 5) for k, v in evaluate_stage(stage, bundle, data).items()}
         bundle.eval()
@@ -159,7 +185,10 @@ def _finish(bundle: ModelBundle, state: dict[str, Any], out: Path, preset: str, 
     for stage in state["completed"]:
         metrics.update({k: v for k, v in stage.get("metrics", {}).items() if k.count(".") <= 1})
     parent = None
-    if preset.startswith("path:"):
+    if preset.startswith(SAVED):
+        card = ckpt.read_json(_saved_dir(preset) / "model_card.json")
+        parent = card.get("version") if isinstance(card, dict) else None
+    elif preset.startswith("path:"):
         card = ckpt.read_json(Path(preset[5:]).parent / "model_card.json")
         parent = card.get("version") if isinstance(card, dict) else None
     bundle.card.update(

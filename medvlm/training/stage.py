@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ from medvlm.model.bundle import ModelBundle
 from medvlm.model.heads import pos_weights
 from medvlm.model.processing import qa_prompt, report_prompt
 from medvlm.training import checkpoint as ckpt
-from medvlm.training import qlora
+from medvlm.training import corrections, qlora
 from medvlm.training import stage_metrics as ev
 from medvlm.training.distributed import DistInfo, barrier
 from medvlm.training.examples import (
@@ -53,6 +52,7 @@ class StageModule(nn.Module):
         self.pos_weight: torch.Tensor | None = None  # encoder stages: per-finding weight of a positive
         self.localize = 0.0  # encoder stages: weight of the localization term (0 = none)
         self.localized: torch.Tensor | None = None  # encoder stages: findings with recorded positions
+        self.head_weight = 1.0  # corrections stages: weight of the findings loss beside the text loss
 
     def forward(self, kind: str, images: torch.Tensor, payload: Any, max_tokens: int) -> torch.Tensor:
         b = self.bundle
@@ -70,6 +70,8 @@ class StageModule(nn.Module):
                 )
                 loss = loss + self.localize * localization_loss(where, targets, known)
             return loss
+        if kind == "corrections":
+            return self._corrections_loss(images, payload, max_tokens)
         examples: list[TextExample] = payload
         prompts = [
             report_prompt(b.config, list(e.prompt_findings or ()))
@@ -78,6 +80,23 @@ class StageModule(nn.Module):
             for e in examples
         ]
         return b.lm_forward(images, prompts, [e.target for e in examples], max_tokens).loss
+
+    def _corrections_loss(
+        self, images: torch.Tensor, payload: dict[str, Any], max_tokens: int
+    ) -> torch.Tensor:
+        """Text loss on corrected (and replayed) reports + findings loss on their (replayed) states."""
+        b = self.bundle
+        loss = torch.zeros((), device=images.device)
+        head = payload.get("head")
+        if head is not None:
+            tokens, detail = b.vision_features(b.pixel_values(head["images"]))
+            pw = None if self.pos_weight is None else self.pos_weight.to(head["images"].device)
+            loss = loss + self.head_weight * b.head.loss(b.head(tokens, detail), head["targets"], pw)
+        examples = payload.get("text")
+        if examples:
+            prompts = [report_prompt(b.config, list(e.prompt_findings or ())) for e in examples]
+            loss = loss + b.lm_forward(images, prompts, [e.target for e in examples], max_tokens).loss
+        return loss
 
 
 @dataclass
@@ -92,9 +111,16 @@ class StageData:
     pos_weight: torch.Tensor | None = None
     spots: list[list[Spot] | None] | None = None  # encoder: recorded focal-finding positions per record
     localized: torch.Tensor | None = None  # encoder: (findings,) which findings have positions
+    # corrections with teach.findings: image rows and findings targets the head trains on
+    head_rows: list[int] = field(default_factory=list)
+    head_targets: dict[str, torch.Tensor] | None = None
+    corrected: set[str] = field(default_factory=set)  # findings whose state a correction changed
+    correction_records: list[Record] = field(default_factory=list)
 
     def size(self, kind: str) -> int:
-        return len(self.train_rows) if kind == "encoder" else len(self.examples)
+        if kind == "encoder" or (kind == "corrections" and not self.examples):
+            return len(self.head_rows) if kind == "corrections" else len(self.train_rows)
+        return len(self.examples)
 
 
 def build_stage_data(
@@ -131,17 +157,18 @@ def build_stage_data(
         ontology = _ontology() if stage.rendered_reports else None
         data.examples = report_examples(train, data.train_rows, stage.rendered_reports, ontology)
         data.eval_examples = report_examples(eval_records, eval_rows)
-    else:  # corrections: every correction, plus replayed earlier reports
-        first = records[stage.sources[0]]
-        corrections = report_examples(first, [row(r) for r in first])
-        replay_pool = [r for name in stage.sources[1:] for r in records[name]]
-        ontology = _ontology() if stage.rendered_reports else None
-        replay = report_examples(replay_pool, [row(r) for r in replay_pool], stage.rendered_reports, ontology)
-        f = stage.replay_fraction
-        n_replay = min(len(replay), round(len(corrections) * f / max(1 - f, 1e-6)))
-        data.examples = corrections + random.Random(seed).sample(replay, n_replay)
+    else:  # corrections: what the curriculum's teach says, each part with its replay share
+        data.correction_records = records[stage.sources[0]]
+        data.corrected = corrections.corrected_labels(data.correction_records)
+        if stage.teach is None or stage.teach.text is not None:
+            ontology = _ontology() if stage.rendered_reports else None
+            data.examples = corrections.text_examples(stage, records, row, seed, ontology)
+        if stage.teach is not None and stage.teach.findings is not None:
+            data.head_rows, data.head_targets, data.pos_weight = corrections.head_data(
+                stage, records, row, bundle, seed
+            )
         data.eval_examples = report_examples(eval_records, eval_rows)
-    if stage.kind != "encoder" and not data.examples:
+    if stage.kind != "encoder" and not data.examples and not data.head_rows:
         from medvlm.errors import CurriculumError
 
         raise CurriculumError(f"stage {stage.name!r}: its sources give no training examples")
@@ -222,6 +249,31 @@ def _micro_batches(idx: list[int], parts: int) -> list[list[int]]:
     return out
 
 
+def _corrections_inputs(
+    stage: Stage,
+    data: StageData,
+    idx: list[int],
+    head_idx: list[int],
+    g: torch.Generator,
+    device: torch.device,
+) -> tuple[torch.Tensor, Any]:
+    """Text images + examples ``idx`` and head images + targets ``head_idx`` of a corrections batch."""
+    payload: dict[str, Any] = {"text": None, "head": None}
+    images = torch.zeros(0)
+    if data.examples:
+        payload["text"] = [data.examples[i] for i in idx]
+        images = data.images[[e.image for e in payload["text"]]].float()
+        if stage.augment:
+            images, _ = augment(images, g)
+    if data.head_rows:
+        head_images = data.images[[data.head_rows[i] for i in head_idx]].float()
+        if stage.augment:
+            head_images, _ = augment(head_images, g)
+        targets = {k: v[head_idx].to(device) for k, v in (data.head_targets or {}).items()}
+        payload["head"] = {"images": head_images.to(device), "targets": targets}
+    return images.to(device), payload
+
+
 def _inputs(
     stage: Stage, data: StageData, idx: list[int], g: torch.Generator, localize: float, device: torch.device
 ) -> tuple[torch.Tensor, Any]:
@@ -246,7 +298,7 @@ def _inputs(
 def _target_tokens(payload: Any) -> Callable[[], int]:
     """Rough tokens of a text batch (words of the targets) for the tokens/s figure; 0 for encoder stages."""
     if isinstance(payload, dict):
-        return lambda: 0
+        payload = payload.get("text") or []  # corrections: its text part; encoder: none
     return lambda: sum(len(e.target.split()) for e in payload)
 
 
@@ -260,8 +312,10 @@ def run_stage(
     info: DistInfo,
     progress: bool,
     model_options: ModelSection | None = None,
+    on_step: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Train one stage; returns its summary (history, evals, selected step and metrics)."""
+    """Train one stage; returns its summary (history, evals, selected step and metrics). ``on_step(stage,
+    done, steps)`` after each step (a service job's progress)."""
     from tqdm import tqdm
 
     options = model_options or ModelSection()
@@ -280,6 +334,8 @@ def run_stage(
     bundle.head.train()
     module = StageModule(bundle)
     module.pos_weight = data.pos_weight
+    if stage.teach is not None and stage.teach.findings is not None:
+        module.head_weight = stage.teach.findings.weight
     localize = _localize_weight(stage, bundle, data, info.main)
     module.localize, module.localized = localize, data.localized
     params = [p for p in module.parameters() if p.requires_grad]
@@ -325,10 +381,17 @@ def run_stage(
         optimizer.zero_grad(set_to_none=True)
         loss = torch.zeros(())
         parts = _micro_batches(idx, stage.grad_accumulation)
+        head_parts = parts
+        if stage.kind == "corrections" and data.head_rows and data.examples:  # the head's own batch
+            head_all = batch_indices(seed + 1, stage_index, step, per_rank * info.world, len(data.head_rows))
+            head_parts = _micro_batches(head_all[info.rank :: info.world], stage.grad_accumulation)
         for k, part in enumerate(parts):
             sync = k == len(parts) - 1 or not info.enabled
             context = contextlib.nullcontext() if sync else runner.no_sync()  # type: ignore[operator]
-            images, payload = _inputs(stage, data, part, g, localize, info.device)
+            if stage.kind == "corrections":
+                images, payload = _corrections_inputs(stage, data, part, head_parts[k], g, info.device)
+            else:
+                images, payload = _inputs(stage, data, part, g, localize, info.device)
             with context, meter.timed(len(part), _target_tokens(payload)):
                 with precision.autocast(info.device):
                     part_loss = runner(stage.kind, images, payload, stage.max_answer_tokens)
@@ -347,6 +410,8 @@ def run_stage(
         value = float(loss.detach())
         summary["history"].append({"step": step + 1, "loss": round(value, 5)})
         bar.update(1)
+        if on_step is not None and info.main:
+            on_step(stage.name, step + 1, stage.steps)
         bar.set_postfix(loss=f"{value:.4f}")
         done = step + 1
         if done % stage.eval_every == 0 or done == stage.steps:

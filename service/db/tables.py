@@ -96,6 +96,8 @@ class StudyState(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=now_utc, sa_type=sa.DateTime(timezone=True))
     study_date: str = Field(default="", max_length=8, sa_column_kwargs={"server_default": ""})
     study_created_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # the draft's smallest |probability - threshold| (order=uncertainty: nearest calls first; migration 0011)
+    uncertainty: float | None = Field(default=None, index=True)
 
 
 class WorklistVersion(SQLModel, table=True):

@@ -79,6 +79,7 @@ class BundleDrafter:
         ``outside_intended_use`` (a radiologist's request, with the gate's reason) drafts without the
         gate, and the draft carries it as its first flag (kind ``intended_use``)."""
         from medvlm.inference import draft_study
+        from medvlm.inference.uncertainty import decision_margin
 
         if edited_findings is None and outside_intended_use is None:
             from medvlm.gate.policy import require_intended_use
@@ -86,8 +87,9 @@ class BundleDrafter:
             decision = require_intended_use(paths)
             paths = [Path(decision.frontal)]  # type: ignore[arg-type]
         with self._lock:
+            bundle = self._load()
             result = draft_study(
-                self._load(),
+                bundle,
                 [str(p) for p in paths],
                 edited_findings=edited_findings,
                 max_new_tokens=self.max_new_tokens,
@@ -100,6 +102,7 @@ class BundleDrafter:
             consistency_flags=[*_intended_use_flag(outside_intended_use),
                                *(_flag_dict(f) for f in result.consistency_flags)],
             input_hashes=list(result.input_hashes),
+            uncertainty=decision_margin(result.findings, bundle.config.threshold),
         )
 
 

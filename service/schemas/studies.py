@@ -18,6 +18,7 @@ class StudySummary(BaseModel):
     status: StudyStatus
     critical: bool
     report_id: str | None
+    uncertainty: float | None = None  # the draft's smallest |probability - threshold| (order=uncertainty)
 
 
 class WorklistPage(BaseModel):

@@ -52,6 +52,7 @@ class _Shape:
     q: bool
     own_studies_only: bool  # an integration key: only the studies it sent
     lateral: bool  # PostgreSQL: join the page's rows one by one (see ``_page_statement``)
+    uncertain_first: bool = False  # order=uncertainty: nearest calls first, studies without a draft last
 
 
 def _conditions(shape: _Shape) -> list[Any]:
@@ -94,6 +95,12 @@ def _conditions(shape: _Shape) -> list[Any]:
     return conditions
 
 
+def _uncertain_first(shape: _Shape, uncertainty: Any) -> list[Any]:
+    """order=uncertainty: the smallest margin first; no margin (no draft yet) after every drafted study.
+    (``IS NULL`` first, not NULLS LAST: the same SQL on SQLite and PostgreSQL.)"""
+    return [uncertainty.is_(None), uncertainty] if shape.uncertain_first else []
+
+
 @lru_cache(maxsize=256)
 def _page_statement(shape: _Shape, with_total: bool = True) -> tuple[Any, Any]:
     """The page statement (with the total, unless ``with_total`` is False) and the total alone, for ``shape``.
@@ -111,8 +118,11 @@ def _page_statement(shape: _Shape, with_total: bool = True) -> tuple[Any, Any]:
             col(StudyState.critical).label("critical"),
             col(StudyState.study_date).label("sort_date"),
             col(StudyState.study_created_at).label("sort_created"),
+            # only for its order: the default page stays an index-only scan (0008)
+            *([col(StudyState.uncertainty).label("uncertainty")] if shape.uncertain_first else []),
         )
         .where(*conditions)
+        .order_by(*_uncertain_first(shape, col(StudyState.uncertainty)))
         .order_by(  # exactly the index's order (service.db.tables._WORKLIST_ORDER)
             col(StudyState.critical).desc(),
             col(StudyState.study_date).desc(),
@@ -127,6 +137,10 @@ def _page_statement(shape: _Shape, with_total: bool = True) -> tuple[Any, Any]:
     report_id = (
         select(Report.id).where(col(Report.study_instance_uid) == page_q.c.uid).limit(1).scalar_subquery()
     )
+    # the page's margins: from the page query when it sorts on them, else read for its rows alone
+    uncertainty: Any = page_q.c.uncertainty if shape.uncertain_first else (
+        select(StudyState.uncertainty).where(state_uid == page_q.c.uid).scalar_subquery()
+    )
     study: Any = Study.__table__  # type: ignore[attr-defined]
     on_page: Any = study.c.study_instance_uid == page_q.c.uid
     if shape.lateral:
@@ -135,7 +149,8 @@ def _page_statement(shape: _Shape, with_total: bool = True) -> tuple[Any, Any]:
         on_page = true()
     page = (
         select(  # type: ignore[call-overload]  # labelled columns, read by name
-            page_q,
+            *(c for c in page_q.c if c.name != "uncertainty"),
+            uncertainty.label("uncertainty"),
             study.c.accession_number,
             study.c.study_date,
             study.c.description,
@@ -148,6 +163,7 @@ def _page_statement(shape: _Shape, with_total: bool = True) -> tuple[Any, Any]:
         .select_from(page_q)
         .join(study, on_page)
         .join(Patient, col(Patient.id) == study.c.patient_pk)
+        .order_by(*_uncertain_first(shape, uncertainty))
         .order_by(
             page_q.c.critical.desc(), page_q.c.sort_date.desc(), page_q.c.sort_created.desc(), page_q.c.uid
         )
@@ -185,11 +201,13 @@ def worklist_request(
     q: str | None,
     page: int,
     page_size: int,
+    order: str = "default",
 ) -> WorklistRequest:
     own_only = not sees_all_studies(principal.role)
     shape = _Shape(
         status=bool(status), modality=bool(modality), date_from=bool(date_from), date_to=bool(date_to),
         q=bool(q), own_studies_only=own_only, lateral=dialect == "postgresql",
+        uncertain_first=order == "uncertainty",
     )
     params: dict[str, Any] = {"offset": (page - 1) * page_size, "limit": page_size}
     if status:
@@ -226,6 +244,7 @@ def read_worklist(connection: Connection, request: WorklistRequest, total: int |
             status=row.status,
             critical=bool(row.critical),
             report_id=row.report_id,
+            uncertainty=row.uncertainty,
         )
         for row in rows
     ]

@@ -52,6 +52,12 @@ def review_page(study_uid: str) -> FileResponse:
     return _page("review.html")
 
 
+@router.get("/corrections")
+def corrections_page() -> FileResponse:
+    """Correction burden per model version (researchers, admins; the data comes from the API)."""
+    return _page("corrections.html")
+
+
 @router.get("/ui/static/{asset_path:path}")
 def static_asset(asset_path: str) -> FileResponse:
     """A file under ``ui/static``; anything outside it, or of an unknown type, is a 404."""

@@ -20,3 +20,5 @@ class DraftOutput:
     model_version: str
     consistency_flags: list[dict[str, Any]] = field(default_factory=list)
     input_hashes: list[str] = field(default_factory=list)
+    # smallest |probability - threshold| over the findings (medvlm.inference.uncertainty); None: unknown
+    uncertainty: float | None = None

@@ -84,6 +84,9 @@ def save_draft(session: Session, study_uid: str, draft: DraftOutput, author: str
     report.input_hashes = draft.input_hashes
     _new_version(session, report, "ORIGINAL", author)
     set_study_status(session, study_uid, StudyStatus.DRAFT_READY, critical=_critical(findings))
+    state = session.get(StudyState, study_uid)
+    if state is not None:  # the worklist's order=uncertainty key (set_study_status has just added it)
+        state.uncertainty = draft.uncertainty
     return report
 
 

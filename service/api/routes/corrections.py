@@ -7,10 +7,12 @@ from typing import Annotated
 from fastapi import Query
 from sqlmodel import func, select
 
+from medvlm.evaluation.corrections import Pair, correction_burden
 from medvlm.service.api.deps import CorrectionsReaderDep, SessionDep, SettingsDep
 from medvlm.service.api.routing import resource_router
 from medvlm.service.audit import audit
 from medvlm.service.db.tables import Report
+from medvlm.service.schemas.corrections import CorrectionBurden
 from medvlm.service.schemas.reports import CorrectionsPage
 from medvlm.service.statuses import ReportStatus
 from medvlm.service.workflow.public import correction_pair
@@ -47,3 +49,39 @@ def list_corrections(
         page=page,
         page_size=page_size,
     )
+
+
+def _text(findings_text: str | None, impression: str | None) -> str:
+    return f"{findings_text or ''}\n{impression or ''}"
+
+
+@router.get("/burden", response_model=CorrectionBurden)
+def correction_burden_view(
+    session: SessionDep,
+    caller: CorrectionsReaderDep,
+    model_version: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+) -> CorrectionBurden:
+    """Per model version, from the signed reports: per-finding acceptance, additions, removals, changes,
+    and the text's edit distance (aggregates only: no study, patient or text leaves)."""
+    signed = select(Report).where(Report.status == ReportStatus.SIGNED)
+    if model_version:
+        signed = signed.where(Report.model_version == model_version)
+    pairs = []
+    for r in session.exec(signed).all():
+        original = r.original or {}
+        pairs.append(Pair(
+            model_version=r.model_version or "unknown",
+            original_findings=original.get("findings", []),
+            final_findings=r.findings,
+            original_text=_text(original.get("findings_text"), original.get("impression")),
+            final_text=_text(r.findings_text, r.impression),
+        ))
+    audit(
+        session,
+        actor=caller.actor,
+        action="corrections.burden",
+        resource_type="corrections",
+        resource_id=model_version or "-",
+        detail={"reports": len(pairs)},
+    )
+    return CorrectionBurden.model_validate({"versions": correction_burden(pairs)})

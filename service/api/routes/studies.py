@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Query, Request, Response
 from sqlmodel import select
@@ -45,6 +45,7 @@ def list_studies(
     q: Annotated[str | None, Query(max_length=64)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    order: Literal["default", "uncertainty"] = "default",
 ) -> Response:
     if date_from and date_to and date_from > date_to:
         raise InvalidInputError(f"date_from {date_from} is after date_to {date_to}")
@@ -59,6 +60,7 @@ def list_studies(
         q=q,
         page=page,
         page_size=page_size,
+        order=order,
     )
     request.app.state.metrics.worklist_pages.labels("cache" if from_cache else "database").inc()
     audit(

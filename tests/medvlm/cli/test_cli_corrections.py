@@ -46,3 +46,26 @@ def test_exports_an_empty_dataset_when_nothing_is_signed(tmp_path: Path) -> None
 
 def test_missing_key_option_is_a_usage_error(tmp_path: Path) -> None:
     assert _run([str(tmp_path / "out")], tmp_path / "data").returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("base", "expected"),
+    [
+        (None, "no production model in the registry"),
+        ("empty", "has no model_card.json"),
+    ],
+)
+def test_retrain_without_a_usable_base_is_one_line_exit_1(tmp_path: Path, base: str | None,
+                                                          expected: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MEDVLM_MODEL_DIR"}
+    env.update({"MEDVLM_DATA_DIR": str(tmp_path / "var"), "MEDVLM_DATABASE_URL": ""})
+    args = ["--data", str(tmp_path), "--out", str(tmp_path / "out"), "--no-progress"]
+    if base:
+        (tmp_path / base).mkdir()
+        args += ["--base", str(tmp_path / base)]
+    result = subprocess.run([sys.executable, "-m", "medvlm", "corrections", "retrain", *args],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], result.stderr
+    assert not (tmp_path / "out").exists()

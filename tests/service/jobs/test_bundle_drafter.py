@@ -47,6 +47,11 @@ def test_model_drafts_and_regenerates(client: TestClient, callers, worker, draft
     card = json.loads((drafter.model_dir / "model_card.json").read_text())
     assert report["model_version"] == card["version"]
     assert len(report["findings"]) >= 10 and all(0 <= f["probability"] <= 1 for f in report["findings"])
+    # the worklist's order=uncertainty key: the smallest |probability - threshold| of this draft
+    threshold = drafter._load().config.threshold
+    margin = min(abs(f["probability"] - threshold(f["label"])) for f in report["findings"])
+    listed = client.get(f"{API}/studies", params={"order": "uncertainty"}, headers=callers.radiologist).json()
+    assert listed["items"][0]["uncertainty"] == pytest.approx(margin, abs=1e-5)
     edited = [{"label": "pneumothorax", "laterality": "left"}]
     regen = client.post(
         f"{API}/reports/{report['id']}/regenerate", json={"findings": edited}, headers=callers.radiologist
