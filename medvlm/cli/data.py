@@ -1,4 +1,5 @@
-"""CLI: ``medvlm data build`` (synthetic DX films + manifest), ``medvlm data show`` (contact sheet)."""
+"""CLI: ``medvlm data build`` (synthetic DX films + manifest), ``medvlm data import`` (a hospital's own
+studies and reports), ``medvlm data show`` (contact sheet)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,42 @@ def register(app: typer.Typer) -> None:
             workers=workers,
             min_positives=min_positives,
         )
+        for line in summary.lines():
+            typer.echo(line)
+
+    @data.command("import")
+    def import_(
+        out: Path = typer.Option(..., "--out", help="Output dataset directory."),
+        studies: list[Path] = typer.Option(..., "--studies", help="DICOM folder, zip or file (repeatable)."),
+        reports: list[Path] = typer.Option(
+            [], "--reports", help="Report exports: CSV, JSONL, HL7 ORU^R01, DICOM SR, or folders of them "
+            "(repeatable). SR documents inside --studies are read too."
+        ),
+        key_file: Path = typer.Option(..., "--key-file", help="De-identification key file (>= 16 bytes)."),
+        window_days: int = typer.Option(1, "--window-days", help="Patient+date pairing: most days apart."),
+        accept_unknown_burned_in: bool = typer.Option(
+            False, "--accept-unknown-burned-in",
+            help="CR/DX without a BurnedInAnnotation flag: the site has reviewed its sources (else refused).",
+        ),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace a dataset already in --out."),
+        progress: bool = typer.Option(True, "--progress/--no-progress"),
+    ) -> None:
+        """Import a hospital's chest radiographs with their signed reports: de-identified, labelled, split."""
+        from medvlm.compliance.deid import DeidOptions
+        from medvlm.dataset.errors import DatasetError
+        from medvlm.dataset.importer import import_dataset
+        from medvlm.settings import get_settings
+
+        if window_days < 0:
+            raise typer.BadParameter("--window-days must be 0 or more")
+        try:
+            key = key_file.read_bytes().strip()
+        except OSError as exc:
+            raise DatasetError(f"cannot read the key file {key_file}: {exc.strerror}") from None
+        accept = accept_unknown_burned_in or get_settings().deid_accept_unknown_burned_in
+        summary = import_dataset(out, list(studies), list(reports), key, window_days=window_days,
+                                 options=DeidOptions(accept_unknown_burned_in=accept),
+                                 overwrite=overwrite, progress=progress)
         for line in summary.lines():
             typer.echo(line)
 
