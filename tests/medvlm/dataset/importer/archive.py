@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pydicom
 
 from medvlm.synth.hospital import FakeStudy, basic_text_sr, csv_row, film, oru_message, save
 
@@ -66,3 +67,13 @@ def write_archive(root: Path, image: Callable[[int], np.ndarray] = pixels) -> li
     row.pop("accession_number")
     (reports / "dates.jsonl").write_text(json.dumps(row) + "\n")
     return studies
+
+
+def output_text(path: Path) -> str:
+    """Every text an output file carries: JSON and Markdown as they are, DICOM elements other than pixels."""
+    if path.suffix != ".dcm":
+        return path.read_text()
+    ds = pydicom.dcmread(path)
+    out: list[str] = []
+    ds.walk(lambda _ds, elem: out.append(str(elem.value)) if elem.keyword != "PixelData" else None)
+    return "\n".join(out + [str(v.value) for v in ds.file_meta])

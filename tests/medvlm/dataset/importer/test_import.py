@@ -18,7 +18,7 @@ from medvlm.dataset.importer import import_dataset
 from medvlm.dataset.importer import run as run_module
 from medvlm.dataset.manifest import read_manifest
 from medvlm.training.manifest import read_records
-from tests.medvlm.dataset.importer.archive import KEY, PHI, write_archive
+from tests.medvlm.dataset.importer.archive import KEY, PHI, output_text, write_archive
 
 
 @pytest.fixture(scope="module")
@@ -33,16 +33,6 @@ def imported(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
     out = tmp_path_factory.mktemp("imported") / "data"
     summary = import_dataset(out, [archive / "dicom"], [archive / "reports"], KEY, progress=False)
     return out, summary
-
-
-def _texts(path: Path) -> str:
-    """Every text an output file carries: JSON as is, DICOM elements other than pixels."""
-    if path.suffix != ".dcm":
-        return path.read_text()
-    ds = pydicom.dcmread(path)
-    out = []
-    ds.walk(lambda _ds, elem: out.append(str(elem.value)) if elem.keyword != "PixelData" else None)
-    return "\n".join(out + [str(v.value) for v in ds.file_meta])
 
 
 def test_pairs_every_source_and_lists_the_rest(imported: tuple[Path, object]) -> None:
@@ -64,7 +54,7 @@ def test_pairs_every_source_and_lists_the_rest(imported: tuple[Path, object]) ->
 def test_no_phi_anywhere_in_the_output(imported: tuple[Path, object]) -> None:
     out, _ = imported
     for path in sorted(p for p in out.rglob("*") if p.is_file()):
-        text = _texts(path)
+        text = output_text(path)
         leaked = [s for s in PHI if s.lower() in text.lower()]
         assert not leaked, f"{path.relative_to(out)} still holds {leaked}"
     ds = pydicom.dcmread(next(out.rglob("*.dcm")))
@@ -187,3 +177,16 @@ def test_unknown_burned_in_is_refused_unless_accepted(tmp_path: Path) -> None:
 
 def test_dataset_error_is_a_dataset_error() -> None:
     assert issubclass(run_module.DatasetError, DatasetError)
+
+
+def test_a_zip_imports_like_the_folder(archive: Path, imported: tuple[Path, object], tmp_path: Path) -> None:
+    import zipfile
+
+    bundle = tmp_path / "studies.zip"
+    with zipfile.ZipFile(bundle, "w") as zf:
+        for path in sorted((archive / "dicom").rglob("*.dcm")):
+            zf.write(path, path.relative_to(archive / "dicom"))
+    summary = import_dataset(tmp_path / "data", [bundle], [archive / "reports"], KEY, progress=False)
+    assert summary.imported == 9
+    reference = imported[0]
+    assert (tmp_path / "data" / "manifest.jsonl").read_bytes() == (reference / "manifest.jsonl").read_bytes()
