@@ -190,3 +190,22 @@ def test_a_zip_imports_like_the_folder(archive: Path, imported: tuple[Path, obje
     assert summary.imported == 9
     reference = imported[0]
     assert (tmp_path / "data" / "manifest.jsonl").read_bytes() == (reference / "manifest.jsonl").read_bytes()
+
+
+def test_a_journaled_study_whose_files_are_gone_is_done_again(archive: Path, imported: tuple[Path, object],
+                                                              tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "data"
+    real = run_module._finish
+    monkeypatch.setattr(run_module, "_finish", lambda *a, **k: (_ for _ in ()).throw(OSError("disk gone")))
+    with pytest.raises(OSError):
+        import_dataset(out, [archive / "dicom"], [archive / "reports"], KEY, progress=False)
+    staging = tmp_path / ".data.importing"
+    lost = next((staging / "dicom").iterdir())
+    for path in lost.iterdir():
+        path.unlink()  # what a power cut may leave: the journal line without its files
+    monkeypatch.setattr(run_module, "_finish", real)
+    summary = import_dataset(out, [archive / "dicom"], [archive / "reports"], KEY, progress=False)
+    assert summary.resumed == 10  # 9 records + 2 refusals journaled, less the record whose files went
+    assert all(p.is_file() for r in read_manifest(out) for p in r.files)
+    assert (out / "manifest.jsonl").read_bytes() == (imported[0] / "manifest.jsonl").read_bytes()
