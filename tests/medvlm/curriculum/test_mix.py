@@ -80,3 +80,22 @@ def test_mix_sets_each_sources_share_and_keeps_the_epoch() -> None:
     heavy = mixed_records(["real", "rendered"], records, {"real": 3.0, "rendered": 1.0}, 0)
     assert Counter(r[0] for r in heavy) == {"r": 30, "s": 10}
     assert len(set(r for r in heavy if r[0] == "s")) == 10  # subsampled without repeats
+
+
+def test_site_curriculum_mixes_the_import_and_validates_on_it(tmp_path: Path, data_dir: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(data_dir, data)
+    (data / "imported").mkdir()
+    lines = [json.loads(x) for x in (data / "manifest.jsonl").read_text().splitlines()]
+    for n, line in enumerate(lines):
+        line["files"] = ["../" + f for f in line["files"]]
+        line["split"], line["report_source"] = ("train", "validation")[n % 2], "import"
+    (data / "imported" / "manifest.jsonl").write_text("\n".join(json.dumps(x) for x in lines))
+    loaded = load_curriculum(Path(__file__).resolve().parents[3] / "curricula" / "chest_xr_site.yaml")
+    plan = plan_curriculum(loaded, data, max_positions=512, image_tokens=64)
+    assert [s.name for s in plan.run] == ["encoder", "introduction", "specialism"]
+    assert plan.substituted == {}
+    assert {r.report_source for r in plan.records["validation"]} == {"import"}
+    encoder = plan.run[0]
+    mixed = mixed_records(encoder.sources, plan.records, encoder.mix, 0)
+    assert Counter(r.report_source for r in mixed)["import"] == len(mixed) // 2
