@@ -100,7 +100,8 @@ def _write_files(study: Study, staging: Path, key: bytes, options: DeidOptions, 
         try:
             ds = read_location(inst.location)
         except (OSError, InvalidDicomError, ValueError) as exc:
-            raise DeidentificationError(f"{inst.location} cannot be read ({type(exc).__name__})") from exc
+            # no location in the reason: it goes into the provenance, and file names can carry identities
+            raise DeidentificationError(f"a file of the study cannot be read ({type(exc).__name__})") from exc
         clean = deidentify_dataset(ds, key, options)
         relative = Path("dicom") / new_study / f"{clean.SOPInstanceUID}.dcm"
         tmp = staging / relative.with_suffix(".tmp")
