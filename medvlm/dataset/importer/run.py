@@ -57,9 +57,13 @@ class ImportSummary:
         return out
 
 
-def _fingerprint(studies: list[Path], reports: list[Path], window_days: int, mapper: UidMapper) -> str:
+def _fingerprint(studies: list[Path], reports: list[Path], window_days: int, mapper: UidMapper,
+                 options: DeidOptions) -> str:
+    """What a resumed run must share with the interrupted one (the key only as a keyed hash)."""
     inputs = {"studies": [str(p.resolve()) for p in studies], "reports": [str(p.resolve()) for p in reports],
-              "window_days": window_days, "key": mapper.pseudonym("import-key-check", 16)}
+              "window_days": window_days, "key": mapper.pseudonym("import-key-check", 16),
+              "options": [options.accept_unknown_burned_in, options.retain_patient_characteristics,
+                          options.max_sequence_depth]}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
@@ -156,7 +160,7 @@ def import_dataset(out: Path, studies: list[Path], reports: list[Path], key: byt
     found = scan(studies)
     source_reports = [r for path in files for r in read_reports(path)] + found.reports
     pairing = pair(list(found.studies.values()), source_reports, window_days)
-    staging = _staging(out, _fingerprint(studies, files, window_days, mapper))
+    staging = _staging(out, _fingerprint(studies, files, window_days, mapper, options))
     done = _journal(staging)
     summary = ImportSummary(out, resumed=len(done))
     refusals: list[dict[str, str]] = []
