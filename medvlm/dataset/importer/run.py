@@ -32,7 +32,7 @@ from medvlm.dataset.errors import DatasetError
 from medvlm.dataset.importer.card import data_card, data_card_markdown
 from medvlm.dataset.importer.pairing import pair
 from medvlm.dataset.importer.reports import SourceReport, read_reports, report_files
-from medvlm.dataset.importer.studies import Study, read_location, scan
+from medvlm.dataset.importer.studies import Study, list_entries, read_location, scan
 from medvlm.dataset.manifest import MANIFEST, ManifestRecord, write_record
 from medvlm.findings import Presence
 
@@ -157,9 +157,16 @@ def import_dataset(out: Path, studies: list[Path], reports: list[Path], key: byt
 
         options = DeidOptions(accept_unknown_burned_in=get_settings().deid_accept_unknown_burned_in)
     files = report_files(reports)
-    found = scan(studies)
+    locations = [location for source in studies for location in list_entries(Path(source))]
+    with _bar(progress, len(locations), "reading DICOM headers") as step:
+        found = scan(locations, step)
     source_reports = [r for path in files for r in read_reports(path)] + found.reports
     pairing = pair(list(found.studies.values()), source_reports, window_days)
+    if not pairing.pairs:
+        reasons = _count(why for _, why in pairing.unpaired_reports) or {"no reports given": 1}
+        raise DatasetError(
+            f"no study could be paired with a report ({len(found.studies)} studies, {len(source_reports)} "
+            f"reports); nothing imported. Most common reason: {max(reasons, key=reasons.__getitem__)}")
     staging = _staging(out, _fingerprint(studies, files, window_days, mapper, options))
     done = _journal(staging)
     summary = ImportSummary(out, resumed=len(done))
@@ -175,7 +182,7 @@ def import_dataset(out: Path, studies: list[Path], reports: list[Path], key: byt
         summary.refused.append((f"study {study.study_uid}", why))
         refusals.append({"kind": "study", "study_id": f"imp-{mapper.pseudonym(study.study_uid)}",
                          "reason": why})
-    bar = _bar(progress, len(pairing.pairs))
+    bar = _bar(progress, len(pairing.pairs), "importing studies")
     with (staging / JOURNAL).open("a", encoding="utf-8") as journal, bar as step:
         for study, report, rule in sorted(pairing.pairs, key=lambda p: p[0].study_uid):
             key_ = f"imp-{mapper.pseudonym(study.study_uid)}"
@@ -245,10 +252,10 @@ def _count(values: Any) -> dict[str, int]:
 
 
 class _bar:
-    """A rich progress bar over the paired studies, or nothing when progress is off."""
+    """A rich progress bar, or nothing when progress is off."""
 
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled, self.total = enabled, total
+    def __init__(self, enabled: bool, total: int, description: str) -> None:
+        self.enabled, self.total, self.description = enabled, total, description
 
     def __enter__(self) -> Any:
         if not self.enabled:
@@ -258,7 +265,7 @@ class _bar:
         self._bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                              TimeRemainingColumn())
         self._bar.__enter__()
-        task = self._bar.add_task("importing studies", total=self.total)
+        task = self._bar.add_task(self.description, total=self.total)
         return lambda: self._bar.advance(task)
 
     def __exit__(self, *exc: object) -> None:

@@ -7,9 +7,10 @@ each file is), so a 10,000-study scan stays small in memory; pixels are read lat
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,27 +56,29 @@ class Scan:
     files: int = 0
 
 
-def _entries(source: Path) -> Iterator[tuple[str, bytes | Path]]:
+@functools.lru_cache(maxsize=4)
+def _zip(path: str) -> zipfile.ZipFile:
+    """One open handle per archive: reopening a 10,000-member zip per file rereads its directory each time."""
+    return zipfile.ZipFile(path)
+
+
+def list_entries(source: Path) -> list[str]:
+    """The locations in one study source, in sorted order (folders walked, zip members listed)."""
     if source.is_file() and zipfile.is_zipfile(source):
-        with zipfile.ZipFile(source) as archive:
-            for info in sorted(archive.infolist(), key=lambda i: i.filename):
-                if not info.is_dir():
-                    yield f"{source}{ZIP_SEP}{info.filename}", archive.read(info)
-    elif source.is_dir():
-        for path in sorted(p for p in source.rglob("*") if p.is_file() and not p.name.startswith(".")):
-            yield str(path), path
-    elif source.is_file():
-        yield str(source), source
-    else:
-        raise ImportInputError(f"study source {source} does not exist")
+        names = sorted(i.filename for i in _zip(str(source)).infolist() if not i.is_dir())
+        return [f"{source}{ZIP_SEP}{name}" for name in names]
+    if source.is_dir():
+        return [str(p) for p in sorted(source.rglob("*")) if p.is_file() and not p.name.startswith(".")]
+    if source.is_file():
+        return [str(source)]
+    raise ImportInputError(f"study source {source} does not exist")
 
 
 def read_location(location: str, *, header_only: bool = False) -> Dataset:
     """The dataset at a path or "zip::member" (raises OSError / InvalidDicomError)."""
     if ZIP_SEP in location:
         archive, member = location.split(ZIP_SEP, 1)
-        with zipfile.ZipFile(archive) as zf:
-            data: bytes | Path = zf.read(member)
+        data: bytes | Path = _zip(archive).read(member)
     else:
         data = Path(location)
     return _read(data, header_only)
@@ -94,34 +97,35 @@ def _date(ds: Dataset) -> dt.date | None:
         return None
 
 
-def scan(sources: list[Path]) -> Scan:
+def scan(locations: list[str], advance: Callable[[], None] = lambda: None) -> Scan:
+    """Headers of every location (from ``list_entries``), grouped into studies."""
     result = Scan()
-    for source in sources:
-        for location, data in _entries(source):
-            result.files += 1
-            try:
-                ds = _read(data, header_only=True)
-            except (OSError, InvalidDicomError, ValueError) as exc:
-                result.unreadable.append((location, f"not readable as DICOM ({type(exc).__name__})"))
-                continue
-            if str(ds.get("Modality", "")) == "SR":
-                result.reports.append(sr_report(ds, location))
-                continue
-            uid = str(ds.get("StudyInstanceUID", "") or "")
-            if not uid:
-                result.unreadable.append((location, "no StudyInstanceUID"))
-                continue
-            study = result.studies.get(uid)
-            if study is None:
-                study = result.studies[uid] = Study(uid, str(ds.get("AccessionNumber", "") or ""),
-                                                    str(ds.get("PatientID", "") or ""), _date(ds))
-            for keyword in ("PatientName", "ReferringPhysicianName"):
-                name = str(ds.get(keyword, "") or "")
-                if name and name not in study.names:
-                    study.names.append(name)
-            view, reason = chest_view(ds)
-            if view is None:
-                study.refused.append(reason)
-            else:
-                study.instances.append(Instance(location, str(ds.get("SOPInstanceUID", "")), view))
+    for location in locations:
+        advance()
+        result.files += 1
+        try:
+            ds = read_location(location, header_only=True)
+        except (OSError, InvalidDicomError, ValueError, KeyError) as exc:
+            result.unreadable.append((location, f"not readable as DICOM ({type(exc).__name__})"))
+            continue
+        if str(ds.get("Modality", "")) == "SR":
+            result.reports.append(sr_report(ds, location))
+            continue
+        uid = str(ds.get("StudyInstanceUID", "") or "")
+        if not uid:
+            result.unreadable.append((location, "no StudyInstanceUID"))
+            continue
+        study = result.studies.get(uid)
+        if study is None:
+            study = result.studies[uid] = Study(uid, str(ds.get("AccessionNumber", "") or ""),
+                                                str(ds.get("PatientID", "") or ""), _date(ds))
+        for keyword in ("PatientName", "ReferringPhysicianName"):
+            name = str(ds.get(keyword, "") or "")
+            if name and name not in study.names:
+                study.names.append(name)
+        view, reason = chest_view(ds)
+        if view is None:
+            study.refused.append(reason)
+        else:
+            study.instances.append(Instance(location, str(ds.get("SOPInstanceUID", "")), view))
     return result

@@ -210,3 +210,9 @@ def test_a_journaled_study_whose_files_are_gone_is_done_again(archive: Path, imp
     assert summary.resumed == 10  # 9 records + 2 refusals journaled, less the record whose files went
     assert all(p.is_file() for r in read_manifest(out) for p in r.files)
     assert (out / "manifest.jsonl").read_bytes() == (imported[0] / "manifest.jsonl").read_bytes()
+
+
+def test_nothing_paired_is_an_error_not_an_empty_dataset(archive: Path, tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match=r"no study could be paired .* nothing imported"):
+        import_dataset(tmp_path / "data", [archive / "dicom" / "study9"], [], KEY, progress=False)
+    assert not (tmp_path / "data").exists() and not (tmp_path / ".data.importing").exists()
