@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 from medvlm.synth.dicom_writer import StudyIdentity, film_dataset
 
-BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
+BASIC_TEXT_SR = UID("1.2.840.10008.5.1.4.1.1.88.11")
 
 
 @dataclass(frozen=True)

@@ -268,6 +268,6 @@ class _bar:
         task = self._bar.add_task(self.description, total=self.total)
         return lambda: self._bar.advance(task)
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         if self.enabled:
             self._bar.__exit__(*exc)
