@@ -53,7 +53,12 @@ def register(app: typer.Typer) -> None:
     @data.command("import")
     def import_(
         out: Path = typer.Option(..., "--out", help="Output dataset directory."),
-        studies: list[Path] = typer.Option(..., "--studies", help="DICOM folder, zip or file (repeatable)."),
+        studies: list[Path] = typer.Option([], "--studies", help="DICOM folder, zip or file (repeatable)."),
+        pacs: str = typer.Option("", "--pacs", help="HOST:PORT of a PACS to query and retrieve."),
+        called_ae: str = typer.Option("", "--called-ae", help="The PACS's AE title (with --pacs)."),
+        date_from: str = typer.Option("", "--date-from", help="With --pacs: first study date, YYYYMMDD."),
+        date_to: str = typer.Option("", "--date-to", help="With --pacs: last study date, YYYYMMDD."),
+        modality: list[str] = typer.Option(["CR", "DX"], "--modality", help="With --pacs (repeatable)."),
         reports: list[Path] = typer.Option(
             [], "--reports", help="Report exports: CSV, JSONL, HL7 ORU^R01, DICOM SR, or folders of them "
             "(repeatable). SR documents inside --studies are read too."
@@ -71,10 +76,19 @@ def register(app: typer.Typer) -> None:
         from medvlm.compliance.deid import DeidOptions
         from medvlm.dataset.errors import DatasetError
         from medvlm.dataset.importer import import_dataset
+        from medvlm.dataset.importer.pacs import PacsSource
         from medvlm.settings import get_settings
 
         if window_days < 0:
             raise typer.BadParameter("--window-days must be 0 or more")
+        if not studies and not pacs:
+            raise typer.BadParameter("give --studies, --pacs, or both")
+        source = None
+        if pacs:
+            host, _, port = pacs.rpartition(":")
+            if not host or not port.isdigit() or not called_ae or not (date_from and date_to):
+                raise typer.BadParameter("--pacs takes HOST:PORT with --called-ae, --date-from, --date-to")
+            source = PacsSource(host, int(port), called_ae, date_from, date_to, tuple(modality))
         try:
             key = key_file.read_bytes().strip()
         except OSError as exc:
@@ -82,7 +96,7 @@ def register(app: typer.Typer) -> None:
         accept = accept_unknown_burned_in or get_settings().deid_accept_unknown_burned_in
         summary = import_dataset(out, list(studies), list(reports), key, window_days=window_days,
                                  options=DeidOptions(accept_unknown_burned_in=accept),
-                                 overwrite=overwrite, progress=progress)
+                                 overwrite=overwrite, progress=progress, pacs=source)
         for line in summary.lines():
             typer.echo(line)
 

@@ -30,7 +30,9 @@ from medvlm.compliance.errors import DeidentificationError
 from medvlm.corpus.iu import iu_split
 from medvlm.dataset.errors import DatasetError
 from medvlm.dataset.importer.card import data_card, data_card_markdown
+from medvlm.dataset.importer.pacs import PacsSource, retrieve
 from medvlm.dataset.importer.pairing import pair
+from medvlm.dataset.importer.progress import bar
 from medvlm.dataset.importer.reports import SourceReport, read_reports, report_files
 from medvlm.dataset.importer.studies import Study, list_entries, read_location, scan
 from medvlm.dataset.manifest import MANIFEST, ManifestRecord, write_record
@@ -145,7 +147,7 @@ def _record(study: Study, report: SourceReport, rule: str, files: list[str], map
 
 def import_dataset(out: Path, studies: list[Path], reports: list[Path], key: bytes, *, window_days: int = 1,
                    options: DeidOptions | None = None, overwrite: bool = False,
-                   progress: bool = True) -> ImportSummary:
+                   progress: bool = True, pacs: PacsSource | None = None) -> ImportSummary:
     out = Path(out)
     mapper = UidMapper(key)  # checks the key before any work
     if (out / MANIFEST).exists() and not overwrite:
@@ -156,9 +158,14 @@ def import_dataset(out: Path, studies: list[Path], reports: list[Path], key: byt
         from medvlm.settings import get_settings
 
         options = DeidOptions(accept_unknown_burned_in=get_settings().deid_accept_unknown_burned_in)
+    studies = list(studies)
+    retrieved = out.parent / f".{out.name}.pacs"  # kept until the import is complete: a rerun resumes
+    if pacs is not None:
+        retrieve(pacs, retrieved, progress)
+        studies.append(retrieved)
     files = report_files(reports)
     locations = [location for source in studies for location in list_entries(Path(source))]
-    with _bar(progress, len(locations), "reading DICOM headers") as step:
+    with bar(progress, len(locations), "reading DICOM headers") as step:
         found = scan(locations, step)
     source_reports = [r for path in files for r in read_reports(path)] + found.reports
     pairing = pair(list(found.studies.values()), source_reports, window_days)
@@ -182,8 +189,8 @@ def import_dataset(out: Path, studies: list[Path], reports: list[Path], key: byt
         summary.refused.append((f"study {study.study_uid}", why))
         refusals.append({"kind": "study", "study_id": f"imp-{mapper.pseudonym(study.study_uid)}",
                          "reason": why})
-    bar = _bar(progress, len(pairing.pairs), "importing studies")
-    with (staging / JOURNAL).open("a", encoding="utf-8") as journal, bar as step:
+    progress_bar = bar(progress, len(pairing.pairs), "importing studies")
+    with (staging / JOURNAL).open("a", encoding="utf-8") as journal, progress_bar as step:
         for study, report, rule in sorted(pairing.pairs, key=lambda p: p[0].study_uid):
             key_ = f"imp-{mapper.pseudonym(study.study_uid)}"
             if key_ not in done:
@@ -196,6 +203,8 @@ def import_dataset(out: Path, studies: list[Path], reports: list[Path], key: byt
             step()
     records = [e["record"] for e in done.values() if "record" in e]
     _finish(staging, out, records, refusals, found.files, len(source_reports), overwrite, summary)
+    if pacs is not None:
+        shutil.rmtree(retrieved, ignore_errors=True)
     return summary
 
 
@@ -249,25 +258,3 @@ def _count(values: Any) -> dict[str, int]:
     for v in values:
         counts[v] = counts.get(v, 0) + 1
     return counts
-
-
-class _bar:
-    """A rich progress bar, or nothing when progress is off."""
-
-    def __init__(self, enabled: bool, total: int, description: str) -> None:
-        self.enabled, self.total, self.description = enabled, total, description
-
-    def __enter__(self) -> Any:
-        if not self.enabled:
-            return lambda: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-        self._bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                             TimeRemainingColumn())
-        self._bar.__enter__()
-        task = self._bar.add_task(self.description, total=self.total)
-        return lambda: self._bar.advance(task)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.enabled:
-            self._bar.__exit__(*exc)
