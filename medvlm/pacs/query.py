@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pynetdicom import build_role, evt
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     BasicTextSRStorage,
@@ -133,11 +134,12 @@ def _find(host: str, port: int, query: Dataset, called_ae: str, calling_ae: str,
                         str(identifier.get("StudyDate", "")),
                         str(identifier.get("AccessionNumber", "")),
                         str(identifier.get("StudyDescription", "")),
+                        # a multi-valued CS comes back as pydicom's MultiValue, which is no list
                         tuple(
                             str(m)
                             for m in (
                                 modalities
-                                if isinstance(modalities, list | tuple)
+                                if isinstance(modalities, list | tuple | MultiValue)
                                 else [modalities]
                                 if modalities
                                 else []
