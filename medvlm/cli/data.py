@@ -1,4 +1,5 @@
-"""CLI: ``medvlm data build`` (synthetic DX films + manifest), ``medvlm data show`` (contact sheet)."""
+"""CLI: ``medvlm data build`` (synthetic DX films + manifest), ``medvlm data import`` (a hospital's own
+studies and reports), ``medvlm data show`` (contact sheet)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,56 @@ def register(app: typer.Typer) -> None:
             workers=workers,
             min_positives=min_positives,
         )
+        for line in summary.lines():
+            typer.echo(line)
+
+    @data.command("import")
+    def import_(
+        out: Path = typer.Option(..., "--out", help="Output dataset directory."),
+        studies: list[Path] = typer.Option([], "--studies", help="DICOM folder, zip or file (repeatable)."),
+        pacs: str = typer.Option("", "--pacs", help="HOST:PORT of a PACS to query and retrieve."),
+        called_ae: str = typer.Option("", "--called-ae", help="The PACS's AE title (with --pacs)."),
+        date_from: str = typer.Option("", "--date-from", help="With --pacs: first study date, YYYYMMDD."),
+        date_to: str = typer.Option("", "--date-to", help="With --pacs: last study date, YYYYMMDD."),
+        modality: list[str] = typer.Option(["CR", "DX"], "--modality", help="With --pacs (repeatable)."),
+        reports: list[Path] = typer.Option(
+            [], "--reports", help="Report exports: CSV, JSONL, HL7 ORU^R01, DICOM SR, or folders of them "
+            "(repeatable). SR documents inside --studies are read too."
+        ),
+        key_file: Path = typer.Option(..., "--key-file", help="De-identification key file (>= 16 bytes)."),
+        window_days: int = typer.Option(1, "--window-days", help="Patient+date pairing: most days apart."),
+        accept_unknown_burned_in: bool = typer.Option(
+            False, "--accept-unknown-burned-in",
+            help="CR/DX without a BurnedInAnnotation flag: the site has reviewed its sources (else refused).",
+        ),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace a dataset already in --out."),
+        progress: bool = typer.Option(True, "--progress/--no-progress"),
+    ) -> None:
+        """Import a hospital's chest radiographs with their signed reports: de-identified, labelled, split."""
+        from medvlm.compliance.deid import DeidOptions
+        from medvlm.dataset.errors import DatasetError
+        from medvlm.dataset.importer import import_dataset
+        from medvlm.dataset.importer.pacs import PacsSource
+        from medvlm.settings import get_settings
+
+        if window_days < 0:
+            raise typer.BadParameter("--window-days must be 0 or more")
+        if not studies and not pacs:
+            raise typer.BadParameter("give --studies, --pacs, or both")
+        source = None
+        if pacs:
+            host, _, port = pacs.rpartition(":")
+            if not host or not port.isdigit() or not called_ae or not (date_from and date_to):
+                raise typer.BadParameter("--pacs takes HOST:PORT with --called-ae, --date-from, --date-to")
+            source = PacsSource(host, int(port), called_ae, date_from, date_to, tuple(modality))
+        try:
+            key = key_file.read_bytes().strip()
+        except OSError as exc:
+            raise DatasetError(f"cannot read the key file {key_file}: {exc.strerror}") from None
+        accept = accept_unknown_burned_in or get_settings().deid_accept_unknown_burned_in
+        summary = import_dataset(out, list(studies), list(reports), key, window_days=window_days,
+                                 options=DeidOptions(accept_unknown_burned_in=accept),
+                                 overwrite=overwrite, progress=progress, pacs=source)
         for line in summary.lines():
             typer.echo(line)
 

@@ -40,9 +40,14 @@ class DataSource(Strict):
     kind: Literal["manifest", "corrections"] = "manifest"
     path: str = "."  # relative to --data
     split: Literal["train", "validation", "test"] = "train"
-    report_source: list[Literal["iu", "template"]] | None = None  # None = any
+    # iu / template: rendered films (medvlm data build); import: a hospital's own studies (medvlm data
+    # import); correction: signed corrections
+    report_source: list[Literal["iu", "template", "import", "correction"]] | None = None  # None = any
     required: bool = True  # False: a missing source skips the stages that need it (corrections)
     limit: int | None = Field(default=None, ge=1)
+    # another source to use when this one has no data (no manifest, or no records of its split): e.g.
+    # validate on the imported real films when an import exists, else on the rendered ones
+    fallback: str | None = None
 
 
 class Modules(Strict):
@@ -97,6 +102,10 @@ class Stage(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     kind: StageKind
     sources: list[str] = Field(min_length=1)
+    # share of each source in the stage's training examples (e.g. real 3, rendered 1: three real films
+    # per rendered one); absent: every record of every source once per epoch. A corrections stage weighs
+    # its replayed sources (the corrections' own share is replay_fraction).
+    mix: dict[str, float] | None = None
     eval_source: str | None = None
     templates: str | None = None  # question templates (introduction), relative to the curriculum file
     modules: Modules
@@ -168,6 +177,8 @@ class Stage(Strict):
                 f"stage {self.name!r}: {', '.join(thresholds)} apply to encoder stages only, not {self.kind}"
             )
         self._check_teach(trainable)
+        if self.mix is not None:
+            self._check_mix()
         if self.kind == "introduction" and not self.templates:
             raise ValueError(f"stage {self.name!r}: an introduction stage needs question templates")
         return self
@@ -209,6 +220,18 @@ class Stage(Strict):
             return self.replay_fraction
         return self.teach.text.replay_fraction if self.teach.text else 0.0
 
+    def _check_mix(self) -> None:
+        mix = self.mix or {}
+        weighed = self.sources[1:] if self.kind == "corrections" else self.sources
+        if set(mix) != set(weighed):
+            corrections = self.kind == "corrections"
+            note = " (a corrections stage weighs its replayed sources only)" if corrections else ""
+            raise ValueError(f"stage {self.name!r}: mix must weigh exactly the sources {sorted(weighed)}, "
+                             f"got {sorted(mix)}{note}")
+        bad = sorted(name for name, weight in mix.items() if not weight > 0)
+        if bad:
+            raise ValueError(f"stage {self.name!r}: mix weights must be > 0, not for {bad}")
+
     def direction(self) -> str:
         for task in self.eval_tasks:
             if self.select_on in TASK_METRICS[task]:
@@ -235,6 +258,14 @@ class Curriculum(Strict):
 
     @model_validator(mode="after")
     def _references(self) -> Curriculum:
+        for name, source in self.data.items():
+            if source.fallback is not None and source.fallback not in self.data:
+                raise ValueError(f"data source {name!r}: fallback {source.fallback!r} is not defined "
+                                 f"(defined: {sorted(self.data)})")
+            chained = source.fallback is not None and self.data[source.fallback].fallback is not None
+            if source.fallback == name or chained:
+                raise ValueError(f"data source {name!r}: fallback {source.fallback!r} must be another source "
+                                 "without a fallback of its own")
         names = [s.name for s in self.stages]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

@@ -19,6 +19,7 @@ class Plan:
     run: list[Stage] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     records: dict[str, list] = field(default_factory=dict)
+    substituted: dict[str, str] = field(default_factory=dict)  # source without data -> its fallback
 
 
 def source_records(name: str, source: DataSource, data_dir: Path) -> list | None:
@@ -27,8 +28,9 @@ def source_records(name: str, source: DataSource, data_dir: Path) -> list | None
 
     directory = (data_dir / source.path).resolve()
     manifest = directory / "manifest.jsonl"
+    required = source.required and source.fallback is None
     if not manifest.is_file():
-        if source.required:
+        if required:
             raise CurriculumError(
                 f"data source {name!r}: {manifest} does not exist (build it with `medvlm data build`)"
             )
@@ -42,7 +44,7 @@ def source_records(name: str, source: DataSource, data_dir: Path) -> list | None
         records = [r for r in records if r.report_source in source.report_source]
     if source.limit:
         records = records[: source.limit]
-    if not records and source.required:
+    if not records and required:
         raise CurriculumError(
             f"data source {name!r}: no records with split {source.split!r}"
             + (f" and report_source {source.report_source}" if source.report_source else "")
@@ -60,6 +62,14 @@ def plan_curriculum(loaded: LoadedCurriculum, data_dir: Path, max_positions: int
         records = source_records(name, source, data_dir)
         if records is not None:
             plan.records[name] = records
+    for name, source in cur.data.items():
+        if name not in plan.records and source.fallback:
+            if source.fallback in plan.records:
+                plan.records[name] = plan.records[source.fallback]
+                plan.substituted[name] = source.fallback
+            elif source.required:
+                raise CurriculumError(
+                    f"data source {name!r} and its fallback {source.fallback!r} have no data")
     for stage in cur.stages:
         budget = image_tokens + PROMPT_ALLOWANCE + stage.max_answer_tokens
         if stage.kind in ("introduction", "specialism", "corrections") and budget > max_positions:
@@ -77,3 +87,20 @@ def plan_curriculum(loaded: LoadedCurriculum, data_dir: Path, max_positions: int
     if not plan.run:
         raise CurriculumError(f"{loaded.path}: no stage has data to train on")
     return plan
+
+
+def data_hash(loaded: LoadedCurriculum, data_dir: Path) -> str:
+    """What a model card records as its data: ``manifest_hash`` of the data directory when that is the
+    only source directory with a manifest (as before), else one sha256 over each such directory's
+    manifest hash, so a curriculum mixing an import, rendered films and corrections pins all of them."""
+    import hashlib
+
+    from medvlm.dataset.manifest import MANIFEST, manifest_hash
+
+    root = data_dir.resolve()
+    folders = sorted({(root / s.path).resolve() for s in loaded.curriculum.data.values()})
+    folders = [f for f in folders if (f / MANIFEST).is_file()]
+    if folders in ([root], []):
+        return manifest_hash(data_dir)
+    parts = [f"{f.relative_to(root) if f.is_relative_to(root) else f}:{manifest_hash(f)}" for f in folders]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()

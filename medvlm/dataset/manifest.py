@@ -13,7 +13,7 @@ from medvlm.findings import Finding
 
 MANIFEST = "manifest.jsonl"
 SPLITS = ("train", "validation", "test")
-SOURCES = ("iu", "template")
+SOURCES = ("iu", "template", "import", "correction")
 
 
 @dataclass

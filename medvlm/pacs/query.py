@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pynetdicom import build_role, evt
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     BasicTextSRStorage,
@@ -77,6 +78,37 @@ def find_studies(
     query = Dataset()
     query.QueryRetrieveLevel = "STUDY"
     query.PatientID = _check_patient_id(patient_id)
+    return _find(host, port, query, called_ae, calling_ae, timeout)
+
+
+def find_studies_between(
+    host: str,
+    port: int,
+    *,
+    date_from: str,
+    date_to: str,
+    modality: str,
+    called_ae: str,
+    calling_ae: str = DEFAULT_AE_TITLE,
+    timeout: float = 60.0,
+) -> list[StudyMatch]:
+    """Every study with a ``modality`` series and a study date in ``date_from``..``date_to`` (YYYYMMDD,
+    inclusive), newest first: what a training import asks a PACS for."""
+    for value in (date_from, date_to):
+        if len(value) != 8 or not value.isdigit():
+            raise DicomError(f"study dates must be YYYYMMDD, got {value!r}")
+    if not modality.isalnum() or len(modality) > 16:
+        raise DicomError(f"modality must be a DICOM modality code such as DX or CR, got {modality!r}")
+    query = Dataset()
+    query.QueryRetrieveLevel = "STUDY"
+    query.PatientID = ""
+    query.StudyDate = f"{date_from}-{date_to}"
+    matches = _find(host, port, query, called_ae, calling_ae, timeout, ModalitiesInStudy=modality)
+    return [m for m in matches if not m.modalities or modality in m.modalities]
+
+
+def _find(host: str, port: int, query: Dataset, called_ae: str, calling_ae: str, timeout: float,
+          **keys: str) -> list[StudyMatch]:
     for keyword in (
         "StudyInstanceUID",
         "StudyDate",
@@ -84,7 +116,8 @@ def find_studies(
         "StudyDescription",
         "ModalitiesInStudy",
     ):
-        setattr(query, keyword, "")
+        if keyword not in query:
+            setattr(query, keyword, keys.get(keyword, ""))
     ae = _make_ae(calling_ae, timeout)
     ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
     peer = validate_ae_title(called_ae)
@@ -101,11 +134,12 @@ def find_studies(
                         str(identifier.get("StudyDate", "")),
                         str(identifier.get("AccessionNumber", "")),
                         str(identifier.get("StudyDescription", "")),
+                        # a multi-valued CS comes back as pydicom's MultiValue, which is no list
                         tuple(
                             str(m)
                             for m in (
                                 modalities
-                                if isinstance(modalities, list | tuple)
+                                if isinstance(modalities, list | tuple | MultiValue)
                                 else [modalities]
                                 if modalities
                                 else []

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from medvlm.curriculum import load_curriculum, plan_curriculum
-from medvlm.dataset.manifest import manifest_hash
+from medvlm.curriculum.validate import data_hash
 from medvlm.errors import ConfigError, CurriculumError
 from medvlm.model import build_model, default_corpus, load_bundle
 from medvlm.model.bundle import ModelBundle
@@ -120,12 +120,14 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
     corpus = train_texts + default_corpus(load_ontology())
     bundle = _start_bundle(opts, preset, cur.seed, corpus, work, state, info)
     plan = plan_curriculum(loaded, data_dir, _context(bundle), bundle.config.num_image_tokens)
+    for name, fallback in plan.substituted.items():
+        log.warning("data source %s has no data: using %s in its place", name, fallback)
     if not state:
         state = {
             "curriculum": str(loaded.path),
             "curriculum_sha256": loaded.sha256,
             "preset": preset,
-            "data_manifest_sha256": manifest_hash(data_dir),
+            "data_manifest_sha256": data_hash(loaded, data_dir),
             "world_size": info.world,
             "completed": [],
         }

@@ -37,6 +37,7 @@ from medvlm.training.localize import (
     spot_targets,
 )
 from medvlm.training.manifest import Record
+from medvlm.training.mix import mixed_records
 from medvlm.training.modules import apply_modules, merge_lora
 from medvlm.training.scale import StageMeter, enable_gradient_checkpointing, resolve_precision
 
@@ -135,7 +136,10 @@ def build_stage_data(
     def row(r: Record) -> int:
         return rows[str(r.files[0])]
 
-    train = [r for name in stage.sources for r in records[name]]
+    if stage.kind == "corrections":  # the mix weighs the replayed sources; corrections are all used
+        train = records[stage.sources[0]] + mixed_records(stage.sources[1:], records, stage.mix, seed)
+    else:
+        train = mixed_records(stage.sources, records, stage.mix, seed)
     eval_records = records[stage.eval_source][: stage.eval_samples] if stage.eval_source else []
     eval_rows = [row(r) for r in eval_records]
     slots = bundle.config.slots

@@ -151,10 +151,17 @@ def _actions(run_id: str) -> list[str]:
         return sorted(r.action for r in rows)
 
 
-def test_retrain_promotes_only_through_the_gate(base: tuple[Path, Path], sqlite_settings: Settings) -> None:
+def test_retrain_promotes_only_through_the_gate(
+    base: tuple[Path, Path], sqlite_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """From production: a candidate the gate refuses leaves production as it was; one it accepts replaces it.
-    Each step is in the audit trail."""
+    Each step is in the audit trail. (The untrained models pass a site floors policy; the real floors are
+    tested in tests/medvlm/registry.)"""
     from sqlmodel import select
+
+    from tests.support.floors import allow_untrained_models
+
+    allow_untrained_models(tmp_path, monkeypatch)
 
     from medvlm.db import session_scope
     from medvlm.registry import production_version, promote, register_version

@@ -53,8 +53,11 @@ def _signed_correction(client: TestClient, worker, h: dict[str, str]) -> None:  
 
 
 def test_admin_retrains_and_the_gate_keeps_production(  # type: ignore[no-untyped-def]
-    client: TestClient, app: FastAPI, callers, worker, tmp_path: Path
+    client: TestClient, app: FastAPI, callers, worker, tmp_path: Path, monkeypatch
 ) -> None:
+    from tests.support.floors import allow_untrained_models
+
+    allow_untrained_models(tmp_path, monkeypatch)  # untrained models; the real floors: tests/medvlm/registry
     data = build_dataset(tmp_path / "dataset", n_train=24, n_validation=8)
     production = _production(tmp_path, data)
     _signed_correction(client, worker, callers.radiologist)
