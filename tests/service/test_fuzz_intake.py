@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from medvlm.db.models import Instance
 from medvlm.dicom.store import StudyStore
-from medvlm.service.dicom_listener.listener import start_listener
+from medvlm.service.dicom_listener.listener import start_dicom_listener
 from tests.service.helpers import related
 from tests.support.fuzz_dicom import DX, fuzz_corpus
 
@@ -114,7 +114,7 @@ def test_malformed_files_over_every_channel(client: TestClient, app: FastAPI, ca
         path = tmp_path / f"{name}.dcm"
         path.write_bytes(data)
         files.append(path)
-    with start_listener(app.state.settings, port=0) as listener:
+    with start_dicom_listener(app.state.settings, port=0) as listener:
         sent, comments = _cstore(listener.port, files)
     memory.__exit__()
     growth = memory.growth_mb
