@@ -28,7 +28,8 @@ from medvlm.training.corrections import retune_thresholds
 from medvlm.training.curves import plot_curves
 from medvlm.training.distributed import DistInfo, barrier, init_distributed, shutdown
 from medvlm.training.images import cache_images
-from medvlm.training.stage import build_stage_data, evaluate_stage, run_stage
+from medvlm.training.stage import build_stage_data, evaluate_stage
+from medvlm.training.stage_run import run_stage
 
 log = logging.getLogger(__name__)
 

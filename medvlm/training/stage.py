@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from medvlm.curriculum.loader import LoadedCurriculum
-from medvlm.curriculum.schema import ModelSection, Stage
+from medvlm.curriculum.schema import Stage
 from medvlm.model.bundle import ModelBundle
 from medvlm.model.heads import pos_weights
 from medvlm.model.processing import qa_prompt, report_prompt
-from medvlm.training import checkpoint as ckpt
-from medvlm.training import corrections, qlora
+from medvlm.training import corrections
 from medvlm.training import stage_metrics as ev
-from medvlm.training.distributed import DistInfo, barrier
 from medvlm.training.examples import (
     TextExample,
     findings_targets,
@@ -38,8 +34,6 @@ from medvlm.training.localize import (
 )
 from medvlm.training.manifest import Record
 from medvlm.training.mix import mixed_records
-from medvlm.training.modules import apply_modules, merge_lora
-from medvlm.training.scale import StageMeter, enable_gradient_checkpointing, resolve_precision
 
 
 class StageModule(nn.Module):
@@ -304,159 +298,3 @@ def _target_tokens(payload: Any) -> Callable[[], int]:
     if isinstance(payload, dict):
         payload = payload.get("text") or []  # corrections: its text part; encoder: none
     return lambda: sum(len(e.target.split()) for e in payload)
-
-
-def run_stage(
-    stage: Stage,
-    stage_index: int,
-    bundle: ModelBundle,
-    data: StageData,
-    work: Path,
-    seed: int,
-    info: DistInfo,
-    progress: bool,
-    model_options: ModelSection | None = None,
-    on_step: Callable[[str, int, int], None] | None = None,
-) -> dict[str, Any]:
-    """Train one stage; returns its summary (history, evals, selected step and metrics). ``on_step(stage,
-    done, steps)`` after each step (a service job's progress)."""
-    from tqdm import tqdm
-
-    options = model_options or ModelSection()
-    stage_dir = work / stage.name
-    full_model = None
-    if qlora.applies(stage, options.quantize):
-        full_model = qlora.quantize_for_stage(bundle, stage_dir, options.gradient_checkpointing)
-    apply_modules(bundle, stage.modules, stage.lora)
-    if options.gradient_checkpointing:
-        enable_gradient_checkpointing(bundle.model)
-    precision = resolve_precision(options.precision, info.device)
-    if precision.note and info.main:
-        print(f"[{stage.name}] {precision.note}")
-    bundle.to(info.device)
-    bundle.model.train()
-    bundle.head.train()
-    module = StageModule(bundle)
-    module.pos_weight = data.pos_weight
-    if stage.teach is not None and stage.teach.findings is not None:
-        module.head_weight = stage.teach.findings.weight
-    localize = _localize_weight(stage, bundle, data, info.main)
-    module.localize, module.localized = localize, data.localized
-    params = [p for p in module.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=stage.lr, weight_decay=stage.weight_decay)
-    summary: dict[str, Any] = {
-        "name": stage.name,
-        "kind": stage.kind,
-        "select_on": stage.select_on,
-        "steps": stage.steps,
-        "history": [],
-        "evals": [],
-        "best": None,
-        "best_step": None,
-    }
-    start = 0
-    last = ckpt.load(stage_dir / "last.pt")
-    if last is not None:
-        ckpt.load_trainable(module, last["trainable"])
-        optimizer.load_state_dict(last["optimizer"])
-        summary = last["summary"]
-        start = last["step"]
-        torch.set_rng_state(last["rng"])
-    runner: nn.Module = module
-    if info.enabled:
-        runner = nn.parallel.DistributedDataParallel(module, find_unused_parameters=True)
-    sign = 1.0 if stage.direction() == "max" else -1.0
-    n = data.size(stage.kind)
-    per_rank = max(stage.batch_size // info.world, 1)
-    bar = tqdm(
-        total=stage.steps,
-        initial=start,
-        desc=stage.name,
-        disable=not (progress and info.main),
-        dynamic_ncols=True,
-    )
-    scaler = precision.scaler(info.device)
-    meter = StageMeter(info.device)
-    for step in range(start, stage.steps):
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(stage, step)
-        idx = batch_indices(seed, stage_index, step, per_rank * info.world, n)[info.rank :: info.world]
-        g = torch.Generator().manual_seed(seed * 7919 + stage_index * 104_729 + step * 31 + info.rank)
-        optimizer.zero_grad(set_to_none=True)
-        loss = torch.zeros(())
-        parts = _micro_batches(idx, stage.grad_accumulation)
-        head_parts = parts
-        if stage.kind == "corrections" and data.head_rows and data.examples:  # the head's own batch
-            head_all = batch_indices(seed + 1, stage_index, step, per_rank * info.world, len(data.head_rows))
-            head_parts = _micro_batches(head_all[info.rank :: info.world], stage.grad_accumulation)
-        for k, part in enumerate(parts):
-            sync = k == len(parts) - 1 or not info.enabled
-            context = contextlib.nullcontext() if sync else runner.no_sync()  # type: ignore[operator]
-            if stage.kind == "corrections":
-                images, payload = _corrections_inputs(stage, data, part, head_parts[k], g, info.device)
-            else:
-                images, payload = _inputs(stage, data, part, g, localize, info.device)
-            with context, meter.timed(len(part), _target_tokens(payload)):
-                with precision.autocast(info.device):
-                    part_loss = runner(stage.kind, images, payload, stage.max_answer_tokens)
-                # the mean over the whole batch: each micro-batch weighs by its share of the examples
-                scaled = part_loss * (len(part) / len(idx))
-                (scaler.scale(scaled) if scaler is not None else scaled).backward()
-            loss = loss + scaled.detach().float().cpu()
-        if scaler is not None:
-            scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        if scaler is not None:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
-        value = float(loss.detach())
-        summary["history"].append({"step": step + 1, "loss": round(value, 5)})
-        bar.update(1)
-        if on_step is not None and info.main:
-            on_step(stage.name, step + 1, stage.steps)
-        bar.set_postfix(loss=f"{value:.4f}")
-        done = step + 1
-        if done % stage.eval_every == 0 or done == stage.steps:
-            if info.main:
-                metrics = evaluate_stage(stage, bundle, data)
-                summary["evals"].append({"step": done, **{k: round(v, 5) for k, v in metrics.items()}})
-                score = metrics.get(stage.select_on)
-                if score is not None and (summary["best"] is None or sign * score > sign * summary["best"]):
-                    summary["best"], summary["best_step"] = score, done
-                    ckpt.atomic_save(ckpt.trainable_state(module), stage_dir / "best.pt")
-                shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if k.count(".") <= 1)
-                bar.write(f"[{stage.name}] step {done}: {shown}")
-            barrier(info)
-        if done % stage.checkpoint_every == 0 or done == stage.steps:
-            if info.main:
-                ckpt.atomic_save(
-                    {
-                        "step": done,
-                        "trainable": ckpt.trainable_state(module),
-                        "optimizer": optimizer.state_dict(),
-                        "summary": summary,
-                        "rng": torch.get_rng_state(),
-                    },
-                    stage_dir / "last.pt",
-                )
-            barrier(info)
-    bar.close()
-    if meter.examples:
-        summary["throughput"] = {**meter.summary(), "precision": precision.name,
-                                 "gradient_checkpointing": options.gradient_checkpointing,
-                                 "grad_accumulation": stage.grad_accumulation}
-        if info.main:
-            print(meter.line(stage.name, precision.name))
-    # Each replica records a digest of its weights: under DDP they must agree (gradients were all-reduced).
-    digest = ckpt.state_digest(ckpt.trainable_state(module))
-    (stage_dir / f"replica_rank{info.rank}.sha256").write_text(digest)
-    best = ckpt.load(stage_dir / "best.pt")
-    if best is not None:
-        ckpt.load_trainable(module, best)
-    if full_model is not None:
-        qlora.restore_full_precision(bundle, full_model)
-    merge_lora(bundle)
-    bundle.eval()
-    return summary
