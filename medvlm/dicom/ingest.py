@@ -237,8 +237,9 @@ class _Ingestor:
                         detail = f"already stored with sha256 {stored}; these bytes were not stored"
                         index.add_conflict(session, sop_uid=uid, sha256=item.sha256, source=item.source,
                                            detail=detail)
-                        reason = (f"SOP Instance UID {uid} is already stored with other content (stored "
-                                  f"sha256 {stored[:12]}, this file {item.sha256[:12]}); kept the stored one")
+                        # "other content" first: a C-STORE status comment keeps only 64 characters
+                        reason = (f"other content already stored as SOP Instance UID {uid} (stored sha256 "
+                                  f"{stored[:12]}, this file {item.sha256[:12]}); kept the stored one")
                         outcomes.append(("conflict:" + reason, item))
                     else:
                         path = self.store.path(item.sha256)  # already durable: see _store_new

@@ -48,7 +48,7 @@ def realfilm(root: Path, buckets: set[int]) -> Iterator[tuple[str, np.ndarray, s
 
 def synthetic_films(n: int, seed: int = 0) -> Iterator[np.ndarray]:
     from medvlm.findings import Finding
-    from medvlm.synth.render import RENDERABLE, render_film
+    from medvlm.synth.compose import RENDERABLE, render_film
 
     rng = np.random.default_rng(seed)
     labels = [name for name in RENDERABLE if name != "no_finding"]

@@ -109,6 +109,6 @@ def test_each_conflict_is_named_with_its_reason(sqlite_settings: Settings, tmp_p
     body = json.loads(result.stdout)
     assert body["conflicts"] == 1 and body["conflict_details"][0]["path"].endswith("two.dcm")
     reason = body["conflict_details"][0]["reason"]
-    assert f"SOP Instance UID {first.SOPInstanceUID} is already stored" in reason
+    assert f"other content already stored as SOP Instance UID {first.SOPInstanceUID}" in reason
     human = runner.invoke(app, ["ingest", str(other)])
-    assert f"conflict: {other}: SOP Instance UID" in human.output
+    assert f"conflict: {other}: other content already stored" in human.output

@@ -13,7 +13,7 @@ CR_STORAGE = "1.2.840.10008.5.1.4.1.1.1"
 
 def chest_film(seed: int = 0, size: int = 128) -> np.ndarray:
     """A synthetic frontal chest film (medvlm.synth), uint16 bone bright: passes the intended-use gate."""
-    from medvlm.synth.render import render_film
+    from medvlm.synth.compose import render_film
 
     return render_film([], seed=seed, size=size).pixels
 
