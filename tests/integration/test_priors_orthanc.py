@@ -21,6 +21,7 @@ from medvlm.findings import Finding, Presence
 from medvlm.pacs.query import find_studies
 from medvlm.service.app import create_app
 from medvlm.service.db.tables import DraftJob, StudyState
+from medvlm.service.intake.intake import queue_undrafted
 from medvlm.service.workflow import reports as wf
 from medvlm.service.workflow.draft_output import DraftOutput
 from medvlm.settings import Settings, get_settings
@@ -188,7 +189,6 @@ def test_worker_fetches_priors_before_drafting(
     from medvlm.db import get_engine
     from medvlm.dicom.ingest import ingest_bytes
     from medvlm.service.db.tables import Report
-    from medvlm.service.jobs import queue
     from medvlm.service.jobs.worker import Worker
     from tests.service.helpers import PixelDrafter
 
@@ -198,7 +198,7 @@ def test_worker_fetches_priors_before_drafting(
     settings = get_settings()
     ingest_bytes("current.dcm", _study(CURRENT, "PAT-1", "20240601"), settings=settings)
     engine = get_engine(settings.resolved_database_url)
-    assert queue.enqueue_undrafted(engine, max_attempts=1) == 1
+    assert queue_undrafted(engine, settings.model_copy(update={"job_max_attempts": 1})) == 1
     with inside(orthanc):
         assert Worker(engine, PixelDrafter).run_once()
     with Session(engine) as session:
