@@ -9,6 +9,7 @@ for: radiograph and CT images, secondary captures, structured reports and encaps
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
@@ -170,7 +171,7 @@ def retrieve_study(
     received: list[bytes] = []
 
     def on_store(event: evt.Event) -> int:
-        received.append(event.encoded_dataset())
+        received.append(_received_bytes(event))
         return 0x0000
 
     ae = _make_ae(calling_ae, timeout)
@@ -204,3 +205,16 @@ def retrieve_study(
     if not received:
         raise PacsError(f"C-GET of study {study_instance_uid} from {ae_assoc_peer} returned no instance")
     return received
+
+
+def _received_bytes(event: evt.Event) -> bytes:
+    """A C-GET sub-operation's data set as Part 10 bytes. pynetdicom's chunked mode
+    (``STORE_RECV_CHUNKED_DATASET``, process-wide: the DICOM listener in the same process turns it on) has
+    spooled it to a file and offers no encoded data set, so the file is read instead."""
+    try:
+        path = event.dataset_path
+    except AttributeError:
+        path = None
+    if path:
+        return Path(path).read_bytes()
+    return event.encoded_dataset()
