@@ -22,7 +22,8 @@ class StudyStatus(StrEnum):
     DRAFT_READY = "draft_ready"
     IN_REVIEW = "in_review"
     SIGNED = "signed"
-    FAILED = "failed"
+    FAILED = "failed"  # a technical failure: the job's attempts are used up (its last error is the reason)
+    NOT_DRAFTED = "not_drafted"  # outside intended use: the gate refused it (the reason is shown)
     PRIOR = "prior"  # an earlier study fetched from the PACS for comparison: shown, never drafted
 
 
@@ -49,6 +50,7 @@ STUDY_STATUS_LABELS: dict[StudyStatus, str] = {
     StudyStatus.IN_REVIEW: "In review",
     StudyStatus.SIGNED: "Signed",
     StudyStatus.FAILED: "Failed",
+    StudyStatus.NOT_DRAFTED: "Outside intended use",
     StudyStatus.PRIOR: "Prior (comparison)",
 }
 

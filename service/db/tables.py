@@ -98,6 +98,10 @@ class StudyState(SQLModel, table=True):
     study_created_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     # the draft's smallest |probability - threshold| (order=uncertainty: nearest calls first; migration 0011)
     uncertainty: float | None = Field(default=None, index=True)
+    # why the study is not_drafted (the intended-use gate's reason) or failed (the job's last error); 0013
+    status_reason: str | None = Field(default=None, sa_type=sa.Text)
+    # the views the gate accepted, [{kind: frontal|lateral, view_position}] (a lateral: the second view)
+    views: list[dict[str, str]] | None = Field(default=None, sa_type=sa.JSON)
 
 
 class WorklistVersion(SQLModel, table=True):

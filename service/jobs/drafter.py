@@ -24,6 +24,20 @@ NO_MODEL = (
 UNVALIDATED = " (unvalidated model)"  # appended to the model version of drafts by a model not in production
 
 
+def is_unvalidated(model_version: str | None) -> bool:
+    """Whether a draft's model version says it came from a model not in production (see UNVALIDATED)."""
+    return bool(model_version) and model_version.endswith(UNVALIDATED)  # type: ignore[union-attr]
+
+
+def accepted_views(decision: Any) -> list[dict[str, str]]:
+    """The study's views as the gate accepted them (a ``medvlm.gate.policy.GateDecision``): the frontal it
+    drafts from first, then each lateral, listed as the second view (never read as a frontal)."""
+    by_source = {image.source: image for image in decision.images}
+    frontal = by_source[decision.frontal]
+    return [{"kind": "frontal", "view_position": frontal.view_position},
+            *({"kind": "lateral", "view_position": by_source[s].view_position} for s in decision.laterals)]
+
+
 class Drafter(Protocol):
     def draft(self, paths: list[Path], edited_findings: list[Finding] | None = None) -> DraftOutput:
         """Findings and a report for the study's images; with ``edited_findings``, text matching them."""
@@ -81,11 +95,13 @@ class BundleDrafter:
         from medvlm.inference import draft_study
         from medvlm.inference.uncertainty import decision_margin
 
+        views: list[dict[str, str]] = []
         if edited_findings is None and outside_intended_use is None:
             from medvlm.gate.policy import require_intended_use
 
             decision = require_intended_use(paths)
             paths = [Path(decision.frontal)]  # type: ignore[arg-type]
+            views = accepted_views(decision)
         with self._lock:
             bundle = self._load()
             result = draft_study(
@@ -103,6 +119,7 @@ class BundleDrafter:
                                *(_flag_dict(f) for f in result.consistency_flags)],
             input_hashes=list(result.input_hashes),
             uncertainty=decision_margin(result.findings, bundle.config.threshold),
+            views=views,
         )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from medvlm.service.db.tables import DraftJob, Report, now_utc
+from medvlm.service.statuses import StudyStatus
 from medvlm.service.workflow.reports import set_study_status
 
 ACTIVE = ("queued", "running")
@@ -24,6 +25,7 @@ JOBS_CHANNEL = "medvlm_draft_jobs"
 # The audit action of a radiologist's draft request (resource: the job); its detail may carry
 # ``override_intended_use``, which lets the worker draft a study the intended-use gate refuses.
 DRAFT_REQUESTED = "study.draft_requested"
+NOT_DRAFTED_PREFIX = "not drafted: "  # a refused job's last error: this, then the gate's reason
 
 
 def enqueue(session: Session, study_uid: str, *, max_attempts: int) -> DraftJob | None:
@@ -40,7 +42,7 @@ def enqueue(session: Session, study_uid: str, *, max_attempts: int) -> DraftJob 
         return None
     job = DraftJob(study_instance_uid=study_uid, max_attempts=max_attempts)
     session.add(job)
-    set_study_status(session, study_uid, "drafting")
+    set_study_status(session, study_uid, StudyStatus.DRAFTING)
     session.flush()
     notify_queued(session)
     return job
@@ -98,12 +100,13 @@ def claim(engine: Engine, worker_id: str, lease: timedelta) -> DraftJob | None:
         return job
 
 
-def _finish_failed(session: Session, job: DraftJob, reason: str) -> None:
+def _finish_failed(session: Session, job: DraftJob, reason: str, *, study_status: str = StudyStatus.FAILED,
+                   study_reason: str | None = None) -> None:
     job.status = "failed"
     job.last_error = reason
     job.finished_at = job.updated_at = now_utc()
     session.add(job)
-    set_study_status(session, job.study_instance_uid, "failed")
+    set_study_status(session, job.study_instance_uid, study_status, reason=study_reason or reason)
 
 
 def still_owned(session: Session, job_id: str, worker_id: str) -> DraftJob | None:
@@ -124,8 +127,10 @@ def mark_done(session: Session, job: DraftJob, report_id: str) -> None:
 
 
 def mark_refused(session: Session, job: DraftJob, reason: str) -> None:
-    """The study is outside intended use: the job fails at once (a retry would decide the same)."""
-    _finish_failed(session, job, reason)
+    """The study is outside intended use: the job fails at once (a retry would decide the same), and the
+    study is ``not_drafted`` with the gate's reason, on the worklist apart from technical failures."""
+    _finish_failed(session, job, f"{NOT_DRAFTED_PREFIX}{reason}", study_status=StudyStatus.NOT_DRAFTED,
+                   study_reason=reason)
 
 
 def mark_failed_attempt(session: Session, job: DraftJob, reason: str) -> None:

@@ -116,7 +116,7 @@ class Worker:
                 queue.mark_done(session, owned, report.id)
                 session.commit()
         except OutsideIntendedUseError as exc:  # not a failure to retry: the study is not drafted, and why
-            self._refuse(job, f"not drafted: {exc}")
+            self._refuse(job, str(exc))
         except Exception as exc:  # any failure is recorded on the job with its reason, then retried
             reason = f"{type(exc).__name__}: {exc}"[:2000]
             log.warning("job %s attempt %d failed: %s", job.id, job.attempts, reason)
@@ -151,7 +151,8 @@ class Worker:
         return None
 
     def _refuse(self, job: DraftJob, reason: str) -> None:
-        log.info("job %s: %s", job.id, reason)
+        """The gate's ``reason``: on the job (after "not drafted: "), the study and the audit row."""
+        log.info("job %s: not drafted: %s", job.id, reason)
         with Session(self.engine) as session:
             owned = queue.still_owned(session, job.id, self.worker_id)
             if owned is None:
@@ -163,7 +164,7 @@ class Worker:
                 action="study.not_drafted",
                 resource_type="study",
                 resource_id=job.study_instance_uid,
-                detail={"job_id": job.id, "reason": reason},
+                detail={"job_id": job.id, "reason": f"{queue.NOT_DRAFTED_PREFIX}{reason}"},
             )
             session.commit()
 

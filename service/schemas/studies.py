@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from medvlm.service.statuses import StudyStatus
+
+
+class StudyView(BaseModel):
+    kind: Literal["frontal", "lateral"]
+    view_position: str  # as stated in the DICOM header ("" when not stated)
 
 
 class StudySummary(BaseModel):
@@ -19,6 +26,13 @@ class StudySummary(BaseModel):
     critical: bool
     report_id: str | None
     uncertainty: float | None = None  # the draft's smallest |probability - threshold| (order=uncertainty)
+    status_reason: str | None = Field(
+        default=None, description="Why the study is not_drafted (the intended-use gate's reason) or failed.")
+    model_version: str | None = Field(default=None, description="The draft's model version, if drafted.")
+    unvalidated_model: bool = Field(
+        default=False, description="The draft came from a model not in production (below the floors).")
+    views: list[StudyView] = Field(
+        default_factory=list, description="The views the gate accepted: the frontal read, a lateral second.")
 
 
 class WorklistPage(BaseModel):

@@ -21,6 +21,7 @@ from medvlm.db.models import Patient, Series, Study
 from medvlm.service.auth.policy import sees_all_studies
 from medvlm.service.auth.principal import Principal
 from medvlm.service.db.tables import Report, StudyState
+from medvlm.service.jobs.drafter import is_unvalidated
 from medvlm.service.schemas.studies import StudySummary, WorklistPage
 
 
@@ -137,9 +138,16 @@ def _page_statement(shape: _Shape, with_total: bool = True) -> tuple[Any, Any]:
     report_id = (
         select(Report.id).where(col(Report.study_instance_uid) == page_q.c.uid).limit(1).scalar_subquery()
     )
+    model_version = (
+        select(Report.model_version).where(col(Report.study_instance_uid) == page_q.c.uid).limit(1)
+        .scalar_subquery()
+    )
+
+    def state_of_row(column: Any) -> Any:  # a state column outside the index, read for the page's rows only
+        return select(column).where(state_uid == page_q.c.uid).scalar_subquery()
     # the page's margins: from the page query when it sorts on them, else read for its rows alone
     uncertainty: Any = page_q.c.uncertainty if shape.uncertain_first else (
-        select(StudyState.uncertainty).where(state_uid == page_q.c.uid).scalar_subquery()
+        state_of_row(StudyState.uncertainty)
     )
     study: Any = Study.__table__  # type: ignore[attr-defined]
     on_page: Any = study.c.study_instance_uid == page_q.c.uid
@@ -157,6 +165,9 @@ def _page_statement(shape: _Shape, with_total: bool = True) -> tuple[Any, Any]:
             Patient.patient_id,
             Patient.name,
             report_id.label("report_id"),
+            model_version.label("model_version"),
+            state_of_row(StudyState.status_reason).label("status_reason"),
+            state_of_row(StudyState.views).label("views"),
             modalities_of(page_q.c.uid).label("mods"),
             *([total_q.label("total")] if with_total else []),
         )
@@ -245,6 +256,10 @@ def read_worklist(connection: Connection, request: WorklistRequest, total: int |
             critical=bool(row.critical),
             report_id=row.report_id,
             uncertainty=row.uncertainty,
+            status_reason=row.status_reason,
+            model_version=row.model_version,
+            unvalidated_model=is_unvalidated(row.model_version),
+            views=row.views or [],
         )
         for row in rows
     ]

@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from medvlm.findings import Presence, critical_rule
 from medvlm.package_data import UI_DIR
+from medvlm.compliance.policy import POLICY
 from medvlm.service.statuses import REPORT_STATUS_LABELS, STUDY_STATUS_LABELS
 
 STATIC_DIR = (UI_DIR / "static").resolve()  # resolved: the traversal check compares resolved paths
@@ -103,11 +104,15 @@ def _ontology_payload() -> dict[str, Any]:
 
 @router.get("/ui/vocabulary.json")
 def vocabulary_json() -> JSONResponse:
-    """Study and report statuses with display labels, in worklist order (``medvlm.service.statuses``)."""
+    """Study and report statuses with display labels, in worklist order (``medvlm.service.statuses``), and
+    the role policy's permissions."""
     return JSONResponse(
         {
             "study_statuses": {status.value: label for status, label in STUDY_STATUS_LABELS.items()},
             "report_statuses": {status.value: label for status, label in REPORT_STATUS_LABELS.items()},
+            # role -> permissions (``medvlm.compliance.policy``): the UI offers an action only to the roles
+            # the API lets do it (the API still decides)
+            "permissions": {role.value: sorted(p.value for p in granted) for role, granted in POLICY.items()},
         },
         headers=_SHORT_CACHE,
     )

@@ -22,3 +22,5 @@ class DraftOutput:
     input_hashes: list[str] = field(default_factory=list)
     # smallest |probability - threshold| over the findings (medvlm.inference.uncertainty); None: unknown
     uncertainty: float | None = None
+    # the views the intended-use gate accepted, [{kind: frontal|lateral, view_position}]; empty: not gated
+    views: list[dict[str, str]] = field(default_factory=list)

@@ -28,9 +28,12 @@ def _critical(findings: list[dict[str, Any]]) -> bool:
     return any(f.get("critical") for f in findings)
 
 
-def set_study_status(session: Session, study_uid: str, status: str, critical: bool | None = None) -> None:
+def set_study_status(session: Session, study_uid: str, status: str, critical: bool | None = None, *,
+                     reason: str | None = None) -> None:
+    """Move the study's worklist status; ``reason`` says why (not_drafted, failed) and goes with it."""
     state = session.get(StudyState, study_uid) or StudyState(study_instance_uid=study_uid)
     state.status = status
+    state.status_reason = reason
     if critical is not None:
         state.critical = critical
     state.updated_at = now_utc()
@@ -87,6 +90,7 @@ def save_draft(session: Session, study_uid: str, draft: DraftOutput, author: str
     state = session.get(StudyState, study_uid)
     if state is not None:  # the worklist's order=uncertainty key (set_study_status has just added it)
         state.uncertainty = draft.uncertainty
+        state.views = list(draft.views) or None
     return report
 
 

@@ -97,6 +97,7 @@ export const api = {
   sign: (id) => request(`reports/${id}/sign`, { method: "POST", json: { confirm: true } }),
   addendum: (id, text) => request(`reports/${id}/addenda`, { method: "POST", json: { text } }),
   jobs: (uid) => request(`jobs?study_uid=${encodeURIComponent(uid)}`),
+  requestDraft: (uid, body) => request(`studies/${encodeURIComponent(uid)}/draft`, { method: "POST", json: body }),
   exportBlob: (id, kind) => request(`reports/${id}/export/${kind}`, { as: "response" }),
   framePng: (sop, n, params) =>
     request(`instances/${encodeURIComponent(sop)}/frames/${n}.png?${new URLSearchParams(params)}`, { as: "blob" }),
@@ -133,10 +134,19 @@ export function fmtDate(value) {
 // until they arrive, or if they cannot, a status shows as its value.
 export const STATUS_LABELS = {};
 export const STUDY_STATUSES = [];
+// role -> permissions, from the same vocabulary (one definition: medvlm.compliance.policy)
+export const PERMISSIONS = {};
 export const statusLabelsReady = fetch("/ui/vocabulary.json")
   .then((response) => (response.ok ? response.json() : { study_statuses: {}, report_statuses: {} }))
   .then((vocabulary) => {
     Object.assign(STATUS_LABELS, vocabulary.study_statuses, vocabulary.report_statuses);
     STUDY_STATUSES.push(...Object.keys(vocabulary.study_statuses));
+    Object.assign(PERMISSIONS, vocabulary.permissions || {});
   })
   .catch(() => {});
+
+// Whether the signed-in user's role holds ``permission`` (call after statusLabelsReady).
+export function may(permission) {
+  const role = currentUser()?.role;
+  return Boolean(role && (PERMISSIONS[role] || []).includes(permission));
+}

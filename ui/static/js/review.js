@@ -3,6 +3,7 @@
 import { ApiError, STATUS_LABELS, api, currentUser, el, fmtDate, getToken, statusLabelsReady, toLogin } from "./api.js";
 import { DraftEditor } from "./editor.js";
 import { FindingsPanel } from "./findings.js";
+import { hideOverride, offerOverride } from "./override.js";
 import { loadPriors } from "./priors.js";
 import { installShortcuts, toast } from "./keyboard.js";
 import { Viewer } from "./viewer.js";
@@ -170,9 +171,16 @@ async function waitForDraft() {
     } catch {
       /* jobs are informative only */
     }
-    // A study outside intended use is not drafted: say why ("not drafted: outside intended use: ...").
-    const failed = reason.startsWith("not drafted:") ? `No AI draft: ${reason.slice(13)}` : "Drafting failed; see the job log.";
+    // A study outside intended use is not drafted: say why ("not drafted: outside intended use: ..."), and
+    // offer a radiologist the audited override; then wait for that draft.
+    const refused = state === "failed" && reason.startsWith("not drafted:");
+    const failed = refused ? `No AI draft: ${reason.slice(13)}` : "Drafting failed; see the job log.";
     $("save-state").textContent = state === "failed" ? failed : `AI draft in progress${state ? ` (${state})` : ""}…`;
+    if (refused) {
+      await offerOverride(studyUid, reason.slice(13));
+      $("save-state").textContent = "AI draft requested…";
+      continue;
+    }
     if (state === "failed") return null;
     await new Promise((resolve) => setTimeout(resolve, 2500));
   }
@@ -180,6 +188,7 @@ async function waitForDraft() {
 
 function applyReport(next) {
   report = next;
+  if (next) hideOverride();
   findings.load(report.findings || []);
   editor.load(report);
   summarizeFindings();

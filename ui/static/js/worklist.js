@@ -118,6 +118,33 @@ function statusBadge(status) {
   return el("span", { class: `badge status-${status || "unknown"}` }, STATUS_LABELS[status] || status || "—");
 }
 
+// Why a study has no draft: the gate's reason (outside intended use) or the job's last error (a failure).
+function statusCell(s) {
+  const cell = [statusBadge(s.status)];
+  if (s.unvalidated_model) {
+    cell.push(el("span", { class: "badge badge-warn badge-unvalidated", title: `Drafted by ${s.model_version}: a model that has not passed the promotion floors` }, "Unvalidated model"));
+  }
+  if (s.status_reason && ["not_drafted", "failed"].includes(s.status)) {
+    const text = s.status === "not_drafted" ? `Outside intended use: ${s.status_reason.replace(/^outside intended use:\s*/i, "")}` : `Failed: ${s.status_reason}`;
+    cell.push(el("div", { class: `status-reason reason-${s.status}`, title: text }, text));
+  }
+  return cell;
+}
+
+// The views the gate accepted: the frontal read, then a lateral as the second view.
+function viewsText(s) {
+  const views = s.views || [];
+  if (!views.length) return "";
+  return views.map((v) => (v.kind === "lateral" ? `lateral${v.view_position ? ` (${v.view_position})` : ""}`
+    : `${v.view_position || "frontal"}`)).join(" + ");
+}
+
+function modalityCell(s) {
+  const modality = s.modality || (s.modalities || []).join("/") || "—";
+  const views = viewsText(s);
+  return views ? [modality, el("div", { class: "views muted", title: "Views read: the frontal, and a lateral as the second view" }, views)] : [modality];
+}
+
 function render() {
   const body = $("worklist-body");
   body.replaceChildren(
@@ -135,11 +162,11 @@ function render() {
           onfocus: () => select(i, false),
         },
         el("td", { class: "col-priority" }, critical ? el("span", { class: "badge badge-critical", title: names ? `Critical: ${names}` : "Critical finding" }, "Critical") : el("span", { class: "muted" }, "Routine")),
-        el("td", {}, statusBadge(s.status)),
+        el("td", { class: "col-status" }, ...statusCell(s)),
         el("td", { class: "patient-name" }, (s.patient_name || "—").replace(/\^/g, " ").trim()),
         el("td", { class: "mono" }, s.patient_id || "—"),
         el("td", { class: "mono" }, s.accession_number || "—"),
-        el("td", {}, s.modality || (s.modalities || []).join("/") || "—"),
+        el("td", { class: "col-modality" }, ...modalityCell(s)),
         el("td", { class: "mono" }, fmtDate(s.study_date || s.created_at)),
         el("td", { class: "desc" }, s.study_description || s.description || ""),
       );
