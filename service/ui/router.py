@@ -14,9 +14,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, JSONResponse
 
+from medvlm.compliance.policy import POLICY
 from medvlm.findings import Presence, critical_rule
 from medvlm.package_data import UI_DIR
-from medvlm.compliance.policy import POLICY
 from medvlm.service.statuses import REPORT_STATUS_LABELS, STUDY_STATUS_LABELS
 
 STATIC_DIR = (UI_DIR / "static").resolve()  # resolved: the traversal check compares resolved paths
