@@ -142,6 +142,10 @@ def _start_background(
         threads.append(threading.Thread(target=drafter.warm, daemon=True, name="model-warm-up"))
     for thread in threads:
         thread.start()
+    if workers:  # admins' retraining jobs (queued in the database), beside the drafting workers
+        from medvlm.service.jobs.retrain_worker import start_retrain_worker
+
+        threads.append(start_retrain_worker(engine, settings, stop))
     hl7 = start_sender(engine, settings, stop)  # signed reports to the RIS, when MEDVLM_HL7_HOST is set
     if hl7 is not None:
         threads.append(hl7)

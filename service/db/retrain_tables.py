@@ -1,4 +1,4 @@
-"""Retraining jobs (migration 0012): one row per admin request, with its progress and outcome."""
+"""Retraining jobs (migrations 0012, 0014): one row per admin request, its progress, lease and outcome."""
 
 from __future__ import annotations
 
@@ -29,3 +29,7 @@ class RetrainJob(SQLModel, table=True):
     created_at: datetime = Field(default_factory=now_utc, sa_type=sa.DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=now_utc, sa_type=sa.DateTime(timezone=True))
     finished_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # the queue (migration 0014): the worker running it and how long its lease holds (renewed on progress)
+    worker_id: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    started_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

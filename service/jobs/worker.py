@@ -197,9 +197,11 @@ def main(argv: list[str] | None = None) -> None:
         engine, factory, lease=timedelta(seconds=args.lease_seconds), poll_seconds=args.poll_seconds
     )
     from medvlm.service.hl7.sender import start_sender
+    from medvlm.service.jobs.retrain_worker import start_retrain_worker
 
     stop = threading.Event()
     start_sender(engine, settings, stop)  # the worker unit also delivers HL7 results, when configured
+    start_retrain_worker(engine, settings, stop)  # and runs admins' retraining jobs (queued in the database)
     worker.run(stop)
 
 

@@ -55,6 +55,9 @@ class RetrainJobPublic(BaseModel):
     stage: str | None
     step: int
     steps: int
+    percent: float = Field(description="Of the running stage's steps (100 once done).")
+    worker_id: str | None = None
+    started_at: datetime | None = None
     candidate_id: str | None
     promoted: bool
     result: dict[str, Any]

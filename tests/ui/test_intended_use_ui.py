@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from subprocess import STDOUT
 from typing import Any
 
@@ -133,7 +132,8 @@ def test_worklist_shows_the_gate_reason_unvalidated_drafts_and_the_lateral(
     page = context.new_page()
     login(page, gate_service.base_url)
     uids = gate_service.uids
-    mr, lateral_only, both = _row(page, uids["mr"]), _row(page, uids["lateral_only"]), _row(page, uids["pa_lateral"])
+    mr, lateral_only = _row(page, uids["mr"]), _row(page, uids["lateral_only"])
+    both = _row(page, uids["pa_lateral"])
     assert mr.locator(".badge.status-not_drafted").inner_text() == "Outside intended use"
     assert mr.locator(".status-reason").inner_text().startswith("Outside intended use: modality MR")
     assert "lateral chest view only" in lateral_only.locator(".status-reason").inner_text()
@@ -174,7 +174,8 @@ def test_radiologist_drafts_a_refused_study_anyway(gate_service: GateService, br
     page.screenshot(path=str(ARTIFACTS / "review-drafted-outside-intended-use.png"))
     engine = create_engine(gate_service.database_url)
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT actor, detail FROM audit_event WHERE action = 'study.draft_requested'"))
+        rows = conn.execute(
+            text("SELECT actor, detail FROM audit_event WHERE action = 'study.draft_requested'"))
         details = [(actor, str(detail)) for actor, detail in rows]
     engine.dispose()
     assert any(actor.endswith(USERNAME) and "clinician insists" in detail for actor, detail in details)

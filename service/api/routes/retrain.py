@@ -2,7 +2,8 @@
 
 The job (``service.jobs.retrain``) exports the signed corrections, trains the corrections curriculum
 from the production model and registers the candidate; production changes only when ``promote`` was
-asked for and the registry's gate passes. One job at a time.
+asked for and the registry's gate passes. One job at a time, queued in the database and run by a
+retraining worker (``service.jobs.retrain_worker``), so it survives an API restart.
 """
 
 from __future__ import annotations
@@ -10,19 +11,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Query, Request
+from fastapi import Query
 from sqlmodel import select
 
 from medvlm.errors import CurriculumError, NotFoundError
 from medvlm.package_data import CORRECTIONS_CURRICULUM
-from medvlm.service.api.deps import AdminDep, SessionDep, SettingsDep
+from medvlm.service.api.deps import AdminDep, SessionDep
 from medvlm.service.api.ids import JobId
 from medvlm.service.api.routing import resource_router
 from medvlm.service.audit import audit
 from medvlm.service.db.retrain_tables import RetrainJob
 from medvlm.service.db.tables import utc
 from medvlm.service.errors import ConflictError, InvalidInputError
-from medvlm.service.jobs.retrain import start_retrain
 from medvlm.service.schemas.corrections import RetrainCreate, RetrainJobPublic
 from medvlm.service.statuses import RetrainStatus
 
@@ -32,8 +32,11 @@ ACTIVE = (RetrainStatus.QUEUED.value, RetrainStatus.RUNNING.value)
 
 def _public(job: RetrainJob) -> RetrainJobPublic:
     data = job.model_dump()
+    done = job.status == RetrainStatus.DONE.value
+    percent = 100.0 if done else round(100.0 * job.step / job.steps, 1) if job.steps else 0.0
     data.update(created_at=utc(job.created_at), updated_at=utc(job.updated_at),
-                finished_at=utc(job.finished_at), result=job.result or {})
+                finished_at=utc(job.finished_at), started_at=utc(job.started_at), result=job.result or {},
+                percent=percent)
     return RetrainJobPublic.model_validate(data)
 
 
@@ -56,7 +59,7 @@ def _checked(body: RetrainCreate) -> tuple[Path, Path]:
 
 @router.post("", response_model=RetrainJobPublic, status_code=202)
 def queue_retrain(
-    body: RetrainCreate, request: Request, session: SessionDep, settings: SettingsDep, caller: AdminDep
+    body: RetrainCreate, session: SessionDep, caller: AdminDep
 ) -> RetrainJobPublic:
     data, curriculum = _checked(body)
     running = session.exec(select(RetrainJob).where(RetrainJob.status.in_(ACTIVE))).first()  # type: ignore[attr-defined]
@@ -68,8 +71,7 @@ def queue_retrain(
     audit(session, actor=caller.actor, action="retrain.requested", resource_type="retrain",
           resource_id=job.id,
           detail={"data_dir": str(data), "curriculum": str(curriculum), "promote": body.promote})
-    session.commit()  # the job's thread reads the row: it must exist before the thread starts
-    start_retrain(request.app.state.engine, settings, job.id)
+    session.commit()  # queued: a retraining worker (the worker process, or `medvlm serve`) claims it
     return _public(job)
 
 

@@ -3,6 +3,7 @@ progress, registers the candidate and leaves production alone when the registry'
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -70,12 +71,25 @@ def test_admin_retrains_and_the_gate_keeps_production(  # type: ignore[no-untype
     assert queued.status_code == 202, queued.text
     job_id = queued.json()["id"]
     assert client.post(f"{API}/retrain", json=body, headers=callers.admin).status_code == 409
-    deadline, job = time.monotonic() + 180, queued.json()
+    assert queued.json()["status"] == "queued" and queued.json()["percent"] == 0
+    # a retraining worker (the worker process's thread) claims it from the database and runs it
+    from medvlm.service.jobs.retrain_worker import RetrainWorker
+    from medvlm.settings import get_settings
+
+    retrainer = RetrainWorker(app.state.engine, get_settings(), worker_id="test-retrain")
+    runner = threading.Thread(target=retrainer.run_once)
+    runner.start()
+    deadline, job, seen = time.monotonic() + 180, queued.json(), set()
     while job["status"] in ("queued", "running") and time.monotonic() < deadline:
-        time.sleep(0.5)
+        time.sleep(0.2)
         job = client.get(f"{API}/retrain/{job_id}", headers=callers.admin).json()
+        if job["status"] == "running":
+            seen.add((job["stage"], job["worker_id"]))
+            assert 0 <= job["percent"] <= 100
+    runner.join()
     assert job["status"] == "done", job
-    assert (job["stage"], job["step"], job["steps"]) == ("corrections", 14, 14)
+    assert any(worker == "test-retrain" for _stage, worker in seen)  # progress shown while it ran
+    assert (job["stage"], job["step"], job["steps"], job["percent"]) == ("corrections", 14, 14, 100)
     assert job["candidate_id"] and job["result"]["exported"] == 1 and not job["promoted"]
     assert "findings.macro_auroc" in job["result"]["refused"]
     from medvlm.registry import production_version
@@ -84,7 +98,8 @@ def test_admin_retrains_and_the_gate_keeps_production(  # type: ignore[no-untype
     with Session(app.state.engine) as session:
         actions = {e.action for e in session.exec(select(AuditEvent).where(AuditEvent.resource_id == job_id))}
         exported = session.exec(select(AuditEvent).where(AuditEvent.action == "corrections.export")).all()
-    assert actions == {"retrain.requested", "retrain.started", "retrain.trained", "retrain.refused"}
+    assert actions == {"retrain.requested", "retrain.claimed", "retrain.started", "retrain.trained",
+                       "retrain.refused", "retrain.finished"}
     assert exported
     listed = client.get(f"{API}/retrain", headers=callers.admin).json()
     assert job_id in {j["id"] for j in listed}

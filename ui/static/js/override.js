@@ -9,7 +9,8 @@ import { api, currentUser, may } from "./api.js";
 const $ = (id) => document.getElementById(id);
 
 // Show the refusal on the review page; resolves with the queued job once a radiologist confirmed.
-export function offerOverride(studyUid, reason) {
+export function offerOverride(studyUid, gateReason) {
+  const reason = gateReason.replace(/^outside intended use:\s*/i, "");
   $("refusal-reason").textContent = reason;
   $("override-panel").hidden = false;
   const button = $("draft-anyway");
