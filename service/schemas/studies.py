@@ -79,6 +79,8 @@ class StudyDetail(BaseModel):
     critical: bool
     series: list[SeriesPublic]
     report_id: str | None
+    status_reason: str | None = None  # as on the worklist: why not_drafted / failed
+    views: list[StudyView] = Field(default_factory=list)  # as on the worklist: the views the gate accepted
 
 
 class RejectionPublic(BaseModel):

@@ -25,6 +25,7 @@ _STUDY_SERIES_AND_INSTANCES = (
         _study.c.study_date, _study.c.study_time, _study.c.accession_number, _study.c.description,
         _study.c.referring_physician, _patient.c.patient_id, _patient.c.name, _patient.c.birth_date,
         _patient.c.sex, _state.c.status, _state.c.critical, _state.c.source_api_key_id,
+        _state.c.status_reason, _state.c.views,
         select(_report.c.id).where(_report.c.study_instance_uid == _UID).limit(1).scalar_subquery()
         .label("report_id"),
         _series.c.series_instance_uid, _series.c.modality, _series.c.description.label("series_description"),
@@ -74,4 +75,6 @@ def study_detail(session: Session, principal: Principal, study_uid: str) -> Stud
         critical=bool(found.critical),
         series=list(series.values()),
         report_id=found.report_id,
+        status_reason=found.status_reason,
+        views=found.views or [],
     )

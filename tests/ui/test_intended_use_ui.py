@@ -141,6 +141,13 @@ def test_worklist_shows_the_gate_reason_unvalidated_drafts_and_the_lateral(
     assert both.locator(".views").inner_text() == "PA + lateral (LL)"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "worklist-intended-use.png"), full_page=True)
+    both.click()  # the review page names the views too: the lateral is the second view, not the read
+    page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+    assert "PA (frontal, read) + lateral LL (second view)" in page.locator("#patient-meta").inner_text()
+    assert "(unvalidated model)" in page.locator("#model-version").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "review-frontal-and-lateral.png"))
+    page.goto(f"{gate_service.base_url}/")
+    page.wait_for_selector("#worklist-body tr")
     page.select_option("#status", "not_drafted")  # filterable: the refused studies only
     page.wait_for_function("document.querySelectorAll('#worklist-body tr').length === 2")
     listed = {page.locator("#worklist-body tr").nth(i).get_attribute("data-uid") for i in range(2)}

@@ -105,6 +105,9 @@ def test_the_worklist_shows_the_gate_decision(client: TestClient, callers, worke
     else:  # refused: the gate's reason, and no draft (a lateral alone is not read as a frontal)
         assert reason in item["status_reason"] and item["report_id"] is None
     assert [(v["kind"], v["view_position"]) for v in item["views"]] == views
+    detail = client.get(f"{API}/studies/{uid}", headers=h).json()  # the review page reads the same
+    assert (detail["status"], detail["status_reason"], detail["views"]) == (
+        item["status"], item["status_reason"], item["views"])
     assert _item(client, h, uid, status=status) is not None  # filterable by its status
     other = "draft_ready" if status == "not_drafted" else "not_drafted"
     assert _item(client, h, uid, status=other) is None

@@ -110,12 +110,19 @@ async function showImage(images, index) {
   await loadImage(images[index]);
 }
 
+// The views the intended-use gate accepted: the frontal the draft is read from, a lateral as the second view.
+function viewsText(views) {
+  if (!views || !views.length) return "";
+  return "Views: " + views.map((v) => (v.kind === "lateral" ? `lateral ${v.view_position} (second view)`.replace("  ", " ")
+    : `${v.view_position || "frontal"} (frontal, read)`)).join(" + ");
+}
+
 function renderStudy(detail) {
   const patient = detail.patient || {};
   const name = (patient.name || patient.patient_name || detail.patient_name || "Unknown patient").replace(/\^/g, " ").trim();
   const pid = patient.patient_id || detail.patient_id || "";
   const parts = [pid && `ID ${pid}`, detail.accession_number && `Acc ${detail.accession_number}`,
-    fmtDate(detail.study_date), detail.study_description || detail.description].filter(Boolean);
+    fmtDate(detail.study_date), detail.study_description || detail.description, viewsText(detail.views)].filter(Boolean);
   $("patient-name").textContent = name;
   $("patient-meta").textContent = parts.join(" · ");
   document.title = `MedVLM · ${name}`;
