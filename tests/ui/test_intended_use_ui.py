@@ -177,6 +177,9 @@ def test_radiologist_drafts_a_refused_study_anyway(gate_service: GateService, br
     result.wait_for(state="visible")
     assert "recorded in the audit trail" in result.inner_text() and USERNAME in result.inner_text()
     page.wait_for_selector(".flag-msg:has-text('DRAFTED OUTSIDE INTENDED USE')", timeout=120_000)
+    banner = page.locator("#intended-use-banner")  # and the warning banner over the draft
+    assert banner.is_visible() and "DRAFTED OUTSIDE INTENDED USE" in banner.inner_text()
+    assert f"{USERNAME} (clinician insists)" in banner.inner_text()
     assert page.locator("#override-panel").is_hidden()
     page.screenshot(path=str(ARTIFACTS / "review-drafted-outside-intended-use.png"))
     engine = create_engine(gate_service.database_url)

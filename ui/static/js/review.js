@@ -221,6 +221,10 @@ function renderStatus() {
   $("ai-label").textContent = signed ? "AI-assisted · signed" : "AI draft";
   $("ai-label").classList.toggle("is-signed", signed);
   $("ai-banner").hidden = signed;
+  // A draft a radiologist asked for outside intended use says so at the top, not only among the flags.
+  const outside = (report.consistency_flags || []).find((f) => f.kind === "intended_use");
+  $("intended-use-banner").hidden = !outside;
+  $("intended-use-banner").textContent = outside ? outside.message : "";
   $("sign-button").disabled = signed;
   $("sign-button").hidden = signed;
   $("signed-panel").hidden = !signed;
