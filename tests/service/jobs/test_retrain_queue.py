@@ -101,3 +101,26 @@ def test_queueing_starts_no_thread_in_the_api(client: TestClient, callers, tmp_p
     assert not any(name.startswith("retrain") for name in {t.name for t in threading.enumerate()} - before)
     shown = client.get(f"{API}/retrain/{queued.json()['id']}", headers=callers.admin).json()
     assert (shown["status"], shown["percent"], shown["worker_id"]) == ("queued", 0, None)
+
+
+def test_the_worker_thread_starts_claims_and_stops(app: FastAPI, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """What the worker process and ``medvlm serve`` start: a thread that runs queued jobs until stopped."""
+    import threading
+    import time
+
+    from medvlm.service.jobs.retrain_worker import start_retrain_worker
+
+    engine = app.state.engine
+    ran: list[str] = []
+    monkeypatch.setattr("medvlm.service.jobs.retrain_worker.run_retrain",
+                        lambda engine, settings, job_id, lease: ran.append(job_id))
+    queued = _job(engine)
+    stop = threading.Event()
+    thread = start_retrain_worker(engine, get_settings(), stop)
+    assert thread.name == "retrain-worker" and thread.daemon
+    deadline = time.monotonic() + 10
+    while not ran and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(timeout=10)
+    assert ran == [queued] and not thread.is_alive()
