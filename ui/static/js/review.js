@@ -181,7 +181,7 @@ async function waitForDraft() {
     // A study outside intended use is not drafted: say why ("not drafted: outside intended use: ..."), and
     // offer a radiologist the audited override; then wait for that draft.
     const refused = state === "failed" && reason.startsWith("not drafted:");
-    const failed = refused ? `No AI draft: ${reason.slice(13)}` : "Drafting failed; see the job log.";
+    const failed = refused ? `No AI draft: ${reason.slice(13)}` : `Drafting failed${reason ? `: ${reason}` : ""}.`;
     $("save-state").textContent = state === "failed" ? failed : `AI draft in progress${state ? ` (${state})` : ""}…`;
     if (refused) {
       await offerOverride(studyUid, reason.slice(13));
