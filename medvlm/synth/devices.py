@@ -225,3 +225,23 @@ def draw_device(
     if kind == "enteric tube":
         return _enteric_tube(atlas)
     return _THORACIC.get(kind, _pacemaker)(_thorax(atlas, lm, kind, laterality, rng), lm, rng)
+
+
+def ecg_leads(atlas: Atlas, rng: np.random.Generator, p: float = 0.15) -> np.ndarray | None:
+    """External ECG electrodes (a snap disc each) with their lead wires trailing off the film, on a
+    fraction ``p`` of patients: normal variation, not a support device."""
+    if rng.random() >= p:
+        return None
+    lung = atlas.lung() > 0
+    rows, cols = np.nonzero(lung)
+    out = np.zeros(GRID_SHAPE, np.float32)
+    yy, xx = np.mgrid[: GRID_SHAPE[0], : GRID_SHAPE[1]]
+    for _ in range(int(rng.integers(2, 6))):
+        cy = float(rng.uniform(rows.min() - 10, rows.max()))
+        cx = float(rng.uniform(cols.min(), cols.max()))
+        ring = np.abs(np.hypot(yy - cy, xx - cx) - 5 / PIXEL_MM)
+        out += np.exp(-(ring**2) / 2.0) * 1.5 + (np.hypot(yy - cy, xx - cx) < 2 / PIXEL_MM) * 6.0
+        end = (float(rng.choice([0.0, GRID_SHAPE[0] - 1.0])), cx + float(rng.uniform(-120, 120)))
+        mid = (0.5 * (cy + end[0]), 0.5 * (cx + end[1]) + float(rng.uniform(-60, 60)))
+        out += draw_tube(_smooth_path([(cy, cx), mid, end]), 0.6, 0.6, stripe=False, mu=METAL_MU * 0.3)
+    return out
