@@ -70,12 +70,12 @@ def main() -> None:
     tile(found, 6).save(args.out / "findings.png")
     dev = []
     for i, kind in enumerate(DEVICES):
-        for s in range(3):
-            film = render_film([Finding("support_device", location=kind)], seed=200 + 3 * i + s, size=args.size,
+        for s in range(4):
+            film = render_film([Finding("support_device", location=kind)], seed=200 + 4 * i + s, size=args.size,
                                atlas=atlas)
             variant = film.details[0].get("variant", "")
             dev.append((f"{kind} {variant}", film.pixels))
-    tile(dev, 6).save(args.out / "devices.png")
+    tile(dev, 7).save(args.out / "devices.png")
 
 
 if __name__ == "__main__":
