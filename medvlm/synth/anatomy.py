@@ -50,16 +50,16 @@ class Anatomy:
         target_ctr = normal_ctr if target_ctr is None else target_ctr
         right = float(rng.normal(8.0, 7.0))  # the right dome usually sits higher
         return cls(
-            thorax_width=float(rng.uniform(0.9, 1.1)),
+            thorax_width=float(rng.uniform(0.88, 1.12)),
             soft_tissue_cm=float(rng.uniform(-1.5, 3.5)),
             heart_scale=1.0,  # set by fit_heart
             heart_left=float(rng.uniform(0.94, 1.06)),
             mediastinum=float(rng.uniform(0.85, 1.25)),
-            shift_px=float(rng.normal(0.0, 6.0)),
+            shift_px=float(rng.normal(0.0, 9.0)),
             diaphragm_right_mm=right,
             diaphragm_left_mm=float(rng.normal(0.0, 7.0)),
-            inspiration=float(rng.uniform(0.92, 1.08)),
-            vessels=float(rng.uniform(0.8, 1.3)),
+            inspiration=float(rng.uniform(0.9, 1.1)),
+            vessels=float(rng.uniform(0.75, 1.35)),
             breasts_cm=float(rng.uniform(1.0, 3.0)) if rng.random() < 0.4 else 0.0,
             costophrenic=float(rng.uniform(0.0, 1.0)),
             target_ctr=target_ctr,
@@ -215,7 +215,7 @@ def build_warp(
     r1 = np.where(r > lm.apex_row, lm.apex_row + (r - lm.apex_row) / anatomy.inspiration, r)
     height = lm.base_row - lm.apex_row
     dome = np.exp(-((r1 - lm.base_row) ** 2) / (2 * (0.28 * height) ** 2))
-    left = 1.0 / (1.0 + np.exp(-(c1 - lm.mid_col) / 20.0))  # patient left is film right (high col)
+    left = 1.0 / (1.0 + np.exp(-(c1 - lm.mid_col) / 8.0))  # patient left is film right (high col)
     # a raised dome shows lower source rows higher; costophrenic: the lateral sulci rise less (rounder)
     lat = np.clip(np.abs(c1 - lm.mid_col) / lm.half_width, 0, 1)
     sulcus = 1.0 - 0.5 * anatomy.costophrenic * lat**4

@@ -213,16 +213,20 @@ def _measured_ctr(warp: Warp, shadow: np.ndarray, lungs: np.ndarray) -> float:
 
 
 def fit_anatomy(
-    atlas: Atlas, anatomy: Anatomy, target_ctr: float
+    atlas: Atlas, anatomy: Anatomy, target_ctr: float, fit: bool = True
 ) -> tuple[Anatomy, Warp, float, str | None]:
     """The anatomy with its heart scaled so the drawn CTR is ``target_ctr``, its warp, the CTR measured
-    on the warped grid and the cardiomegaly map to add (None: the atlas heart)."""
+    on the warped grid and the cardiomegaly map to add (None: the atlas heart). ``fit`` False keeps the
+    nearest precomputed heart unscaled (the atlas patient: tests that compare fixed regions)."""
     shadow, table_ctr, level = _heart(atlas, target_ctr)
     cardio = f"cardio_{level}" if level != 1.0 else None
     if is_neutral(anatomy):
         return anatomy, Warp(None, None), table_ctr, cardio
     lungs = atlas.lung() > 0
     box = heart_box(shadow)
+    if not fit:
+        warp = build_warp(atlas, anatomy, box)
+        return anatomy, warp, _measured_ctr(warp, shadow, lungs), cardio
     fitted = replace(anatomy, heart_scale=target_ctr / table_ctr)
     warp = build_warp(atlas, fitted, box)
     ctr = _measured_ctr(warp, shadow, lungs)
@@ -256,6 +260,7 @@ def render_film(
     acq = acquisition or Acquisition.sample(np.random.default_rng(acq_seq))
     body_rng = np.random.default_rng(body_seq)
     patient = anatomy if anatomy is not None else Anatomy.sample(body_rng)
+    habitus = not is_neutral(patient)  # NEUTRAL: the atlas patient, its heart not rescaled
     rng = np.random.default_rng(find_seq)
     projection = atlas["base"].copy()
     details: list[dict[str, Any]] = []
@@ -277,7 +282,9 @@ def render_film(
             name = f"diaphragm_{side}_mm"
             patient = replace(patient, **{name: getattr(patient, name) + mm})
         details.append({"label": f.label, **info})
-    patient, warp, ctr, cardio = fit_anatomy(atlas, replace(patient, target_ctr=target_ctr), target_ctr)
+    patient, warp, ctr, cardio = fit_anatomy(
+        atlas, replace(patient, target_ctr=target_ctr), target_ctr, fit=habitus
+    )
     if cardio is not None:
         projection += atlas[cardio]
     for detail in details:
