@@ -19,22 +19,29 @@ from medvlm.synth.devices import DEVICES
 
 L, R = Laterality.LEFT, Laterality.RIGHT
 FINDINGS = [
-    Finding("cardiomegaly", severity="borderline"), Finding("cardiomegaly", severity="moderate"),
+    Finding("cardiomegaly", severity="borderline"),
+    Finding("cardiomegaly", severity="moderate"),
     Finding("cardiomegaly", severity="severe"),
-    Finding("pleural_effusion", Presence.UNCERTAIN, L), Finding("pleural_effusion", laterality=L, severity="small"),
+    Finding("pleural_effusion", Presence.UNCERTAIN, L),
+    Finding("pleural_effusion", laterality=L, severity="small"),
     Finding("pleural_effusion", laterality=R, severity="moderate"),
     Finding("pleural_effusion", laterality=Laterality.BILATERAL, severity="large"),
-    Finding("pneumothorax", laterality=R, severity="small"), Finding("pneumothorax", laterality=L, severity="large"),
+    Finding("pneumothorax", laterality=R, severity="small"),
+    Finding("pneumothorax", laterality=L, severity="large"),
     Finding("consolidation", laterality=R, location="lower lobe", severity="mild"),
     Finding("consolidation", laterality=L, location="upper lobe", severity="severe"),
     Finding("lung_opacity", Presence.UNCERTAIN, R, location="base"),
     Finding("lung_opacity", laterality=L, severity="moderate"),
     Finding("atelectasis", laterality=L, location="base", severity="mild"),
     Finding("atelectasis", laterality=R, location="lower lobe", severity="severe"),
-    Finding("pulmonary_edema", severity="mild"), Finding("pulmonary_edema", severity="severe"),
-    Finding("nodule", laterality=R, severity="small"), Finding("nodule", laterality=L),
-    Finding("mass", laterality=R, severity="large"), Finding("calcified_granuloma", laterality=L),
-    Finding("hyperinflation", severity="mild"), Finding("hyperinflation", severity="severe"),
+    Finding("pulmonary_edema", severity="mild"),
+    Finding("pulmonary_edema", severity="severe"),
+    Finding("nodule", laterality=R, severity="small"),
+    Finding("nodule", laterality=L),
+    Finding("mass", laterality=R, severity="large"),
+    Finding("calcified_granuloma", laterality=L),
+    Finding("hyperinflation", severity="mild"),
+    Finding("hyperinflation", severity="severe"),
 ]
 
 
@@ -71,8 +78,9 @@ def main() -> None:
     dev = []
     for i, kind in enumerate(DEVICES):
         for s in range(4):
-            film = render_film([Finding("support_device", location=kind)], seed=200 + 4 * i + s, size=args.size,
-                               atlas=atlas)
+            film = render_film(
+                [Finding("support_device", location=kind)], seed=200 + 4 * i + s, size=args.size, atlas=atlas
+            )
             variant = film.details[0].get("variant", "")
             dev.append((f"{kind} {variant}", film.pixels))
     tile(dev, 7).save(args.out / "devices.png")

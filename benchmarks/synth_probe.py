@@ -40,13 +40,13 @@ def sample_findings(rng: np.random.Generator, p: float) -> tuple[list[Finding], 
     for j, (label, severities) in enumerate(PROBED.items()):
         if rng.random() < p:
             labels[j] = 1
-            side = None if label in ("cardiomegaly", "pulmonary_edema", "hyperinflation") else SIDES[
-                int(rng.integers(len(SIDES)))
-            ]
-            presence = Presence.UNCERTAIN if rng.random() < 0.15 else Presence.PRESENT
-            findings.append(
-                Finding(label, presence, side, severities[int(rng.integers(len(severities)))])
+            side = (
+                None
+                if label in ("cardiomegaly", "pulmonary_edema", "hyperinflation")
+                else SIDES[int(rng.integers(len(SIDES)))]
             )
+            presence = Presence.UNCERTAIN if rng.random() < 0.15 else Presence.PRESENT
+            findings.append(Finding(label, presence, side, severities[int(rng.integers(len(severities)))]))
     for label in OTHERS:
         if rng.random() < 0.08:
             findings.append(Finding(label, laterality=SIDES[1 + int(rng.integers(2))]))

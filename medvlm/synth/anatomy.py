@@ -46,7 +46,7 @@ class Anatomy:
     def sample(cls, rng: np.random.Generator, target_ctr: float | None = None) -> Anatomy:
         """A random patient; ``target_ctr`` None draws a normal heart (CTR in NORMAL_CTR). The normal CTR is
         drawn either way, so a given rng gives the same habitus with or without an enlarged heart."""
-        normal_ctr = float(np.clip(rng.normal(0.445, 0.03), *NORMAL_CTR))
+        normal_ctr = float(np.clip(rng.normal(0.455, 0.03), *NORMAL_CTR))
         target_ctr = normal_ctr if target_ctr is None else target_ctr
         right = float(rng.normal(8.0, 7.0))  # the right dome usually sits higher
         return cls(
@@ -55,11 +55,11 @@ class Anatomy:
             heart_scale=1.0,  # set by fit_heart
             heart_left=float(rng.uniform(0.94, 1.06)),
             mediastinum=float(rng.uniform(0.85, 1.25)),
-            shift_px=float(rng.normal(0.0, 9.0)),
+            shift_px=float(np.clip(rng.normal(0.0, 12.0), -30.0, 30.0)),
             diaphragm_right_mm=right,
             diaphragm_left_mm=float(rng.normal(0.0, 7.0)),
-            inspiration=float(rng.uniform(0.9, 1.1)),
-            vessels=float(rng.uniform(0.75, 1.35)),
+            inspiration=float(rng.uniform(0.88, 1.14)),
+            vessels=float(rng.uniform(0.7, 1.5)),
             breasts_cm=float(rng.uniform(1.0, 3.0)) if rng.random() < 0.4 else 0.0,
             costophrenic=float(rng.uniform(0.0, 1.0)),
             target_ctr=target_ctr,
@@ -125,11 +125,12 @@ def landmarks(atlas: Atlas) -> _Landmarks:
 
 def soft_tissue(atlas: Atlas, anatomy: Anatomy) -> np.ndarray | None:
     """Attenuation added by habitus (soft tissue, breasts) and vessel prominence, before the warp."""
-    if anatomy.soft_tissue_cm == 0 and anatomy.breasts_cm == 0 and anatomy.vessels == 1.0:
+    if anatomy.soft_tissue_cm == 0 and anatomy.breasts_cm == 0 and anatomy.vessels == anatomy.inspiration:
         return None
     lm = landmarks(atlas)
     out = (anatomy.soft_tissue_cm * lm.body * (0.6 + 0.4 * lm.lateral)).astype(np.float32)
-    out += np.float32(anatomy.vessels - 1.0) * atlas["lung_mu"]
+    # vessel prominence, and the same lung mass in less height on a shallow breath (denser, crowded)
+    out += np.float32(anatomy.vessels / anatomy.inspiration - 1.0) * atlas["lung_mu"]
     if anatomy.breasts_cm > 0:
         yy, xx = np.mgrid[: GRID_SHAPE[0], : GRID_SHAPE[1]].astype(np.float32)
         height = lm.base_row - lm.apex_row
@@ -196,9 +197,7 @@ def _window(d: np.ndarray, flat: float, edge: float) -> np.ndarray:
     return 0.5 * (1 + np.cos(np.pi * t))
 
 
-def build_warp(
-    atlas: Atlas, anatomy: Anatomy, heart: tuple[float, float, float, float]
-) -> Warp:
+def build_warp(atlas: Atlas, anatomy: Anatomy, heart: tuple[float, float, float, float]) -> Warp:
     """The smooth field for ``anatomy``; ``heart`` = (centre row, centre col, half height, half width) of
     the heart as drawn (with any cardiomegaly), the region the heart scaling acts on."""
     if is_neutral(anatomy):

@@ -44,7 +44,7 @@ RENDERABLE = (
 )
 # Ranges drawn per severity word (continuous, so no fixed signature); None = severity not stated.
 CTR_RANGE = {
-    None: (0.53, 0.64),
+    None: (0.52, 0.62),
     "borderline": (0.50, 0.55),
     "mild": (0.52, 0.58),
     "moderate": (0.57, 0.64),
@@ -131,7 +131,7 @@ def finding_delta(
         lo, hi = FAINT_CTR if _faint(f, mods) else CTR_RANGE.get(f.severity, CTR_RANGE[None])
         return None, {"target_ctr": round(float(rng.uniform(lo, hi)), 3)}
     if f.label == "pleural_effusion":
-        faint = _faint(f, mods) or f.severity is None and "trace" in mods
+        faint = _faint(f, mods) or (f.severity is None and "trace" in mods)
         lo, hi = FAINT_EFFUSION_MM if faint else EFFUSION_MM.get(f.severity, EFFUSION_MM[None])
         sides = sides_of(lat, rng)
         levels = [round(float(rng.uniform(lo, hi)), 1) for _ in sides]

@@ -114,7 +114,7 @@ def _airway_tube(kind: str, lm: dict, rng: np.random.Generator) -> tuple[np.ndar
         tip = lm["carina_row"] - rng.uniform(90, 120) / PIXEL_MM
     # The CT shows only ~11 cm of trachea above the carina: a tracheostomy tip drawn higher than that
     # would leave no tube at all, so it is kept at least 2 cm below the top of the visible trachea.
-    tip = max(tip, float(tr_rows.min()) + 20 / PIXEL_MM)
+    tip = max(tip, float(tr_rows.min()) + rng.uniform(20, 35) / PIXEL_MM)
     sel = tr_rows <= tip
     pts = np.stack([tr_rows[sel], tr_cols[sel]], 1)[::6].astype(np.float64)
     if kind == "endotracheal tube":
@@ -155,7 +155,10 @@ def _enteric_tube(atlas: Atlas, rng: np.random.Generator) -> tuple[np.ndarray, d
         )
         path.append(tip)
     pts = _smooth_path(path, n=120)
-    return draw_tube(pts, 2.5, 0.8, stripe=True), {"tip": [round(tip[0], 1), round(tip[1], 1)], "variant": variant}
+    return draw_tube(pts, 2.5, 0.8, stripe=True), {
+        "tip": [round(tip[0], 1), round(tip[1], 1)],
+        "variant": variant,
+    }
 
 
 @dataclass(frozen=True)
@@ -205,8 +208,13 @@ def _chest_tube(t: _Thorax, lm: dict, rng: np.random.Generator) -> tuple[np.ndar
         tip = pts[-1]
         a = np.linspace(0, 1.8 * np.pi, 24)
         curl = np.stack([tip[0] + 9 * (1 - np.cos(a)), tip[1] + 9 * np.sin(a)], 1)
-        return draw_tube(np.concatenate([pts, curl]), 1.5, 0.5, stripe=True), {"side": t.side, "variant": variant}
-    return draw_tube(pts, 4.0, 1.0, stripe=True), {"side": t.side, "variant": variant}
+        return draw_tube(np.concatenate([pts, curl]), 1.5, 0.5, stripe=True), {
+            "side": t.side,
+            "variant": variant,
+            "tip": [round(float(v), 1) for v in curl[-1]],
+        }
+    tip_info = [round(float(v), 1) for v in pts[-1]]
+    return draw_tube(pts, 4.0, 1.0, stripe=True), {"side": t.side, "variant": variant, "tip": tip_info}
 
 
 LINE_ROUTES = ("subclavian", "internal jugular", "picc", "port")
@@ -229,8 +237,13 @@ def _central_line(t: _Thorax, lm: dict, rng: np.random.Generator) -> tuple[np.nd
         path = [(0.0, neck_col), (top - 10, neck_col), t.svc_top, tip]
     elif route == "picc":  # from the arm along the axilla: a long thin line
         entry = (top + rng.uniform(20, 60), t.lateral - inward * 90.0)
-        path = [entry, (top - 10, t.lateral - inward * 20.0), (t.svc_top[0] - 10, 0.5 * (t.lateral + t.svc_top[1])),
-                t.svc_top, tip]
+        path = [
+            entry,
+            (top - 10, t.lateral - inward * 20.0),
+            (t.svc_top[0] - 10, 0.5 * (t.lateral + t.svc_top[1])),
+            t.svc_top,
+            tip,
+        ]
         radius = 0.8
     else:
         entry_col = t.lateral - inward * (-60.0 if route == "subclavian" else -45.0)
@@ -273,7 +286,9 @@ def _clips(lm: dict, rng: np.random.Generator, n: int) -> np.ndarray:
         r, c = rng.uniform(h0 - 30, h0 + 0.6 * (h1 - h0)), rng.uniform(c0, c0 + 0.7 * (c1 - c0))
         a = rng.uniform(0, np.pi)
         half = 2.5 / PIXEL_MM
-        bar = np.array([[r - half * np.sin(a), c - half * np.cos(a)], [r + half * np.sin(a), c + half * np.cos(a)]])
+        bar = np.array(
+            [[r - half * np.sin(a), c - half * np.cos(a)], [r + half * np.sin(a), c + half * np.cos(a)]]
+        )
         out += draw_tube(bar, 0.6, 0.6, stripe=False, mu=METAL_MU)
     return out
 
@@ -301,7 +316,9 @@ def _valve_ring(t: _Thorax, lm: dict, rng: np.random.Generator) -> tuple[np.ndar
         delta = delta + _clips(lm, rng, clips)
     return delta, {
         "centre": [round(c, 1) for c in centre],
-        "variant": "valve" + (" + sternotomy wires" if wires else "") + (f" + {clips} clips" if clips else ""),
+        "variant": "valve"
+        + (" + sternotomy wires" if wires else "")
+        + (f" + {clips} clips" if clips else ""),
     }
 
 
@@ -318,7 +335,10 @@ def _pacemaker(t: _Thorax, lm: dict, rng: np.random.Generator) -> tuple[np.ndarr
     if variant == "loop recorder":
         centre = (h0 + rng.uniform(-0.1, 0.3) * (h1 - h0), c0 + rng.uniform(0.5, 0.9) * (c1 - c0))
         inside = (np.abs(yy - centre[0]) < 4 / PIXEL_MM) & (np.abs(xx - centre[1]) < 22 / PIXEL_MM)
-        return (inside * 6.0).astype(np.float32), {"variant": variant, "generator": [round(c, 1) for c in centre]}
+        return (inside * 6.0).astype(np.float32), {
+            "variant": variant,
+            "generator": [round(c, 1) for c in centre],
+        }
     targets = {
         "ra": (h0 + rng.uniform(0.1, 0.3) * (h1 - h0), c0 + rng.uniform(0.15, 0.3) * (c1 - c0)),
         "rv": (h0 + rng.uniform(0.75, 0.9) * (h1 - h0), c0 + rng.uniform(0.55, 0.75) * (c1 - c0)),

@@ -115,7 +115,6 @@ def place(
     return float(ys[pick]), float(xs[pick])
 
 
-
 # Share of the named zone an airspace process covers, per severity word (continuous ranges).
 EXTENT = {None: (0.3, 0.8), "mild": (0.2, 0.45), "moderate": (0.4, 0.7), "severe": (0.65, 1.0)}
 
@@ -177,8 +176,13 @@ def airspace(
                 volume_loss[side] = float(rng.uniform(5, 12) * (2.0 if severity == "severe" else 1.0))
         delta += (weight * dmu * strength).astype(np.float32)
         where.append(
-            {"side": side, "location": loc, "extent": round(coverage, 3), "density": round(float(density), 3),
-             "margin": round(edge, 3)}
+            {
+                "side": side,
+                "location": loc,
+                "extent": round(coverage, 3),
+                "density": round(float(density), 3),
+                "margin": round(edge, 3),
+            }
         )
     info: dict[str, Any] = {"zones": where}
     if volume_loss:  # the hemidiaphragm rises on the collapsed side (applied by the anatomy warp)
@@ -207,7 +211,7 @@ def _plates(atlas: Atlas, weight: np.ndarray, rng: np.random.Generator, mods: fr
     return out
 
 
-EDEMA_FRACTION = {None: (0.15, 0.45), "mild": (0.1, 0.28), "moderate": (0.25, 0.42), "severe": (0.4, 0.6)}
+EDEMA_FRACTION = {None: (0.12, 0.4), "mild": (0.08, 0.25), "moderate": (0.25, 0.42), "severe": (0.4, 0.6)}
 EDEMA_PATTERNS = ("perihilar", "basal", "interstitial", "diffuse")
 
 
@@ -257,8 +261,10 @@ def edema(
 
 def _reticular(rng: np.random.Generator) -> np.ndarray:
     """A fine net of lines: the zero crossings of a band-passed noise field."""
-    fine = ndimage.gaussian_filter(rng.standard_normal(((GRID_SHAPE[0] + 1) // 2, (GRID_SHAPE[1] + 1) // 2)), 2.0)
-    net = np.exp(-(fine / (0.25 * fine.std())) ** 2)
+    fine = ndimage.gaussian_filter(
+        rng.standard_normal(((GRID_SHAPE[0] + 1) // 2, (GRID_SHAPE[1] + 1) // 2)), 2.0
+    )
+    net = np.exp(-((fine / (0.25 * fine.std())) ** 2))
     return np.kron(net, np.ones((2, 2)))[: GRID_SHAPE[0], : GRID_SHAPE[1]].astype(np.float32)
 
 

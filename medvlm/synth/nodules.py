@@ -41,7 +41,9 @@ def _spicules(center: tuple[float, float], r: float, mu: float, rng: np.random.G
         t = np.clip((yy - cy) * vy + (xx - cx) * vx, 0, length)
         d = np.hypot(yy - cy - t * vy, xx - cx - t * vx)
         width = rng.uniform(0.6, 1.3)
-        box += np.exp(-(d**2) / (2 * width**2)) * (1 - t / length) * width * 2 * PIXEL_MM / 10 * (mu - LUNG_MU)
+        box += (
+            np.exp(-(d**2) / (2 * width**2)) * (1 - t / length) * width * 2 * PIXEL_MM / 10 * (mu - LUNG_MU)
+        )
     out[r0:r1, c0:c1] = box
     return out
 
@@ -87,11 +89,19 @@ def nodule_like(
                 for _ in range(int(rng.integers(2, 6))):
                     a = rng.uniform(0, 2 * np.pi)
                     off = rng.uniform(0.4, 0.75) * r
-                    delta += sphere((cy + off * np.sin(a), cx + off * np.cos(a)), rng.uniform(0.45, 0.7) * r, mu)
+                    delta += sphere(
+                        (cy + off * np.sin(a), cx + off * np.cos(a)), rng.uniform(0.45, 0.7) * r, mu
+                    )
             elif shape == "spiculated":
                 delta += _spicules((cy, cx), r, mu, rng)
             spots.append(
-                {"side": side, "row": round(cy, 1), "col": round(cx, 1), "diameter_mm": round(diam_mm, 1),
-                 "shape": shape, "mu": round(mu, 2)}
+                {
+                    "side": side,
+                    "row": round(cy, 1),
+                    "col": round(cx, 1),
+                    "diameter_mm": round(diam_mm, 1),
+                    "shape": shape,
+                    "mu": round(mu, 2),
+                }
             )
     return delta, {"spots": spots}
