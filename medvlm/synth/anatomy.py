@@ -34,6 +34,8 @@ class Anatomy:
     heart_left: float = 1.0  # left heart border's extra scale (ventricle shape), 1 = symmetric
     mediastinum: float = 1.0  # upper mediastinal width factor
     shift_px: float = 0.0  # heart and mediastinum shifted sideways against the spine (rotation)
+    heart_shift_px: float = 0.0  # the heart alone sideways (its axis; pectus): rows of the film differ
+    hila: float = 1.0  # hilar vessel prominence
     diaphragm_right_mm: float = 0.0  # dome raised (+) or lowered (-)
     diaphragm_left_mm: float = 0.0
     inspiration: float = 1.0  # vertical stretch of the lungs below the apices
@@ -56,6 +58,8 @@ class Anatomy:
             heart_left=float(rng.uniform(0.94, 1.06)),
             mediastinum=float(rng.uniform(0.85, 1.25)),
             shift_px=float(np.clip(rng.normal(0.0, 12.0), -30.0, 30.0)),
+            heart_shift_px=float(np.clip(rng.normal(0.0, 8.0), -20.0, 20.0)),
+            hila=float(rng.uniform(0.7, 1.6)),
             diaphragm_right_mm=right,
             diaphragm_left_mm=float(rng.normal(0.0, 7.0)),
             inspiration=float(rng.uniform(0.88, 1.14)),
@@ -87,6 +91,7 @@ class _Landmarks:
     heart_top: float
     body: np.ndarray  # smoothed body mask [0, 1]
     lateral: np.ndarray  # 0 at the midline, 1 at the chest wall
+    hilar: np.ndarray  # weight of the two hila (Gaussians about each hilum)
 
 
 _CACHE: dict[int, tuple[np.ndarray, _Landmarks]] = {}
@@ -107,6 +112,13 @@ def landmarks(atlas: Atlas) -> _Landmarks:
     body = ndimage.gaussian_filter((base > 2.0).astype(np.float32), 6.0)
     lateral = np.clip(np.abs(np.arange(GRID_SHAPE[1]) - mid) / (half * 1.15), 0, 1)[None, :] ** 2
     heart_rows = np.nonzero((atlas["struct_heart"] > 0).any(axis=1))[0]
+    yy, xx = np.mgrid[: GRID_SHAPE[0], : GRID_SHAPE[1]].astype(np.float32)
+    hilar = np.zeros(GRID_SHAPE, np.float32)
+    for side in ("right", "left"):
+        s_rows, s_cols = np.nonzero(atlas.lung(side) > 0)
+        hr = s_rows.min() + 0.45 * np.ptp(s_rows)
+        hc = s_cols.max() - 0.2 * np.ptp(s_cols) if side == "right" else s_cols.min() + 0.2 * np.ptp(s_cols)
+        hilar += np.exp(-((yy - hr) ** 2 / (2 * 60.0**2) + (xx - hc) ** 2 / (2 * 40.0**2)))
     lm = _Landmarks(
         apex_row=float(rows.min()),
         base_row=float(rows.max()),
@@ -116,6 +128,7 @@ def landmarks(atlas: Atlas) -> _Landmarks:
         heart_top=float(heart_rows.min()),
         body=body,
         lateral=np.broadcast_to(lateral, GRID_SHAPE).astype(np.float32),
+        hilar=hilar * (atlas.lung() > 0),
     )
     if len(_CACHE) > 4:
         _CACHE.clear()
@@ -125,12 +138,22 @@ def landmarks(atlas: Atlas) -> _Landmarks:
 
 def soft_tissue(atlas: Atlas, anatomy: Anatomy) -> np.ndarray | None:
     """Attenuation added by habitus (soft tissue, breasts) and vessel prominence, before the warp."""
-    if anatomy.soft_tissue_cm == 0 and anatomy.breasts_cm == 0 and anatomy.vessels == anatomy.inspiration:
+    if (
+        anatomy.soft_tissue_cm == 0
+        and anatomy.breasts_cm == 0
+        and anatomy.vessels == anatomy.inspiration
+        and anatomy.hila == 1.0
+        and anatomy.heart_scale == 1.0
+    ):
         return None
     lm = landmarks(atlas)
     out = (anatomy.soft_tissue_cm * lm.body * (0.6 + 0.4 * lm.lateral)).astype(np.float32)
     # vessel prominence, and the same lung mass in less height on a shallow breath (denser, crowded)
     out += np.float32(anatomy.vessels / anatomy.inspiration - 1.0) * atlas["lung_mu"]
+    if anatomy.hila != 1.0:
+        out += np.float32(anatomy.hila - 1.0) * atlas["lung_mu"] * lm.hilar
+    # a heart scaled across is scaled front to back too: its shadow is denser (heart displaces lung)
+    out += np.float32((anatomy.heart_scale - 1.0) * (1.0 - 0.15)) * atlas["struct_heart"]
     if anatomy.breasts_cm > 0:
         yy, xx = np.mgrid[: GRID_SHAPE[0], : GRID_SHAPE[1]].astype(np.float32)
         height = lm.base_row - lm.apex_row
@@ -232,13 +255,23 @@ def build_warp(atlas: Atlas, anatomy: Anatomy, heart: tuple[float, float, float,
     wm = upper * _window(np.abs(c1 - lm.trachea_col) / 45.0, 0.6, 1.6)
     c2 = c2 - (1 - 1 / anatomy.mediastinum) * (c1 - lm.trachea_col) * wm
     ws = _window(np.abs(c1 - hc) / (0.45 * lm.half_width), 0.5, 1.5)
-    c2 = c2 - anatomy.shift_px * ws
-    rr = np.arange(GRID_SHAPE[0]) / COARSE
-    cc = np.arange(GRID_SHAPE[1]) / COARSE
-    pr, pc = np.meshgrid(rr, cc, indexing="ij")
-    rows = ndimage.map_coordinates(r2, [pr, pc], order=1).astype(np.float32)
-    cols = ndimage.map_coordinates(c2, [pr, pc], order=1).astype(np.float32)
-    return Warp(rows, cols)
+    c2 = c2 - anatomy.shift_px * ws - anatomy.heart_shift_px * w
+    # separable linear upsampling by indexing (a full-grid map_coordinates cost ~10 ms a map; a BLAS
+    # product competes for threads on a busy machine)
+    return Warp(_upsample(r2), _upsample(c2))
+
+
+def _upsample(coarse: np.ndarray) -> np.ndarray:
+    """The full grid from samples every COARSE pixels, linear along rows and then along columns."""
+    out = coarse
+    for axis, n_fine in enumerate(GRID_SHAPE):
+        x = np.arange(n_fine) / COARSE
+        i0 = np.clip(np.floor(x).astype(np.intp), 0, coarse.shape[axis] - 2)
+        frac = (x - i0).astype(np.float32)
+        lo, hi = np.take(out, i0, axis=axis), np.take(out, i0 + 1, axis=axis)
+        shape = (-1, 1) if axis == 0 else (1, -1)
+        out = lo + (hi - lo) * frac.reshape(shape)
+    return out.astype(np.float32)
 
 
 def row_extents(mask: np.ndarray) -> np.ndarray:

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from medvlm.findings import NO_FINDING, Finding, Presence
 from medvlm.synth.anatomy import (
@@ -206,10 +205,10 @@ def _measured_ctr(warp: Warp, shadow: np.ndarray, lungs: np.ndarray) -> float:
     """The CTR on the warped grid (every second row: the widest rows change slowly)."""
     if warp.rows is None or warp.cols is None:
         return measure_ctr(shadow, lungs)
-    coords = [warp.rows[::2], warp.cols[::2]]
-    heart = ndimage.map_coordinates(shadow.astype(np.float32), coords, order=1, mode="nearest") > 0.5
-    lung = ndimage.map_coordinates(lungs.astype(np.float32), coords, order=1, mode="nearest") > 0.5
-    return measure_ctr(heart, lung)
+    # nearest-pixel lookup of the masks (a mask needs no interpolation; this is ~20x faster)
+    rows = np.clip(np.rint(warp.rows[::2]).astype(np.intp), 0, shadow.shape[0] - 1)
+    cols = np.clip(np.rint(warp.cols[::2]).astype(np.intp), 0, shadow.shape[1] - 1)
+    return measure_ctr(shadow[rows, cols], lungs[rows, cols])
 
 
 def fit_anatomy(
