@@ -400,7 +400,9 @@ def ecg_leads(atlas: Atlas, rng: np.random.Generator, p: float = 0.15) -> np.nda
         yy, xx = np.mgrid[r0 : int(cy) + half, c0 : int(cx) + half]
         d = np.hypot(yy - cy, xx - cx)
         disc = np.exp(-((d - 5 / PIXEL_MM) ** 2) / 2.0) * 1.5 + (d < 2 / PIXEL_MM) * 6.0
-        out[r0 : r0 + disc.shape[0], c0 : c0 + disc.shape[1]] += disc[: GRID_SHAPE[0] - r0, : GRID_SHAPE[1] - c0]
+        out[r0 : r0 + disc.shape[0], c0 : c0 + disc.shape[1]] += disc[
+            : GRID_SHAPE[0] - r0, : GRID_SHAPE[1] - c0
+        ]
         end = (float(rng.choice([0.0, GRID_SHAPE[0] - 1.0])), cx + float(rng.uniform(-120, 120)))
         mid = (0.5 * (cy + end[0]), 0.5 * (cx + end[1]) + float(rng.uniform(-60, 60)))
         out += draw_tube(_smooth_path([(cy, cx), mid, end]), 0.6, 0.6, stripe=False, mu=METAL_MU * 0.3)
