@@ -58,7 +58,7 @@ class Anatomy:
             heart_left=float(rng.uniform(0.94, 1.06)),
             mediastinum=float(rng.uniform(0.85, 1.25)),
             shift_px=float(np.clip(rng.normal(0.0, 12.0), -30.0, 30.0)),
-            heart_shift_px=float(np.clip(rng.normal(0.0, 8.0), -20.0, 20.0)),
+            heart_shift_px=float(np.clip(rng.normal(0.0, 12.0), -25.0, 25.0)),
             hila=float(rng.uniform(0.7, 1.6)),
             diaphragm_right_mm=right,
             diaphragm_left_mm=float(rng.normal(0.0, 7.0)),
