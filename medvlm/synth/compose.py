@@ -20,8 +20,9 @@ from medvlm.synth.anatomy import (
     soft_tissue,
 )
 from medvlm.synth.atlas import CARDIO_SCALES, EFFUSION_LEVELS_MM, PTX_SCALES, Atlas, load_atlas
-from medvlm.synth.devices import DEVICES, draw_device, ecg_leads
+from medvlm.synth.devices import DEVICES, draw_device
 from medvlm.synth.errors import UnrenderableFindingError
+from medvlm.synth.external import ecg_leads
 from medvlm.synth.film import Acquisition, develop, film_point, pixel_spacing_mm
 from medvlm.synth.lesions import airspace, edema, sides_of
 from medvlm.synth.nodules import nodule_like

@@ -45,7 +45,7 @@ def _polyline_distance(points: np.ndarray, r0: int, r1: int, c0: int, c1: int) -
     return best
 
 
-def _smooth_path(points: Sequence[tuple[float, float]], n: int = 60) -> np.ndarray:
+def smooth_path(points: Sequence[tuple[float, float]], n: int = 60) -> np.ndarray:
     """A Catmull-Rom-like smooth curve through the control points."""
     p = np.asarray(points, dtype=np.float64)
     t = np.concatenate([[0], np.cumsum(np.hypot(*np.diff(p, axis=0).T))])
@@ -154,7 +154,7 @@ def _enteric_tube(atlas: Atlas, rng: np.random.Generator) -> tuple[np.ndarray, d
             else (float(rows[end - 1]), float(cols[end - 1]))
         )
         path.append(tip)
-    pts = _smooth_path(path, n=120)
+    pts = smooth_path(path, n=120)
     return draw_tube(pts, 2.5, 0.8, stripe=True), {
         "tip": [round(tip[0], 1), round(tip[1], 1)],
         "variant": variant,
@@ -203,7 +203,7 @@ def _chest_tube(t: _Thorax, lm: dict, rng: np.random.Generator) -> tuple[np.ndar
             (l_rows.min() + 0.35 * np.ptp(l_rows), t.lateral + 1.6 * inset),
             (l_rows.min() + rng.uniform(30, 80), t.lateral + 2.8 * inset),
         ]
-    pts = _smooth_path(path)
+    pts = smooth_path(path)
     if variant == "pigtail":  # thin catheter ending in a curl
         tip = pts[-1]
         a = np.linspace(0, 1.8 * np.pi, 24)
@@ -253,7 +253,7 @@ def _central_line(t: _Thorax, lm: dict, rng: np.random.Generator) -> tuple[np.nd
             yy, xx = np.mgrid[: GRID_SHAPE[0], : GRID_SHAPE[1]]
             d = np.hypot(yy - start[0], xx - start[1]) * PIXEL_MM
             extra = np.where(d < 14, 4.0, 0.0).astype(np.float32) + np.where(np.abs(d - 14) < 1.0, 6.0, 0.0)
-    line = draw_tube(_smooth_path(path), radius, radius, stripe=False, mu=mu)
+    line = draw_tube(smooth_path(path), radius, radius, stripe=False, mu=mu)
     return line + extra, {
         "side": t.side,
         "variant": route,
@@ -351,7 +351,7 @@ def _pacemaker(t: _Thorax, lm: dict, rng: np.random.Generator) -> tuple[np.ndarr
     for lead in chosen:
         end = targets[lead]
         via = [svc_bottom, (svc_bottom[0] + 15, svc_bottom[1] + 10)] if lead != "ra" else [svc_bottom]
-        path = _smooth_path([gen, (svc_top[0] - 15, 0.5 * (gen[1] + svc_top[1])), svc_top, *via, end])
+        path = smooth_path([gen, (svc_top[0] - 15, 0.5 * (gen[1] + svc_top[1])), svc_top, *via, end])
         delta += draw_tube(path, 1.0, 1.0, stripe=False, mu=METAL_MU)
         if variant == "icd" and lead == "rv":  # the shock coil: the last ~5 cm, thick and dense
             coil = path[int(0.78 * len(path)) :]
@@ -382,28 +382,3 @@ def draw_device(
     if kind == "enteric tube":
         return _enteric_tube(atlas, rng)
     return _THORACIC.get(kind, _pacemaker)(_thorax(atlas, lm, kind, laterality, rng), lm, rng)
-
-
-def ecg_leads(atlas: Atlas, rng: np.random.Generator, p: float = 0.15) -> np.ndarray | None:
-    """External ECG electrodes (a snap disc each) with their lead wires trailing off the film, on a
-    fraction ``p`` of patients: normal variation, not a support device."""
-    if rng.random() >= p:
-        return None
-    lung = atlas.lung() > 0
-    rows, cols = np.nonzero(lung)
-    out = np.zeros(GRID_SHAPE, np.float32)
-    half = int(7 / PIXEL_MM) + 2
-    for _ in range(int(rng.integers(2, 6))):
-        cy = float(rng.uniform(rows.min() - 10, rows.max()))
-        cx = float(rng.uniform(cols.min(), cols.max()))
-        r0, c0 = max(int(cy) - half, 0), max(int(cx) - half, 0)
-        yy, xx = np.mgrid[r0 : int(cy) + half, c0 : int(cx) + half]
-        d = np.hypot(yy - cy, xx - cx)
-        disc = np.exp(-((d - 5 / PIXEL_MM) ** 2) / 2.0) * 1.5 + (d < 2 / PIXEL_MM) * 6.0
-        out[r0 : r0 + disc.shape[0], c0 : c0 + disc.shape[1]] += disc[
-            : GRID_SHAPE[0] - r0, : GRID_SHAPE[1] - c0
-        ]
-        end = (float(rng.choice([0.0, GRID_SHAPE[0] - 1.0])), cx + float(rng.uniform(-120, 120)))
-        mid = (0.5 * (cy + end[0]), 0.5 * (cx + end[1]) + float(rng.uniform(-60, 60)))
-        out += draw_tube(_smooth_path([(cy, cx), mid, end]), 0.6, 0.6, stripe=False, mu=METAL_MU * 0.3)
-    return out
