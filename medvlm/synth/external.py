@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from medvlm.synth.atlas import Atlas
-from medvlm.synth.devices import METAL_MU, smooth_path, draw_tube
+from medvlm.synth.devices import METAL_MU, draw_tube, smooth_path
 from medvlm.synth.grid import GRID_SHAPE, PIXEL_MM
 
 
