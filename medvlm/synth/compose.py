@@ -66,6 +66,7 @@ class Film:
     ctr: float  # cardiothoracic ratio of the heart that was drawn (measured on the warped film grid)
     details: list[dict[str, Any]] = field(default_factory=list)
     anatomy: Anatomy = NEUTRAL
+    external: list[str] = field(default_factory=list)  # objects drawn that are not findings (ECG leads)
 
     def render_info(self) -> dict[str, Any]:
         return {
@@ -74,6 +75,7 @@ class Film:
             "pixel_spacing_mm": round(self.pixel_spacing_mm, 4),
             "findings": self.details,
             "anatomy": self.anatomy.to_dict(),
+            "external": self.external,
         }
 
 
@@ -293,10 +295,12 @@ def render_film(
     extra = soft_tissue(atlas, patient)
     if extra is not None:
         projection += extra
+    external = []
     if anatomy is None:  # external ECG electrodes on some patients: normal variation, not a finding
         ecg = ecg_leads(atlas, body_rng)
         if ecg is not None:
             projection += ecg
+            external.append("ecg electrodes")
     projection = warp.apply(projection)
     lung_rows = np.nonzero((atlas.lung() > 0).any(axis=1))[0]
     apex_row = float(lung_rows.min())
@@ -309,4 +313,5 @@ def render_film(
         ctr=ctr,
         details=details,
         anatomy=patient,
+        external=external,
     )
