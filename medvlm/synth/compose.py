@@ -193,15 +193,32 @@ def _locate_spots(
             spot["pixel"] = [round(row, 1), round(col, 1), round(float(radius), 1)]
 
 
-def _heart(atlas: Atlas, target: float) -> tuple[np.ndarray, float, float]:
-    """(shadow, table CTR, scale) of the precomputed heart nearest ``target``: the anatomy warp scales it
-    the rest of the way (by a few per cent, within the warp's flat window)."""
+def _cardio(atlas: Atlas, i: int) -> np.ndarray | None:
+    """The precomputed cardiomegaly delta of table row ``i`` (0: the atlas heart, no delta)."""
+    return atlas[f"cardio_{CARDIO_SCALES[i - 1]}"] if i > 0 else None
+
+
+def _heart(atlas: Atlas, target: float, blend: bool) -> tuple[np.ndarray, float, np.ndarray | None]:
+    """(shadow, table CTR, delta) of the heart for ``target``: the precomputed hearts either side of it
+    blended by where ``target`` lies between them (so heart size, density included, is continuous across
+    normals and positives, not six signatures), or without ``blend`` the nearest one alone. The shadow
+    and table CTR are those of the heart with the larger weight, whose border dominates; the anatomy warp
+    scales that the rest of the way to ``target`` (a few per cent, within its flat window)."""
     table = atlas["cardio_ctr"]
-    i = int(np.argmin(np.abs(np.log(target / table))))
+    nearest = int(np.argmin(np.abs(np.log(target / table))))
+    delta = _cardio(atlas, nearest)
+    if blend and target > table[0]:
+        i = int(np.clip(np.searchsorted(table, target) - 1, 0, len(table) - 2))
+        a = float(np.clip((target - table[i]) / (table[i + 1] - table[i]), 0.0, 1.0))
+        nearest = i + 1 if a >= 0.5 else i
+        lower, upper = _cardio(atlas, i), _cardio(atlas, i + 1)
+        assert upper is not None
+        delta = upper * np.float32(a) + (lower * np.float32(1 - a) if lower is not None else 0.0)
     shadow = atlas["struct_heart"] > 0
-    if i > 0:
-        shadow = shadow | (atlas[f"cardio_{CARDIO_SCALES[i - 1]}"] > 0.02)
-    return shadow, float(table[i]), float(CARDIO_SCALES[i - 1]) if i else 1.0
+    dominant = _cardio(atlas, nearest)
+    if dominant is not None:
+        shadow = shadow | (dominant > 0.02)
+    return shadow, float(table[nearest]), delta
 
 
 def _measured_ctr(warp: Warp, shadow: np.ndarray, lungs: np.ndarray) -> float:
@@ -216,12 +233,11 @@ def _measured_ctr(warp: Warp, shadow: np.ndarray, lungs: np.ndarray) -> float:
 
 def fit_anatomy(
     atlas: Atlas, anatomy: Anatomy, target_ctr: float, fit: bool = True
-) -> tuple[Anatomy, Warp, float, str | None]:
+) -> tuple[Anatomy, Warp, float, np.ndarray | None]:
     """The anatomy with its heart scaled so the drawn CTR is ``target_ctr``, its warp, the CTR measured
-    on the warped grid and the cardiomegaly map to add (None: the atlas heart). ``fit`` False keeps the
+    on the warped grid and the cardiomegaly delta to add (None: the atlas heart). ``fit`` False keeps the
     nearest precomputed heart unscaled (the atlas patient: tests that compare fixed regions)."""
-    shadow, table_ctr, level = _heart(atlas, target_ctr)
-    cardio = f"cardio_{level}" if level != 1.0 else None
+    shadow, table_ctr, cardio = _heart(atlas, target_ctr, blend=fit)
     if is_neutral(anatomy):
         return anatomy, Warp(None, None), table_ctr, cardio
     lungs = atlas.lung() > 0
@@ -288,7 +304,7 @@ def render_film(
         atlas, replace(patient, target_ctr=target_ctr), target_ctr, fit=habitus
     )
     if cardio is not None:
-        projection += atlas[cardio]
+        projection += cardio
     for detail in details:
         if detail["label"] == "cardiomegaly":
             detail["ctr"] = round(ctr, 3)
