@@ -115,34 +115,28 @@ def place(
     return float(ys[pick]), float(xs[pick])
 
 
-def nodule_like(
-    atlas: Atlas, label: str, laterality: str | None, location: str | None, rng: np.random.Generator
-) -> tuple[np.ndarray, dict[str, Any]]:
-    delta = np.zeros(GRID_SHAPE, np.float32)
-    spots = []
-    count = 1 if label == "mass" else int(rng.integers(1, 3))
-    for side in sides_of(laterality, rng):
-        for _ in range(count):
-            if label == "calcified_granuloma":
-                diam_mm, mu = rng.uniform(6.0, 10.0), CALCIUM_MU
-            elif label == "mass":
-                diam_mm, mu = rng.uniform(35.0, 60.0), NODULE_MU
-            else:
-                diam_mm, mu = rng.uniform(14.0, 28.0), NODULE_MU
-            r = diam_mm / 2 / PIXEL_MM
-            cy, cx = place(atlas, side, location, r, rng)
-            delta += sphere((cy, cx), r, mu)
-            if label == "mass":  # lobulated: two satellite spheres
-                for _ in range(2):
-                    a = rng.uniform(0, 2 * np.pi)
-                    delta += sphere((cy + 0.55 * r * np.sin(a), cx + 0.55 * r * np.cos(a)), 0.6 * r, mu)
-            spots.append(
-                {"side": side, "row": round(cy, 1), "col": round(cx, 1), "diameter_mm": round(diam_mm, 1)}
-            )
-    return delta, {"spots": spots}
+# Share of the named zone an airspace process covers, per severity word (continuous ranges).
+EXTENT = {None: (0.3, 0.8), "mild": (0.2, 0.45), "moderate": (0.4, 0.7), "severe": (0.65, 1.0)}
 
 
-SEVERITY_FRACTION = {None: 0.5, "mild": 0.3, "moderate": 0.5, "severe": 0.75}
+def _soft_patch(
+    rng: np.random.Generator, weight: np.ndarray, coverage: float, edge: float, sigma_px: float
+) -> np.ndarray:
+    """A blob covering about ``coverage`` of the zone; ``edge`` (0.02 sharp .. 0.2 hazy) is its margin."""
+    tex = smooth_field(rng, sigma_px)
+    inside = weight > 1.0
+    if not inside.any():
+        return np.zeros(GRID_SHAPE, np.float32)
+    thr = float(np.quantile(tex[inside], 1.0 - coverage)) if coverage < 0.999 else -1.0
+    return (1.0 / (1.0 + np.exp(-(tex - thr) / edge))).astype(np.float32)
+
+
+def _margin(mods: frozenset[str], label: str, rng: np.random.Generator) -> float:
+    if "well-defined" in mods:
+        return float(rng.uniform(0.01, 0.03))
+    if "ill-defined" in mods or "subtle" in mods:
+        return float(rng.uniform(0.08, 0.2))
+    return float(rng.uniform(0.02, 0.06) if label == "consolidation" else rng.uniform(0.04, 0.15))
 
 
 def airspace(
@@ -152,49 +146,142 @@ def airspace(
     location: str | None,
     severity: str | None,
     rng: np.random.Generator,
+    mods: frozenset[str] = frozenset(),
+    strength: float = 1.0,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Consolidation (dense, lobar), lung opacity (patchy haze) and atelectasis (plate-like band)."""
+    """Consolidation (dense), lung opacity (haze) and atelectasis (plate-like bands, volume loss): extent,
+    density and margin drawn from ranges per severity and modifier, faded by ``strength``."""
     delta = np.zeros(GRID_SHAPE, np.float32)
     where = []
+    lo, hi = EXTENT.get(severity, EXTENT[None])
+    volume_loss = {}
     for side in sides_of(laterality, rng):
-        loc = location or str(rng.choice(["upper lobe", "lower lobe", "base"]))
+        loc = location or str(rng.choice(["upper lobe", "lower lobe", "base", "middle lobe", "hilum"]))
         weight = zone_mask(atlas, side, loc)
-        tex = smooth_field(rng, 18.0)
-        frac = SEVERITY_FRACTION.get(severity, 0.5)
+        coverage = float(rng.uniform(lo, hi))
+        edge = _margin(mods, label, rng)
         if label == "consolidation":
-            dmu: np.ndarray = (TISSUE_MU - LUNG_MU) * rng.uniform(0.8, 0.95) * (0.75 + 0.25 * tex)
+            density = rng.uniform(0.8, 1.0) if "dense" in mods else rng.uniform(0.45, 0.9)
+            tex = 0.8 + 0.2 * smooth_field(rng, 6.0)  # air bronchograms and uneven filling
+            dmu = (TISSUE_MU - LUNG_MU) * density * tex * _soft_patch(rng, weight, coverage, edge, 22.0)
         elif label == "lung_opacity":
-            dmu = (TISSUE_MU - LUNG_MU) * (0.3 + frac) * np.clip(1.6 * tex - 0.2, 0, 1)
-        else:  # atelectasis: plate-like streaks in the lower zone, plus diffuse volume loss for higher grades
-            rows, cols = np.nonzero(weight > 1.0)
-            yy, xx = np.mgrid[: GRID_SHAPE[0], : GRID_SHAPE[1]]
-            plates = np.zeros(GRID_SHAPE, np.float32)
-            for _ in range(int(rng.integers(1, 3))):
-                line = rows.min() + rng.uniform(0.55, 0.85) * np.ptp(rows)
-                centre = rng.uniform(np.percentile(cols, 25), np.percentile(cols, 75))
-                tilt = np.tan(np.radians(rng.uniform(-15, 15)))
-                across = np.exp(-((yy - line - tilt * (xx - centre)) ** 2) / (2 * rng.uniform(4, 7) ** 2))
-                plates += across * np.exp(-((xx - centre) ** 2) / (2 * (0.3 * np.ptp(cols)) ** 2))
-            diffuse = 0.35 * frac * (severity in ("moderate", "severe"))
-            dmu = (TISSUE_MU - LUNG_MU) * (0.6 * np.clip(plates, 0, 1) + diffuse)
-        delta += (weight * dmu).astype(np.float32)
-        where.append({"side": side, "location": loc})
-    return delta, {"zones": where}
+            density = rng.uniform(0.15, 0.5)
+            dmu = (TISSUE_MU - LUNG_MU) * density * _soft_patch(rng, weight, coverage, edge, 14.0)
+        else:
+            density = rng.uniform(0.4, 0.8)
+            dmu = (TISSUE_MU - LUNG_MU) * density * _plates(atlas, weight, rng, mods)
+            if severity in ("moderate", "severe") and "plate-like" not in mods:
+                collapse = _soft_patch(rng, weight, coverage * 0.6, edge, 25.0)
+                dmu = np.maximum(dmu, (TISSUE_MU - LUNG_MU) * rng.uniform(0.4, 0.8) * collapse)
+                volume_loss[side] = float(rng.uniform(5, 12) * (2.0 if severity == "severe" else 1.0))
+        delta += (weight * dmu * strength).astype(np.float32)
+        where.append(
+            {
+                "side": side,
+                "location": loc,
+                "extent": round(coverage, 3),
+                "density": round(float(density), 3),
+                "margin": round(edge, 3),
+            }
+        )
+    info: dict[str, Any] = {"zones": where}
+    if volume_loss:  # the hemidiaphragm rises on the collapsed side (applied by the anatomy warp)
+        info["volume_loss_mm"] = {k: round(v, 1) for k, v in volume_loss.items()}
+    return delta, info
 
 
-def edema(atlas: Atlas, severity: str | None, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
-    """Bilateral perihilar haze fading to the periphery, heavier at the bases."""
-    frac = {None: 0.4, "mild": 0.3, "moderate": 0.42, "severe": 0.55}.get(severity, 0.4)
-    yy, xx = np.mgrid[: GRID_SHAPE[0], : GRID_SHAPE[1]]
+def _plates(atlas: Atlas, weight: np.ndarray, rng: np.random.Generator, mods: frozenset[str]) -> np.ndarray:
+    """One to three plate-like (discoid) bands across the lower zone, varying in tilt and thickness."""
+    rows, cols = np.nonzero(weight > 1.0)
+    if rows.size == 0:
+        return np.zeros(GRID_SHAPE, np.float32)
+    r0, r1 = int(rows.min()), int(rows.max()) + 1
+    c0, c1 = int(cols.min()), int(cols.max()) + 1
+    yy, xx = np.mgrid[r0:r1, c0:c1].astype(np.float32)
+    band = np.zeros(yy.shape, np.float32)
+    for _ in range(int(rng.integers(1, 4))):
+        line = rows.min() + rng.uniform(0.45, 0.9) * np.ptp(rows)
+        centre = rng.uniform(np.percentile(cols, 20), np.percentile(cols, 80))
+        tilt = np.tan(np.radians(rng.uniform(-20, 20)))
+        thick = rng.uniform(2.5, 6.0) if "plate-like" in mods else rng.uniform(3, 9)
+        across = np.exp(-((yy - line - tilt * (xx - centre)) ** 2) / (2 * thick**2))
+        band += across * np.exp(-((xx - centre) ** 2) / (2 * (rng.uniform(0.15, 0.35) * np.ptp(cols)) ** 2))
+    out = np.zeros(GRID_SHAPE, np.float32)
+    out[r0:r1, c0:c1] = np.clip(band, 0, 1)
+    return out
+
+
+EDEMA_FRACTION = {None: (0.12, 0.4), "mild": (0.08, 0.25), "moderate": (0.25, 0.42), "severe": (0.4, 0.6)}
+EDEMA_PATTERNS = ("perihilar", "basal", "interstitial", "diffuse")
+
+
+def edema(
+    atlas: Atlas,
+    severity: str | None,
+    rng: np.random.Generator,
+    mods: frozenset[str] = frozenset(),
+    strength: float = 1.0,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Oedema: perihilar (bat-wing), basal, interstitial (reticular lines, Kerley B) or diffuse haze; both
+    lungs, symmetric or not; vascular congestion at the hila in every pattern."""
+    named = [p for p in EDEMA_PATTERNS if p in mods]
+    pattern = named[0] if named else str(rng.choice(EDEMA_PATTERNS, p=[0.35, 0.25, 0.25, 0.15]))
+    frac = float(rng.uniform(*EDEMA_FRACTION.get(severity, EDEMA_FRACTION[None])))
+    asym = "asymmetric" in mods or rng.random() < 0.15
+    heavier = str(rng.choice(["right", "left"]))
+    yy, xx = np.mgrid[: GRID_SHAPE[0], : GRID_SHAPE[1]].astype(np.float32)
     delta = np.zeros(GRID_SHAPE, np.float32)
+    lung_rows = np.nonzero((atlas.lung() > 0).any(axis=1))[0]
+    top, height = float(lung_rows.min()), float(np.ptp(lung_rows))
     for side in ("right", "left"):
         cy, cx = hilum(atlas, side)
-        w = np.exp(-((yy - cy) ** 2 / (2 * 90.0**2) + (xx - cx) ** 2 / (2 * 60.0**2)))
-        delta += (
-            atlas.lung(side)
-            * (TISSUE_MU - LUNG_MU)
-            * frac
-            * (0.55 + 0.45 * w)
-            * (0.7 + 0.3 * smooth_field(rng, 10))
-        )
-    return delta.astype(np.float32), {"fraction": frac}
+        side_w = 1.0 if not asym or side == heavier else float(rng.uniform(0.3, 0.7))
+        hilar = np.exp(-((yy - cy) ** 2 / (2 * 70.0**2) + (xx - cx) ** 2 / (2 * 50.0**2)))
+        if pattern == "perihilar":
+            w = 0.25 + 0.75 * hilar
+        elif pattern == "basal":
+            w = 0.2 + 0.8 / (1.0 + np.exp(-(yy - top - 0.6 * height) / 20.0))
+        elif pattern == "interstitial":
+            w = 0.35 * _reticular(rng) + 0.1
+        else:
+            w = np.full(GRID_SHAPE, 0.7, np.float32)
+        tex = 0.7 + 0.3 * smooth_field(rng, 10)
+        lung = atlas.lung(side)
+        delta += lung * (TISSUE_MU - LUNG_MU) * frac * side_w * w * tex
+        delta += atlas["lung_mu"] * (atlas.lung(side) > 0) * hilar * rng.uniform(0.2, 0.6) * side_w
+        if pattern == "interstitial":
+            delta += _kerley_lines(atlas, side, rng) * side_w
+    delta *= strength
+    return delta.astype(np.float32), {
+        "fraction": round(frac, 3),
+        "pattern": pattern,
+        **({"heavier": heavier} if asym else {}),
+    }
+
+
+def _reticular(rng: np.random.Generator) -> np.ndarray:
+    """A fine net of lines: the zero crossings of a band-passed noise field."""
+    fine = ndimage.gaussian_filter(
+        rng.standard_normal(((GRID_SHAPE[0] + 1) // 2, (GRID_SHAPE[1] + 1) // 2)), 2.0
+    )
+    net = np.exp(-((fine / (0.25 * fine.std())) ** 2))
+    return np.kron(net, np.ones((2, 2)))[: GRID_SHAPE[0], : GRID_SHAPE[1]].astype(np.float32)
+
+
+def _kerley_lines(atlas: Atlas, side: str, rng: np.random.Generator) -> np.ndarray:
+    """Short horizontal septal lines (1-2 cm) reaching the pleura at the lung base."""
+    out = np.zeros(GRID_SHAPE, np.float32)
+    lung = atlas.lung(side) > 2.0
+    rows = np.nonzero(lung.any(axis=1))[0]
+    if rows.size == 0:
+        return out
+    for _ in range(int(rng.integers(4, 10))):
+        r = int(rows.min() + rng.uniform(0.65, 0.92) * np.ptp(rows))
+        cols = np.nonzero(lung[r])[0]
+        if cols.size == 0:
+            continue
+        length = int(rng.uniform(14, 28) / PIXEL_MM)
+        c0 = int(cols.min()) if side == "right" else int(cols.max()) - length
+        c0 = max(c0, 0)
+        out[max(r - 1, 0) : r + 1, c0 : c0 + length] += rng.uniform(0.4, 0.8)
+    return ndimage.gaussian_filter(out, 0.8)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from medvlm.findings import Finding, Laterality, Presence
+from medvlm.synth.anatomy import NEUTRAL, Anatomy
 from medvlm.synth.atlas import Atlas
 from medvlm.synth.compose import render_film
 from medvlm.synth.devices import DEVICES, draw_device
@@ -13,12 +14,21 @@ from medvlm.synth.errors import UnrenderableFindingError
 from medvlm.synth.film import Acquisition, develop, sample_grid
 
 SIZE = 240
-# No pose change, processing, noise or blur: film pixels map 1:1 to regions of the projection.
+# No pose change, processing, noise or blur: film pixels map 1:1 to regions of the projection; and the
+# atlas patient as it is (NEUTRAL anatomy, no warp), so the atlas lobe maps say where each region is.
 PLAIN = Acquisition(equalisation=0.0, noise=0.0, blur_px=0.0)
 
 
-def film(atlas: Atlas, findings: list[Finding], seed: int = 3, acq: Acquisition = PLAIN) -> np.ndarray:
-    return render_film(findings, seed=seed, size=SIZE, atlas=atlas, acquisition=acq).pixels.astype(np.float64)
+def film(
+    atlas: Atlas,
+    findings: list[Finding],
+    seed: int = 3,
+    acq: Acquisition = PLAIN,
+    anatomy: Anatomy | None = NEUTRAL,
+) -> np.ndarray:
+    return render_film(
+        findings, seed=seed, size=SIZE, atlas=atlas, acquisition=acq, anatomy=anatomy
+    ).pixels.astype(np.float64)
 
 
 def region(atlas: Atlas, name: str, acq: Acquisition = PLAIN) -> np.ndarray:
@@ -45,7 +55,8 @@ def region(atlas: Atlas, name: str, acq: Acquisition = PLAIN) -> np.ndarray:
 
 
 L, R, B = Laterality.LEFT, Laterality.RIGHT, Laterality.BILATERAL
-# finding, regions that must get denser (mean rise > 25 of 4095), regions that must not change (< 1)
+# finding, regions that must get denser (mean rise > 10 of 4095; was 25 when a small effusion was a fixed
+# 30-40 mm: it is now 12-45 mm, a blunted angle at the low end), regions that must not change (< 1)
 CASES = [
     (
         Finding("pleural_effusion", laterality=L, severity="moderate"),
@@ -89,7 +100,7 @@ def test_finding_changes_its_region_only(
     diff = film(atlas, [finding]) - base
     assert np.abs(diff).max() > 100, "the finding left no visible trace"
     for name in denser:
-        assert diff[region(atlas, name)].mean() > 25, f"{finding.label}: {name} did not get denser"
+        assert diff[region(atlas, name)].mean() > 10, f"{finding.label}: {name} did not get denser"
     for name in unchanged:
         assert np.abs(diff[region(atlas, name)]).mean() < 1.0, f"{finding.label}: {name} changed"
 
@@ -115,7 +126,8 @@ def test_cardiomegaly_raises_the_cardiothoracic_ratio(atlas: Atlas):
         for s in ("borderline", "mild", "moderate", "severe")
     ]
     assert all(r > 0.5 for r in ratios)
-    assert ratios == sorted(ratios) and ratios[-1] > 0.65
+    # severe draws its CTR from 0.63-0.72 (was the fixed 0.69 heart): the same seed keeps the order
+    assert ratios == sorted(ratios) and ratios[-1] > 0.62
     # The enlarged heart is denser than the lung it displaced, beside the heart.
     diff = film(atlas, [Finding("cardiomegaly", severity="severe")]) - film(atlas, [])
     assert (diff > 50).sum() > 500
@@ -135,18 +147,27 @@ def test_pneumothorax_removes_lung_markings_at_the_apex(atlas: Atlas, side: str,
     lung_part = np.abs(base - no_lung)[apex]
     assert lung_part.mean() > 100  # the lung does show at the apex of the normal film
     gone = np.abs(ptx - no_lung)[apex] < 0.1 * lung_part
-    assert gone.mean() > 0.95
+    # a moderate collapse is now a blend of two precomputed collapses (continuous scale 0.68-0.80), so a
+    # faint second lung edge can cross the apex: 0.8 of it must be gone (was 0.95 for the fixed 0.72)
+    assert gone.mean() > (0.95 if severity == "large" else 0.8)
     assert ptx[apex].mean() < base[apex].mean() - 100  # air: darker
     other = "left" if side == "right" else "right"
     assert np.abs(ptx - base)[region(atlas, f"{other}-all")].mean() < 1.0
 
 
 def test_hyperinflation_darkens_and_lengthens_the_lungs(atlas: Atlas):
-    base, hyper = film(atlas, []), film(atlas, [Finding("hyperinflation", severity="severe")])
-    # Compared with the same deep breath and no hyperinflation, the lungs are more lucent.
-    stretched = Acquisition(**{**PLAIN.__dict__, "inspiration": 1.18})
-    lungs = region(atlas, "left-all", stretched) | region(atlas, "right-all", stretched)
-    assert hyper[lungs].mean() < film(atlas, [], acq=stretched)[lungs].mean() - 20
+    base = film(atlas, [])
+    drawn = render_film(
+        [Finding("hyperinflation", severity="severe")], seed=3, size=SIZE, atlas=atlas, acquisition=PLAIN,
+        anatomy=NEUTRAL,
+    )
+    hyper = drawn.pixels.astype(np.float64)
+    # The stretch is now the anatomy warp's (it was the acquisition's): compared with the same deep
+    # breath and no hyperinflation, the lungs are more lucent.
+    stretched = film(atlas, [], anatomy=drawn.anatomy)
+    lungs = region(atlas, "left-all") | region(atlas, "right-all")
+    assert hyper[lungs].mean() < stretched[lungs].mean() - 20
+    assert drawn.anatomy.inspiration >= 1.14
 
     def lung_height(img: np.ndarray) -> int:  # dark rows in the lung columns
         cols = region(atlas, "right-all").any(axis=0)
@@ -213,16 +234,19 @@ def test_recorded_spot_positions_point_at_the_drawn_spots(atlas: Atlas, label: s
     for seed in (4, 11):
         acq = Acquisition.sample(np.random.default_rng(seed))
         drawn = render_film([Finding(label)], seed=seed, size=SIZE, atlas=atlas, acquisition=acq)
-        diff = drawn.pixels.astype(np.float64) - film(atlas, [], seed=seed, acq=acq)
+        diff = drawn.pixels.astype(np.float64) - film(atlas, [], seed=seed, acq=acq, anatomy=None)
         spots = drawn.details[0]["spots"]
         assert spots
         for spot in spots:
             row, col, radius = spot["pixel"]
+            # the anatomy warp magnifies a spot by a few per cent where it lands
             expected = spot["diameter_mm"] / 2 / drawn.pixel_spacing_mm
-            assert radius == pytest.approx(expected, abs=0.06)
+            assert radius == pytest.approx(expected, rel=0.15)
             r, c = round(row), round(col)
             # the film got denser at the recorded centre, and by about the most it got denser anywhere
             # within the spot (its chord is longest at the centre)
             near = diff[max(r - 3, 0) : r + 4, max(c - 3, 0) : c + 4]
-            assert near.max() > 0.6 * diff.max()
+            # (within the spot's own box: spots now differ in density, so another can be denser)
+            R = int(radius) + 3
+            assert near.max() > 0.6 * diff[max(r - R, 0) : r + R + 1, max(c - R, 0) : c + R + 1].max()
             assert diff[r, c] > 0.5 * near.max()
