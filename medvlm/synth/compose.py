@@ -155,7 +155,8 @@ def render_film(
         acq = Acquisition(**{**acq.__dict__, "inspiration": acq.inspiration * stretch})
     lung_rows = np.nonzero((atlas.lung() > 0).any(axis=1))[0]
     apex_row = float(lung_rows.min())
-    pixels = develop(projection, acq, size, apex_row, np.random.default_rng(noise_seq))
+    coverage = atlas.maps.get("coverage")  # the CT's valid region, where the atlas has one
+    pixels = develop(projection, acq, size, apex_row, np.random.default_rng(noise_seq), coverage=coverage)
     _locate_spots(details, acq, size, apex_row)
     return Film(
         pixels=pixels, pixel_spacing_mm=pixel_spacing_mm(acq, size), acquisition=acq, ctr=ctr, details=details
