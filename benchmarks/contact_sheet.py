@@ -21,7 +21,7 @@ from medvlm.dicom.pixels import display_frame
 from medvlm.findings import Finding, Laterality
 from medvlm.synth.atlas import load_atlas
 from medvlm.synth.compose import render_film
-from medvlm.synth.dicom_writer import StudyIdentity, film_dataset_for
+from medvlm.synth.dicom_writer import StudyIdentity, default_window, film_dataset
 
 REALFILM = Path(__file__).resolve().parents[1] / ".." / "shared" / "realfilm"
 TILE = 256
@@ -47,7 +47,8 @@ def _tile(img: np.ndarray, label: str) -> Image.Image:
 
 
 def _real(n: int) -> list[tuple[np.ndarray, str]]:
-    rows = list(csv.DictReader(open(REALFILM / "labels.csv")))
+    with open(REALFILM / "labels.csv") as fh:
+        rows = list(csv.DictReader(fh))
     out = []
     for view in ("PA", "AP", "AP Supine", "PA", "AP", "L")[:n]:
         row = next(r for r in rows if r["view"] == view and r not in [o[2] for o in out])
@@ -75,12 +76,13 @@ def main() -> None:
         film = render_film(FINDINGS[i % len(FINDINGS)], seed=100 + i, size=512, atlas=atlas)
         who = StudyIdentity.synthetic(f"sheet-{i}", np.random.default_rng(i))
         buf = io.BytesIO()
-        film_dataset_for(film.pixels, film.pixel_spacing_mm, who, film.acquisition).save_as(
-            buf, enforce_file_format=True
-        )
+        window = default_window(film.pixels)
+        ds = film_dataset(film.pixels, film.pixel_spacing_mm, who, window, film.acquisition)
+        ds.save_as(buf, enforce_file_format=True)
         ds = pydicom.dcmread(io.BytesIO(buf.getvalue()))
         a = film.acquisition
-        tiles.append(_tile(display_frame(ds), f"syn {a.projection} {a.modality} {ds.PhotometricInterpretation[-1]}"))
+        label = f"syn {a.projection} {a.modality} M{ds.PhotometricInterpretation[-1]} {a.bits_stored}b"
+        tiles.append(_tile(display_frame(ds), label))
     tiles += [_tile(img, label) for img, label in [*_real(5), _rg1()]]
     cols = 6
     rows = (len(tiles) + cols - 1) // cols
