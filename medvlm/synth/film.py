@@ -26,7 +26,7 @@ TOP_PAD = 96  # rows of neck and shoulders synthesised above the CT (the CT stop
 # Where the heart sits relative to the apices and the midline (grid px), the centre of the AP magnification.
 HEART_BELOW_APEX = 190.0
 HEART_LEFT_OF_MIDLINE = 25.0
-HEART_SIGMA = (100.0, 85.0)  # rows, cols: the warp fades out before the chest wall
+HEART_SIGMA = (120.0, 110.0)  # rows, cols: flat over the heart, gone before the chest wall
 
 
 def _pose(acq: Acquisition, size: int, apex_row: float) -> tuple[float, float, float]:
@@ -41,7 +41,7 @@ def _heart_centre(acq: Acquisition, apex_row: float) -> tuple[float, float]:
 
 
 def _magnify_weight(dr: np.ndarray, dc: np.ndarray) -> np.ndarray:
-    return np.exp(-0.5 * ((dr / HEART_SIGMA[0]) ** 2 + (dc / HEART_SIGMA[1]) ** 2))
+    return np.exp(-0.5 * ((dr / HEART_SIGMA[0]) ** 2 + (dc / HEART_SIGMA[1]) ** 2) ** 2)  # super-Gaussian
 
 
 def sample_grid(acq: Acquisition, size: int, apex_row: float) -> tuple[np.ndarray, np.ndarray]:

@@ -56,7 +56,7 @@ def marker_box(
     top, bottom, left, right = field
     row = int(top + acq.marker_row * (bottom - top))
     margin = max(4, size // 40)
-    on_left = acq.marker == "R" if acq.frontal else False
+    on_left = acq.marker == "R" if acq.frontal else True  # lateral: columns run posterior
     col = left + margin if on_left else right - margin - w
     return row, col, h, w
 
