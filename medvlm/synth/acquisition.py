@@ -104,6 +104,7 @@ class Acquisition:
         if not erect and u() < 0.5:  # portable: one shutter pushed in, the field off-centre
             left, right = (left + u(0.03, 0.1), right) if u() < 0.5 else (left, right + u(0.03, 0.1))
         marker = "L" if projection == "LL" else str(rng.choice(["L", "R"]))
+        bits = int(rng.choice([10, 12, 14, 15, 16] if modality == "CR" else [12, 14, 16]))
         text = ""
         if projection == "AP_SUPINE":
             text = str(rng.choice(["AP SUPINE", "PORTABLE", "SUPINE", ""]))
@@ -137,6 +138,6 @@ class Acquisition:
             marker_row=float(u(0.05, 0.25)),
             text=text,
             photometric="MONOCHROME1" if u() < (0.5 if modality == "CR" else 0.2) else "MONOCHROME2",
-            bits_stored=int(rng.choice([10, 12, 14, 15, 16] if modality == "CR" else [12, 14, 16])),
-            voi_lut=bool(u() < 0.3),
+            bits_stored=bits,
+            voi_lut=bool(bits <= 14 and u() < 0.3),  # the writer keeps VOI LUTs to films of <= 14 bits
         )

@@ -28,6 +28,9 @@ DX_FOR_PRESENTATION = UID("1.2.840.10008.5.1.4.1.1.1.1")
 CR_IMAGE = UID("1.2.840.10008.5.1.4.1.1.1")
 BITS_STORED = 12  # the film's own depth (develop writes 0..4095); files are rescaled to the acquisition's
 FILM_MAX = 2**BITS_STORED - 1
+# LUT Data as US must stay under 64 KB in explicit VR; as OW it could be longer, but readers (ours
+# included: medvlm.dicom.pixels) handle US best, so LUT films are at most 14 bits.
+MAX_LUT_ENTRIES = 32767
 # (value, scheme, meaning): CID 4031 anatomic region, CID 4010 view, CID 19/20 patient orientation.
 CHEST = ("816094009", "SCT", "Chest")
 VIEW_CODES = {
@@ -116,11 +119,16 @@ def _voi(ds: Dataset, window: tuple[float, float], acq: Acquisition) -> None:
         ds.WindowCenterWidthExplanation = "SYNTHETIC DEFAULT"
         return
     first = int(np.clip(centre - width / 2, 0, top))
-    entries = int(min(np.clip(centre + width / 2, 0, top) - first + 1, 65535))
+    entries = int(np.clip(centre + width / 2, 0, top)) - first + 1
+    if entries > MAX_LUT_ENTRIES:
+        raise FilmFormatError(
+            f"a VOI LUT over {entries} stored values does not fit one US LUT Data element "
+            f"(at most {MAX_LUT_ENTRIES}); use a window for {acq.bits_stored}-bit films"
+        )
     ramp = np.linspace(-3.0, 3.0, max(entries, 2))[:entries]
-    lut = np.rint(4095 / (1 + np.exp(-ramp))).astype(np.uint16)  # a sigmoid, as CR vendors ship
+    lut = np.rint(65535 / (1 + np.exp(-ramp))).astype(np.uint16)  # a sigmoid, as CR vendors ship
     item = Dataset()
-    item.add_new("LUTDescriptor", "US", [entries, first, 12])
+    item.add_new("LUTDescriptor", "US", [entries, first, 16])  # 8 or 16 (PS3.3 C.11.2.1.1)
     item.LUTExplanation = "SYNTHETIC SIGMOID"
     item.add_new("LUTData", "US", lut.tolist())
     ds.VOILUTSequence = Sequence([item])
@@ -204,7 +212,8 @@ def film_dataset(
         position.PatientOrientationModifierCodeSequence = Sequence([_code(*SUPINE)])
         ds.PatientOrientationCodeSequence = Sequence([position])
     if dx:
-        ds.PatientPosition = ""
+        if "PatientOrientationCodeSequence" not in ds:  # PatientPosition shall not be present with it
+            ds.PatientPosition = ""
         ds.PositionerType = ""  # Type 2: no positioner for an erect film
         ds.DetectorType = "DIRECT"
         ds.PixelSpacingCalibrationType = "GEOMETRY"
