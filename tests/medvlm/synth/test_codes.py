@@ -50,7 +50,8 @@ def datasets() -> Iterator[tuple[str, Dataset]]:
             acq = Acquisition(projection=projection, modality=modality)
             yield f"writer-{projection}-{modality}", film_dataset(film, 0.5, who, (100.0, 200.0), acq)
     study = FakeStudy("codes", "P1", "Doe^Jane", "A1", dt.date(2024, 1, 2))
-    yield "hospital-film", hospital_film(study, film)
+    for view in ("PA", "AP", "LL", ""):
+        yield f"hospital-film-{view or 'unknown'}", hospital_film(study, film, view)
     yield "hospital-sr", basic_text_sr(study, "Lungs clear.", "Normal.")
 
 
@@ -72,6 +73,14 @@ def test_every_code_means_what_it_says(where: str, attribute: str, scheme: str, 
         in_group = [m for m, cids in known.items() if cid in cids and m.lower() == meaning.lower()]
         assert in_group, f"{where}: {attribute} {scheme} {value} ({meaning}) is not in CID {cid}"
         assert scheme in cid_concepts[cid]
+
+
+@pytest.mark.parametrize("view", ["PA", "AP", "LL"])
+def test_hospital_films_code_the_view_they_state(view: str) -> None:
+    study = FakeStudy("codes", "P1", "Doe^Jane", "A1", dt.date(2024, 1, 2))
+    ds = hospital_film(study, np.zeros((8, 8), np.uint8), view)
+    expected = {"PA": "postero-anterior", "AP": "antero-posterior", "LL": "left lateral"}[view]
+    assert (ds.ViewPosition, ds.ViewCodeSequence[0].CodeMeaning) == (view, expected)
 
 
 @pytest.mark.parametrize(
