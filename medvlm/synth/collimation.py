@@ -22,15 +22,18 @@ def field_alpha(
     box = (int(np.ceil(top)), int(bottom), int(np.ceil(left)), int(right))
     if acq.collimation == (0.0, 0.0, 0.0, 0.0) and limits is None:
         return None, (0, size - 1, 0, size - 1)
-    a = np.radians(acq.collimation_tilt_deg)
-    v = np.arange(size, dtype=np.float32) - (size - 1) / 2
-    yy, xx = v[:, None], v[None, :]
-    cr, cc = (top + bottom) / 2 - (size - 1) / 2, (left + right) / 2 - (size - 1) / 2
-    # Distances to the tilted rectangle's edges, in the rectangle's own frame.
-    ry = np.cos(a) * (yy - cr) + np.sin(a) * (xx - cc)
-    rx = -np.sin(a) * (yy - cr) + np.cos(a) * (xx - cc)
-    inside = np.minimum((bottom - top) / 2 - np.abs(ry), (right - left) / 2 - np.abs(rx))
     penumbra = max(1.0, size / 400)
+    v = np.arange(size, dtype=np.float32)
+    if acq.collimation_tilt_deg == 0.0:  # separable: the minimum of a row and a column profile
+        row_in = np.minimum(v - top, bottom - v)[:, None]
+        col_in = np.minimum(v - left, right - v)[None, :]
+        return np.clip(np.minimum(row_in, col_in) / penumbra + 0.5, 0.0, 1.0), box
+    a = np.radians(acq.collimation_tilt_deg)
+    yy, xx = v[:, None] - (top + bottom) / 2, v[None, :] - (left + right) / 2
+    # Distances to the tilted rectangle's edges, in the rectangle's own frame.
+    ry = np.cos(a) * yy + np.sin(a) * xx
+    rx = -np.sin(a) * yy + np.cos(a) * xx
+    inside = np.minimum((bottom - top) / 2 - np.abs(ry), (right - left) / 2 - np.abs(rx))
     return np.clip(inside / penumbra + 0.5, 0.0, 1.0).astype(np.float32), box
 
 
@@ -42,6 +45,6 @@ def shutter(
         return y
     if acq.shutter_black:
         border: np.ndarray | float = 0.0
-    else:
-        border = 0.93 + 0.01 * rng.standard_normal(y.shape, dtype=np.float32)
+    else:  # white, a little uneven (heel effect, scatter under the blades)
+        border = 0.93 + np.linspace(-0.02, 0.02, y.shape[0], dtype=np.float32)[:, None] * rng.uniform(-1, 1)
     return (y * alpha + border * (1 - alpha)).astype(np.float32)

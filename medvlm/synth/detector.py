@@ -62,14 +62,14 @@ def process(x: np.ndarray, acq: Acquisition) -> np.ndarray:
     size = x.shape[0]
     y = x + acq.equalisation * (x - low_pass(x, sigma=size / 20))
     if acq.edge_gain > 0:
-        y = y + acq.edge_gain * (x - ndimage.gaussian_filter(x, sigma=2.0 * size / 512))
+        y = y + acq.edge_gain * (x - ndimage.gaussian_filter(x, sigma=2.0 * size / 512, truncate=2.5))
     y = np.clip(y, 0.0, 1.0)
     if acq.curve > 0:  # S-shaped film-like curve, rescaled to keep 0 and 1
         lo, hi = 1 / (1 + np.exp(acq.curve / 2)), 1 / (1 + np.exp(-acq.curve / 2))
         y = (1 / (1 + np.exp(-acq.curve * (y - 0.5))) - lo) / (hi - lo)
     y = np.clip(y, 0.0, 1.0) ** acq.gamma
     if acq.blur_px > 0.05:
-        y = ndimage.gaussian_filter(y, sigma=acq.blur_px * size / 512)
+        y = ndimage.gaussian_filter(y, sigma=acq.blur_px * size / 512, truncate=3.0)
     return y.astype(np.float32)
 
 

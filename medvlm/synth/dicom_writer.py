@@ -104,7 +104,10 @@ class FilmFormatError(SynthError, ValueError):
 def stored_pixels(pixels: np.ndarray, acq: Acquisition) -> np.ndarray:
     """The 12-bit bone-bright film at the file's bit depth, inverted for MONOCHROME1."""
     top = 2**acq.bits_stored - 1
-    out = np.rint(pixels.astype(np.float64) * (top / FILM_MAX)).astype(np.uint16)
+    if top == FILM_MAX:
+        out = pixels
+    else:  # integer rounding: pixels * top / FILM_MAX to the nearest
+        out = ((pixels.astype(np.uint32) * top + FILM_MAX // 2) // FILM_MAX).astype(np.uint16)
     return (top - out).astype(np.uint16) if acq.photometric == "MONOCHROME1" else out
 
 

@@ -47,11 +47,11 @@ def _magnify_weight(dr: np.ndarray, dc: np.ndarray) -> np.ndarray:
 def sample_grid(acq: Acquisition, size: int, apex_row: float) -> tuple[np.ndarray, np.ndarray]:
     """Working-grid (row, col) coordinates for every output pixel."""
     step, centre_r, centre_c = _pose(acq, size, apex_row)
-    v = (np.arange(size) - (size - 1) / 2) * step
-    yy, xx = np.meshgrid(v, v, indexing="ij")
+    v = ((np.arange(size) - (size - 1) / 2) * step).astype(np.float32)
+    yy, xx = v[:, None], v[None, :]
     a = np.radians(acq.rotation_deg)
-    rows = centre_r + np.cos(a) * yy - np.sin(a) * xx
-    cols = centre_c + np.sin(a) * yy + np.cos(a) * xx
+    rows = np.float32(centre_r) + np.float32(np.cos(a)) * yy - np.float32(np.sin(a)) * xx
+    cols = np.float32(centre_c) + np.float32(np.sin(a)) * yy + np.float32(np.cos(a)) * xx
     if acq.magnification != 1.0:  # AP: the heart, far from the detector, is magnified more than the ribs
         hr, hc = _heart_centre(acq, apex_row)
         dr, dc = rows - hr, cols - hc
