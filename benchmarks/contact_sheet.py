@@ -19,6 +19,7 @@ from PIL import Image
 
 from medvlm.dicom.pixels import display_frame
 from medvlm.findings import Finding, Laterality
+from medvlm.synth.acquisition import Acquisition
 from medvlm.synth.atlas import load_atlas
 from medvlm.synth.compose import render_film
 from medvlm.synth.dicom_writer import StudyIdentity, default_window, film_dataset
@@ -73,7 +74,9 @@ def main() -> None:
     atlas = load_atlas(args.data_dir)
     tiles = []
     for i in range(args.n):
-        film = render_film(FINDINGS[i % len(FINDINGS)], seed=100 + i, size=512, atlas=atlas)
+        kind = ("PA", "AP", "AP_SUPINE")[i % 3]
+        acq = Acquisition.sample(np.random.default_rng(100 + i), kind)
+        film = render_film(FINDINGS[i % len(FINDINGS)], seed=100 + i, size=512, atlas=atlas, acquisition=acq)
         who = StudyIdentity.synthetic(f"sheet-{i}", np.random.default_rng(i))
         buf = io.BytesIO()
         window = default_window(film.pixels)

@@ -41,6 +41,10 @@ class Acquisition:
     auto_window: bool = False  # window from in-field percentiles (exposure recognition) vs fixed below
     window_low: float = 5.5  # cm water shown black / white before processing (fixed window)
     window_high: float = 32.0
+    # Auto window: headroom below the darkest lung and above the densest bone, as fractions of the range
+    # (processing keeps lungs dark grey, not black, and the spine visible through the heart).
+    black_margin: float = 0.0
+    white_margin: float = 0.0
     curve: float = 0.0  # sigmoid characteristic-curve steepness (0 = linear)
     gamma: float = 0.95
     equalisation: float = 0.6  # large-scale unsharp mask (dynamic-range compression)
@@ -124,6 +128,8 @@ class Acquisition:
             noise=float(u(0.0, 0.004)),
             modality=modality,
             auto_window=True,
+            black_margin=float(u(0.08, 0.3)),
+            white_margin=float(u(0.0, 0.12)),
             curve=float(u(2.0, 4.5) if modality == "CR" else u(0.0, 2.5)),
             gamma=float(u(0.85, 1.15)),
             equalisation=float(u(0.3, 0.9)),

@@ -51,7 +51,8 @@ def window(p: np.ndarray, acq: Acquisition, field: np.ndarray | None) -> np.ndar
         if values.size < 16:
             values = p.ravel()
         low, high = np.percentile(values, [1.0, 99.7])
-        low, high = float(low), float(max(high, low + 1.0))
+        span = float(max(high - low, 1.0))
+        low, high = float(low) - acq.black_margin * span, float(low) + (1 + acq.white_margin) * span
     else:
         low, high = acq.window_low, acq.window_high
     return np.clip((p - low) / (high - low), 0.0, 1.0).astype(np.float32)

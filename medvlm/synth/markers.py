@@ -69,8 +69,10 @@ def burn_labels(y: np.ndarray, acq: Acquisition, field: tuple[int, int, int, int
         row, col, h, _w = box
         _stamp(y, text_bitmap(acq.marker, h // 7), row, col, 0.97)
     if acq.text:
-        bitmap = text_bitmap(acq.text, max(1, round(size * 0.003)))
+        bitmap = text_bitmap(acq.text, max(1, round(size * 0.004)))
         margin = max(3, size // 60)
         col = margin if acq.marker != "R" else size - margin - bitmap.shape[1]
-        _stamp(y, bitmap, margin, col, 1.0)
+        under = y[margin : margin + bitmap.shape[0], max(col, 0) : col + bitmap.shape[1]]
+        # Printed in whichever of white or black shows on what lies under it (a white shutter border).
+        _stamp(y, bitmap, margin, col, 0.0 if under.size and float(under.mean()) > 0.6 else 1.0)
     return y
