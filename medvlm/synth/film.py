@@ -70,7 +70,7 @@ def film_point(acq: Acquisition, size: int, apex_row: float, row: float, col: fl
         hr, hc = _heart_centre(acq, apex_row)
         qr, qc = row, col
         for _ in range(30):
-            w = float(_magnify_weight(np.float64(qr - hr), np.float64(qc - hc)))
+            w = float(_magnify_weight(np.asarray(qr - hr), np.asarray(qc - hc)))
             f = 1.0 + (acq.magnification - 1.0) * w
             qr, qc = hr + (row - hr) * f, hc + (col - hc) * f
         row, col = qr, qc
