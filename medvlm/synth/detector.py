@@ -73,6 +73,19 @@ def window(p: np.ndarray, acq: Acquisition, field: np.ndarray | None) -> np.ndar
     return np.clip((p - low) / (high - low), 0.0, 1.0).astype(np.float32)
 
 
+LUT_SIZE = 4096
+
+
+@lru_cache(maxsize=64)
+def characteristic_lut(curve: float, gamma: float) -> np.ndarray:
+    """0..1 -> 0..1: an S-shaped film-like curve (steepness ``curve``, 0 = straight) then gamma."""
+    y = np.linspace(0.0, 1.0, LUT_SIZE)
+    if curve > 0:  # rescaled to keep 0 and 1
+        lo, hi = 1 / (1 + np.exp(curve / 2)), 1 / (1 + np.exp(-curve / 2))
+        y = (1 / (1 + np.exp(-curve * (y - 0.5))) - lo) / (hi - lo)
+    return (np.clip(y, 0.0, 1.0) ** gamma).astype(np.float32)
+
+
 def process(x: np.ndarray, acq: Acquisition) -> np.ndarray:
     """Multi-scale enhancement, characteristic curve, gamma and detector blur on a 0..1 image."""
     size = x.shape[0]
@@ -80,10 +93,8 @@ def process(x: np.ndarray, acq: Acquisition) -> np.ndarray:
     if acq.edge_gain > 0:
         y = y + acq.edge_gain * (x - ndimage.gaussian_filter(x, sigma=2.0 * size / 512, truncate=2.5))
     y = np.clip(y, 0.0, 1.0)
-    if acq.curve > 0:  # S-shaped film-like curve, rescaled to keep 0 and 1
-        lo, hi = 1 / (1 + np.exp(acq.curve / 2)), 1 / (1 + np.exp(-acq.curve / 2))
-        y = (1 / (1 + np.exp(-acq.curve * (y - 0.5))) - lo) / (hi - lo)
-    y = np.clip(y, 0.0, 1.0) ** acq.gamma
+    if acq.curve > 0 or acq.gamma != 1.0:  # as a 4096-entry look-up table, as detectors apply it
+        y = characteristic_lut(acq.curve, acq.gamma)[np.rint(y * (LUT_SIZE - 1)).astype(np.intp)]
     if acq.blur_px > 0.05:
         y = ndimage.gaussian_filter(y, sigma=acq.blur_px * size / 512, truncate=3.0)
     return y.astype(np.float32)
