@@ -320,7 +320,10 @@ def render_film(
     projection = warp.apply(projection)
     lung_rows = np.nonzero((atlas.lung() > 0).any(axis=1))[0]
     apex_row = float(lung_rows.min())
-    pixels = develop(projection, acq, size, apex_row, np.random.default_rng(noise_seq))
+    coverage = atlas.maps.get("coverage")  # the CT's valid region, where the atlas has one
+    if coverage is not None:
+        coverage = warp.apply(coverage)  # it moves with the anatomy it bounds
+    pixels = develop(projection, acq, size, apex_row, np.random.default_rng(noise_seq), coverage=coverage)
     _locate_spots(details, acq, size, apex_row, warp)
     return Film(
         pixels=pixels,

@@ -1,4 +1,8 @@
-"""Write a synthetic film as a DX "For Presentation" DICOM file that passes ``dciodvfy``.
+"""Write a synthetic film as a CR or DX "For Presentation" DICOM file that passes ``dciodvfy``.
+
+The film's ``Acquisition`` says how: CR or DX, MONOCHROME1 (stored inverted) or MONOCHROME2, 10 to 16
+bits stored, a window or a VOI LUT, and the view (PA / AP / AP supine / LL) with its CID 4010 code,
+the chest's CID 4031 code and the patient orientation. Without one the file is the plain DX PA film.
 
 Identity is synthetic and says so (PatientName ``SYNTHETIC^...``), UIDs come from
 ``pydicom.uid.generate_uid`` (deterministic from the study key when one is given, so a rebuild with the
@@ -17,9 +21,29 @@ from pydicom.sequence import Sequence
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 from medvlm.synth import GENERATOR
+from medvlm.synth.acquisition import Acquisition
+from medvlm.synth.errors import SynthError
 
 DX_FOR_PRESENTATION = UID("1.2.840.10008.5.1.4.1.1.1.1")
-BITS_STORED = 12
+CR_IMAGE = UID("1.2.840.10008.5.1.4.1.1.1")
+BITS_STORED = 12  # the film's own depth (develop writes 0..4095); files are rescaled to the acquisition's
+FILM_MAX = 2**BITS_STORED - 1
+# LUT Data as US must stay under 64 KB in explicit VR; as OW it could be longer, but readers (ours
+# included: medvlm.dicom.pixels) handle US best, so LUT films are at most 14 bits.
+MAX_LUT_ENTRIES = 32767
+# (value, scheme, meaning): CID 4031 anatomic region, CID 4010 view, CID 19/20 patient orientation.
+CHEST = ("816094009", "SCT", "Chest")
+VIEW_CODES = {
+    "PA": ("272479007", "SCT", "postero-anterior"),
+    "AP": ("399348003", "SCT", "antero-posterior"),
+    "LL": ("399173006", "SCT", "left lateral"),
+}
+RECUMBENT = ("102538003", "SCT", "recumbent")
+SUPINE = ("40199007", "SCT", "supine")
+# Film columns run to the patient's left on frontal films (shown as if facing the patient), to the
+# posterior on the lateral atlas (projected along left-right, columns = the CT's anterior-posterior axis).
+ORIENTATION = {"PA": ["L", "F"], "AP": ["L", "F"], "AP_SUPINE": ["L", "F"], "LL": ["P", "F"]}
+DESCRIPTION = {"PA": "PA", "AP": "AP", "AP_SUPINE": "AP SUPINE", "LL": "LATERAL"}
 
 
 @dataclass(frozen=True)
@@ -73,14 +97,62 @@ def _code(value: str, scheme: str, meaning: str) -> Dataset:
     return item
 
 
+class FilmFormatError(SynthError, ValueError):
+    """Pixels the writer cannot store as a film (a ValueError too, as callers caught before)."""
+
+
+def stored_pixels(pixels: np.ndarray, acq: Acquisition) -> np.ndarray:
+    """The 12-bit bone-bright film at the file's bit depth, inverted for MONOCHROME1."""
+    top = 2**acq.bits_stored - 1
+    if top == FILM_MAX:
+        out = pixels
+    else:  # integer rounding: pixels * top / FILM_MAX to the nearest
+        out = ((pixels.astype(np.uint32) * top + FILM_MAX // 2) // FILM_MAX).astype(np.uint16)
+    return (top - out).astype(np.uint16) if acq.photometric == "MONOCHROME1" else out
+
+
+def _voi(ds: Dataset, window: tuple[float, float], acq: Acquisition) -> None:
+    """The film's window (given on the 12-bit bone-bright film) in stored values, as a window or a LUT."""
+    top = 2**acq.bits_stored - 1
+    centre, width = window[0] * top / FILM_MAX, max(window[1] * top / FILM_MAX, 2.0)
+    if acq.photometric == "MONOCHROME1":
+        centre = top - centre
+    if not acq.voi_lut:
+        ds.WindowCenter, ds.WindowWidth = round(centre, 1), round(width, 1)
+        ds.WindowCenterWidthExplanation = "SYNTHETIC DEFAULT"
+        return
+    first = int(np.clip(centre - width / 2, 0, top))
+    entries = int(np.clip(centre + width / 2, 0, top)) - first + 1
+    if entries > MAX_LUT_ENTRIES:
+        raise FilmFormatError(
+            f"a VOI LUT over {entries} stored values does not fit one US LUT Data element "
+            f"(at most {MAX_LUT_ENTRIES}); use a window for {acq.bits_stored}-bit films"
+        )
+    ramp = np.linspace(-3.0, 3.0, max(entries, 2))[:entries]
+    lut = np.rint(65535 / (1 + np.exp(-ramp))).astype(np.uint16)  # a sigmoid, as CR vendors ship
+    item = Dataset()
+    item.add_new("LUTDescriptor", "US", [entries, first, 16])  # 8 or 16 (PS3.3 C.11.2.1.1)
+    item.LUTExplanation = "SYNTHETIC SIGMOID"
+    item.add_new("LUTData", "US", lut.tolist())
+    ds.VOILUTSequence = Sequence([item])
+
+
 def film_dataset(
-    pixels: np.ndarray, spacing_mm: float, who: StudyIdentity, window: tuple[float, float]
+    pixels: np.ndarray,
+    spacing_mm: float,
+    who: StudyIdentity,
+    window: tuple[float, float],
+    acq: Acquisition | None = None,
 ) -> Dataset:
-    """The DX dataset for a uint16 MONOCHROME2 film (bone bright)."""
+    """The CR/DX dataset for a uint16 12-bit film (bone bright), written as ``acq`` says (default: DX,
+    MONOCHROME2, 12 bits, PA, a window)."""
     if pixels.dtype != np.uint16 or pixels.ndim != 2:
-        raise ValueError(f"expected a 2-D uint16 film, got {pixels.dtype} with shape {pixels.shape}")
+        raise FilmFormatError(f"expected a 2-D uint16 film, got {pixels.dtype} with shape {pixels.shape}")
+    acq = acq or Acquisition()
+    dx = acq.modality == "DX"
+    sop_class = DX_FOR_PRESENTATION if dx else CR_IMAGE
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = DX_FOR_PRESENTATION
+    meta.MediaStorageSOPClassUID = sop_class
     meta.MediaStorageSOPInstanceUID = who.sop_uid
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = generate_uid(entropy_srcs=[GENERATOR])
@@ -88,7 +160,7 @@ def film_dataset(
     ds = Dataset()
     ds.file_meta = meta
     ds.SpecificCharacterSet = "ISO_IR 100"
-    ds.SOPClassUID = DX_FOR_PRESENTATION
+    ds.SOPClassUID = sop_class
     ds.SOPInstanceUID = who.sop_uid
     ds.InstanceCreationDate, ds.InstanceCreationTime = who.study_date, who.study_time
     # Patient
@@ -99,65 +171,82 @@ def film_dataset(
     ds.PatientIdentityRemoved = "YES"  # there never was a real identity
     ds.DeidentificationMethod = "synthetic identity (medvlm.synth)"
     # Study
+    view = DESCRIPTION[acq.projection]
     ds.StudyInstanceUID = who.study_uid
     ds.StudyDate, ds.StudyTime = who.study_date, who.study_time
     ds.ReferringPhysicianName = ""
     ds.StudyID = who.accession[-8:]
     ds.AccessionNumber = who.accession
-    ds.StudyDescription = "XR CHEST PA"
-    # Series (General + DX Series)
-    ds.Modality = "DX"
+    ds.StudyDescription = f"XR CHEST {view}"
+    # Series (General + CR/DX Series)
+    ds.Modality = acq.modality
     ds.SeriesInstanceUID = who.series_uid
     ds.SeriesNumber = 1
-    ds.SeriesDescription = "CHEST PA (synthetic, CT-derived)"
-    ds.PresentationIntentType = "FOR PRESENTATION"
+    ds.SeriesDescription = f"CHEST {view} (synthetic, CT-derived)"
+    if dx:
+        ds.PresentationIntentType = "FOR PRESENTATION"
     ds.BodyPartExamined = "CHEST"
     # Equipment
     ds.Manufacturer = "MedVLM"
     ds.ManufacturerModelName = "synthetic radiograph generator"
     ds.SoftwareVersions = GENERATOR
     ds.InstitutionName = "SYNTHETIC"
-    # General image + DX image
+    # General image + CR/DX image
     ds.InstanceNumber = 1
-    ds.PatientOrientation = ["L", "F"]  # PA: columns run to the patient's left, rows to the feet
+    ds.PatientOrientation = ORIENTATION[acq.projection]
     ds.ContentDate, ds.ContentTime = who.study_date, who.study_time
     ds.AcquisitionDate, ds.AcquisitionTime = who.study_date, who.study_time
     ds.ImageType = ["DERIVED", "PRIMARY"]
-    ds.BurnedInAnnotation = "NO"
+    ds.BurnedInAnnotation = "NO"  # side markers and "PORTABLE" text identify no one
     ds.LossyImageCompression = "00"
     ds.PixelIntensityRelationship = "LOG"
-    ds.PixelIntensityRelationshipSign = -1  # higher values = less X-ray reached the detector
+    # Higher stored values = less X-ray reached the detector (MONOCHROME2) or more (MONOCHROME1).
+    ds.PixelIntensityRelationshipSign = -1 if acq.photometric == "MONOCHROME2" else 1
     ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = 0, 1, "US"
-    ds.PresentationLUTShape = "IDENTITY"
-    ds.WindowCenter, ds.WindowWidth = round(window[0], 1), round(window[1], 1)
-    ds.WindowCenterWidthExplanation = "SYNTHETIC FULL RANGE"
+    ds.PresentationLUTShape = "IDENTITY" if acq.photometric == "MONOCHROME2" else "INVERSE"
+    _voi(ds, window, acq)
     # Anatomy, positioning, detector
     ds.ImageLaterality = "U"
-    ds.AnatomicRegionSequence = Sequence([_code("51185008", "SCT", "Chest")])
-    ds.ViewPosition = "PA"
-    ds.ViewCodeSequence = Sequence([_code("399348003", "SCT", "postero-anterior")])
-    ds.PatientPosition = ""
-    ds.PositionerType = ""  # Type 2: no positioner for an erect PA film
-    ds.DetectorType = "DIRECT"
+    ds.AnatomicRegionSequence = Sequence([_code(*CHEST)])
+    ds.ViewPosition = acq.view_position
+    ds.ViewCodeSequence = Sequence([_code(*VIEW_CODES[acq.view_position])])
+    if acq.projection == "AP_SUPINE":
+        position = _code(*RECUMBENT)
+        position.PatientOrientationModifierCodeSequence = Sequence([_code(*SUPINE)])
+        ds.PatientOrientationCodeSequence = Sequence([position])
+    if dx:
+        if "PatientOrientationCodeSequence" not in ds:  # PatientPosition shall not be present with it
+            ds.PatientPosition = ""
+        ds.PositionerType = ""  # Type 2: no positioner for an erect film
+        ds.DetectorType = "DIRECT"
+        ds.PixelSpacingCalibrationType = "GEOMETRY"
+        ds.PixelSpacingCalibrationDescription = "parallel projection: no magnification"
+        ds.EstimatedRadiographicMagnificationFactor = 1.0
+        ds.AcquisitionContextSequence = Sequence()
     ds.ImagerPixelSpacing = [round(spacing_mm, 6)] * 2
     ds.PixelSpacing = [round(spacing_mm, 6)] * 2
-    ds.PixelSpacingCalibrationType = "GEOMETRY"
-    ds.PixelSpacingCalibrationDescription = "parallel projection: no magnification"
-    ds.EstimatedRadiographicMagnificationFactor = 1.0
-    ds.AcquisitionContextSequence = Sequence()
     # Pixels
     ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.PhotometricInterpretation = acq.photometric
     ds.Rows, ds.Columns = pixels.shape
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, BITS_STORED, BITS_STORED - 1
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, acq.bits_stored, acq.bits_stored - 1
     ds.PixelRepresentation = 0
-    ds.PixelData = np.ascontiguousarray(pixels, dtype="<u2").tobytes()
+    ds.PixelData = np.ascontiguousarray(stored_pixels(pixels, acq), dtype="<u2").tobytes()
     return ds
 
 
-def write_dicom(path: Path, pixels: np.ndarray, spacing_mm: float, who: StudyIdentity) -> Path:
-    lo, hi = np.percentile(pixels, [1, 99])
-    ds = film_dataset(pixels, spacing_mm, who, window=((lo + hi) / 2, max(hi - lo, 1.0)))
+def default_window(pixels: np.ndarray) -> tuple[float, float]:
+    """Centre and width over the film's 1st..99th percentiles (12-bit film values)."""
+    lo, hi = np.percentile(pixels[::2, ::2], [1, 99])
+    return float((lo + hi) / 2), float(max(hi - lo, 1.0))
+
+
+def write_dicom(
+    path: Path, pixels: np.ndarray, spacing_mm: float, who: StudyIdentity, acq: Acquisition | None = None
+) -> Path:
+    """Write the film; pass the film's ``acquisition`` to write it as taken (modality, photometric, bits,
+    view), else it is the plain DX MONOCHROME2 12-bit PA file."""
+    ds = film_dataset(pixels, spacing_mm, who, default_window(pixels), acq)
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)
     return path

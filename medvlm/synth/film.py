@@ -1,63 +1,62 @@
-"""From projected attenuation to a film: pose, scale, inspiration, exposure, processing, noise and blur."""
+"""From projected attenuation to a film: framing and pose, then the detector, shutters and labels.
+
+``develop`` samples the projection (extended above the CT with a neck and shoulder slope) on the film's
+grid, sends it through ``detector`` (scatter, dose-dependent noise, exposure recognition, multi-scale
+processing, characteristic curve, blur, grid lines), masks the shutters (``collimation``) and burns in
+the side marker and text (``markers``). Films are uint16, 0..4095 (12 bits), bone bright; the writer
+converts them to the acquisition's bit depth and photometric interpretation.
+"""
 
 from __future__ import annotations
-
-from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy import ndimage
 
+from medvlm.synth import detector
+from medvlm.synth.acquisition import PROJECTIONS, Acquisition
+from medvlm.synth.collimation import field_alpha, shutter
 from medvlm.synth.grid import GRID_SHAPE, PIXEL_MM
+from medvlm.synth.markers import burn_labels
+
+__all__ = ["PROJECTIONS", "Acquisition", "develop", "film_point", "pixel_spacing_mm", "sample_grid"]
 
 FIELD_PX = 480  # the square of the working grid a film shows at scale 1 (337 mm)
 MAX_VALUE = 4095
-TOP_PAD = 64  # 12 bits stored
+TOP_PAD = 96  # rows of neck and shoulders synthesised above the CT (the CT stops ~2 cm above the apices)
+# Where the heart sits relative to the apices and the midline (grid px), the centre of the AP magnification.
+HEART_BELOW_APEX = 190.0
+HEART_LEFT_OF_MIDLINE = 25.0
+HEART_SIGMA = (120.0, 110.0)  # rows, cols: flat over the heart, gone before the chest wall
 
 
-@dataclass(frozen=True)
-class Acquisition:
-    rotation_deg: float = 0.0
-    scale: float = 1.0  # >1 zooms in (a smaller patient or a tighter field)
-    shift_rows: float = 0.0  # working-grid pixels
-    shift_cols: float = 0.0
-    inspiration: float = 1.0  # vertical stretch below the apices (deeper breath > 1)
-    window_low: float = 5.5  # cm water shown black / white before processing
-    window_high: float = 32.0
-    gamma: float = 0.95
-    equalisation: float = 0.6  # unsharp-mask strength, as detector processing does
-    noise: float = 0.01
-    blur_px: float = 0.5
+def _pose(acq: Acquisition, size: int, apex_row: float) -> tuple[float, float, float]:
+    step = FIELD_PX / size / acq.scale
+    top = apex_row - acq.headroom_mm / PIXEL_MM
+    return step, top + (size - 1) / 2 * step + acq.shift_rows, GRID_SHAPE[1] / 2 + acq.shift_cols
 
-    @classmethod
-    def sample(cls, rng: np.random.Generator) -> Acquisition:
-        return cls(
-            rotation_deg=float(rng.uniform(-4, 4)),
-            scale=float(rng.uniform(0.92, 1.1)),
-            shift_rows=float(rng.uniform(-12, 12)),
-            shift_cols=float(rng.uniform(-12, 12)),
-            inspiration=float(rng.uniform(0.95, 1.05)),
-            window_low=float(rng.uniform(4.0, 7.0)),
-            window_high=float(rng.uniform(30.0, 34.0)),
-            gamma=float(rng.uniform(0.8, 1.05)),
-            equalisation=float(rng.uniform(0.4, 0.8)),
-            noise=float(rng.uniform(0.004, 0.02)),
-            blur_px=float(rng.uniform(0.0, 1.0)),
-        )
 
-    def to_dict(self) -> dict[str, float]:
-        return {k: round(v, 4) for k, v in asdict(self).items()}
+def _heart_centre(acq: Acquisition, apex_row: float) -> tuple[float, float]:
+    col = GRID_SHAPE[1] / 2 + (HEART_LEFT_OF_MIDLINE if acq.frontal else 0.0)
+    return apex_row + HEART_BELOW_APEX, col
+
+
+def _magnify_weight(dr: np.ndarray, dc: np.ndarray) -> np.ndarray:
+    return np.exp(-0.5 * ((dr / HEART_SIGMA[0]) ** 2 + (dc / HEART_SIGMA[1]) ** 2) ** 2)  # super-Gaussian
 
 
 def sample_grid(acq: Acquisition, size: int, apex_row: float) -> tuple[np.ndarray, np.ndarray]:
     """Working-grid (row, col) coordinates for every output pixel."""
-    step = FIELD_PX / size / acq.scale
-    centre_r = GRID_SHAPE[0] / 2 + acq.shift_rows
-    centre_c = GRID_SHAPE[1] / 2 + acq.shift_cols
-    v = (np.arange(size) - (size - 1) / 2) * step
-    yy, xx = np.meshgrid(v, v, indexing="ij")
+    step, centre_r, centre_c = _pose(acq, size, apex_row)
+    v = ((np.arange(size) - (size - 1) / 2) * step).astype(np.float32)
+    yy, xx = v[:, None], v[None, :]
     a = np.radians(acq.rotation_deg)
-    rows = centre_r + np.cos(a) * yy - np.sin(a) * xx
-    cols = centre_c + np.sin(a) * yy + np.cos(a) * xx
+    rows = np.float32(centre_r) + np.float32(np.cos(a)) * yy - np.float32(np.sin(a)) * xx
+    cols = np.float32(centre_c) + np.float32(np.sin(a)) * yy + np.float32(np.cos(a)) * xx
+    if acq.magnification != 1.0:  # AP: the heart, far from the detector, is magnified more than the ribs
+        hr, hc = _heart_centre(acq, apex_row)
+        dr, dc = rows - hr, cols - hc
+        f = 1.0 + (acq.magnification - 1.0) * _magnify_weight(dr, dc)
+        rows, cols = hr + dr / f, hc + dc / f
     # Inspiration: everything below the apices is stretched (the diaphragm moves down).
     rows = np.where(rows > apex_row, apex_row + (rows - apex_row) / acq.inspiration, rows)
     return rows, cols
@@ -67,47 +66,79 @@ def film_point(acq: Acquisition, size: int, apex_row: float, row: float, col: fl
     """Where working-grid point (row, col) lands on the film, in film pixels: ``sample_grid`` inverted."""
     if row > apex_row:  # the inspiration stretch below the apices
         row = apex_row + (row - apex_row) * acq.inspiration
-    d_row, d_col = row - (GRID_SHAPE[0] / 2 + acq.shift_rows), col - (GRID_SHAPE[1] / 2 + acq.shift_cols)
+    if acq.magnification != 1.0:  # invert q -> c + (q - c) / f(q - c) by fixed-point iteration
+        hr, hc = _heart_centre(acq, apex_row)
+        qr, qc = row, col
+        for _ in range(30):
+            w = float(_magnify_weight(np.asarray(qr - hr), np.asarray(qc - hc)))
+            f = 1.0 + (acq.magnification - 1.0) * w
+            qr, qc = hr + (row - hr) * f, hc + (col - hc) * f
+        row, col = qr, qc
+    step, centre_r, centre_c = _pose(acq, size, apex_row)
+    d_row, d_col = row - centre_r, col - centre_c
     a = np.radians(acq.rotation_deg)
     yy = np.cos(a) * d_row + np.sin(a) * d_col
     xx = -np.sin(a) * d_row + np.cos(a) * d_col
-    step = FIELD_PX / size / acq.scale
     return float(yy / step + (size - 1) / 2), float(xx / step + (size - 1) / 2)
 
 
-def _low_pass(x: np.ndarray, sigma: float, factor: int = 8) -> np.ndarray:
-    """A wide Gaussian blur computed at 1/factor resolution (the full-size filter took ~50 ms a film)."""
-    h, w = x.shape
-    ph, pw = -h % factor, -w % factor
-    small = np.pad(x, ((0, ph), (0, pw)), mode="edge").reshape(
-        (h + ph) // factor, factor, (w + pw) // factor, factor
+def _extend(projection: np.ndarray) -> np.ndarray:
+    """The projection with a neck and shoulders above it (the body narrowing to the neck, air beside it)
+    and the bottom edge continued, instead of the edge rows smeared outward with their bones."""
+    top = ndimage.gaussian_filter1d(projection[:6].mean(axis=0), 10.0)
+    body = np.nonzero(top > 0.3 * top.max())[0]
+    centre = float(body.mean()) if body.size else projection.shape[1] / 2
+    half = (body.max() - body.min()) / 2 if body.size else projection.shape[1] / 4
+    h = np.arange(TOP_PAD, 0, -1, dtype=np.float32)[:, None]  # distance above the CT's top row
+    half_width = half * (1.0 - 0.6 * np.clip(h / 70.0, 0, 1))  # shoulders slope down to a ~12 cm neck
+    cols = np.arange(projection.shape[1], dtype=np.float32)[None, :]
+    pad_top = top[None, :] * (1 / (1 + np.exp(-(half_width - np.abs(cols - centre)) / 6.0)))
+    bottom = ndimage.gaussian_filter1d(projection[-6:].mean(axis=0), 8.0)
+    return np.concatenate(
+        [pad_top.astype(np.float32), projection, np.repeat(bottom[None, :], TOP_PAD, axis=0)], axis=0
     )
-    small = ndimage.gaussian_filter(small.mean(axis=(1, 3)), sigma / factor, mode="nearest")
-    zoom = ((h + ph) / small.shape[0], (w + pw) / small.shape[1])
-    return ndimage.zoom(small, zoom, order=1, mode="nearest", grid_mode=True)[:h, :w]
+
+
+def _coverage_limits(
+    coverage: np.ndarray | None, rows: np.ndarray, cols: np.ndarray
+) -> tuple[int, int, int, int] | None:
+    """The film box (top, bottom, left, right) inside the atlas's valid region, when it has one."""
+    if coverage is None:
+        return None
+    valid = ndimage.map_coordinates(coverage.astype(np.float32), [rows, cols], order=0, cval=0.0) > 0.5
+    good_rows = np.nonzero(valid.mean(axis=1) > 0.6)[0]
+    good_cols = np.nonzero(valid.mean(axis=0) > 0.6)[0]
+    if good_rows.size == 0 or good_cols.size == 0:
+        return None
+    return int(good_rows.min()), int(good_rows.max()), int(good_cols.min()), int(good_cols.max())
 
 
 def develop(
-    projection: np.ndarray, acq: Acquisition, size: int, apex_row: float, rng: np.random.Generator
+    projection: np.ndarray,
+    acq: Acquisition,
+    size: int,
+    apex_row: float,
+    rng: np.random.Generator,
+    coverage: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The film as uint16 (0..4095, bone bright) at size x size."""
+    """The film as uint16 (0..4095, bone bright) at size x size.
+
+    ``coverage`` (optional, the projection's shape) marks where the CT is valid; the shutters then keep
+    the exposed field inside it. Works for any projection kind: no rule here depends on the patient's side
+    except the AP magnification's centre (frontal only) and the marker placement (``markers``).
+    """
     rows, cols = sample_grid(acq, size, apex_row)
-    # The CT stops 2 cm above the lung apices; a film shows some neck, so extend the top (and bottom)
-    # rows smoothly (a blurred copy of the edge slices) instead of smearing their bones outward.
-    top = ndimage.gaussian_filter1d(projection[:6].mean(axis=0), 8.0)
-    bottom = ndimage.gaussian_filter1d(projection[-6:].mean(axis=0), 8.0)
-    padded = np.concatenate(
-        [np.repeat(top[None, :], TOP_PAD, axis=0), projection, np.repeat(bottom[None, :], TOP_PAD, axis=0)],
-        axis=0,
-    )
-    p = ndimage.map_coordinates(padded, [rows + TOP_PAD, cols], order=1, mode="nearest")
-    x = np.clip((p - acq.window_low) / (acq.window_high - acq.window_low), 0.0, 1.0).astype(np.float32)
-    low = _low_pass(x, sigma=size / 20)
-    y = np.clip(x + acq.equalisation * (x - low), 0.0, 1.0) ** acq.gamma
-    if acq.blur_px > 0.05:
-        y = ndimage.gaussian_filter(y, sigma=acq.blur_px * size / 512)
-    # Quantum noise: larger where fewer photons reach the detector (bright = attenuating areas).
-    y = y + rng.standard_normal(y.shape, dtype=np.float32) * acq.noise * (0.5 + y)
+    p = ndimage.map_coordinates(_extend(projection), [rows + TOP_PAD, cols], order=1, mode="nearest")
+    alpha, box = field_alpha(size, acq, _coverage_limits(coverage, rows, cols))
+    p = detector.expose(p, acq, rng)
+    x = detector.window(p, acq, alpha > 0.5 if alpha is not None else None)
+    y = detector.process(x, acq)
+    if (lines := detector.grid_pattern(y.shape, acq)) is not None:
+        y = y + lines
+    if acq.noise > 0:  # electronic noise, the same everywhere
+        y = y + acq.noise * rng.standard_normal(y.shape, dtype=np.float32)
+    y = shutter(y, alpha, acq, rng)
+    y = burn_labels(y, acq, box)
     return np.clip(np.rint(y * MAX_VALUE), 0, MAX_VALUE).astype(np.uint16)
 
 

@@ -16,6 +16,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
+from medvlm.synth.acquisition import Acquisition
 from medvlm.synth.dicom_writer import StudyIdentity, film_dataset
 
 BASIC_TEXT_SR = UID("1.2.840.10008.5.1.4.1.1.88.11")
@@ -44,7 +45,11 @@ def film(study: FakeStudy, pixels: np.ndarray, view: str = "PA", *, modality: st
          body_part: str = "CHEST", burned_in: str | None = "NO") -> Dataset:
     """A film of ``study`` (pixels: 2-D uint8 or uint16, bone bright) as a clinical system stores it."""
     pixels = pixels.astype(np.uint16) * (16 if pixels.dtype == np.uint8 else 1)
-    ds = film_dataset(pixels, 0.2, study.identity, window=(2048.0, 4096.0))
+    # The view code must agree with ViewPosition (it once said postero-anterior on every film).
+    acq = Acquisition(projection=view) if view in ("PA", "AP", "LL") else None
+    ds = film_dataset(pixels, 0.2, study.identity, (2048.0, 4096.0), acq)
+    if acq is None:  # an unknown view has no view code
+        del ds.ViewCodeSequence
     for keyword in ("PatientIdentityRemoved", "DeidentificationMethod"):
         delattr(ds, keyword)  # a hospital's film says nothing of the kind
     ds.InstitutionName = "St Elsewhere General Hospital"

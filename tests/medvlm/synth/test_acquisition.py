@@ -1,0 +1,69 @@
+"""Acquisition kinds are drawn from their own ranges, deterministically, and bad kinds are refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from medvlm.synth.acquisition import PROJECTIONS, Acquisition
+from medvlm.synth.errors import SynthError
+
+
+def draws(projection: str | None, n: int = 60) -> list[Acquisition]:
+    return [Acquisition.sample(np.random.default_rng(s), projection) for s in range(n)]
+
+
+@pytest.mark.parametrize("projection", PROJECTIONS)
+def test_sample_is_deterministic_per_seed(projection: str) -> None:
+    a, b = draws(projection, 3), draws(projection, 3)
+    assert a == b and a[0] != a[1]
+    assert {x.projection for x in a} == {projection}
+
+
+# kind, expected magnification range, inspiration range, view position
+KINDS = [
+    ("PA", (1.0, 1.0), (0.98, 1.06), "PA"),
+    ("AP", (1.13, 1.25), (0.88, 0.97), "AP"),
+    ("AP_SUPINE", (1.18, 1.3), (0.88, 0.97), "AP"),
+    ("LL", (1.0, 1.0), (0.98, 1.06), "LL"),
+]
+
+
+@pytest.mark.parametrize(("projection", "magnification", "inspiration", "view"), KINDS)
+def test_each_kind_has_its_own_geometry(projection, magnification, inspiration, view) -> None:
+    for acq in draws(projection):
+        assert magnification[0] <= acq.magnification <= magnification[1]
+        assert inspiration[0] <= acq.inspiration <= inspiration[1]
+        assert acq.view_position == view
+        assert acq.bits_stored in (10, 12, 14, 15, 16) and acq.modality in ("CR", "DX")
+
+
+def test_portable_films_are_noisier_and_scatter_more_than_pa() -> None:
+    pa, supine = draws("PA"), draws("AP_SUPINE")
+    assert np.median([a.dose for a in supine]) < np.median([a.dose for a in pa]) / 2
+    assert np.median([a.scatter for a in supine]) > 2 * np.median([a.scatter for a in pa])
+
+
+def test_unspecified_projection_draws_every_frontal_kind_and_never_lateral() -> None:
+    kinds = {a.projection for a in draws(None, 200)}
+    assert kinds == {"PA", "AP", "AP_SUPINE"}
+
+
+def test_lateral_marker_names_the_side_against_the_detector() -> None:
+    assert {a.marker for a in draws("LL")} <= {"L", ""}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("projection", "OBLIQUE", "unknown projection"),
+        ("modality", "CT", "unknown modality"),
+        ("photometric", "RGB", "unknown photometric"),
+        ("bits_stored", 8, "bits_stored"),
+    ],
+)
+def test_inconsistent_acquisitions_are_refused(field: str, value: object, message: str) -> None:
+    with pytest.raises(SynthError, match=message):
+        Acquisition(**{field: value})
+    with pytest.raises(SynthError, match="unknown projection"):
+        Acquisition.sample(np.random.default_rng(0), "OBLIQUE")
