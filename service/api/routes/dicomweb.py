@@ -23,13 +23,12 @@ from medvlm.service.api.deps import Principal, SessionDep, SettingsDep, StudyRea
 from medvlm.service.api.ids import SeriesUID, SopUID, StudyUID
 from medvlm.service.api.routing import resource_router
 from medvlm.service.audit import audit
-from medvlm.service.dicomweb.multipart import DICOM, iter_related, media_params, stream_related
+from medvlm.service.dicomweb.multipart import DICOM, RelatedReader, media_params, stream_related
 from medvlm.service.dicomweb.qido import matching, search_studies
 from medvlm.service.dicomweb.stow import response_json, store_parts
 from medvlm.service.errors import NotAcceptableError
 from medvlm.service.intake.intake import Actor, queue_drafts
 from medvlm.service.studies.access import visible_instance, visible_study
-from medvlm.service.studies.spool import spooled_body
 from medvlm.service.studies.upload import capped_request
 
 router = resource_router(prefix="/dicomweb", tags=["dicomweb"])
@@ -149,12 +148,13 @@ def retrieve_instance(
 )
 async def store_instances(request: Request, settings: SettingsDep, caller: StudyUploaderDep) -> Response:
     """STOW-RS: multipart/related; type="application/dicom". 200 all stored, 202 some, 409 none."""
-    # Spooled to a temporary file and mapped: parts are found by offset and copied out one at a time, so
+    # Parsed as it arrives, each part spooled to its own temporary file and read back one at a time, so
     # the process holds about one part, not the body several times over (issue 19).
     actor = Actor(caller.actor, "stow", api_key_id=caller.api_key_id)
-    async with spooled_body(capped_request(request, settings.max_upload_bytes)) as body:
-        parts = iter_related(body, request.headers.get("content-type", ""))
-        outcome = await run_in_threadpool(store_parts, settings, actor, parts)
+    with RelatedReader(request.headers.get("content-type", "")) as reader:
+        async for chunk in capped_request(request, settings.max_upload_bytes).stream():
+            reader.feed(chunk)
+        outcome = await run_in_threadpool(store_parts, settings, actor, reader.close())
     if outcome.study_uids:
         jobs = await run_in_threadpool(
             queue_drafts, request.app.state.engine, settings, outcome.study_uids, outcome.new_studies
