@@ -125,7 +125,7 @@ def condition(key: Key, value: str) -> Any:
     if key.kind == "code":
         return key.column.in_([v.upper() for v in listed])
     if key.kind == "modalities":  # an alias: the outer query may join Series itself
-        other = aliased(Series)
+        other: Any = aliased(Series)
         return exists().where(
             and_(
                 other.study_instance_uid == col(Study.study_instance_uid),

@@ -90,13 +90,11 @@ class RelatedReader:
         self._header: list[bytearray] = [bytearray(), bytearray()]
         self._type = self.root_type
         try:
-            self._parser = MultipartParser(
-                boundary, self._callbacks(), max_header_size=MAX_HEADER_BYTES
-            )  # type: ignore[arg-type]
+            self._parser = MultipartParser(boundary, self._callbacks(), max_header_size=MAX_HEADER_BYTES)
         except FormParserError as exc:  # a boundary over 256 characters
             raise InvalidInputError(f"unusable multipart boundary: {exc}") from None
 
-    def _callbacks(self) -> dict[str, Any]:
+    def _callbacks(self) -> Any:  # python-multipart's MultipartCallbacks (a TypedDict)
         def part_begin() -> None:
             spool = tempfile.TemporaryFile(prefix="medvlm-part-")  # noqa: SIM115 (closed by the ExitStack)
             self._file = self._files.enter_context(spool)

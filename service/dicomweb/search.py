@@ -112,8 +112,9 @@ def instance_attributes(instance: Instance, series: Series, base_url: str) -> di
 
 def _study_columns() -> list[Any]:
     """Counts and modalities of the outer query's study, over aliases (the outer query may join Series)."""
-    series, inner = aliased(Series), aliased(Series)
-    instance = aliased(Instance)
+    series: Any = aliased(Series)
+    inner: Any = aliased(Series)
+    instance: Any = aliased(Instance)
     study_uid = col(Study.study_instance_uid)
     return [
         select(func.count()).select_from(series).where(series.study_instance_uid == study_uid)
@@ -130,7 +131,8 @@ def _header_path(level: str) -> Any:
     """The stored file whose header answers ``includefield``: the instance, or its level's first one."""
     if level == "instance":
         return col(Instance.path)
-    instance, series = aliased(Instance), aliased(Series)
+    instance: Any = aliased(Instance)
+    series: Any = aliased(Series)
     if level == "series":
         return (select(func.min(instance.path))
                 .where(instance.series_instance_uid == col(Series.series_instance_uid)).scalar_subquery())

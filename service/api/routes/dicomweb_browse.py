@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path, Query, Request, Response
 
@@ -244,14 +244,14 @@ def _rendered(
 
 
 Window = Annotated[str | None, Query(max_length=64, description="center,width[,linear]")]
-PNG = {200: {"content": {"image/png": {}}}}
+PNG: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}}}
 
 
 @router.get(
     "/studies/{study_uid}/series/{series_uid}/instances/{sop_uid}/rendered",
     response_class=Response,
     responses=PNG,
-)  # type: ignore[arg-type]
+)
 def retrieve_rendered(
     study_uid: StudyUID,
     series_uid: SeriesUID,
@@ -270,7 +270,7 @@ def retrieve_rendered(
     "/studies/{study_uid}/series/{series_uid}/instances/{sop_uid}/frames/{frames}/rendered",
     response_class=Response,
     responses=PNG,
-)  # type: ignore[arg-type]
+)
 def retrieve_rendered_frame(
     study_uid: StudyUID,
     series_uid: SeriesUID,

@@ -5,7 +5,7 @@ towards the address's login throttle like wrong passwords."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
 from fastapi.responses import RedirectResponse
@@ -83,7 +83,7 @@ def _finish(request: Request, session: Session, settings: Settings, code: str, s
     except (AuthenticationError, PermissionDeniedError) as exc:
         limiter.failed(address)
         name = found.username if found else "unknown"
-        detail = {"reason": str(exc), "via": "oidc", "address": address}
+        detail: dict[str, Any] = {"reason": str(exc), "via": "oidc", "address": address}
         if found is not None:
             detail["groups"] = list(found.groups)
         audit(session, actor=f"user:{name}", action="login.failure", resource_type="user",
