@@ -64,6 +64,7 @@ def study_attributes(study: Study, patient: Patient, n_series: int, n_instances:
         "00080020": element("DA", study.study_date),
         "00080030": element("TM", study.study_time),
         "00080050": element("SH", study.accession_number),
+        "00080056": element("CS", "ONLINE"),  # Instance Availability: the whole study is on disk here
         "00080061": element("CS", *split_modalities(modalities)),
         "00080090": _person(study.referring_physician),
         "00081030": element("LO", study.description),
