@@ -5,8 +5,9 @@
 Peaks are Python allocations traced by ``tracemalloc`` (not RSS), for:
 - a 380 KB file with sequences nested 600 deep: parsed and walked (the old ingest accepted it; the old
   de-identification walked it for minutes) vs parsed with the depth limit (refused);
-- STOW-RS: the body read whole and split into parts (the old route) vs spooled to a file, mapped, and
-  parts copied out one at a time (``service.dicomweb.multipart.iter_related``);
+- STOW-RS: the body read whole and split into parts (the old route) vs fed chunk by chunk to
+  python-multipart's streaming parser, each part spooled to a file and read back one at a time
+  (``service.dicomweb.multipart.RelatedReader``);
 - upload: a zip ingested from bytes (the old route read every file whole) vs from its spooled copy
   (``medvlm.dicom.ingest.ingest_file``), each into a fresh SQLite store;
 - C-STORE of an instance over ``max_file_bytes``: pynetdicom buffering the data set in memory (the old
@@ -77,27 +78,24 @@ def deep_file() -> None:
 
 
 def stow(parts: list[bytes]) -> None:
-    from medvlm.service.dicomweb.multipart import iter_related, parse_related
+    from medvlm.service.dicomweb.multipart import RelatedReader
     from tests.service.helpers import related
 
     body, headers = related(*[("application/dicom", p) for p in parts])
     kind = headers["Content-Type"]
+    delimiter = b"\r\n--" + kind.rpartition("boundary=")[2].encode()
 
     def old() -> None:
         received = b"".join(body[i:i + 65536] for i in range(0, len(body), 65536))  # Request.body()
-        for part in parse_related(received, kind):
-            bytes(part.data)
+        for chunk in received.split(delimiter)[1:-1]:  # the old parser: every part sliced out at once
+            bytes(chunk.partition(b"\r\n\r\n")[2])
 
     def new() -> None:
-        import mmap
-
-        with tempfile.TemporaryFile() as spool:
+        with RelatedReader(kind) as reader:
             for i in range(0, len(body), 65536):
-                spool.write(body[i:i + 65536])
-            spool.flush()
-            with mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ) as view:
-                for part in iter_related(view, kind):
-                    len(part.data)
+                reader.feed(body[i:i + 65536])
+            for part in reader.close():
+                len(part.read())
 
     line("STOW-RS body, parts out", len(body), peak(old), peak(new))
 

@@ -113,6 +113,22 @@ class Settings(BaseSettings):
     ldap_timeout_seconds: float = Field(default=5.0, gt=0)
     ldap_ca_file: str = Field(default="", description="PEM CA(s) for ldaps://; empty: the system's CAs.")
 
+    # OpenID Connect sign-on (``service.auth.oidc``): authorization code flow with PKCE against the
+    # hospital's identity provider; local accounts and LDAP still work. Empty issuer: OIDC is off.
+    oidc_issuer: str = Field(default="", description="The IdP's issuer URL (discovery is read under it).")
+    oidc_client_id: str = ""
+    oidc_client_secret: str = Field(default="", description="Empty for a public client (PKCE alone).")
+    oidc_redirect_uri: str = Field(default="", description="https://<host>/api/v1/auth/oidc/callback")
+    oidc_scopes: str = "openid profile email"
+    oidc_username_claim: str = "preferred_username"
+    oidc_groups_claim: str = "groups"  # Keycloak/ADFS/Entra: a list of group (or role) names
+    oidc_group_roles: dict[str, str] = Field(
+        default_factory=dict, description="Group -> role; empty: the LDAP mapping (ldap_group_roles)."
+    )
+    oidc_timeout_seconds: float = Field(default=5.0, gt=0)
+    oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)  # clock skew allowed on exp / iat
+    oidc_ca_file: str = Field(default="", description="PEM CA(s) for the IdP; empty: the system's CAs.")
+
     @property
     def dicom_allowed_ae_list(self) -> list[str]:
         return [title.strip() for title in self.dicom_allowed_aes.split(",") if title.strip()]

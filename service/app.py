@@ -23,6 +23,7 @@ from medvlm.service.api.routes import (
     drafts,
     instances,
     jobs,
+    oidc,
     ops,
     priors,
     reports,
@@ -43,7 +44,7 @@ API_PREFIX = "/api/v1"
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    modules = (auth, users, api_keys, studies, drafts, priors, instances, reports, jobs, corrections,
+    modules = (auth, oidc, users, api_keys, studies, drafts, priors, instances, reports, jobs, corrections,
                retrain, dicomweb, dicomweb_browse)
     for module in modules:
         router.include_router(module.router)

@@ -47,6 +47,8 @@ def service_settings(settings: Settings | None = None) -> Settings:
                 f"{MIN_SECRET_LENGTH} are needed outside development"
             )
     from medvlm.service.auth.ldap import check_directory_settings
+    from medvlm.service.auth.oidc import check_oidc_settings
 
     check_directory_settings(settings)
+    check_oidc_settings(settings)
     return settings

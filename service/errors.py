@@ -37,6 +37,10 @@ class InvalidInputError(ServiceError):
     """A well-formed request whose content cannot be used (non-DICOM upload, unknown finding)."""
 
 
+class QueryError(InvalidInputError):
+    """A search (QIDO-RS) query the server cannot run: an unknown match key, a malformed value (400)."""
+
+
 class TooManyRequestsError(ServiceError):
     """Too many attempts (failed logins): refused for a while; ``retry_after`` in seconds."""
 

@@ -25,6 +25,7 @@ from medvlm.service.errors import (
     ModelUnavailableError,
     NotAcceptableError,
     PermissionDeniedError,
+    QueryError,
     TooManyRequestsError,
     UnsupportedMediaError,
     WorkflowError,
@@ -48,6 +49,7 @@ STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (lib.UnsafeArchiveError, 422),
     (lib.DicomError, 422),
     (lib.ModelInputError, 422),
+    (QueryError, 400),  # PS3.18 8.3.4: a QIDO-RS query the server cannot run is a Bad Request
     (InvalidInputError, 422),
     (ExportError, 422),
     (lib.ConfigError, 409),

@@ -6,7 +6,8 @@ How a login goes (the usual "search, then bind" of LDAP clients, which works for
 2. bind as that entry's DN with the password typed: the directory checks the password, we never see a hash;
 3. read the user's groups (entries under ``ldap_group_base`` matching ``ldap_group_filter`` for the DN, plus
    the user's own ``memberOf`` where the directory keeps one, as AD does) and map them through
-   ``ldap_group_roles`` (group DN -> role; the first mapped group in the mapping's order wins).
+   ``ldap_group_roles`` (group DN -> role; the first mapped group in the mapping's order wins;
+   ``service.auth.group_roles``, shared with OIDC sign-on).
 A directory account is mirrored as a ``User`` row so that sessions and the audit trail work as for local
 accounts; its role is refreshed at every login, and it is deactivated when it no longer has a mapped group.
 Its local password hash is a marker no password verifies against. A local account of the same name wins:
@@ -22,12 +23,11 @@ from dataclasses import dataclass
 from ldap3 import NONE, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
-from ldap3.utils.dn import safe_dn
 from sqlmodel import Session, select
 
 from medvlm.errors import ConfigError
 from medvlm.service.audit import audit
-from medvlm.service.auth.policy import Role
+from medvlm.service.auth.group_roles import check_mapping, role_for_groups
 from medvlm.service.db.tables import User
 from medvlm.service.errors import DirectoryUnavailableError, PermissionDeniedError
 from medvlm.settings import Settings
@@ -43,23 +43,11 @@ class DirectoryUser:
     role: str | None  # None: authenticated, but in no group that maps to a role
 
 
-def _norm(dn: str) -> str:
-    try:
-        return safe_dn(dn).lower()
-    except LDAPException:
-        return dn.strip().lower()
-
-
 def check_directory_settings(settings: Settings) -> None:
     """Refuse a mapping to a role that does not exist, at start-up rather than at someone's login."""
     if not settings.ldap_url:
         return
-    unknown = {group: role for group, role in settings.ldap_group_roles.items() if role not in set(Role)}
-    if unknown:
-        raise ConfigError(
-            f"MEDVLM_LDAP_GROUP_ROLES maps to unknown role(s) {unknown}; expected one of "
-            f"{[r.value for r in Role]}"
-        )
+    check_mapping(settings.ldap_group_roles, "MEDVLM_LDAP_GROUP_ROLES")
     if not settings.ldap_group_roles:
         raise ConfigError("MEDVLM_LDAP_URL is set but MEDVLM_LDAP_GROUP_ROLES is empty: nobody could sign on")
     if "{username}" not in settings.ldap_user_filter:
@@ -113,9 +101,7 @@ def authenticate(settings: Settings, username: str, password: str) -> DirectoryU
         raise DirectoryUnavailableError(
             f"the directory at {settings.ldap_url} did not answer: {exc}"
         ) from exc
-    mapping = {_norm(group): role for group, role in settings.ldap_group_roles.items()}
-    held = {_norm(g) for g in groups}
-    role = next((role for group, role in mapping.items() if group in held), None)
+    role = role_for_groups(settings.ldap_group_roles, groups)
     return DirectoryUser(username=username, dn=dn, groups=tuple(groups), role=role)
 
 

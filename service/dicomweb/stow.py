@@ -10,8 +10,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from io import BytesIO
-from typing import Any
+from typing import IO, Any
 
 from medvlm.pacs import status as st
 from medvlm.service.dicomweb.multipart import DICOM, Part
@@ -29,14 +28,15 @@ class StowOutcome:
     new_studies: set[str] = field(default_factory=set)
 
 
-def _uids(data: bytes) -> tuple[str, str, str]:
+def _uids(file: IO[bytes]) -> tuple[str, str, str]:
     """SOP Class UID, SOP Instance UID and the instance's WADO-RS path; empty when unreadable."""
     import pydicom
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(BytesIO(data), stop_before_pixels=True, force=True)
+            file.seek(0)
+            ds = pydicom.dcmread(file, stop_before_pixels=True, force=True)
             sop_class, sop_uid = str(ds.get("SOPClassUID", "")), str(ds.get("SOPInstanceUID", ""))
             path = f"/studies/{ds.get('StudyInstanceUID', '')}/series/{ds.get('SeriesInstanceUID', '')}"
             return sop_class, sop_uid, f"{path}/instances/{sop_uid}"
@@ -47,16 +47,16 @@ def _uids(data: bytes) -> tuple[str, str, str]:
 def store_parts(settings: Settings, actor: Actor, parts: Iterable[Part]) -> StowOutcome:
     outcome = StowOutcome()
     for number, part in enumerate(parts, start=1):
-        sop_class, sop_uid, path = _uids(part.data)
+        sop_class, sop_uid, path = _uids(part.file)  # the header only: a part is read whole once
         if part.content_type != DICOM:
             reason = f"part {number} is {part.content_type}, not {DICOM}"
             outcome.failed.append((sop_class, sop_uid, st.CANNOT_UNDERSTAND, reason))
             continue
-        if len(part.data) > settings.max_file_bytes:
-            reason = f"part {number}: {len(part.data)} bytes, over MEDVLM_MAX_FILE_BYTES"
+        if part.size > settings.max_file_bytes:
+            reason = f"part {number}: {part.size} bytes, over MEDVLM_MAX_FILE_BYTES"
             outcome.failed.append((sop_class, sop_uid, st.OUT_OF_RESOURCES, reason))
             continue
-        report = intake(settings, actor, Item(f"stow-part-{number}.dcm", part.data))
+        report = intake(settings, actor, Item(f"stow-part-{number}.dcm", part.read()))
         if report.rejected:
             rejection = report.rejected[0]
             outcome.failed.append((sop_class, sop_uid, st.status_for_rejection(rejection), rejection.reason))

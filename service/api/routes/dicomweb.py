@@ -23,13 +23,12 @@ from medvlm.service.api.deps import Principal, SessionDep, SettingsDep, StudyRea
 from medvlm.service.api.ids import SeriesUID, SopUID, StudyUID
 from medvlm.service.api.routing import resource_router
 from medvlm.service.audit import audit
-from medvlm.service.dicomweb.multipart import DICOM, iter_related, media_params, stream_related
-from medvlm.service.dicomweb.qido import matching, search_studies
+from medvlm.service.dicomweb.multipart import DICOM, RelatedReader, media_params, stream_related
+from medvlm.service.dicomweb.search import Scope, search
 from medvlm.service.dicomweb.stow import response_json, store_parts
 from medvlm.service.errors import NotAcceptableError
 from medvlm.service.intake.intake import Actor, queue_drafts
 from medvlm.service.studies.access import visible_instance, visible_study
-from medvlm.service.studies.spool import spooled_body
 from medvlm.service.studies.upload import capped_request
 
 router = resource_router(prefix="/dicomweb", tags=["dicomweb"])
@@ -62,29 +61,62 @@ def _accepts_multipart_dicom(request: Request) -> None:
     )
 
 
-@router.get("/studies", response_class=Response, responses={200: {"content": {DICOM_JSON: {}}}, 204: {}})
-def search_for_studies(
-    request: Request,
-    session: SessionDep,
-    caller: StudyReaderDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,  # bounded: SQL integers are 64-bit
+def qido(
+    request: Request, session: Session, caller: Principal, scope: Scope, *, limit: int, offset: int
 ) -> Response:
-    """QIDO-RS: StudyInstanceUID, PatientID, AccessionNumber, StudyDate (range), ModalitiesInStudy."""
+    """One QIDO-RS search answered: 200 with the results, 204 when nothing matches; audited."""
     _accepts_dicom_json(request)
-    keys = matching(request.query_params)
-    found = search_studies(session, caller, keys, limit=limit, offset=offset, base_url=_base_url(request))
+    found, keys = search(
+        session,
+        caller,
+        scope,
+        request.query_params,
+        request.query_params.getlist("includefield"),
+        limit=limit,
+        offset=offset,
+        base_url=_base_url(request),
+    )
     audit(
         session,
         actor=caller.actor,
         action="study.search",
         resource_type="dicomweb",
-        resource_id="studies",
-        detail={"keys": keys, "results": len(found)},
+        resource_id=scope.series_uid or scope.study_uid or f"{scope.level}-search",
+        detail={"level": scope.level, "keys": keys, "results": len(found)},
     )
     if not found:
         return Response(status_code=204)
     return Response(json.dumps(found), media_type=DICOM_JSON)
+
+
+Limit = Annotated[int, Query(ge=1, le=10_000)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]  # bounded: SQL integers are 64-bit
+QIDO_ANSWERS: dict[int | str, dict] = {200: {"content": {DICOM_JSON: {}}}, 204: {}, 400: {}}
+
+
+@router.get("/studies", response_class=Response, responses=QIDO_ANSWERS)
+def search_for_studies(
+    request: Request, session: SessionDep, caller: StudyReaderDep, limit: Limit = 100, offset: Offset = 0
+) -> Response:
+    """QIDO-RS studies: StudyInstanceUID, PatientID, PatientName, AccessionNumber, StudyDate (range),
+    StudyID, StudyDescription, ReferringPhysicianName, ModalitiesInStudy; includefield."""
+    return qido(request, session, caller, Scope("study"), limit=limit, offset=offset)
+
+
+@router.get("/series", response_class=Response, responses=QIDO_ANSWERS)
+def search_for_all_series(
+    request: Request, session: SessionDep, caller: StudyReaderDep, limit: Limit = 1000, offset: Offset = 0
+) -> Response:
+    """QIDO-RS series of every visible study: study and series match keys; includefield."""
+    return qido(request, session, caller, Scope("series"), limit=limit, offset=offset)
+
+
+@router.get("/instances", response_class=Response, responses=QIDO_ANSWERS)
+def search_for_all_instances(
+    request: Request, session: SessionDep, caller: StudyReaderDep, limit: Limit = 1000, offset: Offset = 0
+) -> Response:
+    """QIDO-RS instances of every visible study: study, series and instance match keys; includefield."""
+    return qido(request, session, caller, Scope("instance"), limit=limit, offset=offset)
 
 
 def _instances(session: Session, study_uid: str) -> list[Instance]:
@@ -149,12 +181,13 @@ def retrieve_instance(
 )
 async def store_instances(request: Request, settings: SettingsDep, caller: StudyUploaderDep) -> Response:
     """STOW-RS: multipart/related; type="application/dicom". 200 all stored, 202 some, 409 none."""
-    # Spooled to a temporary file and mapped: parts are found by offset and copied out one at a time, so
+    # Parsed as it arrives, each part spooled to its own temporary file and read back one at a time, so
     # the process holds about one part, not the body several times over (issue 19).
     actor = Actor(caller.actor, "stow", api_key_id=caller.api_key_id)
-    async with spooled_body(capped_request(request, settings.max_upload_bytes)) as body:
-        parts = iter_related(body, request.headers.get("content-type", ""))
-        outcome = await run_in_threadpool(store_parts, settings, actor, parts)
+    with RelatedReader(request.headers.get("content-type", "")) as reader:
+        async for chunk in capped_request(request, settings.max_upload_bytes).stream():
+            reader.feed(chunk)
+        outcome = await run_in_threadpool(store_parts, settings, actor, reader.close())
     if outcome.study_uids:
         jobs = await run_in_threadpool(
             queue_drafts, request.app.state.engine, settings, outcome.study_uids, outcome.new_studies

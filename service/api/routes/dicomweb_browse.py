@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path, Query, Request, Response
 
@@ -18,21 +18,28 @@ from medvlm.db.models import Instance, Series
 from medvlm.errors import NotFoundError
 from medvlm.service.api.deps import SessionDep, SettingsDep, StudyReaderDep
 from medvlm.service.api.ids import SeriesUID, SopUID, StudyUID
-from medvlm.service.api.routes.dicomweb import DICOM_JSON, _accepts_dicom_json, _base_url
+from medvlm.service.api.routes.dicomweb import (
+    DICOM_JSON,
+    QIDO_ANSWERS,
+    Limit,
+    Offset,
+    _accepts_dicom_json,
+    _base_url,
+    qido,
+)
 from medvlm.service.api.routing import resource_router
 from medvlm.service.audit import audit
 from medvlm.service.dicomweb import browse
 from medvlm.service.dicomweb.multipart import media_params
+from medvlm.service.dicomweb.search import Scope
 from medvlm.service.errors import InvalidInputError, NotAcceptableError
 from medvlm.service.studies.access import visible_study
 from medvlm.service.studies.frames import parse_window, raw_frame, render_frame_png
 
 router = resource_router(prefix="/dicomweb", tags=["dicomweb"])
-Limit = Annotated[int, Query(ge=1, le=10_000)]
 Frames = Annotated[
     str, Path(max_length=256, pattern=r"^[0-9]+(,[0-9]+)*$", description="frame numbers from 1")
 ]
-Offset = Annotated[int, Query(ge=0)]
 OCTETS = "application/octet-stream"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 
@@ -51,11 +58,7 @@ def _json(session: SessionDep, caller: StudyReaderDep, found: list, action: str,
     return Response(json.dumps(found), media_type=DICOM_JSON)
 
 
-@router.get(
-    "/studies/{study_uid}/series",
-    response_class=Response,
-    responses={200: {"content": {DICOM_JSON: {}}}, 204: {}},
-)
+@router.get("/studies/{study_uid}/series", response_class=Response, responses=QIDO_ANSWERS)
 def search_series(
     study_uid: StudyUID,
     request: Request,
@@ -64,25 +67,14 @@ def search_series(
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> Response:
-    """QIDO-RS: the study's series (SeriesInstanceUID, Modality, SeriesNumber)."""
-    _accepts_dicom_json(request)
+    """QIDO-RS: the study's series (SeriesInstanceUID, Modality, SeriesNumber, SeriesDescription)."""
     visible_study(session, caller, study_uid)
-    keys = browse.match_keys(request.query_params, browse.SERIES_KEYS)
-    found = browse.search_series(
-        session, study_uid, keys, limit=limit, offset=offset, base_url=_base_url(request)
-    )
-    return _json(session, caller, found, "study.search", study_uid)
+    return qido(request, session, caller, Scope("series", study_uid), limit=limit, offset=offset)
 
 
+@router.get("/studies/{study_uid}/instances", response_class=Response, responses=QIDO_ANSWERS)
 @router.get(
-    "/studies/{study_uid}/instances",
-    response_class=Response,
-    responses={200: {"content": {DICOM_JSON: {}}}, 204: {}},
-)
-@router.get(
-    "/studies/{study_uid}/series/{series_uid}/instances",
-    response_class=Response,
-    responses={200: {"content": {DICOM_JSON: {}}}, 204: {}},
+    "/studies/{study_uid}/series/{series_uid}/instances", response_class=Response, responses=QIDO_ANSWERS
 )
 def search_instances(
     study_uid: StudyUID,
@@ -93,20 +85,17 @@ def search_instances(
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> Response:
-    """QIDO-RS: the study's (or series') instances (SOPInstanceUID, SOPClassUID, InstanceNumber)."""
-    _accepts_dicom_json(request)
+    """QIDO-RS: the study's (or series') instances (SOPInstanceUID, SOPClassUID, InstanceNumber; series
+    keys too for the whole study)."""
     visible_study(session, caller, study_uid)
-    keys = browse.match_keys(request.query_params, browse.INSTANCE_KEYS)
-    rows = browse.instances_of(session, study_uid, series_uid, keys, limit=limit, offset=offset)
-    found = browse.instance_attributes(rows, study_uid, _base_url(request))
-    return _json(session, caller, found, "study.search", series_uid or study_uid)
+    scope = Scope("instance", study_uid, series_uid)
+    return qido(request, session, caller, scope, limit=limit, offset=offset)
 
 
 def _rows(
     session: SessionDep, study_uid: str, series_uid: str | None, sop_uid: str | None
 ) -> list[tuple[Instance, Series]]:
-    keys = {"SOPInstanceUID": sop_uid} if sop_uid else None
-    rows = browse.instances_of(session, study_uid, series_uid, keys)
+    rows = browse.instances_of(session, study_uid, series_uid, sop_uid)
     if not rows:
         what = f"instance {sop_uid}" if sop_uid else f"series {series_uid}" if series_uid else "any instance"
         raise NotFoundError(f"{what} not found in study {study_uid}")
@@ -255,14 +244,14 @@ def _rendered(
 
 
 Window = Annotated[str | None, Query(max_length=64, description="center,width[,linear]")]
-PNG = {200: {"content": {"image/png": {}}}}
+PNG: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}}}
 
 
 @router.get(
     "/studies/{study_uid}/series/{series_uid}/instances/{sop_uid}/rendered",
     response_class=Response,
     responses=PNG,
-)  # type: ignore[arg-type]
+)
 def retrieve_rendered(
     study_uid: StudyUID,
     series_uid: SeriesUID,
@@ -281,7 +270,7 @@ def retrieve_rendered(
     "/studies/{study_uid}/series/{series_uid}/instances/{sop_uid}/frames/{frames}/rendered",
     response_class=Response,
     responses=PNG,
-)  # type: ignore[arg-type]
+)
 def retrieve_rendered_frame(
     study_uid: StudyUID,
     series_uid: SeriesUID,

@@ -28,7 +28,8 @@ from medvlm.service.db.tables import ApiKey, User, UserSession, now_utc
 from tests.service.conftest import SECRET
 from tests.service.helpers import make_user, token_for
 
-PUBLIC = {("GET", "/health"), ("POST", "/api/v1/auth/login")}
+PUBLIC = {("GET", "/health"), ("POST", "/api/v1/auth/login"), ("GET", "/api/v1/auth/oidc/login"),
+          ("GET", "/api/v1/auth/oidc/callback")}
 SAMPLE = {
     "study_uid": "1.2.826.0.1.3680043.2.1",
     "series_uid": "1.2.826.0.1.3680043.2.3",
