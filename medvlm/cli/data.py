@@ -31,6 +31,14 @@ def register(app: typer.Typer) -> None:
             help="Train split: render extra films (new synthetic patients) of the reports of each finding "
             "with fewer train films than this, until it has this many. 0: off.",
         ),
+        ct: list[Path] = typer.Option(
+            [], "--ct", help="CT volume file or folder of them to render from (repeatable; default: the "
+            "default patients)."
+        ),
+        holdout_ct: str = typer.Option(
+            None, "--holdout-ct", help="CT patient id kept out of train/validation; its films of the test "
+            "reports form split test_cross_patient (default: popi-4dct-00 when present)."
+        ),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
     ) -> None:
         """Render N films showing known findings, paired with real or templated reports."""
@@ -46,6 +54,8 @@ def register(app: typer.Typer) -> None:
             progress=progress,
             workers=workers,
             min_positives=min_positives,
+            ct=list(ct),
+            holdout_ct=holdout_ct,
         )
         for line in summary.lines():
             typer.echo(line)
