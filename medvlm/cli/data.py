@@ -1,5 +1,5 @@
 """CLI: ``medvlm data build`` (synthetic DX films + manifest), ``medvlm data import`` (a hospital's own
-studies and reports), ``medvlm data show`` (contact sheet)."""
+studies and reports), ``medvlm data show`` (contact sheet), ``medvlm data audit`` (what a build teaches)."""
 
 from __future__ import annotations
 
@@ -122,5 +122,19 @@ def register(app: typer.Typer) -> None:
         if count < 1:
             raise typer.BadParameter("--count must be at least 1")
         typer.echo(f"wrote {contact_sheet(directory, png, count=count)}")
+
+    @data.command("audit")
+    def audit(
+        directory: Path = typer.Argument(..., help="A dataset directory (with manifest.jsonl)."),
+        real: Path = typer.Option(None, "--real", help="Real films (PNG or DICOM) for the sheet."),
+        out: Path = typer.Option(None, "--out", help="Where audit.json and contact_sheet.png go "
+                                 "(default: DIR/audit)."),
+        progress: bool = typer.Option(True, "--progress/--no-progress"),
+    ) -> None:
+        """Pixel-probe AUROC per finding, text overlap between splits, films per CT patient, contact sheet."""
+        from medvlm.dataset.audit import audit_dataset
+
+        for line in audit_dataset(directory, out=out, real=real, progress=progress).lines():
+            typer.echo(line)
 
     app.add_typer(data, name="data")

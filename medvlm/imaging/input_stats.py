@@ -1,8 +1,10 @@
 """Model-input statistics of sets of films: are synthetic and real films on the same scale?
 
-Both pipelines end in the model's input (resize longest side, pad square): ``display`` is the viewer's
-values alone (Modality LUT, VOI, MONOCHROME1), ``model`` adds the robust normalisation (the pipeline in
-use). Each set gives mean, p10 and p90 over all its pixels, and the spread of per-film means.
+Both pipelines end at the model's resize (longest side to ``size``): ``display`` is the viewer's values
+alone (Modality LUT, VOI, MONOCHROME1: the model input before the normalisation), ``model`` adds the robust
+normalisation (the pipeline in use). The square padding is left out: it is black in every pipeline and
+would only count how far a film is from square. Each set gives mean, p10 and p90 over all its pixels and
+the spread of per-film means.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from monai.transforms import Compose, EnsureTyped, Resized, SpatialPadd
+from monai.transforms import Compose, EnsureTyped, Resized
 
-from medvlm.imaging.transforms import KEY, LoadDicomFramed, apply, model_input
+from medvlm.imaging.transforms import KEY, LoadDicomFramed, RobustNormalised, apply
 
 RG1_FILES = ("RG1_UNCR.dcm", "RG1_UNCI.dcm", "RG1_J2KR.dcm", "RG1_J2KI.dcm")
 
@@ -40,19 +42,18 @@ class SetStats:
 
 
 @lru_cache(maxsize=4)
-def _display_pipeline(size: int) -> Compose:
+def _pipeline(size: int, normalise: bool) -> Compose:
     return Compose([
         LoadDicomFramed(KEY),
+        *([RobustNormalised(KEY)] if normalise else []),
         Resized(KEY, spatial_size=size, size_mode="longest", mode="area"),
-        SpatialPadd(KEY, spatial_size=(size, size), method="symmetric", mode="constant", value=0.0),
         EnsureTyped(KEY, data_type="tensor", dtype=torch.float32, track_meta=False),
     ])
 
 
 def film_input(path: Path, size: int, pipeline: str) -> np.ndarray:
-    if pipeline == "display":
-        return apply(_display_pipeline(size), path)[0].numpy()
-    return model_input(path, size)[0].numpy()
+    """The film's model input without the square padding, ``pipeline`` "display" or "model"."""
+    return apply(_pipeline(size, pipeline == "model"), path)[0].numpy()
 
 
 def set_stats(name: str, paths: Sequence[Path], size: int = 256, pipeline: str = "model",
