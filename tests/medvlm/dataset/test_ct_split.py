@@ -115,3 +115,20 @@ def test_explicit_holdout_must_be_a_patient(atlas, atlas_dir: Path, tmp_path: Pa
         build_dataset(tmp_path, 4, reports="iu", size=64, progress=False, data_dir=atlas_dir,
                       patients=PATIENTS, holdout_ct="nobody")
     assert not (tmp_path / "manifest.jsonl").exists()
+
+
+@pytest.mark.parametrize(("split", "nameable"), [("train", True), ("validation", True), ("test", True),
+                                                  (CROSS_PATIENT, False)])
+def test_training_never_reads_the_cross_patient_split_and_eval_can(split: str, nameable: bool) -> None:
+    from pydantic import ValidationError
+
+    from medvlm.curriculum.schema import DataSource
+    from medvlm.dataset.manifest import SPLITS
+    from medvlm.evaluation.run import SPLITS as EVAL_SPLITS
+
+    assert split in SPLITS and split in EVAL_SPLITS
+    if nameable:  # a curriculum may name it (it already could name "test")
+        assert DataSource(split=split).split == split
+    else:
+        with pytest.raises(ValidationError):
+            DataSource(split=split)
