@@ -1,5 +1,5 @@
 """CLI: ``medvlm data build`` (synthetic DX films + manifest), ``medvlm data import`` (a hospital's own
-studies and reports), ``medvlm data show`` (contact sheet)."""
+studies and reports), ``medvlm data show`` (contact sheet), ``medvlm data audit`` (what a build teaches)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,14 @@ def register(app: typer.Typer) -> None:
             help="Train split: render extra films (new synthetic patients) of the reports of each finding "
             "with fewer train films than this, until it has this many. 0: off.",
         ),
+        ct: list[Path] = typer.Option(
+            [], "--ct", help="CT volume file or folder of them to render from as well as the default "
+            "patient (repeatable)."
+        ),
+        holdout_ct: str = typer.Option(
+            None, "--holdout-ct", help="CT patient id kept out of train/validation; its films of the test "
+            "reports form split test_cross_patient (default: popi-4dct-00 when present)."
+        ),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
     ) -> None:
         """Render N films showing known findings, paired with real or templated reports."""
@@ -46,6 +54,8 @@ def register(app: typer.Typer) -> None:
             progress=progress,
             workers=workers,
             min_positives=min_positives,
+            ct=list(ct),
+            holdout_ct=holdout_ct,
         )
         for line in summary.lines():
             typer.echo(line)
@@ -112,5 +122,19 @@ def register(app: typer.Typer) -> None:
         if count < 1:
             raise typer.BadParameter("--count must be at least 1")
         typer.echo(f"wrote {contact_sheet(directory, png, count=count)}")
+
+    @data.command("audit")
+    def audit(
+        directory: Path = typer.Argument(..., help="A dataset directory (with manifest.jsonl)."),
+        real: Path = typer.Option(None, "--real", help="Real films (PNG or DICOM) for the sheet."),
+        out: Path = typer.Option(None, "--out", help="Where audit.json and contact_sheet.png go "
+                                 "(default: DIR/audit)."),
+        progress: bool = typer.Option(True, "--progress/--no-progress"),
+    ) -> None:
+        """Pixel-probe AUROC per finding, text overlap between splits, films per CT patient, contact sheet."""
+        from medvlm.dataset.audit import audit_dataset
+
+        for line in audit_dataset(directory, out=out, real=real, progress=progress).lines():
+            typer.echo(line)
 
     app.add_typer(data, name="data")

@@ -14,7 +14,7 @@ def evaluate_model(
     ctx: typer.Context,
     model: Path = typer.Option(None, "--model", help="Model directory (default: production model)."),
     data: Path = typer.Option(None, "--data", help="Dataset directory written by `medvlm data build`."),
-    split: str = typer.Option("test", "--split", help="train, validation or test."),
+    split: str = typer.Option("test", "--split", help="train, validation, test or test_cross_patient."),
     out: Path = typer.Option(Path("eval-out"), "--out", help="Folder for metrics.json and report.html."),
     limit: int = typer.Option(0, "--limit", help="Evaluate at most this many studies (0 = all)."),
     real: Path = typer.Option(None, "--real", help="A folder of real films (PNG or DICOM, labels.csv in the "

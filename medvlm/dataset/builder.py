@@ -1,8 +1,12 @@
 """``medvlm data build``: render N studies, write their DICOM files and ``manifest.jsonl``.
 
 Each study gets its own random streams derived from (seed, index), so a build is reproducible and any
-one study can be re-rendered from its provenance. The manifest is written to a ``.part`` file and
-renamed at the end: a directory has a manifest only when its build finished.
+one study can be re-rendered from its provenance. Each study is rendered on one CT patient (a stable hash
+of its id); one patient is held out of train and validation and renders the test reports again as the
+``test_cross_patient`` split (``ct_patients.py``). Train and validation reports whose text equals an IU
+test report's are dropped, and the duplicate text left between splits is counted in the summary.
+The manifest is written to a ``.part`` file and renamed at the end: a directory has a manifest only
+when its build finished.
 """
 
 from __future__ import annotations
@@ -11,23 +15,25 @@ import multiprocessing
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from medvlm.corpus.iu import iu_split, load_iu_reports
+from medvlm.dataset.ct_patients import PatientPlan, atlas_loader, plan_patients, resolve_patients
 from medvlm.dataset.errors import DatasetError
 from medvlm.dataset.iu_source import iu_study
-from medvlm.dataset.manifest import MANIFEST, ManifestRecord, write_record
+from medvlm.dataset.manifest import CROSS_PATIENT, MANIFEST, ManifestRecord, write_record
 from medvlm.dataset.template import sample_findings, write_report
+from medvlm.dataset.text_overlap import normalise_text, overlap_lines, split_overlap
 from medvlm.findings import NO_FINDING, Finding, Presence
 from medvlm.ontology import Ontology, load_ontology
 from medvlm.synth import GENERATOR
-from medvlm.synth.atlas import Atlas, load_atlas
+from medvlm.synth.atlas import Atlas
 from medvlm.synth.compose import render_film
 from medvlm.synth.dicom_writer import StudyIdentity, write_dicom
 
@@ -46,6 +52,11 @@ class BuildSummary:
     seconds: float = 0.0
     render_seconds: float = 0.0
     oversampled: Counter = field(default_factory=Counter)  # extra train films, by the finding they were for
+    dropped_test_text: Counter = field(default_factory=Counter)  # train/validation reports = a test text
+    test_disagreement: int = 0  # test reports rendered from MeSH although the labeler reads more
+    patients: Counter = field(default_factory=Counter)  # (split, CT patient) -> films
+    holdout: str | None = None
+    overlap: dict = field(default_factory=dict)  # text_overlap.split_overlap of the written records
 
     @property
     def films_per_second(self) -> float:
@@ -65,10 +76,25 @@ class BuildSummary:
                 + ", ".join(f"{k} {v}" for k, v in self.oversampled.most_common())
                 + ")"
             )
+        out.append(f"cross-patient test CT patient: {self.holdout or 'none (fewer than two CT patients)'}")
+        out += [f"  {split:20s} {pid:24s} {v}" for (split, pid), v in sorted(self.patients.items())]
+        if self.dropped_test_text:
+            out.append(
+                f"dropped {sum(self.dropped_test_text.values())} reports with the text of an IU test report ("
+                + ", ".join(f"{k} {v}" for k, v in sorted(self.dropped_test_text.items())) + ")"
+            )
+        if self.test_disagreement:
+            out.append(
+                f"IU test reports kept from MeSH where the labeler reads more: {self.test_disagreement}"
+            )
+        if self.overlap:
+            out.append("exact-duplicate report text between splits (normalised):")
+            out += overlap_lines(self.overlap)
         if self.iu_reports_seen:
             total = sum(self.skipped.values())
             out.append(
-                f"IU reports examined {self.iu_reports_seen}, skipped {total} (cannot be drawn as written)"
+                f"IU reports examined {self.iu_reports_seen}, skipped {total} "
+                "(cannot be drawn as written, or the text of a test report)"
             )
             out += [f"  skipped {v:5d}  {k}" for k, v in self.skipped.most_common()]
         return out
@@ -84,15 +110,31 @@ class _Plan:
     source: str
     iu_study_id: str | None = None
     oversampled_for: str | None = None  # set on an extra train film rendered for a rare finding
+    disagreement: tuple[str, ...] = ()  # test only: labels the labeler reads that MeSH does not list
+    ct_patient: str = ""  # set by _assign_patients
+
+
+def test_texts() -> frozenset[str]:
+    """The normalised text of every IU test-bucket report (drawable or not): never trained on."""
+    return frozenset(normalise_text(r.findings, r.impression) for r in load_iu_reports(("test",)))
 
 
 def _iu_plans(onto: Ontology, rng: np.random.Generator, summary: BuildSummary) -> Iterator[_Plan]:
     reports = load_iu_reports()
+    forbidden = test_texts()
     order = rng.permutation(len(reports))
     usable = []
     for idx in order:  # first pass: examine every report once, count skips
         summary.iu_reports_seen += 1
-        study = iu_study(reports[idx], onto)
+        report = reports[idx]
+        if report.split != "test" and normalise_text(report.findings, report.impression) in forbidden:
+            summary.dropped_test_text[f"iu {report.split}"] += 1
+            summary.skipped[f"text-of-a-test-report:{report.split}"] += 1
+            continue
+        # A test report is drawn from its MeSH truth even where the labeler reads more (recorded), so
+        # the test set is not selected toward the labeler's view; train keeps only consistent pairs.
+        study = iu_study(report, onto, keep_disagreement=report.split == "test")
+        summary.test_disagreement += bool(study.disagreement)
         if study.findings is None:
             summary.skipped[study.skip_reason or "unknown"] += 1
             continue
@@ -118,23 +160,31 @@ def _plan_from(study, repeat: int) -> _Plan:
         impression=r.impression,
         source="iu",
         iu_study_id=r.study_id,
+        disagreement=study.disagreement,
     )
 
 
-def _template_plans(onto: Ontology, rng: np.random.Generator, seed: int) -> Iterator[_Plan]:
+def _template_plans(
+    onto: Ontology, rng: np.random.Generator, seed: int, summary: BuildSummary
+) -> Iterator[_Plan]:
+    forbidden = test_texts()
     index = 0
     while True:
         findings = sample_findings(onto, rng)
         text, impression = write_report(findings, onto, rng)
         study_id = f"SYN-{seed}-{index}"
-        yield _Plan(study_id, iu_split(study_id), findings, text, impression, "template")
+        split = iu_split(study_id)
         index += 1
+        if split != "test" and normalise_text(text, impression) in forbidden:
+            summary.dropped_test_text[f"template {split}"] += 1
+            continue
+        yield _Plan(study_id, split, findings, text, impression, "template")
 
 
 def _plans(reports: str, onto: Ontology, seed: int, summary: BuildSummary) -> Iterator[_Plan]:
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
     iu = _iu_plans(onto, rng, summary) if reports in ("iu", "mixed") else None
-    tpl = _template_plans(onto, rng, seed) if reports in ("template", "mixed") else None
+    tpl = _template_plans(onto, rng, seed, summary) if reports in ("template", "mixed") else None
     while True:
         if iu is not None and (tpl is None or rng.random() < 0.5):
             yield next(iu)
@@ -153,12 +203,20 @@ def build_dataset(
     data_dir: Path | None = None,
     workers: int = 1,
     min_positives: int = 0,
+    ct: Sequence[Path] = (),
+    holdout_ct: str | None = None,
+    patients: Sequence[Any] | None = None,
 ) -> BuildSummary:
     """Render ``n`` studies into ``out``. ``workers`` > 1 renders in forked processes (same output: the
     plans are made in this process, in order, and the records come back in order).
 
     ``min_positives`` > 0 then renders extra train-split films of the reports of each finding that has
     fewer than that many train films (see ``_oversample``); the first ``n`` studies stay as they were.
+
+    ``ct`` (files or folders of CT volumes, through ``ct_sources.discover``) or ``patients`` (objects with
+    a ``patient_id``; a ``DefaultPatient`` renders on the default atlas) choose the CT patients, else the
+    default ones; ``holdout_ct`` names the cross-patient test patient (default: POPI, when present). Each
+    test-split study is rendered once more on that patient, as a ``test_cross_patient`` study.
     """
     if workers < 1:
         raise DatasetError(f"--workers must be at least 1, got {workers}")
@@ -179,8 +237,11 @@ def build_dataset(
         (out / MANIFEST).unlink()
         shutil.rmtree(out / "dicom", ignore_errors=True)
     onto = load_ontology()
-    atlas = load_atlas(data_dir)
-    summary = BuildSummary(out=out)
+    people = list(patients) if patients is not None else resolve_patients(ct)
+    patient_plan = plan_patients([p.patient_id for p in people], holdout_ct)
+    load = atlas_loader(data_dir)
+    atlases = {p.patient_id: load(p) for p in people}  # loaded before the pool forks: shared, built once
+    summary = BuildSummary(out=out, holdout=patient_plan.holdout)
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     part = out / (MANIFEST + ".part")
@@ -189,11 +250,13 @@ def build_dataset(
     extra = _oversample(plans, min_positives)
     summary.oversampled = Counter(p.oversampled_for for p in extra)
     plans += extra
+    plans = _assign_patients(plans, patient_plan)
     tasks = ((plan, index, seed, size, out) for index, plan in enumerate(plans))
+    texts: list[tuple[str, str]] = []
     with (
         part.open("w", encoding="utf-8") as fh,
         _progress(progress, len(plans)) as advance,
-        _runner(workers, atlas) as run,
+        _runner(workers, atlases) as run,
     ):
         for record, seconds in run(tasks):
             summary.render_seconds += seconds
@@ -201,8 +264,11 @@ def build_dataset(
             summary.written += 1
             summary.splits[record.split] += 1
             summary.sources[record.report_source] += 1
+            summary.patients[(record.split, record.provenance["ct_patient"])] += 1
+            texts.append((record.split, normalise_text(record.findings_text, record.impression)))
             advance()
     part.replace(out / MANIFEST)
+    summary.overlap = split_overlap(texts)
     summary.seconds = time.perf_counter() - start
     return summary
 
@@ -250,19 +316,31 @@ def _oversample(plans: list[_Plan], min_positives: int) -> list[_Plan]:
     return extra
 
 
-_ATLAS: Atlas | None = None  # the atlas a forked worker inherits
+def _assign_patients(plans: list[_Plan], patient_plan: PatientPlan) -> list[_Plan]:
+    """Each plan on a pool patient; each test plan once more on the held-out patient (cross-patient)."""
+    out = [replace(p, ct_patient=patient_plan.assign(p.study_id)) for p in plans]
+    if patient_plan.holdout is not None:
+        out += [
+            replace(p, study_id=f"{p.study_id}-xp", split=CROSS_PATIENT, ct_patient=patient_plan.holdout)
+            for p in plans
+            if p.split == "test"
+        ]
+    return out
+
+
+_ATLAS: dict[str, Atlas] | None = None  # patient id -> atlas, inherited by forked workers
 
 
 def _task(task: tuple[_Plan, int, int, int, Path]) -> tuple[ManifestRecord, float]:
     t0 = time.perf_counter()
     assert _ATLAS is not None
-    record = _render_study(*task[:4], _ATLAS, task[4])
+    record = _render_study(*task[:4], _ATLAS[task[0].ct_patient], task[4])
     return record, time.perf_counter() - t0
 
 
 @contextmanager
-def _runner(workers: int, atlas: Atlas) -> Iterator[Callable[[Iterator], Iterator]]:
-    """Map render tasks in order: in this process, or in a pool of forked workers sharing the atlas."""
+def _runner(workers: int, atlas: dict[str, Atlas]) -> Iterator[Callable[[Iterator], Iterator]]:
+    """Map render tasks in order: in this process, or in a pool of forked workers sharing the atlases."""
     global _ATLAS
     _ATLAS = atlas
     try:
@@ -295,6 +373,8 @@ def _render_study(plan: _Plan, index: int, seed: int, size: int, atlas: Atlas, o
             "index": index,
             "film_seed": film_seed,
             "iu_study_id": plan.iu_study_id,
+            "ct_patient": plan.ct_patient,
+            **({"labeler_beyond_mesh": list(plan.disagreement)} if plan.disagreement else {}),
             **({"oversampled_for": plan.oversampled_for} if plan.oversampled_for else {}),
             "generator": GENERATOR,
             "size": size,

@@ -5,7 +5,10 @@ what the labeler is scored against. The labeler refines it where MeSH is coarse:
 side, severity or location takes them from the labeler's reading of the same label in the text (e.g.
 "Medical Device" -> which device). A report is skipped when it has a finding the renderer cannot draw
 (fracture; a device of unknown or undrawable type) or when the labeler reads a drawable finding as
-plainly present that MeSH does not list: the film would then contradict the text.
+plainly present that MeSH does not list: the film would then contradict the text. That second skip is
+for training only: a test report is rendered from its MeSH truth all the same (``keep_disagreement``),
+with the labels the labeler reads beyond MeSH recorded, because dropping the test reports the labeler
+disagrees with would select the test set toward the labeler's own view.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ class IUStudy:
     report: IUReport
     findings: list[Finding] | None  # None when skipped
     skip_reason: str | None = None
+    disagreement: tuple[str, ...] = ()  # labels the labeler reads as present that MeSH does not list
 
 
 def _refine(truth: Finding, reading: Finding | None) -> Finding:
@@ -40,7 +44,7 @@ def _refine(truth: Finding, reading: Finding | None) -> Finding:
     )
 
 
-def iu_study(report: IUReport, onto: Ontology) -> IUStudy:
+def iu_study(report: IUReport, onto: Ontology, keep_disagreement: bool = False) -> IUStudy:
     truth = mesh_findings(report, onto)
     text = " ".join(t for t in (report.findings, report.impression) if t)
     read = {f.label: f for f in label_report(text, onto) if f.presence != Presence.ABSENT}
@@ -59,6 +63,6 @@ def iu_study(report: IUReport, onto: Ontology) -> IUStudy:
         for name, f in read.items()
         if name not in listed and name != NO_FINDING and f.presence == Presence.PRESENT
     )
-    if extra:
+    if extra and not keep_disagreement:
         return IUStudy(report, None, f"text-not-in-mesh:{extra[0]}")
-    return IUStudy(report, out)
+    return IUStudy(report, out, disagreement=tuple(extra))

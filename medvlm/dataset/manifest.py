@@ -12,7 +12,9 @@ from medvlm.dataset.errors import DatasetError, ManifestNotFoundError
 from medvlm.findings import Finding
 
 MANIFEST = "manifest.jsonl"
-SPLITS = ("train", "validation", "test")
+CROSS_PATIENT = "test_cross_patient"  # IU test reports rendered on the CT patient held out of training
+SPLITS = ("train", "validation", "test", CROSS_PATIENT)
+TRAINABLE_SPLITS = ("train", "validation")  # the only splits training or tuning may read
 SOURCES = ("iu", "template", "import", "correction")
 
 

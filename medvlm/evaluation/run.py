@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from medvlm.dataset.manifest import SPLITS  # includes test_cross_patient
 from medvlm.errors import ConfigError, NotFoundError
 from medvlm.evaluation.baselines import image_embeddings, normal_reports, retrieval_reports, template_report
 from medvlm.evaluation.html_report import write_report
@@ -19,7 +20,6 @@ from medvlm.ontology import load_ontology
 from medvlm.registry.resolve import resolve_model_dir
 from medvlm.settings import Settings
 
-SPLITS = ("train", "validation", "test")
 EXAMPLES = 12
 
 

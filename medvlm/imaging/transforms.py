@@ -1,9 +1,11 @@
 """DICOM instance -> normalised 1xHxW float32 tensor, as MONAI dictionary transforms over key ``"image"``.
 
-The pipeline is the viewer's (Modality LUT, VOI window, MONOCHROME1 inverted so bone is bright, values
-0..1), then the longest side resized to ``size`` and the short side padded with 0 (black) so the
-anatomy keeps its aspect ratio. Training adds small seeded affine and intensity jitter; there is no
-left-right flip, because laterality is part of the findings. Output values stay in 0..1.
+The pipeline is the viewer's (Modality LUT, VOI LUT or window, MONOCHROME1 inverted so bone is bright,
+any bit depth to 0..1), then one robust normalisation for synthetic and real films alike (percentile
+landmarks of the image region to fixed values, ``normalise.py``), then the longest side resized to
+``size`` and the short side padded with 0 (black) so the anatomy keeps its aspect ratio. Training adds
+small seeded affine and intensity jitter; there is no left-right flip, because laterality is part of the
+findings. Output values stay in 0..1.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pydicom.dataset import Dataset
 
 from medvlm.dicom.pixels import display_frame, read_dataset
 from medvlm.errors import MedVLMError, ModelInputError
+from medvlm.imaging.normalise import robust_normalise
 
 KEY = "image"
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601: colour -> grey
@@ -57,6 +60,16 @@ class LoadDicomFramed(MapTransform):
         return d
 
 
+class RobustNormalised(MapTransform):
+    """Percentile landmarks of the image region to fixed values (see ``normalise.py``); 1xHxW in and out."""
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = robust_normalise(np.asarray(d[key]))
+        return d
+
+
 class ClipUnitd(MapTransform):
     """Keep values in 0..1 after intensity jitter and noise."""
 
@@ -68,11 +81,13 @@ class ClipUnitd(MapTransform):
 
 
 def build_transforms(size: int, seed: int = 0, train: bool = False) -> Compose:
-    """The seeded pipeline for key ``"image"``: load -> resize longest side -> pad square [-> jitter]."""
+    """The seeded pipeline for key ``"image"``: load -> normalise -> resize longest side -> pad square
+    [-> jitter]."""
     if size < 8:
         raise ModelInputError(f"image size must be at least 8 pixels, got {size}")
     steps: list[Any] = [
         LoadDicomFramed(KEY),
+        RobustNormalised(KEY),
         Resized(KEY, spatial_size=size, size_mode="longest", mode="area"),
         SpatialPadd(KEY, spatial_size=(size, size), method="symmetric", mode="constant", value=0.0),
     ]

@@ -54,11 +54,21 @@ def load_image(path: Path, size: int) -> torch.Tensor:
     return model_input(path, size).float()
 
 
+def _preprocessing() -> str:
+    try:
+        from medvlm.imaging.normalise import NORMALISATION_VERSION
+    except ImportError:
+        return "fallback"
+    return NORMALISATION_VERSION
+
+
 def cache_images(
     paths: Sequence[Path], size: int, cache_dir: Path | None, progress: bool = False
 ) -> torch.Tensor:
     """All images as one (N, 1, S, S) float16 tensor, reused from ``cache_dir`` when the list is the same."""
-    key = hashlib.sha256(("\n".join(map(str, paths)) + f"|{size}").encode()).hexdigest()[:16]
+    # the preprocessing version is in the key: a cache decoded by an older pipeline is never reused
+    text = "\n".join(map(str, paths)) + f"|{size}|{_preprocessing()}"
+    key = hashlib.sha256(text.encode()).hexdigest()[:16]
     cache = cache_dir / f"images_{key}.pt" if cache_dir else None
     if cache and cache.is_file():
         return torch.load(cache, weights_only=True)

@@ -77,7 +77,7 @@ def test_iu_films_carry_one_real_report_each(iu_set) -> None:
         report = reports[record.provenance["iu_study_id"]]
         assert record.report_source == "iu" and record.split == report.split == iu_split(report.study_id)
         assert (record.findings_text, record.impression) == (report.findings, report.impression)
-        assert record.findings == iu_study(report, onto).findings
+        assert record.findings == iu_study(report, onto, keep_disagreement=report.split == "test").findings
     assert summary.iu_reports_seen == 10 + sum(summary.skipped.values())
 
 
@@ -88,7 +88,7 @@ def test_unrenderable_iu_reports_are_skipped_and_counted(atlas, atlas_dir: Path,
     used = {r.provenance["iu_study_id"] for r in read_manifest(tmp_path)}
     reports = {r.study_id: r for r in load_iu_reports()}
     onto = load_ontology()
-    assert all(iu_study(reports[s], onto).findings is not None for s in used)
+    assert all(iu_study(reports[s], onto, reports[s].split == "test").findings is not None for s in used)
     assert any(line.startswith("IU reports examined") for line in summary.lines())
 
 

@@ -48,3 +48,21 @@ def test_effusion_side_comes_from_mesh() -> None:
         report(["Pleural Effusion/right/large"], "Large right pleural effusion."), load_ontology()
     )
     assert study.findings is not None and study.findings[0].laterality == Laterality.RIGHT
+
+
+@pytest.mark.parametrize(
+    ("mesh", "text", "labels", "disagreement"),
+    [
+        # a test report the labeler reads more in is drawn from MeSH, the disagreement recorded
+        (["normal"], "There is a large right pleural effusion.", ["no_finding"], ("pleural_effusion",)),
+        (["Cardiomegaly"], "Cardiomegaly. Small left pleural effusion.", ["cardiomegaly"],
+         ("pleural_effusion",)),
+        (["normal"], "The lungs are clear.", ["no_finding"], ()),
+        # an undrawable finding still skips: the film could not show it
+        (["Fractures, Bone/ribs/left"], "Healed left rib fractures.", None, ()),
+    ],
+)
+def test_keep_disagreement_draws_mesh_truth(mesh, text, labels, disagreement) -> None:
+    study = iu_study(report(mesh, text), load_ontology(), keep_disagreement=True)
+    assert (None if study.findings is None else [f.label for f in study.findings]) == labels
+    assert study.disagreement == disagreement
