@@ -36,6 +36,7 @@ from medvlm.synth import GENERATOR
 from medvlm.synth.atlas import Atlas
 from medvlm.synth.compose import render_film
 from medvlm.synth.dicom_writer import StudyIdentity, write_dicom
+from medvlm.synth.lesion_words import modifiers_for
 
 ReportSource = Literal["iu", "template", "mixed"]
 MIN_SIZE, MAX_SIZE = 64, 2048
@@ -355,10 +356,12 @@ def _runner(workers: int, atlas: dict[str, Atlas]) -> Iterator[Callable[[Iterato
 
 def _render_study(plan: _Plan, index: int, seed: int, size: int, atlas: Atlas, out: Path) -> ManifestRecord:
     film_seed = int(np.random.SeedSequence([seed, 2, index]).generate_state(1)[0])
-    film = render_film(plan.findings, seed=film_seed, size=size, atlas=atlas)
+    # The report's own words (subtle, large, ill-defined, cannot exclude...) set how each finding is drawn.
+    modifiers = modifiers_for(plan.findings, f"{plan.findings_text}\n{plan.impression}")
+    film = render_film(plan.findings, seed=film_seed, size=size, atlas=atlas, modifiers=modifiers)
     who = StudyIdentity.synthetic(f"{seed}-{index}-{plan.study_id}", np.random.default_rng(film_seed))
     path = out / "dicom" / who.study_uid / f"{who.sop_uid}.dcm"
-    write_dicom(path, film.pixels, film.pixel_spacing_mm, who)
+    write_dicom(path, film.pixels, film.pixel_spacing_mm, who, film.acquisition)
     return ManifestRecord(
         study_id=plan.study_id,
         study_instance_uid=who.study_uid,
