@@ -128,6 +128,8 @@ class Settings(BaseSettings):
     oidc_timeout_seconds: float = Field(default=5.0, gt=0)
     oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)  # clock skew allowed on exp / iat
     oidc_ca_file: str = Field(default="", description="PEM CA(s) for the IdP; empty: the system's CAs.")
+    oidc_display_name: str = Field(default="SSO", max_length=60,
+                                   description="The login page's button reads 'Sign in with <this>'.")
 
     @property
     def dicom_allowed_ae_list(self) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from medvlm.findings import Finding
-from medvlm.service.workflow.draft_output import DraftOutput
+from medvlm.service.workflow.draft_output import INTENDED_USE, DraftOutput
 from medvlm.settings import Settings
 
 NO_MODEL = (
@@ -56,7 +56,7 @@ def _flag_dict(flag: Any) -> dict[str, Any]:
 def _intended_use_flag(note: str | None) -> list[dict[str, Any]]:
     if note is None:
         return []
-    return [{"label": "intended_use", "kind": "intended_use", "sentence": None,
+    return [{"label": INTENDED_USE, "kind": INTENDED_USE, "sentence": None,
              "message": f"DRAFTED OUTSIDE INTENDED USE: {note}"}]
 
 

@@ -33,6 +33,9 @@ class StudySummary(BaseModel):
         default=False, description="The draft came from a model not in production (below the floors).")
     views: list[StudyView] = Field(
         default_factory=list, description="The views the gate accepted: the frontal read, a lateral second.")
+    outside_intended_use: bool = Field(
+        default=False, description="The draft was made outside intended use, at a radiologist's request "
+        "(its report's flag of kind intended_use: the review page's banner).")
 
 
 class WorklistPage(BaseModel):

@@ -8,6 +8,7 @@ those ``page_size`` rows only, and the total is a count on the same filters, in 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +24,7 @@ from medvlm.service.auth.principal import Principal
 from medvlm.service.db.tables import Report, StudyState
 from medvlm.service.jobs.drafter import is_unvalidated
 from medvlm.service.schemas.studies import StudySummary, WorklistPage
+from medvlm.service.workflow.draft_output import outside_intended_use_flags
 
 
 def _dicom_date(value: date) -> str:
@@ -142,6 +144,10 @@ def _page_statement(shape: _Shape, with_total: bool = True) -> tuple[Any, Any]:
         select(Report.model_version).where(col(Report.study_instance_uid) == page_q.c.uid).limit(1)
         .scalar_subquery()
     )
+    flags = (  # read for the page's rows only (drafted outside intended use: a flag of its own kind)
+        select(Report.consistency_flags).where(col(Report.study_instance_uid) == page_q.c.uid).limit(1)
+        .scalar_subquery()
+    )
 
     def state_of_row(column: Any) -> Any:  # a state column outside the index, read for the page's rows only
         return select(column).where(state_uid == page_q.c.uid).scalar_subquery()
@@ -166,6 +172,7 @@ def _page_statement(shape: _Shape, with_total: bool = True) -> tuple[Any, Any]:
             Patient.name,
             report_id.label("report_id"),
             model_version.label("model_version"),
+            flags.label("flags"),
             state_of_row(StudyState.status_reason).label("status_reason"),
             state_of_row(StudyState.views).label("views"),
             modalities_of(page_q.c.uid).label("mods"),
@@ -236,6 +243,16 @@ def worklist_request(
     return WorklistRequest(shape, tuple(sorted(params.items())), page, page_size)
 
 
+def drafted_outside_intended_use(flags: Any) -> bool:
+    """Whether a report's consistency flags hold the intended-use override's (``jobs.drafter``)."""
+    if isinstance(flags, str):  # a JSON column read through a scalar subquery may come back as text
+        try:
+            flags = json.loads(flags)
+        except ValueError:
+            return False
+    return bool(outside_intended_use_flags(flags))
+
+
 def read_worklist(connection: Connection, request: WorklistRequest, total: int | None = None) -> WorklistPage:
     """Run ``request``; ``total``, when the caller already knows it, spares counting the matches again."""
     params = dict(request.params)
@@ -260,6 +277,7 @@ def read_worklist(connection: Connection, request: WorklistRequest, total: int |
             model_version=row.model_version,
             unvalidated_model=is_unvalidated(row.model_version),
             views=row.views or [],
+            outside_intended_use=drafted_outside_intended_use(row.flags),
         )
         for row in rows
     ]

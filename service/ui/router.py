@@ -11,12 +11,13 @@ import logging
 from functools import lru_cache
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from medvlm.compliance.policy import POLICY
 from medvlm.findings import Presence, critical_rule
 from medvlm.package_data import UI_DIR
+from medvlm.service.auth import oidc
 from medvlm.service.statuses import REPORT_STATUS_LABELS, STUDY_STATUS_LABELS
 
 STATIC_DIR = (UI_DIR / "static").resolve()  # resolved: the traversal check compares resolved paths
@@ -103,9 +104,11 @@ def _ontology_payload() -> dict[str, Any]:
 
 
 @router.get("/ui/vocabulary.json")
-def vocabulary_json() -> JSONResponse:
-    """Study and report statuses with display labels, in worklist order (``medvlm.service.statuses``), and
-    the role policy's permissions."""
+def vocabulary_json(request: Request) -> JSONResponse:
+    """Study and report statuses with display labels, in worklist order (``medvlm.service.statuses``), the
+    role policy's permissions, and the sign-on choices besides the password (the login page's buttons)."""
+    settings = request.app.state.settings
+    sso = {"name": settings.oidc_display_name or "SSO", "login": "/api/v1/auth/oidc/login"}
     return JSONResponse(
         {
             "study_statuses": {status.value: label for status, label in STUDY_STATUS_LABELS.items()},
@@ -113,6 +116,8 @@ def vocabulary_json() -> JSONResponse:
             # role -> permissions (``medvlm.compliance.policy``): the UI offers an action only to the roles
             # the API lets do it (the API still decides)
             "permissions": {role.value: sorted(p.value for p in granted) for role, granted in POLICY.items()},
+            # OpenID Connect sign-on when configured (``service.auth.oidc``), else null: no button
+            "sso": sso if oidc.enabled(settings) else None,
         },
         headers=_SHORT_CACHE,
     )

@@ -11,6 +11,24 @@ from typing import Any
 
 from medvlm.findings import Finding
 
+# The kind of the flag a draft made outside intended use carries first (at a radiologist's request): it
+# stays through edits and regenerations of that draft (``workflow.reports``); the review banner and the
+# worklist's mark read it.
+INTENDED_USE = "intended_use"
+
+
+def outside_intended_use_flags(flags: Any) -> list[dict[str, Any]]:
+    """The intended-use override's flags among ``flags`` (a report's ``consistency_flags``)."""
+    if not isinstance(flags, list):
+        return []
+    return [f for f in flags if isinstance(f, dict) and f.get("kind") == INTENDED_USE]
+
+
+def keeping_intended_use(old: Any, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``new`` flags of an edited or regenerated draft, after the override's flags of the ``old`` ones."""
+    kept = outside_intended_use_flags(old)
+    return [*kept, *(f for f in new if not (kept and f.get("kind") == INTENDED_USE))]
+
 
 @dataclass(frozen=True)
 class DraftOutput:

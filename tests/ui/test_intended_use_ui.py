@@ -1,7 +1,8 @@
 """Intended use in the browser (issue #21): the worklist shows why a study was not drafted (apart from a
 technical failure, filterable), marks drafts by an unvalidated model and lists a lateral as the second
 view; on the review page a radiologist clicks "Draft anyway", confirms a dialog that states the reason and
-the warning banner, and the audited draft arrives under that banner.
+the warning banner, and the audited draft arrives under that banner; back on the worklist its row is marked
+"Outside intended use — drafted on request" beside "Draft ready".
 
 A service of its own (server + a worker that keeps running), so that its studies leave the shared
 service's worklist filters alone. The model is a pinned directory outside the registry: every draft is
@@ -139,6 +140,7 @@ def test_worklist_shows_the_gate_reason_unvalidated_drafts_and_the_lateral(
     assert "lateral chest view only" in lateral_only.locator(".status-reason").inner_text()
     assert both.locator(".badge-unvalidated").inner_text() == "Unvalidated model"
     assert both.locator(".views").inner_text() == "PA + lateral (LL)"
+    assert page.locator("#worklist-body .badge-override").count() == 0  # nobody has drafted one anyway yet
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "worklist-intended-use.png"), full_page=True)
     both.click()  # the review page names the views too: the lateral is the second view, not the read
@@ -182,6 +184,14 @@ def test_radiologist_drafts_a_refused_study_anyway(gate_service: GateService, br
     assert f"{USERNAME} (clinician insists)" in banner.inner_text()
     assert page.locator("#override-panel").is_hidden()
     page.screenshot(path=str(ARTIFACTS / "review-drafted-outside-intended-use.png"))
+    page.goto(f"{gate_service.base_url}/")  # the worklist row says so too, not just "Draft ready"
+    row = _row(page, uid)
+    row.locator(".badge-override").wait_for(timeout=30_000)
+    assert row.locator(".badge.status-draft_ready").inner_text() == "Draft ready"
+    assert row.locator(".badge-override").inner_text() == "Outside intended use — drafted on request"
+    assert _row(page, gate_service.uids["pa_lateral"]).locator(".badge-override").count() == 0
+    row.screenshot(path=str(ARTIFACTS / "worklist-row-drafted-outside-intended-use.png"))
+    page.screenshot(path=str(ARTIFACTS / "worklist-drafted-outside-intended-use.png"), full_page=True)
     engine = create_engine(gate_service.database_url)
     with engine.connect() as conn:
         rows = conn.execute(

@@ -1,17 +1,22 @@
 """OpenID Connect sign-on (``service.auth.oidc``): ``/auth/oidc/login`` sends the browser to the
 identity provider, ``/auth/oidc/callback`` finishes the sign-on and answers as ``POST /auth/login`` does.
 404 while OIDC is not configured. Every success and refusal is audited with its reason; refusals count
-towards the address's login throttle like wrong passwords."""
+towards the address's login throttle like wrong passwords.
+
+A browser (``Accept: text/html``) is sent on to the login page (303) instead, with the session or the
+refusal's reason in the URL fragment: a fragment never reaches a server's log or a ``Referer`` header;
+the page (``ui/static/js/sso.js``) stores the session as a password login does and clears the fragment."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import Query, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
-from medvlm.errors import NotFoundError
+from medvlm.errors import MedVLMError, NotFoundError
 from medvlm.service.api.deps import SettingsDep
 from medvlm.service.api.routing import resource_router
 from medvlm.service.audit import audit
@@ -52,17 +57,34 @@ def oidc_callback(
     state: Param = "",
     error: Param = "",
     error_description: Param = "",
-) -> LoginResponse:
+) -> Response | LoginResponse:
     """Finish a sign-on: the code is redeemed, the ID token checked; a session token as from login.
 
     A GET (the browser comes back from the IdP by a redirect) that writes (the account mirror, the login
     session, the audit row): so it takes a read-write session of its own, not a GET route's read session.
     """
     _enabled(settings)
-    with Session(request.app.state.engine) as session:
-        answer = _finish(request, session, settings, code, state, error, error_description)
-        session.commit()
-    response.delete_cookie(oidc.COOKIE, path=COOKIE_PATH)  # one sign-on, one callback
+    page = "text/html" in request.headers.get("accept", "")
+    try:
+        with Session(request.app.state.engine) as session:
+            answer = _finish(request, session, settings, code, state, error, error_description)
+            session.commit()
+    except MedVLMError as exc:
+        if not page:
+            raise
+        return _to_login_page({"sso_error": str(exc)}, forget=False)  # a forged callback keeps the cookie
+    if not page:
+        response.delete_cookie(oidc.COOKIE, path=COOKIE_PATH)  # one sign-on, one callback
+        return answer
+    return _to_login_page({"access_token": answer.access_token, "expires_in": str(answer.expires_in),
+                           "username": answer.user.username, "role": answer.user.role}, forget=True)
+
+
+def _to_login_page(fields: dict[str, str], *, forget: bool) -> Response:
+    """303 to the login page with ``fields`` in the fragment (``forget``: the pending-login cookie goes)."""
+    answer = RedirectResponse(f"/#{urlencode(fields)}", status_code=303)
+    if forget:
+        answer.delete_cookie(oidc.COOKIE, path=COOKIE_PATH)  # one sign-on, one callback
     return answer
 
 

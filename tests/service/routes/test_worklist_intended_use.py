@@ -105,6 +105,7 @@ def test_the_worklist_shows_the_gate_decision(client: TestClient, callers, worke
     else:  # refused: the gate's reason, and no draft (a lateral alone is not read as a frontal)
         assert reason in item["status_reason"] and item["report_id"] is None
     assert [(v["kind"], v["view_position"]) for v in item["views"]] == views
+    assert item["outside_intended_use"] is False  # nobody asked for a draft anyway
     detail = client.get(f"{API}/studies/{uid}", headers=h).json()  # the review page reads the same
     assert (detail["status"], detail["status_reason"], detail["views"]) == (
         item["status"], item["status_reason"], item["views"])
@@ -163,8 +164,28 @@ def test_only_a_radiologist_may_draft_a_refused_study_anyway(  # type: ignore[no
     assert run_jobs(worker) == 1
     item = _item(client, callers.radiologist, uid)
     assert item["status"] == "draft_ready" and item["status_reason"] is None
+    assert item["outside_intended_use"] is True  # the worklist marks the row: drafted on request
     report = client.get(f"{API}/studies/{uid}/report", headers=callers.radiologist).json()
     assert report["consistency_flags"][0]["kind"] == "intended_use"
+
+
+def test_a_draft_outside_intended_use_stays_marked_after_an_edit(  # type: ignore[no-untyped-def]
+    client: TestClient, callers, worker
+) -> None:
+    """Editing the text re-runs the consistency guard; how the draft came about is not its to forget."""
+    uid, h = generate_uid(), callers.radiologist
+    _upload(client, h, [dicom_bytes(study_uid=uid, modality="MR")])
+    assert run_jobs(worker) == 1
+    body = {"override_intended_use": True, "reason": "clinician insists"}
+    assert client.post(f"{API}/studies/{uid}/draft", json=body, headers=h).status_code == 202
+    assert run_jobs(worker) == 1
+    report = client.get(f"{API}/studies/{uid}/report", headers=h).json()
+    edit = {"findings_text": "The heart is normal in size. Lungs clear.", "base_version": report["version"]}
+    assert client.put(f"{API}/reports/{report['id']}", json=edit, headers=h).status_code == 200
+    report = client.get(f"{API}/studies/{uid}/report", headers=h).json()
+    assert [f["kind"] for f in report["consistency_flags"]].count("intended_use") == 1
+    assert report["consistency_flags"][0]["kind"] == "intended_use"
+    assert _item(client, h, uid)["outside_intended_use"] is True
 
 
 @pytest.mark.parametrize("body", [{"override_intended_use": "yes please"}, {"reason": "x" * 501},

@@ -136,12 +136,15 @@ export const STATUS_LABELS = {};
 export const STUDY_STATUSES = [];
 // role -> permissions, from the same vocabulary (one definition: medvlm.compliance.policy)
 export const PERMISSIONS = {};
+// sign-on choices besides the password: {sso: {name, login} | null} (OpenID Connect, when configured)
+export const SIGN_ON = { sso: null };
 export const statusLabelsReady = fetch("/ui/vocabulary.json")
   .then((response) => (response.ok ? response.json() : { study_statuses: {}, report_statuses: {} }))
   .then((vocabulary) => {
     Object.assign(STATUS_LABELS, vocabulary.study_statuses, vocabulary.report_statuses);
     STUDY_STATUSES.push(...Object.keys(vocabulary.study_statuses));
     Object.assign(PERMISSIONS, vocabulary.permissions || {});
+    SIGN_ON.sso = vocabulary.sso || null;
   })
   .catch(() => {});
 

@@ -4,6 +4,7 @@ import {
   ApiError, STATUS_LABELS, STUDY_STATUSES, api, clearSession, currentUser, el, fmtDate, getToken, setSession, statusLabelsReady,
 } from "./api.js";
 import { installShortcuts, toast } from "./keyboard.js";
+import { showSsoButton, takeSsoReturn } from "./sso.js";
 
 const $ = (id) => document.getElementById(id);
 const ORDER_KEY = "medvlm.worklist.order";
@@ -23,6 +24,7 @@ function showLogin() {
   $("worklist-view").hidden = true;
   $("session").hidden = true;
   $("username").focus();
+  showSsoButton($("sso"), $("sso-login"));
 }
 
 async function login(event) {
@@ -124,6 +126,9 @@ function statusCell(s) {
   if (s.unvalidated_model) {
     cell.push(el("span", { class: "badge badge-warn badge-unvalidated", title: `Drafted by ${s.model_version}: a model that has not passed the promotion floors` }, "Unvalidated model"));
   }
+  if (s.outside_intended_use) {
+    cell.push(el("span", { class: "badge badge-override", title: "The intended-use gate refused this study; a radiologist asked for a draft anyway" }, "Outside intended use — drafted on request"));
+  }
   if (s.status_reason && ["not_drafted", "failed"].includes(s.status)) {
     const text = s.status === "not_drafted" ? `Outside intended use: ${s.status_reason.replace(/^outside intended use:\s*/i, "")}` : `Failed: ${s.status_reason}`;
     cell.push(el("div", { class: `status-reason reason-${s.status}`, title: text }, text));
@@ -221,8 +226,13 @@ function init() {
     { keys: ["r"], label: "Refresh the worklist", run: () => onList() && load() },
   ]);
   $("help-button").addEventListener("click", () => shortcuts.toggleHelp(true));
-  if (getToken()) showWorklist();
-  else showLogin();
+  const sso = takeSsoReturn();
+  if (getToken()) {
+    showWorklist();
+    return;
+  }
+  showLogin();
+  if (sso.error) $("login-error").textContent = `Single sign-on failed: ${sso.error}`;
 }
 
 init();
