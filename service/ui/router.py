@@ -19,6 +19,7 @@ from medvlm.findings import Presence, critical_rule
 from medvlm.package_data import UI_DIR
 from medvlm.service.auth import oidc
 from medvlm.service.statuses import REPORT_STATUS_LABELS, STUDY_STATUS_LABELS
+from medvlm.settings import get_settings
 
 STATIC_DIR = (UI_DIR / "static").resolve()  # resolved: the traversal check compares resolved paths
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ def _ontology_payload() -> dict[str, Any]:
 def vocabulary_json(request: Request) -> JSONResponse:
     """Study and report statuses with display labels, in worklist order (``medvlm.service.statuses``), the
     role policy's permissions, and the sign-on choices besides the password (the login page's buttons)."""
-    settings = request.app.state.settings
+    settings = getattr(request.app.state, "settings", None) or get_settings()  # the router mounted alone
     sso = {"name": settings.oidc_display_name or "SSO", "login": "/api/v1/auth/oidc/login"}
     return JSONResponse(
         {

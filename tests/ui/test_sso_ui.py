@@ -101,7 +101,9 @@ def test_sign_in_with_sso_lands_on_the_worklist(sso_service: SsoService, browser
     assert page.locator("#user-chip").inner_text() == "alice · radiologist"
     assert page.url == f"{sso_service.base_url}/"  # the fragment is gone from the address bar
     assert page.evaluate("sessionStorage.getItem('medvlm.token')")
-    assert page.locator("#worklist-count").inner_text()  # the worklist loaded with the stored token
+    # the worklist loads with the stored token (no study in this service)
+    page.wait_for_function("document.getElementById('worklist-count').textContent.length > 0")
+    assert page.locator("#worklist-count").inner_text() == "0 studies"
     context.close()
 
 
