@@ -131,6 +131,17 @@ def test_a_refused_sign_on_shows_why(sso_service: SsoService, browser: Any, user
     context.close()
 
 
+def test_a_crafted_link_does_not_sign_anyone_in(sso_service: SsoService, browser: Any) -> None:
+    """A session handed over in a link this tab did not start (login CSRF) is dropped, not stored."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+    page = context.new_page()
+    page.goto(f"{sso_service.base_url}/#access_token=someone-elses&username=mallory&role=admin")
+    page.wait_for_function("document.getElementById('login-error').textContent.length > 0")
+    assert "did not start that sign-on" in page.locator("#login-error").inner_text()
+    assert page.evaluate("sessionStorage.getItem('medvlm.token')") is None and "#" not in page.url
+    context.close()
+
+
 def test_the_password_login_still_works_beside_sso(sso_service: SsoService, browser: Any) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
     page = context.new_page()

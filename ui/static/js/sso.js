@@ -5,6 +5,10 @@
 
 import { SIGN_ON, setSession, statusLabelsReady } from "./api.js";
 
+// Set when this tab follows the SSO link: a fragment is taken only by the tab that started the sign-on, so
+// a crafted link carrying someone else's token cannot sign a user in as another account (login CSRF).
+const STARTED_KEY = "medvlm.sso.started";
+
 // {signedIn, error}: what the fragment handed over ("" and false when it held nothing of ours).
 export function takeSsoReturn() {
   const fields = new URLSearchParams(location.hash.slice(1));
@@ -12,6 +16,9 @@ export function takeSsoReturn() {
   const error = fields.get("sso_error");
   if (!token && error === null) return { signedIn: false, error: "" };
   history.replaceState(null, "", location.pathname + location.search);
+  const started = sessionStorage.getItem(STARTED_KEY);
+  sessionStorage.removeItem(STARTED_KEY);
+  if (!started) return { signedIn: false, error: "this tab did not start that sign-on; start again here" };
   if (token) setSession(token, { username: fields.get("username") || "", role: fields.get("role") || "" });
   return { signedIn: Boolean(token), error: token ? "" : error || "the sign-on was refused" };
 }
@@ -23,5 +30,6 @@ export async function showSsoButton(container, link) {
   if (!sso || typeof sso.login !== "string" || !sso.login.startsWith("/")) return;
   link.textContent = `Sign in with ${sso.name || "SSO"}`;
   link.href = sso.login;
+  link.onclick = () => sessionStorage.setItem(STARTED_KEY, String(Date.now()));
   container.hidden = false;
 }
