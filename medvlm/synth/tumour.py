@@ -1,0 +1,129 @@
+"""Every shared CT patient has a lung tumour: find it, replace it with lung parenchyma, and say so.
+
+- with an expert box (Lung-PET-CT-Dx): the solid voxels (> -500 HU) of the lung inside the box;
+- without (POPI, CPTAC): the largest compact solid component inside the lung envelope, vessels removed by
+  an opening about 8 mm across (vessels are thinner; a tumour is not); a known side must agree.
+The tumour and a 2-voxel rim are refilled with HU drawn from the aerated lung around it, smoothed a
+little, so the projection shows parenchyma, not a hole. What was removed goes in the atlas metadata.
+A tumour that cannot be found or removed stays in the film and its record says removed=False with its
+side, so the film is labelled a mass on that side: never a "normal" film with a tumour in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from medvlm.synth.grid import SPACING_MM
+from medvlm.synth.segment_shapes import box
+
+SOLID_HU = -300.0
+BOX_SOLID_HU = -500.0
+MIN_TUMOUR_ML = 1.0
+VOXEL_ML = SPACING_MM[0] * SPACING_MM[1] * SPACING_MM[2] / 1000.0
+# What the data's README says about patients without an expert box.
+KNOWN_SIDES: dict[str, str] = {"popi-4dct-00": "right"}
+
+
+@dataclass(frozen=True)
+class TumourRecord:
+    side: str | None  # "right" | "left" | None when unknown
+    removed: bool
+    source: str  # "expert box" | "detected" | "not found"
+    volume_ml: float
+    centre_ijk: tuple[float, float, float] | None
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _envelope(lungs: np.ndarray) -> np.ndarray:
+    """The lungs closed slice by slice (~7 mm), so a tumour against the chest wall is inside them."""
+    out = np.zeros_like(lungs)
+    for k in range(lungs.shape[2]):
+        if lungs[:, :, k].any():
+            out[:, :, k] = ndimage.binary_fill_holes(ndimage.binary_closing(lungs[:, :, k], iterations=10))
+    return out
+
+
+def in_box(hu: np.ndarray, lungs: np.ndarray, box: np.ndarray) -> np.ndarray:
+    return box & (hu > BOX_SOLID_HU) & _envelope(lungs)
+
+
+def detect(hu: np.ndarray, lungs: np.ndarray, heart: np.ndarray) -> np.ndarray:
+    env = _envelope(lungs) & ~ndimage.binary_dilation(heart, iterations=3)
+    idx = np.argwhere(env)
+    lo, hi = idx.min(0), idx.max(0) + 1
+    region = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    solid = (hu[region] > SOLID_HU) & env[region]
+    r = 4.0 / SPACING_MM[0]
+    ax = np.arange(-int(r), int(r) + 1)
+    ball = (ax[:, None, None] ** 2 + ax[None, :, None] ** 2 <= r * r) & (
+        np.abs(np.arange(-1, 2))[None, None, :] <= 1
+    )
+    core = ndimage.binary_opening(solid, structure=ball)
+    lab, n = ndimage.label(core)
+    out = np.zeros_like(lungs)
+    if n == 0:
+        return out
+    sizes = np.bincount(lab.ravel())
+    sizes[0] = 0
+    best = int(np.argmax(sizes))
+    if sizes[best] * VOXEL_ML < MIN_TUMOUR_ML:
+        return out
+    # Grow the core back to the solid voxels it was opened from (its full extent, spiculae included).
+    grown = ndimage.binary_dilation(lab == best, iterations=3) & solid
+    out[region] = grown
+    return out
+
+
+def refill(hu: np.ndarray, tumour: np.ndarray, lung_air: np.ndarray, seed: int = 0) -> np.ndarray:
+    """hu with the tumour (and a thin rim) replaced by parenchyma sampled from the lung around it."""
+    rng = np.random.default_rng(seed)
+    region = box(tumour, pad=26)
+    sub_hu = hu[region]
+    fill = ndimage.binary_dilation(tumour[region], iterations=2)
+    shell = ndimage.binary_dilation(fill, iterations=20) & ~fill & lung_air[region]
+    pool = sub_hu[shell]
+    if pool.size < 100:
+        pool = hu[lung_air]
+    new = sub_hu.copy()
+    new[fill] = rng.choice(pool, size=int(fill.sum()))
+    smooth = ndimage.gaussian_filter(new, sigma=(1.0, 1.0, 0.5))
+    new[fill] = smooth[fill]
+    out = hu.copy()
+    out[region] = new
+    return out
+
+
+def side_of(mask: np.ndarray, midline: float) -> str:
+    return "right" if np.argwhere(mask)[:, 0].mean() < midline else "left"
+
+
+def handle(
+    patient_id: str,
+    hu: np.ndarray,
+    lungs: np.ndarray,
+    lung_air: np.ndarray,
+    heart: np.ndarray,
+    midline: float,
+    box: np.ndarray | None,
+) -> tuple[np.ndarray, TumourRecord]:
+    if box is not None and box.any():
+        mask, source = in_box(hu, lungs, box), "expert box"
+    else:
+        mask, source = detect(hu, lungs, heart), "detected"
+    known = KNOWN_SIDES.get(patient_id)
+    if not mask.any():
+        return hu, TumourRecord(known, False, "not found", 0.0, None, "no solid lesion found: left in place")
+    side = side_of(mask, midline)
+    centre = tuple(round(float(c), 1) for c in np.argwhere(mask).mean(0))
+    vol = round(float(mask.sum() * VOXEL_ML), 1)
+    if known is not None and known != side:
+        note = f"found a lesion on the {side}, but the tumour is known to be {known}: left in place"
+        return hu, TumourRecord(known, False, source, vol, centre, note)  # type: ignore[arg-type]
+    return refill(hu, mask, lung_air), TumourRecord(side, True, source, vol, centre)  # type: ignore[arg-type]
