@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 
 from medvlm.synth.atlas import (
     BONE_PREFIXES,
@@ -21,7 +22,7 @@ from medvlm.synth.ct_sources import PatientCT
 from medvlm.synth.grid import CT_SHAPE, SPACING_MM, VIEWS, View, project
 from medvlm.synth.inserts3d import EffusionField, Points, cardiomegaly_delta, pneumothorax_delta
 
-FULL = 0.99  # a film ray this much inside the CT counts as covered
+FULL = 0.99  # coverage is 0/1 per film pixel; a box edge may not cut through partial pixels
 
 
 def covered_box(coverage: np.ndarray, body: np.ndarray) -> list[int] | None:
@@ -84,6 +85,9 @@ def build_views(
                 pneumothorax_delta(mu, side_mask, scale, medial_is_high_i=(side == "right")),
             )
     covered = ct.covered if ct.covered is not None else np.ones(CT_SHAPE, dtype=bool)
+    # Where the body runs into the edge of what the CT holds, tissue is missing beyond it: a film ray
+    # through such a cut (or through no CT at all) is not covered. Rays that only miss air are.
+    cut = (mu > 0.5) & ndimage.binary_dilation(~covered, iterations=2) if not covered.all() else None
     lung_mu = np.where(lungs, mu, 0.0)
     out: dict[View, dict[str, np.ndarray]] = {}
     metas: dict[View, dict[str, Any]] = {}
@@ -101,8 +105,9 @@ def build_views(
             ctr.append(measure_ctr(shadows[view][scale], lung_shadow))
         maps["cardio_ctr"] = np.array(ctr, dtype=np.float32)  # [base, *CARDIO_SCALES]
         maps.update(deltas[view])
-        n_ray = CT_SHAPE[1] if view == "frontal" else CT_SHAPE[0]
-        maps["coverage"] = project(covered.astype(np.float32), view) / (n_ray * SPACING_MM[1] / 10.0)
+        maps["coverage"] = (project(covered.astype(np.float32), view) > 0).astype(np.float32)
+        if cut is not None:
+            maps["coverage"][project(cut.astype(np.float32), view) > 0] = 0.0
         out[view] = {k: np.asarray(v, dtype=np.float32) for k, v in maps.items()}
         metas[view] = {
             **ct.meta,
