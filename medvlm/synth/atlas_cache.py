@@ -124,6 +124,7 @@ def load_atlas(
     patient's frontal atlas under that data directory."""
     if isinstance(patient, (str, os.PathLike)):
         patient, data_dir = None, Path(patient)
+    check_view(view)
     pt = _resolve(patient)
     took = ensure_built(pt, data_dir)
     if took is not None:
