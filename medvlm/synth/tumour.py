@@ -1,8 +1,9 @@
 """Every shared CT patient has a lung tumour: find it, replace it with lung parenchyma, and say so.
 
 - with an expert box (Lung-PET-CT-Dx): the solid voxels (> -500 HU) of the lung inside the box;
-- without (POPI, CPTAC): the largest compact solid component inside the lung envelope, vessels removed by
-  an opening about 8 mm across (vessels are thinner; a tumour is not); a known side must agree.
+- without (POPI, CPTAC): the largest compact solid component inside the lung envelope (on the known side
+  when the README gives one), vessels removed by an opening about 8 mm across (vessels are thinner; a
+  tumour is not), contrast-enhanced components (hilar arteries) and lesions under 2 mL ignored.
 The tumour and a 2-voxel rim are refilled with HU drawn from the aerated lung around it, smoothed a
 little, so the projection shows parenchyma, not a hole. What was removed goes in the atlas metadata.
 A tumour that cannot be found or removed stays in the film and its record says removed=False with its
@@ -22,7 +23,8 @@ from medvlm.synth.segment_shapes import box
 
 SOLID_HU = -300.0
 BOX_SOLID_HU = -500.0
-MIN_TUMOUR_ML = 1.0
+MIN_TUMOUR_ML = 2.0
+ENHANCED_HU = 100.0
 VOXEL_ML = SPACING_MM[0] * SPACING_MM[1] * SPACING_MM[2] / 1000.0
 # What the data's README says about patients without an expert box.
 KNOWN_SIDES: dict[str, str] = {"popi-4dct-00": "right"}
@@ -54,30 +56,38 @@ def in_box(hu: np.ndarray, lungs: np.ndarray, box: np.ndarray) -> np.ndarray:
     return box & (hu > BOX_SOLID_HU) & _envelope(lungs)
 
 
-def detect(hu: np.ndarray, lungs: np.ndarray, heart: np.ndarray) -> np.ndarray:
+def detect(
+    hu: np.ndarray, lungs: np.ndarray, heart: np.ndarray, midline: float, side: str | None = None
+) -> np.ndarray:
+    """The largest compact solid lesion in the lungs (on ``side`` when the side is known), or nothing.
+
+    Components brighter than ENHANCED_HU are contrast-filled vessels (the hilar arteries survive the
+    opening), not tumour; lesions under MIN_TUMOUR_ML are too small to call the patient's tumour."""
     env = _envelope(lungs) & ~ndimage.binary_dilation(heart, iterations=3)
-    idx = np.argwhere(env)
-    lo, hi = idx.min(0), idx.max(0) + 1
-    region = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    out = np.zeros_like(lungs)
+    if not env.any():
+        return out
+    region = box(env, pad=0)
     solid = (hu[region] > SOLID_HU) & env[region]
     r = 4.0 / SPACING_MM[0]
     ax = np.arange(-int(r), int(r) + 1)
-    ball = (ax[:, None, None] ** 2 + ax[None, :, None] ** 2 <= r * r) & (
-        np.abs(np.arange(-1, 2))[None, None, :] <= 1
-    )
+    ball = np.broadcast_to((ax[:, None, None] ** 2 + ax[None, :, None] ** 2 <= r * r), (ax.size, ax.size, 3))
     core = ndimage.binary_opening(solid, structure=ball)
     lab, n = ndimage.label(core)
-    out = np.zeros_like(lungs)
     if n == 0:
         return out
-    sizes = np.bincount(lab.ravel())
-    sizes[0] = 0
-    best = int(np.argmax(sizes))
-    if sizes[best] * VOXEL_ML < MIN_TUMOUR_ML:
+    ids = np.arange(1, n + 1)
+    sizes = ndimage.sum_labels(core, lab, ids) * VOXEL_ML
+    med = ndimage.median(hu[region], lab, ids)
+    ctr_i = np.array(ndimage.center_of_mass(core, lab, ids))[:, 0] + region[0].start
+    ok = (sizes >= MIN_TUMOUR_ML) & (np.asarray(med) < ENHANCED_HU)
+    if side is not None:
+        ok &= (ctr_i < midline) == (side == "right")
+    if not ok.any():
         return out
+    best = int(ids[ok][np.argmax(sizes[ok])])
     # Grow the core back to the solid voxels it was opened from (its full extent, spiculae included).
-    grown = ndimage.binary_dilation(lab == best, iterations=3) & solid
-    out[region] = grown
+    out[region] = ndimage.binary_dilation(lab == best, iterations=3) & solid
     return out
 
 
@@ -116,7 +126,7 @@ def handle(
     if box is not None and box.any():
         mask, source = in_box(hu, lungs, box), "expert box"
     else:
-        mask, source = detect(hu, lungs, heart), "detected"
+        mask, source = detect(hu, lungs, heart, midline, KNOWN_SIDES.get(patient_id)), "detected"
     known = KNOWN_SIDES.get(patient_id)
     if not mask.any():
         return hu, TumourRecord(known, False, "not found", 0.0, None, "no solid lesion found: left in place")
