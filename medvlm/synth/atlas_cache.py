@@ -108,7 +108,7 @@ def ensure_built(patient: PatientCT | None = None, data_dir: Path | None = None)
     return time.perf_counter() - t0
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=10)  # five patients x two views (~60 MB each): render films grouped by patient
 def _load(path: Path) -> Atlas:
     with np.load(path) as data:
         meta = json.loads(bytes(data[META_KEY]).decode()) if META_KEY in data.files else {}
