@@ -25,6 +25,7 @@ SOLID_HU = -300.0
 BOX_SOLID_HU = -500.0
 MIN_TUMOUR_ML = 2.0
 ENHANCED_HU = 100.0
+BONE_HU = 200.0
 VOXEL_ML = SPACING_MM[0] * SPACING_MM[1] * SPACING_MM[2] / 1000.0
 # What the data's README says about patients without an expert box.
 KNOWN_SIDES: dict[str, str] = {"popi-4dct-00": "right"}
@@ -43,8 +44,40 @@ class TumourRecord:
         return asdict(self)
 
 
+def _hull_2d(mask: np.ndarray) -> np.ndarray:
+    """The convex hull of a 2-D mask (evaluated over its bounding box)."""
+    from scipy.spatial import Delaunay, QhullError
+
+    pts = np.argwhere(mask)
+    out = np.zeros_like(mask)
+    if len(pts) < 4:
+        return mask.copy()
+    lo, hi = pts.min(0), pts.max(0) + 1
+    grid = np.stack(np.meshgrid(np.arange(lo[0], hi[0]), np.arange(lo[1], hi[1]), indexing="ij"), -1)
+    try:
+        inside = Delaunay(pts).find_simplex(grid.reshape(-1, 2)) >= 0
+    except QhullError:  # collinear points
+        return mask.copy()
+    out[lo[0] : hi[0], lo[1] : hi[1]] = inside.reshape(grid.shape[:2])
+    return out
+
+
+def cavity(lungs: np.ndarray, midline: float, ks: range | None = None) -> np.ndarray:
+    """Each lung's convex hull, slice by slice: the pleural cavity with what the lung wraps around,
+    so a tumour against the chest wall, spine or hilum (which the air threshold leaves out) is inside."""
+    out = np.zeros_like(lungs)
+    split = round(midline)
+    for k in ks if ks is not None else range(lungs.shape[2]):
+        for sel in (slice(0, split), slice(split, lungs.shape[0])):
+            sl = lungs[sel, :, k]
+            if sl.any():
+                out[sel, :, k] |= _hull_2d(sl)
+    return out
+
+
 def _envelope(lungs: np.ndarray) -> np.ndarray:
-    """The lungs closed slice by slice (~7 mm), so a tumour against the chest wall is inside them."""
+    """The lungs closed slice by slice (~7 mm): detection looks only inside the lung itself (a convex
+    hull would take in the liver dome and the paravertebral aorta, which are solid too)."""
     out = np.zeros_like(lungs)
     for k in range(lungs.shape[2]):
         if lungs[:, :, k].any():
@@ -52,8 +85,11 @@ def _envelope(lungs: np.ndarray) -> np.ndarray:
     return out
 
 
-def in_box(hu: np.ndarray, lungs: np.ndarray, box: np.ndarray) -> np.ndarray:
-    return box & (hu > BOX_SOLID_HU) & _envelope(lungs)
+def in_box(hu: np.ndarray, lungs: np.ndarray, box_mask: np.ndarray, midline: float) -> np.ndarray:
+    """The solid soft tissue (not bone) of the pleural cavity inside the expert box."""
+    ks = np.nonzero(box_mask.any(axis=(0, 1)))[0]
+    cav = cavity(lungs, midline, range(int(ks.min()), int(ks.max()) + 1))
+    return box_mask & cav & (hu > BOX_SOLID_HU) & (hu < BONE_HU)
 
 
 def detect(
@@ -124,7 +160,7 @@ def handle(
     box: np.ndarray | None,
 ) -> tuple[np.ndarray, TumourRecord]:
     if box is not None and box.any():
-        mask, source = in_box(hu, lungs, box), "expert box"
+        mask, source = in_box(hu, lungs, box, midline), "expert box"
     else:
         mask, source = detect(hu, lungs, heart, midline, KNOWN_SIDES.get(patient_id)), "detected"
     known = KNOWN_SIDES.get(patient_id)

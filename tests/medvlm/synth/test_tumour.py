@@ -71,3 +71,25 @@ def test_no_lesion_found_is_recorded_not_ignored(chest: dict) -> None:
     clean[chest["sphere"]] = -850.0
     _, rec = _handle(chest, box=False, hu=clean)
     assert not rec.removed and rec.source == "not found"
+
+
+@pytest.mark.slow
+def test_the_expert_box_of_a_real_ct_loses_its_dense_tumour() -> None:
+    from medvlm.synth.ct_sources import discover
+    from medvlm.synth.nifti import read_nifti
+    from medvlm.synth.patient_volume import read_source
+    from medvlm.synth.resample import mask_to_canonical, to_canonical
+    from medvlm.synth.segment import segment
+    from tests.medvlm.synth.ct_fixtures import shared_ct
+
+    [pt] = discover([shared_ct("lung_pet_ct_dx/Lung_Dx-A0002.nii.gz")])
+    assert pt.lung_mask is not None and pt.tumour_box is not None
+    vol = read_source(pt)
+    canon = to_canonical(vol, read_nifti(pt.lung_mask).data > 0)
+    seg = segment(canon.hu, pt.patient_id)
+    box = mask_to_canonical(read_nifti(pt.tumour_box), canon.affine)
+    heart = seg.labels == seg.structures["heart"]
+    out, rec = tumour.handle(pt.patient_id, canon.hu, seg.lungs, seg.lung_air, heart, seg.midline_i, box)
+    before, after = ((canon.hu > -300) & box).sum(), ((out > -300) & box).sum()
+    assert rec.removed and rec.source == "expert box"
+    assert after < 0.5 * before
