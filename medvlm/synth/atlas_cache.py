@@ -123,7 +123,7 @@ def load_atlas(
     ``load_atlas(data_dir)`` (a path first, the call before patients existed) still means the default
     patient's frontal atlas under that data directory."""
     if isinstance(patient, (str, os.PathLike)):
-        patient, data_dir = None, Path(patient)
+        data_dir, patient = Path(patient), None
     check_view(view)
     pt = _resolve(patient)
     took = ensure_built(pt, data_dir)
