@@ -26,6 +26,7 @@ BOX_SOLID_HU = -500.0
 MIN_TUMOUR_ML = 2.0
 ENHANCED_HU = 100.0
 BONE_HU = 200.0
+BOX_MARGIN_MM = 20.0
 VOXEL_ML = SPACING_MM[0] * SPACING_MM[1] * SPACING_MM[2] / 1000.0
 # What the data's README says about patients without an expert box.
 KNOWN_SIDES: dict[str, str] = {"popi-4dct-00": "right"}
@@ -86,10 +87,21 @@ def _envelope(lungs: np.ndarray) -> np.ndarray:
 
 
 def in_box(hu: np.ndarray, lungs: np.ndarray, box_mask: np.ndarray, midline: float) -> np.ndarray:
-    """The solid soft tissue (not bone) of the pleural cavity inside the expert box."""
+    """The solid soft tissue (not bone) of the pleural cavity inside the expert box, and what of it runs
+    on beyond the box (the boxes are drawn on a few annotated slices; the tumour is often taller)."""
     ks = np.nonzero(box_mask.any(axis=(0, 1)))[0]
-    cav = cavity(lungs, midline, range(int(ks.min()), int(ks.max()) + 1))
-    return box_mask & cav & (hu > BOX_SOLID_HU) & (hu < BONE_HU)
+    margin_k = round(BOX_MARGIN_MM / SPACING_MM[2])
+    k0, k1 = max(int(ks.min()) - margin_k, 0), min(int(ks.max()) + margin_k, hu.shape[2] - 1)
+    cav = cavity(lungs, midline, range(k0, k1 + 1))
+    solid = cav & (hu > BOX_SOLID_HU) & (hu < BONE_HU)
+    seed = box_mask & solid
+    if not seed.any():
+        return seed
+    near = np.zeros_like(box_mask)
+    near[:, :, k0 : k1 + 1] = box_mask.any(axis=2)[:, :, None]  # the box's footprint, taller
+    near = ndimage.binary_dilation(near, iterations=round(5.0 / SPACING_MM[0]))
+    lab, _ = ndimage.label(solid & near)
+    return np.isin(lab, np.unique(lab[seed & (lab > 0)])) | seed
 
 
 def detect(
@@ -127,16 +139,17 @@ def detect(
     return out
 
 
-def refill(hu: np.ndarray, tumour: np.ndarray, lung_air: np.ndarray, seed: int = 0) -> np.ndarray:
+def refill(hu: np.ndarray, tumour: np.ndarray, lungs: np.ndarray, seed: int = 0) -> np.ndarray:
     """hu with the tumour (and a thin rim) replaced by parenchyma sampled from the lung around it."""
     rng = np.random.default_rng(seed)
     region = box(tumour, pad=26)
     sub_hu = hu[region]
     fill = ndimage.binary_dilation(tumour[region], iterations=2)
-    shell = ndimage.binary_dilation(fill, iterations=20) & ~fill & lung_air[region]
+    # Sample the lung around it, vessels included (air alone would leave a darker patch on the film).
+    shell = ndimage.binary_dilation(fill, iterations=20) & ~fill & lungs[region] & (sub_hu < -300)
     pool = sub_hu[shell]
     if pool.size < 100:
-        pool = hu[lung_air]
+        pool = hu[lungs & (hu < -300)]
     new = sub_hu.copy()
     new[fill] = rng.choice(pool, size=int(fill.sum()))
     smooth = ndimage.gaussian_filter(new, sigma=(1.0, 1.0, 0.5))
@@ -172,4 +185,4 @@ def handle(
     if known is not None and known != side:
         note = f"found a lesion on the {side}, but the tumour is known to be {known}: left in place"
         return hu, TumourRecord(known, False, source, vol, centre, note)  # type: ignore[arg-type]
-    return refill(hu, mask, lung_air), TumourRecord(side, True, source, vol, centre)  # type: ignore[arg-type]
+    return refill(hu, mask, lungs), TumourRecord(side, True, source, vol, centre)  # type: ignore[arg-type]
