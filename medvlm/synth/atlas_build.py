@@ -25,18 +25,30 @@ from medvlm.synth.inserts3d import EffusionField, Points, cardiomegaly_delta, pn
 FULL = 0.99  # coverage is 0/1 per film pixel; a box edge may not cut through partial pixels
 
 
+def _longest_run(flags: np.ndarray) -> tuple[int, int] | None:
+    best, start = None, None
+    for i, f in enumerate([*flags.tolist(), False]):
+        if f and start is None:
+            start = i
+        elif not f and start is not None:
+            if best is None or i - start > best[1] - best[0] + 1:
+                best = (start, i - 1)
+            start = None
+    return best
+
+
 def covered_box(coverage: np.ndarray, body: np.ndarray) -> list[int] | None:
-    """[row0, row1, col0, col1] (inclusive) of the film region the CT fully covers, within the body's
-    shadow: rows whose body columns are all covered, then columns covered in all of those rows."""
+    """[row0, row1, col0, col1] (inclusive) of the film region the CT fully covers: the longest run of
+    rows whose body columns are all covered, then the longest run of columns covered in all of them."""
     full = coverage >= FULL
-    rows = [r for r in range(full.shape[0]) if body[r].any() and full[r][body[r]].mean() > 0.98]
-    if not rows:
+    ok_rows = np.array([body[r].any() and full[r][body[r]].mean() > 0.98 for r in range(full.shape[0])])
+    rows = _longest_run(ok_rows)
+    if rows is None:
         return None
-    r0, r1 = min(rows), max(rows)
-    cols = np.nonzero(full[r0 : r1 + 1].all(axis=0))[0]
-    if cols.size == 0:
+    cols = _longest_run(full[rows[0] : rows[1] + 1].all(axis=0))
+    if cols is None:
         return None
-    return [int(r0), int(r1), int(cols.min()), int(cols.max())]
+    return [rows[0], rows[1], cols[0], cols[1]]
 
 
 def build_views(

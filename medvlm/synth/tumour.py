@@ -86,21 +86,25 @@ def _envelope(lungs: np.ndarray) -> np.ndarray:
     return out
 
 
-def in_box(hu: np.ndarray, lungs: np.ndarray, box_mask: np.ndarray, midline: float) -> np.ndarray:
-    """The solid soft tissue (not bone) of the pleural cavity inside the expert box, and what of it runs
-    on beyond the box (the boxes are drawn on a few annotated slices; the tumour is often taller)."""
+def in_box(
+    hu: np.ndarray, lungs: np.ndarray, box_mask: np.ndarray, midline: float, heart: np.ndarray
+) -> np.ndarray:
+    """The solid soft tissue (not bone, not heart) of the pleural cavity inside the expert box, and what
+    of it runs on beyond the box inside the lung itself (the boxes cover a few annotated slices; the
+    tumour is often taller). Beyond the box only the lung envelope is used, never the hull, which takes
+    in the mediastinum at the hilum."""
     ks = np.nonzero(box_mask.any(axis=(0, 1)))[0]
     margin_k = round(BOX_MARGIN_MM / SPACING_MM[2])
     k0, k1 = max(int(ks.min()) - margin_k, 0), min(int(ks.max()) + margin_k, hu.shape[2] - 1)
-    cav = cavity(lungs, midline, range(k0, k1 + 1))
-    solid = cav & (hu > BOX_SOLID_HU) & (hu < BONE_HU)
-    seed = box_mask & solid
+    not_heart = ~ndimage.binary_dilation(heart, iterations=3)
+    solid = (hu > BOX_SOLID_HU) & (hu < BONE_HU) & not_heart
+    seed = box_mask & solid & cavity(lungs, midline, range(int(ks.min()), int(ks.max()) + 1))
     if not seed.any():
         return seed
     near = np.zeros_like(box_mask)
     near[:, :, k0 : k1 + 1] = box_mask.any(axis=2)[:, :, None]  # the box's footprint, taller
-    near = ndimage.binary_dilation(near, iterations=round(5.0 / SPACING_MM[0]))
-    lab, _ = ndimage.label(solid & near)
+    grow = (seed | (near & solid & _envelope(lungs))) & ~(box_mask & ~seed)
+    lab, _ = ndimage.label(grow)
     return np.isin(lab, np.unique(lab[seed & (lab > 0)])) | seed
 
 
@@ -173,7 +177,7 @@ def handle(
     box: np.ndarray | None,
 ) -> tuple[np.ndarray, TumourRecord]:
     if box is not None and box.any():
-        mask, source = in_box(hu, lungs, box, midline), "expert box"
+        mask, source = in_box(hu, lungs, box, midline, heart), "expert box"
     else:
         mask, source = detect(hu, lungs, heart, midline, KNOWN_SIDES.get(patient_id)), "detected"
     known = KNOWN_SIDES.get(patient_id)
