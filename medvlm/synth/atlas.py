@@ -1,25 +1,25 @@
 """The projected chest: base film projection, structure thickness maps and 3-D finding deltas.
 
-Projecting the whole CT takes seconds; after that every film is the base projection plus small deltas.
-The atlas is built once and cached as one ``.npz`` under ``<data_dir>/synth/``; a film then costs
+One atlas per patient CT and view (frontal PA, lateral), with the same map names in both views, so
+compose/lesions/devices work unchanged on either. Loading, labelling and the 3-D finding deltas are done
+once per patient for both views; each atlas is cached as one ``.npz`` under ``<data_dir>/synth/``, named by
+ATLAS_VERSION, patient, view and a hash of the source files, and written atomically. A film then costs
 milliseconds of array arithmetic.
+
+Besides the maps, ``coverage`` (the fraction of each film ray inside the source CT: 1 where the CT covers
+the whole path, 0 beyond its field of view or z-range) and ``Atlas.meta`` (patient_id, view, the fully
+covered film box, the tumour record) let film framing stay inside what the CT holds.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from medvlm.settings import get_settings
-from medvlm.synth.grid import SPACING_MM, project
-
-ATLAS_VERSION = "atlas-v6"
+ATLAS_VERSION = "atlas-v7"
 CARDIO_SCALES = (1.1, 1.2, 1.3, 1.4, 1.5, 1.6)
 EFFUSION_LEVELS_MM = (20.0, 30.0, 40.0, 50.0, 65.0, 80.0, 95.0, 110.0, 125.0)
 PTX_SCALES = (0.85, 0.72, 0.6)
@@ -43,12 +43,13 @@ STRUCTURES = {
     "clavicle_right": ("clavicula_right",),
 }
 SIDES = {"right": ("rul", "rml", "rll"), "left": ("lul", "lll")}
-BONE_PREFIXES = ("rib_", "clavicula_", "scapula_", "vertebrae_", "humerus_", "sternum")
+BONE_PREFIXES = ("rib_", "clavicula_", "scapula_", "vertebrae_", "humerus_", "sternum", "bone_derived")
 
 
 @dataclass(frozen=True)
 class Atlas:
     maps: dict[str, np.ndarray]  # name -> float32 [473, 512] film-grid map
+    meta: dict[str, Any] = field(default_factory=dict)  # patient_id, view, coverage box, tumour record
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.maps[name]
@@ -78,68 +79,8 @@ def measure_ctr(heart_shadow: np.ndarray, lung_shadow: np.ndarray) -> float:
     return heart_width / max(thorax, 1)
 
 
-def build_atlas(progress: bool = False) -> dict[str, np.ndarray]:
-    from medvlm.synth.inserts3d import EffusionField, cardiomegaly_delta, pneumothorax_delta
-    from medvlm.synth.volume import load_chest_ct
+# Building and caching live in atlas_build.py / atlas_cache.py; re-exported here so callers keep one
+# import (``from medvlm.synth.atlas import load_atlas``).
+from medvlm.synth.atlas_cache import atlas_path, build_atlas, load_atlas  # noqa: E402
 
-    ct = load_chest_ct()
-    mu, lab, ids = ct.mu, ct.labels, ct.structures
-    maps: dict[str, np.ndarray] = {"base": project(mu)}
-    lobe_masks = {}
-    for short, name in LOBES.items():
-        lobe_masks[short] = lab == ids[name]
-        maps[f"lobe_{short}"] = project(lobe_masks[short].astype(np.float32))
-    for short, names in STRUCTURES.items():
-        maps[f"struct_{short}"] = project(np.isin(lab, [ids[n] for n in names]).astype(np.float32))
-    bone_ids = [v for n, v in ids.items() if n.startswith(BONE_PREFIXES)]
-    maps["struct_bone"] = project(np.isin(lab, bone_ids).astype(np.float32))
-    maps["lung_mu"] = project(np.where(np.isin(lab, [ids[n] for n in LOBES.values()]), mu, 0.0))
-    lungs = np.zeros_like(lobe_masks["rul"])
-    for m in lobe_masks.values():
-        lungs |= m
-    heart = np.isin(lab, [ids[n] for n in STRUCTURES["heart"]])
-    lung_shadow = np.sum([maps[f"lobe_{n}"] for n in LOBES], axis=0) > 0
-    ctr = [measure_ctr(maps["struct_heart"] > 0, lung_shadow)]
-    for scale in CARDIO_SCALES:
-        delta, shadow = cardiomegaly_delta(mu, heart, lungs, scale)
-        maps[f"cardio_{scale}"] = delta
-        ctr.append(measure_ctr(shadow, lung_shadow))
-    maps["cardio_ctr"] = np.array(ctr, dtype=np.float32)  # [base, *CARDIO_SCALES]
-    for side, lobes in SIDES.items():
-        side_mask = np.zeros_like(lungs)
-        for n in lobes:
-            side_mask |= lobe_masks[n]
-        # Patient left is high i on this CT (film right); the left lung's lateral wall is high i.
-        field = EffusionField(mu, side_mask, SPACING_MM[2], lateral_is_high_i=(side == "left"))
-        for level in EFFUSION_LEVELS_MM:
-            maps[f"effusion_{side}_{level}"] = field.delta(level)
-        for scale in PTX_SCALES:
-            maps[f"ptx_{side}_{scale}"] = pneumothorax_delta(
-                mu, side_mask, scale, medial_is_high_i=(side == "right")
-            )
-    return {k: np.asarray(v, dtype=np.float32) for k, v in maps.items()}
-
-
-def atlas_path(data_dir: Path | None = None) -> Path:
-    root = data_dir if data_dir is not None else get_settings().data_dir
-    return Path(root) / "synth" / f"{ATLAS_VERSION}.npz"
-
-
-@lru_cache(maxsize=2)
-def _load(path: Path) -> Atlas:
-    with np.load(path) as data:
-        return Atlas(maps={k: data[k] for k in data.files})
-
-
-def load_atlas(data_dir: Path | None = None) -> Atlas:
-    """The cached atlas, built (a few seconds to a minute) and written atomically on first use."""
-    path = atlas_path(data_dir).resolve()
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        maps = build_atlas()
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
-        os.close(fd)
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **maps)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
-        os.replace(tmp, path)
-    return _load(path)
+__all__ = ["ATLAS_VERSION", "Atlas", "atlas_path", "build_atlas", "load_atlas", "measure_ctr"]

@@ -1,6 +1,7 @@
 """Findings inserted in the CT volume itself, projected as deltas (projections are linear, so a film is
 the base projection plus the projection of each finding's attenuation change over its own voxels).
 
+Each returns the change as sparse voxels (``Points``), projected once per view (frontal, lateral).
 These three need the third dimension to look right, so the atlas computes them once per level:
 - cardiomegaly: the heart scaled about its centre (more across and front-to-back than head-to-foot),
   new heart voxels taking blood density where lung or fat was;
@@ -12,13 +13,29 @@ These three need the third dimension to look right, so the atlas computes them o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import ndimage
 
-from medvlm.synth.grid import project_points
+from medvlm.synth.grid import View, project_points
 
 WATER_MU = 1.0
 BLOOD_MU = 1.04
+
+
+@dataclass(frozen=True)
+class Points:
+    """A sparse 3-D attenuation change (voxel indices and weights), projected per view on demand: one
+    volume computation serves the frontal and the lateral atlas."""
+
+    i: np.ndarray
+    j: np.ndarray
+    k: np.ndarray
+    w: np.ndarray
+
+    def project(self, view: View = "frontal") -> np.ndarray:
+        return project_points(self.i, self.j, self.k, self.w, view)
 
 
 def _bbox(mask: np.ndarray, pad: int = 0) -> tuple[slice, ...]:
@@ -42,8 +59,8 @@ def _scaled_mask(
 
 def cardiomegaly_delta(
     mu: np.ndarray, heart: np.ndarray, lungs: np.ndarray, scale: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """(delta projection, projected mask of the enlarged heart) for a heart enlarged by ``scale``."""
+) -> tuple[Points, Points]:
+    """(attenuation change, voxels of the enlarged heart) for a heart enlarged by ``scale``."""
     centre = np.argwhere(heart).mean(0)
     factors = np.array([scale, scale, 1.0 + (scale - 1.0) * 0.4])
     extent = np.argwhere(heart)
@@ -56,10 +73,10 @@ def cardiomegaly_delta(
     sub_mu = mu[region]
     # The heart grows into lung and mediastinal fat, not through bone or the spine.
     grow = big & ~heart[region] & (sub_mu < BLOOD_MU) & (lungs[region] | (sub_mu > 0.8))
-    ii, _, kk = np.nonzero(grow)
-    delta = project_points(ii + lo[0], kk + lo[2], (BLOOD_MU - sub_mu[grow]).astype(np.float64))
-    bi, _, bk = np.nonzero(big | heart[region])
-    shadow = project_points(bi + lo[0], bk + lo[2], np.ones(bi.size)) > 0
+    ii, jj, kk = np.nonzero(grow)
+    delta = Points(ii + lo[0], jj + lo[1], kk + lo[2], (BLOOD_MU - sub_mu[grow]).astype(np.float64))
+    bi, bj, bk = np.nonzero(big | heart[region])
+    shadow = Points(bi + lo[0], bj + lo[1], bk + lo[2], np.ones(bi.size))
     return delta, shadow
 
 
@@ -70,7 +87,7 @@ class EffusionField:
         self, mu: np.ndarray, lung_side: np.ndarray, spacing_k: float, lateral_is_high_i: bool
     ) -> None:
         i, j, k = np.nonzero(lung_side)
-        self.i, self.k = i, k
+        self.i, self.j, self.k = i, j, k
         self.fill = (WATER_MU - mu[i, j, k]).astype(np.float64)
         height = (k - k.min()) * spacing_k  # mm above the lowest (posterior costophrenic) lung voxel
         # Per-slice lateral and posterior position within this lung: in an upright patient the fluid
@@ -86,16 +103,14 @@ class EffusionField:
             lateral = 1.0 - lateral
         self.ratio = height / (0.7 + 0.45 * lateral**2 + 0.25 * posterior)
 
-    def delta(self, level_mm: float, taper_mm: float = 12.0) -> np.ndarray:
+    def delta(self, level_mm: float, taper_mm: float = 12.0) -> Points:
         # The fluid thins out toward its upper edge: a soft top, not a sharp cut.
         weight = np.clip((level_mm - self.ratio) / taper_mm, 0.0, 1.0)
         sel = weight > 0
-        return project_points(self.i[sel], self.k[sel], self.fill[sel] * weight[sel])
+        return Points(self.i[sel], self.j[sel], self.k[sel], self.fill[sel] * weight[sel])
 
 
-def pneumothorax_delta(
-    mu: np.ndarray, lung_side: np.ndarray, scale: float, medial_is_high_i: bool
-) -> np.ndarray:
+def pneumothorax_delta(mu: np.ndarray, lung_side: np.ndarray, scale: float, medial_is_high_i: bool) -> Points:
     """Delta projection of one lung collapsed to ``scale`` about its hilum."""
     region = _bbox(lung_side, pad=1)
     sub = lung_side[region]
@@ -123,5 +138,7 @@ def pneumothorax_delta(
     surface = collapsed & ~ndimage.binary_erosion(collapsed, iterations=1)
     new_mu = np.where(surface, np.maximum(new_mu, 0.6), new_mu)
     change = np.where(sub, new_mu - sub_mu, 0.0)
-    ii, _, kk = np.nonzero(sub)
-    return project_points(ii + region[0].start, kk + region[2].start, change[sub].astype(np.float64))
+    ii, jj, kk = np.nonzero(sub)
+    return Points(
+        ii + region[0].start, jj + region[1].start, kk + region[2].start, change[sub].astype(np.float64)
+    )

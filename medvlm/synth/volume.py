@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import csv
 import importlib.metadata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,8 @@ class ChestCT:
     labels: np.ndarray  # uint8, same shape
     structures: dict[str, int]  # structure name -> label id
     spacing: tuple[float, float, float]  # mm along i, j, k
+    covered: np.ndarray | None = None  # bool, where the source CT holds data (None: everywhere)
+    meta: dict[str, Any] = field(default_factory=dict)  # patient_id, tumour record, ...
 
 
 def data_files() -> dict[str, Path]:
@@ -79,8 +82,6 @@ def _body_mask(hu: np.ndarray) -> np.ndarray:
 
 
 def load_chest_ct() -> ChestCT:
-    from scipy import ndimage
-
     files = data_files()
     ct = read_nifti(files["cxr.nii.gz"])
     mask = read_nifti(files["mask.nii.gz"])
@@ -98,9 +99,16 @@ def load_chest_ct() -> ChestCT:
     hu = np.asarray(ct.data, dtype=np.float32).copy()
     hu[hu < -1000.0] = -1000.0
     hu[~_body_mask(hu)] = -1000.0
+    return ChestCT(mu=clean_hu_to_mu(hu, bone), labels=labels, structures=structures, spacing=ct.spacing)
+
+
+def clean_hu_to_mu(hu: np.ndarray, bone: np.ndarray) -> np.ndarray:
+    """Contrast down to blood, then attenuation (hu is changed in place; the body mask already applied)."""
+    from scipy import ndimage
+
     hu[(hu > CONTRAST_HU) & ~bone] = BLOOD_HU
     # Dense contrast pools (> 1800 HU, beyond cortical bone here) that the label map calls rib: the
     # subclavian vein runs against the first ribs. Bring them and their rim down to blood too.
     pooled = ndimage.binary_dilation(hu > POOL_HU, iterations=2)
     hu[pooled & (hu > CONTRAST_HU)] = BLOOD_HU
-    return ChestCT(mu=hu_to_mu(hu, bone), labels=labels, structures=structures, spacing=ct.spacing)
+    return hu_to_mu(hu, bone)

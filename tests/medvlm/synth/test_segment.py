@@ -1,0 +1,85 @@
+"""The derived chest labels: two lungs the right way round, the heart between them, and refusals that
+name the volume and the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medvlm.synth.ct_sources import discover
+from medvlm.synth.grid import CT_SHAPE
+from medvlm.synth.patient_volume import load_patient_ct
+from medvlm.synth.segment import NAMES, Segmentation, SegmentationError, segment
+from tests.medvlm.synth.ct_fixtures import phantom_chest, shared_ct, write_nifti
+
+
+@pytest.fixture(scope="module")
+def phantom_seg() -> Segmentation:
+    return segment(phantom_chest(), "phantom")
+
+
+def _centre_i(seg: Segmentation, name: str) -> float:
+    return float(np.argwhere(seg.labels == seg.structures[name])[:, 0].mean())
+
+
+def test_two_lungs_heart_between_right_lung_at_low_i(phantom_seg: Segmentation) -> None:
+    seg = phantom_seg
+    right = np.mean([_centre_i(seg, n) for n in NAMES if n.endswith("_right") and n.startswith("lung")])
+    left = np.mean([_centre_i(seg, n) for n in NAMES if n.endswith("_left") and n.startswith("lung")])
+    heart = _centre_i(seg, "heart")
+    assert right < seg.midline_i < left
+    assert right < heart < left
+    for name in NAMES:
+        if name.startswith("clavicula"):
+            continue  # the phantom has no clavicles
+        assert (seg.labels == seg.structures[name]).any(), name
+
+
+def test_trachea_is_at_the_midline_above_the_lungs(phantom_seg: Segmentation) -> None:
+    seg = phantom_seg
+    tr = np.argwhere(seg.labels == seg.structures["trachea"])
+    assert abs(tr[:, 0].mean() - CT_SHAPE[0] / 2) < 10
+
+
+@pytest.mark.parametrize(
+    ("hu", "message"),
+    [
+        (np.full(CT_SHAPE, -1000.0, dtype=np.float32), "no body found"),
+        (np.full(CT_SHAPE, 30.0, dtype=np.float32), "trachea not found"),
+    ],
+)
+def test_refuses_a_volume_that_is_not_a_chest(hu: np.ndarray, message: str) -> None:
+    with pytest.raises(SegmentationError, match=f"blob: {message}"):
+        segment(hu, "blob")
+
+
+def test_refuses_one_lung_only() -> None:
+    hu = phantom_chest()
+    hu[CT_SHAPE[0] // 2 :][hu[CT_SHAPE[0] // 2 :] < -500] = 30.0  # fill the left lung
+    hu[phantom_chest() < -990] = -1000.0  # keep the trachea
+    with pytest.raises(SegmentationError, match="no left lung"):
+        segment(hu, "one-lung")
+
+
+def test_refuses_too_few_slices(tmp_path: Path) -> None:
+    path = write_nifti(tmp_path / "thin.nii.gz", np.zeros((64, 64, 4), dtype=np.int16), np.eye(4))
+    [pt] = discover([path])
+    with pytest.raises(SegmentationError, match=r"thin .*too few slices"):
+        load_patient_ct(pt)
+
+
+@pytest.mark.slow
+def test_ct64_from_the_shared_folder_segments_the_right_way_round() -> None:
+    [pt] = discover([shared_ct("cip/ct-64.nii.gz")])
+    ct = load_patient_ct(pt)
+    lab, ids = ct.labels, ct.structures
+    right = np.argwhere(lab == ids["lung_upper_lobe_right"])[:, 0].mean()
+    left = np.argwhere(lab == ids["lung_upper_lobe_left"])[:, 0].mean()
+    heart = np.argwhere(lab == ids["heart"])
+    assert right < heart[:, 0].mean() < left
+    # The heart sits in front of the middle of the chest and below the lung apices.
+    lungs = np.argwhere(np.isin(lab, [ids[n] for n in NAMES if n.startswith("lung")]))
+    assert heart[:, 2].mean() < lungs[:, 2].mean()
+    assert ct.mu.shape == CT_SHAPE and ct.covered is not None
