@@ -140,7 +140,7 @@ def build_stage_data(
     data = StageData(images, [row(r) for r in train], None, [], eval_records, eval_rows)
     if stage.kind == "encoder":
         data.train_targets = findings_targets(train, slots)
-        data.pos_weight = pos_weights(data.train_targets["presence"])
+        data.pos_weight = pos_weights(data.train_targets["presence"], known=data.train_targets["known"])
         if stage.localize:
             data.spots = [record_spots(r, slots) for r in train]
             data.localized = localized_slots(data.spots, len(slots))
