@@ -126,7 +126,7 @@ def run_self_supervised(
         done = step + 1
         summary["history"].append({"step": done, "loss": round(float(loss.detach()), 5)})
         bar.update(1)
-        bar.set_postfix(loss=f"{float(loss):.4f}")
+        bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
         if on_step is not None:
             on_step(stage.name, done, stage.steps)
         if done % stage.eval_every == 0 or done == stage.steps:
