@@ -76,6 +76,9 @@ def run_self_supervised(
     """Train the vision tower on the films; returns the stage summary (for state.json and the card)."""
     from tqdm import tqdm
 
+    if info.enabled and not info.main:  # one process trains (the stage is small); the others wait
+        barrier(info)
+        return {}
     folder = films_folder(stage, data_dir)
     paths = list_films(folder, stage.limit)
     images, skipped = load_films(paths, bundle.image_size, work / "cache", progress and info.main)
@@ -85,9 +88,6 @@ def run_self_supervised(
     held = min(stage.eval_films, max(images.shape[0] // 10, 1))
     eval_images, train_images = images[:held], images[held:]  # sorted by path: the same split on resume
     stage_dir = work / stage.name
-    if info.enabled and not info.main:  # one process trains (the stage is small); the others wait
-        barrier(info)
-        return {}
     apply_modules(bundle, Modules(vision="full"), None)
     bundle.to(info.device)
     bundle.model.train()
