@@ -63,6 +63,8 @@ class StageModule(nn.Module):
                     payload["spots"], payload["presence"].cpu(), self.localized, payload["theta"],
                     (detail.shape[-2], detail.shape[-1]),
                 )
+                if "known" in payload:  # an uncertain finding is no negative for its positions either
+                    known = known & (payload["known"].cpu() > 0)
                 loss = loss + self.localize * localization_loss(where, targets, known)
             return loss
         if kind == "corrections":

@@ -110,3 +110,28 @@ def test_medvlm_eval_scores_leave_uncertain_out() -> None:
 def test_known_mask_shape_is_checked() -> None:
     with pytest.raises(ValueError, match="known mask and truth differ in shape"):
         known_only(np.zeros(3), np.zeros(3), np.ones(2, dtype=bool))
+
+
+def test_uncertain_finding_trains_neither_presence_nor_positions() -> None:
+    """Encoder stage loss with localize on: a film whose nodule is only uncertain (no recorded position)
+    leaves the nodule's detail-map weights without gradient; a normal film's nodule is a negative."""
+    from medvlm.model import build_model
+    from medvlm.training.images import identity_theta
+    from medvlm.training.stage import StageModule
+
+    bundle = build_model("micro", load_ontology(), tokenizer_corpus=["Heart size is normal."] * 5, seed=0)
+    module = StageModule(bundle)
+    module.localize, module.localized = 1.0, torch.ones(len(SLOTS), dtype=torch.bool)
+    nodule = NAMES.index("nodule")
+    assert bundle.head.detail is not None
+
+    def grad(*findings: Finding) -> torch.Tensor:
+        bundle.head.zero_grad()
+        payload = dict(findings_targets([record(*findings)] * 2, SLOTS))  # BatchNorm needs two films
+        payload.update(spots=[None, None], theta=identity_theta(2))
+        bundle.head.train()
+        module("encoder", torch.rand(2, 1, 64, 64), payload, 4).backward()
+        return bundle.head.detail.weight.grad[nodule].abs().sum()
+
+    assert grad(Finding("nodule", presence=Presence.UNCERTAIN)) == 0
+    assert grad() > 0
