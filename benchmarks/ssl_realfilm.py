@@ -34,22 +34,34 @@ def _spearman(a: list[float], b: list[float]) -> float | None:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def score_model(model_dir: Path, real_dir: Path) -> dict[str, object]:
-    import torch
-
+def accepted_films(real_dir: Path, size: int) -> tuple[list[str], list]:
+    """Ids and model inputs of the films the gate accepts as frontal (computed once for every model)."""
     from medvlm.evaluation.real_films import _dataset, read_films
     from medvlm.gate.policy import assess_image
     from medvlm.imaging.transforms import model_input
-    from medvlm.model import load_bundle
 
-    rows = {r["id"]: r for r in csv.DictReader((real_dir / "labels.csv").open(newline=""))}
-    bundle = load_bundle(model_dir)
     ids, images = [], []
     for film in read_films(real_dir):
         ds = _dataset(film)
         if assess_image(ds).kind == "frontal":
             ids.append(film.name)
-            images.append(model_input(ds, bundle.image_size))
+            images.append(model_input(ds, size))
+    return ids, images
+
+
+Films = dict[int, tuple[list[str], list]]  # image size -> (ids, model inputs) of the accepted films
+
+
+def score_model(model_dir: Path, real_dir: Path, films: Films) -> dict[str, object]:
+    import torch
+
+    from medvlm.model import load_bundle
+
+    rows = {r["id"]: r for r in csv.DictReader((real_dir / "labels.csv").open(newline=""))}
+    bundle = load_bundle(model_dir)
+    if bundle.image_size not in films:
+        films[bundle.image_size] = accepted_films(real_dir, bundle.image_size)
+    ids, images = films[bundle.image_size]
     opacity, device, normal = [], [], 0
     with torch.no_grad():
         for start in range(0, len(images), 16):
@@ -81,10 +93,11 @@ def main() -> None:
     parser.add_argument("--real", type=Path, required=True)
     parser.add_argument("models", nargs="+", help="NAME=MODEL_DIR")
     args = parser.parse_args()
-    results = {}
+    results: dict[str, dict[str, object]] = {}
+    films: Films = {}
     for item in args.models:
         name, _, directory = item.partition("=")
-        results[name] = score_model(Path(directory), args.real)
+        results[name] = score_model(Path(directory), args.real, films)
     keys = list(next(iter(results.values())))
     print("| measure | " + " | ".join(results) + " |")
     print("|---|" + "---|" * len(results))
