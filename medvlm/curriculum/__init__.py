@@ -2,6 +2,7 @@
 
 from medvlm.curriculum.loader import LoadedCurriculum, load_curriculum
 from medvlm.curriculum.schema import Curriculum, DataSource, Modules, Stage
+from medvlm.curriculum.self_supervised import SelfSupervisedStage
 from medvlm.curriculum.validate import Plan, plan_curriculum
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "LoadedCurriculum",
     "Modules",
     "Plan",
+    "SelfSupervisedStage",
     "Stage",
     "load_curriculum",
     "plan_curriculum",

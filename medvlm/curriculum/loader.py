@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from medvlm.curriculum.schema import Curriculum
+from medvlm.curriculum.schema import STAGE_TAGS, Curriculum
 from medvlm.errors import CurriculumError
 
 
@@ -26,7 +26,11 @@ class LoadedCurriculum:
 
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "top level"
+    # a stage's location carries the union tag (stages.0.supervised.lr): leave it out (stages.0.lr)
+    loc = [
+        p for i, p in enumerate(err["loc"]) if not (i == 2 and err["loc"][0] == "stages" and p in STAGE_TAGS)
+    ]
+    where = ".".join(str(p) for p in loc) or "top level"
     if err["type"] == "extra_forbidden":
         return f"unknown key at {where}"
     message = str(err["msg"]).removeprefix("Value error, ")
@@ -52,9 +56,10 @@ def load_curriculum(path: Path | str) -> LoadedCurriculum:
         raise CurriculumError(f"{path}: {_first_error(exc)}{more}") from None
     loaded = LoadedCurriculum(curriculum, path.resolve(), hashlib.sha256(raw_bytes).hexdigest())
     for stage in curriculum.stages:
-        if stage.templates and not loaded.resolve(stage.templates).is_file():
+        templates = getattr(stage, "templates", None)  # the self-supervised stage has none
+        if templates and not loaded.resolve(templates).is_file():
             raise CurriculumError(
-                f"{path}: stage {stage.name!r} names templates {stage.templates!r}, "
-                f"but {loaded.resolve(stage.templates)} does not exist"
+                f"{path}: stage {stage.name!r} names templates {templates!r}, "
+                f"but {loaded.resolve(templates)} does not exist"
             )
     return loaded

@@ -6,9 +6,11 @@ Cross-field checks that need only the file live here; checks against the data di
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from medvlm.curriculum.self_supervised import SelfSupervisedStage
 
 Mode = Literal["frozen", "full", "lora"]
 StageKind = Literal["encoder", "introduction", "specialism", "corrections"]
@@ -248,13 +250,27 @@ class ModelSection(Strict):
     quantize: Literal["none", "4bit"] = "none"
 
 
+def _stage_tag(value: Any) -> str:
+    """The self-supervised stage has its own schema; every other kind is a ``Stage`` (unknown kinds too,
+    so their error reads as before)."""
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return "self_supervised" if kind == "self_supervised" else "supervised"
+
+
+AnyStage = Annotated[
+    Annotated[Stage, Tag("supervised")] | Annotated[SelfSupervisedStage, Tag("self_supervised")],
+    Discriminator(_stage_tag),
+]
+STAGE_TAGS = ("supervised", "self_supervised")  # what pydantic puts in an error's location
+
+
 class Curriculum(Strict):
     name: str
     description: str = ""
     seed: int = 0
     model: ModelSection = ModelSection()
     data: dict[str, DataSource] = Field(min_length=1)
-    stages: list[Stage] = Field(min_length=1)
+    stages: list[AnyStage] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _references(self) -> Curriculum:
@@ -271,6 +287,8 @@ class Curriculum(Strict):
         if dupes:
             raise ValueError(f"stage names must be unique, repeated: {dupes}")
         for stage in self.stages:
+            if isinstance(stage, SelfSupervisedStage):  # reads a folder of films, not data sources
+                continue
             for src in [*stage.sources, *([stage.eval_source] if stage.eval_source else [])]:
                 if src not in self.data:
                     raise ValueError(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from medvlm.curriculum.loader import LoadedCurriculum
 from medvlm.curriculum.schema import DataSource, Stage
+from medvlm.curriculum.self_supervised import SelfSupervisedStage
 from medvlm.errors import CurriculumError, MedVLMError
 
 PROMPT_ALLOWANCE = 48  # tokens for the rendered findings / question around the image tokens
@@ -16,7 +17,7 @@ PROMPT_ALLOWANCE = 48  # tokens for the rendered findings / question around the 
 class Plan:
     """Stages to run, stages skipped (with why), and the records of every available source."""
 
-    run: list[Stage] = field(default_factory=list)
+    run: list[Stage | SelfSupervisedStage] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     records: dict[str, list] = field(default_factory=dict)
     substituted: dict[str, str] = field(default_factory=dict)  # source without data -> its fallback
@@ -71,6 +72,15 @@ def plan_curriculum(loaded: LoadedCurriculum, data_dir: Path, max_positions: int
                 raise CurriculumError(
                     f"data source {name!r} and its fallback {source.fallback!r} have no data")
     for stage in cur.stages:
+        if isinstance(stage, SelfSupervisedStage):
+            why = _films_problem(stage, data_dir)
+            if why and stage.required:
+                raise CurriculumError(f"stage {stage.name!r}: {why}")
+            if why:
+                plan.skipped[stage.name] = why
+            else:
+                plan.run.append(stage)
+            continue
         budget = image_tokens + PROMPT_ALLOWANCE + stage.max_answer_tokens
         if stage.kind in ("introduction", "specialism", "corrections") and budget > max_positions:
             raise CurriculumError(
@@ -87,6 +97,19 @@ def plan_curriculum(loaded: LoadedCurriculum, data_dir: Path, max_positions: int
     if not plan.run:
         raise CurriculumError(f"{loaded.path}: no stage has data to train on")
     return plan
+
+
+def _films_problem(stage: SelfSupervisedStage, data_dir: Path) -> str | None:
+    """Why the stage's films folder cannot be used, or None."""
+    from medvlm.training.films import list_films
+
+    folder = (data_dir / stage.films).resolve()
+    if not folder.is_dir():
+        return f"films folder {folder} does not exist (films: is relative to --data, or absolute)"
+    found = len(list_films(folder, stage.limit))
+    if found < 2:
+        return f"films folder {folder} holds {found} PNG or DICOM films; masked-image training needs two"
+    return None
 
 
 def data_hash(loaded: LoadedCurriculum, data_dir: Path) -> str:

@@ -35,6 +35,20 @@ def _as_arrays(y_true: Sequence[int] | np.ndarray, y_prob: Sequence[float] | np.
     return t, p
 
 
+def known_only(
+    y_true: Sequence[int] | np.ndarray, y_other: Sequence[float] | np.ndarray, known: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs whose truth is known: an uncertain label (known False) is neither a positive nor a
+    negative, so AUROC, F1 and threshold tuning all leave it out the same way."""
+    t, o = np.asarray(y_true), np.asarray(y_other)
+    if known is None:
+        return t, o
+    k = np.asarray(known, dtype=bool)
+    if k.shape != t.shape:
+        raise ValueError(f"known mask and truth differ in shape: {k.shape} vs {t.shape}")
+    return t[k], o[k]
+
+
 def auroc(y_true: Sequence[int] | np.ndarray, y_prob: Sequence[float] | np.ndarray) -> float | None:
     """Area under the ROC curve; None when the truth has only one class (undefined)."""
     t, p = _as_arrays(y_true, y_prob)
@@ -83,18 +97,20 @@ def expected_calibration_error(
 
 
 def score_labels(
-    labels: Sequence[str], y_true: np.ndarray, y_prob: np.ndarray, threshold: float = 0.5
+    labels: Sequence[str], y_true: np.ndarray, y_prob: np.ndarray, threshold: float = 0.5,
+    known: np.ndarray | None = None,
 ) -> list[LabelScore]:
-    """Per-label scores for a (studies x labels) truth matrix and probability matrix."""
+    """Per-label scores for a (studies x labels) truth matrix and probability matrix; ``known`` (same
+    shape, bool) leaves out uncertain labels (see ``known_only``)."""
     t = np.asarray(y_true)
     p = np.asarray(y_prob, dtype=np.float64)
     if t.ndim != 2 or t.shape != p.shape or t.shape[1] != len(labels):
         raise ValueError(f"expected (studies x {len(labels)}) matrices, got {t.shape} and {p.shape}")
     out = []
     for j, label in enumerate(labels):
-        pred = (p[:, j] >= threshold).astype(np.int64)
-        out.append(LabelScore(label, auroc(t[:, j], p[:, j]), f1(t[:, j], pred),
-                              int(t[:, j].sum()), int(pred.sum())))
+        tj, pj = known_only(t[:, j], p[:, j], None if known is None else known[:, j])
+        pred = (pj >= threshold).astype(np.int64)
+        out.append(LabelScore(label, auroc(tj, pj), f1(tj, pred), int(tj.sum()), int(pred.sum())))
     return out
 
 

@@ -12,7 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from medvlm.evaluation.classification import expected_calibration_error, f1, macro, roc_points, score_labels
+from medvlm.evaluation.classification import (
+    expected_calibration_error,
+    f1,
+    known_only,
+    macro,
+    roc_points,
+    score_labels,
+)
 from medvlm.evaluation.clinical import clinical_scores, macro_ce_f1, per_finding_ce, positive_labels
 from medvlm.evaluation.text import corpus_bleu, corpus_chrf, mean_rouge_l
 from medvlm.findings import NO_FINDING, Finding, Presence
@@ -58,6 +65,19 @@ def truth_matrix(names: Sequence[str], truth: Sequence[Sequence[Finding]]) -> np
     return np.asarray(rows, dtype=np.int64).reshape(len(truth), len(names))
 
 
+def known_matrix(names: Sequence[str], truth: Sequence[Sequence[Finding]]) -> np.ndarray:
+    """(studies x findings) bool: False where a finding is only uncertain (and ``no_finding`` of a study
+    whose only findings are uncertain). The findings scores leave those out, as training does."""
+    rows = []
+    for findings in truth:
+        sure = {f.label for f in findings if f.presence == Presence.PRESENT}
+        doubtful = {f.label for f in findings if f.presence == Presence.UNCERTAIN} - sure
+        if doubtful and not sure - {NO_FINDING}:
+            doubtful.add(NO_FINDING)
+        rows.append([name not in doubtful for name in names])
+    return np.asarray(rows, dtype=bool).reshape(len(truth), len(names))
+
+
 def probability_matrix(names: Sequence[str], predicted: Sequence[Sequence[Finding]]) -> np.ndarray:
     rows = []
     for findings in predicted:
@@ -75,18 +95,19 @@ def predicted_matrix(names: Sequence[str], predicted: Sequence[Sequence[Finding]
     return np.asarray(rows, dtype=np.int64).reshape(len(predicted), len(names))
 
 
-def _f1_from_predictions(truth: np.ndarray, pred: np.ndarray) -> list[float | None]:
-    return [f1(truth[:, j], pred[:, j]) for j in range(truth.shape[1])]
+def _f1_from_predictions(truth: np.ndarray, pred: np.ndarray, known: np.ndarray) -> list[float | None]:
+    return [f1(*known_only(truth[:, j], pred[:, j], known[:, j])) for j in range(truth.shape[1])]
 
 
 def score_findings(names: Sequence[str], predicted: Sequence[Sequence[Finding]],
                    truth: Sequence[Sequence[Finding]]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Findings-head metrics, and ROC points per finding (for the HTML report)."""
     t = truth_matrix(names, truth)
+    k = known_matrix(names, truth)  # uncertain labels: neither positive nor negative in these scores
     p = probability_matrix(names, predicted)
     decided = predicted_matrix(names, predicted)  # the model's own per-label thresholds decided presence
-    scores = score_labels(names, t, p)
-    f1s = _f1_from_predictions(t, decided)
+    scores = score_labels(names, t, p, known=k)
+    f1s = _f1_from_predictions(t, decided, k)
     per_finding = {
         s.label: {"auroc": s.auroc, "f1": value, "support": s.support, "predicted": int(decided[:, j].sum())}
         for j, (s, value) in enumerate(zip(scores, f1s, strict=True))
@@ -95,9 +116,9 @@ def score_findings(names: Sequence[str], predicted: Sequence[Sequence[Finding]],
         "findings.macro_auroc": macro([s.auroc for s in scores]),
         "findings.macro_f1": macro(f1s),
         "findings.per_finding": per_finding,
-        "findings.ece": expected_calibration_error(t.ravel(), p.ravel()),
+        "findings.ece": expected_calibration_error(*known_only(t.ravel(), p.ravel(), k.ravel())),
     }
-    curves = {name: roc_points(t[:, j], p[:, j]) for j, name in enumerate(names)}
+    curves = {name: roc_points(*known_only(t[:, j], p[:, j], k[:, j])) for j, name in enumerate(names)}
     return metrics, {k: v for k, v in curves.items() if v is not None}
 
 

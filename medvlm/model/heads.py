@@ -106,30 +106,37 @@ class FindingsHead(nn.Module):
     ) -> torch.Tensor:
         """BCE on presence (summed over findings); cross-entropy on laterality / severity where known.
 
-        ``targets``: ``presence`` (B, n) float; ``laterality`` / ``severity`` (B, n) long, -1 = unknown.
-        ``pos_weight`` (n,): weight of a positive per finding (rare findings get more; see ``pos_weights``).
+        ``targets``: ``presence`` (B, n) float; optional ``known`` (B, n) float, 0 where a presence label is
+        not to be learned (an uncertain finding: it adds no loss and no gradient); ``laterality`` /
+        ``severity`` (B, n) long, -1 = unknown. ``pos_weight`` (n,): weight of a positive per finding (rare
+        findings get more; see ``pos_weights``).
         """
         # Summed over findings (mean over the batch): averaged, the 13 presence terms together weighed less
         # than one laterality / severity term, and presence (what AUROC measures) learned slowest.
-        loss = (
-            F.binary_cross_entropy_with_logits(
-                self.presence_logits(logits), targets["presence"], pos_weight=pos_weight, reduction="none"
-            )
-            .mean(dim=0)
-            .sum()
+        bce = F.binary_cross_entropy_with_logits(
+            self.presence_logits(logits), targets["presence"], pos_weight=pos_weight, reduction="none"
         )
+        known = targets.get("known")
+        if known is not None:
+            bce = bce * known.to(bce.dtype)  # masked, not a 0 target: no pull either way
+        loss = bce.mean(dim=0).sum()
         for key, slices in (("laterality", self.laterality_slices), ("severity", self.severity_slices)):
             target = targets[key]
             for i, sl in slices.items():
-                known = target[:, i] >= 0
-                if known.any():
-                    loss = loss + 0.5 * F.cross_entropy(logits[known, sl], target[known, i])
+                has = target[:, i] >= 0
+                if has.any():
+                    loss = loss + 0.5 * F.cross_entropy(logits[has, sl], target[has, i])
         return loss
 
 
-def pos_weights(presence: torch.Tensor, cap: float = 10.0) -> torch.Tensor:
+def pos_weights(
+    presence: torch.Tensor, cap: float = 10.0, known: torch.Tensor | None = None
+) -> torch.Tensor:
     """Per-finding positive weight sqrt(negatives / positives), within [1, cap]: with 1644 of 2821 training
     films normal, plain BCE lets the rare findings (nodule, granuloma, device) sit at their prior."""
     pos = presence.sum(dim=0)
     neg = presence.shape[0] - pos
+    if known is not None:  # masked (uncertain) labels are neither positives nor negatives
+        pos = (presence * known).sum(dim=0)
+        neg = ((1 - presence) * known).sum(dim=0)
     return (neg / pos.clamp(min=1.0)).sqrt().clamp(1.0, cap)

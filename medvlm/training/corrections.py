@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from medvlm.curriculum.schema import Stage
+from medvlm.evaluation.classification import known_only
 from medvlm.evaluation.corrections import changed_labels
 from medvlm.model.bundle import ModelBundle
 from medvlm.model.heads import pos_weights
@@ -64,7 +65,7 @@ def head_data(
     n = replay_count(len(first), len(pool), stage.teach.findings.replay_fraction)
     chosen = first + random.Random(seed + 1).sample(pool, n)
     targets = findings_targets(chosen, bundle.config.slots)
-    return [row(r) for r in chosen], targets, pos_weights(targets["presence"])
+    return [row(r) for r in chosen], targets, pos_weights(targets["presence"], known=targets["known"])
 
 
 def retune_thresholds(
@@ -83,14 +84,16 @@ def retune_thresholds(
     if not labels or not records:
         return {}
     probs = findings_probabilities(bundle, images)
-    truth = findings_targets(records, bundle.config.slots)["presence"].numpy()
+    targets = findings_targets(records, bundle.config.slots)
+    truth, known = targets["presence"].numpy(), targets["known"].numpy() > 0
     thresholds = dict(bundle.config.thresholds or {})
     changes = {}
     for i, name in enumerate(bundle.names):
         if name not in labels:
             continue
         before = bundle.config.threshold(name)
-        after = finding_threshold(truth[:, i], probs[:, i], stage.teach.findings.threshold_beta, 0)
+        t, p = known_only(truth[:, i], probs[:, i], known[:, i])  # uncertain labels left out
+        after = finding_threshold(t, p, stage.teach.findings.threshold_beta, 0)
         thresholds[name] = after
         changes[name] = {"before": round(float(before), 4), "after": round(float(after), 4)}
     bundle.config.thresholds = thresholds

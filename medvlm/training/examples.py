@@ -26,18 +26,37 @@ class TextExample:
 
 
 def positives(record: Record) -> list[Finding]:
+    """Present and uncertain findings: what a report states or hedges (prompts, CE-F1 truth)."""
     return [f for f in record.findings if f.presence in (Presence.PRESENT, Presence.UNCERTAIN)]
 
 
+def present(record: Record) -> list[Finding]:
+    """Findings the report states as present: the only positive targets of the head and of Q&A."""
+    return [f for f in record.findings if f.presence == Presence.PRESENT]
+
+
+def uncertain_labels(record: Record) -> set[str]:
+    """Findings hedged ("possible", "cannot exclude") and not also stated present."""
+    sure = {f.label for f in present(record)}
+    return {f.label for f in record.findings if f.presence == Presence.UNCERTAIN} - sure
+
+
 def findings_targets(records: list[Record], slots: list[FindingSlot]) -> dict[str, torch.Tensor]:
-    """presence (N, n) in {0, 1}; laterality / severity (N, n) class index, -1 when absent or unknown."""
+    """presence (N, n) in {0, 1}; known (N, n) 1 where presence is a label to learn, 0 where it is not;
+    laterality / severity (N, n) class index, -1 when absent or unknown.
+
+    An uncertain finding is neither a positive nor a negative: the labeler's "possible effusion" is the
+    reporter's doubt, not the film's content, so its presence is masked out (known 0) of the loss, the
+    thresholds and the metrics. ``no_finding`` is unknown too when a film's only findings are uncertain.
+    """
     index = {s.name: i for i, s in enumerate(slots)}
     n = len(slots)
     presence = torch.zeros(len(records), n)
+    known = torch.ones(len(records), n)
     laterality = torch.full((len(records), n), -1, dtype=torch.long)
     severity = torch.full((len(records), n), -1, dtype=torch.long)
     for r, record in enumerate(records):
-        found = [f for f in positives(record) if f.label in index and f.label != NO_FINDING]
+        found = [f for f in present(record) if f.label in index and f.label != NO_FINDING]
         for f in found:
             i = index[f.label]
             presence[r, i] = 1.0
@@ -46,9 +65,15 @@ def findings_targets(records: list[Record], slots: list[FindingSlot]) -> dict[st
                 laterality[r, i] = slot.lateralities.index(str(f.laterality))
             if f.severity and f.severity in slot.severities:
                 severity[r, i] = slot.severities.index(f.severity)
+        doubtful = [index[label] for label in uncertain_labels(record) if label in index]
+        for i in doubtful:
+            known[r, i] = 0.0
         if NO_FINDING in index and not found:
-            presence[r, index[NO_FINDING]] = 1.0
-    return {"presence": presence, "laterality": laterality, "severity": severity}
+            if doubtful:
+                known[r, index[NO_FINDING]] = 0.0
+            else:
+                presence[r, index[NO_FINDING]] = 1.0
+    return {"presence": presence, "known": known, "laterality": laterality, "severity": severity}
 
 
 def load_templates(path: Path) -> dict[str, list[str]]:
@@ -81,15 +106,16 @@ def qa_examples(
         return rng.choice(templates[kind]).format(finding=(slot.display or slot.name).lower())
 
     for record, image in zip(records, images, strict=True):
-        present = {f.label: f for f in positives(record) if f.label in names}
-        for label, finding in present.items():
+        stated = {f.label: f for f in present(record) if f.label in names}
+        for label, finding in stated.items():
             slot = names[label]
             out.append(TextExample(image, None, ask("presence", slot), "yes"))
             if finding.laterality and templates.get("laterality") and slot.lateralities:
                 out.append(TextExample(image, None, ask("laterality", slot), str(finding.laterality)))
             if finding.severity and templates.get("severity") and slot.severities:
                 out.append(TextExample(image, None, ask("severity", slot), finding.severity))
-        absent = sorted(set(names) - set(present))
+        # an uncertain finding is asked neither way: 'yes' and 'no' would both teach a guess
+        absent = sorted(set(names) - set(stated) - uncertain_labels(record))
         for label in rng.sample(absent, min(negatives, len(absent))):
             out.append(TextExample(image, None, ask("presence", names[label]), "no"))
     return out

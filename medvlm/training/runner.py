@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from medvlm.curriculum import load_curriculum, plan_curriculum
+from medvlm.curriculum.self_supervised import SelfSupervisedStage
 from medvlm.curriculum.validate import data_hash
 from medvlm.errors import ConfigError, CurriculumError
 from medvlm.model import build_model, default_corpus, load_bundle
@@ -28,6 +29,7 @@ from medvlm.training.corrections import retune_thresholds
 from medvlm.training.curves import plot_curves
 from medvlm.training.distributed import DistInfo, barrier, init_distributed, shutdown
 from medvlm.training.images import cache_images
+from medvlm.training.self_supervised import run_self_supervised
 from medvlm.training.stage import build_stage_data, evaluate_stage
 from medvlm.training.stage_run import run_stage
 
@@ -150,6 +152,17 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
             state["completed"].append(
                 {"name": stage.name, "kind": stage.kind, "skipped": plan.skipped[stage.name]}
             )
+            continue
+        if isinstance(stage, SelfSupervisedStage):  # films, not records: its own loop (self_supervised.py)
+            summary = run_self_supervised(stage, index, bundle, data_dir, work, cur.seed, info, opts.progress,
+                                          opts.on_step)
+            if info.main:
+                bundle.save(work / "stages" / stage.name)
+                state["completed"].append(summary)
+                ckpt.write_json(work / "state.json", state)
+            barrier(info)
+            if not info.main:
+                bundle = load_bundle(work / "stages" / stage.name)
             continue
         data = build_stage_data(stage, loaded, plan.records, rows, images, bundle, cur.seed + index)
         summary = run_stage(

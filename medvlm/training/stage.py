@@ -63,6 +63,8 @@ class StageModule(nn.Module):
                     payload["spots"], payload["presence"].cpu(), self.localized, payload["theta"],
                     (detail.shape[-2], detail.shape[-1]),
                 )
+                if "known" in payload:  # an uncertain finding is no negative for its positions either
+                    known = known & (payload["known"].cpu() > 0)
                 loss = loss + self.localize * localization_loss(where, targets, known)
             return loss
         if kind == "corrections":
@@ -140,7 +142,7 @@ def build_stage_data(
     data = StageData(images, [row(r) for r in train], None, [], eval_records, eval_rows)
     if stage.kind == "encoder":
         data.train_targets = findings_targets(train, slots)
-        data.pos_weight = pos_weights(data.train_targets["presence"])
+        data.pos_weight = pos_weights(data.train_targets["presence"], known=data.train_targets["known"])
         if stage.localize:
             data.spots = [record_spots(r, slots) for r in train]
             data.localized = localized_slots(data.spots, len(slots))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from medvlm.evaluation.classification import auroc, f1, macro
+from medvlm.evaluation.classification import auroc, f1, known_only, macro
 from medvlm.model.bundle import ModelBundle
 from medvlm.model.processing import report_prompt
 from medvlm.training.examples import TextExample, findings_targets, positives
@@ -27,15 +27,16 @@ def findings_metrics(
     bundle: ModelBundle, images: torch.Tensor, records: Sequence[Record]
 ) -> dict[str, float]:
     probs = findings_probabilities(bundle, images)
-    truth = findings_targets(list(records), bundle.config.slots)["presence"].numpy()
+    truth, known = _truth(records, bundle)
     metrics: dict[str, float] = {}
     aurocs, f1s = [], []
     for i, name in enumerate(bundle.names):
-        auc = auroc(truth[:, i], probs[:, i])  # None for a finding whose truth has one class only
+        t, p = known_only(truth[:, i], probs[:, i], known[:, i])  # uncertain labels are not scored
+        auc = auroc(t, p)  # None for a finding whose truth has one class only
         if auc is not None:
             metrics[f"findings.auroc.{name}"] = auc
         aurocs.append(auc)
-        f1s.append(f1(truth[:, i], (probs[:, i] >= bundle.config.threshold(name)).astype(np.int64)))
+        f1s.append(f1(t, (p >= bundle.config.threshold(name)).astype(np.int64)))
     # The definitions medvlm eval uses (medvlm.evaluation.classification); 0.0 when none is defined.
     metrics["findings.macro_auroc"] = macro(aurocs) or 0.0
     metrics["findings.macro_f1"] = macro(f1s) or 0.0
@@ -80,11 +81,20 @@ def tune_thresholds(
     config); ``beta`` < 1 favours precision (fewer hallucinated findings in drafts). See
     ``finding_threshold`` for ``min_positives`` and ``floor``."""
     probs = findings_probabilities(bundle, images)
-    truth = findings_targets(list(records), bundle.config.slots)["presence"].numpy()
-    return {
-        name: finding_threshold(truth[:, i], probs[:, i], beta, min_positives, floor)
-        for i, name in enumerate(bundle.names)
-    }
+    truth, known = _truth(records, bundle)
+    thresholds = {}
+    for i, name in enumerate(bundle.names):
+        t, p = known_only(truth[:, i], probs[:, i], known[:, i])  # uncertain labels left out
+        thresholds[name] = finding_threshold(t, p, beta, min_positives, floor)
+    return thresholds
+
+
+def _truth(records: Sequence[Record], bundle: ModelBundle) -> tuple[np.ndarray, np.ndarray]:
+    """(presence 0/1, known bool) matrices; known is False where a finding is only uncertain."""
+    targets = findings_targets(list(records), bundle.config.slots)
+    presence = targets["presence"].numpy()
+    known = targets["known"].numpy() > 0 if "known" in targets else np.ones(presence.shape, dtype=bool)
+    return presence, known
 
 
 @torch.no_grad()

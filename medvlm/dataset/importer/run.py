@@ -1,10 +1,11 @@
 """``import_dataset``: a hospital's studies and signed reports -> a de-identified, labelled training set.
 
 Steps: scan the DICOM sources (headers), read the report exports, pair them (``pairing``), then per paired
-study: the intended-use check (``intended_use.chest_view``), PS3.15 de-identification of every file and of
-the report text (``medvlm.compliance.deid``, the engine of the corrections export), labels from the report
-labeler (uncertain stays uncertain), and the split by the project's hash rule (``medvlm.corpus.iu``) on the
-de-identified patient, so no patient is in two splits. Output, as ``medvlm data build`` writes it:
+study: the intended-use gate (``intended_use.chest_view``, i.e. ``medvlm.gate``), PS3.15 de-identification
+of every file and of the report text (``medvlm.compliance.deid``, the engine of the corrections export),
+labels from the report labeler (uncertain stays uncertain), and the split by the project's hash rule
+(``medvlm.corpus.iu``) on the de-identified patient, so no patient is in two splits. Output, as
+``medvlm data build`` writes it:
 ``dicom/<study>/<sop>.dcm`` + ``manifest.jsonl``, plus ``provenance.json`` and ``data_card.{json,md}``.
 
 Crash safety: the work happens in ``.<out>.importing`` beside the output; each finished study is one line
@@ -210,7 +211,7 @@ def import_dataset(out: Path, studies: list[Path], reports: list[Path], key: byt
 
 def _one(study: Study, report: SourceReport, rule: str, staging: Path, key: bytes, options: DeidOptions,
          mapper: UidMapper, key_: str) -> dict[str, Any]:
-    if not any(i.view in ("PA", "AP") for i in study.instances):
+    if not any(i.view != "LATERAL" for i in study.instances):
         reasons = sorted(set(study.refused)) or ["only lateral views"]
         return {"key": key_, "refused": "no frontal chest radiograph: " + "; ".join(reasons)}
     new_study = mapper(study.study_uid)

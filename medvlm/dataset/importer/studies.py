@@ -29,7 +29,7 @@ ZIP_SEP = "::"  # "archive.zip::member" locates a file inside a zip
 class Instance:
     location: str  # a path, or "archive.zip::member"
     sop_uid: str
-    view: str  # PA | AP | LATERAL
+    view: str  # PA | AP | FRONTAL (view not stated) | LATERAL
 
 
 @dataclass
@@ -44,7 +44,7 @@ class Study:
 
     def ordered(self) -> list[Instance]:
         """Frontal first (PA, then AP), laterals after: training and drafting take the first file."""
-        rank = {"PA": 0, "AP": 1, "LATERAL": 2}
+        rank = {"PA": 0, "AP": 1, "FRONTAL": 2, "LATERAL": 3}
         return sorted(self.instances, key=lambda i: (rank[i.view], i.sop_uid))
 
 
@@ -123,7 +123,7 @@ def scan(locations: list[str], advance: Callable[[], None] = lambda: None) -> Sc
             name = str(ds.get(keyword, "") or "")
             if name and name not in study.names:
                 study.names.append(name)
-        view, reason = chest_view(ds)
+        view, reason = chest_view(ds, functools.partial(read_location, location))  # the gate's verdict
         if view is None:
             study.refused.append(reason)
         else:

@@ -25,7 +25,11 @@ def fake_study(i: int, patient: int | None = None) -> FakeStudy:
 
 
 def pixels(seed: int, size: int = 64) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 255, (size, size), dtype=np.uint8)
+    """A CT-grounded synthetic chest film (``medvlm.synth``), so the intended-use gate's image check
+    accepts it as the chest radiograph it stands for (random noise is refused, rightly)."""
+    from medvlm.synth.compose import render_film
+
+    return render_film([], seed=seed, size=size).pixels.astype(np.uint16)
 
 
 def write_archive(root: Path, image: Callable[[int], np.ndarray] = pixels) -> list[FakeStudy]:

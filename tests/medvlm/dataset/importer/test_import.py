@@ -216,3 +216,26 @@ def test_nothing_paired_is_an_error_not_an_empty_dataset(archive: Path, tmp_path
     with pytest.raises(DatasetError, match=r"no study could be paired .* nothing imported"):
         import_dataset(tmp_path / "data", [archive / "dicom" / "study9"], [], KEY, progress=False)
     assert not (tmp_path / "data").exists() and not (tmp_path / ".data.importing").exists()
+
+
+def test_non_chest_files_are_refused_with_the_gates_reason(tmp_path: Path) -> None:
+    """pydicom's own MR and CT test files sit beside a chest film: only the film is imported, and each
+    refusal carries the intended-use gate's reason (the check the service runs before drafting)."""
+    import shutil
+
+    from pydicom.data import get_testdata_file
+
+    from medvlm.synth.hospital import csv_row, film, save
+    from tests.medvlm.dataset.importer.archive import pixels
+
+    study = fake_study(0)
+    save(film(study, pixels(0)), tmp_path / "in" / "chest.dcm")
+    for name in ("MR_small.dcm", "CT_small.dcm"):
+        shutil.copy(str(get_testdata_file(name)), tmp_path / "in" / name)
+    (tmp_path / "r.jsonl").write_text(json.dumps(csv_row(study, "Cardiomegaly.", "Big heart.")) + "\n")
+    summary = import_dataset(tmp_path / "out", [tmp_path / "in"], [tmp_path / "r.jsonl"], KEY, progress=False)
+    assert summary.imported == 1
+    reasons = [r["reason"] for r in json.loads((tmp_path / "out" / "provenance.json").read_text())["refused"]]
+    for modality in ("MR", "CT"):
+        assert any(f"modality {modality} (only CR/DX radiographs are drafted)" in r for r in reasons), reasons
+    assert any("not imported" in line and "modality MR" in line for line in summary.lines())

@@ -73,28 +73,54 @@ def test_split_sections_without_heading() -> None:
     assert split_sections("Lungs clear.") == ("Lungs clear.", "")
 
 
-def _ds(**attrs: str) -> Dataset:
-    ds = Dataset()
-    for k, v in attrs.items():
-        setattr(ds, k, v)
-    return ds
+def _film(view: str = "PA", modality: str = "DX", body_part: str = "CHEST") -> Dataset:
+    from medvlm.synth.hospital import film
+    from tests.medvlm.dataset.importer.archive import pixels
+
+    return film(fake_study(0), pixels(0), view, modality=modality, body_part=body_part)
 
 
 @pytest.mark.parametrize(
     ("attrs", "view", "reason"),
     [
-        ({"Modality": "DX", "BodyPartExamined": "CHEST", "ViewPosition": "PA"}, "PA", ""),
-        ({"Modality": "CR", "ViewPosition": "AP"}, "AP", ""),
-        ({"Modality": "CR", "BodyPartExamined": "CHEST", "ViewPosition": "LL"}, "LATERAL", ""),
-        ({"Modality": "CT", "ViewPosition": "PA"}, None, "modality CT"),
-        ({"Modality": "DX", "BodyPartExamined": "HAND", "ViewPosition": "PA"}, None, "body part HAND"),
-        ({"Modality": "DX", "BodyPartExamined": "CHEST"}, None, "view position missing"),
-        ({"Modality": "DX", "ViewPosition": "OBL"}, None, "view position OBL"),
+        ({"view": "PA"}, "PA", ""),
+        ({"view": "AP", "modality": "CR"}, "AP", ""),
+        ({"view": "LL"}, "LATERAL", ""),
+        ({"view": ""}, "FRONTAL", ""),  # no ViewPosition: the gate's image check says frontal
+        ({"modality": "CT"}, None, "modality CT"),
+        ({"body_part": "HAND"}, None, "body part HAND"),
+        ({"view": "OBL"}, None, "view position OBL"),
     ],
 )
-def test_chest_view(attrs: dict[str, str], view: str | None, reason: str) -> None:
-    got_view, got_reason = chest_view(_ds(**attrs))
+def test_chest_view_is_the_gates_verdict(attrs: dict[str, str], view: str | None, reason: str) -> None:
+    got_view, got_reason = chest_view(_film(**attrs))
     assert got_view == view and reason in got_reason
+
+
+def test_chest_view_reads_pixels_only_when_the_attributes_pass() -> None:
+    full = _film()
+    header = Dataset()
+    header.update({k: v for k, v in full.items() if k != 0x7FE00010})  # a header-only read
+    reads: list[int] = []
+
+    def read() -> Dataset:
+        reads.append(1)
+        return full
+
+    assert chest_view(header, read) == ("PA", "")
+    ct = _film(modality="CT")
+    del ct.PixelData
+    assert chest_view(ct, read)[0] is None and len(reads) == 1
+
+
+def test_noise_in_chest_attributes_is_refused_by_the_image_check() -> None:
+    import numpy as np
+
+    ds = _film()
+    noise = np.random.default_rng(0).integers(0, 4095, (ds.Rows, ds.Columns), dtype=np.uint16)
+    ds.PixelData = noise.tobytes()
+    view, reason = chest_view(ds)
+    assert view is None and "does not look like a chest radiograph" in reason
 
 
 def _study(uid: str, accession: str = "", patient: str = "", day: int = 1) -> Study:
