@@ -47,18 +47,26 @@ def realfilm(root: Path, buckets: set[int]) -> Iterator[tuple[str, np.ndarray, s
 
 
 def synthetic_films(n: int, seed: int = 0) -> Iterator[np.ndarray]:
+    """Synthetic films as the gate meets them: every other one through its DICOM file as acquired
+    (CR/DX curve, MONOCHROME1, VOI LUT, collimation), the rest as the plain DX file; at 64..256 px."""
     from medvlm.findings import Finding
+    from medvlm.imaging.transforms import load_display
     from medvlm.synth.compose import RENDERABLE, render_film
+    from medvlm.synth.dicom_writer import StudyIdentity, default_window, film_dataset
 
     rng = np.random.default_rng(seed)
     labels = [name for name in RENDERABLE if name != "no_finding"]
+    who = StudyIdentity("gate-sample", "GATE", "GATE^SAMPLE", "19600101", "O", "20200101", "120000", "GATE")
     for i in range(n):
         chosen = [Finding(str(x)) for x in rng.choice(labels, size=int(rng.integers(0, 3)), replace=False)]
+        size = int(rng.choice([64, 128, 256, 256]))
         try:
-            film = render_film(chosen, seed=seed * 100_000 + i, size=256)
+            film = render_film(chosen, seed=seed * 100_000 + i, size=size)
         except Exception:  # a finding this renderer cannot draw in that combination: skip it
             continue
-        yield film.pixels.astype(np.float32)
+        acquisition = film.acquisition if i % 2 else None
+        ds = film_dataset(film.pixels, film.pixel_spacing_mm, who, default_window(film.pixels), acquisition)
+        yield load_display(ds)[0].astype(np.float32)
 
 
 def pydicom_test_images() -> Iterator[np.ndarray]:
