@@ -22,6 +22,8 @@ class Record:
     impression: str = ""
     report_source: str = "template"
     provenance: dict[str, Any] = field(default_factory=dict)
+    indication: str = ""
+    views: list[str] | None = None  # per file (manifest "views"); None: read from the DICOM attributes
 
 
 def _convert(item: Any) -> Record:
@@ -36,6 +38,8 @@ def _convert(item: Any) -> Record:
         impression=item.impression or "",
         report_source=str(item.report_source or "template"),
         provenance=dict(item.provenance or {}),
+        indication=str(getattr(item, "indication", None) or ""),
+        views=getattr(item, "views", None),
     )
 
 
