@@ -27,7 +27,8 @@ _PLACEHOLDER = re.compile(r"\bX{2,}\b[-\s]*")
 def clean(text: str) -> str:
     """One line: IU ``XXXX`` placeholders dropped, whitespace collapsed, edge punctuation trimmed."""
     text = _PLACEHOLDER.sub(" ", text or "")
-    text = re.sub(r"\s+", " ", text).strip(" .,;:-")
+    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r" ([,.;:])", r"\1", text).strip(" .,;:-")  # "test XXXX, evaluate" -> "test, evaluate"
     return text
 
 
