@@ -14,6 +14,7 @@ import torch
 
 from medvlm.errors import ConfigError, ModelInputError
 from medvlm.findings import Finding, Laterality
+from medvlm.model.processing import report_prompt
 from medvlm.model.views import enable_inputs
 from tests.medvlm.model.conftest import CORPUS
 
@@ -86,7 +87,7 @@ def test_a_frontal_only_model_ignores_a_lateral_and_an_indication(frontal_only: 
     assert torch.equal(b.findings_logits(images, laterals), b.findings_logits(images))
     plain = b.report_prompts([FINDINGS, FINDINGS])
     assert b.report_prompts([FINDINGS, FINDINGS], laterals, ["cough", "fever"]) == plain
-    assert plain[0] == __import__("medvlm.model.processing", fromlist=["x"]).report_prompt(b.config, FINDINGS)
+    assert plain[0] == report_prompt(b.config, FINDINGS)  # the prompt of bundles before #22 item 3
     with_study = b.generate_report(images, [FINDINGS] * 2, 4, laterals, ["cough", "fever"])
     assert with_study == b.generate_report(images, [FINDINGS] * 2, 4)
 
@@ -146,7 +147,7 @@ def test_lateral_without_its_image_tokens_is_a_clear_error(study_model: Any) -> 
     b = study_model
     images, laterals = _films(b, 1, 1), _laterals(b, [True])
     prompt = b.report_prompts([FINDINGS])  # built without the lateral
-    with pytest.raises(ModelInputError, match="row 0 has .* image tokens.* for its 2 image"):
+    with pytest.raises(ModelInputError, match=r"row 0 has .* image tokens.* for its 2 image"):
         b.lm_forward(images, prompt, ["x"], 4, laterals)
     with pytest.raises(ModelInputError, match="got 2 lateral entries for 1 frontal images"):
         b.findings_logits(images, [laterals[0], None])
@@ -195,7 +196,8 @@ def test_path_checkpoints_that_cannot_take_a_lateral_refuse_it(arch: str, tmp_pa
     from medvlm.ontology import load_ontology
 
     b = build_model(f"path:{save_checkpoint(arch, tmp_path / arch)}", load_ontology())
-    with pytest.raises(ConfigError, match=f"input 'lateral' needs a processor .* this checkpoint is '{arch}'"):
+    refusal = f"input 'lateral' needs a processor .* this checkpoint is '{arch}'"
+    with pytest.raises(ConfigError, match=refusal):
         enable_inputs(b, ["frontal", "lateral"])
     enable_inputs(b, ["frontal", "indication"])  # the indication is text: every checkpoint takes it
     assert b.config.inputs == ["frontal", "indication"]
