@@ -40,7 +40,9 @@ class Outcome:
                                 "intended_use": self.gate.to_dict(), "warnings": self.warnings}
         if self.result is None:
             return {**head, "error": self.error}
-        return {**head, "source": self.result.source, **self.result.to_dict()}
+        read = {"source": self.result.source, "lateral": self.result.lateral_source,
+                "indication": self.result.indication}  # what the model read of the study
+        return {**head, **read, **self.result.to_dict()}
 
 
 def _print(outcome: Outcome) -> None:
