@@ -40,7 +40,9 @@ class Outcome:
                                 "intended_use": self.gate.to_dict(), "warnings": self.warnings}
         if self.result is None:
             return {**head, "error": self.error}
-        return {**head, "source": self.result.source, **self.result.to_dict()}
+        read = {"source": self.result.source, "lateral": self.result.lateral_source,
+                "indication": self.result.indication}  # what the model read of the study
+        return {**head, **read, **self.result.to_dict()}
 
 
 def _print(outcome: Outcome) -> None:
@@ -86,7 +88,8 @@ def _gate(target: str, files: list[Path], force: bool) -> tuple[Outcome, list[Pa
         if decision.laterals:
             outcome.warnings.append(decision.reason)
         outcome.warnings += [f"skipped {why}" for why in skipped]  # the study's other files, each named
-        return outcome, [Path(decision.frontal)]  # type: ignore[arg-type]
+        # the frontal and the laterals the gate recognised: a model that reads laterals takes the first
+        return outcome, [Path(decision.frontal), *map(Path, decision.laterals)]  # type: ignore[arg-type]
     readable = [Path(v.source) for v in decision.images if v.kind != "unreadable"]
     if not force or not readable:
         problems = [f"{Path(v.source).name}: {'; '.join(v.reasons)}" for v in decision.images
@@ -108,12 +111,18 @@ def draft_command(
     batch_size: int = typer.Option(8, "--batch-size", help="Studies per model batch."),
     force: bool = typer.Option(False, "--force", help="Draft studies outside intended use too (under a "
                                "warning); unreadable files are never drafted."),
+    indication: str = typer.Option(None, "--indication", help="The study's indication (one target "
+                                   "only; default: from its DICOM request attributes); used when the model "
+                                   "reads indications."),
 ) -> None:
     """Draft findings and a report for each study."""
     from medvlm.registry.resolve import resolve_model_dir
 
     if guard not in ("repair", "flag"):
         raise typer.BadParameter("must be 'repair' or 'flag'", param_hint="--guard")
+    if indication is not None and len(targets) != 1:
+        raise typer.BadParameter(f"gives one study's indication; expected 1 target, got {len(targets)}",
+                                 param_hint="--indication")
     # Resolve every target and the model before importing torch: a wrong UID fails in a fraction of a second.
     studies = [_study_files(t) for t in targets]
     model_dir = resolve_model_dir(model)
@@ -125,7 +134,7 @@ def draft_command(
         bundle = load_bundle(model_dir)
         for start in range(0, len(todo), batch_size):
             part = todo[start : start + batch_size]
-            _draft_part(bundle, part, guard, progress=len(todo) > 1 and not as_json)
+            _draft_part(bundle, part, guard, progress=len(todo) > 1 and not as_json, indication=indication)
     outcomes = [outcome for outcome, _ in gated]
     if as_json:
         payload = [o.to_dict() for o in outcomes]
@@ -142,20 +151,22 @@ def draft_command(
         raise typer.Exit(1)
 
 
-def _draft_part(bundle: Any, part: list[tuple[Outcome, list[Path]]], guard: str, progress: bool) -> None:
+def _draft_part(bundle: Any, part: list[tuple[Outcome, list[Path]]], guard: str, progress: bool,
+                indication: str | None = None) -> None:
     """Draft a batch; when it fails, draft its studies one by one so one bad study stops only itself."""
     from medvlm.errors import MedVLMError
     from medvlm.inference.draft import draft_batch
 
     try:
         results = draft_batch(bundle, [files for _, files in part], guard=guard,  # type: ignore[arg-type]
-                              batch_size=len(part), progress=progress)
+                              batch_size=len(part), progress=progress,
+                              indications=None if indication is None else [indication] * len(part))
     except MedVLMError as exc:
         if len(part) == 1:
             part[0][0].error = f"{part[0][1][0]}: {exc}"
             return
         for item in part:
-            _draft_part(bundle, [item], guard, progress=False)
+            _draft_part(bundle, [item], guard, progress=False, indication=indication)
         return
     for (outcome, _), result in zip(part, results, strict=True):
         outcome.result = result

@@ -15,6 +15,7 @@ from medvlm.curriculum.self_supervised import SelfSupervisedStage
 Mode = Literal["frozen", "full", "lora"]
 StageKind = Literal["encoder", "introduction", "specialism", "corrections"]
 EvalTask = Literal["findings", "qa", "report", "loss"]
+INPUTS = ("frontal", "lateral", "indication")  # = medvlm.model.configuration.INPUTS (tested equal)
 
 # What each evaluation task measures; ``select_on`` must be one of the metrics of the stage's tasks.
 TASK_METRICS: dict[str, dict[str, str]] = {
@@ -143,9 +144,19 @@ class Stage(Strict):
     eval_tasks: list[EvalTask] = Field(min_length=1)
     select_on: str
     augment: bool = True
+    # what the stage's examples read of a study (medvlm.model.configuration.INPUTS): the frontal film
+    # always; ``lateral`` where a study has one; ``indication`` (the request's reason) in the prompt
+    inputs: list[str] = Field(default_factory=lambda: ["frontal"])
 
     @model_validator(mode="after")
     def _consistent(self) -> Stage:
+        unknown = [i for i in self.inputs if i not in INPUTS]
+        if unknown:
+            raise ValueError(
+                f"stage {self.name!r}: unknown input(s) {unknown}; expected some of {list(INPUTS)}"
+            )
+        if "frontal" not in self.inputs:
+            raise ValueError(f"stage {self.name!r}: inputs must include 'frontal', got {self.inputs}")
         metrics = {m for task in self.eval_tasks for m in TASK_METRICS[task]}
         if self.select_on not in metrics:
             raise ValueError(
@@ -271,6 +282,12 @@ class Curriculum(Strict):
     model: ModelSection = ModelSection()
     data: dict[str, DataSource] = Field(min_length=1)
     stages: list[AnyStage] = Field(min_length=1)
+
+    @property
+    def inputs(self) -> list[str]:
+        """Every input some stage reads, in INPUTS order: what the trained model records and drafts with."""
+        used = {i for stage in self.stages for i in stage.inputs}
+        return [i for i in INPUTS if i in used]
 
     @model_validator(mode="after")
     def _references(self) -> Curriculum:

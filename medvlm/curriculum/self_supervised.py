@@ -48,6 +48,11 @@ class SelfSupervisedStage(BaseModel):
     def select_on(self) -> str:
         return "ssl.masked_loss"
 
+    @property
+    def inputs(self) -> list[str]:
+        """Single films, read as frontals: the stage asks nothing of laterals or indications."""
+        return ["frontal"]
+
     @model_validator(mode="after")
     def _consistent(self) -> SelfSupervisedStage:
         if self.warmup_steps >= self.steps:

@@ -11,6 +11,7 @@ from medvlm.curriculum.self_supervised import SelfSupervisedStage
 from medvlm.errors import CurriculumError, MedVLMError
 
 PROMPT_ALLOWANCE = 48  # tokens for the rendered findings / question around the image tokens
+INDICATION_ALLOWANCE = 32  # = BundleConfig.indication_tokens (the default the runner uses)
 
 
 @dataclass
@@ -81,10 +82,13 @@ def plan_curriculum(loaded: LoadedCurriculum, data_dir: Path, max_positions: int
             else:
                 plan.run.append(stage)
             continue
-        budget = image_tokens + PROMPT_ALLOWANCE + stage.max_answer_tokens
+        # a lateral doubles the image tokens; the indication takes up to its token budget
+        stage_images = image_tokens * (2 if "lateral" in stage.inputs else 1)
+        extra = INDICATION_ALLOWANCE if "indication" in stage.inputs else 0
+        budget = stage_images + PROMPT_ALLOWANCE + extra + stage.max_answer_tokens
         if stage.kind in ("introduction", "specialism", "corrections") and budget > max_positions:
             raise CurriculumError(
-                f"stage {stage.name!r}: max_answer_tokens {stage.max_answer_tokens} + {image_tokens} image "
+                f"stage {stage.name!r}: max_answer_tokens {stage.max_answer_tokens} + {stage_images} image "
                 f"tokens + prompt exceed the model's context of {max_positions} tokens"
             )
         absent = [s for s in stage.sources if s not in plan.records]

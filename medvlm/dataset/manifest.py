@@ -16,6 +16,8 @@ CROSS_PATIENT = "test_cross_patient"  # IU test reports rendered on the CT patie
 SPLITS = ("train", "validation", "test", CROSS_PATIENT)
 TRAINABLE_SPLITS = ("train", "validation")  # the only splits training or tuning may read
 SOURCES = ("iu", "template", "import", "correction")
+VIEWS = ("frontal", "lateral")
+OPTIONAL = ("provenance", "indication", "views")  # absent in manifests written before #22 item 3
 
 
 @dataclass
@@ -29,16 +31,21 @@ class ManifestRecord:
     impression: str
     report_source: str
     provenance: dict[str, Any] = field(default_factory=dict)
+    indication: str | None = None  # the request's reason, de-identified (IU: the INDICATION section)
+    views: list[str] | None = None  # per file, "frontal" / "lateral" (None: read from the DICOM attributes)
 
     def to_json(self, root: Path | None = None) -> dict[str, Any]:
         data = asdict(self)
         data["files"] = [str(p.relative_to(root) if root and p.is_absolute() else p) for p in self.files]
         data["findings"] = [f.to_dict() for f in self.findings]
+        for key in ("indication", "views"):  # left out when unset: older manifests hash as before
+            if data[key] is None:
+                del data[key]
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any], root: Path, where: str) -> ManifestRecord:
-        missing = [k for k in cls.__dataclass_fields__ if k not in data and k != "provenance"]
+        missing = [k for k in cls.__dataclass_fields__ if k not in data and k not in OPTIONAL]
         if missing:
             raise DatasetError(f"{where}: manifest record lacks {missing}")
         if data["split"] not in SPLITS:
@@ -48,6 +55,14 @@ class ManifestRecord:
         except (TypeError, ValueError) as exc:
             raise DatasetError(f"{where}: bad finding: {exc}") from None
         files = [(root / f).resolve() for f in data["files"]]
+        views = data.get("views")
+        if views is not None and (
+            not isinstance(views, list) or len(views) != len(files) or set(views) - set(VIEWS)
+        ):
+            raise DatasetError(
+                f"{where}: views must list one of {', '.join(VIEWS)} per file ({len(files)}), got {views!r}"
+            )
+        indication = data.get("indication")
         return cls(
             study_id=str(data["study_id"]),
             study_instance_uid=str(data["study_instance_uid"]),
@@ -58,6 +73,8 @@ class ManifestRecord:
             impression=str(data["impression"]),
             report_source=str(data["report_source"]),
             provenance=dict(data.get("provenance") or {}),
+            indication=None if indication is None else str(indication),
+            views=None if views is None else [str(v) for v in views],
         )
 
 

@@ -40,6 +40,8 @@ class DraftResult:
     edited: bool = False  # drafted from a clinician's findings rather than the model's
     source: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    lateral_source: str | None = None  # the lateral film read with the frontal (models that read laterals)
+    indication: str = ""  # the indication the prompt carried (models that read it)
 
     @property
     def critical(self) -> bool:
@@ -114,10 +116,16 @@ def draft_batch(
     ontology: Ontology | None = None,
     settings: Settings | None = None,
     progress: bool = False,
+    indications: Sequence[str | None] | None = None,
 ) -> list[DraftResult]:
-    """Draft many studies, ``batch_size`` at a time through the model."""
+    """Draft many studies, ``batch_size`` at a time through the model.
+
+    The model reads what it was trained with (``bundle.config.inputs``): the study's lateral, and its
+    indication, given here per study (None: from the DICOM request attributes)."""
     if edited_findings is not None and len(edited_findings) != len(studies):
         raise ModelInputError(f"got {len(studies)} studies but {len(edited_findings)} edited findings lists")
+    if indications is not None and len(indications) != len(studies):
+        raise ModelInputError(f"got {len(studies)} studies but {len(indications)} indications")
     if guard not in ("repair", "flag"):
         raise ModelInputError(f"guard must be 'repair' or 'flag', got {guard!r}")
     if batch_size < 1:
@@ -132,37 +140,48 @@ def draft_batch(
     for start in chunks:
         part = studies[start : start + batch_size]
         edits = list(edited_findings[start : start + batch_size]) if edited_findings else [None] * len(part)
-        results += _draft_chunk(bundle, part, edits, guard, max_new_tokens, ontology, settings)
+        given = list(indications[start : start + batch_size]) if indications else [None] * len(part)
+        results += _draft_chunk(bundle, part, edits, guard, max_new_tokens, ontology, settings, given)
     return results
 
 
 def _draft_chunk(bundle: Any, studies: Sequence[StudyInput], edits: list, guard: Guard,
                  max_new_tokens: int | None, ontology: Ontology,
-                 settings: Settings | None) -> list[DraftResult]:
+                 settings: Settings | None, given: list[str | None]) -> list[DraftResult]:
     t0 = time.perf_counter()
-    loaded = [load_study(s, bundle.image_size, settings) for s in studies]
+    inputs = list(getattr(bundle.config, "inputs", ["frontal"]))
+    loaded = [load_study(s, bundle.image_size, settings, inputs) for s in studies]
     images = torch.stack([item.image for item in loaded])
+    laterals = [item.lateral for item in loaded] if any(i.lateral is not None for i in loaded) else None
+    indications = [
+        bundle.indication_text(g if g is not None else item.indication)
+        for g, item in zip(given, loaded, strict=True)
+    ]
     t1 = time.perf_counter()
     findings: list[list[Finding] | None] = [
         None if edit is None else check_edited_findings(edit, bundle) for edit in edits]
     to_predict = [i for i, f in enumerate(findings) if f is None]
     if to_predict:
-        predicted = bundle.predict_findings(images[to_predict])
+        predicted = bundle.predict_findings(
+            images[to_predict], None if laterals is None else [laterals[i] for i in to_predict]
+        )
         slots = {s.name: s for s in bundle.config.slots}
         for i, row in zip(to_predict, predicted, strict=True):
             findings[i] = settle_no_finding([with_critical(f, slots[f.label]) for f in row])
     t2 = time.perf_counter()
-    texts = bundle.generate_report(images, findings, max_new_tokens=max_new_tokens)
+    texts = bundle.generate_report(images, findings, max_new_tokens, laterals, indications)
     t3 = time.perf_counter()
     out = []
-    for item, row, edit, (findings_text, impression) in zip(loaded, findings, edits, texts, strict=True):
+    for item, row, edit, indication, (findings_text, impression) in zip(
+        loaded, findings, edits, indications, texts, strict=True
+    ):
         assert row is not None
         checked = guard_draft(row, findings_text, impression, repair=guard == "repair", ontology=ontology)
         out.append(DraftResult(
             findings=row, findings_text=checked.findings_text, impression=checked.impression,
-            model_version=bundle.version, input_hashes=[item.sha256], consistency_flags=checked.flags,
+            model_version=bundle.version, input_hashes=item.hashes, consistency_flags=checked.flags,
             repairs=checked.repairs, generated=(findings_text, impression), edited=edit is not None,
-            source=item.source,
+            source=item.source, lateral_source=item.lateral_source, indication=indication,
         ))
     t4 = time.perf_counter()
     share = 1000.0 / len(out)  # per-study share of the batch's time

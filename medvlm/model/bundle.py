@@ -2,15 +2,20 @@
 
 This is the interface drafting, evaluation and the service use (docs/ARCHITECTURE.md, "Model").
 Saved layout: ``model/`` (save_pretrained, safetensors), ``tokenizer/``, ``findings_head.safetensors``,
-``medvlm_config.json`` and ``model_card.json``.
+``medvlm_config.json`` and ``model_card.json`` (+ ``views.safetensors`` when the model reads laterals).
+
+A study is the frontal film plus, when the model's ``config.inputs`` name them, its lateral film
+(``laterals``: one (1, S, S) tensor or None per row) and its indication (``indications``: text per row).
+Inputs the model was not trained with are ignored, so callers pass whatever the study has.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,10 +26,11 @@ from safetensors.torch import load_file, save_file
 from medvlm.errors import ConfigError, ModelInputError, NotFoundError
 from medvlm.findings import Finding, Laterality, Presence
 from medvlm.model import codecs, processing
-from medvlm.model.codecs import ProcessorCodec, TokenCodec
+from medvlm.model.codecs import VIEWS_KEY, ProcessorCodec, TokenCodec
 from medvlm.model.configuration import BundleConfig, is_critical
 from medvlm.model.generation import GenerationOptions, hf_generate
 from medvlm.model.heads import FindingsHead
+from medvlm.model.views import VIEWS_FILE, ViewEmbedding, attach
 
 HEAD_FILE, CONFIG_FILE, CARD_FILE = "findings_head.safetensors", "medvlm_config.json", "model_card.json"
 
@@ -51,6 +57,8 @@ class ModelBundle:
         self.generation = GenerationOptions(config.num_beams, list(config.stop_strings))
         self.source_dir: Path | None = None  # the folder load_bundle read (the vLLM backend serves it)
         self._vllm: Any = None
+        self.views: ViewEmbedding | None = None  # the lateral's view embedding (medvlm.model.views)
+        self.projector_views: Any = None  # its projector hook (plain-prompt presets)
 
     @property
     def image_token_id(self) -> int:
@@ -120,8 +128,82 @@ class ModelBundle:
         """The tokens the head reads (B, N, D) and the tower's detail map (B, C, H, W; None without one)."""
         return self.codec.features(self.model, image_inputs)
 
-    def findings_logits(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(*self.vision_features(self.pixel_values(images)))
+    # -- the study's inputs --------------------------------------------------------------------------
+    def used_laterals(
+        self, laterals: Sequence[torch.Tensor | None] | None, batch: int
+    ) -> list[torch.Tensor | None] | None:
+        """``laterals`` when the model reads laterals and a row has one, else None (frontal only)."""
+        if laterals is None or not self.config.uses("lateral") or self.views is None:
+            return None
+        rows = processing.lateral_rows(laterals, batch)
+        return list(laterals) if rows else None
+
+    def indication_text(self, text: str | None) -> str:
+        """The indication as the prompt takes it: '' when the model does not read it, else cut to
+        ``config.indication_tokens`` tokens."""
+        text = " ".join((text or "").split())
+        if not text or not self.config.uses("indication"):
+            return ""
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(ids) <= self.config.indication_tokens:
+            return text
+        kept = ids[: self.config.indication_tokens]
+        return str(self.tokenizer.decode(kept, skip_special_tokens=True)).strip()
+
+    def report_prompts(
+        self,
+        findings: Sequence[Sequence[Finding]],
+        laterals: Sequence[torch.Tensor | None] | None = None,
+        indications: Sequence[str | None] | None = None,
+    ) -> list[str]:
+        used = self.used_laterals(laterals, len(findings))
+        return [
+            processing.report_prompt(
+                self.config, f, used is not None and used[i] is not None,
+                self.indication_text(indications[i] if indications else ""),
+            )
+            for i, f in enumerate(findings)
+        ]
+
+    def question_prompts(
+        self,
+        questions: Sequence[str],
+        laterals: Sequence[torch.Tensor | None] | None = None,
+        indications: Sequence[str | None] | None = None,
+    ) -> list[str]:
+        used = self.used_laterals(laterals, len(questions))
+        return [
+            processing.qa_prompt(
+                self.config, q, used is not None and used[i] is not None,
+                self.indication_text(indications[i] if indications else ""),
+            )
+            for i, q in enumerate(questions)
+        ]
+
+    def lateral_tokens(
+        self, laterals: Sequence[torch.Tensor | None] | None, batch: int
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The lateral films' tokens for the head (view embedding added) and the rows they belong to."""
+        used = self.used_laterals(laterals, batch)
+        if used is None or self.views is None:
+            return None, None
+        rows = processing.lateral_rows(used, batch)
+        films = processing.stack_laterals(used, rows, self.config)
+        tokens, _ = self.vision_features(self.pixel_values(films))
+        return tokens + self.views.vision.to(tokens.dtype), torch.tensor(rows, dtype=torch.long)
+
+    def findings_outputs(
+        self, images: torch.Tensor, laterals: Sequence[torch.Tensor | None] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Head logits over the frontal (and lateral) tokens, and the frontal's detail map."""
+        tokens, detail = self.vision_features(self.pixel_values(images))
+        lateral, rows = self.lateral_tokens(laterals, tokens.shape[0])
+        return self.head(tokens, detail, lateral, rows), detail
+
+    def findings_logits(
+        self, images: torch.Tensor, laterals: Sequence[torch.Tensor | None] | None = None
+    ) -> torch.Tensor:
+        return self.findings_outputs(images, laterals)[0]
 
     def lm_forward(
         self,
@@ -129,18 +211,35 @@ class ModelBundle:
         prompts: Sequence[str],
         targets: Sequence[str],
         max_target_tokens: int = 160,
+        laterals: Sequence[torch.Tensor | None] | None = None,
     ) -> Any:
-        """Teacher-forced forward; the loss covers the target tokens only."""
+        """Teacher-forced forward; the loss covers the target tokens only. Prompts from ``report_prompts``
+        / ``question_prompts`` with the same ``laterals``."""
         batch = self.codec.batch(
-            images, prompts, targets, max_target_tokens, "right", self.device, self.dtype
+            images, prompts, targets, max_target_tokens, "right", self.device, self.dtype,
+            laterals=self.used_laterals(laterals, len(prompts)),
         )
         return self._call(**batch)
+
+    @contextlib.contextmanager
+    def _views_active(self, batch: dict[str, Any]) -> Iterator[None]:
+        """Which fed images are laterals, for the projector hook, while the model runs on ``batch``."""
+        active = batch.pop(VIEWS_KEY, None)
+        hook = self.projector_views
+        if hook is not None:
+            hook.active = active
+        try:
+            yield
+        finally:
+            if hook is not None:
+                hook.active = None
 
     def _call(self, **kwargs: Any) -> Any:
         if "pixel_values" in kwargs and isinstance(kwargs["pixel_values"], dict):
             kwargs.update(kwargs.pop("pixel_values"))
         try:
-            return self.model(**kwargs)
+            with self._views_active(kwargs):
+                return self.model(**kwargs)
         except ValueError as exc:  # transformers' own image-token check, in one readable line
             if "image tokens" in str(exc).lower() or "image features" in str(exc).lower():
                 raise ModelInputError(f"image tokens and image features do not match: {exc}") from exc
@@ -148,12 +247,14 @@ class ModelBundle:
 
     # -- the interface -----------------------------------------------------------------------------
     @torch.no_grad()
-    def predict_findings(self, images: torch.Tensor) -> list[list[Finding]]:
+    def predict_findings(
+        self, images: torch.Tensor, laterals: Sequence[torch.Tensor | None] | None = None
+    ) -> list[list[Finding]]:
         """Every ontology label per image, with probability, presence, laterality / severity, critical."""
         was_training = self.head.training
         self.head.eval()  # BatchNorm: running statistics, whatever the batch size
         try:
-            logits = self.findings_logits(images).float().cpu()
+            logits = self.findings_logits(images, laterals).float().cpu()
         finally:
             self.head.train(was_training)
         probs = torch.sigmoid(self.head.presence_logits(logits))
@@ -188,36 +289,60 @@ class ModelBundle:
         return results
 
     @torch.no_grad()
-    def generate_text(self, images: torch.Tensor, prompts: Sequence[str], max_new_tokens: int) -> list[str]:
+    def generate_text(
+        self,
+        images: torch.Tensor,
+        prompts: Sequence[str],
+        max_new_tokens: int,
+        laterals: Sequence[torch.Tensor | None] | None = None,
+    ) -> list[str]:
         """Prompts left-padded as one batch, decoded by ``generate`` (KV cache; greedy or beam) or vLLM."""
         images = processing.check_images(images, self.config)
         if images.shape[0] != len(prompts):
             raise ModelInputError(f"got {images.shape[0]} images for {len(prompts)} prompts")
+        used = self.used_laterals(laterals, len(prompts))
+        if self._vllm is not None and used is not None:
+            raise ModelInputError("the vllm backend drafts from the frontal film only; use transformers")
         if self._vllm is not None:
             from PIL import Image
 
             arrays = codecs.as_arrays(images)
             pil = [Image.fromarray((a * 255).round().astype("uint8")) for a in arrays]
             return self._vllm.generate([self.codec.chat(p) for p in prompts], pil, max_new_tokens)
-        batch = self.codec.batch(images, prompts, None, 0, "left", self.device, self.dtype)
-        out = hf_generate(self.model, batch, self.tokenizer, max_new_tokens, self.generation)
+        batch = self.codec.batch(images, prompts, None, 0, "left", self.device, self.dtype, laterals=used)
+        with self._views_active(batch):
+            out = hf_generate(self.model, batch, self.tokenizer, max_new_tokens, self.generation)
         texts = self.tokenizer.batch_decode(out, skip_special_tokens=True)
         return [_cut(t, self.generation.stop_strings) for t in texts]
 
     def generate_report(
-        self, images: torch.Tensor, findings: Sequence[Sequence[Finding]], max_new_tokens: int | None = None
+        self,
+        images: torch.Tensor,
+        findings: Sequence[Sequence[Finding]],
+        max_new_tokens: int | None = None,
+        laterals: Sequence[torch.Tensor | None] | None = None,
+        indications: Sequence[str | None] | None = None,
     ) -> list[tuple[str, str]]:
-        """(findings section, impression) per image, conditioned on the image and the given findings."""
+        """(findings section, impression) per study, conditioned on its films, indication and findings."""
         images = processing.check_images(images, self.config)
         if len(findings) != images.shape[0]:
             raise ModelInputError(f"got {images.shape[0]} images but {len(findings)} findings lists")
-        prompts = [processing.report_prompt(self.config, f) for f in findings]
-        texts = self.generate_text(images, prompts, max_new_tokens or self.config.max_new_tokens)
+        if indications is not None and len(indications) != len(findings):
+            raise ModelInputError(f"got {len(indications)} indications for {len(findings)} studies")
+        prompts = self.report_prompts(findings, laterals, indications)
+        texts = self.generate_text(images, prompts, max_new_tokens or self.config.max_new_tokens, laterals)
         return [processing.split_report(t) for t in texts]
 
-    def answer(self, images: torch.Tensor, questions: Sequence[str], max_new_tokens: int = 8) -> list[str]:
-        prompts = [processing.qa_prompt(self.config, q) for q in questions]
-        return [t.strip() for t in self.generate_text(images, prompts, max_new_tokens)]
+    def answer(
+        self,
+        images: torch.Tensor,
+        questions: Sequence[str],
+        max_new_tokens: int = 8,
+        laterals: Sequence[torch.Tensor | None] | None = None,
+        indications: Sequence[str | None] | None = None,
+    ) -> list[str]:
+        prompts = self.question_prompts(questions, laterals, indications)
+        return [t.strip() for t in self.generate_text(images, prompts, max_new_tokens, laterals)]
 
     # -- persistence -------------------------------------------------------------------------------
     def plain_model(self) -> Any:
@@ -237,6 +362,9 @@ class ModelBundle:
             {k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()},
             model_dir / HEAD_FILE,
         )
+        if self.views is not None:
+            save_file({k: v.detach().cpu().contiguous() for k, v in self.views.state_dict().items()},
+                      model_dir / VIEWS_FILE)
         (model_dir / CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2))
         self.card["version"] = weights_digest(model_dir)
         self.card.setdefault("parent", None)
@@ -246,6 +374,7 @@ class ModelBundle:
             "image_size": self.config.image_size,
             "findings": self.names,
             "num_image_tokens": self.config.num_image_tokens,
+            "inputs": list(self.config.inputs),
         }
         self.card.setdefault("metrics", {})
         self.card.setdefault("stages", [])
@@ -269,6 +398,7 @@ def weights_digest(model_dir: Path) -> str:
         *sorted((model_dir / "model").glob("*.safetensors")),
         model_dir / HEAD_FILE,
         model_dir / CONFIG_FILE,
+        *([model_dir / VIEWS_FILE] if (model_dir / VIEWS_FILE).is_file() else []),
     ]:
         with path.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -308,9 +438,15 @@ def load_bundle(model_dir: Path | str) -> ModelBundle:
         config.head_tokens,
         local=config.head_local,
         detail_channels=config.head_detail,
+        lateral=config.head_lateral,
     )
     head.load_state_dict(load_file(model_dir / HEAD_FILE))
     card = json.loads((model_dir / CARD_FILE).read_text()) if (model_dir / CARD_FILE).is_file() else {}
     bundle = ModelBundle(model, head, tokenizer, config, card, processor=processor).eval()
+    if (model_dir / VIEWS_FILE).is_file():
+        state = load_file(model_dir / VIEWS_FILE)
+        views = ViewEmbedding(int(state["vision"].shape[0]), int(state["text"].shape[0]))
+        views.load_state_dict(state)
+        attach(bundle, views.eval())
     bundle.source_dir = model_dir
     return bundle

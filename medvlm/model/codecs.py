@@ -6,6 +6,12 @@ checkpoints): the checkpoint's own processor expands the image placeholder and p
 chat template wraps the prompt as a user turn; the target follows as the assistant's answer. Both return
 the same batch dict (``input_ids``, ``attention_mask``, ``labels`` when targets are given, image keys, and
 per-token keys such as Gemma 3's ``token_type_ids``), so training and generation do not branch.
+
+A row with a lateral film (``laterals[i]`` not None) feeds two images, frontal first: ``TokenCodec`` puts
+the lateral's image tokens after the frontal's (``processing.study_prefix``) and its pixels right after the
+frontal's, so LLaVA scatters each image's features into its own tokens; ``VIEWS_KEY`` says which fed
+images are laterals (the projector hook adds the view embedding to them). ``ProcessorCodec`` gives the
+lateral to the checkpoint's processor as a second image of the same user turn.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from medvlm.model.architectures import FAMILIES, IMAGE_KEYS, image_tokens
 from medvlm.model.configuration import BundleConfig
 
 IGNORE = processing.IGNORE
+VIEWS_KEY = "_lateral_images"  # popped by the bundle before the model call
 
 
 class TokenCodec:
@@ -44,12 +51,32 @@ class TokenCodec:
         padding_side: str,
         device: torch.device,
         dtype: torch.dtype,
+        laterals: Sequence[torch.Tensor | None] | None = None,
     ) -> dict[str, Any]:
         enc = processing.encode_batch(self.tokenizer, prompts, targets, max_target_tokens, padding_side)
-        processing.check_image_tokens(enc["input_ids"], self.image_token_id, self.config.num_image_tokens)
+        rows = set(processing.lateral_rows(laterals, len(prompts)))
+        per_row = [2 if i in rows else 1 for i in range(len(prompts))]
+        processing.check_image_tokens(
+            enc["input_ids"], self.image_token_id, self.config.num_image_tokens, per_row
+        )
         if targets is None:
             enc.pop("labels")
-        return {**{k: v.to(device) for k, v in enc.items()}, **self.image_inputs(images, device, dtype)}
+        out = {k: v.to(device) for k, v in enc.items()}
+        if not rows:
+            return {**out, **self.image_inputs(images, device, dtype)}
+        images = processing.check_images(images, self.config)
+        stacked = processing.stack_laterals(laterals or [], sorted(rows), self.config)
+        lateral_of = dict(zip(sorted(rows), stacked, strict=True))
+        fed: list[torch.Tensor] = []
+        is_lateral: list[bool] = []
+        for i in range(images.shape[0]):  # frontal, then its lateral: the order of the image tokens
+            fed.append(images[i])
+            is_lateral.append(False)
+            if i in lateral_of:
+                fed.append(lateral_of[i])
+                is_lateral.append(True)
+        pixels = self.image_inputs(torch.stack(fed), device, dtype)
+        return {**out, **pixels, VIEWS_KEY: torch.tensor(is_lateral)}
 
 
 def as_arrays(images: torch.Tensor) -> list[Any]:
@@ -90,11 +117,10 @@ class ProcessorCodec:
     def features(self, model: Any, inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
         return image_tokens(model, inputs), None
 
-    def chat(self, prompt: str) -> str:
-        """The prompt as the user turn of the checkpoint's chat template, image first."""
-        messages = [
-            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt.strip()}]}
-        ]
+    def chat(self, prompt: str, images: int = 1) -> str:
+        """The prompt as the user turn of the checkpoint's chat template, images (frontal, lateral) first."""
+        content: list[dict[str, str]] = [{"type": "image"} for _ in range(images)]
+        messages = [{"role": "user", "content": [*content, {"type": "text", "text": prompt.strip()}]}]
         template = getattr(self.processor, "chat_template", None) or getattr(
             self.tokenizer, "chat_template", None
         )
@@ -104,7 +130,7 @@ class ProcessorCodec:
             )
         else:  # no template saved: the processor's image placeholder, then the prompt
             placeholder = getattr(self.processor, "image_token", None) or self.config.image_token
-            text = f"{placeholder}{prompt}"
+            text = f"{placeholder * images}{prompt}"
         bos = self.tokenizer.bos_token
         return text if not bos or text.startswith(bos) else f"{bos}{text}"
 
@@ -117,11 +143,18 @@ class ProcessorCodec:
         padding_side: str,
         device: torch.device,
         dtype: torch.dtype,
+        laterals: Sequence[torch.Tensor | None] | None = None,
     ) -> dict[str, Any]:
         images = processing.check_images(images, self.config)
+        rows = processing.lateral_rows(laterals, len(prompts))
+        per_sample = [[a] for a in as_arrays(images)]
+        if rows:
+            films = processing.stack_laterals(laterals or [], rows, self.config)
+            for i, lateral in zip(rows, as_arrays(films), strict=True):
+                per_sample[i].append(lateral)
         enc = self.processor(
-            text=[self.chat(p) for p in prompts],
-            images=[[a] for a in as_arrays(images)],
+            text=[self.chat(p, len(per_sample[i])) for i, p in enumerate(prompts)],
+            images=per_sample,
             return_tensors="pt",
             padding=True,
             add_special_tokens=False,

@@ -12,6 +12,20 @@ from typing import Any
 from medvlm.errors import ConfigError
 from medvlm.findings import Presence, critical_rule
 
+# What a model can read of a study (a curriculum stage's ``inputs``): the frontal film always; the lateral
+# film where the study has one; the indication (the request's reason) as prompt text.
+INPUTS = ("frontal", "lateral", "indication")
+
+
+def check_inputs(inputs: list[str], where: str = "inputs") -> list[str]:
+    """``inputs`` in INPUTS order; unknown names, or no frontal, are a ConfigError (expected vs got)."""
+    unknown = [i for i in inputs if i not in INPUTS]
+    if unknown:
+        raise ConfigError(f"{where}: unknown input(s) {unknown}; expected some of {list(INPUTS)}")
+    if "frontal" not in inputs:
+        raise ConfigError(f"{where}: every model reads the frontal view; expected 'frontal' in {inputs}")
+    return [i for i in INPUTS if i in inputs]
+
 
 @dataclass(frozen=True)
 class FindingSlot:
@@ -79,6 +93,13 @@ class BundleConfig:
     architecture: str = "llava"  # config.model_type of the model (medvlm.model.architectures)
     num_beams: int = 1  # generation: 1 = greedy
     stop_strings: list[str] = field(default_factory=list)  # generation stops at (and drops) these
+    # what the model reads (the union of its curriculum stages' inputs; bundles saved before: frontal only)
+    inputs: list[str] = field(default_factory=lambda: ["frontal"])
+    indication_tokens: int = 32  # the indication is cut to this many tokens in the prompt
+    head_lateral: bool = False  # the findings head has a (zero-initialised) term on the lateral's tokens
+
+    def uses(self, name: str) -> bool:
+        return name in self.inputs
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -24,6 +24,7 @@ class FindingsHead(nn.Module):
         channels: int = 16,
         local: bool = False,
         detail_channels: int = 0,
+        lateral: bool = False,
     ) -> None:
         super().__init__()
         self.tokens = tokens
@@ -65,8 +66,34 @@ class FindingsHead(nn.Module):
             nn.init.normal_(self.detail.weight, std=0.01)
             nn.init.zeros_(self.detail.bias)
 
-    def forward(self, tokens: torch.Tensor, detail: torch.Tensor | None = None) -> torch.Tensor:
-        """``tokens`` (B, N, D) and, for a head with a detail map, ``detail`` (B, C, H, W) -> logits."""
+        # lateral: every logit also reads the lateral film's tokens, mean-pooled. Zero-initialised, so a head
+        # given this term scores frontal-only studies, and everything before training on laterals, as before.
+        self.lateral = nn.Linear(feature_dim, offset) if lateral else None
+        if self.lateral is not None:
+            nn.init.zeros_(self.lateral.weight)
+            nn.init.zeros_(self.lateral.bias)
+
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        detail: torch.Tensor | None = None,
+        lateral: torch.Tensor | None = None,
+        lateral_rows: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``tokens`` (B, N, D) and, for a head with a detail map, ``detail`` (B, C, H, W) -> logits.
+
+        ``lateral`` (L, M, D): the lateral films' tokens (view embedding added) of the rows ``lateral_rows``
+        (L,) of the batch; rows without a lateral score from the frontal alone."""
+        logits = self._frontal(tokens, detail)
+        if lateral is None or self.lateral is None or lateral.shape[0] == 0:
+            return logits
+        rows = torch.arange(lateral.shape[0]) if lateral_rows is None else lateral_rows
+        term = torch.zeros_like(logits).index_add(
+            0, rows.to(logits.device), self.lateral(lateral.float().mean(dim=1)).to(logits.dtype)
+        )
+        return logits + term
+
+    def _frontal(self, tokens: torch.Tensor, detail: torch.Tensor | None) -> torch.Tensor:
         if self.reduce is None:
             return self.out(self.body(tokens.float().mean(dim=1)))
         if tokens.shape[1] != self.tokens:

@@ -17,6 +17,7 @@ from medvlm.model.configuration import BundleConfig, FindingSlot
 IGNORE = -100
 FINDINGS_MARK, REPORT_MARK, IMPRESSION_MARK = "findings:", "report:", "impression:"
 QUESTION_MARK, ANSWER_MARK = "question:", "answer:"
+LATERAL_MARK, INDICATION_MARK = "lateral:", "indication:"
 
 
 def check_images(images: torch.Tensor, config: BundleConfig) -> torch.Tensor:
@@ -86,16 +87,32 @@ def image_prefix(config: BundleConfig) -> str:
     return config.image_token * config.num_image_tokens
 
 
-def report_prompt(config: BundleConfig, findings: Sequence[Finding]) -> str:
-    return f"{image_prefix(config)} {FINDINGS_MARK} {render_findings(findings, config.slots)} {REPORT_MARK}"
+def study_prefix(config: BundleConfig, lateral: bool = False, indication: str = "") -> str:
+    """Frontal image tokens, then (plain prompts) the lateral's after ``lateral:``, then the indication.
+
+    With neither, exactly the prompt start of bundles before #22 item 3 (so their outputs do not change).
+    Chat prompts get the images from the processor (the lateral as a second image)."""
+    text = image_prefix(config)
+    if lateral and config.prompt_format != "chat":
+        text += f" {LATERAL_MARK} {image_prefix(config)}"
+    if indication.strip():
+        text += f" {INDICATION_MARK} {indication.strip()}"
+    return text
+
+
+def report_prompt(
+    config: BundleConfig, findings: Sequence[Finding], lateral: bool = False, indication: str = ""
+) -> str:
+    prefix = study_prefix(config, lateral, indication)
+    return f"{prefix} {FINDINGS_MARK} {render_findings(findings, config.slots)} {REPORT_MARK}"
 
 
 def report_target(findings_text: str, impression: str) -> str:
     return f" {findings_text.strip()} {IMPRESSION_MARK} {impression.strip()}"
 
 
-def qa_prompt(config: BundleConfig, question: str) -> str:
-    return f"{image_prefix(config)} {QUESTION_MARK} {question} {ANSWER_MARK}"
+def qa_prompt(config: BundleConfig, question: str, lateral: bool = False, indication: str = "") -> str:
+    return f"{study_prefix(config, lateral, indication)} {QUESTION_MARK} {question} {ANSWER_MARK}"
 
 
 def split_report(text: str) -> tuple[str, str]:
@@ -139,13 +156,36 @@ def encode_batch(
     return {"input_ids": ids, "attention_mask": mask, "labels": lab}
 
 
-def check_image_tokens(input_ids: torch.Tensor, image_token_id: int, expected: int) -> None:
-    """Each row must hold exactly as many image tokens as the vision tower yields features per image."""
+def check_image_tokens(
+    input_ids: torch.Tensor, image_token_id: int, expected: int, images_per_row: Sequence[int] | None = None
+) -> None:
+    """Each row must hold exactly as many image tokens as the vision tower yields features for its images
+    (``images_per_row``: 1, or 2 with a lateral; default 1 each)."""
     counts = (input_ids == image_token_id).sum(dim=1).tolist()
-    bad = [(i, c) for i, c in enumerate(counts) if c != expected]
+    per_row = list(images_per_row) if images_per_row is not None else [1] * len(counts)
+    bad = [(i, c, n) for i, (c, n) in enumerate(zip(counts, per_row, strict=True)) if c != expected * n]
     if bad:
-        row, count = bad[0]
+        row, count, n = bad[0]
         raise ModelInputError(
             f"image tokens and image features do not match: row {row} has {count} image tokens, "
-            f"the vision tower yields {expected} features per image"
+            f"the vision tower yields {expected} features per image for its {n} image(s)"
         )
+
+
+def lateral_rows(laterals: Sequence[torch.Tensor | None] | None, batch: int) -> list[int]:
+    """Rows of a batch that have a lateral film; ``laterals`` must give one entry (or None) per row."""
+    if laterals is None:
+        return []
+    if len(laterals) != batch:
+        raise ModelInputError(f"got {len(laterals)} lateral entries for {batch} frontal images")
+    return [i for i, x in enumerate(laterals) if x is not None]
+
+
+def stack_laterals(
+    laterals: Sequence[torch.Tensor | None], rows: Sequence[int], config: BundleConfig
+) -> torch.Tensor:
+    """The given rows' lateral films as one checked ``(L, 1, S, S)`` batch (each entry (1, S, S))."""
+    if not rows:
+        return torch.zeros(0, 1, config.image_size, config.image_size)
+    films = [laterals[i] for i in rows]
+    return check_images(torch.stack([f if f.ndim == 3 else f.squeeze(0) for f in films]), config)  # type: ignore[union-attr]

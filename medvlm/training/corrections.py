@@ -74,6 +74,7 @@ def retune_thresholds(
     images: torch.Tensor,
     records: list[Record],
     labels: set[str],
+    laterals: list[torch.Tensor | None] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Re-tune the corrected findings' thresholds (F-beta on ``records``: the eval source plus the
     corrections, since the validation set may hold none of the studies the model got wrong); returns
@@ -83,7 +84,7 @@ def retune_thresholds(
     assert stage.teach is not None and stage.teach.findings is not None
     if not labels or not records:
         return {}
-    probs = findings_probabilities(bundle, images)
+    probs = findings_probabilities(bundle, images, laterals=laterals)
     targets = findings_targets(records, bundle.config.slots)
     truth, known = targets["presence"].numpy(), targets["known"].numpy() > 0
     thresholds = dict(bundle.config.thresholds or {})

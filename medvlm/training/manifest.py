@@ -9,6 +9,7 @@ from typing import Any
 
 from medvlm.dataset.manifest import read_manifest
 from medvlm.findings import Finding
+from medvlm.training.study import split_views
 
 
 @dataclass
@@ -22,20 +23,28 @@ class Record:
     impression: str = ""
     report_source: str = "template"
     provenance: dict[str, Any] = field(default_factory=dict)
+    indication: str = ""
+    views: list[str] | None = None  # per file (manifest "views"); None: read from the DICOM attributes
+    lateral: Path | None = None  # the lateral film (files[0] is always the frontal one)
 
 
 def _convert(item: Any) -> Record:
     findings = [f if isinstance(f, Finding) else Finding.from_dict(f) for f in item.findings]
+    views = getattr(item, "views", None)
+    files, lateral = split_views([Path(p) for p in item.files], views, f"study {item.study_id}")
     return Record(
         study_id=str(item.study_id),
         study_instance_uid=str(item.study_instance_uid),
         split=str(item.split),
-        files=[Path(p) for p in item.files],
+        files=files,
         findings=findings,
         findings_text=item.findings_text or "",
         impression=item.impression or "",
         report_source=str(item.report_source or "template"),
         provenance=dict(item.provenance or {}),
+        indication=str(getattr(item, "indication", None) or ""),
+        views=views,
+        lateral=lateral,
     )
 
 

@@ -23,6 +23,7 @@ from medvlm.errors import ConfigError, CurriculumError
 from medvlm.model import build_model, default_corpus, load_bundle
 from medvlm.model.bundle import ModelBundle
 from medvlm.model.quantize import quantization_config
+from medvlm.model.views import enable_inputs
 from medvlm.training import checkpoint as ckpt
 from medvlm.training import stage_metrics as ev
 from medvlm.training.corrections import retune_thresholds
@@ -117,11 +118,14 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
     if state and state.get("preset") != preset:
         raise ConfigError(f"{out} was trained with preset {state.get('preset')!r}, not {preset!r}")
     torch.manual_seed(cur.seed)
-    train_texts = [f"{r.findings_text} {r.impression}" for recs in plan.records.values() for r in recs]
+    train_texts = [
+        f"{r.indication} {r.findings_text} {r.impression}" for recs in plan.records.values() for r in recs
+    ]
     from medvlm.ontology import load_ontology
 
     corpus = train_texts + default_corpus(load_ontology())
     bundle = _start_bundle(opts, preset, cur.seed, corpus, work, state, info)
+    enable_inputs(bundle, cur.inputs)  # a path: checkpoint that cannot take a lateral is refused here
     plan = plan_curriculum(loaded, data_dir, _context(bundle), bundle.config.num_image_tokens)
     for name, fallback in plan.substituted.items():
         log.warning("data source %s has no data: using %s in its place", name, fallback)
@@ -136,7 +140,11 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
         }
         if info.main:
             ckpt.write_json(work / "state.json", state)
-    paths = sorted({str(r.files[0]) for recs in plan.records.values() for r in recs})
+    # the frontal film of every record, and its lateral when a stage reads laterals
+    films = [r.files[0] for recs in plan.records.values() for r in recs]
+    if "lateral" in cur.inputs:
+        films += [r.lateral for recs in plan.records.values() for r in recs if r.lateral is not None]
+    paths = sorted({str(f) for f in films})
     if info.main:
         images = cache_images([Path(p) for p in paths], bundle.image_size, work / "cache", opts.progress)
     barrier(info)
@@ -176,12 +184,14 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
                 beta=stage.threshold_beta,
                 min_positives=stage.threshold_min_positives,
                 floor=stage.sparse_threshold,
+                laterals=data.lookup().laterals(data.eval_rows),
             )
         if stage.teach is not None and stage.teach.findings and stage.teach.findings.retune_thresholds:
             tuning = [*data.eval_records, *data.correction_records]
             tuning_rows = [*data.eval_rows, *(rows[str(r.files[0])] for r in data.correction_records)]
             summary["thresholds_retuned"] = retune_thresholds(
-                stage, bundle, images[tuning_rows].float(), tuning, data.corrected
+                stage, bundle, images[tuning_rows].float(), tuning, data.corrected,
+                data.lookup().laterals(tuning_rows),
             )
         summary["metrics"] = {k: round(v, 5) for k, v in evaluate_stage(stage, bundle, data).items()}
         bundle.eval()
@@ -214,7 +224,8 @@ def _finish(bundle: ModelBundle, state: dict[str, Any], out: Path, preset: str, 
             "curriculum_sha256": state["curriculum_sha256"],
             "data_manifest_sha256": state["data_manifest_sha256"],
             "metrics": metrics,
-            "config": {"preset": preset, "thresholds": bundle.config.thresholds},
+            "config": {"preset": preset, "thresholds": bundle.config.thresholds,
+                       "inputs": list(bundle.config.inputs)},
             "stages": [
                 # throughput is a measurement of this run, not of the model: history.json keeps it
                 {k: v for k, v in s.items() if k not in ("history", "evals", "throughput")}

@@ -14,7 +14,6 @@ from medvlm.curriculum.loader import LoadedCurriculum
 from medvlm.curriculum.schema import Stage
 from medvlm.model.bundle import ModelBundle
 from medvlm.model.heads import pos_weights
-from medvlm.model.processing import qa_prompt, report_prompt
 from medvlm.training import corrections
 from medvlm.training import stage_metrics as ev
 from medvlm.training.examples import (
@@ -34,6 +33,10 @@ from medvlm.training.localize import (
 )
 from medvlm.training.manifest import Record
 from medvlm.training.mix import mixed_records
+from medvlm.training.study import StudyLookup
+
+# A batch's laterals (one film or None per row) and indications (text per row), as the stage reads them.
+Study = dict[str, Any]
 
 
 class StageModule(nn.Module):
@@ -44,16 +47,20 @@ class StageModule(nn.Module):
         self.bundle = bundle
         self.model = bundle.model
         self.head = bundle.head
+        self.views = bundle.views  # the lateral's view embedding (None for a frontal-only model)
         self.pos_weight: torch.Tensor | None = None  # encoder stages: per-finding weight of a positive
         self.localize = 0.0  # encoder stages: weight of the localization term (0 = none)
         self.localized: torch.Tensor | None = None  # encoder stages: findings with recorded positions
         self.head_weight = 1.0  # corrections stages: weight of the findings loss beside the text loss
 
-    def forward(self, kind: str, images: torch.Tensor, payload: Any, max_tokens: int) -> torch.Tensor:
+    def forward(
+        self, kind: str, images: torch.Tensor, payload: Any, max_tokens: int, study: Study | None = None
+    ) -> torch.Tensor:
         b = self.bundle
+        study = study or {}
+        laterals, indications = study.get("laterals"), study.get("indications")
         if kind == "encoder":
-            tokens, detail = b.vision_features(b.pixel_values(images))
-            logits = b.head(tokens, detail)
+            logits, detail = b.findings_outputs(images, laterals)
             pw = None if self.pos_weight is None else self.pos_weight.to(logits.device)
             loss = b.head.loss(logits, payload, pw)
             if self.localize:
@@ -68,32 +75,47 @@ class StageModule(nn.Module):
                 loss = loss + self.localize * localization_loss(where, targets, known)
             return loss
         if kind == "corrections":
-            return self._corrections_loss(images, payload, max_tokens)
+            return self._corrections_loss(images, payload, max_tokens, study)
         examples: list[TextExample] = payload
-        prompts = [
-            report_prompt(b.config, list(e.prompt_findings or ()))
-            if e.question is None
-            else qa_prompt(b.config, e.question)
-            for e in examples
-        ]
-        return b.lm_forward(images, prompts, [e.target for e in examples], max_tokens).loss
+        prompts = text_prompts(b, examples, laterals, indications)
+        return b.lm_forward(images, prompts, [e.target for e in examples], max_tokens, laterals).loss
 
     def _corrections_loss(
-        self, images: torch.Tensor, payload: dict[str, Any], max_tokens: int
+        self, images: torch.Tensor, payload: dict[str, Any], max_tokens: int, study: Study
     ) -> torch.Tensor:
         """Text loss on corrected (and replayed) reports + findings loss on their (replayed) states."""
         b = self.bundle
         loss = torch.zeros((), device=images.device)
         head = payload.get("head")
         if head is not None:
-            tokens, detail = b.vision_features(b.pixel_values(head["images"]))
+            logits, _ = b.findings_outputs(head["images"], study.get("head_laterals"))
             pw = None if self.pos_weight is None else self.pos_weight.to(head["images"].device)
-            loss = loss + self.head_weight * b.head.loss(b.head(tokens, detail), head["targets"], pw)
+            loss = loss + self.head_weight * b.head.loss(logits, head["targets"], pw)
         examples = payload.get("text")
         if examples:
-            prompts = [report_prompt(b.config, list(e.prompt_findings or ())) for e in examples]
-            loss = loss + b.lm_forward(images, prompts, [e.target for e in examples], max_tokens).loss
+            laterals = study.get("laterals")
+            prompts = text_prompts(b, examples, laterals, study.get("indications"))
+            targets = [e.target for e in examples]
+            loss = loss + b.lm_forward(images, prompts, targets, max_tokens, laterals).loss
         return loss
+
+
+def text_prompts(
+    bundle: ModelBundle,
+    examples: list[TextExample],
+    laterals: list[torch.Tensor | None] | None = None,
+    indications: list[str] | None = None,
+) -> list[str]:
+    """Each example's prompt (report or question) with its study's lateral and indication, if read."""
+    out = []
+    for i, e in enumerate(examples):
+        lat = [laterals[i]] if laterals is not None else None
+        ind = [indications[i]] if indications is not None else None
+        if e.question is None:
+            out += bundle.report_prompts([list(e.prompt_findings or ())], lat, ind)
+        else:
+            out += bundle.question_prompts([e.question], lat, ind)
+    return out
 
 
 @dataclass
@@ -113,6 +135,10 @@ class StageData:
     head_targets: dict[str, torch.Tensor] | None = None
     corrected: set[str] = field(default_factory=set)  # findings whose state a correction changed
     correction_records: list[Record] = field(default_factory=list)
+    study: StudyLookup | None = None  # laterals and indications of frontal rows (the stage's inputs)
+
+    def lookup(self) -> StudyLookup:
+        return self.study if self.study is not None else StudyLookup(self.images)
 
     def size(self, kind: str) -> int:
         if kind == "encoder" or (kind == "corrections" and not self.examples):
@@ -140,6 +166,7 @@ def build_stage_data(
     eval_rows = [row(r) for r in eval_records]
     slots = bundle.config.slots
     data = StageData(images, [row(r) for r in train], None, [], eval_records, eval_rows)
+    data.study = study_lookup(stage, records, rows, images)
     if stage.kind == "encoder":
         data.train_targets = findings_targets(train, slots)
         data.pos_weight = pos_weights(data.train_targets["presence"], known=data.train_targets["known"])
@@ -175,6 +202,24 @@ def build_stage_data(
     return data
 
 
+def study_lookup(
+    stage: Stage, records: dict[str, list[Record]], rows: dict[str, int], images: torch.Tensor
+) -> StudyLookup:
+    """The laterals (cached rows) and indications of every record's frontal row, as far as the stage reads
+    them (``stage.inputs``)."""
+    study = StudyLookup(images)
+    for recs in records.values():
+        for r in recs:
+            frontal = rows.get(str(r.files[0]))
+            if frontal is None:
+                continue
+            if "lateral" in stage.inputs and r.lateral is not None and str(r.lateral) in rows:
+                study.lateral_row[frontal] = rows[str(r.lateral)]
+            if "indication" in stage.inputs and r.indication:
+                study.indication[frontal] = r.indication
+    return study
+
+
 def _ontology() -> Any:
     from medvlm.ontology import load_ontology
 
@@ -205,17 +250,21 @@ def lr_at(stage: Stage, step: int) -> float:
 def evaluate_stage(stage: Stage, bundle: ModelBundle, data: StageData) -> dict[str, float]:
     bundle.eval()
     imgs = data.images[data.eval_rows].float() if data.eval_rows else None
+    study = data.lookup()
+    laterals, indications = study.laterals(data.eval_rows), study.indications(data.eval_rows)
     metrics: dict[str, float] = {}
     for task in stage.eval_tasks:
         if task == "findings" and imgs is not None:
-            metrics.update(ev.findings_metrics(bundle, imgs, data.eval_records))
+            metrics.update(ev.findings_metrics(bundle, imgs, data.eval_records, laterals))
         elif task == "qa":
-            metrics.update(ev.qa_accuracy(bundle, data.images, data.eval_examples))
+            metrics.update(ev.qa_accuracy(bundle, data.images, data.eval_examples, study))
         elif task == "report" and imgs is not None:
-            metrics.update(ev.report_metrics(bundle, imgs, data.eval_records, stage.max_answer_tokens))
+            metrics.update(ev.report_metrics(
+                bundle, imgs, data.eval_records, stage.max_answer_tokens, laterals, indications
+            ))
         elif task == "loss":
             examples = data.eval_examples
-            metrics["loss"] = ev.text_loss(bundle, data.images, examples, stage.max_answer_tokens)
+            metrics["loss"] = ev.text_loss(bundle, data.images, examples, stage.max_answer_tokens, study)
     bundle.model.train()
     bundle.head.train()
     return metrics
@@ -256,28 +305,45 @@ def _corrections_inputs(
     head_idx: list[int],
     g: torch.Generator,
     device: torch.device,
-) -> tuple[torch.Tensor, Any]:
-    """Text images + examples ``idx`` and head images + targets ``head_idx`` of a corrections batch."""
+) -> tuple[torch.Tensor, Any, Study]:
+    """Text images + examples ``idx`` and head images + targets ``head_idx`` of a corrections batch,
+    and their studies' laterals / indications."""
     payload: dict[str, Any] = {"text": None, "head": None}
     images = torch.zeros(0)
+    study: Study = {}
     if data.examples:
         payload["text"] = [data.examples[i] for i in idx]
-        images = data.images[[e.image for e in payload["text"]]].float()
+        rows = [e.image for e in payload["text"]]
+        images = data.images[rows].float()
         if stage.augment:
             images, _ = augment(images, g)
+        study.update(_study(stage, data, rows, g, device))
     if data.head_rows:
-        head_images = data.images[[data.head_rows[i] for i in head_idx]].float()
+        rows = [data.head_rows[i] for i in head_idx]
+        head_images = data.images[rows].float()
         if stage.augment:
             head_images, _ = augment(head_images, g)
         targets = {k: v[head_idx].to(device) for k, v in (data.head_targets or {}).items()}
         payload["head"] = {"images": head_images.to(device), "targets": targets}
-    return images.to(device), payload
+        study["head_laterals"] = _study(stage, data, rows, g, device)["laterals"]
+    return images.to(device), payload, study
+
+
+def _study(stage: Stage, data: StageData, rows: list[int], g: torch.Generator, device: torch.device) -> Study:
+    """Laterals (augmented like the frontals, drawn after them) and indications of frontal ``rows``."""
+    lookup = data.lookup()
+
+    def transform(films: torch.Tensor) -> torch.Tensor:
+        return (augment(films, g)[0] if stage.augment else films).to(device)
+
+    return {"laterals": lookup.laterals(rows, transform), "indications": lookup.indications(rows)}
 
 
 def _inputs(
     stage: Stage, data: StageData, idx: list[int], g: torch.Generator, localize: float, device: torch.device
-) -> tuple[torch.Tensor, Any]:
-    """Images (augmented when the stage says so) and the loss payload of the examples ``idx``."""
+) -> tuple[torch.Tensor, Any, Study]:
+    """Images (augmented when the stage says so), the loss payload of the examples ``idx`` and their
+    studies' laterals / indications."""
     if stage.kind == "encoder":
         rows = [data.train_rows[i] for i in idx]
         payload: Any = {k: v[idx].to(device) for k, v in (data.train_targets or {}).items()}
@@ -292,7 +358,7 @@ def _inputs(
         assert data.spots is not None
         payload["spots"] = [data.spots[i] for i in idx]
         payload["theta"] = identity_theta(len(idx)) if theta is None else theta
-    return images.to(device), payload
+    return images.to(device), payload, _study(stage, data, rows, g, device)
 
 
 def _target_tokens(payload: Any) -> Callable[[], int]:

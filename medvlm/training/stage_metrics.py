@@ -9,24 +9,32 @@ import torch
 
 from medvlm.evaluation.classification import auroc, f1, known_only, macro
 from medvlm.model.bundle import ModelBundle
-from medvlm.model.processing import report_prompt
 from medvlm.training.examples import TextExample, findings_targets, positives
 from medvlm.training.manifest import Record
+from medvlm.training.study import StudyLookup
+
+Laterals = list[torch.Tensor | None] | None
+
+
+def _part(values: list | None, start: int, stop: int) -> list | None:  # type: ignore[type-arg]
+    return None if values is None else values[start:stop]
 
 
 @torch.no_grad()
-def findings_probabilities(bundle: ModelBundle, images: torch.Tensor, batch: int = 64) -> np.ndarray:
+def findings_probabilities(
+    bundle: ModelBundle, images: torch.Tensor, batch: int = 64, laterals: Laterals = None
+) -> np.ndarray:
     out = []
     for i in range(0, images.shape[0], batch):
-        logits = bundle.findings_logits(images[i : i + batch].float())
+        logits = bundle.findings_logits(images[i : i + batch].float(), _part(laterals, i, i + batch))
         out.append(torch.sigmoid(bundle.head.presence_logits(logits)).float().cpu())
     return torch.cat(out).numpy()
 
 
 def findings_metrics(
-    bundle: ModelBundle, images: torch.Tensor, records: Sequence[Record]
+    bundle: ModelBundle, images: torch.Tensor, records: Sequence[Record], laterals: Laterals = None
 ) -> dict[str, float]:
-    probs = findings_probabilities(bundle, images)
+    probs = findings_probabilities(bundle, images, laterals=laterals)
     truth, known = _truth(records, bundle)
     metrics: dict[str, float] = {}
     aurocs, f1s = [], []
@@ -76,11 +84,12 @@ def tune_thresholds(
     beta: float = 1.0,
     min_positives: int = 0,
     floor: float = 0.9,
+    laterals: Laterals = None,
 ) -> dict[str, float]:
     """Per-finding presence threshold maximising F-beta on the validation source (kept in the bundle
     config); ``beta`` < 1 favours precision (fewer hallucinated findings in drafts). See
     ``finding_threshold`` for ``min_positives`` and ``floor``."""
-    probs = findings_probabilities(bundle, images)
+    probs = findings_probabilities(bundle, images, laterals=laterals)
     truth, known = _truth(records, bundle)
     thresholds = {}
     for i, name in enumerate(bundle.names):
@@ -99,20 +108,32 @@ def _truth(records: Sequence[Record], bundle: ModelBundle) -> tuple[np.ndarray, 
 
 @torch.no_grad()
 def qa_accuracy(
-    bundle: ModelBundle, images: torch.Tensor, examples: Sequence[TextExample]
+    bundle: ModelBundle,
+    images: torch.Tensor,
+    examples: Sequence[TextExample],
+    study: StudyLookup | None = None,
 ) -> dict[str, float]:
     correct = 0
+    study = study or StudyLookup(images)
     for i in range(0, len(examples), 32):
         chunk = examples[i : i + 32]
-        imgs = torch.stack([images[e.image].float() for e in chunk])
-        answers = bundle.answer(imgs, [e.question or "" for e in chunk], max_new_tokens=4)
+        rows = [e.image for e in chunk]
+        imgs = torch.stack([images[r].float() for r in rows])
+        answers = bundle.answer(
+            imgs, [e.question or "" for e in chunk], 4, study.laterals(rows), study.indications(rows)
+        )
         correct += sum(a.split()[:1] == e.target.split()[:1] for a, e in zip(answers, chunk, strict=True))
     return {"qa.accuracy": correct / max(len(examples), 1)}
 
 
 @torch.no_grad()
 def report_metrics(
-    bundle: ModelBundle, images: torch.Tensor, records: Sequence[Record], max_new_tokens: int
+    bundle: ModelBundle,
+    images: torch.Tensor,
+    records: Sequence[Record],
+    max_new_tokens: int,
+    laterals: Laterals = None,
+    indications: list[str] | None = None,
 ) -> dict[str, float]:
     """Draft from *predicted* findings (the deployed path), label the draft, score against the truth."""
     from medvlm.evaluation.clinical import clinical_scores, positive_labels
@@ -121,8 +142,9 @@ def report_metrics(
     stated, truth = [], []
     for i in range(0, len(records), 16):
         imgs = images[i : i + 16].float()
-        predicted = bundle.predict_findings(imgs)
-        drafts = bundle.generate_report(imgs, predicted, max_new_tokens=max_new_tokens)
+        lats = _part(laterals, i, i + 16)
+        predicted = bundle.predict_findings(imgs, lats)
+        drafts = bundle.generate_report(imgs, predicted, max_new_tokens, lats, _part(indications, i, i + 16))
         for (text, impression), record in zip(drafts, records[i : i + 16], strict=True):
             stated.append(positive_labels(label_report(f"{text}\n{impression}")))
             truth.append(positive_labels(positives(record)))
@@ -131,20 +153,22 @@ def report_metrics(
 
 @torch.no_grad()
 def text_loss(
-    bundle: ModelBundle, images: torch.Tensor, examples: Sequence[TextExample], max_tokens: int
+    bundle: ModelBundle,
+    images: torch.Tensor,
+    examples: Sequence[TextExample],
+    max_tokens: int,
+    study: StudyLookup | None = None,
 ) -> float:
-    from medvlm.model.processing import qa_prompt
+    from medvlm.training.stage import text_prompts
 
     losses = []
+    study = study or StudyLookup(images)
     for i in range(0, len(examples), 16):
-        chunk = examples[i : i + 16]
-        imgs = torch.stack([images[e.image].float() for e in chunk])
-        prompts = [
-            report_prompt(bundle.config, list(e.prompt_findings or ()))
-            if e.question is None
-            else qa_prompt(bundle.config, e.question)
-            for e in chunk
-        ]
-        out = bundle.lm_forward(imgs, prompts, [e.target for e in chunk], max_tokens)
+        chunk = list(examples[i : i + 16])
+        rows = [e.image for e in chunk]
+        imgs = torch.stack([images[r].float() for r in rows])
+        laterals = study.laterals(rows)
+        prompts = text_prompts(bundle, chunk, laterals, study.indications(rows))
+        out = bundle.lm_forward(imgs, prompts, [e.target for e in chunk], max_tokens, laterals)
         losses.append(float(out.loss))
     return float(np.mean(losses)) if losses else 0.0

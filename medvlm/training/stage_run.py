@@ -62,6 +62,10 @@ def _prepare(stage: Stage, bundle: ModelBundle, data: StageData, stage_dir: Path
     bundle.to(info.device)
     bundle.model.train()
     bundle.head.train()
+    if bundle.views is not None:  # the lateral's view embedding trains with what reads it
+        trainable = stage.modules.trainable()
+        bundle.views.vision.requires_grad_(bool(trainable & {"vision", "findings_head"}))
+        bundle.views.text.requires_grad_(bool(trainable & {"projector", "language"}))
     module = StageModule(bundle)
     module.pos_weight = data.pos_weight
     if stage.teach is not None and stage.teach.findings is not None:
@@ -111,12 +115,12 @@ def _step_loss(stage: Stage, stage_index: int, step: int, data: StageData, prepa
         sync = k == len(parts) - 1 or not info.enabled
         context = contextlib.nullcontext() if sync else runner.no_sync()  # type: ignore[operator]
         if stage.kind == "corrections":
-            images, payload = _corrections_inputs(stage, data, part, head_parts[k], g, info.device)
+            images, payload, study = _corrections_inputs(stage, data, part, head_parts[k], g, info.device)
         else:
-            images, payload = _inputs(stage, data, part, g, prepared.localize, info.device)
+            images, payload, study = _inputs(stage, data, part, g, prepared.localize, info.device)
         with context, meter.timed(len(part), _target_tokens(payload)):
             with prepared.precision.autocast(info.device):
-                part_loss = runner(stage.kind, images, payload, stage.max_answer_tokens)
+                part_loss = runner(stage.kind, images, payload, stage.max_answer_tokens, study)
             # the mean over the whole batch: each micro-batch weighs by its share of the examples
             scaled = part_loss * (len(part) / len(idx))
             (scaler.scale(scaled) if scaler is not None else scaled).backward()

@@ -93,7 +93,32 @@ BAD = [
     ("duplicate-stage", lambda r: r["stages"].append(copy.deepcopy(r["stages"][0])), "repeated: ['encoder']"),
     ("no-stages", _set("stages", []), "stages"),
     ("bad-stage-kind", _set("stages.0.kind", "pretraining"), "stages.0.kind"),
+    ("unknown-input", _set("stages.1.inputs", ["frontal", "prior"]),
+     "stage 'introduction': unknown input(s) ['prior']; expected some of "
+     "['frontal', 'lateral', 'indication']"),
+    ("no-frontal-input", _set("stages.0.inputs", ["lateral"]),
+     "inputs must include 'frontal', got ['lateral']"),
 ]
+
+
+def test_inputs_default_to_the_frontal_and_the_union_is_the_model_s(tmp_path: Path) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        for stage in raw["stages"]:
+            stage.pop("inputs", None)
+        raw["stages"][2]["inputs"] = ["indication", "frontal"]
+
+    cur = load_curriculum(write(tmp_path, mutate(edit))).curriculum
+    assert cur.stages[0].inputs == ["frontal"]
+    assert cur.inputs == ["frontal", "indication"]
+    default = load_curriculum(write(tmp_path, default_raw())).curriculum
+    assert default.inputs == ["frontal", "lateral", "indication"]
+
+
+def test_curriculum_inputs_are_the_model_s() -> None:
+    from medvlm.curriculum.schema import INPUTS as CURRICULUM_INPUTS
+    from medvlm.model.configuration import INPUTS
+
+    assert CURRICULUM_INPUTS == INPUTS
 
 
 @pytest.mark.parametrize(("mutation", "message"), [pytest.param(m, msg, id=i) for i, m, msg in BAD])

@@ -15,7 +15,7 @@ from medvlm.training import stage_metrics as training_evaluate
 def test_findings_metrics_match_medvlm_eval(monkeypatch: pytest.MonkeyPatch) -> None:
     truth = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 0]], dtype=np.float32)
     probs = np.array([[0.9, 0.2, 0.1], [0.4, 0.7, 0.6], [0.6, 0.3, 0.2], [0.2, 0.1, 0.1]])
-    monkeypatch.setattr(training_evaluate, "findings_probabilities", lambda bundle, images: probs)
+    monkeypatch.setattr(training_evaluate, "findings_probabilities", lambda bundle, images, **_: probs)
     monkeypatch.setattr(training_evaluate, "findings_targets",
                         lambda records, slots: {"presence": torch.from_numpy(truth)})
     config = SimpleNamespace(slots=None, threshold=lambda name: 0.5)
