@@ -37,6 +37,7 @@ from medvlm.dataset.manifest import CROSS_PATIENT, MANIFEST, ManifestRecord, wri
 from medvlm.dataset.template import sample_findings, write_report
 from medvlm.dataset.text_overlap import normalise_text, overlap_lines, split_overlap
 from medvlm.findings import NO_FINDING, Finding, Presence
+from medvlm.inference.indication import from_report
 from medvlm.ontology import Ontology, load_ontology
 from medvlm.synth import GENERATOR
 from medvlm.synth.atlas import Atlas
@@ -121,6 +122,7 @@ class _Plan:
     oversampled_for: str | None = None  # set on an extra train film rendered for a rare finding
     disagreement: tuple[str, ...] = ()  # test only: labels the labeler reads that MeSH does not list
     ct_patient: str = ""  # set by _assign_patients
+    indication: str = ""  # the request's reason (IU: the INDICATION section, cleaned)
 
 
 def test_texts() -> frozenset[str]:
@@ -170,6 +172,7 @@ def _plan_from(study, repeat: int) -> _Plan:
         source="iu",
         iu_study_id=r.study_id,
         disagreement=study.disagreement,
+        indication=from_report(r.indication),
     )
 
 
@@ -371,7 +374,7 @@ def _render_study(plan: _Plan, index: int, seed: int, size: int, atlas: Atlas, o
     film = render_film(plan.findings, seed=film_seed, size=size, atlas=atlas, modifiers=modifiers)
     who = StudyIdentity.synthetic(f"{seed}-{index}-{plan.study_id}", np.random.default_rng(film_seed))
     path = out / "dicom" / who.study_uid / f"{who.sop_uid}.dcm"
-    write_dicom(path, film.pixels, film.pixel_spacing_mm, who, film.acquisition)
+    write_dicom(path, film.pixels, film.pixel_spacing_mm, who, film.acquisition, plan.indication)
     return ManifestRecord(
         study_id=plan.study_id,
         study_instance_uid=who.study_uid,
@@ -381,6 +384,7 @@ def _render_study(plan: _Plan, index: int, seed: int, size: int, atlas: Atlas, o
         findings_text=plan.findings_text,
         impression=plan.impression,
         report_source=plan.source,
+        indication=plan.indication or None,
         provenance={
             "seed": seed,
             "index": index,

@@ -55,8 +55,9 @@ def evaluate_to_folder(model_dir: Path | None, data_dir: Path, split: str = "tes
     model_dir = resolve_model_dir(model_dir, settings)
     bundle = load_bundle(model_dir)
 
+    # the manifest's indication is the one training read (a DICOM's request attributes hold 64 characters)
     drafts = draft_batch(bundle, [r.files for r in records], batch_size=batch_size, progress=progress,
-                         settings=settings)
+                         settings=settings, indications=[r.indication for r in records])
     truth = [r.findings for r in records]
     metrics: dict[str, Any] = {
         "model_version": bundle.version, "model_dir": str(Path(model_dir).resolve()),

@@ -160,7 +160,8 @@ def decide(verdicts: Sequence[ImageVerdict]) -> GateDecision:
     laterals = [v.source for v in verdicts if v.kind == "lateral"]
     if frontals:
         chosen = min(frontals, key=lambda v: (v.view_position != "PA", v.view_position != "AP"))
-        note = f"; {len(laterals)} lateral view(s) recognised, not read by the model" if laterals else ""
+        # laterals go to the model with the frontal; one whose inputs have no lateral leaves them unread
+        note = f"; {len(laterals)} lateral view(s) recognised" if laterals else ""
         return GateDecision(True, f"frontal chest radiograph{note}", chosen.source, laterals, list(verdicts))
     if laterals:
         reason = "lateral chest view only: the model drafts from a frontal (PA/AP) chest radiograph"

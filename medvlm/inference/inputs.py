@@ -22,7 +22,9 @@ from medvlm.errors import DicomError, ModelInputError, NotFoundError
 from medvlm.settings import Settings
 
 StudyInput = torch.Tensor | Path | str | Sequence[Path | str]
-_VIEW_RANK = {"PA": 0, "AP": 1}
+# frontal first: PA, then AP, then an unlabelled image; a file that says it is a lateral comes last, so a
+# study handed over as [frontal, *laterals] never drafts from its lateral
+_VIEW_RANK = {"PA": 0, "AP": 1, "LL": 3, "RL": 3, "LATERAL": 3, "LLD": 3, "RLD": 3}
 
 
 @dataclass(frozen=True)

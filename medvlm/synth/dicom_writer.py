@@ -31,6 +31,7 @@ FILM_MAX = 2**BITS_STORED - 1
 # LUT Data as US must stay under 64 KB in explicit VR; as OW it could be longer, but readers (ours
 # included: medvlm.dicom.pixels) handle US best, so LUT films are at most 14 bits.
 MAX_LUT_ENTRIES = 32767
+REASON_MAX = 64  # Reason for the Requested Procedure is LO: 64 characters (the manifest keeps the whole text)
 # (value, scheme, meaning): CID 4031 anatomic region, CID 4010 view, CID 19/20 patient orientation.
 CHEST = ("816094009", "SCT", "Chest")
 VIEW_CODES = {
@@ -143,9 +144,11 @@ def film_dataset(
     who: StudyIdentity,
     window: tuple[float, float],
     acq: Acquisition | None = None,
+    indication: str = "",
 ) -> Dataset:
     """The CR/DX dataset for a uint16 12-bit film (bone bright), written as ``acq`` says (default: DX,
-    MONOCHROME2, 12 bits, PA, a window)."""
+    MONOCHROME2, 12 bits, PA, a window); ``indication`` goes where IHE Scheduled Workflow puts the
+    request's reason (Request Attributes Sequence > Reason for the Requested Procedure)."""
     if pixels.dtype != np.uint16 or pixels.ndim != 2:
         raise FilmFormatError(f"expected a 2-D uint16 film, got {pixels.dtype} with shape {pixels.shape}")
     acq = acq or Acquisition()
@@ -178,6 +181,11 @@ def film_dataset(
     ds.StudyID = who.accession[-8:]
     ds.AccessionNumber = who.accession
     ds.StudyDescription = f"XR CHEST {view}"
+    if indication:
+        request = Dataset()
+        request.RequestedProcedureID = who.accession[-8:]
+        request.ReasonForTheRequestedProcedure = indication[:REASON_MAX]
+        ds.RequestAttributesSequence = Sequence([request])
     # Series (General + CR/DX Series)
     ds.Modality = acq.modality
     ds.SeriesInstanceUID = who.series_uid
@@ -242,11 +250,16 @@ def default_window(pixels: np.ndarray) -> tuple[float, float]:
 
 
 def write_dicom(
-    path: Path, pixels: np.ndarray, spacing_mm: float, who: StudyIdentity, acq: Acquisition | None = None
+    path: Path,
+    pixels: np.ndarray,
+    spacing_mm: float,
+    who: StudyIdentity,
+    acq: Acquisition | None = None,
+    indication: str = "",
 ) -> Path:
     """Write the film; pass the film's ``acquisition`` to write it as taken (modality, photometric, bits,
-    view), else it is the plain DX MONOCHROME2 12-bit PA file."""
-    ds = film_dataset(pixels, spacing_mm, who, default_window(pixels), acq)
+    view), else it is the plain DX MONOCHROME2 12-bit PA file; ``indication``: the request's reason."""
+    ds = film_dataset(pixels, spacing_mm, who, default_window(pixels), acq, indication)
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)
     return path

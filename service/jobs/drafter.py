@@ -100,7 +100,8 @@ class BundleDrafter:
             from medvlm.gate.policy import require_intended_use
 
             decision = require_intended_use(paths)
-            paths = [Path(decision.frontal)]  # type: ignore[arg-type]
+            # the accepted frontal, then the laterals (read by a model whose inputs include them)
+            paths = [Path(decision.frontal), *map(Path, decision.laterals)]  # type: ignore[arg-type]
             views = accepted_views(decision)
         with self._lock:
             bundle = self._load()

@@ -9,12 +9,14 @@ from pathlib import Path
 import pydicom
 import pytest
 
+from medvlm.compliance.deid_text import deidentify_text
 from medvlm.corpus.iu import iu_split, load_iu_reports
 from medvlm.dataset.builder import build_dataset
 from medvlm.dataset.errors import DatasetError
 from medvlm.dataset.iu_source import iu_study
 from medvlm.dataset.manifest import MANIFEST, manifest_hash, read_manifest
 from medvlm.findings import Presence
+from medvlm.inference.indication import clean, from_dicom, from_report
 from medvlm.ontology import load_ontology
 
 SIZE = 96
@@ -79,6 +81,20 @@ def test_iu_films_carry_one_real_report_each(iu_set) -> None:
         assert (record.findings_text, record.impression) == (report.findings, report.impression)
         assert record.findings == iu_study(report, onto, keep_disagreement=report.split == "test").findings
     assert summary.iu_reports_seen == 10 + sum(summary.skipped.values())
+
+
+def test_iu_films_carry_the_reports_indication(iu_set) -> None:
+    """The manifest keeps the cleaned INDICATION; the DICOM carries it where the drafter reads it."""
+    out, _ = iu_set
+    reports = {r.study_id: r for r in load_iu_reports()}
+    with_one = 0
+    for record in read_manifest(out):
+        expected = from_report(reports[record.provenance["iu_study_id"]].indication)
+        assert (record.indication or "") == expected
+        ds = pydicom.dcmread(record.files[0])
+        assert from_dicom(ds) == clean(deidentify_text(expected[:64]))
+        with_one += bool(expected)
+    assert with_one >= 5  # nearly every IU report has one
 
 
 def test_unrenderable_iu_reports_are_skipped_and_counted(atlas, atlas_dir: Path, tmp_path: Path) -> None:

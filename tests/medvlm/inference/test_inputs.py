@@ -43,6 +43,15 @@ def test_frontal_view_is_chosen(study: tuple[str, Path], names: list[str], chose
     assert path.name == chosen
 
 
+def test_a_stated_lateral_is_never_chosen_over_an_unlabelled_image(tmp_path: Path) -> None:
+    """The drafter hands over [frontal, *laterals]: a frontal without ViewPosition must still win."""
+    uid = generate_uid()
+    lateral = write_cr(tmp_path / "lat.dcm", study_uid=uid, view="LL", seed=1, instance_number=1)
+    frontal = write_cr(tmp_path / "front.dcm", study_uid=uid, view="", seed=2, instance_number=2)
+    path, _ = choose_image([frontal, lateral])
+    assert path == frontal
+
+
 def test_folder_study_drafts_from_the_pa_image(tiny_bundle: Any, study: tuple[str, Path]) -> None:
     _, folder = study
     result = draft_study(tiny_bundle, folder)

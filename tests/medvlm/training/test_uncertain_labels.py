@@ -83,7 +83,7 @@ def test_thresholds_and_training_metrics_ignore_uncertain(monkeypatch: pytest.Mo
     records = [record(Finding("pleural_effusion")), record(), record(), record(UNSURE)]
     probs = np.full((4, len(NAMES)), 0.1)
     probs[:, PE] = [0.6, 0.3, 0.2, 0.95]  # the uncertain film scores highest
-    monkeypatch.setattr(stage_metrics, "findings_probabilities", lambda bundle, images: probs)
+    monkeypatch.setattr(stage_metrics, "findings_probabilities", lambda bundle, images, laterals=None: probs)
     images = torch.zeros(4, 1, 8, 8)
     metrics = stage_metrics.findings_metrics(_bundle(), images, records)  # type: ignore[arg-type]
     # counted as a negative the uncertain film would give AUROC 2/3; left out it is 1.0
