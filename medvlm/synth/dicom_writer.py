@@ -213,6 +213,13 @@ def film_dataset(
     ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = 0, 1, "US"
     ds.PresentationLUTShape = "IDENTITY" if acq.photometric == "MONOCHROME2" else "INVERSE"
     _voi(ds, window, acq)
+    _positioning_and_pixels(ds, pixels, spacing_mm, acq)
+    return ds
+
+
+def _positioning_and_pixels(ds: Dataset, pixels: np.ndarray, spacing_mm: float, acq: Acquisition) -> None:
+    """The anatomy, view, patient position and detector attributes, then the pixel module."""
+    dx = acq.modality == "DX"
     # Anatomy, positioning, detector
     ds.ImageLaterality = "U"
     ds.AnatomicRegionSequence = Sequence([_code(*CHEST)])
@@ -240,7 +247,6 @@ def film_dataset(
     ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, acq.bits_stored, acq.bits_stored - 1
     ds.PixelRepresentation = 0
     ds.PixelData = np.ascontiguousarray(stored_pixels(pixels, acq), dtype="<u2").tobytes()
-    return ds
 
 
 def default_window(pixels: np.ndarray) -> tuple[float, float]:

@@ -9,7 +9,7 @@ image cache, per-stage checkpoints (``<stage>/last.pt``, ``best.pt``), per-stage
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,15 +108,7 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
     data_dir = opts.data_dir.resolve()
     plan = plan_curriculum(loaded, data_dir, max_positions=10**9, image_tokens=0)
     out, work = opts.out_dir, opts.out_dir / "training"
-    state = ckpt.read_json(work / "state.json") or {}
-    if state and not opts.resume:
-        raise ConfigError(
-            f"{out} already holds a training run; pass --resume to continue it or pick a new --out"
-        )
-    if state and state.get("curriculum_sha256") != loaded.sha256:
-        raise CurriculumError(f"{loaded.path} changed since the run in {out} started; start a new --out")
-    if state and state.get("preset") != preset:
-        raise ConfigError(f"{out} was trained with preset {state.get('preset')!r}, not {preset!r}")
+    state = _resumable_state(opts, loaded, preset)
     torch.manual_seed(cur.seed)
     train_texts = [
         f"{r.indication} {r.findings_text} {r.impression}" for recs in plan.records.values() for r in recs
@@ -140,17 +132,7 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
         }
         if info.main:
             ckpt.write_json(work / "state.json", state)
-    # the frontal film of every record, and its lateral when a stage reads laterals
-    films = [r.files[0] for recs in plan.records.values() for r in recs]
-    if "lateral" in cur.inputs:
-        films += [r.lateral for recs in plan.records.values() for r in recs if r.lateral is not None]
-    paths = sorted({str(f) for f in films})
-    if info.main:
-        images = cache_images([Path(p) for p in paths], bundle.image_size, work / "cache", opts.progress)
-    barrier(info)
-    if not info.main:
-        images = cache_images([Path(p) for p in paths], bundle.image_size, work / "cache", False)
-    rows = {p: i for i, p in enumerate(paths)}
+    images, rows = _cached_films(plan.records, cur.inputs, bundle.image_size, work, info, opts.progress)
     done = {s["name"] for s in state["completed"]}
     for index, stage in enumerate(cur.stages):
         if stage.name in done:
@@ -164,11 +146,7 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
         if isinstance(stage, SelfSupervisedStage):  # films, not records: its own loop (self_supervised.py)
             summary = run_self_supervised(stage, index, bundle, data_dir, work, cur.seed, info, opts.progress,
                                           opts.on_step)
-            if info.main:
-                bundle.save(work / "stages" / stage.name)
-                state["completed"].append(summary)
-                ckpt.write_json(work / "state.json", state)
-            barrier(info)
+            _stage_done(bundle, stage.name, summary, state, work, info)
             if not info.main:
                 bundle = load_bundle(work / "stages" / stage.name)
             continue
@@ -176,34 +154,79 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
         summary = run_stage(
             stage, index, bundle, data, work, cur.seed, info, opts.progress, cur.model, opts.on_step
         )
-        if stage.kind == "encoder" and data.eval_rows:
-            bundle.config.thresholds = ev.tune_thresholds(
-                bundle,
-                images[data.eval_rows].float(),
-                data.eval_records,
-                beta=stage.threshold_beta,
-                min_positives=stage.threshold_min_positives,
-                floor=stage.sparse_threshold,
-                laterals=data.lookup().laterals(data.eval_rows),
-            )
-        if stage.teach is not None and stage.teach.findings and stage.teach.findings.retune_thresholds:
-            tuning = [*data.eval_records, *data.correction_records]
-            tuning_rows = [*data.eval_rows, *(rows[str(r.files[0])] for r in data.correction_records)]
-            summary["thresholds_retuned"] = retune_thresholds(
-                stage, bundle, images[tuning_rows].float(), tuning, data.corrected,
-                data.lookup().laterals(tuning_rows),
-            )
+        _tune_thresholds(stage, bundle, data, images, rows, summary)
         summary["metrics"] = {k: round(v, 5) for k, v in evaluate_stage(stage, bundle, data).items()}
         bundle.eval()
-        if info.main:
-            bundle.save(work / "stages" / stage.name)
-            state["completed"].append(summary)
-            ckpt.write_json(work / "state.json", state)
-        barrier(info)
+        _stage_done(bundle, stage.name, summary, state, work, info)
     if info.main:
         _finish(bundle, state, out, preset, opts.register)
     barrier(info)
     return out
+
+
+def _resumable_state(opts: TrainOptions, loaded: Any, preset: str) -> dict[str, Any]:
+    """The run's state.json ({} for a new run); a run already there resumes only with --resume, the same
+    curriculum and the same preset."""
+    out = opts.out_dir
+    state = ckpt.read_json(out / "training" / "state.json") or {}
+    if state and not opts.resume:
+        raise ConfigError(
+            f"{out} already holds a training run; pass --resume to continue it or pick a new --out"
+        )
+    if state and state.get("curriculum_sha256") != loaded.sha256:
+        raise CurriculumError(f"{loaded.path} changed since the run in {out} started; start a new --out")
+    if state and state.get("preset") != preset:
+        raise ConfigError(f"{out} was trained with preset {state.get('preset')!r}, not {preset!r}")
+    return state
+
+
+def _cached_films(records: dict[str, list], inputs: Sequence[str], image_size: int, work: Path,
+                  info: DistInfo, progress: bool) -> tuple[torch.Tensor, dict[str, int]]:
+    """The model input of every record's frontal film (and its lateral when a stage reads laterals), cached
+    by the main rank first; with the row of each film path."""
+    films = [r.files[0] for recs in records.values() for r in recs]
+    if "lateral" in inputs:
+        films += [r.lateral for recs in records.values() for r in recs if r.lateral is not None]
+    paths = sorted({str(f) for f in films})
+    if info.main:
+        images = cache_images([Path(p) for p in paths], image_size, work / "cache", progress)
+    barrier(info)
+    if not info.main:
+        images = cache_images([Path(p) for p in paths], image_size, work / "cache", False)
+    return images, {p: i for i, p in enumerate(paths)}
+
+
+def _tune_thresholds(stage: Any, bundle: ModelBundle, data: Any, images: torch.Tensor, rows: dict[str, int],
+                     summary: dict[str, Any]) -> None:
+    """After an encoder stage: per-finding thresholds on its held-out rows; after a corrections stage that
+    asks for it: re-tuned on held-out plus corrected studies (recorded in the summary)."""
+    if stage.kind == "encoder" and data.eval_rows:
+        bundle.config.thresholds = ev.tune_thresholds(
+            bundle,
+            images[data.eval_rows].float(),
+            data.eval_records,
+            beta=stage.threshold_beta,
+            min_positives=stage.threshold_min_positives,
+            floor=stage.sparse_threshold,
+            laterals=data.lookup().laterals(data.eval_rows),
+        )
+    if stage.teach is not None and stage.teach.findings and stage.teach.findings.retune_thresholds:
+        tuning = [*data.eval_records, *data.correction_records]
+        tuning_rows = [*data.eval_rows, *(rows[str(r.files[0])] for r in data.correction_records)]
+        summary["thresholds_retuned"] = retune_thresholds(
+            stage, bundle, images[tuning_rows].float(), tuning, data.corrected,
+            data.lookup().laterals(tuning_rows),
+        )
+
+
+def _stage_done(bundle: ModelBundle, name: str, summary: dict[str, Any], state: dict[str, Any], work: Path,
+                info: DistInfo) -> None:
+    """Save the stage's model and mark it completed (main rank), then wait for every rank."""
+    if info.main:
+        bundle.save(work / "stages" / name)
+        state["completed"].append(summary)
+        ckpt.write_json(work / "state.json", state)
+    barrier(info)
 
 
 def _finish(bundle: ModelBundle, state: dict[str, Any], out: Path, preset: str, register: bool) -> None:
