@@ -231,6 +231,12 @@ def _measured_ctr(warp: Warp, shadow: np.ndarray, lungs: np.ndarray) -> float:
     return measure_ctr(shadow[rows, cols], lungs[rows, cols])
 
 
+def _fold_free(scale: float) -> float:
+    """A heart scale the warp can draw without folding: a patient whose own heart is far from the target
+    (a small CT heart asked for a large CTR) gets the nearest drawable one; the film records the CTR drawn."""
+    return float(np.clip(scale, 0.52, 1.95))
+
+
 def fit_anatomy(
     atlas: Atlas, anatomy: Anatomy, target_ctr: float, fit: bool = True
 ) -> tuple[Anatomy, Warp, float, np.ndarray | None]:
@@ -245,11 +251,11 @@ def fit_anatomy(
     if not fit:
         warp = build_warp(atlas, anatomy, box)
         return anatomy, warp, _measured_ctr(warp, shadow, lungs), cardio
-    fitted = replace(anatomy, heart_scale=target_ctr / table_ctr)
+    fitted = replace(anatomy, heart_scale=_fold_free(target_ctr / table_ctr))
     warp = build_warp(atlas, fitted, box)
     ctr = _measured_ctr(warp, shadow, lungs)
     if abs(ctr - target_ctr) > 0.006:  # one secant step: the CTR is near-linear in the heart scale
-        fitted = replace(fitted, heart_scale=fitted.heart_scale * target_ctr / ctr)
+        fitted = replace(fitted, heart_scale=_fold_free(fitted.heart_scale * target_ctr / ctr))
         warp = build_warp(atlas, fitted, box)
         ctr = _measured_ctr(warp, shadow, lungs)
     return fitted, warp, ctr, cardio

@@ -12,7 +12,7 @@ from scipy import ndimage
 from medvlm.findings import Finding, Laterality, Presence
 from medvlm.synth.anatomy import NEUTRAL, NORMAL_CTR, Anatomy, build_warp
 from medvlm.synth.atlas import Atlas
-from medvlm.synth.compose import render_film
+from medvlm.synth.compose import fit_anatomy, render_film
 from medvlm.synth.errors import SynthError
 from medvlm.synth.film import Acquisition
 
@@ -95,3 +95,13 @@ def test_warp_point_inverts_the_warp(atlas: Atlas):
 def test_a_folding_anatomy_is_refused(atlas: Atlas, name: str):
     with pytest.raises(SynthError, match=name):
         build_warp(atlas, replace(NEUTRAL, **{name: 3.0}), (215.0, 283.0, 80.0, 95.0))
+
+
+@pytest.mark.parametrize("target", [0.2, 0.95])
+def test_a_ctr_the_warp_cannot_reach_is_drawn_as_near_as_it_can(atlas: Atlas, target: float):
+    """A CT heart far from the asked CTR (a small target on a patient with a large heart) once made the
+    fitted scale leave the fold-free range and stopped a whole build; now the nearest drawable heart."""
+    patient = replace(Anatomy.sample(np.random.default_rng(3)), target_ctr=target)
+    fitted, _, ctr, _ = fit_anatomy(atlas, patient, target)
+    assert 0.5 < fitted.heart_scale < 2.0
+    assert (ctr > target) if target < 0.3 else (ctr < target)
