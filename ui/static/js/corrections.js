@@ -1,7 +1,9 @@
 // Correction burden (researchers, admins): GET /api/v1/corrections/burden, one card per model version
 // with the share signed unchanged, the text's edit distance, and per finding how often the draft's
-// state was accepted, added, removed or changed. All text goes in through textContent (el()).
+// state was accepted, added, removed or changed; for an admin, the retraining panel (retrain.js).
+// All text goes in through textContent (el()).
 import { api, clearSession, currentUser, el, getToken, request, setSession } from "./api.js";
+import { startRetrainPanel, stopRetrainPanel } from "./retrain.js";
 
 const $ = (id) => document.getElementById(id);
 const pct = (x) => (x === null || x === undefined ? "–" : `${(100 * x).toFixed(1)}%`);
@@ -59,6 +61,7 @@ function showBurden() {
   const user = currentUser();
   $("user-chip").textContent = user ? `${user.username} (${user.role})` : "";
   load();
+  if (user && user.role === "admin") startRetrainPanel();
 }
 
 $("login-form").addEventListener("submit", async (event) => {
@@ -74,6 +77,7 @@ $("login-form").addEventListener("submit", async (event) => {
 $("logout").addEventListener("click", async () => {
   try { await api.logout(); } catch { /* the session may have ended already */ }
   clearSession();
+  stopRetrainPanel();
   showLogin();
 });
 $("version").addEventListener("change", load);
