@@ -32,6 +32,9 @@ def build(
         None, "--holdout-ct", help="CT patient id kept out of train/validation; its films of the test "
         "reports form split test_cross_patient (default: popi-4dct-00 when present)."
     ),
+    laterals: bool = typer.Option(
+        False, "--laterals", help="Give each study a left lateral film too (instance 2), as IU studies have."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Render N films showing known findings, paired with real or templated reports."""
@@ -49,6 +52,7 @@ def build(
         min_positives=min_positives,
         ct=list(ct),
         holdout_ct=holdout_ct,
+        laterals=laterals,
     )
     for line in summary.lines():
         typer.echo(line)

@@ -40,6 +40,7 @@ from medvlm.findings import NO_FINDING, Finding, Presence
 from medvlm.inference.indication import from_report
 from medvlm.ontology import Ontology, load_ontology
 from medvlm.synth import GENERATOR
+from medvlm.synth.acquisition import Acquisition
 from medvlm.synth.atlas import Atlas
 from medvlm.synth.compose import render_film
 from medvlm.synth.dicom_writer import StudyIdentity, write_dicom
@@ -218,6 +219,7 @@ def build_dataset(
     ct: Sequence[Path] = (),
     holdout_ct: str | None = None,
     patients: Sequence[Any] | None = None,
+    laterals: bool = False,
 ) -> BuildSummary:
     """Render ``n`` studies into ``out``. ``workers`` > 1 renders in forked processes (same output: the
     plans are made in this process, in order, and the records come back in order).
@@ -229,6 +231,9 @@ def build_dataset(
     a ``patient_id``; a ``DefaultPatient`` renders on the default atlas) choose the CT patients, else the
     default ones; ``holdout_ct`` names the cross-patient test patient (default: POPI, when present). Each
     test-split study is rendered once more on that patient, as a ``test_cross_patient`` study.
+
+    ``laterals``: each study also gets a left lateral film (the same CT seen from the side, the same
+    findings, synthetic patient and detector; instance 2 of the study), as IU studies have two views.
     """
     if workers < 1:
         raise DatasetError(f"--workers must be at least 1, got {workers}")
@@ -253,6 +258,8 @@ def build_dataset(
     load = atlas_loader(data_dir)
     atlases = {p.patient_id: load(p) for p in people}  # loaded before the pool forks: shared, built once
     left_out = unremoved_tumours(atlases)
+    side = atlas_loader(data_dir, "lateral") if laterals else None
+    views = {p.patient_id: (atlases[p.patient_id], side(p) if side else None) for p in people}
     people = [p for p in people if p.patient_id not in left_out]
     patient_plan = plan_patients([p.patient_id for p in people], holdout_ct)
     summary = BuildSummary(out=out, holdout=patient_plan.holdout, left_out=left_out)
@@ -270,7 +277,7 @@ def build_dataset(
     with (
         part.open("w", encoding="utf-8") as fh,
         _progress(progress, len(plans)) as advance,
-        _runner(workers, atlases) as run,
+        _runner(workers, views) as run,
     ):
         for record, seconds in run(tasks):
             summary.render_seconds += seconds
@@ -342,18 +349,20 @@ def _assign_patients(plans: list[_Plan], patient_plan: PatientPlan) -> list[_Pla
     return out
 
 
-_ATLAS: dict[str, Atlas] | None = None  # patient id -> atlas, inherited by forked workers
+_ATLAS: dict[str, tuple[Atlas, Atlas | None]] | None = None  # patient id -> (frontal, lateral) atlases,
+# inherited by forked workers
 
 
 def _task(task: tuple[_Plan, int, int, int, Path]) -> tuple[ManifestRecord, float]:
     t0 = time.perf_counter()
     assert _ATLAS is not None
-    record = _render_study(*task[:4], _ATLAS[task[0].ct_patient], task[4])
+    record = _render_study(*task[:4], *_ATLAS[task[0].ct_patient], task[4])
     return record, time.perf_counter() - t0
 
 
 @contextmanager
-def _runner(workers: int, atlas: dict[str, Atlas]) -> Iterator[Callable[[Iterator], Iterator]]:
+def _runner(workers: int, atlas: dict[str, tuple[Atlas, Atlas | None]]
+            ) -> Iterator[Callable[[Iterator], Iterator]]:
     """Map render tasks in order: in this process, or in a pool of forked workers sharing the atlases."""
     global _ATLAS
     _ATLAS = atlas
@@ -367,7 +376,8 @@ def _runner(workers: int, atlas: dict[str, Atlas]) -> Iterator[Callable[[Iterato
         _ATLAS = None  # the atlas is large: do not keep it alive after the build
 
 
-def _render_study(plan: _Plan, index: int, seed: int, size: int, atlas: Atlas, out: Path) -> ManifestRecord:
+def _render_study(plan: _Plan, index: int, seed: int, size: int, atlas: Atlas, lateral_atlas: Atlas | None,
+                  out: Path) -> ManifestRecord:
     film_seed = int(np.random.SeedSequence([seed, 2, index]).generate_state(1)[0])
     # The report's own words (subtle, large, ill-defined, cannot exclude...) set how each finding is drawn.
     modifiers = modifiers_for(plan.findings, f"{plan.findings_text}\n{plan.impression}")
@@ -375,11 +385,17 @@ def _render_study(plan: _Plan, index: int, seed: int, size: int, atlas: Atlas, o
     who = StudyIdentity.synthetic(f"{seed}-{index}-{plan.study_id}", np.random.default_rng(film_seed))
     path = out / "dicom" / who.study_uid / f"{who.sop_uid}.dcm"
     write_dicom(path, film.pixels, film.pixel_spacing_mm, who, film.acquisition, plan.indication)
+    files, lateral_info = [path.resolve()], None
+    if lateral_atlas is not None:
+        lateral_path, lateral_info = _render_lateral(plan, film, film_seed, size, lateral_atlas, modifiers,
+                                                     who, out)
+        files.append(lateral_path.resolve())
     return ManifestRecord(
         study_id=plan.study_id,
         study_instance_uid=who.study_uid,
         split=plan.split,
-        files=[path.resolve()],
+        files=files,
+        views=["frontal", "lateral"] if lateral_info else None,
         findings=list(plan.findings),
         findings_text=plan.findings_text,
         impression=plan.impression,
@@ -396,8 +412,26 @@ def _render_study(plan: _Plan, index: int, seed: int, size: int, atlas: Atlas, o
             "generator": GENERATOR,
             "size": size,
             "render": film.render_info(),
+            **({"render_lateral": lateral_info} if lateral_info else {}),
         },
     )
+
+
+def _render_lateral(plan: _Plan, frontal: Any, film_seed: int, size: int, atlas: Atlas,
+                    modifiers: Any, who: StudyIdentity, out: Path) -> tuple[Path, dict[str, Any]]:
+    """The study's left lateral: the same seed (so the same sampled habitus and findings; lesion spots are
+    placed in the lateral projection on their own), an erect LL acquisition on the frontal's detector and
+    file format."""
+    rng = np.random.default_rng(np.random.SeedSequence([film_seed, 7]))
+    f = frontal.acquisition
+    acquisition = Acquisition.sample(rng, "LL").with_(
+        modality=f.modality, photometric=f.photometric, bits_stored=f.bits_stored, voi_lut=f.voi_lut)
+    film = render_film(plan.findings, seed=film_seed, size=size, atlas=atlas, modifiers=modifiers,
+                       acquisition=acquisition)
+    second = who.image(2)
+    path = out / "dicom" / who.study_uid / f"{second.sop_uid}.dcm"
+    write_dicom(path, film.pixels, film.pixel_spacing_mm, second, film.acquisition, plan.indication)
+    return path, film.render_info()
 
 
 class _progress:

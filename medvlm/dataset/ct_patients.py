@@ -87,14 +87,15 @@ def plan_patients(patient_ids: Sequence[str], holdout: str | None) -> PatientPla
     return PatientPlan(tuple(i for i in ids if i != chosen), chosen)
 
 
-def atlas_loader(data_dir: Path | None) -> Callable[[Any], Any]:
-    """Patient -> its atlas: the default atlas for a ``DefaultPatient``, else ``load_atlas(patient)``."""
+def atlas_loader(data_dir: Path | None, view: str = "frontal") -> Callable[[Any], Any]:
+    """Patient -> its atlas in ``view``: the default CT's for a ``DefaultPatient``, else
+    ``load_atlas(patient)``."""
     from medvlm.synth.atlas import load_atlas
 
     def load(patient: Any) -> Any:
         if isinstance(patient, DefaultPatient):
-            return load_atlas(data_dir=data_dir)
-        return load_atlas(patient, data_dir=data_dir)  # type: ignore[arg-type]  # multi-CT signature
+            return load_atlas(None, view, data_dir) if view != "frontal" else load_atlas(data_dir=data_dir)
+        return load_atlas(patient, view, data_dir)  # type: ignore[arg-type]  # multi-CT signature
 
     return load
 

@@ -46,25 +46,31 @@ def realfilm(root: Path, buckets: set[int]) -> Iterator[tuple[str, np.ndarray, s
         yield kind, png_image(root / row["file"]), row["id"]
 
 
-def synthetic_films(n: int, seed: int = 0) -> Iterator[np.ndarray]:
+def synthetic_films(n: int, seed: int = 0, view: str = "frontal") -> Iterator[np.ndarray]:
     """Synthetic films as the gate meets them: every other one through its DICOM file as acquired
-    (CR/DX curve, MONOCHROME1, VOI LUT, collimation), the rest as the plain DX file; at 64..256 px."""
+    (CR/DX curve, MONOCHROME1, VOI LUT, collimation), the rest as the plain DX file; at 64..256 px.
+    ``view`` "lateral": left laterals (the lateral atlas, an LL acquisition), always as acquired."""
     from medvlm.findings import Finding
     from medvlm.imaging.transforms import load_display
+    from medvlm.synth.acquisition import Acquisition
+    from medvlm.synth.atlas import load_atlas
     from medvlm.synth.compose import RENDERABLE, render_film
     from medvlm.synth.dicom_writer import StudyIdentity, default_window, film_dataset
 
     rng = np.random.default_rng(seed)
+    lateral = view == "lateral"
+    atlas = load_atlas(None, "lateral") if lateral else None
     labels = [name for name in RENDERABLE if name != "no_finding"]
     who = StudyIdentity("gate-sample", "GATE", "GATE^SAMPLE", "19600101", "O", "20200101", "120000", "GATE")
     for i in range(n):
         chosen = [Finding(str(x)) for x in rng.choice(labels, size=int(rng.integers(0, 3)), replace=False)]
         size = int(rng.choice([64, 128, 256, 256]))
         try:
-            film = render_film(chosen, seed=seed * 100_000 + i, size=size)
+            acquired = Acquisition.sample(np.random.default_rng([seed, i]), "LL") if lateral else None
+            film = render_film(chosen, seed=seed * 100_000 + i, size=size, atlas=atlas, acquisition=acquired)
         except Exception:  # a finding this renderer cannot draw in that combination: skip it
             continue
-        acquisition = film.acquisition if i % 2 else None
+        acquisition = film.acquisition if i % 2 or lateral else None
         ds = film_dataset(film.pixels, film.pixel_spacing_mm, who, default_window(film.pixels), acquisition)
         yield load_display(ds)[0].astype(np.float32)
 

@@ -37,6 +37,8 @@ def training_set(realfilm: Path | None, ct_root: Path | None, seed: int, n_synth
                 rows.append((kind, image[:, ::-1]))
     synthetic = list(samples.synthetic_films(n_synthetic, seed))
     rows += [("frontal", f) for f in synthetic]
+    # synthetic laterals (the builder's --laterals films): the real laterals are few
+    rows += [("lateral", f) for f in samples.synthetic_films(n_synthetic // 3, seed, "lateral")]
     films += synthetic
     rows += [("other", i) for i in samples.pydicom_test_images()]
     if ct_root is not None and ct_root.is_dir():
@@ -99,6 +101,8 @@ def measure(clf: GateClassifier, realfilm: Path | None, seed: int) -> dict:
             metrics["realfilm_test.n_lateral"] = len(lateral)
         synthetic = [judge_pixels(f).kind for f in samples.synthetic_films(60, seed + 1)]
         metrics["synthetic_test.frontal_accepted"] = _share(synthetic, "frontal")
+        laterals = [judge_pixels(f, "LL").kind for f in samples.synthetic_films(30, seed + 1, "lateral")]
+        metrics["synthetic_test.lateral_recognised"] = _share(laterals, "lateral")
         files = pydicom_data_files()
         negatives = [f for f in files if not f.name.startswith("RG1_")]  # RG1: the real frontal chest CR
         whole = [assess_image(f) for f in negatives]

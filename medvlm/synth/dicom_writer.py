@@ -12,7 +12,7 @@ same seed writes the same UIDs), and the pixel spacing is the film's physical sa
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,7 @@ class StudyIdentity:
     study_date: str  # YYYYMMDD
     study_time: str  # HHMMSS
     accession: str
+    number: int = 1  # the image within the study: its series and instance number (2: the lateral)
 
     @property
     def study_uid(self) -> UID:
@@ -66,11 +67,18 @@ class StudyIdentity:
 
     @property
     def series_uid(self) -> UID:
-        return generate_uid(entropy_srcs=[self.key, "series"])
+        return generate_uid(entropy_srcs=[self.key, "series", *self._image()])
 
     @property
     def sop_uid(self) -> UID:
-        return generate_uid(entropy_srcs=[self.key, "instance"])
+        return generate_uid(entropy_srcs=[self.key, "instance", *self._image()])
+
+    def _image(self) -> list[str]:
+        return [] if self.number == 1 else [str(self.number)]  # image 1 keeps the UIDs it always had
+
+    def image(self, number: int) -> StudyIdentity:
+        """The same patient and study, another image (its own series and instance)."""
+        return replace(self, number=number)
 
     @classmethod
     def synthetic(cls, key: str, rng: np.random.Generator) -> StudyIdentity:
@@ -189,7 +197,7 @@ def film_dataset(
     # Series (General + CR/DX Series)
     ds.Modality = acq.modality
     ds.SeriesInstanceUID = who.series_uid
-    ds.SeriesNumber = 1
+    ds.SeriesNumber = who.number
     ds.SeriesDescription = f"CHEST {view} (synthetic, CT-derived)"
     if dx:
         ds.PresentationIntentType = "FOR PRESENTATION"
@@ -200,7 +208,7 @@ def film_dataset(
     ds.SoftwareVersions = GENERATOR
     ds.InstitutionName = "SYNTHETIC"
     # General image + CR/DX image
-    ds.InstanceNumber = 1
+    ds.InstanceNumber = who.number
     ds.PatientOrientation = ORIENTATION[acq.projection]
     ds.ContentDate, ds.ContentTime = who.study_date, who.study_time
     ds.AcquisitionDate, ds.AcquisitionTime = who.study_date, who.study_time

@@ -188,3 +188,27 @@ def test_output_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     with pytest.raises(DatasetError, match="not a directory"):
         build_dataset(tmp_path / "f", 1, reports="template", size=SIZE, progress=False)
+
+
+def test_laterals_make_two_view_studies(atlas, atlas_dir: Path, tmp_path: Path) -> None:
+    """--laterals: instance 2 of the same study is a left lateral (LL, SCT 399173006) of the same findings,
+    on the frontal's detector; the manifest says which file is which and training pairs them."""
+    from medvlm.gate.policy import assess_image
+    from medvlm.training.manifest import read_records
+
+    build_dataset(tmp_path, 4, seed=3, reports="iu", size=SIZE, progress=False, data_dir=atlas_dir,
+                  laterals=True)
+    records = read_manifest(tmp_path)
+    for record in records:
+        assert record.views == ["frontal", "lateral"] and len(record.files) == 2
+        frontal, lateral = (pydicom.dcmread(f) for f in record.files)
+        assert frontal.StudyInstanceUID == lateral.StudyInstanceUID == record.study_instance_uid
+        assert frontal.SOPInstanceUID != lateral.SOPInstanceUID
+        assert (frontal.InstanceNumber, lateral.InstanceNumber) == (1, 2)
+        assert lateral.ViewPosition == "LL" and lateral.ViewCodeSequence[0].CodeValue == "399173006"
+        assert (lateral.Modality, lateral.PhotometricInterpretation) == (frontal.Modality,
+                                                                         frontal.PhotometricInterpretation)
+        assert record.provenance["render_lateral"]["acquisition"]["projection"] == "LL"
+        assert [assess_image(f).kind for f in record.files] == ["frontal", "lateral"]
+    paired = read_records(tmp_path)
+    assert all(r.lateral == record.files[1] for r, record in zip(paired, records, strict=True))
