@@ -75,6 +75,10 @@ def import_(
         False, "--accept-unknown-burned-in",
         help="CR/DX without a BurnedInAnnotation flag: the site has reviewed its sources (else refused).",
     ),
+    service: bool = typer.Option(
+        False, "--service", help="Also this installation's own signed reports with their stored images "
+        "(MEDVLM_DATABASE_URL)."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a dataset already in --out."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
@@ -87,8 +91,8 @@ def import_(
 
     if window_days < 0:
         raise typer.BadParameter("--window-days must be 0 or more")
-    if not studies and not pacs:
-        raise typer.BadParameter("give --studies, --pacs, or both")
+    if not studies and not pacs and not service:
+        raise typer.BadParameter("give --studies, --pacs, --service, or several")
     source = None
     if pacs:
         host, _, port = pacs.rpartition(":")
@@ -100,11 +104,21 @@ def import_(
     except OSError as exc:
         raise DatasetError(f"cannot read the key file {key_file}: {exc.strerror}") from None
     accept = accept_unknown_burned_in or get_settings().deid_accept_unknown_burned_in
-    summary = import_dataset(out, list(studies), list(reports), key, window_days=window_days,
+    stored, signed = _service_source() if service else ([], [])
+    summary = import_dataset(out, [*studies, *stored], list(reports), key, window_days=window_days,
                              options=DeidOptions(accept_unknown_burned_in=accept),
-                             overwrite=overwrite, progress=progress, pacs=source)
+                             overwrite=overwrite, progress=progress, pacs=source, extra_reports=signed)
     for line in summary.lines():
         typer.echo(line)
+
+def _service_source() -> tuple[list[Path], list]:
+    """The service's signed reports and their stored images (``medvlm.service.exports.signed_source``)."""
+    from medvlm.db import get_engine, migrate
+    from medvlm.service.exports.signed_source import signed_source
+
+    migrate()  # a fresh installation has nothing signed yet, but the tables must exist
+    return signed_source(get_engine())
+
 
 def show(
     directory: Path = typer.Argument(..., help="A dataset directory (with manifest.jsonl)."),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,9 +62,11 @@ class ImportSummary:
 
 
 def _fingerprint(studies: list[Path], reports: list[Path], window_days: int, mapper: UidMapper,
-                 options: DeidOptions) -> str:
+                 options: DeidOptions, extra_reports: Sequence[SourceReport] = ()) -> str:
     """What a resumed run must share with the interrupted one (the key only as a keyed hash)."""
+    extra = hashlib.sha256("\n".join(sorted(f"{r.where}\t{r.text}" for r in extra_reports)).encode())
     inputs = {"studies": [str(p.resolve()) for p in studies], "reports": [str(p.resolve()) for p in reports],
+              "extra_reports": extra.hexdigest(),
               "window_days": window_days, "key": mapper.pseudonym("import-key-check", 16),
               "options": [options.accept_unknown_burned_in, options.retain_patient_characteristics,
                           options.max_sequence_depth]}
@@ -148,7 +151,10 @@ def _record(study: Study, report: SourceReport, rule: str, files: list[str], map
 
 def import_dataset(out: Path, studies: list[Path], reports: list[Path], key: bytes, *, window_days: int = 1,
                    options: DeidOptions | None = None, overwrite: bool = False,
-                   progress: bool = True, pacs: PacsSource | None = None) -> ImportSummary:
+                   progress: bool = True, pacs: PacsSource | None = None,
+                   extra_reports: Sequence[SourceReport] = ()) -> ImportSummary:
+    """``extra_reports``: reports read elsewhere (the service's own signed reports, read by the CLI from
+    its database) paired like those in ``reports``."""
     out = Path(out)
     mapper = UidMapper(key)  # checks the key before any work
     if (out / MANIFEST).exists() and not overwrite:
@@ -168,14 +174,14 @@ def import_dataset(out: Path, studies: list[Path], reports: list[Path], key: byt
     locations = [location for source in studies for location in list_entries(Path(source))]
     with bar(progress, len(locations), "reading DICOM headers") as step:
         found = scan(locations, step)
-    source_reports = [r for path in files for r in read_reports(path)] + found.reports
+    source_reports = [r for path in files for r in read_reports(path)] + found.reports + list(extra_reports)
     pairing = pair(list(found.studies.values()), source_reports, window_days)
     if not pairing.pairs:
         reasons = _count(why for _, why in pairing.unpaired_reports) or {"no reports given": 1}
         raise DatasetError(
             f"no study could be paired with a report ({len(found.studies)} studies, {len(source_reports)} "
             f"reports); nothing imported. Most common reason: {max(reasons, key=reasons.__getitem__)}")
-    staging = _staging(out, _fingerprint(studies, files, window_days, mapper, options))
+    staging = _staging(out, _fingerprint(studies, files, window_days, mapper, options, extra_reports))
     done = _journal(staging)
     summary = ImportSummary(out, resumed=len(done))
     refusals: list[dict[str, str]] = []
