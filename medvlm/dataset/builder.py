@@ -258,9 +258,9 @@ def build_dataset(
     load = atlas_loader(data_dir)
     atlases = {p.patient_id: load(p) for p in people}  # loaded before the pool forks: shared, built once
     left_out = unremoved_tumours(atlases)
+    people = [p for p in people if p.patient_id not in left_out]
     side = atlas_loader(data_dir, "lateral") if laterals else None
     views = {p.patient_id: (atlases[p.patient_id], side(p) if side else None) for p in people}
-    people = [p for p in people if p.patient_id not in left_out]
     patient_plan = plan_patients([p.patient_id for p in people], holdout_ct)
     summary = BuildSummary(out=out, holdout=patient_plan.holdout, left_out=left_out)
     start = time.perf_counter()
