@@ -24,6 +24,10 @@ from medvlm.errors import NotFoundError
 
 IMAGE_SUFFIXES = {".png", ".dcm", ""}
 LABEL_ALIASES = {"edema": "pulmonary_edema"}
+# Labels that are not findings, scored by the finding that should rank them: an intubated film (the
+# realfilm ``intubation_present`` Y / N field) by the support-device probability.
+PROXIES = {"intubated": "support_device"}
+INTUBATION = {"Y": 1, "N": 0}  # "Not visible" and blank say nothing
 VIEW_POSITION = {"PA": "PA", "AP": "AP", "AP SUPINE": "AP", "L": "LL", "LATERAL": "LL"}
 
 
@@ -58,6 +62,9 @@ def read_films(real_dir: Path) -> list[Film]:
                 name = LABEL_ALIASES.get(key, key)
                 if value in ("0", "1") and key not in ("frontal", "split_bucket"):
                     labels[name] = int(value)
+            intubated = INTUBATION.get((row.get("intubation_present") or "").strip().upper())
+            if intubated is not None:
+                labels["intubated"] = intubated
             films.append(Film(row.get("id") or path.stem, path, view, frontal, labels))
     return films
 
@@ -146,7 +153,7 @@ def evaluate_real(model_dir: Path | None, real_dir: Path, out_dir: Path, *, limi
                     "split": "real", "real_dir": str(Path(real_dir).resolve()), "n_studies": len(films)})
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
-    (out_dir / "report.html").write_text(_html(metrics, bundle.names))
+    (out_dir / "report.html").write_text(_html(metrics, [*bundle.names, *PROXIES]))
     return _summary(metrics, out_dir)
 
 
@@ -179,16 +186,25 @@ def _metrics(films: list[Film], verdicts: list[str], rows: list, probabilities: 
         for q in (10, 50, 90):
             m[f"real.prob.{name}.p{q}"] = round(float(np.percentile(p, q)), 4)
         m[f"real.prob.{name}.std"] = round(float(p.std()), 4)
-        labelled = [(film.labels[name], v) for film, v in zip(accepted, values, strict=True)
-                    if name in film.labels]
-        if labelled:
-            truth = [t for t, _ in labelled]
-            m[f"real.n_pos.{name}"] = sum(truth)
-            m[f"real.n_neg.{name}"] = len(truth) - sum(truth)
-            auc = _auroc(truth, [v for _, v in labelled])
-            if auc is not None:
-                m[f"real.auroc.{name}"] = round(auc, 4)
+        m.update(_ranked(name, accepted, values))
+    for label, finding in PROXIES.items():
+        if probabilities.get(finding):
+            m.update(_ranked(label, accepted, probabilities[finding]))
     return m
+
+
+def _ranked(label: str, films: list[Film], scores: list[float]) -> dict[str, Any]:
+    """n+, n- and (with both classes) the AUROC of ``scores`` for the films labelled ``label``."""
+    labelled = [(film.labels[label], v) for film, v in zip(films, scores, strict=True)
+                if label in film.labels]
+    if not labelled:
+        return {}
+    truth = [t for t, _ in labelled]
+    out: dict[str, Any] = {f"real.n_pos.{label}": sum(truth), f"real.n_neg.{label}": len(truth) - sum(truth)}
+    auc = _auroc(truth, [v for _, v in labelled])
+    if auc is not None:
+        out[f"real.auroc.{label}"] = round(auc, 4)
+    return out
 
 
 def _summary(m: dict[str, Any], out_dir: Path) -> str:

@@ -20,7 +20,7 @@ from medvlm.evaluation.real_films import evaluate_real, read_films
 from medvlm.gate.samples import limb
 from tests.medvlm.inference.dicom_files import chest_film
 
-COLUMNS = ["id", "file", "view", "frontal", "lung_opacity", "edema", "no_finding"]
+COLUMNS = ["id", "file", "view", "frontal", "lung_opacity", "edema", "no_finding", "intubation_present"]
 
 
 def _png(path: Path, image: np.ndarray) -> None:
@@ -36,7 +36,8 @@ def real_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for i in range(6):
         _png(root / "images" / f"f{i}.png", chest_film(seed=20 + i, size=192).astype(np.float32))
         rows.append({"id": f"f{i}", "file": f"images/f{i}.png", "view": "PA" if i % 2 else "AP Supine",
-                     "frontal": "1", "lung_opacity": str(i % 2), "edema": "" if i else "1", "no_finding": ""})
+                     "frontal": "1", "lung_opacity": str(i % 2), "edema": "" if i else "1", "no_finding": "",
+                     "intubation_present": ["Y", "N", "Not visible", "", "Y", "N"][i]})
     _png(root / "images" / "lat.png", chest_film(seed=30, size=192).astype(np.float32))
     rows.append({"id": "lat", "file": "images/lat.png", "view": "L", "frontal": "0"})
     _png(root / "images" / "limb.png", limb(np.random.default_rng(1)))
@@ -58,10 +59,13 @@ def test_real_film_metrics(real_dir: Path, tiny_model_dir: Path, tmp_path: Path)
     assert 0.0 <= m["real.auroc.lung_opacity"] <= 1.0
     assert "real.auroc.pulmonary_edema" not in m and m["real.n_pos.pulmonary_edema"] == 1  # one class only
     assert 0 <= m["real.share_drafted_normal"] <= 1
+    # intubated (Y) vs not (N) films ranked by the support-device probability; "Not visible"/blank left out
+    assert (m["real.n_pos.intubated"], m["real.n_neg.intubated"]) == (2, 2)
+    assert 0.0 <= m["real.auroc.intubated"] <= 1.0
     assert m["real.prob.nodule.p10"] <= m["real.prob.nodule.p50"] <= m["real.prob.nodule.p90"]
     assert {"real.input.mean", "real.input.p10", "real.input.p90", "model_version"} <= set(m)
     html = (tmp_path / "out" / "report.html").read_text()
-    assert "lung_opacity" in html and "weak labels" in html
+    assert "lung_opacity" in html and "weak labels" in html and "intubated" in html
     assert "frontal acceptance 0.8571" in summary and "lung_opacity" in summary
 
 
