@@ -235,24 +235,8 @@ def build_dataset(
     ``laterals``: each study also gets a left lateral film (the same CT seen from the side, the same
     findings, synthetic patient and detector; instance 2 of the study), as IU studies have two views.
     """
-    if workers < 1:
-        raise DatasetError(f"--workers must be at least 1, got {workers}")
-    if n < 1:
-        raise DatasetError(f"--n must be at least 1, got {n}")
-    if reports not in ("iu", "template", "mixed"):
-        raise DatasetError(f"--reports must be iu, template or mixed, got {reports!r}")
-    if not MIN_SIZE <= size <= MAX_SIZE:
-        raise DatasetError(f"--size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {size}")
-    if min_positives < 0:
-        raise DatasetError(f"--min-positives must be 0 or more, got {min_positives}")
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise DatasetError(f"{out} exists and is not a directory")
-    if (out / MANIFEST).exists():
-        if not overwrite:
-            raise DatasetError(f"{out} already holds a dataset ({MANIFEST}); pass --overwrite to replace it")
-        (out / MANIFEST).unlink()
-        shutil.rmtree(out / "dicom", ignore_errors=True)
+    _check_request(n, reports, size, workers, min_positives)
+    out = _prepare_out(Path(out), overwrite)
     onto = load_ontology()
     people = list(patients) if patients is not None else resolve_patients(ct)
     load = atlas_loader(data_dir)
@@ -292,6 +276,32 @@ def build_dataset(
     summary.overlap = split_overlap(texts)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _check_request(n: int, reports: str, size: int, workers: int, min_positives: int) -> None:
+    """Refuse a bad request before anything is loaded or written."""
+    if workers < 1:
+        raise DatasetError(f"--workers must be at least 1, got {workers}")
+    if n < 1:
+        raise DatasetError(f"--n must be at least 1, got {n}")
+    if reports not in ("iu", "template", "mixed"):
+        raise DatasetError(f"--reports must be iu, template or mixed, got {reports!r}")
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise DatasetError(f"--size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {size}")
+    if min_positives < 0:
+        raise DatasetError(f"--min-positives must be 0 or more, got {min_positives}")
+
+
+def _prepare_out(out: Path, overwrite: bool) -> Path:
+    """The output folder, with a dataset already there removed only when ``overwrite`` says so."""
+    if out.exists() and not out.is_dir():
+        raise DatasetError(f"{out} exists and is not a directory")
+    if (out / MANIFEST).exists():
+        if not overwrite:
+            raise DatasetError(f"{out} already holds a dataset ({MANIFEST}); pass --overwrite to replace it")
+        (out / MANIFEST).unlink()
+        shutil.rmtree(out / "dicom", ignore_errors=True)
+    return out
 
 
 def _train_positives(plans: list[_Plan]) -> Counter:

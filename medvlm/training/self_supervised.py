@@ -113,20 +113,11 @@ def run_self_supervised(
             group["lr"] = lr_at(stage, step)  # type: ignore[arg-type]  # reads steps / lr / warmup only
         g = torch.Generator().manual_seed(seed * 7919 + stage_index * 104_729 + step * 31)
         idx = batch_indices(seed, stage_index, step, stage.batch_size, train_images.shape[0])
-        batch = train_images[idx].float()
-        if stage.augment:
-            batch, _ = augment(batch, g)
-            batch = batch.clamp(0.0, 1.0)
-        mask = random_masks(batch.shape[0], grid, stage.mask_ratio, g)
-        optimizer.zero_grad(set_to_none=True)
-        loss = module(batch.to(info.device), mask)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
+        loss = _masked_step(module, train_images[idx].float(), stage, grid, g, optimizer, params, info.device)
         done = step + 1
-        summary["history"].append({"step": done, "loss": round(float(loss.detach()), 5)})
+        summary["history"].append({"step": done, "loss": round(loss, 5)})
         bar.update(1)
-        bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+        bar.set_postfix(loss=f"{loss:.4f}")
         if on_step is not None:
             on_step(stage.name, done, stage.steps)
         if done % stage.eval_every == 0 or done == stage.steps:
@@ -155,3 +146,18 @@ def held_out_loss(module: MaskedImageModule, images: torch.Tensor, grid: int, ra
     value = float(module(images.float().to(device), mask))
     module.train()
     return value
+
+
+def _masked_step(module: Any, batch: torch.Tensor, stage: SelfSupervisedStage, grid: int, g: torch.Generator,
+                 optimizer: torch.optim.Optimizer, params: list, device: Any) -> float:
+    """One optimiser step of masked-patch reconstruction on ``batch`` (augmented first when asked)."""
+    if stage.augment:
+        batch, _ = augment(batch, g)
+        batch = batch.clamp(0.0, 1.0)
+    mask = random_masks(batch.shape[0], grid, stage.mask_ratio, g)
+    optimizer.zero_grad(set_to_none=True)
+    loss = module(batch.to(device), mask)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    optimizer.step()
+    return float(loss.detach())
