@@ -29,6 +29,7 @@ from medvlm.dataset.ct_patients import (
     atlas_loader,
     plan_patients,
     resolve_patients,
+    uncovered_lungs,
     unremoved_tumours,
 )
 from medvlm.dataset.errors import DatasetError
@@ -241,7 +242,7 @@ def build_dataset(
     people = list(patients) if patients is not None else resolve_patients(ct)
     load = atlas_loader(data_dir)
     atlases = {p.patient_id: load(p) for p in people}  # loaded before the pool forks: shared, built once
-    left_out = unremoved_tumours(atlases)
+    left_out = {**uncovered_lungs(atlases), **unremoved_tumours(atlases)}
     people = [p for p in people if p.patient_id not in left_out]
     side = atlas_loader(data_dir, "lateral") if laterals else None
     views = {p.patient_id: (atlases[p.patient_id], side(p) if side else None) for p in people}

@@ -112,3 +112,25 @@ def unremoved_tumours(atlases: Mapping[str, Any]) -> dict[str, str]:
                 "so every film would show an unlabelled mass"
             )
     return left_out
+
+
+MIN_LUNG_COVERAGE = 0.95  # share of the frontal lung shadow the CT must hold for its films to be framed whole
+
+
+def uncovered_lungs(atlases: Mapping[str, Any], minimum: float = MIN_LUNG_COVERAGE) -> dict[str, str]:
+    """Patients whose CT does not hold their whole chest (a short scan, or a field of view that cuts the
+    back): the framing has to avoid what is missing, and some films came out as a strip of one lung
+    (Lung_Dx-A0002: 30 slices, 89% of the lungs covered), so they are not rendered at all."""
+    left_out = {}
+    for patient_id, atlas in atlases.items():
+        maps = getattr(atlas, "maps", {})
+        if "coverage" not in maps:
+            continue  # an atlas without a coverage map is the whole CT
+        lungs = atlas.lung() > 0
+        share = float(maps["coverage"][lungs].mean()) if lungs.any() else 0.0
+        if share < minimum:
+            left_out[patient_id] = (
+                f"its CT holds {share:.0%} of the lung fields (at least {minimum:.0%} needed), so films "
+                "would be framed around what is missing"
+            )
+    return left_out

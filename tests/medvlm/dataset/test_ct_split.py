@@ -190,3 +190,25 @@ def test_a_patient_whose_tumour_stays_in_the_ct_is_not_rendered(tumour, left_out
     assert ("p" in found) is left_out
     if left_out:
         assert "unlabelled mass" in found["p"] and "only hilar vessels found" in found["p"]
+
+
+@pytest.mark.parametrize(("hole", "left_out"), [(0.0, False), (0.03, False), (0.12, True)])
+def test_a_patient_whose_ct_misses_part_of_the_lungs_is_not_rendered(atlas, hole: float, left_out: bool,
+                                                                     ) -> None:
+    """A CT that holds too little of the lung fields (Lung_Dx-A0002: 89%) made strip-framed films."""
+    import dataclasses
+
+    import numpy as np
+
+    from medvlm.dataset.ct_patients import uncovered_lungs
+
+    lungs = atlas.lung() > 0
+    coverage = np.ones(lungs.shape, dtype=np.float32)
+    rows = np.nonzero(lungs.any(axis=1))[0]
+    cut = rows[: round(hole * len(rows))]  # the top rows of the lungs not held by the CT
+    coverage[cut] = 0.0
+    short = dataclasses.replace(atlas, maps={**atlas.maps, "coverage": coverage})
+    found = uncovered_lungs({"p": short})
+    assert ("p" in found) is left_out
+    if left_out:
+        assert "of the lung fields" in found["p"]
