@@ -138,3 +138,14 @@ def test_real_frontal_films_accepted_and_laterals_recognised() -> None:
     lateral = [judge_pixels(png_image(REALFILM / r["file"])).kind for r in rows if r["view"] == "L"]
     assert len(frontal) >= 100 and frontal.count("frontal") / len(frontal) >= 0.98
     assert "frontal" not in lateral  # never drafted silently as if it were frontal
+
+
+def test_the_renderers_films_as_acquired_pass_the_image_check() -> None:
+    """The gate's weights must follow the renderer: when anatomy and acquisition changed, the old weights
+    refused 1 in 6 synthetic films and the import and demo tests failed in CI. Seeds training never used."""
+    from medvlm.gate.samples import synthetic_films
+
+    frontal = [judge_pixels(image).kind for image in synthetic_films(16, seed=97)]
+    lateral = [judge_pixels(image, "LL").kind for image in synthetic_films(8, seed=97, view="lateral")]
+    assert frontal == ["frontal"] * len(frontal) and len(frontal) >= 14, frontal
+    assert lateral == ["lateral"] * len(lateral), lateral
