@@ -4,12 +4,10 @@ CSP it signs a researcher in and shows each model version's numbers from ``GET /
 from __future__ import annotations
 
 import subprocess
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -18,7 +16,7 @@ from medvlm.service.db.tables import Report
 from medvlm.service.ui.router import STATIC_DIR
 from medvlm.settings import Settings, get_settings
 from tests.service.helpers import make_user
-from tests.support.processes import free_port
+from tests.support.app_server import serve_in_thread
 from tests.ui.test_csp import VIOLATIONS
 
 PASSWORD = "harbour quill meadow 27"
@@ -59,15 +57,8 @@ def served(sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterat
                            findings=[CARDIO], original={"findings": [CARDIO], "findings_text": "Big heart."},
                            findings_text="Big heart.", impression=""))
         session.commit()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started and thread.is_alive():
-        thread.join(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve_in_thread(app) as base:
+        yield base
 
 
 def test_researcher_sees_the_burden_under_the_csp(served: str, browser: Any) -> None:

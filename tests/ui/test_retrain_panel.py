@@ -4,20 +4,18 @@ reads the outcome; a researcher never sees the panel."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlmodel import Session, select
 
 from medvlm.service.app import create_app
 from medvlm.service.db.retrain_tables import RetrainJob
 from medvlm.settings import Settings, get_settings
 from tests.service.helpers import make_user
-from tests.support.processes import free_port
+from tests.support.app_server import serve_in_thread
 from tests.ui.test_csp import VIOLATIONS
 
 PASSWORD = "lantern orchard pebble 41"
@@ -33,15 +31,8 @@ def served(sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterat
         make_user(session, "admin.ui", "admin", PASSWORD)
         make_user(session, "res.ui", "researcher", PASSWORD)
         session.commit()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started and thread.is_alive():
-        thread.join(0.05)
-    yield f"http://127.0.0.1:{port}", app.state.engine
-    server.should_exit = True
-    thread.join(10)
+    with serve_in_thread(app) as base:
+        yield base, app.state.engine
 
 
 def _sign_in(page: Any, base: str, user: str) -> None:

@@ -5,21 +5,18 @@ metadata, frames, rendered, WADO-RS instances and STOW-RS."""
 from __future__ import annotations
 
 import io
-import threading
-import time
 from collections.abc import Iterator
 
 import numpy as np
 import pydicom
 import pytest
-import uvicorn
 from dicomweb_client.api import DICOMwebClient
 from fastapi import FastAPI
 from pydicom.uid import generate_uid
 from requests.exceptions import HTTPError
 
 from tests.service.helpers import dicom_bytes
-from tests.support.processes import free_port
+from tests.support.app_server import serve_in_thread
 
 STUDY = "1.2.826.0.1.77.1"
 SERIES = ["1.2.826.0.1.77.1.1", "1.2.826.0.1.77.1.2"]
@@ -27,19 +24,8 @@ SERIES = ["1.2.826.0.1.77.1.1", "1.2.826.0.1.77.1.2"]
 
 @pytest.fixture
 def base_url(app: FastAPI) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/api/v1/dicomweb"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+    with serve_in_thread(app) as base:
+        yield f"{base}/api/v1/dicomweb"
 
 
 @pytest.fixture
