@@ -156,14 +156,7 @@ class ModelBundle:
         laterals: Sequence[torch.Tensor | None] | None = None,
         indications: Sequence[str | None] | None = None,
     ) -> list[str]:
-        used = self.used_laterals(laterals, len(findings))
-        return [
-            processing.report_prompt(
-                self.config, f, used is not None and used[i] is not None,
-                self.indication_text(indications[i] if indications else ""),
-            )
-            for i, f in enumerate(findings)
-        ]
+        return self._prompts(processing.report_prompt, findings, laterals, indications)
 
     def question_prompts(
         self,
@@ -171,13 +164,16 @@ class ModelBundle:
         laterals: Sequence[torch.Tensor | None] | None = None,
         indications: Sequence[str | None] | None = None,
     ) -> list[str]:
-        used = self.used_laterals(laterals, len(questions))
+        return self._prompts(processing.qa_prompt, questions, laterals, indications)
+
+    def _prompts(self, build: Any, items: Sequence[Any], laterals: Sequence[torch.Tensor | None] | None,
+                 indications: Sequence[str | None] | None) -> list[str]:
+        """One prompt per item: ``build(config, item, has_lateral, indication)``."""
+        used = self.used_laterals(laterals, len(items))
         return [
-            processing.qa_prompt(
-                self.config, q, used is not None and used[i] is not None,
-                self.indication_text(indications[i] if indications else ""),
-            )
-            for i, q in enumerate(questions)
+            build(self.config, item, used is not None and used[i] is not None,
+                  self.indication_text(indications[i] if indications else ""))
+            for i, item in enumerate(items)
         ]
 
     def lateral_tokens(
