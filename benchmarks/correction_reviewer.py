@@ -17,9 +17,14 @@ API = "/api/v1"
 PASSWORD = "harbour quill meadow 27"
 
 
-def review_via_api(records: list[dict], model_dir: Path, work: Path) -> Path:
-    """Sign ``records`` (in this order) as corrections of the production model's drafts; returns the
-    export folder (manifest.jsonl + de-identified DICOM, records in signing order)."""
+def review_via_api(records: list[dict], model_dir: Path, work: Path, selection: str, n: int,
+                   seed: int = 0) -> tuple[Path, list[int]]:
+    """Upload every record of the pool, let the production model draft them, choose ``n`` by
+    ``selection`` ("uncertainty": the worklist's ``order=uncertainty`` as a researcher reads it over the
+    API; "random"), correct those to the truth and sign them. Returns the export folder (manifest.jsonl +
+    de-identified DICOM, records in signing order) and the chosen records' indices, in that order."""
+    import random
+
     from fastapi.testclient import TestClient
     from sqlmodel import Session
 
@@ -36,8 +41,8 @@ def review_via_api(records: list[dict], model_dir: Path, work: Path) -> Path:
     settings = Settings(environment="test", data_dir=work / "var",
                         database_url=f"sqlite:///{work / 'service.db'}", secret_key="benchmark-" + "s" * 40)
     migrate(settings.resolved_database_url)
-    drafter = BundleDrafter(model_dir)
-    app = create_app(settings, drafter=drafter)
+    app = create_app(settings, drafter=BundleDrafter(model_dir))
+    uids = [str(pydicom.dcmread(r["files"][0], stop_before_pixels=True).StudyInstanceUID) for r in records]
     with TestClient(app) as client:
         with Session(app.state.engine) as session:
             create_user(session, "reviewer", PASSWORD, "radiologist")
@@ -54,9 +59,14 @@ def review_via_api(records: list[dict], model_dir: Path, work: Path) -> Path:
         worker = Worker(app.state.engine, app.state.drafter, worker_id="bench", lease=timedelta(minutes=5))
         while worker.run_once():
             pass
-        for record in records:
-            uid = str(pydicom.dcmread(record["files"][0], stop_before_pixels=True).StudyInstanceUID)
-            report = client.get(f"{API}/studies/{uid}/report", headers=h).json()
+        if selection == "uncertainty":
+            page = client.get(f"{API}/studies", params={"order": "uncertainty", "page_size": n}, headers=h)
+            chosen = [uids.index(item["study_instance_uid"]) for item in page.json()["items"]]
+        else:
+            chosen = random.Random(seed).sample(range(len(records)), n)
+        for i in chosen:
+            record = records[i]
+            report = client.get(f"{API}/studies/{uids[i]}/report", headers=h).json()
             body = {"base_version": report["version"], "findings": record["findings"] or [],
                     "findings_text": record["findings_text"], "impression": record["impression"]}
             edited = client.put(f"{API}/reports/{report['id']}", json=body, headers=h)
@@ -67,9 +77,9 @@ def review_via_api(records: list[dict], model_dir: Path, work: Path) -> Path:
                                 engine=app.state.engine, actor="benchmark:reviewer",
                                 options=DeidOptions(accept_unknown_burned_in=False))
     app.state.engine.dispose()
-    if export.exported != len(records):
-        raise RuntimeError(f"exported {export.exported} of {len(records)} signed studies: {export.skipped}")
-    return work / "corrections"
+    if export.exported != n:
+        raise RuntimeError(f"exported {export.exported} of {n} signed studies: {export.skipped}")
+    return work / "corrections", chosen
 
 
 def corrections_subset(export_dir: Path, n: int, target: Path) -> None:

@@ -42,6 +42,8 @@ class DraftResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     lateral_source: str | None = None  # the lateral film read with the frontal (models that read laterals)
     indication: str = ""  # the indication the prompt carried (models that read it)
+    # how typical of the model's training films the frontal is (medvlm.model.novelty); None: not known
+    familiarity: float | None = None
 
     @property
     def critical(self) -> bool:
@@ -59,6 +61,7 @@ class DraftResult:
             "generated": {"findings_text": self.generated[0], "impression": self.generated[1]},
             "edited": self.edited,
             "critical": self.critical,
+            "familiarity": self.familiarity,
         }
 
 
@@ -161,7 +164,11 @@ def _draft_chunk(bundle: Any, studies: Sequence[StudyInput], edits: list, guard:
     findings: list[list[Finding] | None] = [
         None if edit is None else check_edited_findings(edit, bundle) for edit in edits]
     to_predict = [i for i, f in enumerate(findings) if f is None]
+    familiarity: list[float | None] = [None] * len(studies)
     if to_predict:
+        known = bundle.familiarity(images[to_predict])
+        for i, value in zip(to_predict, known or [None] * len(to_predict), strict=True):
+            familiarity[i] = value
         predicted = bundle.predict_findings(
             images[to_predict], None if laterals is None else [laterals[i] for i in to_predict]
         )
@@ -172,8 +179,8 @@ def _draft_chunk(bundle: Any, studies: Sequence[StudyInput], edits: list, guard:
     texts = bundle.generate_report(images, findings, max_new_tokens, laterals, indications)
     t3 = time.perf_counter()
     out = []
-    for item, row, edit, indication, (findings_text, impression) in zip(
-        loaded, findings, edits, indications, texts, strict=True
+    for item, row, edit, indication, typical, (findings_text, impression) in zip(
+        loaded, findings, edits, indications, familiarity, texts, strict=True
     ):
         assert row is not None
         checked = guard_draft(row, findings_text, impression, repair=guard == "repair", ontology=ontology)
@@ -182,6 +189,7 @@ def _draft_chunk(bundle: Any, studies: Sequence[StudyInput], edits: list, guard:
             model_version=bundle.version, input_hashes=item.hashes, consistency_flags=checked.flags,
             repairs=checked.repairs, generated=(findings_text, impression), edited=edit is not None,
             source=item.source, lateral_source=item.lateral_source, indication=indication,
+            familiarity=typical,
         ))
     t4 = time.perf_counter()
     share = 1000.0 / len(out)  # per-study share of the batch's time

@@ -2,7 +2,8 @@
 
 This is the interface drafting, evaluation and the service use (docs/ARCHITECTURE.md, "Model").
 Saved layout: ``model/`` (save_pretrained, safetensors), ``tokenizer/``, ``findings_head.safetensors``,
-``medvlm_config.json`` and ``model_card.json`` (+ ``views.safetensors`` when the model reads laterals).
+``medvlm_config.json`` and ``model_card.json`` (+ ``views.safetensors`` when the model reads laterals,
++ ``novelty.safetensors``: its training films' familiarity fit, written by training).
 
 A study is the frontal film plus, when the model's ``config.inputs`` name them, its lateral film
 (``laterals``: one (1, S, S) tensor or None per row) and its indication (``indications``: text per row).
@@ -30,6 +31,7 @@ from medvlm.model.codecs import VIEWS_KEY, ProcessorCodec, TokenCodec
 from medvlm.model.configuration import BundleConfig, is_critical
 from medvlm.model.generation import GenerationOptions, hf_generate
 from medvlm.model.heads import FindingsHead
+from medvlm.model.novelty import FilmNovelty
 from medvlm.model.views import VIEWS_FILE, ViewEmbedding, attach
 
 HEAD_FILE, CONFIG_FILE, CARD_FILE = "findings_head.safetensors", "medvlm_config.json", "model_card.json"
@@ -59,6 +61,7 @@ class ModelBundle:
         self._vllm: Any = None
         self.views: ViewEmbedding | None = None  # the lateral's view embedding (medvlm.model.views)
         self.projector_views: Any = None  # its projector hook (plain-prompt presets)
+        self.novelty: FilmNovelty | None = None  # how unlike its training films a film is (worklist order)
 
     @property
     def image_token_id(self) -> int:
@@ -284,6 +287,11 @@ class ModelBundle:
             results.append(row)
         return results
 
+    def familiarity(self, images: torch.Tensor) -> list[float] | None:
+        """Per film, how typical of the training films it is (``medvlm.model.novelty``); None when this
+        model was saved without that fit."""
+        return None if self.novelty is None else self.novelty.familiarity(images)
+
     @torch.no_grad()
     def generate_text(
         self,
@@ -362,6 +370,8 @@ class ModelBundle:
             save_file({k: v.detach().cpu().contiguous() for k, v in self.views.state_dict().items()},
                       model_dir / VIEWS_FILE)
         (model_dir / CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2))
+        if self.novelty is not None:  # not part of the version: it orders the worklist, not the draft
+            self.novelty.save(model_dir)
         self.card["version"] = weights_digest(model_dir)
         self.card.setdefault("parent", None)
         self.card["preset"] = self.config.preset
@@ -444,5 +454,6 @@ def load_bundle(model_dir: Path | str) -> ModelBundle:
         views = ViewEmbedding(int(state["vision"].shape[0]), int(state["text"].shape[0]))
         views.load_state_dict(state)
         attach(bundle, views.eval())
+    bundle.novelty = FilmNovelty.load(model_dir)
     bundle.source_dir = model_dir
     return bundle

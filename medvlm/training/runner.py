@@ -159,6 +159,7 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
         bundle.eval()
         _stage_done(bundle, stage.name, summary, state, work, info)
     if info.main:
+        _fit_familiarity(cur, plan.records, images, rows, bundle)
         _finish(bundle, state, out, preset, opts.register)
     barrier(info)
     return out
@@ -227,6 +228,21 @@ def _stage_done(bundle: ModelBundle, name: str, summary: dict[str, Any], state: 
         state["completed"].append(summary)
         ckpt.write_json(work / "state.json", state)
     barrier(info)
+
+
+def _fit_familiarity(cur: Any, records: dict[str, list], images: torch.Tensor, rows: dict[str, int],
+                     bundle: ModelBundle) -> None:
+    """Fit the films the stages trained on (frontals of every stage source; a retraining's replay and
+    corrections alike) as the model's familiar films; keep the base model's fit when there are too few."""
+    from medvlm.model.novelty import fit_novelty
+
+    sources = {s for stage in cur.stages for s in getattr(stage, "sources", [])}
+    trained = sorted({rows[str(r.files[0])] for s in sources for r in records.get(s, [])
+                      if str(r.files[0]) in rows})
+    fitted = fit_novelty(images, trained, seed=cur.seed)
+    if fitted is not None:
+        bundle.novelty = fitted
+        bundle.card["familiarity"] = {**fitted.describe(), "films": len(trained)}
 
 
 def _finish(bundle: ModelBundle, state: dict[str, Any], out: Path, preset: str, register: bool) -> None:

@@ -96,7 +96,7 @@ class StudyState(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=now_utc, sa_type=sa.DateTime(timezone=True))
     study_date: str = Field(default="", max_length=8, sa_column_kwargs={"server_default": ""})
     study_created_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
-    # the draft's smallest |probability - threshold| (order=uncertainty: nearest calls first; migration 0011)
+    # the draft's review priority, margin x familiarity (order=uncertainty: smaller first; migration 0011)
     uncertainty: float | None = Field(default=None, index=True)
     # why the study is not_drafted (the intended-use gate's reason) or failed (the job's last error); 0013
     status_reason: str | None = Field(default=None, sa_type=sa.Text)

@@ -93,7 +93,7 @@ class BundleDrafter:
         ``outside_intended_use`` (a radiologist's request, with the gate's reason) drafts without the
         gate, and the draft carries it as its first flag (kind ``intended_use``)."""
         from medvlm.inference import draft_study
-        from medvlm.inference.uncertainty import decision_margin
+        from medvlm.inference.uncertainty import review_priority
 
         views: list[dict[str, str]] = []
         if edited_findings is None and outside_intended_use is None:
@@ -119,7 +119,7 @@ class BundleDrafter:
             consistency_flags=[*_intended_use_flag(outside_intended_use),
                                *(_flag_dict(f) for f in result.consistency_flags)],
             input_hashes=list(result.input_hashes),
-            uncertainty=decision_margin(result.findings, bundle.config.threshold),
+            uncertainty=review_priority(result.findings, bundle.config.threshold, result.familiarity),
             views=views,
         )
 

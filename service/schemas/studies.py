@@ -25,7 +25,7 @@ class StudySummary(BaseModel):
     status: StudyStatus
     critical: bool
     report_id: str | None
-    uncertainty: float | None = None  # the draft's smallest |probability - threshold| (order=uncertainty)
+    uncertainty: float | None = None  # margin x familiarity (order=uncertainty: smaller first)
     status_reason: str | None = Field(
         default=None, description="Why the study is not_drafted (the intended-use gate's reason) or failed.")
     model_version: str | None = Field(default=None, description="The draft's model version, if drafted.")

@@ -38,7 +38,7 @@ class DraftOutput:
     model_version: str
     consistency_flags: list[dict[str, Any]] = field(default_factory=list)
     input_hashes: list[str] = field(default_factory=list)
-    # smallest |probability - threshold| over the findings (medvlm.inference.uncertainty); None: unknown
+    # review priority: decision margin x familiarity (medvlm.inference.uncertainty); None: unknown
     uncertainty: float | None = None
     # the views the intended-use gate accepted, [{kind: frontal|lateral, view_position}]; empty: not gated
     views: list[dict[str, str]] = field(default_factory=list)

@@ -63,6 +63,11 @@ def test_trained_bundle_predicts_and_drafts(trained: tuple[Path, Path]) -> None:
     assert any(f.presence == Presence.PRESENT for row in findings for f in row)
     drafts = bundle.generate_report(images, findings, max_new_tokens=16)
     assert len(drafts) == 2
+    # the training films' familiarity fit travels with the model (the worklist's uncertainty order)
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["familiarity"]["films"] >= 20 and bundle.novelty is not None
+    familiarity = bundle.familiarity(images)
+    assert familiarity is not None and all(0 < v <= 1 for v in familiarity)
 
 
 def test_existing_run_needs_resume(trained: tuple[Path, Path], tmp_path: Path) -> None:

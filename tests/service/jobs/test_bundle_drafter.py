@@ -23,9 +23,16 @@ def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from medvlm.model import build_model
     from medvlm.ontology import load_ontology
 
+    import torch
+
+    from medvlm.model.novelty import fit_novelty
+
     corpus = ["Heart size is normal. The lungs are clear.", "Small left pleural effusion."] * 5
     directory = tmp_path_factory.mktemp("bundle")
-    build_model("micro", load_ontology(), tokenizer_corpus=corpus, seed=0).save(directory)
+    bundle = build_model("micro", load_ontology(), tokenizer_corpus=corpus, seed=0)
+    # familiar films: noise, so that a chest film is stranger than every one of them
+    bundle.novelty = fit_novelty(torch.rand(40, 1, 64, 64, generator=torch.Generator().manual_seed(0)) * 0.1)
+    bundle.save(directory)
     return directory
 
 
@@ -47,11 +54,13 @@ def test_model_drafts_and_regenerates(client: TestClient, callers, worker, draft
     card = json.loads((drafter.model_dir / "model_card.json").read_text())
     assert report["model_version"] == card["version"]
     assert len(report["findings"]) >= 10 and all(0 <= f["probability"] <= 1 for f in report["findings"])
-    # the worklist's order=uncertainty key: the smallest |probability - threshold| of this draft
-    threshold = drafter._load().config.threshold
-    margin = min(abs(f["probability"] - threshold(f["label"])) for f in report["findings"])
+    # the worklist's order=uncertainty key: the smallest |probability - threshold| of this draft, times
+    # the film's familiarity (stranger than all 8 calibration films of the saved fit: 1 / 9)
+    bundle = drafter._load()
+    margin = min(abs(f["probability"] - bundle.config.threshold(f["label"])) for f in report["findings"])
+    assert bundle.novelty is not None and bundle.novelty.calibration.numel() == 8
     listed = client.get(f"{API}/studies", params={"order": "uncertainty"}, headers=callers.radiologist).json()
-    assert listed["items"][0]["uncertainty"] == pytest.approx(margin, abs=1e-5)
+    assert listed["items"][0]["uncertainty"] == pytest.approx(margin / 9, abs=1e-5)
     edited = [{"label": "pneumothorax", "laterality": "left"}]
     regen = client.post(
         f"{API}/reports/{report['id']}/regenerate", json={"findings": edited}, headers=callers.radiologist

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from medvlm.findings import Finding, Presence
-from medvlm.inference.uncertainty import decision_margin
+from medvlm.inference.uncertainty import decision_margin, review_priority
 from medvlm.service.workflow.draft_output import DraftOutput
 from tests.service.helpers import dicom_bytes, run_jobs
 
@@ -85,3 +85,15 @@ def test_unknown_order_is_422(client: TestClient, callers) -> None:  # type: ign
 def test_decision_margin(probabilities: list[float | None], margin: float | None) -> None:
     findings = [Finding("cardiomegaly", probability=p) for p in probabilities]
     assert decision_margin(findings, lambda _: 0.5) == pytest.approx(margin)
+
+
+@pytest.mark.parametrize(
+    ("probabilities", "familiarity", "priority"),
+    [([0.9, 0.45], None, 0.05), ([0.9, 0.45], 1.0, 0.05), ([0.9, 0.45], 0.1, 0.005), ([0.99], 0.01, 0.0049),
+     ([None], 0.01, None)],
+)
+def test_review_priority_puts_a_confident_call_on_a_strange_film_before_a_near_call_on_a_typical_one(
+    probabilities: list[float | None], familiarity: float | None, priority: float | None
+) -> None:
+    findings = [Finding("cardiomegaly", probability=p) for p in probabilities]
+    assert review_priority(findings, lambda _: 0.5, familiarity) == pytest.approx(priority)

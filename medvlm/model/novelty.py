@@ -1,0 +1,95 @@
+"""How unlike the model's training films a film is: its familiarity, for the worklist's uncertainty order.
+
+A model cannot be unsure about what it never learned: a finding, a CT patient or a device type absent from
+its training data is missed with confident probabilities far from the threshold, so the decision margin
+alone never puts those studies first. This adds the other half of uncertainty, the film's distance from the
+training films (PaDiM, Defard et al. 2020, on the model's input rather than a network's features, so that
+it is the same for every architecture and cannot learn to ignore what the findings head ignores): a
+Gaussian per position of small patches of the film at 64 px, the film's score the largest Mahalanobis
+distance over positions. Familiarity is the share of held-aside training films that score at least as
+high (an empirical p-value: 1.0 typical, 1 / (n + 1) stranger than every one of them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+NOVELTY_FILE = "novelty.safetensors"
+SIDE, PATCH = 64, 4  # 16 x 16 positions of 4 x 4 pixels (a 16 px square of a 256 px film)
+MIN_FILMS = 20  # fewer films give no usable covariance: no familiarity is fitted
+CALIBRATION_SHARE = 0.2  # films held aside from the Gaussians to calibrate scores on unseen films
+SHRINKAGE = 0.05  # ridge on each covariance, as a share of its mean variance
+
+
+def _patches(images: torch.Tensor) -> torch.Tensor:
+    """(N, 1, S, S) model inputs -> (N, positions, PATCH * PATCH) patch vectors at SIDE px."""
+    small = F.interpolate(images.detach().cpu().float(), size=(SIDE, SIDE), mode="area")
+    return F.unfold(small, PATCH, stride=PATCH).transpose(1, 2)
+
+
+@dataclass
+class FilmNovelty:
+    mean: torch.Tensor  # (positions, dims)
+    precision: torch.Tensor  # (positions, dims, dims): inverse shrunk covariance per position
+    calibration: torch.Tensor  # (n,) sorted scores of the held-aside training films
+
+    @torch.no_grad()
+    def scores(self, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
+        """The largest per-position Mahalanobis distance (squared) of each film."""
+        out = []
+        for start in range(0, images.shape[0], batch):
+            centred = _patches(images[start : start + batch]) - self.mean
+            d2 = torch.einsum("npd,pde,npe->np", centred, self.precision, centred)
+            out.append(d2.amax(dim=1))
+        return torch.cat(out) if out else torch.zeros(0)
+
+    def familiarity(self, images: torch.Tensor) -> list[float]:
+        """Per film: the share of calibration films at least as strange, in (0, 1]."""
+        scores = self.scores(images)
+        n = self.calibration.numel()
+        stranger_or_equal = n - torch.searchsorted(self.calibration, scores, right=False)
+        return [round((int(k) + 1) / (n + 1), 6) for k in stranger_or_equal]
+
+    def save(self, model_dir: Path) -> None:
+        save_file({"mean": self.mean.contiguous(), "precision": self.precision.contiguous(),
+                   "calibration": self.calibration.contiguous()}, Path(model_dir) / NOVELTY_FILE)
+
+    @classmethod
+    def load(cls, model_dir: Path) -> FilmNovelty | None:
+        path = Path(model_dir) / NOVELTY_FILE
+        if not path.is_file():
+            return None  # a model saved before familiarity existed: the margin alone orders its drafts
+        state = load_file(path)
+        return cls(state["mean"], state["precision"], state["calibration"])
+
+    def describe(self) -> dict[str, int]:
+        return {"positions": int(self.mean.shape[0]), "patch_dims": int(self.mean.shape[1]),
+                "calibration_films": int(self.calibration.numel())}
+
+
+@torch.no_grad()
+def fit_novelty(images: torch.Tensor, rows: Sequence[int] | None = None, seed: int = 0) -> FilmNovelty | None:
+    """Fit on training films: ``images`` (N, 1, S, S), or its ``rows`` (no copy of a large cache); None
+    when there are fewer than MIN_FILMS."""
+    chosen = torch.as_tensor(list(rows) if rows is not None else range(images.shape[0]), dtype=torch.long)
+    n = chosen.numel()
+    if n < MIN_FILMS:
+        return None
+    chosen = chosen[torch.randperm(n, generator=torch.Generator().manual_seed(seed))]
+    held = max(5, int(n * CALIBRATION_SHARE))
+    fit, calibrate = chosen[held:], chosen[:held]
+    patches = torch.cat([_patches(images[fit[i : i + 256]]) for i in range(0, len(fit), 256)])
+    mean = patches.mean(dim=0)
+    centred = patches - mean
+    cov = torch.einsum("npd,npe->pde", centred, centred) / max(1, patches.shape[0] - 1)
+    ridge = SHRINKAGE * cov.diagonal(dim1=1, dim2=2).mean(dim=1).clamp_min(1e-6)
+    cov = cov + ridge[:, None, None] * torch.eye(cov.shape[-1])
+    model = FilmNovelty(mean, torch.linalg.inv(cov), torch.zeros(0))
+    model.calibration = torch.sort(model.scores(images[calibrate])).values
+    return model
