@@ -166,6 +166,10 @@ def main() -> None:
     parser.add_argument("--vision", choices=["full", "frozen"], default="full",
                         help="whether the corrections stage trains the vision tower too")
     parser.add_argument("--lr", type=float, default=2e-3, help="corrections stage learning rate")
+    parser.add_argument("--preset", default="micro", help="model preset (tiny: the default model's size)")
+    parser.add_argument("--curriculum", type=Path, default=None,
+                        help="a corrections curriculum to use instead of the benchmark's (e.g. "
+                             "curricula/corrections.yaml, the one `medvlm corrections retrain` uses)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reviewer", choices=["api", "direct"], default="api",
                         help="api: upload, draft, choose from the worklist, correct and sign over the HTTP "
@@ -196,9 +200,11 @@ def main() -> None:
     _write(data, blind + _records(data, "validation"))  # the blind spot: no nodule in training
     print(f"base training split: {len(blind)} films, {len(train_records) - len(blind)} nodule films dropped")
     (out / "base.yaml").write_text(BASE.replace("STEPS", str(args.base_steps)).replace(
-        "TEXT", str(args.text_steps)))
-    (out / "corrections.yaml").write_text(CORRECTIONS.replace("STEPS", str(args.steps)).replace(
-        "LANGUAGE", args.language).replace("VISION", args.vision).replace("LR", str(args.lr)))
+        "TEXT", str(args.text_steps)).replace("preset: micro", f"preset: {args.preset}"))
+    corrections_curriculum = args.curriculum.read_text() if args.curriculum else CORRECTIONS.replace(
+        "STEPS", str(args.steps)).replace("LANGUAGE", args.language).replace("VISION", args.vision).replace(
+        "LR", str(args.lr))
+    (out / "corrections.yaml").write_text(corrections_curriculum)
     base_dir = out / "production"
     train(TrainOptions(out / "base.yaml", data, base_dir, progress=False, register=False))
     production = register_version(base_dir)
@@ -259,14 +265,14 @@ def main() -> None:
                          "seconds": round(seconds, 1),
                          "with_nodule": sum(CORRECTED in _labels(pool[i]) for i in order[:n])})
             print(json.dumps(rows[-1]))
-    _report(rows, out)
+    _report(rows, out, args.preset)
 
 
-def _report(rows: list[dict], out: Path) -> None:
+def _report(rows: list[dict], out: Path, preset: str) -> None:
     def fmt(v: object) -> str:
         return "  -  " if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
 
-    print("\nSYNTHETIC (micro preset, drawn films); held-out F1 after N corrections")
+    print(f"\nSYNTHETIC ({preset} preset, drawn films); held-out F1 after N corrections")
     print(f"{'selection':<12}{'N':>4}{'nodule F1':>11}{'others mF1':>12}{'cardio':>8}{'effusion':>10}"
           f"{'own CE-F1':>11}{'nodules in N':>14}{'train s':>9}  gate")
     for r in rows:
@@ -280,17 +286,16 @@ def _report(rows: list[dict], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for selection, style in (("uncertainty", "-o"), ("random", "--s")):
+    metrics = ((CORRECTED, "nodule F1", "tab:red"), ("others_macro", "others macro-F1", "tab:blue"),
+               ("own_text_ce_f1", "own-text CE-F1", "tab:green"))
+    for selection, style in (("uncertainty", "-o"), ("random", ":s")):  # line style: how N was chosen
         part = [r for r in rows if r["selection"] == selection]
-        ax.plot([r["n"] for r in part], [r[CORRECTED] or 0.0 for r in part], style,
-                label=f"nodule F1 ({selection})")
-        ax.plot([r["n"] for r in part], [r["others_macro"] or 0.0 for r in part], style, alpha=0.5,
-                label=f"others macro-F1 ({selection})")
-        ax.plot([r["n"] for r in part], [r["own_text_ce_f1"] or 0.0 for r in part], style, alpha=0.3,
-                label=f"own-text CE-F1 ({selection})")
+        for key, name, colour in metrics:  # colour: the metric
+            ax.plot([r["n"] for r in part], [r[key] or 0.0 for r in part], style, color=colour,
+                    label=f"{name} ({selection} first)" if selection == "uncertainty" else f"{name} (random)")
     ax.set_xlabel("signed corrections N")
     ax.set_ylabel("held-out F1")
-    ax.set_title("Correction loop gain (SYNTHETIC, micro preset)")
+    ax.set_title(f"Correction loop gain (SYNTHETIC drawn films, {preset} preset)")
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=7)
     fig.tight_layout()
