@@ -15,9 +15,11 @@ the same record format in-process). N is chosen two ways: the worklist's ``order
 margin x familiarity, ``medvlm.inference.uncertainty``) and at random. Each N retrains through
 ``medvlm.training.retrain.retrain`` (the path of ``medvlm corrections retrain``: the corrections curriculum
 teaches the findings head + thresholds and the text through LoRA, each with replay) from the same
-production model, the registry's gate is checked against production, and held-out studies are drafted
-(``draft_batch``, the service's path): F1 of the corrected finding (nodule), macro-F1 of the others, and
-own-text CE-F1 (the labeler's reading of the model's own text, before the guard, against the truth).
+production model into a registry of its own and is promoted only through the registry's gate (floors and
+tolerance 0.02 against production); held-out studies are then drafted (``draft_batch``, the service's
+path) by whatever is production after the gate: F1 of the corrected finding (nodule), macro-F1 of the
+others, and own-text CE-F1 (the labeler's reading of the model's own text, before the guard, against the
+truth). The candidate's own scores, promoted or not, are in ``gain_curve.json`` ("candidate").
 
 Not covered here (say so when quoting it): real films, more than one seed. Prints the table and writes
 ``gain_curve.png`` and ``gain_curve.json``.
@@ -154,6 +156,22 @@ def _priorities(drafts: list) -> list[float]:
     return out
 
 
+def _fresh_registry(run: Path, production_dir: Path) -> None:
+    """A registry of its own for one retraining (``run/registry.db``) whose production is ``production_dir``,
+    so that each N is promoted, or refused, against the same production."""
+    from medvlm.errors import PromotionRefusedError
+    from medvlm.registry import promote, register_version
+    from medvlm.settings import get_settings
+
+    os.environ["MEDVLM_DATABASE_URL"] = f"sqlite:///{run / 'registry.db'}"
+    get_settings.cache_clear()
+    try:
+        promote(register_version(production_dir).id)  # the floors apply to the first promotion too
+    except PromotionRefusedError as exc:
+        sys.exit(f"the production model cannot be production: {exc} (train it longer with --base-steps / "
+                 "--text-steps, or give the site's --floors)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("/tmp/medvlm-correction-loop"))
@@ -170,6 +188,8 @@ def main() -> None:
     parser.add_argument("--curriculum", type=Path, default=None,
                         help="a corrections curriculum to use instead of the benchmark's (e.g. "
                              "curricula/corrections.yaml, the one `medvlm corrections retrain` uses)")
+    parser.add_argument("--floors", type=Path, default=None,
+                        help="promotion floors file (default: the settings' floors)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reviewer", choices=["api", "direct"], default="api",
                         help="api: upload, draft, choose from the worklist, correct and sign over the HTTP "
@@ -181,10 +201,10 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     os.environ.update({"MEDVLM_DATABASE_URL": f"sqlite:///{out / 'registry.db'}",
                        "MEDVLM_DATA_DIR": str(out / "var"), "MEDVLM_ENVIRONMENT": "test"})
+    if args.floors is not None:
+        os.environ["MEDVLM_PROMOTION_FLOORS"] = str(args.floors.resolve())
     import torch
 
-    from medvlm.registry import register_version
-    from medvlm.registry.gate import gate_reasons
     from medvlm.training.retrain import RetrainOptions, retrain
     from medvlm.training.runner import TrainOptions, train
     from tests.medvlm.training.synthdata import build_dataset
@@ -207,8 +227,7 @@ def main() -> None:
     (out / "corrections.yaml").write_text(corrections_curriculum)
     base_dir = out / "production"
     train(TrainOptions(out / "base.yaml", data, base_dir, progress=False, register=False))
-    production = register_version(base_dir)
-    print(f"production {production.id}: trained in {time.monotonic() - t0:.0f} s")
+    print(f"production: trained in {time.monotonic() - t0:.0f} s")
 
     pool = _records(pool_dir, "train")
     for r in pool:
@@ -253,15 +272,19 @@ def main() -> None:
                     corrections.append(dict(pool[i], report_source="correction", provenance={
                         "source": "benchmark reviewer", "original": original}))
                 _write(run_data / "corrections", corrections)
+            _fresh_registry(run, base_dir)  # each N starts from the same production, in its own registry
             started = time.monotonic()
             options = RetrainOptions(run_data, run / "model", actor="benchmark:correction-loop",
-                                     curriculum=out / "corrections.yaml", base=base_dir, progress=False)
+                                     curriculum=out / "corrections.yaml", base=base_dir, progress=False,
+                                     promote=True, tolerance=0.02)
             result = retrain(options)
             seconds = time.monotonic() - started
-            reasons = gate_reasons(result.metrics, production.metrics, 0.02)
-            scores = _scores(_drafts(run / "model", held, held_dir), held)
-            rows.append({"selection": selection, "n": n, **scores,
-                         "gate": "pass" if not reasons else "refused: " + "; ".join(reasons),
+            candidate = _scores(_drafts(run / "model", held, held_dir), held)
+            delivered = candidate if result.promoted else rows[0]  # what production drafts after the gate
+            rows.append({"selection": selection, "n": n,
+                         **{k: delivered[k] for k in (CORRECTED, *OTHERS, "others_macro", "own_text_ce_f1")},
+                         "candidate": candidate,
+                         "gate": "promoted" if result.promoted else f"refused: {result.refused}",
                          "seconds": round(seconds, 1),
                          "with_nodule": sum(CORRECTED in _labels(pool[i]) for i in order[:n])})
             print(json.dumps(rows[-1]))
@@ -274,11 +297,12 @@ def _report(rows: list[dict], out: Path, preset: str) -> None:
 
     print(f"\nSYNTHETIC ({preset} preset, drawn films); held-out F1 after N corrections")
     print(f"{'selection':<12}{'N':>4}{'nodule F1':>11}{'others mF1':>12}{'cardio':>8}{'effusion':>10}"
-          f"{'own CE-F1':>11}{'nodules in N':>14}{'train s':>9}  gate")
+          f"{'own CE-F1':>11}{'nodules in N':>14}{'train s':>9}{'cand. nodule':>14}  gate")
     for r in rows:
         print(f"{r['selection']:<12}{r['n']:>4}{fmt(r[CORRECTED]):>11}{fmt(r['others_macro']):>12}"
               f"{fmt(r['cardiomegaly']):>8}{fmt(r['pleural_effusion']):>10}{fmt(r['own_text_ce_f1']):>11}"
-              f"{fmt(r.get('with_nodule', 0)):>14}{fmt(r['seconds']):>9}  {r['gate']}")
+              f"{fmt(r.get('with_nodule', 0)):>14}{fmt(r['seconds']):>9}"
+              f"{fmt(r['candidate'][CORRECTED] if 'candidate' in r else None):>14}  {r['gate']}")
     (out / "gain_curve.json").write_text(json.dumps(rows, indent=1))
     import matplotlib
 
