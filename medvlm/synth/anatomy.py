@@ -21,6 +21,7 @@ from medvlm.synth.grid import GRID_SHAPE, PIXEL_MM
 
 NORMAL_CTR = (0.38, 0.50)  # a normal heart's CTR on a PA film, as drawn here
 COARSE = 8  # the field is computed every COARSE grid pixels
+WALL = 1.04  # the chest wall, in half lung widths from the lungs' centre (the lungs reach ~1.0)
 BOTTOM_PAD = 64
 
 
@@ -220,6 +221,27 @@ def _window(d: np.ndarray, flat: float, edge: float) -> np.ndarray:
     return 0.5 * (1 + np.cos(np.pi * t))
 
 
+def _heart_across(x: np.ndarray, half: float, anatomy: Anatomy, wall_right: float,
+                  wall_left: float) -> np.ndarray:
+    """Source column offset from the heart centre for output offset ``x``: the heart (half width
+    ``half``) scaled by its factor on each side (patient right at negative x), then linear to the chest
+    wall at ``wall_right`` / ``wall_left`` px, identity beyond. Monotone (fold-free) for any scale: the
+    heart border is kept inside the wall, and smoothed so the joins leave no crease."""
+    out = x.astype(np.float64).copy()
+    for sign, wall, factor in ((-1.0, wall_right, anatomy.heart_scale),
+                               (1.0, wall_left, anatomy.heart_scale * anatomy.heart_left)):
+        wall = max(wall, 8.0)
+        edge = min(half, 0.9 * wall)  # a heart reaching the wall: its border stays inside
+        k = min(factor, 0.92 * wall / edge)  # a heart drawn up to the wall, not through it
+        t = sign * x
+        inside = t <= k * edge
+        mapped = np.where(inside, t / k, edge + (t - k * edge) * (wall - edge) / (wall - k * edge))
+        side = (t > 0) & (t < wall)
+        out = np.where(side, sign * mapped, out)
+    # the joins at the border and the wall are kinks: a light smoothing along columns keeps it monotone
+    return ndimage.gaussian_filter1d(out, 1.5, axis=1, mode="nearest")
+
+
 def build_warp(atlas: Atlas, anatomy: Anatomy, heart: tuple[float, float, float, float]) -> Warp:
     """The smooth field for ``anatomy``; ``heart`` = (centre row, centre col, half height, half width) of
     the heart as drawn (with any cardiomegaly), the region the heart scaling acts on."""
@@ -244,12 +266,18 @@ def build_warp(atlas: Atlas, anatomy: Anatomy, heart: tuple[float, float, float,
     raise_px = (anatomy.diaphragm_right_mm * (1 - left) + anatomy.diaphragm_left_mm * left) / PIXEL_MM
     r1 = r1 + raise_px * dome * sulcus
     # 2. local, in atlas coordinates: heart scale (and shape), mediastinal width, rotation shift.
+    # Across, the heart is scaled about its centre (each side by its own factor) and the lung between its
+    # border and the chest wall takes up the difference, so the chest wall and the body outline stay put;
+    # a window about the heart alone reached past the wall when a CT heart is wide, and drawing it small
+    # pulled the whole body in (black wedges where no body was). Rows scale mildly in the heart's band.
     hr, hc, ah, aw = heart
     d = np.sqrt(((r1 - hr) / ah) ** 2 + ((c1 - hc) / aw) ** 2)
     w = _window(d, 1.25, 2.3)
-    kx = anatomy.heart_scale * (1 + (anatomy.heart_left - 1) / (1 + np.exp(-(c1 - hc) / 15.0)))
     ky = 1 + (anatomy.heart_scale - 1) * 0.4
-    c2 = c1 - (1 - 1 / kx) * (c1 - hc) * w
+    band = _window(np.abs(r1 - hr) / ah, 1.25, 2.3)  # the heart's rows
+    across = _heart_across(c1 - hc, aw, anatomy, hc - (lm.mid_col - WALL * lm.half_width),
+                           lm.mid_col + WALL * lm.half_width - hc)
+    c2 = c1 + (across - (c1 - hc)) * band
     r2 = r1 - (1 - 1 / ky) * (r1 - hr) * w
     upper = 1.0 / (1.0 + np.exp((r1 - lm.heart_top) / 15.0))  # above the heart
     wm = upper * _window(np.abs(c1 - lm.trachea_col) / 45.0, 0.6, 1.6)

@@ -254,10 +254,29 @@ def fit_anatomy(
     fitted = replace(anatomy, heart_scale=_fold_free(target_ctr / table_ctr))
     warp = build_warp(atlas, fitted, box)
     ctr = _measured_ctr(warp, shadow, lungs)
-    if abs(ctr - target_ctr) > 0.006:  # one secant step: the CTR is near-linear in the heart scale
-        fitted = replace(fitted, heart_scale=_fold_free(fitted.heart_scale * target_ctr / ctr))
+    # The CTR grows with the heart scale, near-linearly until the heart nears the chest wall, where it
+    # bends: a proportional step, then secant steps kept inside the bracket found so far; the closest wins.
+    best = (abs(ctr - target_ctr), fitted, warp, ctr)
+    low, high = (0.0, 0.0), (9.0, 9.0)  # (scale, ctr) with ctr below / above the target
+    previous: tuple[float, float] | None = None
+    for _ in range(4):
+        if best[0] <= 0.006:
+            break
+        here = (fitted.heart_scale, ctr)
+        low, high = (max(low, here), high) if ctr < target_ctr else (low, min(high, here))
+        scale = fitted.heart_scale * target_ctr / ctr
+        if previous is not None and abs(ctr - previous[1]) > 1e-4:
+            slope = (fitted.heart_scale - previous[0]) / (ctr - previous[1])
+            scale = fitted.heart_scale + (target_ctr - ctr) * slope if slope > 0 else scale
+        if not low[0] < scale < high[0] and high[0] < 9.0 and low[0] > 0.0:
+            scale = (low[0] + high[0]) / 2
+        previous = here
+        fitted = replace(fitted, heart_scale=_fold_free(scale))
         warp = build_warp(atlas, fitted, box)
         ctr = _measured_ctr(warp, shadow, lungs)
+        if abs(ctr - target_ctr) < best[0]:
+            best = (abs(ctr - target_ctr), fitted, warp, ctr)
+    _, fitted, warp, ctr = best
     return fitted, warp, ctr, cardio
 
 

@@ -10,7 +10,7 @@ import pytest
 from scipy import ndimage
 
 from medvlm.findings import Finding, Laterality, Presence
-from medvlm.synth.anatomy import NEUTRAL, NORMAL_CTR, Anatomy, build_warp
+from medvlm.synth.anatomy import NEUTRAL, NORMAL_CTR, Anatomy, build_warp, landmarks
 from medvlm.synth.atlas import Atlas
 from medvlm.synth.compose import fit_anatomy, render_film
 from medvlm.synth.errors import SynthError
@@ -34,6 +34,22 @@ def test_two_patients_have_different_bases(atlas: Atlas):
     assert diff.mean() > 40  # whole-film change, not noise (the acquisition is fixed and noiseless)
     neutral = render_film([], seed=1, size=SIZE, atlas=atlas, acquisition=PLAIN, anatomy=NEUTRAL)
     assert np.abs(films[0].pixels.astype(float) - neutral.pixels).mean() > 40
+
+
+@pytest.mark.parametrize("heart_scale", [0.55, 0.7, 1.0, 1.3])
+def test_a_wide_ct_heart_drawn_small_or_large_leaves_the_chest_wall_in_place(atlas: Atlas, heart_scale: float):
+    """Three of the CTs have hearts as wide as a cardiomegaly (CTR ~0.63): a normal film scales them down
+    hard. The lung takes up the difference; the body outline stays and the field does not fold."""
+    lm = landmarks(atlas)
+    wide = (lm.base_row - 120.0, lm.mid_col + 20.0, 75.0, 0.62 * lm.half_width)
+    warp = build_warp(atlas, replace(NEUTRAL, heart_scale=heart_scale, heart_left=1.05), wide)
+    drawn = warp.apply(atlas["base"])
+    inside_body = lm.body > 0.5
+    assert ((drawn < 0.3) & inside_body).mean() < 0.002  # no body pulled in, leaving air inside it
+    assert warp.cols is not None and (np.diff(warp.cols, axis=1) > 0).all()  # monotone across: no fold
+    wall = np.abs(np.arange(drawn.shape[1]) - lm.mid_col) > 1.1 * lm.half_width
+    rows = slice(int(wide[0] - 60), int(wide[0] + 60))
+    assert np.abs(drawn[rows][:, wall] - atlas["base"][rows][:, wall]).mean() < 0.05 * atlas["base"].max()
 
 
 def test_normal_hearts_vary_and_stay_normal(atlas: Atlas):
