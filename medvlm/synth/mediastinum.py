@@ -39,10 +39,16 @@ def spine_front(hu: np.ndarray, body: np.ndarray, midline: float) -> np.ndarray:
 def heart(
     hu: np.ndarray, lungs: np.ndarray, body: np.ndarray, spine: np.ndarray, midline: float
 ) -> np.ndarray:
-    """Soft tissue between the lungs, in front of the spine, from the lung base to ~48 % of lung height."""
+    """Soft tissue between the lungs, in front of the spine, up to ~48 % of lung height, down to where the
+    lungs' cross-section falls below half its largest (the domes: below them the lungs are only their
+    recesses, and what lies between those is liver, stomach and spleen), and within 9.5 cm left and 6 cm
+    right of the midline (the spleen and stomach under the left dome otherwise join it)."""
     k_idx = np.nonzero(lungs.any(axis=(0, 1)))[0]
     k0, k1 = k_idx.min(), k_idx.max()
     top = int(k0 + 0.48 * (k1 - k0))
+    area = lungs.sum(axis=(0, 1)).astype(np.float64)
+    below_domes = np.nonzero(area[: int(np.argmax(area))] < 0.5 * area.max())[0]
+    k0 = max(k0, int(below_domes.max()) + 1) if below_domes.size else k0
     between = span(lungs) & ~ndimage.binary_dilation(lungs, iterations=2) & body
     soft = (hu > -120.0) & (hu < 600.0)
     jj = np.arange(hu.shape[1])[None, :, None]
@@ -52,6 +58,7 @@ def heart(
     cand[:, :, : max(k0 - 1, 0)] = False
     # The liver dome sits under the right lung base: keep the heart within ~6 cm right of the midline.
     cand[: int(midline - mm(60))] = False
+    cand[int(midline + mm(95)) :] = False
     if not cand.any():
         return cand
     region = box(cand, pad=6)

@@ -83,3 +83,20 @@ def test_ct64_from_the_shared_folder_segments_the_right_way_round() -> None:
     lungs = np.argwhere(np.isin(lab, [ids[n] for n in NAMES if n.startswith("lung")]))
     assert heart[:, 2].mean() < lungs[:, 2].mean()
     assert ct.mu.shape == CT_SHAPE and ct.covered is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["lung_pet_ct_dx/Lung_Dx-A0001.nii.gz", "itkelastix/4dct_phase00.nii.gz"])
+def test_a_derived_heart_stays_above_the_domes_and_off_the_left_wall(source: str) -> None:
+    """Derived hearts once took in the liver, stomach and spleen between the lung recesses: a box as wide
+    as a cardiomegaly (CTR 0.63) that every normal film then shrank hard. Frontal CTR of the derived heart
+    on these two patients (no cardiomegaly reported): under 0.58; the heart ends above the lung bases."""
+    [pt] = discover([shared_ct(source)])
+    ct = load_patient_ct(pt)
+    heart = ct.labels == ct.structures["heart"]
+    lungs = np.isin(ct.labels, [ct.structures[n] for n in NAMES if n.startswith("lung")])
+    widest_heart = max(np.ptp(np.nonzero(heart[:, :, k].any(axis=1))[0]) for k in range(heart.shape[2])
+                       if heart[:, :, k].any())
+    lung_cols = np.nonzero(lungs.any(axis=(1, 2)))[0]
+    assert widest_heart / np.ptp(lung_cols) < 0.58
+    assert np.nonzero(heart.any(axis=(0, 1)))[0].min() > np.nonzero(lungs.any(axis=(0, 1)))[0].min() + 5
