@@ -1,4 +1,5 @@
-// Login and worklist page: critical studies first (server order), filters, search, keyboard navigation.
+// Login and worklist page: critical studies first (server order) or most uncertain first (order=uncertainty),
+// filters, search, keyboard navigation.
 
 import {
   ApiError, STATUS_LABELS, STUDY_STATUSES, api, clearSession, currentUser, el, fmtDate, getToken, setSession, statusLabelsReady,
