@@ -37,7 +37,8 @@ def test_two_patients_have_different_bases(atlas: Atlas):
 
 
 @pytest.mark.parametrize("heart_scale", [0.55, 0.7, 1.0, 1.3])
-def test_a_wide_ct_heart_drawn_small_or_large_leaves_the_chest_wall_in_place(atlas: Atlas, heart_scale: float):
+def test_a_wide_ct_heart_drawn_small_or_large_leaves_the_chest_wall_in_place(atlas: Atlas,
+                                                                             heart_scale: float):
     """Three of the CTs have hearts as wide as a cardiomegaly (CTR ~0.63): a normal film scales them down
     hard. The lung takes up the difference; the body outline stays and the field does not fold."""
     lm = landmarks(atlas)

@@ -20,12 +20,11 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 @pytest.fixture(scope="module")
 def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from medvlm.model import build_model
-    from medvlm.ontology import load_ontology
-
     import torch
 
+    from medvlm.model import build_model
     from medvlm.model.novelty import fit_novelty
+    from medvlm.ontology import load_ontology
 
     corpus = ["Heart size is normal. The lungs are clear.", "Small left pleural effusion."] * 5
     directory = tmp_path_factory.mktemp("bundle")
