@@ -147,7 +147,7 @@ def evaluate_real(model_dir: Path | None, real_dir: Path, out_dir: Path, *, limi
             for f in findings:
                 probabilities[f.label].append(float(f.probability or 0.0))
             called_normal += not any(f.presence != "absent" and f.label != "no_finding" for f in findings)
-    inputs = torch.stack([image for _, image in rows]).numpy() if rows else np.zeros(1)
+    inputs = _film_pixels([image.numpy() for _, image in rows])
     metrics = _metrics(films, verdicts, rows, probabilities, called_normal, inputs)
     metrics.update({"model_version": bundle.version, "model_dir": str(Path(resolved).resolve()),
                     "split": "real", "real_dir": str(Path(real_dir).resolve()), "n_studies": len(films)})
@@ -155,6 +155,18 @@ def evaluate_real(model_dir: Path | None, real_dir: Path, out_dir: Path, *, limi
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
     (out_dir / "report.html").write_text(_html(metrics, [*bundle.names, *PROXIES]))
     return _summary(metrics, out_dir)
+
+
+def _film_pixels(images: list[np.ndarray]) -> np.ndarray:
+    """Every input pixel of the films, without the square padding (border rows and columns that are all
+    zero), as ``benchmarks/input_stats.py`` measures the synthetic films: padding would pull p10 to 0."""
+    kept = []
+    for image in images:
+        x = image.reshape(image.shape[-2:])
+        rows, cols = np.nonzero(x.any(axis=1))[0], np.nonzero(x.any(axis=0))[0]
+        if rows.size and cols.size:
+            kept.append(x[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].ravel())
+    return np.concatenate(kept) if kept else np.zeros(1)
 
 
 def _metrics(films: list[Film], verdicts: list[str], rows: list, probabilities: dict[str, list[float]],

@@ -83,3 +83,14 @@ def test_cli_eval_real_and_errors(real_dir: Path, tiny_model_dir: Path, tmp_path
     (broken / "labels.csv").write_text("id,file\nx,images/x.png\n")
     with pytest.raises(NotFoundError, match="missing file"):
         read_films(broken)
+
+
+def test_input_statistics_leave_the_square_padding_out() -> None:
+    """A landscape film padded to a square: its black bands would put p10 at 0.0."""
+    from medvlm.evaluation.real_films import _film_pixels
+
+    film = np.zeros((1, 8, 8), dtype=np.float32)
+    film[0, 2:6, :] = np.linspace(0.2, 0.9, 32).reshape(4, 8)  # rows 0-1 and 6-7 are padding
+    pixels = _film_pixels([film])
+    assert pixels.size == 32 and float(np.percentile(pixels, 10)) > 0.2
+    assert _film_pixels([]).size == 1  # no accepted film: a placeholder, as before
