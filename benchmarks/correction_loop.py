@@ -14,7 +14,9 @@ them (``--reviewer api``, the default, ``benchmarks/correction_reviewer.py``; ``
 the same record format in-process). N is chosen two ways: the worklist's ``order=uncertainty`` (decision
 margin x familiarity, ``medvlm.inference.uncertainty``) and at random. Each N retrains through
 ``medvlm.training.retrain.retrain`` (the path of ``medvlm corrections retrain``: the corrections curriculum
-teaches the findings head + thresholds and the text through LoRA, each with replay) from the same
+teaches the vision tower, the findings head + thresholds and the text, each with replay; the micro language
+model trains fully, ``--language lora`` as the shipped curriculum does; ``--vision frozen`` shows what the
+head alone can learn; ``--curriculum`` takes the shipped one) from the same
 production model into a registry of its own and is promoted only through the registry's gate (floors and
 tolerance 0.02 against production); held-out studies are then drafted (``draft_batch``, the service's
 path) by whatever is production after the gate: F1 of the corrected finding (nodule), macro-F1 of the
