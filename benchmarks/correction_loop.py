@@ -266,14 +266,9 @@ def main() -> None:
 
                 corrections_subset(exports[selection], n, run_data / "corrections")
             else:
-                corrections = []
-                for i, draft in zip(order[:n], (pool_drafts[i] for i in order[:n]), strict=True):
-                    original = {"findings": [f.to_dict() for f in draft.findings
-                                             if str(f.presence.value) != "absent"],
-                                "findings_text": draft.findings_text, "impression": draft.impression}
-                    corrections.append(dict(pool[i], report_source="correction", provenance={
-                        "source": "benchmark reviewer", "original": original}))
-                _write(run_data / "corrections", corrections)
+                from benchmarks.correction_reviewer import as_correction
+
+                _write(run_data / "corrections", [as_correction(pool[i], pool_drafts[i]) for i in order[:n]])
             _fresh_registry(run, base_dir)  # each N starts from the same production, in its own registry
             started = time.monotonic()
             options = RetrainOptions(run_data, run / "model", actor="benchmark:correction-loop",

@@ -103,3 +103,13 @@ def corrections_subset(export_dir: Path, n: int, target: Path) -> None:
         record["files"] = [str((export_dir / f).resolve()) for f in record["files"]]
         records.append(json.dumps(record))
     (target / "manifest.jsonl").write_text("".join(r + "\n" for r in records))
+
+
+def as_correction(record: dict, draft: object, **changes: object) -> dict:
+    """``record`` (the truth: FINAL) as a corrections-export record whose ORIGINAL is ``draft`` (a
+    ``DraftResult``), for the in-process reviewer (the API reviewer gets these from the real export)."""
+    original = {"findings": [f.to_dict() for f in draft.findings  # type: ignore[attr-defined]
+                             if str(f.presence.value) != "absent"],
+                "findings_text": draft.findings_text, "impression": draft.impression}  # type: ignore[attr-defined]
+    provenance = {"source": "benchmark reviewer", "original": original}
+    return {**record, **changes, "report_source": "correction", "provenance": provenance}

@@ -52,6 +52,7 @@ def main() -> None:
                        "MEDVLM_DATA_DIR": str(args.out / "var"), "MEDVLM_ENVIRONMENT": "test"})
     import torch
 
+    from benchmarks.correction_reviewer import as_correction
     from medvlm.inference import draft_batch
     from medvlm.model import load_bundle
     from medvlm.package_data import CORRECTIONS_CURRICULUM
@@ -78,12 +79,8 @@ def main() -> None:
     for entry in data.iterdir():
         if entry.name != "corrections":
             (run_data / entry.name).symlink_to(entry)
-    corrections = []
-    for r, d in zip(chosen, drafts, strict=True):
-        original = {"findings": [f.to_dict() for f in d.findings if str(f.presence.value) != "absent"]}
-        corrections.append(dict(r, split="train", report_source="correction",
-                                files=[str(data / f) for f in r["files"]],
-                                provenance={"source": "benchmark reviewer", "original": original}))
+    corrections = [as_correction(r, d, split="train", files=[str(data / f) for f in r["files"]])
+                   for r, d in zip(chosen, drafts, strict=True)]
     (run_data / "corrections").mkdir()
     lines = "".join(json.dumps(c) + "\n" for c in corrections)
     (run_data / "corrections" / "manifest.jsonl").write_text(lines)

@@ -257,21 +257,24 @@ def fit_anatomy(
     # The CTR grows with the heart scale, near-linearly until the heart nears the chest wall, where it
     # bends: a proportional step, then secant steps kept inside the bracket found so far; the closest wins.
     best = (abs(ctr - target_ctr), fitted, warp, ctr)
-    low, high = (0.0, 0.0), (9.0, 9.0)  # (scale, ctr) with ctr below / above the target
+    below, above = 0.0, np.inf  # the largest scale drawn too small, the smallest drawn too large
     previous: tuple[float, float] | None = None
     for _ in range(4):
         if best[0] <= 0.006:
             break
-        here = (fitted.heart_scale, ctr)
-        low, high = (max(low, here), high) if ctr < target_ctr else (low, min(high, here))
-        scale = fitted.heart_scale * target_ctr / ctr
+        scale = fitted.heart_scale
+        if ctr < target_ctr:
+            below = max(below, scale)
+        else:
+            above = min(above, scale)
+        step = scale * target_ctr / ctr
         if previous is not None and abs(ctr - previous[1]) > 1e-4:
-            slope = (fitted.heart_scale - previous[0]) / (ctr - previous[1])
-            scale = fitted.heart_scale + (target_ctr - ctr) * slope if slope > 0 else scale
-        if not low[0] < scale < high[0] and high[0] < 9.0 and low[0] > 0.0:
-            scale = (low[0] + high[0]) / 2
-        previous = here
-        fitted = replace(fitted, heart_scale=_fold_free(scale))
+            slope = (scale - previous[0]) / (ctr - previous[1])
+            step = scale + (target_ctr - ctr) * slope if slope > 0 else step
+        if below > 0 and np.isfinite(above) and not below < step < above:
+            step = (below + above) / 2
+        previous = (scale, ctr)
+        fitted = replace(fitted, heart_scale=_fold_free(step))
         warp = build_warp(atlas, fitted, box)
         ctr = _measured_ctr(warp, shadow, lungs)
         if abs(ctr - target_ctr) < best[0]:
