@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # (``service.studies.worklist_cache``); 0 turns the cache off.
     worklist_cache_mb: int = Field(default=32, ge=0, le=4096)
     promotion_tolerance: float = 0.01
+    # The same per finding (AUROC, findings with >= 10 validation positives): wider, since one finding's
+    # AUROC on a few dozen positives moves by a few hundredths between runs of one model.
+    promotion_finding_tolerance: float = 0.05
     # Absolute minimums for production (medvlm.registry.floors); None: curricula/promotion_floors.yaml.
     promotion_floors: Path | None = None
 

@@ -18,7 +18,7 @@ from medvlm.db import get_engine, migrate, session_scope
 from medvlm.errors import ConfigError, NotFoundError, PromotionRefusedError
 from medvlm.registry.card import PROVENANCE, read_card
 from medvlm.registry.floors import floor_reasons, load_floors
-from medvlm.registry.gate import check_tolerance, gate_reasons
+from medvlm.registry.gate import FINDING_AUROC, FINDING_POSITIVES, check_tolerance, gate_reasons
 from medvlm.registry.schemas import ModelVersionPublic
 from medvlm.registry.tables import ModelVersion, VersionStatus
 from medvlm.settings import Settings, get_settings
@@ -121,7 +121,9 @@ def promote(version_id: str, tolerance: float | None = None, *,
     Refused (PromotionRefusedError, nothing changed) when the candidate is below the promotion floors
     (``settings.promotion_floors``, default ``curricula/promotion_floors.yaml``; the first promotion too),
     when CE-F1 or macro-AUROC fall more than ``tolerance`` (default: settings.promotion_tolerance) below
-    production, or when the model directory no longer holds the registered model."""
+    production, when one finding's AUROC falls more than settings.promotion_finding_tolerance below
+    production's (findings measured with >= 10 positives), or when the model directory no longer holds
+    the registered model."""
     settings = settings or get_settings()
     tolerance = settings.promotion_tolerance if tolerance is None else tolerance
     check_tolerance(tolerance)
@@ -146,7 +148,8 @@ def promote(version_id: str, tolerance: float | None = None, *,
             select(ModelVersion).where(ModelVersion.status == VersionStatus.PRODUCTION).with_for_update()
         ).first()
         if current is not None:
-            reasons = gate_reasons(candidate.metrics, current.metrics, tolerance)
+            reasons = gate_reasons(candidate.metrics, current.metrics, tolerance,
+                                   settings.promotion_finding_tolerance)
             if reasons:
                 raise PromotionRefusedError(f"version {version_id} not promoted over {current.id}: "
                                             + "; ".join(reasons))
@@ -160,6 +163,17 @@ def promote(version_id: str, tolerance: float | None = None, *,
         session.add(candidate)
         session.flush()
         return _public(candidate)
+
+
+def _per_finding(table: Any) -> dict[str, float]:
+    """metrics.json's ``findings.per_finding`` ({name: {auroc, support, ...}}) as the gate's flat keys."""
+    out: dict[str, float] = {}
+    for name, row in (table.items() if isinstance(table, dict) else ()):
+        auc = row.get("auroc") if isinstance(row, dict) else None
+        if isinstance(auc, int | float) and not isinstance(auc, bool):
+            out[FINDING_AUROC + name] = float(auc)
+            out[FINDING_POSITIVES + name] = float(row.get("support") or 0)
+    return out
 
 
 def attach_metrics(version_id: str, metrics_file: Path, *,
@@ -181,6 +195,7 @@ def attach_metrics(version_id: str, metrics_file: Path, *,
         raise ConfigError(f"{metrics_file} evaluates version {found!r}, not {version_id!r}")
     numbers: dict[str, Any] = {k: v for k, v in data.items()
                if "." in k and isinstance(v, int | float) and not isinstance(v, bool)}
+    numbers.update(_per_finding(data.get("findings.per_finding")))
     numbers["eval.split"] = data.get("split")
     numbers["eval.data_manifest_sha256"] = data.get("data_manifest_sha256")
     numbers["eval.n_studies"] = data.get("n_studies")

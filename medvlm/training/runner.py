@@ -24,6 +24,7 @@ from medvlm.model import build_model, default_corpus, load_bundle
 from medvlm.model.bundle import ModelBundle
 from medvlm.model.quantize import quantization_config
 from medvlm.model.views import enable_inputs
+from medvlm.registry.gate import PER_FINDING_KEYS
 from medvlm.training import checkpoint as ckpt
 from medvlm.training import stage_metrics as ev
 from medvlm.training.corrections import retune_thresholds
@@ -248,7 +249,8 @@ def _fit_familiarity(cur: Any, records: dict[str, list], images: torch.Tensor, r
 def _finish(bundle: ModelBundle, state: dict[str, Any], out: Path, preset: str, register: bool) -> None:
     metrics: dict[str, float] = {}
     for stage in state["completed"]:
-        metrics.update({k: v for k, v in stage.get("metrics", {}).items() if k.count(".") <= 1})
+        metrics.update({k: v for k, v in stage.get("metrics", {}).items()
+                        if k.count(".") <= 1 or k.startswith(PER_FINDING_KEYS)})  # the gate reads these
     parent = None
     if preset.startswith(SAVED):
         card = ckpt.read_json(_saved_dir(preset) / "model_card.json")

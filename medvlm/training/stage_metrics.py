@@ -43,6 +43,7 @@ def findings_metrics(
         auc = auroc(t, p)  # None for a finding whose truth has one class only
         if auc is not None:
             metrics[f"findings.auroc.{name}"] = auc
+            metrics[f"findings.positives.{name}"] = float(t.sum())  # how far the promotion gate trusts it
         aurocs.append(auc)
         f1s.append(f1(t, (p >= bundle.config.threshold(name)).astype(np.int64)))
     # The definitions medvlm eval uses (medvlm.evaluation.classification); 0.0 when none is defined.

@@ -281,3 +281,52 @@ def test_bad_floors_file(tmp_path: Path, text: str, message: str) -> None:
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_floors(path)
+
+
+def _with_findings(aurocs: dict[str, float], positives: float = 40) -> dict[str, float]:
+    out = {f"findings.auroc.{k}": v for k, v in aurocs.items()}
+    out.update({f"findings.positives.{k}": positives for k in aurocs})
+    return out
+
+
+@pytest.mark.parametrize(
+    ("candidate", "positives", "refused", "why"),
+    [
+        ({"cardiomegaly": 0.83, "nodule": 0.70}, 40, True,
+         r"findings\.auroc\.cardiomegaly 0\.8300 is 0\.0700"),
+        ({"cardiomegaly": 0.87, "nodule": 0.70}, 40, False, ""),  # within the per-finding tolerance (0.05)
+        ({"nodule": 0.70}, 40, True, r"findings\.auroc\.cardiomegaly missing"),
+        ({"cardiomegaly": 0.60, "nodule": 0.70}, 5, False, ""),  # 5 positives: production's AUROC is noise
+    ],
+)
+def test_one_finding_lost_is_refused_although_the_macro_figures_hold(
+    settings: Settings, model_dir_factory: CardFactory, candidate: dict[str, float], positives: float,
+    refused: bool, why: str,
+) -> None:
+    production = _with_findings({"cardiomegaly": 0.90, "nodule": 0.70}, positives)
+    register_version(model_dir_factory("prod", metrics={"report.ce_f1": 0.8, "findings.macro_auroc": 0.9,
+                                                        "report.hallucination_rate": 0.1, **production}))
+    promote("prod")
+    register_version(model_dir_factory("cand", metrics={"report.ce_f1": 0.8, "findings.macro_auroc": 0.9,
+                                                        "report.hallucination_rate": 0.1,
+                                                        **_with_findings(candidate)}))
+    if refused:
+        with pytest.raises(PromotionRefusedError, match=why):
+            promote("cand")
+        assert production_version().id == "prod"  # type: ignore[union-attr]
+    else:
+        assert promote("cand").status == "production"
+
+
+def test_attached_evaluation_carries_per_finding_auroc_to_the_gate(
+    settings: Settings, model_dir_factory: CardFactory, tmp_path: Path
+) -> None:
+    table = {"cardiomegaly": {"auroc": 0.8, "f1": 0.5, "support": 94},
+             "fracture": {"auroc": None, "support": 0}}
+    record = attach_metrics(
+        register_version(model_dir_factory("cand")).id,
+        _eval_file(tmp_path, "cand", **{"findings.per_finding": table}),
+    )
+    assert record.metrics["findings.auroc.cardiomegaly"] == 0.8
+    assert record.metrics["findings.positives.cardiomegaly"] == 94
+    assert "findings.auroc.fracture" not in record.metrics

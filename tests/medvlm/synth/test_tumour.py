@@ -93,3 +93,29 @@ def test_the_expert_box_of_a_real_ct_loses_its_dense_tumour() -> None:
     before, after = ((canon.hu > -300) & box).sum(), ((out > -300) & box).sum()
     assert rec.removed and rec.source == "expert box"
     assert after < 0.5 * before
+
+
+@pytest.mark.slow
+def test_the_unannotated_cptac_tumour_is_found_and_removed() -> None:
+    """C3N-00247's squamous cell carcinoma (no box, side not given): a spiculated ~2 cm nodule in the right
+    lung beside the heart, looked at on the axial slices. Its opened core is ~1.3 mL, and the oesophagus
+    (1.5 mL, 2 cm from the midline) must not win in its place."""
+    from medvlm.synth.ct_sources import discover
+    from medvlm.synth.nifti import read_nifti
+    from medvlm.synth.patient_volume import read_source
+    from medvlm.synth.resample import to_canonical
+    from medvlm.synth.segment import segment
+    from tests.medvlm.synth.ct_fixtures import shared_ct
+
+    [pt] = discover([shared_ct("dlwpt_cptac/C3N-00247.nii.gz")])
+    canon = to_canonical(read_source(pt), read_nifti(pt.lung_mask).data > 0)
+    seg = segment(canon.hu, pt.patient_id)
+    heart = seg.labels == seg.structures["heart"]
+    out, rec = tumour.handle(pt.patient_id, canon.hu, seg.lungs, seg.lung_air, heart, seg.midline_i, None)
+    assert rec.removed and rec.source == "detected" and rec.side == "right"
+    assert 1.5 <= rec.volume_ml <= 6.0
+    assert rec.centre_ijk is not None
+    off_midline_mm = (seg.midline_i - rec.centre_ijk[0]) * SPACING_MM[0]
+    assert off_midline_mm > 60  # in the lung, not the mediastinum
+    lesion = (canon.hu > -300) & (out <= -300)
+    assert lesion.sum() * tumour.VOXEL_ML > 1.0  # solid tissue became parenchyma

@@ -45,6 +45,9 @@ def test_ci_size_run_learns_findings(trained: tuple[Path, Path]) -> None:
     for key in ("version", "curriculum_sha256", "data_manifest_sha256", "created_at", "preset"):
         assert card[key]
     assert "report.ce_f1" in card["metrics"] and "qa.accuracy" in card["metrics"]
+    # per finding too, so that the promotion gate sees one finding lost behind a steady macro mean
+    per_finding = {k for k in card["metrics"] if k.startswith("findings.auroc.")}
+    assert per_finding and all(k.replace("auroc", "positives") in card["metrics"] for k in per_finding)
     assert (out / "training_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for stage in ("encoder", "introduction", "specialism", "corrections"):
         assert (out / "training" / stage / "best.pt").is_file()
