@@ -73,7 +73,33 @@ def heart(
     for k in range(sub.shape[2]):
         sub[:, :, k] = ndimage.binary_fill_holes(sub[:, :, k])
     out[region] = sub
-    return out & ~lungs
+    return out & ~lungs & _heart_envelope(out, lungs, midline)
+
+
+# The heart's largest extent across, in lung widths, and the share of it right of the midline: a normal
+# adult heart spans ~45 % of the thorax on a PA film, about a third of it right of the midline.
+HEART_SPAN = 0.48
+HEART_RIGHT_SHARE = 0.35
+
+
+def _heart_envelope(heart: np.ndarray, lungs: np.ndarray, midline: float) -> np.ndarray:
+    """An ellipsoid the heart fits in: the soft tissue between the lungs is cut to a window, and without
+    this its silhouette was that window (a box with straight sides and a flat top), which every film's
+    heart warp then bent into S-shaped lungs. The ellipsoid rounds the top and the sides; the lungs and
+    the domes still bound it where they are nearer."""
+    if not heart.any():
+        return heart
+    cols = np.nonzero(lungs.any(axis=(1, 2)))[0]
+    width = float(np.ptp(cols)) * SPACING_MM[0]
+    ri = HEART_SPAN * width / 2.0
+    ci = midline + (1.0 - 2.0 * HEART_RIGHT_SHARE) * ri / SPACING_MM[0]
+    idx = np.argwhere(heart)
+    (_, j0, k0), (_, j1, k1) = idx.min(0), idx.max(0)
+    rj = (j1 - j0 + 1) * SPACING_MM[1] / 2.0 + 5.0
+    rk = (k1 - k0 + 1) * SPACING_MM[2] * 0.6  # centred low: the top rounds, the base stays on the domes
+    ck = k0 + 0.4 * (k1 - k0)
+    centre = np.array([ci, (j0 + j1) / 2.0, ck])
+    return ellipsoid(heart.shape, centre, (ri, rj, rk))
 
 
 def bone(hu: np.ndarray, body: np.ndarray, lungs: np.ndarray, spine: np.ndarray) -> np.ndarray:
