@@ -96,9 +96,7 @@ class FindingSpec:
         templates = self.phrases.get(kind) or []
         if not templates:
             return ""
-        text = templates[index % len(templates)].format(
-            laterality=laterality or "", severity=severity or "", location=location or ""
-        )
+        text = templates[index % len(templates)].format(**placeholders(laterality, severity, location))
         text = " ".join(text.split()).replace(" .", ".")
         return text[:1].upper() + text[1:]
 
@@ -225,6 +223,17 @@ def _subset(values: Any, allowed: Any, where: str, key: str, what: str, noun: st
     return items
 
 
+# A severity before a participle is an adverb: "the heart is mildly enlarged", never "mild enlarged".
+_ADVERBS = {"mild": "mildly", "moderate": "moderately", "severe": "severely"}
+
+
+def placeholders(laterality: str | None = None, severity: str | None = None,
+                 location: str | None = None) -> dict[str, str]:
+    """What a phrase template may use: {laterality} {severity} {severity_adverb} {location}."""
+    return {"laterality": laterality or "", "severity": severity or "",
+            "severity_adverb": _ADVERBS.get(severity or "", severity or ""), "location": location or ""}
+
+
 def _phrases(where: str, phrases: Any) -> dict[str, list[str]]:
     """Report phrase templates per presence, each formattable with the three known placeholders."""
     if not isinstance(phrases, dict) or set(phrases) - {"present", "absent"}:
@@ -233,11 +242,12 @@ def _phrases(where: str, phrases: Any) -> dict[str, list[str]]:
     for kind, templates in parsed.items():
         for template in templates:
             try:
-                template.format(laterality="", severity="", location="")
+                template.format(**placeholders())
             except (KeyError, IndexError, ValueError) as exc:
+                allowed = " ".join("{" + name + "}" for name in placeholders())
                 raise ConfigError(
                     f"ontology: {where} key 'phrases.{kind}' template {template!r} uses an "
-                    f"unknown placeholder ({exc}); allowed: {{laterality}} {{severity}} {{location}}"
+                    f"unknown placeholder ({exc}); allowed: {allowed}"
                 ) from None
     return parsed
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,21 @@ def test_render_fills_placeholders_and_drops_empty_ones() -> None:
     )
     assert spec.render(Presence.PRESENT) == "Pleural effusion."
     assert spec.render(Presence.ABSENT) == "No pleural effusion."
+
+
+def test_a_severity_before_a_participle_is_an_adverb() -> None:
+    """Drafts said "The heart is mild enlarged." (the template put the scale's adjective before a
+    participle)."""
+    onto = load_ontology()
+    cardiomegaly = onto.get("cardiomegaly").render(Presence.PRESENT, severity="moderate")
+    assert cardiomegaly == "The heart is moderately enlarged."
+    for name in onto.names:
+        spec = onto.get(name)
+        for severity in set(spec.severities) - {"borderline"}:  # "borderline enlarged" is how reports say it
+            for index in range(len(spec.phrases.get("present", []))):
+                words = spec.render(Presence.PRESENT, severity=severity, index=index).rstrip(".").split()
+                for word, after in itertools.pairwise(words):
+                    assert not (word.lower() == severity and after.endswith("ed")), (name, severity, words)
 
 
 def _mutate(raw: dict[str, Any], path: list[str], value: Any) -> dict[str, Any]:

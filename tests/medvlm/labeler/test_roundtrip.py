@@ -29,7 +29,7 @@ def test_present_phrases_read_back(name: str) -> None:
             text = spec.render(Presence.PRESENT, side, severity, location, index=index)
             want = (
                 side if "{laterality}" in template else None,
-                severity if "{severity}" in template else None,
+                severity if "{severity" in template else None,  # {severity} or {severity_adverb}
                 location if "{location}" in template else None,
             )
             read = {f.label: f for f in label_report(text, ONTOLOGY)}
