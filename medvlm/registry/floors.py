@@ -6,7 +6,6 @@ always passed it; the floors do not depend on what came before.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import yaml
 
 from medvlm.errors import ConfigError
 from medvlm.package_data import CURRICULA_DIR
+from medvlm.registry.gate import metric_number
 
 FLOORS_PATH = CURRICULA_DIR / "promotion_floors.yaml"
 
@@ -31,12 +31,6 @@ class Floor:
     def describe(self) -> str:
         bound = f">= {self.minimum}" if self.minimum is not None else f"<= {self.maximum}"
         return f"{self.own_text or self.metric} {bound}"
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        return None
-    return float(value)
 
 
 def load_floors(path: Path | None = None) -> list[Floor]:
@@ -59,9 +53,9 @@ def load_floors(path: Path | None = None) -> list[Floor]:
         if unknown:
             raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
         low, high = item.get("min"), item.get("max")
-        if (low is None) == (high is None) or _number(low if low is not None else high) is None:
+        if (low is None) == (high is None) or metric_number(low if low is not None else high) is None:
             raise ConfigError(f"{where} ({item['metric']}): give exactly one number, 'min' or 'max'")
-        floors.append(Floor(item["metric"], _number(low), _number(high), item.get("own_text"),
+        floors.append(Floor(item["metric"], metric_number(low), metric_number(high), item.get("own_text"),
                             bool(item.get("when_measured", False))))
     return floors
 
@@ -71,9 +65,9 @@ def floor_reasons(metrics: Mapping[str, Any], floors: list[Floor]) -> list[str]:
     reason (it cannot be shown to meet the floor), unless its floor applies only when measured."""
     reasons = []
     for floor in floors:
-        key = floor.own_text if floor.own_text and _number(metrics.get(floor.own_text)) is not None \
+        key = floor.own_text if floor.own_text and metric_number(metrics.get(floor.own_text)) is not None \
             else floor.metric
-        value = _number(metrics.get(key))
+        value = metric_number(metrics.get(key))
         if value is None:
             if not floor.when_measured:
                 reasons.append(f"{floor.metric} not measured (floor {floor.describe()})")

@@ -20,14 +20,15 @@ PER_FINDING_KEYS = (FINDING_AUROC, FINDING_POSITIVES)
 FINDING_MIN_POSITIVES = 10
 
 
-def _number(value: Any) -> float | None:
+def metric_number(value: Any) -> float | None:
+    """A metric's value as a float; None for a missing, non-numeric, boolean or NaN value."""
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         return None
     return float(value)
 
 
 def check_tolerance(tolerance: float, what: str = "promotion tolerance") -> None:
-    if _number(tolerance) is None or tolerance < 0 or tolerance > 1:
+    if metric_number(tolerance) is None or tolerance < 0 or tolerance > 1:
         raise ConfigError(f"{what} must be a number in [0, 1], got {tolerance!r}")
 
 
@@ -44,9 +45,9 @@ def gated_findings(production: Mapping[str, Any]) -> list[str]:
     """The findings whose AUROC production was measured with at least FINDING_MIN_POSITIVES positives."""
     names = []
     for key, value in production.items():
-        if key.startswith(FINDING_AUROC) and _number(value) is not None:
+        if key.startswith(FINDING_AUROC) and metric_number(value) is not None:
             name = key[len(FINDING_AUROC):]
-            if (_number(production.get(FINDING_POSITIVES + name)) or 0) >= FINDING_MIN_POSITIVES:
+            if (metric_number(production.get(FINDING_POSITIVES + name)) or 0) >= FINDING_MIN_POSITIVES:
                 names.append(name)
     return sorted(names)
 
@@ -59,10 +60,11 @@ def gate_reasons(candidate: Mapping[str, Any], production: Mapping[str, Any], to
     check_tolerance(finding_tolerance, "per-finding promotion tolerance")
     reasons = []
     for key in GATED_METRICS:
-        reference = _number(production.get(key))
+        reference = metric_number(production.get(key))
         if reference is not None:
-            reasons.append(_below(key, _number(candidate.get(key)), reference, tolerance))
+            reasons.append(_below(key, metric_number(candidate.get(key)), reference, tolerance))
     for name in gated_findings(production):
         key = FINDING_AUROC + name
-        reasons.append(_below(key, _number(candidate.get(key)), float(production[key]), finding_tolerance))
+        reference = float(production[key])
+        reasons.append(_below(key, metric_number(candidate.get(key)), reference, finding_tolerance))
     return [r for r in reasons if r]

@@ -18,7 +18,13 @@ from medvlm.db import get_engine, migrate, session_scope
 from medvlm.errors import ConfigError, NotFoundError, PromotionRefusedError
 from medvlm.registry.card import PROVENANCE, read_card
 from medvlm.registry.floors import floor_reasons, load_floors
-from medvlm.registry.gate import FINDING_AUROC, FINDING_POSITIVES, check_tolerance, gate_reasons
+from medvlm.registry.gate import (
+    FINDING_AUROC,
+    FINDING_POSITIVES,
+    check_tolerance,
+    gate_reasons,
+    metric_number,
+)
 from medvlm.registry.schemas import ModelVersionPublic
 from medvlm.registry.tables import ModelVersion, VersionStatus
 from medvlm.settings import Settings, get_settings
@@ -169,10 +175,10 @@ def _per_finding(table: Any) -> dict[str, float]:
     """metrics.json's ``findings.per_finding`` ({name: {auroc, support, ...}}) as the gate's flat keys."""
     out: dict[str, float] = {}
     for name, row in (table.items() if isinstance(table, dict) else ()):
-        auc = row.get("auroc") if isinstance(row, dict) else None
-        if isinstance(auc, int | float) and not isinstance(auc, bool):
-            out[FINDING_AUROC + name] = float(auc)
-            out[FINDING_POSITIVES + name] = float(row.get("support") or 0)
+        auc = metric_number(row.get("auroc")) if isinstance(row, dict) else None
+        if auc is not None:
+            out[FINDING_AUROC + name] = auc
+            out[FINDING_POSITIVES + name] = metric_number(row.get("support")) or 0.0
     return out
 
 

@@ -9,6 +9,7 @@ import torch
 
 from medvlm.evaluation.classification import auroc, f1, known_only, macro
 from medvlm.model.bundle import ModelBundle
+from medvlm.registry.gate import FINDING_AUROC, FINDING_POSITIVES
 from medvlm.training.examples import TextExample, findings_targets, positives
 from medvlm.training.manifest import Record
 from medvlm.training.study import StudyLookup
@@ -42,8 +43,8 @@ def findings_metrics(
         t, p = known_only(truth[:, i], probs[:, i], known[:, i])  # uncertain labels are not scored
         auc = auroc(t, p)  # None for a finding whose truth has one class only
         if auc is not None:
-            metrics[f"findings.auroc.{name}"] = auc
-            metrics[f"findings.positives.{name}"] = float(t.sum())  # how far the promotion gate trusts it
+            metrics[FINDING_AUROC + name] = auc
+            metrics[FINDING_POSITIVES + name] = float(t.sum())  # how far the promotion gate trusts it
         aurocs.append(auc)
         f1s.append(f1(t, (p >= bundle.config.threshold(name)).astype(np.int64)))
     # The definitions medvlm eval uses (medvlm.evaluation.classification); 0.0 when none is defined.

@@ -39,8 +39,9 @@ def test_two_patients_have_different_bases(atlas: Atlas):
 @pytest.mark.parametrize("heart_scale", [0.55, 0.7, 1.0, 1.3])
 def test_a_wide_ct_heart_drawn_small_or_large_leaves_the_chest_wall_in_place(atlas: Atlas,
                                                                              heart_scale: float):
-    """Three of the CTs have hearts as wide as a cardiomegaly (CTR ~0.63): a normal film scales them down
-    hard. The lung takes up the difference; the body outline stays and the field does not fold."""
+    """A CT's heart may be as wide as a cardiomegaly (the derived hearts were, CTR ~0.6, before they were
+    bounded by an ellipsoid): a normal film scales it down hard. The lung takes up the difference; the body
+    outline stays and the field does not fold."""
     lm = landmarks(atlas)
     wide = (lm.base_row - 120.0, lm.mid_col + 20.0, 75.0, 0.62 * lm.half_width)
     warp = build_warp(atlas, replace(NEUTRAL, heart_scale=heart_scale, heart_left=1.05), wide)
