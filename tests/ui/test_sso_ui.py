@@ -86,6 +86,12 @@ def _as_user(page: Any, base_url: str, user: str) -> None:
     page.route(f"{base_url}/api/v1/auth/oidc/login", fill_in)
 
 
+def _wait_for_text(page: Any, element_id: str) -> None:
+    """Waits until the element has text; null-safe because the tab passes through the provider's pages on the
+    way, where the element does not exist (a plain getElementById(...).textContent throws there)."""
+    page.wait_for_function(f"(document.getElementById('{element_id}')?.textContent ?? '').length > 0")
+
+
 def test_sign_in_with_sso_lands_on_the_worklist(sso_service: SsoService, browser: Any) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
     page = context.new_page()
@@ -102,7 +108,7 @@ def test_sign_in_with_sso_lands_on_the_worklist(sso_service: SsoService, browser
     assert page.url == f"{sso_service.base_url}/"  # the fragment is gone from the address bar
     assert page.evaluate("sessionStorage.getItem('medvlm.token')")
     # the worklist loads with the stored token (no study in this service)
-    page.wait_for_function("document.getElementById('worklist-count').textContent.length > 0")
+    _wait_for_text(page, "worklist-count")
     assert page.locator("#worklist-count").inner_text() == "0 studies"
     context.close()
 
@@ -120,7 +126,7 @@ def test_a_refused_sign_on_shows_why(sso_service: SsoService, browser: Any, user
         page.goto(f"{sso_service.base_url}/")
         _as_user(page, sso_service.base_url, user)
         page.click("#sso-login")
-        page.wait_for_function("document.getElementById('login-error').textContent.length > 0")
+        _wait_for_text(page, "login-error")
     finally:
         sso_service.provider.set_mode("normal")
     message = page.locator("#login-error").inner_text()
@@ -136,7 +142,7 @@ def test_a_crafted_link_does_not_sign_anyone_in(sso_service: SsoService, browser
     context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
     page = context.new_page()
     page.goto(f"{sso_service.base_url}/#access_token=someone-elses&username=mallory&role=admin")
-    page.wait_for_function("document.getElementById('login-error').textContent.length > 0")
+    _wait_for_text(page, "login-error")
     assert "did not start that sign-on" in page.locator("#login-error").inner_text()
     assert page.evaluate("sessionStorage.getItem('medvlm.token')") is None and "#" not in page.url
     context.close()
