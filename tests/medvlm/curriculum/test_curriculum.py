@@ -121,6 +121,19 @@ def test_curriculum_inputs_are_the_model_s() -> None:
     assert CURRICULUM_INPUTS == INPUTS
 
 
+def test_the_self_supervised_curriculum_is_the_default_after_its_films_stage() -> None:
+    """chest_xr_ssl.yaml says it is chest_xr.yaml with a stage in front: a change to the default that is not
+    copied there (as the default's lateral and indication inputs once were not) would compare two
+    different curricula in every with/without run."""
+    ssl = yaml.safe_load((ROOT / "curricula" / "chest_xr_ssl.yaml").read_text())
+    default = default_raw()
+    assert [s["kind"] for s in ssl["stages"][:1]] == ["self_supervised"]
+    assert ssl["stages"][1:] == default["stages"]
+    assert {k: v for k, v in ssl.items() if k not in ("name", "description", "stages")} == {
+        k: v for k, v in default.items() if k not in ("name", "description", "stages")
+    }
+
+
 @pytest.mark.parametrize(("mutation", "message"), [pytest.param(m, msg, id=i) for i, m, msg in BAD])
 def test_bad_curriculum_is_one_clear_error(tmp_path: Path, mutation, message: str) -> None:
     path = write(tmp_path, mutate(mutation))
