@@ -13,7 +13,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-HEADLINE = ("findings.macro_auroc", "findings.macro_f1", "findings.ece")
+HEADLINE = ("findings.macro_auroc", "findings.macro_auroc_ci", "findings.macro_f1", "findings.ece")
 # Report columns, the model's own text first (the headline), then the delivered draft, then baselines.
 REPORT_COLUMNS = (("model's own text (guard off)", "report"), ("after the guard", "report.guarded"),
                   ("baseline: fixed normal report", "baseline.normal"),
@@ -56,8 +56,10 @@ for IU reports); the macro CE-F1 averages findings with enough truth positives
 <table>{% for k in headline %}<tr><th>{{ k }}</th><td class=num>{{ fmt(m.get(k)) }}</td></tr>
 {% endfor %}</table>
 <h3>Per finding</h3>
-<table><tr><th>finding</th><th>AUROC</th><th>F1</th><th>true positives</th><th>predicted positives</th></tr>
+<table><tr><th>finding</th><th>AUROC</th><th>95 % interval</th><th>F1</th><th>true positives</th>
+<th>predicted positives</th></tr>
 {% for label, v in per_finding.items() %}<tr><td>{{ label }}</td><td class=num>{{ fmt(v.auroc) }}</td>
+<td class=num>{{ fmt(v.auroc_ci) }}</td>
 <td class=num>{{ fmt(v.f1) }}</td><td class=num>{{ v.support }}</td><td class=num>{{ v.predicted }}</td></tr>
 {% endfor %}</table>
 <h2>ROC curves</h2>
@@ -100,6 +102,8 @@ def roc_png(label: str, fpr: Sequence[float], tpr: Sequence[float], auroc: float
 def _fmt(value: Any) -> str:
     if value is None:
         return "–"
+    if isinstance(value, list | tuple) and len(value) == 2:  # a bootstrap interval
+        return f"{value[0]:.3f}–{value[1]:.3f}"
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from medvlm.errors import NotFoundError
+from medvlm.evaluation.classification import auroc, auroc_interval
 
 IMAGE_SUFFIXES = {".png", ".dcm", ""}
 LABEL_ALIASES = {"edema": "pulmonary_edema"}
@@ -96,14 +97,6 @@ def _dataset(film: Film) -> Any:
     from medvlm.dicom.pixels import read_dataset
 
     return read_dataset(film.path)
-
-
-def _auroc(truth: list[int], scores: list[float]) -> float | None:
-    if len(set(truth)) < 2:
-        return None
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(truth, scores))
 
 
 def evaluate_real(model_dir: Path | None, real_dir: Path, out_dir: Path, *, limit: int | None = None,
@@ -213,9 +206,10 @@ def _ranked(label: str, films: list[Film], scores: list[float]) -> dict[str, Any
         return {}
     truth = [t for t, _ in labelled]
     out: dict[str, Any] = {f"real.n_pos.{label}": sum(truth), f"real.n_neg.{label}": len(truth) - sum(truth)}
-    auc = _auroc(truth, [v for _, v in labelled])
+    auc = auroc(truth, [v for _, v in labelled])
     if auc is not None:
         out[f"real.auroc.{label}"] = round(auc, 4)
+        out[f"real.auroc_ci.{label}"] = auroc_interval(truth, [v for _, v in labelled])
     return out
 
 
@@ -224,7 +218,9 @@ def _summary(m: dict[str, Any], out_dir: Path) -> str:
     for key, value in sorted(m.items()):
         if key.startswith("real.auroc."):
             name = key.removeprefix("real.auroc.")
-            aurocs.append(f"{name} {value:.3f} (n+ {m[f'real.n_pos.{name}']}, n- {m[f'real.n_neg.{name}']})")
+            lo, hi = m[f"real.auroc_ci.{name}"]
+            aurocs.append(f"{name} {value:.3f} [95 % {lo:.3f}-{hi:.3f}] (n+ {m[f'real.n_pos.{name}']}, "
+                          f"n- {m[f'real.n_neg.{name}']})")
     return "\n".join([
         f"real films: {m['real.n_films']} ({m['real.n_frontal']} frontal, {m['real.n_lateral']} lateral)",
         f"gate: {m['real.accepted']} accepted; frontal acceptance {m['real.gate_acceptance']}; "
@@ -241,10 +237,15 @@ def _html(m: dict[str, Any], names: list[str]) -> str:
         value = m.get(key)
         return "" if value is None else html.escape(str(value))
 
+    def interval(name: str) -> str:
+        value = m.get(f"real.auroc_ci.{name}")
+        return f"{value[0]:.3f}–{value[1]:.3f}" if value else ""
+
     head = "".join(f"<tr><th>{html.escape(k)}</th><td>{cell(k)}</td></tr>" for k in sorted(m)
-                   if not k.startswith(("real.prob.", "real.auroc.", "real.n_pos.", "real.n_neg.")))
+                   if not k.startswith(("real.prob.", "real.auroc", "real.n_pos.", "real.n_neg.")))
     rows = "".join(
-        f"<tr><td>{html.escape(n)}</td><td>{cell(f'real.auroc.{n}')}</td><td>{cell(f'real.n_pos.{n}')}</td>"
+        f"<tr><td>{html.escape(n)}</td><td>{cell(f'real.auroc.{n}')}</td><td>{interval(n)}</td>"
+        f"<td>{cell(f'real.n_pos.{n}')}</td>"
         f"<td>{cell(f'real.n_neg.{n}')}</td><td>{cell(f'real.prob.{n}.p10')}</td>"
         f"<td>{cell(f'real.prob.{n}.p50')}</td><td>{cell(f'real.prob.{n}.p90')}</td>"
         f"<td>{cell(f'real.prob.{n}.std')}</td></tr>" for n in names)
@@ -253,6 +254,7 @@ def _html(m: dict[str, Any], names: list[str]) -> str:
         "<h1>Real films: gate and model</h1><p>Real films with weak labels: AUROCs rank films, they are not "
         "accuracies. Probabilities are over the films the gate accepted.</p>"
         f"<table border=1>{head}</table><h2>Per finding</h2><table border=1><tr><th>finding</th>"
-        "<th>AUROC</th><th>n+</th><th>n-</th><th>p10</th><th>p50</th><th>p90</th><th>std</th></tr>"
+        "<th>AUROC</th><th>95 % interval</th><th>n+</th><th>n-</th><th>p10</th><th>p50</th><th>p90</th>"
+        "<th>std</th></tr>"
         f"{rows}</table>"
     )

@@ -116,6 +116,10 @@ def _summary(m: dict[str, Any], metrics_path: Path, html: Path) -> str:
         value = m.get(key)
         return "n/a" if value is None else f"{value:.3f}"
 
+    def interval(key: str) -> str:
+        value = m.get(key)
+        return "n/a" if not value else f"{value[0]:.3f}-{value[1]:.3f}"
+
     def row(name: str, prefix: str) -> str:
         return (f"{name:<30}CE-F1 {f(prefix + '.ce_f1')} (macro {f(prefix + '.ce_f1_macro')})  "
                 f"hallucination {f(prefix + '.hallucination_rate')}/report  "
@@ -127,7 +131,8 @@ def _summary(m: dict[str, Any], metrics_path: Path, html: Path) -> str:
              if f"baseline.{b}.ce_f1" in m]
     return "\n".join([
         f"model {m['model_version']} on {m['n_studies']} {m['split']} studies",
-        f"findings: macro-AUROC {f('findings.macro_auroc')}  macro-F1 {f('findings.macro_f1')}  "
+        f"findings: macro-AUROC {f('findings.macro_auroc')} "
+        f"(95 % interval {interval('findings.macro_auroc_ci')})  macro-F1 {f('findings.macro_f1')}  "
         f"ECE {f('findings.ece')}",
         *(row(name, prefix) for name, prefix in rows),
         f"the guard changed {f('report.guard_changed')} of drafts",

@@ -17,6 +17,7 @@ from medvlm.evaluation.classification import (
     f1,
     known_only,
     macro,
+    macro_auroc_interval,
     roc_points,
     score_labels,
 )
@@ -30,6 +31,9 @@ MIN_SUPPORT = 10
 
 DEFINITIONS = {
     "findings.macro_auroc": "mean per-finding AUROC over findings whose truth has both classes",
+    "findings.macro_auroc_ci": "95 % percentile-bootstrap interval of the macro AUROC (studies resampled, "
+                               "1000 times); each finding's ``auroc_ci`` resamples its positives and "
+                               "negatives apart",
     "findings.macro_f1": "mean per-finding F1 at the model's thresholds over findings with a true or "
                          "predicted positive",
     "findings.ece": "expected calibration error over every (study, finding) probability, 10 equal bins",
@@ -109,11 +113,13 @@ def score_findings(names: Sequence[str], predicted: Sequence[Sequence[Finding]],
     scores = score_labels(names, t, p, known=k)
     f1s = _f1_from_predictions(t, decided, k)
     per_finding = {
-        s.label: {"auroc": s.auroc, "f1": value, "support": s.support, "predicted": int(decided[:, j].sum())}
+        s.label: {"auroc": s.auroc, "auroc_ci": s.auroc_ci, "f1": value, "support": s.support,
+                  "predicted": int(decided[:, j].sum())}
         for j, (s, value) in enumerate(zip(scores, f1s, strict=True))
     }
     metrics = {
         "findings.macro_auroc": macro([s.auroc for s in scores]),
+        "findings.macro_auroc_ci": macro_auroc_interval(t, p, k),
         "findings.macro_f1": macro(f1s),
         "findings.per_finding": per_finding,
         "findings.ece": expected_calibration_error(*known_only(t.ravel(), p.ravel(), k.ravel())),

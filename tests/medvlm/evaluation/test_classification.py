@@ -9,9 +9,11 @@ import pytest
 
 from medvlm.evaluation.classification import (
     auroc,
+    auroc_interval,
     expected_calibration_error,
     f1,
     macro,
+    macro_auroc_interval,
     roc_points,
     score_labels,
 )
@@ -106,3 +108,38 @@ def test_roc_points_span_the_square() -> None:
     fpr, tpr = roc_points([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
     assert fpr[0] == 0.0 and tpr[0] == 0.0 and fpr[-1] == 1.0 and tpr[-1] == 1.0
     assert roc_points([1, 1], [0.2, 0.4]) is None
+
+
+def test_the_bootstrap_auroc_matches_sklearn_and_its_interval_narrows_with_more_cases() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from medvlm.evaluation.classification import _mann_whitney
+
+    rng = np.random.default_rng(1)
+    intervals = []
+    for n in (20, 2000):
+        truth = rng.integers(0, 2, n)
+        truth[:2] = (0, 1)
+        probs = np.clip(0.5 + 0.15 * (truth - 0.5) + rng.normal(0, 0.2, n), 0, 1).round(2)  # with ties
+        assert _mann_whitney(truth, probs) == pytest.approx(roc_auc_score(truth, probs))
+        lo, hi = auroc_interval(truth, probs)
+        assert lo <= auroc(truth, probs) <= hi
+        intervals.append(hi - lo)
+    assert intervals[1] < intervals[0] / 3  # ~1/sqrt(100) as wide
+    assert auroc_interval([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8]) == (1.0, 1.0)  # separated in every resample
+    assert auroc_interval([1, 1], [0.2, 0.3]) is None
+    assert auroc_interval(truth, probs, seed=3) == auroc_interval(truth, probs, seed=3)
+
+
+def test_the_macro_interval_resamples_studies_and_leaves_out_uncertain_labels() -> None:
+    rng = np.random.default_rng(2)
+    truth = rng.integers(0, 2, (300, 3))
+    probs = np.clip(truth * 0.3 + rng.uniform(0, 0.7, (300, 3)), 0, 1)
+    known = np.ones_like(truth, dtype=bool)
+    known[:, 2] = False  # a label nobody was sure of: out of the macro, as in ``macro``
+    point = macro([auroc(truth[:, j], probs[:, j]) for j in range(2)])
+    lo, hi = macro_auroc_interval(truth, probs, known)
+    assert lo <= point <= hi < 1.0
+    assert macro_auroc_interval(truth[:, :2], probs[:, :2]) == (lo, hi)
+    with pytest.raises(ValueError, match="matching"):
+        macro_auroc_interval(truth, probs[:, :2])

@@ -57,6 +57,8 @@ def test_real_film_metrics(real_dir: Path, tiny_model_dir: Path, tmp_path: Path)
     assert m["real.gate_acceptance"] == round(6 / 7, 4) and m["real.lateral_drafted"] == 0
     assert (m["real.n_pos.lung_opacity"], m["real.n_neg.lung_opacity"]) == (3, 3)
     assert 0.0 <= m["real.auroc.lung_opacity"] <= 1.0
+    lo, hi = m["real.auroc_ci.lung_opacity"]  # three against three: a wide interval around the estimate
+    assert lo <= m["real.auroc.lung_opacity"] <= hi and hi - lo > 0.2
     assert "real.auroc.pulmonary_edema" not in m and m["real.n_pos.pulmonary_edema"] == 1  # one class only
     assert 0 <= m["real.share_drafted_normal"] <= 1
     # intubated (Y) vs not (N) films ranked by the support-device probability; "Not visible"/blank left out
@@ -66,7 +68,7 @@ def test_real_film_metrics(real_dir: Path, tiny_model_dir: Path, tmp_path: Path)
     assert {"real.input.mean", "real.input.p10", "real.input.p90", "model_version"} <= set(m)
     html = (tmp_path / "out" / "report.html").read_text()
     assert "lung_opacity" in html and "weak labels" in html and "intubated" in html
-    assert "frontal acceptance 0.8571" in summary and "lung_opacity" in summary
+    assert "frontal acceptance 0.8571" in summary and "lung_opacity" in summary and "[95 % " in summary
 
 
 def test_cli_eval_real_and_errors(real_dir: Path, tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -33,8 +33,10 @@ def test_score_findings_hand_case() -> None:
     assert per["cardiomegaly"]["auroc"] == pytest.approx(0.75)
     # cardiomegaly decided 1,0,1,0 vs truth 1,0,0,1 -> tp1 fp1 fn1 -> 0.5
     assert per["cardiomegaly"]["f1"] == pytest.approx(0.5)
-    assert per["pleural_effusion"] == {"auroc": pytest.approx(1.0), "f1": pytest.approx(1.0), "support": 1,
-                                       "predicted": 1}
+    assert per["pleural_effusion"] == {"auroc": pytest.approx(1.0), "auroc_ci": (1.0, 1.0),
+                                       "f1": pytest.approx(1.0), "support": 1, "predicted": 1}
+    lo, hi = metrics["findings.macro_auroc_ci"]
+    assert lo <= metrics["findings.macro_auroc"] <= hi
     assert metrics["findings.macro_auroc"] == pytest.approx((1.0 + 0.75 + 1.0) / 3)
     assert metrics["findings.macro_f1"] == pytest.approx((1.0 + 0.5 + 1.0) / 3)
     assert 0 <= metrics["findings.ece"] <= 1
