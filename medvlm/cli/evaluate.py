@@ -52,5 +52,22 @@ def evaluate_labeler(
     typer.echo(format_table(result))
 
 
+@eval_app.command("compare")
+def compare_evaluations(
+    a: Path = typer.Argument(..., help="An `medvlm eval --out` folder (model A)."),
+    b: Path = typer.Argument(..., help="Another, of the same split of the same data (model B)."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the comparison as JSON here."),
+) -> None:
+    """Per-finding and macro AUROC of B against A on the same studies, with paired-bootstrap intervals."""
+    import json
+
+    from medvlm.evaluation.compare import compare_runs, format_comparison
+
+    comparison = compare_runs(a, b)
+    if json_out is not None:
+        json_out.write_text(json.dumps(comparison, indent=2))
+    typer.echo(format_comparison(comparison))
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(eval_app, name="eval")

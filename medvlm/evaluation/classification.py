@@ -101,31 +101,46 @@ def auroc_interval(
     return _percentiles(values, level)
 
 
+def resampled_aurocs(
+    y_true: np.ndarray, probs: Sequence[np.ndarray], known: np.ndarray | None = None, *,
+    resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
+) -> np.ndarray:
+    """(resamples x models x labels) AUROCs of one or more models' (studies x labels) probabilities on
+    the same bootstrap resamples of the studies (a study's labels stay together; NaN where a resample's
+    label holds one class). One set of resamples for every model is what makes a paired comparison."""
+    t = np.asarray(y_true, dtype=np.int64)
+    ps = [np.asarray(p, dtype=np.float64) for p in probs]
+    k = np.ones_like(t, dtype=bool) if known is None else np.asarray(known, dtype=bool)
+    if t.ndim != 2 or t.shape[0] == 0 or t.shape != k.shape or any(p.shape != t.shape for p in ps):
+        shapes = ", ".join(str(x.shape) for x in (t, *ps, k))
+        raise ValueError(f"expected matching (studies x labels) matrices, got {shapes}")
+    rng = np.random.default_rng(seed)
+    out = np.full((resamples, len(ps), t.shape[1]), np.nan)
+    for b in range(resamples):
+        rows = rng.integers(0, t.shape[0], t.shape[0])
+        for j in range(t.shape[1]):
+            kept = k[rows, j]
+            tj = t[rows, j][kept]
+            if tj.size and tj.min() != tj.max():
+                for m, p in enumerate(ps):
+                    out[b, m, j] = _mann_whitney(tj, p[rows, j][kept])
+    return out
+
+
+def interval_of(values: np.ndarray, level: float = INTERVAL_LEVEL) -> tuple[float, float] | None:
+    """The central ``level`` percentile interval of bootstrap values (NaNs, undefined resamples, left out)."""
+    return _percentiles([float(v) for v in np.asarray(values).ravel() if not np.isnan(v)], level)
+
+
 def macro_auroc_interval(
     y_true: np.ndarray, y_prob: np.ndarray, known: np.ndarray | None = None, *,
     level: float = INTERVAL_LEVEL, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
 ) -> tuple[float, float] | None:
     """Percentile-bootstrap interval of the macro AUROC over a (studies x labels) set: studies are
-    resampled (a study's labels stay together), each resample's macro taken as ``macro`` takes it."""
-    t = np.asarray(y_true, dtype=np.int64)
-    p = np.asarray(y_prob, dtype=np.float64)
-    k = np.ones_like(t, dtype=bool) if known is None else np.asarray(known, dtype=bool)
-    if t.ndim != 2 or t.shape != p.shape or t.shape != k.shape or t.shape[0] == 0:
-        raise ValueError(f"expected matching (studies x labels) matrices, got {t.shape}, {p.shape}, "
-                         f"{k.shape}")
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(resamples):
-        rows = rng.integers(0, t.shape[0], t.shape[0])
-        per_label = []
-        for j in range(t.shape[1]):
-            kept = k[rows, j]
-            tj, pj = t[rows, j][kept], p[rows, j][kept]
-            if tj.size and tj.min() != tj.max():
-                per_label.append(_mann_whitney(tj, pj))
-        if per_label:
-            values.append(float(np.mean(per_label)))
-    return _percentiles(values, level)
+    resampled, each resample's macro taken as ``macro`` takes it (over the labels it can score)."""
+    aurocs = resampled_aurocs(y_true, [y_prob], known, resamples=resamples, seed=seed)[:, 0, :]
+    defined = ~np.isnan(aurocs).all(axis=1)
+    return interval_of(np.nanmean(aurocs[defined], axis=1), level)
 
 
 def f1(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray) -> float | None:

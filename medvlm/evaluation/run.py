@@ -13,6 +13,7 @@ import torch
 from medvlm.dataset.manifest import SPLITS  # includes test_cross_patient
 from medvlm.errors import ConfigError, NotFoundError
 from medvlm.evaluation.baselines import image_embeddings, normal_reports, retrieval_reports, template_report
+from medvlm.evaluation.compare import PREDICTIONS, write_predictions
 from medvlm.evaluation.html_report import write_report
 from medvlm.evaluation.scoring import DEFINITIONS, score_findings, score_reports
 from medvlm.findings import NO_FINDING, Presence
@@ -90,6 +91,7 @@ def evaluate_to_folder(model_dir: Path | None, data_dir: Path, split: str = "tes
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    write_predictions(out_dir / PREDICTIONS, records, drafts)
     examples = [{
         "study_id": r.study_id, "own_findings": d.generated[0], "own_impression": d.generated[1],
         "findings_text": d.findings_text, "impression": d.impression,

@@ -47,6 +47,8 @@ def test_writes_metrics_and_report(tiny_model_dir: Path, dataset_dir: Path, tmp_
     assert "own text (guard off)" in html and "baseline: nearest train report (retrieval)" in html
     assert summary.index("model's own text") < summary.index("after the guard") < summary.index("baseline")
     assert "verdict: " in summary
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and set(rows[0]["probabilities"]) == set(per)  # what `eval compare` reads
 
 
 def test_limit_and_production_default(sqlite_settings: Settings, tiny_model_dir: Path, dataset_dir: Path,

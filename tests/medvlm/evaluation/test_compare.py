@@ -1,0 +1,92 @@
+"""`medvlm eval compare`: two evaluations of the same studies, compared by a paired bootstrap."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medvlm.errors import ConfigError, NotFoundError
+from medvlm.evaluation.compare import compare_runs, format_comparison
+
+NAMES = ("no_finding", "cardiomegaly", "pleural_effusion")
+
+
+def _run(folder: Path, truth: np.ndarray, probs: np.ndarray, version: str, manifest: str = "m1") -> Path:
+    """An eval folder as `medvlm eval` writes it (the two files compare reads)."""
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps({"model_version": version, "split": "test",
+                                                     "data_manifest_sha256": manifest}))
+    lines = []
+    for i, (t, p) in enumerate(zip(truth, probs, strict=True)):
+        found = [{"label": n, "presence": "present"} for n, v in zip(NAMES[1:], t, strict=True) if v]
+        lines.append(json.dumps({"study_id": f"s{i}", "truth": found,
+                                 "probabilities": dict(zip(NAMES, map(float, p), strict=True))}))
+    (folder / "predictions.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.fixture()
+def studies() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 2, (400, 2))
+    chance = rng.uniform(0, 1, (400, 3))
+    reads = chance.copy()
+    reads[:, 1:] = np.clip(0.35 * truth + 0.65 * rng.uniform(0, 1, (400, 2)), 0, 1)  # reads both findings
+    reads[:, 0] = 1 - reads[:, 1:].max(axis=1)
+    return truth, chance, reads
+
+
+def test_a_model_that_reads_the_films_is_told_apart_from_chance(tmp_path: Path, studies) -> None:
+    truth, chance, reads = studies
+    a = _run(tmp_path / "a", truth, chance, "chance")
+    b = _run(tmp_path / "b", truth, reads, "reads")
+    c = compare_runs(a, b)
+    assert c["n_studies"] == 400 and set(c["per_finding"]) == set(NAMES)
+    lo, hi = c["macro"]["interval"]
+    assert 0 < lo <= c["macro"]["difference"] <= hi
+    assert c["per_finding"]["cardiomegaly"]["positives"] == int(truth[:, 0].sum())
+    text = format_comparison(c)
+    assert "B better" in text.splitlines()[-1] and "chance vs B reads" in text
+    # the same model against itself: no difference, and the comparison says so
+    same = compare_runs(a, a)
+    assert same["macro"]["difference"] == 0 and same["macro"]["interval"] == (0.0, 0.0)
+    assert "no evidence of a difference" in format_comparison(same).splitlines()[-1]
+
+
+def test_two_small_noisy_runs_are_no_evidence(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    truth = rng.integers(0, 2, (30, 2))
+    a = _run(tmp_path / "a", truth, rng.uniform(0, 1, (30, 3)), "one")
+    b = _run(tmp_path / "b", truth, rng.uniform(0, 1, (30, 3)), "two")
+    lo, hi = compare_runs(a, b)["macro"]["interval"]
+    assert lo < 0 < hi
+
+
+def test_runs_of_different_studies_are_refused(tmp_path: Path, studies) -> None:
+    truth, chance, reads = studies
+    a = _run(tmp_path / "a", truth, chance, "x")
+    with pytest.raises(ConfigError, match="differ in data_manifest_sha256"):
+        compare_runs(a, _run(tmp_path / "b", truth, reads, "y", manifest="m2"))
+    with pytest.raises(NotFoundError, match=r"nowhere/metrics\.json does not exist"):
+        compare_runs(a, tmp_path / "nowhere")
+    (a / "predictions.jsonl").unlink()  # an evaluation written before predictions were kept
+    with pytest.raises(NotFoundError, match=r"a/predictions\.jsonl does not exist"):
+        compare_runs(a, a)
+
+
+def test_cli_compare(tmp_path: Path, studies) -> None:
+    truth, chance, reads = studies
+    a, b = _run(tmp_path / "a", truth, chance, "x"), _run(tmp_path / "b", truth, reads, "y")
+    env = {"MEDVLM_DATA_DIR": str(tmp_path / "data"), "MEDVLM_ENVIRONMENT": "test", "PATH": "/usr/bin:/bin"}
+    ok = subprocess.run([sys.executable, "-m", "medvlm", "eval", "compare", str(a), str(b), "--json",
+                         str(tmp_path / "c.json")], capture_output=True, text=True, env=env, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert "macro" in ok.stdout and json.loads((tmp_path / "c.json").read_text())["n_studies"] == 400
+    bad = subprocess.run([sys.executable, "-m", "medvlm", "eval", "compare", str(a), str(tmp_path / "no")],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert bad.returncode == 1 and bad.stderr.startswith("error: ") and len(bad.stderr.splitlines()) == 1
