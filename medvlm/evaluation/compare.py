@@ -21,6 +21,9 @@ from medvlm.evaluation.classification import auroc, interval_of, known_only, mac
 from medvlm.findings import Finding
 
 PREDICTIONS = "predictions.jsonl"
+# Below this many positives a bootstrap of the studies understates the spread (most resamples hold the same
+# two or three positives): such a finding's difference is shown but not called either way.
+MIN_POSITIVES_TO_CALL = 10
 
 
 def write_predictions(path: Path, records: Sequence[Any], drafts: Sequence[Any]) -> None:
@@ -98,8 +101,10 @@ def format_comparison(c: dict[str, Any]) -> str:
     def line(name: str, row: dict[str, Any]) -> str:
         lo, hi = row["interval"] or (float("nan"), float("nan"))
         extra = f"  ({row['positives']} positives)" if "positives" in row else ""
+        few = row.get("positives", MIN_POSITIVES_TO_CALL) < MIN_POSITIVES_TO_CALL
+        called = "too few positives to tell" if few else verdict(row["interval"])
         return (f"{name:<22}{row['a']:.3f}  {row['b']:.3f}  {row['difference']:+.3f}  "
-                f"[{lo:+.3f}, {hi:+.3f}]  {verdict(row['interval'])}{extra}")
+                f"[{lo:+.3f}, {hi:+.3f}]  {called}{extra}")
 
     head = (f"A {c['a']['model_version']} vs B {c['b']['model_version']} on {c['n_studies']} "
             f"{c['split']} studies; AUROC, B - A and its paired-bootstrap 95 % interval "

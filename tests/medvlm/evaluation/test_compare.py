@@ -52,6 +52,9 @@ def test_a_model_that_reads_the_films_is_told_apart_from_chance(tmp_path: Path, 
     assert c["per_finding"]["cardiomegaly"]["positives"] == int(truth[:, 0].sum())
     text = format_comparison(c)
     assert "B better" in text.splitlines()[-1] and "chance vs B reads" in text
+    few = _run(tmp_path / "few", truth[:12], reads[:12], "few")  # a handful of positives: not called
+    text = format_comparison(compare_runs(_run(tmp_path / "few-a", truth[:12], chance[:12], "c"), few))
+    assert "too few positives to tell" in text and "B better" not in text.splitlines()[2]
     # the same model against itself: no difference, and the comparison says so
     same = compare_runs(a, a)
     assert same["macro"]["difference"] == 0 and same["macro"]["interval"] == (0.0, 0.0)
