@@ -132,6 +132,11 @@ def interval_of(values: np.ndarray, level: float = INTERVAL_LEVEL) -> tuple[floa
     return _percentiles([float(v) for v in np.asarray(values).ravel() if not np.isnan(v)], level)
 
 
+def interval_text(value: Sequence[float] | None, empty: str = "n/a") -> str:
+    """An interval as the reports print it ("0.595-0.689"); ``empty`` where there is none."""
+    return f"{value[0]:.3f}-{value[1]:.3f}" if value else empty
+
+
 def macro_auroc_interval(
     y_true: np.ndarray, y_prob: np.ndarray, known: np.ndarray | None = None, *,
     level: float = INTERVAL_LEVEL, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0,

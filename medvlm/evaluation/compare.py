@@ -78,8 +78,10 @@ def compare_runs(a_dir: Path, b_dir: Path, *, resamples: int = 1000, seed: int =
     macro_a = macro([v["a"] for v in per_finding.values()])
     macro_b = macro([v["b"] for v in per_finding.values()])
     scored = [names.index(n) for n in per_finding]
-    both = ~np.isnan(boot[:, :, scored]).all(axis=2).any(axis=1)
-    macro_diff = (np.nanmean(boot[both][:, 1, scored], axis=1) - np.nanmean(boot[both][:, 0, scored], axis=1))
+    # which labels a resample can score depends on the truth alone, so it is the same for both models
+    scorable = ~np.isnan(boot[:, 0, scored]).all(axis=1)
+    per_model = np.nanmean(boot[scorable][:, :, scored], axis=2)  # (resamples x 2) macro AUROCs
+    macro_diff = per_model[:, 1] - per_model[:, 0]
     return {
         "a": {"model_version": ma.get("model_version"), "dir": str(a_dir)},
         "b": {"model_version": mb.get("model_version"), "dir": str(b_dir)},

@@ -13,6 +13,8 @@ from typing import Any
 
 from jinja2 import Environment
 
+from medvlm.evaluation.classification import interval_text
+
 HEADLINE = ("findings.macro_auroc", "findings.macro_auroc_ci", "findings.macro_f1", "findings.ece")
 # Report columns, the model's own text first (the headline), then the delivered draft, then baselines.
 REPORT_COLUMNS = (("model's own text (guard off)", "report"), ("after the guard", "report.guarded"),
@@ -102,8 +104,8 @@ def roc_png(label: str, fpr: Sequence[float], tpr: Sequence[float], auroc: float
 def _fmt(value: Any) -> str:
     if value is None:
         return "–"
-    if isinstance(value, list | tuple) and len(value) == 2:  # a bootstrap interval
-        return f"{value[0]:.3f}–{value[1]:.3f}"
+    if isinstance(value, list | tuple):  # a bootstrap interval
+        return interval_text(value)
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from medvlm.errors import NotFoundError
-from medvlm.evaluation.classification import auroc, auroc_interval
+from medvlm.evaluation.classification import auroc, auroc_interval, interval_text
 
 IMAGE_SUFFIXES = {".png", ".dcm", ""}
 LABEL_ALIASES = {"edema": "pulmonary_edema"}
@@ -218,8 +218,8 @@ def _summary(m: dict[str, Any], out_dir: Path) -> str:
     for key, value in sorted(m.items()):
         if key.startswith("real.auroc."):
             name = key.removeprefix("real.auroc.")
-            lo, hi = m[f"real.auroc_ci.{name}"]
-            aurocs.append(f"{name} {value:.3f} [95 % {lo:.3f}-{hi:.3f}] (n+ {m[f'real.n_pos.{name}']}, "
+            ci = interval_text(m[f"real.auroc_ci.{name}"])
+            aurocs.append(f"{name} {value:.3f} [95 % {ci}] (n+ {m[f'real.n_pos.{name}']}, "
                           f"n- {m[f'real.n_neg.{name}']})")
     return "\n".join([
         f"real films: {m['real.n_films']} ({m['real.n_frontal']} frontal, {m['real.n_lateral']} lateral)",
@@ -237,14 +237,11 @@ def _html(m: dict[str, Any], names: list[str]) -> str:
         value = m.get(key)
         return "" if value is None else html.escape(str(value))
 
-    def interval(name: str) -> str:
-        value = m.get(f"real.auroc_ci.{name}")
-        return f"{value[0]:.3f}–{value[1]:.3f}" if value else ""
-
     head = "".join(f"<tr><th>{html.escape(k)}</th><td>{cell(k)}</td></tr>" for k in sorted(m)
                    if not k.startswith(("real.prob.", "real.auroc", "real.n_pos.", "real.n_neg.")))
     rows = "".join(
-        f"<tr><td>{html.escape(n)}</td><td>{cell(f'real.auroc.{n}')}</td><td>{interval(n)}</td>"
+        f"<tr><td>{html.escape(n)}</td><td>{cell(f'real.auroc.{n}')}</td>"
+        f"<td>{interval_text(m.get(f'real.auroc_ci.{n}'), '')}</td>"
         f"<td>{cell(f'real.n_pos.{n}')}</td>"
         f"<td>{cell(f'real.n_neg.{n}')}</td><td>{cell(f'real.prob.{n}.p10')}</td>"
         f"<td>{cell(f'real.prob.{n}.p50')}</td><td>{cell(f'real.prob.{n}.p90')}</td>"

@@ -13,6 +13,7 @@ import torch
 from medvlm.dataset.manifest import SPLITS  # includes test_cross_patient
 from medvlm.errors import ConfigError, NotFoundError
 from medvlm.evaluation.baselines import image_embeddings, normal_reports, retrieval_reports, template_report
+from medvlm.evaluation.classification import interval_text
 from medvlm.evaluation.compare import PREDICTIONS, write_predictions
 from medvlm.evaluation.html_report import write_report
 from medvlm.evaluation.scoring import DEFINITIONS, score_findings, score_reports
@@ -118,10 +119,6 @@ def _summary(m: dict[str, Any], metrics_path: Path, html: Path) -> str:
         value = m.get(key)
         return "n/a" if value is None else f"{value:.3f}"
 
-    def interval(key: str) -> str:
-        value = m.get(key)
-        return "n/a" if not value else f"{value[0]:.3f}-{value[1]:.3f}"
-
     def row(name: str, prefix: str) -> str:
         return (f"{name:<30}CE-F1 {f(prefix + '.ce_f1')} (macro {f(prefix + '.ce_f1_macro')})  "
                 f"hallucination {f(prefix + '.hallucination_rate')}/report  "
@@ -134,7 +131,8 @@ def _summary(m: dict[str, Any], metrics_path: Path, html: Path) -> str:
     return "\n".join([
         f"model {m['model_version']} on {m['n_studies']} {m['split']} studies",
         f"findings: macro-AUROC {f('findings.macro_auroc')} "
-        f"(95 % interval {interval('findings.macro_auroc_ci')})  macro-F1 {f('findings.macro_f1')}  "
+        f"(95 % interval {interval_text(m.get('findings.macro_auroc_ci'))})  "
+        f"macro-F1 {f('findings.macro_f1')}  "
         f"ECE {f('findings.ece')}",
         *(row(name, prefix) for name, prefix in rows),
         f"the guard changed {f('report.guard_changed')} of drafts",
