@@ -21,7 +21,9 @@ INPUTS = ("frontal", "lateral", "indication")  # = medvlm.model.configuration.IN
 TASK_METRICS: dict[str, dict[str, str]] = {
     "findings": {"findings.macro_auroc": "max", "findings.macro_f1": "max"},
     "qa": {"qa.accuracy": "max"},
-    "report": {"report.ce_f1": "max", "report.hallucination_rate": "min"},
+    # prompt_f1 / prompt_additions: the draft against the findings it was prompted with (the text alone)
+    "report": {"report.ce_f1": "max", "report.hallucination_rate": "min", "report.prompt_f1": "max",
+               "report.prompt_additions": "min"},
     "loss": {"loss": "min"},
 }
 # Which modules a stage kind can train, and which it needs trainable to learn anything at all.

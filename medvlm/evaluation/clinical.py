@@ -76,6 +76,15 @@ def clinical_scores(stated: Sequence[frozenset[str]], truth: Sequence[frozenset[
     )
 
 
+def prompt_agreement(
+    stated: Sequence[frozenset[str]], prompted: Sequence[frozenset[str]]
+) -> dict[str, float]:
+    """``report.prompt_f1``: CE-F1 of the drafts against the findings in their prompts;
+    ``report.prompt_additions``: positive findings stated that the prompt lacks, per draft."""
+    scores = clinical_scores(stated, prompted)
+    return {"report.prompt_f1": scores.ce_f1, "report.prompt_additions": scores.hallucination_rate}
+
+
 def per_finding_ce(stated: Sequence[frozenset[str]], truth: Sequence[frozenset[str]],
                    names: Sequence[str]) -> dict[str, dict[str, float | int | None]]:
     """Per finding: precision, recall and F1 of the drafts' positive statements against the truth

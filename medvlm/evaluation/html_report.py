@@ -39,7 +39,10 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top} 
 {{ m.n_studies }} studies.</p>
 <h2>Report generation</h2>
 <p><b>{{ m.get("report.verdict", "") }}</b></p>
-<p>The guard changed {{ fmt(m.get("report.guard_changed")) }} of the drafts. CE scores read each report with
+<p>The guard changed {{ fmt(m.get("report.guard_changed")) }} of the drafts. Against the findings it was
+prompted with (the model's predicted findings), the own text agrees with F1
+{{ fmt(m.get("report.prompt_f1")) }} and adds {{ fmt(m.get("report.prompt_additions")) }} findings per
+report: the text alone, without the classifier's errors. CE scores read each report with
 the labeler and compare its positive findings with the ground truth (the dataset's findings; IU MeSH tags
 for IU reports); the macro CE-F1 averages findings with enough truth positives
 ({{ m.get("report.ce_f1_macro_over", []) | join(", ") }}).</p>

@@ -82,7 +82,8 @@ def evaluate_to_folder(model_dir: Path | None, data_dir: Path, split: str = "tes
     own = [d.generated for d in drafts]
     delivered = [(d.findings_text, d.impression) for d in drafts]
     references = [(r.findings_text, r.impression) for r in records]
-    metrics.update(score_reports(own, delivered, references, truth, baselines, ontology))
+    metrics.update(score_reports(own, delivered, references, truth, baselines, ontology,
+                                 prompted=[d.findings for d in drafts]))
     totals = [sum(d.timings_ms.values()) for d in drafts]
     metrics["latency_ms.draft_p50"] = statistics.median(totals)
     metrics["latency_ms.draft_p95"] = _percentile(totals, 0.95)
@@ -135,6 +136,8 @@ def _summary(m: dict[str, Any], metrics_path: Path, html: Path) -> str:
         f"macro-F1 {f('findings.macro_f1')}  "
         f"ECE {f('findings.ece')}",
         *(row(name, prefix) for name, prefix in rows),
+        f"the own text against its findings prompt: agreement F1 {f('report.prompt_f1')}, "
+        f"findings added {f('report.prompt_additions')}/report",
         f"the guard changed {f('report.guard_changed')} of drafts",
         f"verdict: {m['report.verdict']}",
         f"latency: draft p50 {m['latency_ms.draft_p50']:.0f} ms",

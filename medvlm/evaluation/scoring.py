@@ -21,7 +21,13 @@ from medvlm.evaluation.classification import (
     roc_points,
     score_labels,
 )
-from medvlm.evaluation.clinical import clinical_scores, macro_ce_f1, per_finding_ce, positive_labels
+from medvlm.evaluation.clinical import (
+    clinical_scores,
+    macro_ce_f1,
+    per_finding_ce,
+    positive_labels,
+    prompt_agreement,
+)
 from medvlm.evaluation.text import corpus_bleu, corpus_chrf, mean_rouge_l
 from medvlm.findings import NO_FINDING, Finding, Presence
 from medvlm.ontology import Ontology, load_ontology
@@ -40,6 +46,10 @@ DEFINITIONS = {
     "report.*": "the model's own text (guard off): the headline report-generation figures",
     "report.guarded.*": "the same for the delivered draft, after the consistency guard",
     "report.guard_changed": "share of drafts whose text the guard changed",
+    "report.prompt_f1": "CE-F1 of the model's own text against the findings it was prompted with (the "
+                        "model's predicted findings): the text alone, without the classifier's errors",
+    "report.prompt_additions": "positive findings the own text states that its findings prompt lacks, "
+                               "per report",
     "baseline.normal.*": "one fixed normal report for every study",
     "baseline.retrieval.*": "the report of the nearest train study by the model's own image embedding",
     "baseline.template.*": "the model's predicted findings written with the ontology's phrases",
@@ -175,11 +185,13 @@ def verdict(own: dict[str, Any], retrieval: dict[str, Any] | None) -> str:
 def score_reports(own: Sequence[tuple[str, str]], guarded: Sequence[tuple[str, str]],
                   references: Sequence[tuple[str, str]], truth: Sequence[Sequence[Finding]],
                   baselines: dict[str, Sequence[tuple[str, str]]] | None = None,
-                  ontology: Ontology | None = None, min_support: int = MIN_SUPPORT) -> dict[str, Any]:
+                  ontology: Ontology | None = None, min_support: int = MIN_SUPPORT,
+                  prompted: Sequence[Sequence[Finding]] | None = None) -> dict[str, Any]:
     """Flat metrics: ``report.*`` the model's own text (the headline), ``report.guarded.*`` the delivered
     drafts after the guard, ``report.guard_changed`` the share of drafts the guard changed,
-    ``baseline.<name>.*`` each baseline, ``report.verdict`` the comparison with retrieval. Each report is
-    (findings section, impression)."""
+    ``baseline.<name>.*`` each baseline, ``report.verdict`` the comparison with retrieval, and with
+    ``prompted`` (the findings each draft was prompted with) ``report.prompt_f1`` / ``prompt_additions``.
+    Each report is (findings section, impression)."""
     if not (len(own) == len(guarded) == len(references) == len(truth)):
         raise ValueError(f"{len(own)} own drafts, {len(guarded)} guarded drafts, {len(references)} "
                          f"references and {len(truth)} ground truths: expected one of each per study")
@@ -195,5 +207,10 @@ def score_reports(own: Sequence[tuple[str, str]], guarded: Sequence[tuple[str, s
     pairs = zip(_joined(own), _joined(guarded), strict=True)
     changed = sum(" ".join(a.split()) != " ".join(b.split()) for a, b in pairs)
     metrics["report.guard_changed"] = changed / len(own)
+    if prompted is not None:
+        if len(prompted) != len(own):
+            raise ValueError(f"{len(own)} own drafts but {len(prompted)} findings prompts")
+        stated = _stated(_joined(own), ontology)
+        metrics.update(prompt_agreement(stated, [positive_labels(f) for f in prompted]))
     metrics["report.verdict"] = verdict(scored["report"], scored.get("baseline.retrieval"))
     return metrics

@@ -40,6 +40,8 @@ NORMAL_STATEMENTS = [re.compile(p) for p in (
     r"^(the )?(visualized |visualised )?(bony|osseous) structures (are|appear) (intact|unremarkable|normal)$",
     r"^no (acute )?(bony|osseous) abnormality$",
     r"^(the )?lungs are (well expanded|well aerated)( and clear)?$",
+    r"^(the )?mediastinum (is|appears) "
+    r"(unremarkable|normal|within normal limits|stable|normal in (size|contour))$",
     r"^normal chest$",
 )]
 SINGULAR = {"heart", "lung", "mediastinum", "silhouette", "effusion", "pneumothorax", "nodule", "mass",
@@ -101,7 +103,11 @@ def grammar_problem(sentence: str, ontology: Ontology) -> str | None:
     text = " ".join(WORD.findall(sentence.lower()))
     for match in re.finditer(r"\b(\w+) (is|are|was|were)\b", text):
         noun, verb = match.groups()
-        if (noun in PLURAL and verb in ("is", "was")) or (noun in SINGULAR and verb in ("are", "were")):
+        # "heart size and mediastinal contour are": a coordinated subject is plural
+        coordinated = "and" in text[: match.start()].split()[-4:]
+        if (noun in PLURAL and verb in ("is", "was")) or (
+            noun in SINGULAR and verb in ("are", "were") and not coordinated
+        ):
             return f"'{noun} {verb}' does not agree in number"
     nouns = "|".join(re.escape(n) for n in _finding_nouns(ontology))
     modifiers = r"((a|an|the|small|large|mild|moderate|severe|left|right|bilateral|calcified|pleural) )*"

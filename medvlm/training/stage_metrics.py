@@ -67,16 +67,33 @@ def fbeta_threshold(truth: np.ndarray, probs: np.ndarray, beta: float = 1.0) -> 
     return float(max(t for t, s in zip(grid, scores, strict=True) if s >= best - 1e-12))
 
 
+# A cut's calls must be right more often than the finding's base rate p: by at least this share of the room
+# above it, (precision - p) / (1 - p). 0 is a guess at the base rate, 1 is never wrong.
+MIN_PRECISION_GAIN = 0.1
+
+
 def finding_threshold(
     truth: np.ndarray, probs: np.ndarray, beta: float = 1.0, min_positives: int = 0, floor: float = 0.9
 ) -> float:
     """One finding's cut-off: F-beta's, but at least ``floor`` when the eval source has fewer than
-    ``min_positives`` positives. A cut picked on a handful of cases swings between seeds (one seed's
-    validation split of 13 nodules gave 0.75 where the other gave 0.90, and 14 of its 20 test nodule
-    calls were wrong); a rare finding then needs a confident score to be stated in a draft."""
+    ``min_positives`` positives, or when the F-beta cut's calls are hardly more often right than the
+    finding's base rate (``MIN_PRECISION_GAIN``). A cut picked on a handful of cases swings between
+    seeds (one seed's validation split of 13 nodules gave 0.75 where the other gave 0.90, and 14 of its
+    20 test nodule calls were wrong); a rare finding then needs a confident score to be stated in a
+    draft. And for a finding the model cannot tell apart, F-beta's best cut is "every film" (a model at
+    chance on calcified granulomas called one on 948 of 953 test films): a draft should not state what
+    the model cannot see."""
     positives = int(truth.sum())
     cut = fbeta_threshold(truth, probs, beta) if positives else 0.5
-    return max(cut, floor) if positives < min_positives else cut
+    if positives < min_positives:
+        return max(cut, floor)
+    called = probs >= cut
+    base_rate = positives / max(truth.size, 1)
+    if 0 < base_rate < 1 and called.any():
+        gain = (float(truth[called].mean()) - base_rate) / (1 - base_rate)
+        if gain < MIN_PRECISION_GAIN:
+            return max(cut, floor)
+    return cut
 
 
 def tune_thresholds(
@@ -137,20 +154,22 @@ def report_metrics(
     laterals: Laterals = None,
     indications: list[str] | None = None,
 ) -> dict[str, float]:
-    """Draft from *predicted* findings (the deployed path), label the draft, score against the truth."""
-    from medvlm.evaluation.clinical import clinical_scores, positive_labels
+    """Draft from *predicted* findings (the deployed path), label the draft, score against the truth,
+    and against the findings it was prompted with (``report.prompt_f1``: the text alone)."""
+    from medvlm.evaluation.clinical import clinical_scores, positive_labels, prompt_agreement
     from medvlm.labeler import label_report
 
-    stated, truth = [], []
+    stated, truth, prompted = [], [], []
     for i in range(0, len(records), 16):
         imgs = images[i : i + 16].float()
         lats = _part(laterals, i, i + 16)
         predicted = bundle.predict_findings(imgs, lats)
         drafts = bundle.generate_report(imgs, predicted, max_new_tokens, lats, _part(indications, i, i + 16))
-        for (text, impression), record in zip(drafts, records[i : i + 16], strict=True):
+        for (text, impression), record, prompt in zip(drafts, records[i : i + 16], predicted, strict=True):
             stated.append(positive_labels(label_report(f"{text}\n{impression}")))
             truth.append(positive_labels(positives(record)))
-    return clinical_scores(stated, truth).as_metrics()
+            prompted.append(positive_labels(prompt))
+    return {**clinical_scores(stated, truth).as_metrics(), **prompt_agreement(stated, prompted)}
 
 
 @torch.no_grad()

@@ -16,7 +16,7 @@ from medvlm.settings import Settings
 REPORT_KEYS = ("bleu4", "rouge_l", "chrf", "ce_f1", "hallucination_rate", "omission_rate")
 # The model's own text (report.*), the guarded draft and the three baselines, scored the same way.
 REQUIRED = ("findings.macro_auroc", "findings.macro_f1", "findings.per_finding", "findings.ece",
-            "report.guard_changed", *(f"{prefix}.{key}" for prefix in (
+            "report.guard_changed", "report.prompt_f1", *(f"{prefix}.{key}" for prefix in (
                 "report", "report.guarded", "baseline.normal", "baseline.retrieval", "baseline.template")
                 for key in REPORT_KEYS))
 
@@ -33,6 +33,7 @@ def test_writes_metrics_and_report(tiny_model_dir: Path, dataset_dir: Path, tmp_
     for key in REQUIRED:
         if key != "findings.per_finding":
             assert metrics[key] >= 0.0 and (metrics[key] <= 1.0 or key.endswith("hallucination_rate")), key
+    assert metrics["report.prompt_additions"] >= 0.0 and "findings prompt" in summary
     assert metrics["report.per_finding"]["pleural_effusion"]["support"] == 1
     assert metrics["baseline.retrieval.pool"] >= 1
     assert "retrieval" in metrics["report.verdict"]

@@ -77,6 +77,23 @@ def test_score_reports_hand_case() -> None:
     assert per["pleural_effusion"]["recall"] == 0.0 and "no_finding" not in per
 
 
+def test_prompt_agreement_scores_the_text_against_its_findings_prompt_not_the_truth() -> None:
+    """A draft that says exactly what its (wrong) findings prompt says agrees fully with the prompt while
+    scoring 0 against the truth: the text is faithful, the classifier was wrong."""
+    references = [("Small left pleural effusion.", "Left effusion."), ("Heart size is normal.", "Normal.")]
+    truth = [[Finding("pleural_effusion", laterality=Laterality.LEFT)], []]
+    own = [("Moderate cardiomegaly.", "Cardiomegaly."), ("The heart is enlarged. Right pneumothorax.", "")]
+    prompted = [[Finding("cardiomegaly")], [Finding("cardiomegaly")]]
+    scored = score_reports(own, own, references, truth, prompted=prompted)
+    assert scored["report.ce_f1"] == pytest.approx(0.0)
+    # draft 1 states its prompt exactly; draft 2 adds a pneumothorax: tp 2, fp 1 -> F1 4/5, 0.5 per draft
+    assert scored["report.prompt_f1"] == pytest.approx(0.8)
+    assert scored["report.prompt_additions"] == pytest.approx(0.5)
+    assert "report.prompt_f1" not in score_reports(own, own, references, truth)
+    with pytest.raises(ValueError, match="findings prompts"):
+        score_reports(own, own, references, truth, prompted=prompted[:1])
+
+
 def test_macro_ce_f1_counts_findings_with_enough_positives() -> None:
     truth = [[Finding("pleural_effusion")], [Finding("pleural_effusion")], [Finding("cardiomegaly")]]
     own = [("Small left pleural effusion.", ""), ("No effusion.", ""), ("Moderate cardiomegaly.", "")]

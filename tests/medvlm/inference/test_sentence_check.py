@@ -18,6 +18,7 @@ GRANULOMA = Finding("calcified_granuloma", laterality=Laterality.RIGHT)
     [
         ("The heart is granuloma.", "ungrammatical"),
         ("The lungs is normal.", "ungrammatical"),
+        ("The contour are normal.", "ungrammatical"),
         ("ololol", "unknown word"),
         ("impres effusion", "unknown word"),
         ("Degenerative changes of the spine.", "no finding the labeler knows"),
@@ -33,7 +34,10 @@ def test_unreadable_sentences(sentence: str, why: str) -> None:
     ["No acute cardiopulmonary abnormality.", "The cardiomediastinal silhouette is within normal limits.",
      "Heart size is normal.", "The lungs are clear.", "There is no pneumothorax.",
      "Right calcified granuloma.",
-     "The heart is mildly enlarged.", "Small left pleural effusion.", "Bony structures are intact."],
+     "The heart is mildly enlarged.", "Small left pleural effusion.", "Bony structures are intact.",
+     # the model's most frequent normal sentences, which the guard removed as unreadable (2026-12-06)
+     "The heart size and mediastinal contours are within normal limits.", "The mediastinum is unremarkable.",
+     "Heart size and mediastinal contour are normal."],
 )
 def test_readable_sentences(sentence: str) -> None:
     assert unreadable_reason(sentence, load_ontology()) is None

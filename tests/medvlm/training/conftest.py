@@ -66,7 +66,7 @@ TEXT_STAGES = """
     eval_every: 8
     eval_samples: 4
     eval_tasks: [report, loss]
-    select_on: report.ce_f1
+    select_on: report.prompt_f1
   - name: corrections
     kind: corrections
     sources: [corrections, labels]

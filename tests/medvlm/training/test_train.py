@@ -45,6 +45,10 @@ def test_ci_size_run_learns_findings(trained: tuple[Path, Path]) -> None:
     for key in ("version", "curriculum_sha256", "data_manifest_sha256", "created_at", "preset"):
         assert card[key]
     assert "report.ce_f1" in card["metrics"] and "qa.accuracy" in card["metrics"]
+    specialism = next(s for s in card["stages"] if s["name"] == "specialism")
+    assert specialism["select_on"] == "report.prompt_f1"  # the text against its own findings prompt
+    assert 0.0 <= specialism["metrics"]["report.prompt_f1"] <= 1.0
+    assert specialism["metrics"]["report.prompt_additions"] >= 0.0
     # per finding too, so that the promotion gate sees one finding lost behind a steady macro mean
     per_finding = {k for k in card["metrics"] if k.startswith("findings.auroc.")}
     assert per_finding and all(k.replace("auroc", "positives") in card["metrics"] for k in per_finding)
