@@ -69,7 +69,7 @@ def fbeta_threshold(truth: np.ndarray, probs: np.ndarray, beta: float = 1.0) -> 
 
 # A cut's calls must be right more often than the finding's base rate p: by at least this share of the room
 # above it, (precision - p) / (1 - p). 0 is a guess at the base rate, 1 is never wrong.
-MIN_PRECISION_GAIN = 0.1
+MIN_PRECISION_GAIN = 0.05
 
 
 def finding_threshold(
