@@ -264,8 +264,7 @@ def default_window(pixels: np.ndarray) -> tuple[float, float]:
     """Centre and width from the film's 1st percentile to a little above its 99.9th (12-bit film values).
 
     Vendors' default windows show the whole processed film. A window to the 99th percentile (as before)
-    turned the brightest 1-2 % of every synthetic film (mediastinum, spine: real films 0.0 %) flat white, and
-    the quantum noise along that edge into a white speckle the findings head took for calcified granulomas."""
+    turned the brightest 1-2 % of every synthetic film (mediastinum, spine; real films 0.0 %) flat white."""
     lo, hi = np.percentile(pixels[::2, ::2], [1, 99.9])
     hi = hi + WINDOW_HEADROOM * (hi - lo)
     return float((lo + hi) / 2), float(max(hi - lo, 1.0))
