@@ -150,10 +150,12 @@ def _joined(reports: Sequence[tuple[str, str]]) -> list[str]:
 
 def score_report_set(reports: Sequence[tuple[str, str]], references: Sequence[tuple[str, str]],
                      truth_sets: Sequence[frozenset[str]], ontology: Ontology,
-                     min_support: int = MIN_SUPPORT) -> dict[str, Any]:
-    """Text and clinical-efficacy scores of one set of reports, keys without a prefix."""
+                     min_support: int = MIN_SUPPORT,
+                     stated: Sequence[frozenset[str]] | None = None) -> dict[str, Any]:
+    """Text and clinical-efficacy scores of one set of reports, keys without a prefix (``stated``: the
+    labeler's positive sets of ``reports`` when the caller has them already)."""
     texts, refs = _joined(reports), _joined(references)
-    stated = _stated(texts, ontology)
+    stated = _stated(texts, ontology) if stated is None else stated
     clinical = clinical_scores(stated, truth_sets)
     per_finding = per_finding_ce(stated, truth_sets, ontology.names)
     out: dict[str, Any] = {k.removeprefix("report."): v for k, v in clinical.as_metrics().items()}
@@ -200,9 +202,11 @@ def score_reports(own: Sequence[tuple[str, str]], guarded: Sequence[tuple[str, s
     sets = {"report": own, "report.guarded": guarded}
     sets.update({f"baseline.{name}": reports for name, reports in (baselines or {}).items()})
     metrics: dict[str, Any] = {}
+    own_stated = _stated(_joined(own), ontology)  # labelled once: scored below and against the prompts
     scored = {}
     for prefix, reports in sets.items():
-        scored[prefix] = score_report_set(reports, references, truth_sets, ontology, min_support)
+        scored[prefix] = score_report_set(reports, references, truth_sets, ontology, min_support,
+                                          own_stated if prefix == "report" else None)
         metrics.update({f"{prefix}.{k}": v for k, v in scored[prefix].items()})
     pairs = zip(_joined(own), _joined(guarded), strict=True)
     changed = sum(" ".join(a.split()) != " ".join(b.split()) for a, b in pairs)
@@ -210,7 +214,6 @@ def score_reports(own: Sequence[tuple[str, str]], guarded: Sequence[tuple[str, s
     if prompted is not None:
         if len(prompted) != len(own):
             raise ValueError(f"{len(own)} own drafts but {len(prompted)} findings prompts")
-        stated = _stated(_joined(own), ontology)
-        metrics.update(prompt_agreement(stated, [positive_labels(f) for f in prompted]))
+        metrics.update(prompt_agreement(own_stated, [positive_labels(f) for f in prompted]))
     metrics["report.verdict"] = verdict(scored["report"], scored.get("baseline.retrieval"))
     return metrics
