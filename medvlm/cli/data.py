@@ -24,6 +24,12 @@ def build(
         help="Train split: render extra films (new synthetic patients) of the reports of each finding "
         "with fewer train films than this, until it has this many. 0: off.",
     ),
+    train_renders: int = typer.Option(
+        1,
+        "--train-renders",
+        help="Render each train report this many times (a new synthetic patient each time); validation "
+        "and test keep one film per report.",
+    ),
     ct: list[Path] = typer.Option(
         [], "--ct", help="CT volume file or folder of them to render from as well as the default "
         "patient (repeatable)."
@@ -50,6 +56,7 @@ def build(
         progress=progress,
         workers=workers,
         min_positives=min_positives,
+        train_renders=train_renders,
         ct=list(ct),
         holdout_ct=holdout_ct,
         laterals=laterals,

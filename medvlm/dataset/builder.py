@@ -62,6 +62,7 @@ class BuildSummary:
     seconds: float = 0.0
     render_seconds: float = 0.0
     oversampled: Counter = field(default_factory=Counter)  # extra train films, by the finding they were for
+    rerendered: int = 0  # extra train films of every train report (train_renders - 1 each)
     dropped_test_text: Counter = field(default_factory=Counter)  # train/validation reports = a test text
     test_disagreement: int = 0  # test reports rendered from MeSH although the labeler reads more
     patients: Counter = field(default_factory=Counter)  # (split, CT patient) -> films
@@ -81,6 +82,9 @@ class BuildSummary:
             "splits: " + ", ".join(f"{k} {v}" for k, v in sorted(self.splits.items())),
             "report sources: " + ", ".join(f"{k} {v}" for k, v in sorted(self.sources.items())),
         ]
+        if self.rerendered:
+            out.append(f"extra train films, each train report rendered again on a new synthetic patient: "
+                       f"{self.rerendered}")
         if self.oversampled:
             out.append(
                 f"extra train films for rare findings: {sum(self.oversampled.values())} ("
@@ -221,6 +225,7 @@ def build_dataset(
     holdout_ct: str | None = None,
     patients: Sequence[Any] | None = None,
     laterals: bool = False,
+    train_renders: int = 1,
 ) -> BuildSummary:
     """Render ``n`` studies into ``out``. ``workers`` > 1 renders in forked processes (same output: the
     plans are made in this process, in order, and the records come back in order).
@@ -233,10 +238,14 @@ def build_dataset(
     default ones; ``holdout_ct`` names the cross-patient test patient (default: POPI, when present). Each
     test-split study is rendered once more on that patient, as a ``test_cross_patient`` study.
 
+    ``train_renders`` > 1 renders each train-split report of the first ``n`` that many times in all (new
+    synthetic patient, acquisition and lesion placement each time), before the rare-finding oversampling;
+    validation and test keep one film per report.
+
     ``laterals``: each study also gets a left lateral film (the same CT seen from the side, the same
     findings, synthetic patient and detector; instance 2 of the study), as IU studies have two views.
     """
-    _check_request(n, reports, size, workers, min_positives)
+    _check_request(n, reports, size, workers, min_positives, train_renders)
     out = _prepare_out(Path(out), overwrite)
     onto = load_ontology()
     people = list(patients) if patients is not None else resolve_patients(ct)
@@ -253,6 +262,9 @@ def build_dataset(
     part = out / (MANIFEST + ".part")
     plan_stream = _plans(reports, onto, seed, summary)
     plans = [next(plan_stream) for _ in range(n)]
+    again = _rerender(plans, train_renders)
+    summary.rerendered = len(again)
+    plans += again
     extra = _oversample(plans, min_positives)
     summary.oversampled = Counter(p.oversampled_for for p in extra)
     plans += extra
@@ -279,7 +291,9 @@ def build_dataset(
     return summary
 
 
-def _check_request(n: int, reports: str, size: int, workers: int, min_positives: int) -> None:
+def _check_request(
+    n: int, reports: str, size: int, workers: int, min_positives: int, train_renders: int = 1
+) -> None:
     """Refuse a bad request before anything is loaded or written."""
     if workers < 1:
         raise DatasetError(f"--workers must be at least 1, got {workers}")
@@ -291,6 +305,8 @@ def _check_request(n: int, reports: str, size: int, workers: int, min_positives:
         raise DatasetError(f"--size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {size}")
     if min_positives < 0:
         raise DatasetError(f"--min-positives must be 0 or more, got {min_positives}")
+    if train_renders < 1:
+        raise DatasetError(f"--train-renders must be at least 1, got {train_renders}")
 
 
 def _prepare_out(out: Path, overwrite: bool) -> Path:
@@ -313,6 +329,21 @@ def _train_positives(plans: list[_Plan]) -> Counter:
         for f in p.findings
         if f.presence == Presence.PRESENT and f.label != NO_FINDING
     )
+
+
+def _rerender(plans: list[_Plan], train_renders: int) -> list[_Plan]:
+    """Each train plan again, ``train_renders - 1`` times: more films of the same reports.
+
+    The encoder learned its 3,845 train films by heart (train-split macro-AUROC 0.82, validation 0.58 after
+    about 15 passes); a film rendered anew is new image evidence for the same words, as real patients with
+    the same report are. Study ids get ``-tr<k>``; the film seed follows the study's index, so each render
+    differs, and the patient follows the id's hash, so renders spread over the CT patients."""
+    return [
+        replace(p, study_id=f"{p.study_id}-tr{k}")
+        for k in range(1, train_renders)
+        for p in plans
+        if p.split == "train"
+    ]
 
 
 def _oversample(plans: list[_Plan], min_positives: int) -> list[_Plan]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-ATLAS_VERSION = "atlas-v10"
+ATLAS_VERSION = "atlas-v11"
 CARDIO_SCALES = (1.1, 1.2, 1.3, 1.4, 1.5, 1.6)
 EFFUSION_LEVELS_MM = (20.0, 30.0, 40.0, 50.0, 65.0, 80.0, 95.0, 110.0, 125.0)
 PTX_SCALES = (0.85, 0.72, 0.6)

@@ -162,9 +162,37 @@ def refill(hu: np.ndarray, tumour: np.ndarray, lungs: np.ndarray, seed: int = 0)
     new[fill] = rng.choice(pool, size=int(fill.sum()))
     smooth = ndimage.gaussian_filter(new, sigma=(1.0, 1.0, 0.5))
     new[fill] = smooth[fill]
+    new = _match_frontal_projection(new, fill)
     out = hu.copy()
     out[region] = new
     return out
+
+
+def _harmonic_fill(values: np.ndarray, hole: np.ndarray, iterations: int = 2000) -> np.ndarray:
+    """``values`` inside ``hole`` replaced by the smooth (Laplace) interpolation of the values around it."""
+    out = np.where(hole, values[~hole].mean(), values).astype(np.float64)
+    for _ in range(iterations):  # Jacobi steps; the hole is a few dozen pixels across
+        avg = 0.25 * (np.roll(out, 1, 0) + np.roll(out, -1, 0) + np.roll(out, 1, 1) + np.roll(out, -1, 1))
+        out[hole] = avg[hole]
+    return out
+
+
+def _match_frontal_projection(hu: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """Refilled parenchyma adjusted, ray by ray (front to back, axis 1), so that the frontal projection of
+    the refilled region continues the projection of the chest around it.
+
+    The expert box's solid voxels are more than the tumour (hilar vessels, paravertebral soft tissue in the
+    convex hull), so lung sampled in their place left a dark, stepped patch on every film of the patient
+    (Lung_Dx-A0001: a lucent square in the left upper zone, which reads as a bulla or a pneumothorax).
+    Each ray's missing (or extra) attenuation is spread over the refilled voxels on it."""
+    foot = fill.any(axis=1)
+    if not foot.any() or foot.all():
+        return hu
+    proj = np.clip(hu + 1000.0, 0.0, None).sum(axis=1)  # HU + 1000 is linear in attenuation
+    target = _harmonic_fill(proj, foot)
+    per_voxel = np.where(foot, target - proj, 0.0) / np.maximum(fill.sum(axis=1), 1)
+    out = hu + fill * per_voxel[:, None, :].astype(hu.dtype)
+    return np.where(fill, np.clip(out, -1000.0, None), hu)
 
 
 def side_of(mask: np.ndarray, midline: float) -> str:

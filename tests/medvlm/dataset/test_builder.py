@@ -117,6 +117,7 @@ def test_unrenderable_iu_reports_are_skipped_and_counted(atlas, atlas_dir: Path,
         ({"size": 16}, "--size"),
         ({"size": 9999}, "--size"),
         ({"min_positives": -1}, "--min-positives"),
+        ({"train_renders": 0}, "--train-renders"),
     ],
 )
 def test_bad_requests_are_refused(tmp_path: Path, kwargs: dict, message: str) -> None:
@@ -177,6 +178,31 @@ def test_rare_findings_get_extra_train_films(atlas, atlas_dir: Path, tmp_path: P
     # Validation and test keep their natural prevalence: no extra film lands there.
     held_out = [r.study_instance_uid for r in after if r.split != "train"]
     assert held_out == [r.study_instance_uid for r in before if r.split != "train"]
+
+
+def test_train_reports_are_rendered_again_and_held_out_splits_are_not(
+    atlas, atlas_dir: Path, tmp_path: Path
+) -> None:
+    build_dataset(tmp_path / "one", 30, seed=4, reports="iu", size=64, progress=False, data_dir=atlas_dir)
+    summary = build_dataset(
+        tmp_path / "three", 30, seed=4, reports="iu", size=64, progress=False, data_dir=atlas_dir,
+        train_renders=3,
+    )
+    before, after = read_manifest(tmp_path / "one"), read_manifest(tmp_path / "three")
+    assert [r.files[0].read_bytes() for r in after[:30]] == [r.files[0].read_bytes() for r in before[:30]]
+    train = [r for r in before if r.split == "train"]
+    again = [r for r in after if r.study_id.rsplit("-tr", 1)[-1] in ("1", "2") and "-tr" in r.study_id]
+    assert len(again) == 2 * len(train) == summary.rerendered
+    base = {r.study_id: r for r in train}
+    for record in again:
+        first = base[record.study_id.rsplit("-tr", 1)[0]]
+        assert record.split == "train" and record.findings_text == first.findings_text
+        assert record.findings == first.findings
+        assert record.files[0].read_bytes() != first.files[0].read_bytes()  # a new film of the same report
+    # validation and test (and the cross-patient films of the test reports) are one film per report
+    held_out = lambda rs: sorted(r.study_id for r in rs if r.split != "train")  # noqa: E731
+    assert held_out(after) == held_out(before)
+    assert any(line.startswith("extra train films, each train report") for line in summary.lines())
 
 
 def test_existing_dataset_needs_overwrite(template_set: Path) -> None:

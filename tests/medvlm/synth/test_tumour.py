@@ -119,3 +119,19 @@ def test_the_unannotated_cptac_tumour_is_found_and_removed() -> None:
     assert off_midline_mm > 60  # in the lung, not the mediastinum
     lesion = (canon.hu > -300) & (out <= -300)
     assert lesion.sum() * tumour.VOXEL_ML > 1.0  # solid tissue became parenchyma
+
+
+def test_a_refilled_region_continues_the_frontal_projection_around_it() -> None:
+    """More was removed than lung can replace (an air hole in a lung of -850 HU with a soft-tissue wall
+    behind it): the refill must not leave a lucent patch on the frontal film (axis 1 is front to back)."""
+    hu = np.full((60, 40, 50), -850.0, dtype=np.float32)
+    hu[:, 30:, :] = 40.0  # chest wall behind the lung, on every ray
+    fill = np.zeros(hu.shape, dtype=bool)
+    fill[20:40, 10:35, 15:35] = True  # the removed region reaches into the wall
+    hu[fill] = -1000.0
+    out = tumour._match_frontal_projection(hu, fill)
+    proj = np.clip(out + 1000.0, 0.0, None).sum(axis=1)
+    around = np.clip(hu + 1000.0, 0.0, None).sum(axis=1)[0, 0]
+    foot = fill.any(axis=1)
+    assert np.abs(proj[foot] / around - 1).max() < 0.01
+    assert np.array_equal(out[~fill], hu[~fill])  # nothing outside the refilled voxels moves
