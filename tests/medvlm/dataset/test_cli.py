@@ -65,7 +65,7 @@ def test_build_then_show(data_dir: Path, tmp_path: Path) -> None:
     assert str(result.exception).startswith(f"{broken}: cannot read DICOM pixels (not a DICOM file")
 
 
-def test_build_passes_workers_and_min_positives(
+def test_build_passes_workers_min_positives_and_train_renders(
     data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from medvlm.dataset import builder
@@ -80,11 +80,12 @@ def test_build_passes_workers_and_min_positives(
     monkeypatch.setattr(builder, "build_dataset", spy)
     out = tmp_path / "ds"
     argv = ["data", "build", "--out", str(out), "--n", "12", "--reports", "iu", "--size", "64"]
-    argv += ["--workers", "2", "--min-positives", "2", "--no-progress"]
+    argv += ["--workers", "2", "--min-positives", "5", "--train-renders", "2", "--no-progress"]
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 0, result.output
-    assert seen["workers"] == 2 and seen["min_positives"] == 2
+    assert seen["workers"] == 2 and seen["min_positives"] == 5 and seen["train_renders"] == 2
     assert "extra train films for rare findings:" in result.output
+    assert "extra train films, each train report rendered again" in result.output
     assert len(read_manifest(out)) > 12
 
 
