@@ -7,7 +7,8 @@
   midline (oesophagus, azygos: the lung's closing takes them in) and lesions whose opened core is under
   1 mL ignored (the opening leaves a spiculated 2 cm tumour a core of ~1.3 mL: C3N-00247).
 The tumour and a 2-voxel rim are refilled with HU drawn from the aerated lung around it, smoothed a
-little, so the projection shows parenchyma, not a hole. What was removed goes in the atlas metadata.
+little, then adjusted ray by ray so that the frontal projection continues the chest's around it: parenchyma,
+not a hole or a lucent patch. What was removed goes in the atlas metadata.
 A tumour that cannot be found or removed stays in the film and its record says removed=False with its
 side, so the film is labelled a mass on that side: never a "normal" film with a tumour in it.
 """
