@@ -19,7 +19,9 @@ INPUTS = ("frontal", "lateral", "indication")  # = medvlm.model.configuration.IN
 
 # What each evaluation task measures; ``select_on`` must be one of the metrics of the stage's tasks.
 TASK_METRICS: dict[str, dict[str, str]] = {
-    "findings": {"findings.macro_auroc": "max", "findings.macro_f1": "max"},
+    # macro_auroc_supported: over findings with >= 10 eval positives (stage_metrics.supported_macro)
+    "findings": {"findings.macro_auroc": "max", "findings.macro_auroc_supported": "max",
+                 "findings.macro_f1": "max"},
     "qa": {"qa.accuracy": "max"},
     # prompt_f1 / prompt_additions: the draft against the findings it was prompted with (the text alone)
     "report": {"report.ce_f1": "max", "report.hallucination_rate": "min", "report.prompt_f1": "max",

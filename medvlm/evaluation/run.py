@@ -19,6 +19,7 @@ from medvlm.evaluation.html_report import write_report
 from medvlm.evaluation.scoring import DEFINITIONS, score_findings, score_reports
 from medvlm.findings import NO_FINDING, Presence
 from medvlm.ontology import load_ontology
+from medvlm.registry.gate import FINDING_MIN_POSITIVES
 from medvlm.registry.resolve import resolve_model_dir
 from medvlm.settings import Settings
 
@@ -133,6 +134,7 @@ def _summary(m: dict[str, Any], metrics_path: Path, html: Path) -> str:
         f"model {m['model_version']} on {m['n_studies']} {m['split']} studies",
         f"findings: macro-AUROC {f('findings.macro_auroc')} "
         f"(95 % interval {interval_text(m.get('findings.macro_auroc_ci'))})  "
+        f"over findings with >= {FINDING_MIN_POSITIVES} positives {f('findings.macro_auroc_supported')}  "
         f"macro-F1 {f('findings.macro_f1')}  "
         f"ECE {f('findings.ece')}",
         *(row(name, prefix) for name, prefix in rows),

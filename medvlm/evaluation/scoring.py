@@ -20,6 +20,7 @@ from medvlm.evaluation.classification import (
     macro_auroc_interval,
     roc_points,
     score_labels,
+    supported_macro,
 )
 from medvlm.evaluation.clinical import (
     clinical_scores,
@@ -31,12 +32,15 @@ from medvlm.evaluation.clinical import (
 from medvlm.evaluation.text import corpus_bleu, corpus_chrf, mean_rouge_l
 from medvlm.findings import NO_FINDING, Finding, Presence
 from medvlm.ontology import Ontology, load_ontology
+from medvlm.registry.gate import FINDING_MIN_POSITIVES
 
 # Findings with fewer truth positives than this are left out of the macro CE-F1 (their F1 is noise).
 MIN_SUPPORT = 10
 
 DEFINITIONS = {
     "findings.macro_auroc": "mean per-finding AUROC over findings whose truth has both classes",
+    "findings.macro_auroc_supported": f"mean per-finding AUROC over findings with at least "
+    f"{FINDING_MIN_POSITIVES} positives in the split (one with 2 positives moves the plain macro by chance)",
     "findings.macro_auroc_ci": "95 % percentile-bootstrap interval of the macro AUROC (studies resampled, "
                                "1000 times); each finding's ``auroc_ci`` resamples its positives and "
                                "negatives apart",
@@ -130,6 +134,9 @@ def score_findings(names: Sequence[str], predicted: Sequence[Sequence[Finding]],
     metrics = {
         "findings.macro_auroc": macro([s.auroc for s in scores]),
         "findings.macro_auroc_ci": macro_auroc_interval(t, p, k),
+        "findings.macro_auroc_supported": supported_macro(
+            [s.auroc for s in scores], [s.support for s in scores]
+        ),
         "findings.macro_f1": macro(f1s),
         "findings.per_finding": per_finding,
         "findings.ece": expected_calibration_error(*known_only(t.ravel(), p.ravel(), k.ravel())),

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from medvlm.evaluation.classification import auroc, f1, known_only, macro
+from medvlm.evaluation.classification import auroc, f1, known_only, macro, supported_macro
 from medvlm.model.bundle import ModelBundle
 from medvlm.registry.gate import FINDING_AUROC, FINDING_POSITIVES
 from medvlm.training.examples import TextExample, findings_targets, positives
@@ -38,7 +38,7 @@ def findings_metrics(
     probs = findings_probabilities(bundle, images, laterals=laterals)
     truth, known = _truth(records, bundle)
     metrics: dict[str, float] = {}
-    aurocs, f1s = [], []
+    aurocs, positive_counts, f1s = [], [], []
     for i, name in enumerate(bundle.names):
         t, p = known_only(truth[:, i], probs[:, i], known[:, i])  # uncertain labels are not scored
         auc = auroc(t, p)  # None for a finding whose truth has one class only
@@ -46,9 +46,14 @@ def findings_metrics(
             metrics[FINDING_AUROC + name] = auc
             metrics[FINDING_POSITIVES + name] = float(t.sum())  # how far the promotion gate trusts it
         aurocs.append(auc)
+        positive_counts.append(float(t.sum()))
         f1s.append(f1(t, (p >= bundle.config.threshold(name)).astype(np.int64)))
     # The definitions medvlm eval uses (medvlm.evaluation.classification); 0.0 when none is defined.
     metrics["findings.macro_auroc"] = macro(aurocs) or 0.0
+    # what checkpoint selection reads; the plain macro where no finding has enough eval positives
+    supported = supported_macro(aurocs, positive_counts)
+    plain = metrics["findings.macro_auroc"]
+    metrics["findings.macro_auroc_supported"] = plain if supported is None else supported
     metrics["findings.macro_f1"] = macro(f1s) or 0.0
     return metrics
 

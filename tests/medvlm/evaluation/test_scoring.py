@@ -131,3 +131,21 @@ def test_baselines_are_scored_beside_the_model() -> None:
 def test_score_reports_refuses_mismatched_lists() -> None:
     with pytest.raises(ValueError, match="one of each per study"):
         score_reports([("a", "")], [], [("a", "")], [[]])
+
+
+def test_the_supported_macro_auroc_leaves_out_findings_with_few_positives() -> None:
+    """Cardiomegaly has 10 positives and is ranked at chance-ish; effusion has 1, ranked perfectly by luck:
+    the plain macro rises with effusion, the supported one reads cardiomegaly (and no_finding) only."""
+    from medvlm.registry.gate import FINDING_MIN_POSITIVES
+
+    n = 2 * FINDING_MIN_POSITIVES + 1
+    truth = [[Finding("cardiomegaly")] if i < FINDING_MIN_POSITIVES else [] for i in range(n - 1)]
+    truth.append([Finding("pleural_effusion")])
+    predicted = [_predicted([0.5, 0.3 + 0.02 * (i % 7), 0.9 if i == n - 1 else 0.1]) for i in range(n)]
+    metrics, _ = score_findings(NAMES, predicted, truth)
+    per = metrics["findings.per_finding"]
+    assert per["pleural_effusion"]["auroc"] == pytest.approx(1.0)
+    supported = [per[name]["auroc"] for name in NAMES if per[name]["support"] >= FINDING_MIN_POSITIVES]
+    assert len(supported) == 2  # no_finding and cardiomegaly
+    assert metrics["findings.macro_auroc_supported"] == pytest.approx(sum(supported) / 2)
+    assert metrics["findings.macro_auroc"] > metrics["findings.macro_auroc_supported"]
