@@ -19,7 +19,7 @@ INPUTS = ("frontal", "lateral", "indication")  # = medvlm.model.configuration.IN
 
 # What each evaluation task measures; ``select_on`` must be one of the metrics of the stage's tasks.
 TASK_METRICS: dict[str, dict[str, str]] = {
-    # macro_auroc_supported: over findings with >= 10 eval positives (stage_metrics.supported_macro)
+    # macro_auroc_supported: over findings with >= 10 eval positives (classification.supported_macro)
     "findings": {"findings.macro_auroc": "max", "findings.macro_auroc_supported": "max",
                  "findings.macro_f1": "max"},
     "qa": {"qa.accuracy": "max"},
