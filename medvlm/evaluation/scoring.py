@@ -34,8 +34,9 @@ from medvlm.findings import NO_FINDING, Finding, Presence
 from medvlm.ontology import Ontology, load_ontology
 from medvlm.registry.gate import FINDING_MIN_POSITIVES
 
-# Findings with fewer truth positives than this are left out of the macro CE-F1 (their F1 is noise).
-MIN_SUPPORT = 10
+# Findings with fewer truth positives are left out of the macro CE-F1 (their F1 is noise): the same floor
+# as the supported macro AUROC and the promotion gate.
+MIN_SUPPORT = FINDING_MIN_POSITIVES
 
 DEFINITIONS = {
     "findings.macro_auroc": "mean per-finding AUROC over findings whose truth has both classes",
