@@ -336,9 +336,9 @@ def _rerender(plans: list[_Plan], train_renders: int) -> list[_Plan]:
 
     The encoder learns its 3,845 train films by heart (train-split macro-AUROC 0.82, test 0.60 after about
     15 passes); a film rendered anew is new image evidence for the same words, as real patients with the
-    same report are. Measured (docs/performance.md): three renders alone lower the memorising (0.69 on train
-    films) but not the test AUROC at the default 1,800 encoder steps; with 3,600 steps they raise it (0.680
-    vs 0.603, paired interval above 0). The reference build keeps one until a full run confirms it. Study ids
+    same report are. Measured (docs/performance.md): three renders lower the memorising (0.69 on train films)
+    but, with 1,800 or 3,600 encoder steps, not the test AUROC over findings with >= 10 positives (0.640 vs
+    0.639 at 3,600); the reference build keeps one render. Study ids
     get ``-tr<k>``; the film seed follows the study's index, so each render differs, and the patient follows
     the id's hash, so renders spread over the CT patients."""
     return [
