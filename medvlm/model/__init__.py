@@ -12,7 +12,7 @@ from typing import Any
 from medvlm.errors import ConfigError
 from medvlm.model.bundle import ModelBundle, load_bundle
 from medvlm.model.configuration import BundleConfig, FindingSlot, slots_from_ontology
-from medvlm.model.heads import FindingsHead
+from medvlm.model.heads import head_for
 
 __all__ = ["BundleConfig", "FindingSlot", "ModelBundle", "build_model", "load_bundle", "preset_names"]
 
@@ -60,12 +60,5 @@ def build_model(
         model, tokenizer, config = presets.build_from_config(preset, slots, corpus)
     else:
         raise ConfigError(f"unknown model preset {preset!r}; expected one of {preset_names()}")
-    head = FindingsHead(
-        slots,
-        config.vision_feature_dim,
-        config.head_hidden,
-        config.head_tokens,
-        local=config.head_local,
-        detail_channels=config.head_detail,
-    )
+    head = head_for(config)
     return ModelBundle(model, head, tokenizer, config, {"preset": config.preset}, processor=processor).eval()

@@ -30,7 +30,7 @@ from medvlm.model import codecs, processing
 from medvlm.model.codecs import VIEWS_KEY, ProcessorCodec, TokenCodec
 from medvlm.model.configuration import BundleConfig, is_critical
 from medvlm.model.generation import GenerationOptions, hf_generate
-from medvlm.model.heads import FindingsHead
+from medvlm.model.heads import FindingsHead, head_for
 from medvlm.model.novelty import FilmNovelty
 from medvlm.model.views import VIEWS_FILE, ViewEmbedding, attach
 
@@ -437,15 +437,7 @@ def load_bundle(model_dir: Path | str) -> ModelBundle:
 
         tokenizer = AutoTokenizer.from_pretrained(model_dir / "tokenizer", local_files_only=True)
     tokenizer.padding_side = "left"
-    head = FindingsHead(
-        config.slots,
-        config.vision_feature_dim,
-        config.head_hidden,
-        config.head_tokens,
-        local=config.head_local,
-        detail_channels=config.head_detail,
-        lateral=config.head_lateral,
-    )
+    head = head_for(config)
     head.load_state_dict(load_file(model_dir / HEAD_FILE))
     card = json.loads((model_dir / CARD_FILE).read_text()) if (model_dir / CARD_FILE).is_file() else {}
     bundle = ModelBundle(model, head, tokenizer, config, card, processor=processor).eval()

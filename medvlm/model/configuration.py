@@ -97,6 +97,7 @@ class BundleConfig:
     inputs: list[str] = field(default_factory=lambda: ["frontal"])
     indication_tokens: int = 32  # the indication is cut to this many tokens in the prompt
     head_lateral: bool = False  # the findings head has a (zero-initialised) term on the lateral's tokens
+    head_pool: int = 0  # the head averages the token grid to head_pool^2 cells (0: full grid, bundles before)
 
     def uses(self, name: str) -> bool:
         return name in self.inputs

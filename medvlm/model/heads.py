@@ -2,16 +2,35 @@
 
 It reads the vision tower's tokens through a spatial pooling: each token is reduced to a few channels and
 the grid is kept (flattened), because on radiographs *where* matters (a wide heart, a blunted left angle)
-and a mean over tokens washes that out. One linear map gives every logit, sliced per finding.
+and a mean over tokens washes that out. With ``pool`` the grid is first averaged down to pool x pool
+cells: a region (upper left zone, the heart's border) still has its own weights, but a film's exact
+token alignment no longer does, and the head has (grid / pool)^2 times fewer weights to fit from a few
+thousand films. One linear map gives every logit, sliced per finding.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from medvlm.model.configuration import FindingSlot
+from medvlm.model.configuration import BundleConfig, FindingSlot
+
+
+def head_for(config: BundleConfig) -> FindingsHead:
+    """The (untrained) findings head a bundle's config describes: the one layout rule for build and load."""
+    return FindingsHead(
+        config.slots,
+        config.vision_feature_dim,
+        config.head_hidden,
+        config.head_tokens,
+        local=config.head_local,
+        detail_channels=config.head_detail,
+        lateral=config.head_lateral,
+        pool=config.head_pool,
+    )
 
 
 class FindingsHead(nn.Module):
@@ -25,9 +44,14 @@ class FindingsHead(nn.Module):
         local: bool = False,
         detail_channels: int = 0,
         lateral: bool = False,
+        pool: int = 0,
     ) -> None:
         super().__init__()
         self.tokens = tokens
+        self.grid = math.isqrt(tokens)
+        if pool and (self.grid * self.grid != tokens or not 0 < pool <= self.grid):
+            raise ValueError(f"a pooled head needs a square grid of >= {pool}x{pool} tokens, got {tokens}")
+        self.pool = pool if tokens else 0
         self.slots = slots
         self.presence_index = list(range(len(slots)))
         offset = len(slots)
@@ -44,7 +68,8 @@ class FindingsHead(nn.Module):
         self.num_outputs = offset
         # tokens == 0: mean pooling (older bundles); otherwise spatial pooling over a fixed token grid.
         self.reduce = nn.Linear(feature_dim, channels) if tokens else None
-        width = tokens * channels if tokens else feature_dim
+        cells = self.pool * self.pool if self.pool else tokens
+        width = cells * channels if tokens else feature_dim
         # BatchNorm, not LayerNorm: films of one anatomy share most of their features; standardising each
         # feature across the batch removes that shared part so the head sees what differs between films.
         norm: nn.Module = nn.BatchNorm1d(width) if tokens else nn.LayerNorm(width)
@@ -102,7 +127,7 @@ class FindingsHead(nn.Module):
             raise ModelInputError(
                 f"the findings head expects {self.tokens} vision tokens per image, got {tokens.shape[1]}"
             )
-        logits = self.out(self.body(self.reduce(tokens.float()).flatten(1)))
+        logits = self.out(self.body(self._cells(self.reduce(tokens.float()))))
         n = len(self.slots)
         presence = logits[:, :n]
         if self.local is not None:
@@ -110,6 +135,14 @@ class FindingsHead(nn.Module):
         if self.detail is not None:
             presence = presence + self.detail_logits(detail).amax(dim=1)
         return torch.cat([presence, logits[:, n:]], dim=1)
+
+    def _cells(self, reduced: torch.Tensor) -> torch.Tensor:
+        """(B, N, C) reduced tokens -> (B, cells * C): the full grid, or its pool x pool cell averages."""
+        if not self.pool:
+            return reduced.flatten(1)
+        b, _, c = reduced.shape
+        grid = reduced.transpose(1, 2).reshape(b, c, self.grid, self.grid)
+        return F.adaptive_avg_pool2d(grid, self.pool).flatten(2).transpose(1, 2).flatten(1)
 
     def detail_logits(self, detail: torch.Tensor | None) -> torch.Tensor:
         """Per-position presence scores on the detail map: (B, H*W, findings)."""

@@ -133,6 +133,25 @@ def test_save_and_load_round_trip(micro_bundle, tmp_path: Path) -> None:
     assert load_bundle(tmp_path / "again").version == loaded.version  # content hash: same weights, same id
 
 
+def test_pooled_head_round_trips_and_older_configs_read_the_full_grid(tmp_path: Path) -> None:
+    from medvlm.model.configuration import BundleConfig
+    from medvlm.model.heads import head_for
+    from tests.medvlm.model.conftest import CORPUS
+
+    bundle = build_model("micro", load_ontology(), tokenizer_corpus=CORPUS, seed=0).eval()
+    bundle.config.head_pool = 2
+    bundle.head = head_for(bundle.config).eval()
+    bundle.save(tmp_path / "m")
+    loaded = load_bundle(tmp_path / "m")
+    assert loaded.head.pool == 2
+    x = images(2)
+    assert torch.allclose(loaded.findings_logits(x), bundle.findings_logits(x), atol=1e-6)
+    assert json.loads((tmp_path / "m" / "medvlm_config.json").read_text())["head_pool"] == 2
+    older = bundle.config.to_dict()
+    del older["head_pool"]  # a bundle saved before the option
+    assert BundleConfig.from_dict(older).head_pool == 0 and head_for(BundleConfig.from_dict(older)).pool == 0
+
+
 def test_tiny_preset_is_a_few_million_parameters() -> None:
     from tests.medvlm.model.conftest import CORPUS
 
@@ -142,6 +161,7 @@ def test_tiny_preset_is_a_few_million_parameters() -> None:
     )
     assert 1_000_000 < count < 10_000_000
     assert bundle.image_size == 256 and bundle.config.num_image_tokens == 64
+    assert bundle.config.head_pool == bundle.head.pool == 4  # the head reads 4x4 cells of the 8x8 grid
     assert type(bundle.model).__name__ == "LlavaForConditionalGeneration"
 
 

@@ -1,4 +1,4 @@
-"""FindingsHead: the max-pooled local branch and the per-finding positive weights of its loss."""
+"""FindingsHead: the pooled grid, the max-pooled local branch and the positive weights of its loss."""
 
 from __future__ import annotations
 
@@ -84,3 +84,24 @@ def test_detail_branch_needs_its_map() -> None:
         head(torch.zeros(1, 16, 8))
     with pytest.raises(ModelInputError, match=r"\(B, 4, H, W\)"):
         head(torch.zeros(1, 16, 8), torch.zeros(1, 3, 8, 8))
+
+
+def test_pooled_head_reads_cells_not_tokens() -> None:
+    torch.manual_seed(0)
+    head = FindingsHead(SLOTS, feature_dim=8, hidden=16, tokens=64, channels=4, pool=4).eval()
+    assert head.body[0].num_features == 16 * 4  # 4x4 cells of 4 channels, not 64 tokens
+    grid = torch.zeros(3, 8, 8, 8)
+    grid[0, 0, 0, 0] = 5.0  # token (0, 0)
+    grid[1, 1, 1, 0] = 5.0  # token (1, 1): the same 2x2 cell
+    grid[2, 6, 6, 0] = 5.0  # token (6, 6): another cell
+    with torch.no_grad():
+        logits = head(grid.flatten(1, 2))
+    assert logits.shape == (3, head.num_outputs)
+    assert torch.allclose(logits[0], logits[1])  # where inside a cell does not matter
+    assert not torch.allclose(logits[0], logits[2])  # which cell does
+
+
+@pytest.mark.parametrize("tokens", [60, 4])
+def test_pool_needs_a_square_grid_of_enough_tokens(tokens: int) -> None:
+    with pytest.raises(ValueError, match="square grid"):
+        FindingsHead(SLOTS, feature_dim=8, tokens=tokens, pool=4)
