@@ -220,4 +220,9 @@ def supported_macro(aurocs: Sequence[float | None], positives: Sequence[float]) 
     The plain macro gives a finding with 2 positives the weight of one with 130: on the IU test split mass (2)
     and pneumothorax (3) moved two models' macro by 0.05 while the other findings averaged the same (0.656),
     and on the validation split such swings chose a 3,600-step run's step-300 encoder."""
-    return macro([a for a, n in zip(aurocs, positives, strict=True) if n >= FINDING_MIN_POSITIVES])
+    return macro([a for a, n in zip(aurocs, positives, strict=True) if is_supported(n)])
+
+
+def is_supported(positives: float) -> bool:
+    """Enough positives to measure a finding's AUROC (and to call a difference in it): the gate's floor."""
+    return positives >= FINDING_MIN_POSITIVES

@@ -17,13 +17,21 @@ from typing import Any
 import numpy as np
 
 from medvlm.errors import ConfigError, NotFoundError
-from medvlm.evaluation.classification import auroc, interval_of, known_only, macro, resampled_aurocs
+from medvlm.evaluation.classification import (
+    auroc,
+    interval_of,
+    is_supported,
+    known_only,
+    macro,
+    resampled_aurocs,
+)
 from medvlm.findings import Finding
+from medvlm.registry.gate import FINDING_MIN_POSITIVES
 
 PREDICTIONS = "predictions.jsonl"
-# Below this many positives a bootstrap of the studies understates the spread (most resamples hold the same
-# two or three positives): such a finding's difference is shown but not called either way.
-MIN_POSITIVES_TO_CALL = 10
+# Below FINDING_MIN_POSITIVES positives a bootstrap of the studies understates the spread (most resamples hold
+# the same two or three positives): such a finding's difference is shown but not called either way, and it
+# is left out of the supported macro.
 
 
 def write_predictions(path: Path, records: Sequence[Any], drafts: Sequence[Any]) -> None:
@@ -75,22 +83,35 @@ def compare_runs(a_dir: Path, b_dir: Path, *, resamples: int = 1000, seed: int =
         per_finding[name] = {"a": round(a, 4), "b": round(b, 4), "difference": round(b - a, 4),
                              "interval": interval_of(boot[:, 1, j] - boot[:, 0, j]),
                              "positives": int(t[k[:, j], j].sum())}
-    macro_a = macro([v["a"] for v in per_finding.values()])
-    macro_b = macro([v["b"] for v in per_finding.values()])
-    scored = [names.index(n) for n in per_finding]
-    # which labels a resample can score depends on the truth alone, so it is the same for both models
-    scorable = ~np.isnan(boot[:, 0, scored]).all(axis=1)
-    per_model = np.nanmean(boot[scorable][:, :, scored], axis=2)  # (resamples x 2) macro AUROCs
-    macro_diff = per_model[:, 1] - per_model[:, 0]
-    return {
+    supported = [n for n, v in per_finding.items() if is_supported(v["positives"])]
+    result = {
         "a": {"model_version": ma.get("model_version"), "dir": str(a_dir)},
         "b": {"model_version": mb.get("model_version"), "dir": str(b_dir)},
         "split": ma.get("split"), "n_studies": len(studies), "resamples": resamples,
-        "macro": {"a": macro_a, "b": macro_b,
-                  "difference": None if macro_a is None or macro_b is None else round(macro_b - macro_a, 4),
-                  "interval": interval_of(macro_diff)},
+        "macro": _paired_macro(per_finding, list(per_finding), names, boot),
         "per_finding": per_finding,
     }
+    if supported:
+        # the macro over the findings with enough positives to measure (training selects on it); its
+        # difference is not moved by a finding whose 2 positives happen to rank well in one run
+        result["macro_supported"] = _paired_macro(per_finding, supported, names, boot)
+        result["macro_supported"]["findings"] = len(supported)
+    return result
+
+
+def _paired_macro(
+    per_finding: dict[str, Any], chosen: list[str], names: list[str], boot: np.ndarray
+) -> dict[str, Any]:
+    """Macro AUROC of A and B over ``chosen``, B - A and the paired-bootstrap interval of that difference."""
+    macro_a = macro([per_finding[n]["a"] for n in chosen])
+    macro_b = macro([per_finding[n]["b"] for n in chosen])
+    scored = [names.index(n) for n in chosen]
+    # which labels a resample can score depends on the truth alone, so it is the same for both models
+    scorable = ~np.isnan(boot[:, 0, scored]).all(axis=1)
+    per_model = np.nanmean(boot[scorable][:, :, scored], axis=2)  # (resamples x 2) macro AUROCs
+    return {"a": macro_a, "b": macro_b,
+            "difference": None if macro_a is None or macro_b is None else round(macro_b - macro_a, 4),
+            "interval": interval_of(per_model[:, 1] - per_model[:, 0])}
 
 
 def format_comparison(c: dict[str, Any]) -> str:
@@ -103,7 +124,7 @@ def format_comparison(c: dict[str, Any]) -> str:
     def line(name: str, row: dict[str, Any]) -> str:
         lo, hi = row["interval"] or (float("nan"), float("nan"))
         extra = f"  ({row['positives']} positives)" if "positives" in row else ""
-        few = row.get("positives", MIN_POSITIVES_TO_CALL) < MIN_POSITIVES_TO_CALL
+        few = "positives" in row and not is_supported(row["positives"])
         called = "too few positives to tell" if few else verdict(row["interval"])
         return (f"{name:<22}{row['a']:.3f}  {row['b']:.3f}  {row['difference']:+.3f}  "
                 f"[{lo:+.3f}, {hi:+.3f}]  {called}{extra}")
@@ -112,5 +133,8 @@ def format_comparison(c: dict[str, Any]) -> str:
             f"{c['split']} studies; AUROC, B - A and its paired-bootstrap 95 % interval "
             f"({c['resamples']} resamples of the studies)")
     rows = [line(name, row) for name, row in c["per_finding"].items()]
-    return "\n".join([head, f"{'finding':<22}A      B      B-A     interval", *rows,
-                      line("macro", c["macro"])])
+    rows.append(line("macro", c["macro"]))
+    if "macro_supported" in c:
+        n = c["macro_supported"]["findings"]
+        rows.append(line(f"macro, {n} with >={FINDING_MIN_POSITIVES}", c["macro_supported"]))
+    return "\n".join([head, f"{'finding':<22}A      B      B-A     interval", *rows])

@@ -93,3 +93,19 @@ def test_cli_compare(tmp_path: Path, studies) -> None:
     bad = subprocess.run([sys.executable, "-m", "medvlm", "eval", "compare", str(a), str(tmp_path / "no")],
                          capture_output=True, text=True, env=env, timeout=120)
     assert bad.returncode == 1 and bad.stderr.startswith("error: ") and len(bad.stderr.splitlines()) == 1
+
+
+def test_supported_macro_leaves_out_a_finding_with_three_positives(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    truth = np.zeros((400, 2), dtype=int)
+    truth[:, 0] = rng.integers(0, 2, 400)
+    truth[:3, 1] = 1  # three effusions
+    chance = rng.uniform(0, 1, (400, 3))
+    lucky = chance.copy()
+    lucky[:, 2] = np.where(truth[:, 1] == 1, 0.99, lucky[:, 2] * 0.9)  # B ranks the three effusions first
+    c = compare_runs(_run(tmp_path / "a", truth, chance, "a"), _run(tmp_path / "b", truth, lucky, "b"))
+    assert c["macro"]["difference"] > 0.05  # the plain macro moves on three studies
+    supported = c["macro_supported"]
+    assert supported["findings"] == 2 and supported["difference"] == 0 and supported["interval"] == (0.0, 0.0)
+    last = format_comparison(c).splitlines()[-1]
+    assert last.startswith("macro, 2 with >=10") and "no evidence of a difference" in last
