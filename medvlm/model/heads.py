@@ -51,7 +51,7 @@ class FindingsHead(nn.Module):
         self.grid = math.isqrt(tokens)
         if pool and (self.grid * self.grid != tokens or not 0 < pool <= self.grid):
             raise ValueError(f"a pooled head needs a square grid of >= {pool}x{pool} tokens, got {tokens}")
-        self.pool = pool if tokens else 0
+        self.pool = pool
         self.slots = slots
         self.presence_index = list(range(len(slots)))
         offset = len(slots)
