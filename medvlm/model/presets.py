@@ -55,7 +55,7 @@ class PresetSpec:
 
 PRESETS: dict[str, PresetSpec] = {
     # tiny: the head reads 4x4 cells of the 8x8 grid. Measured (iu7, 1800 encoder steps): supported macro
-    # AUROC 0.682 vs 0.639 with every token, paired +0.042 [+0.020, +0.067] (docs/performance.md).
+    # AUROC 0.682 vs 0.639 with every token, paired +0.042 [+0.018, +0.066] (docs/performance.md).
     "tiny": PresetSpec(256, [16, 32, 64, 128, 192], 192, 192, 3, 4, 512, 2048, 512, 256, head_pool=4),
     # micro: 64 px, 16 image tokens; for tests and CI smoke runs only (seconds per stage on one core).
     "micro": PresetSpec(64, [8, 16, 32, 48], 64, 64, 2, 2, 128, 512, 256, 64),
