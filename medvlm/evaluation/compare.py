@@ -29,9 +29,6 @@ from medvlm.findings import Finding
 from medvlm.registry.gate import FINDING_MIN_POSITIVES
 
 PREDICTIONS = "predictions.jsonl"
-# Below FINDING_MIN_POSITIVES positives a bootstrap of the studies understates the spread (most resamples hold
-# the same two or three positives): such a finding's difference is shown but not called either way, and it
-# is left out of the supported macro.
 
 
 def write_predictions(path: Path, records: Sequence[Any], drafts: Sequence[Any]) -> None:
@@ -124,6 +121,8 @@ def format_comparison(c: dict[str, Any]) -> str:
     def line(name: str, row: dict[str, Any]) -> str:
         lo, hi = row["interval"] or (float("nan"), float("nan"))
         extra = f"  ({row['positives']} positives)" if "positives" in row else ""
+        # with fewer positives a bootstrap of the studies understates the spread (most resamples hold the same
+        # two or three): the difference is shown but not called either way
         few = "positives" in row and not is_supported(row["positives"])
         called = "too few positives to tell" if few else verdict(row["interval"])
         return (f"{name:<22}{row['a']:.3f}  {row['b']:.3f}  {row['difference']:+.3f}  "
