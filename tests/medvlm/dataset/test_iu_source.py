@@ -55,8 +55,12 @@ def test_effusion_side_comes_from_mesh() -> None:
     [
         # a test report the labeler reads more in is drawn from MeSH, the disagreement recorded
         (["normal"], "There is a large right pleural effusion.", ["no_finding"], ("pleural_effusion",)),
-        (["Cardiomegaly"], "Cardiomegaly. Small left pleural effusion.", ["cardiomegaly"],
-         ("pleural_effusion",)),
+        (
+            ["Cardiomegaly"],
+            "Cardiomegaly. Small left pleural effusion.",
+            ["cardiomegaly"],
+            ("pleural_effusion",),
+        ),
         (["normal"], "The lungs are clear.", ["no_finding"], ()),
         # an undrawable finding still skips: the film could not show it
         (["Fractures, Bone/ribs/left"], "Healed left rib fractures.", None, ()),
@@ -66,3 +70,25 @@ def test_keep_disagreement_draws_mesh_truth(mesh, text, labels, disagreement) ->
     study = iu_study(report(mesh, text), load_ontology(), keep_disagreement=True)
     assert (None if study.findings is None else [f.label for f in study.findings]) == labels
     assert study.disagreement == disagreement
+
+
+@pytest.mark.parametrize(
+    ("mesh", "text", "device"),
+    [
+        # "Tube, Inserted" only says "a tube": the one the text names is drawn
+        (
+            ["Tube, Inserted/trachea, carina"],
+            "The tracheostomy tube tip is 5 cm above the carina.",
+            "tracheostomy",
+        ),
+        (["Tube, Inserted"], "Enteric tube courses below the diaphragm.", "enteric tube"),
+        (["Tube, Inserted/thorax/right"], "Right-sided chest tube in place.", "chest tube"),
+        # a text that names no type keeps the heading's usual meaning
+        (["Tube, Inserted"], "Tube in place.", "endotracheal tube"),
+        (["Catheters, Indwelling"], "Lines and tubes are unchanged.", "central line"),
+    ],
+)
+def test_the_device_the_text_names_is_the_one_drawn(mesh, text, device) -> None:
+    study = iu_study(report(mesh, text), load_ontology())
+    assert study.findings is not None
+    assert [f.location for f in study.findings if f.label == "support_device"] == [device]
