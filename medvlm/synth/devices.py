@@ -46,8 +46,11 @@ def _polyline_distance(points: np.ndarray, r0: int, r1: int, c0: int, c1: int) -
 
 
 def smooth_path(points: Sequence[tuple[float, float]], n: int = 60) -> np.ndarray:
-    """A Catmull-Rom-like smooth curve through the control points."""
+    """A Catmull-Rom-like smooth curve through the control points (a point repeating the one before it
+    is dropped: a path that starts where a centreline starts has one, and the spline needs distinct
+    arc-length knots)."""
     p = np.asarray(points, dtype=np.float64)
+    p = p[np.concatenate([[True], np.hypot(*np.diff(p, axis=0).T) > 1e-6])]
     t = np.concatenate([[0], np.cumsum(np.hypot(*np.diff(p, axis=0).T))])
     s = np.linspace(0, t[-1], n)
     from scipy.interpolate import CubicSpline

@@ -9,7 +9,7 @@ from medvlm.findings import Finding, Laterality, Presence
 from medvlm.synth.anatomy import NEUTRAL, Anatomy
 from medvlm.synth.atlas import Atlas
 from medvlm.synth.compose import render_film
-from medvlm.synth.devices import DEVICES, draw_device
+from medvlm.synth.devices import DEVICES, draw_device, smooth_path
 from medvlm.synth.errors import UnrenderableFindingError
 from medvlm.synth.film import Acquisition, develop, sample_grid
 
@@ -225,6 +225,14 @@ def test_every_device_draws_for_any_seed(atlas: Atlas, device: str):
     for seed in range(20):
         delta, _info = draw_device(atlas, device, "right", np.random.default_rng(seed))
         assert delta.max() > 0, f"{device} drew nothing for seed {seed}"
+
+
+def test_a_path_with_a_repeated_point_still_smooths():
+    """An enteric tube's path starts at the oesophagus' top row, which can be its first control point
+    too: the spline once refused the zero-length step and stopped a whole data build."""
+    curve = smooth_path([(0.0, 50.0), (0.0, 50.0), (40.0, 52.0), (80.0, 55.0), (80.0, 55.0)], n=20)
+    assert curve.shape == (20, 2) and np.isfinite(curve).all()
+    assert np.allclose(curve[[0, -1]], [(0.0, 50.0), (80.0, 55.0)])
 
 
 @pytest.mark.parametrize("label", ["calcified_granuloma", "nodule", "mass"])
