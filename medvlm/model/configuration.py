@@ -98,8 +98,6 @@ class BundleConfig:
     indication_tokens: int = 32  # the indication is cut to this many tokens in the prompt
     head_lateral: bool = False  # the findings head has a (zero-initialised) term on the lateral's tokens
     head_pool: int = 0  # the head averages the token grid to head_pool^2 cells (0: full grid, bundles before)
-    # findings whose presence reads the detail map alone (small receptive field; bundles before: none)
-    head_focal: list[str] = field(default_factory=list)
 
     def uses(self, name: str) -> bool:
         return name in self.inputs

@@ -6,18 +6,11 @@ and a mean over tokens washes that out. With ``pool`` the grid is first averaged
 cells: a region (upper left zone, the heart's border) still has its own weights, but a film's exact
 token alignment no longer does, and the head has (grid / pool)^2 times fewer weights to fit from a few
 thousand films. One linear map gives every logit, sliced per finding.
-
-``focal`` findings (a granuloma, a nodule, a device) take their presence from the detail map alone: its
-cells see ~31-79 px of the film, so what they can learn is the thing itself. The token paths see most of
-the film and learn which film it is first: a tiny tower taught "pacemaker or not" on 320 synthetic films
-through the tokens fits them in 75 steps and scores chance on the test films, through the stride-8 map
-0.85 (docs/performance.md, tenth session).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -37,7 +30,6 @@ def head_for(config: BundleConfig) -> FindingsHead:
         detail_channels=config.head_detail,
         lateral=config.head_lateral,
         pool=config.head_pool,
-        focal=config.head_focal,
     )
 
 
@@ -53,7 +45,6 @@ class FindingsHead(nn.Module):
         detail_channels: int = 0,
         lateral: bool = False,
         pool: int = 0,
-        focal: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.tokens = tokens
@@ -62,11 +53,6 @@ class FindingsHead(nn.Module):
             raise ValueError(f"a pooled head needs a square grid of >= {pool}x{pool} tokens, got {tokens}")
         self.pool = pool
         self.slots = slots
-        unknown = sorted(set(focal) - {s.name for s in slots})
-        if unknown or (focal and not detail_channels):
-            why = f"names no finding of the head: {unknown}" if unknown else "needs the tower's detail map"
-            raise ValueError(f"a focal findings head {why}")
-        self.focal = [i for i, s in enumerate(slots) if s.name in set(focal)]
         self.presence_index = list(range(len(slots)))
         offset = len(slots)
         self.laterality_slices: dict[int, slice] = {}
@@ -130,8 +116,6 @@ class FindingsHead(nn.Module):
         term = torch.zeros_like(logits).index_add(
             0, rows.to(logits.device), self.lateral(lateral.float().mean(dim=1)).to(logits.dtype)
         )
-        if self.focal:  # a focal finding's presence is the detail map's alone
-            term = term.index_fill(1, torch.tensor(self.focal, device=term.device), 0.0)
         return logits + term
 
     def _frontal(self, tokens: torch.Tensor, detail: torch.Tensor | None) -> torch.Tensor:
@@ -149,12 +133,7 @@ class FindingsHead(nn.Module):
         if self.local is not None:
             presence = presence + self.local(tokens.float()).amax(dim=1)
         if self.detail is not None:
-            spots = self.detail_logits(detail).amax(dim=1)
-            presence = presence + spots
-            if self.focal:
-                focal = torch.zeros(n, dtype=torch.bool, device=presence.device)
-                focal[self.focal] = True
-                presence = torch.where(focal, spots, presence)
+            presence = presence + self.detail_logits(detail).amax(dim=1)
         return torch.cat([presence, logits[:, n:]], dim=1)
 
     def _cells(self, reduced: torch.Tensor) -> torch.Tensor:

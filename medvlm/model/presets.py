@@ -51,18 +51,12 @@ class PresetSpec:
     max_positions: int
     head_hidden: int
     head_pool: int = 0  # the findings head's grid of cells (0: every token; see FindingsHead)
-    head_focal: tuple[str, ...] = ()  # findings whose presence reads the detail map alone (FindingsHead)
 
-
-FOCAL = ("calcified_granuloma", "nodule", "mass", "support_device")
 
 PRESETS: dict[str, PresetSpec] = {
     # tiny: the head reads 4x4 cells of the 8x8 grid. Measured (iu7, 1800 encoder steps): supported macro
     # AUROC 0.682 vs 0.639 with every token, paired +0.042 [+0.018, +0.066] (docs/performance.md).
-    # Granulomas, nodules, masses and devices read the stride-8 map alone (see FindingsHead: focal).
-    "tiny": PresetSpec(
-        256, [16, 32, 64, 128, 192], 192, 192, 3, 4, 512, 2048, 512, 256, head_pool=4, head_focal=FOCAL
-    ),
+    "tiny": PresetSpec(256, [16, 32, 64, 128, 192], 192, 192, 3, 4, 512, 2048, 512, 256, head_pool=4),
     # micro: 64 px, 16 image tokens; for tests and CI smoke runs only (seconds per stage on one core).
     "micro": PresetSpec(64, [8, 16, 32, 48], 64, 64, 2, 2, 128, 512, 256, 64),
     "small": PresetSpec(512, [48, 96, 192, 384, 512], 512, 512, 8, 8, 1536, 8192, 1024, 512),
@@ -126,7 +120,6 @@ def build_from_config(
         head_detail=vcfg.detail_channels,
         vision_feature_dim=spec.vision_hidden,
         head_pool=spec.head_pool,
-        head_focal=[s.name for s in slots if s.name in spec.head_focal],  # an ontology may lack some
     )
     return model, tokenizer, bundle_config
 

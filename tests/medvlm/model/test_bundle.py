@@ -152,25 +152,6 @@ def test_pooled_head_round_trips_and_older_configs_read_the_full_grid(tmp_path: 
     assert BundleConfig.from_dict(older).head_pool == 0 and head_for(BundleConfig.from_dict(older)).pool == 0
 
 
-def test_focal_head_round_trips_and_older_configs_have_none(tmp_path: Path) -> None:
-    from medvlm.model.configuration import BundleConfig
-    from medvlm.model.heads import head_for
-    from tests.medvlm.model.conftest import CORPUS
-
-    bundle = build_model("micro", load_ontology(), tokenizer_corpus=CORPUS, seed=0).eval()
-    assert bundle.config.head_focal == [] and bundle.head.focal == []  # micro (tests) keeps the plain head
-    bundle.config.head_focal = ["nodule", "support_device"]
-    bundle.head = head_for(bundle.config).eval()
-    bundle.save(tmp_path / "m")
-    loaded = load_bundle(tmp_path / "m")
-    assert [loaded.names[i] for i in loaded.head.focal] == ["nodule", "support_device"]
-    x = images(2)
-    assert torch.allclose(loaded.findings_logits(x), bundle.findings_logits(x), atol=1e-6)
-    older = bundle.config.to_dict()
-    del older["head_focal"]  # a bundle saved before the option
-    assert head_for(BundleConfig.from_dict(older)).focal == []
-
-
 def test_tiny_preset_is_a_few_million_parameters() -> None:
     from tests.medvlm.model.conftest import CORPUS
 
@@ -181,8 +162,6 @@ def test_tiny_preset_is_a_few_million_parameters() -> None:
     assert 1_000_000 < count < 10_000_000
     assert bundle.image_size == 256 and bundle.config.num_image_tokens == 64
     assert bundle.config.head_pool == bundle.head.pool == 4  # the head reads 4x4 cells of the 8x8 grid
-    focal = [bundle.names[i] for i in bundle.head.focal]  # the small findings read the stride-8 map alone
-    assert focal == bundle.config.head_focal == ["nodule", "mass", "calcified_granuloma", "support_device"]
     assert type(bundle.model).__name__ == "LlavaForConditionalGeneration"
 
 

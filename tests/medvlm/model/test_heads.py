@@ -86,40 +86,6 @@ def test_detail_branch_needs_its_map() -> None:
         head(torch.zeros(1, 16, 8), torch.zeros(1, 3, 8, 8))
 
 
-def test_a_focal_finding_reads_the_detail_map_alone() -> None:
-    torch.manual_seed(0)
-    names = [s.name for s in SLOTS]
-    focal, other = names.index("nodule"), names.index("cardiomegaly")
-    head = FindingsHead(SLOTS, feature_dim=8, hidden=16, tokens=16, local=True, detail_channels=4,
-                        lateral=True, focal=["nodule"]).eval()
-    with torch.no_grad():
-        for layer in (head.local, head.lateral):
-            layer.weight.normal_()
-        head.detail.weight.zero_()
-        head.detail.weight[focal, 2] = 1.0
-    detail = torch.zeros(2, 4, 8, 8)
-    detail[1, 2, 3, 5] = 4.0  # one cell of the second film
-    tokens = torch.randn(2, 16, 8)
-    with torch.no_grad():
-        logits = head(tokens, detail, lateral=torch.randn(2, 16, 8))
-        other_tokens = head(torch.randn(2, 16, 8), detail, lateral=torch.randn(2, 16, 8))
-    bias = float(head.detail.bias[focal].detach())
-    assert logits[:, focal].tolist() == pytest.approx([bias, bias + 4.0])  # the map's strongest cell, no more
-    assert torch.allclose(logits[:, focal], other_tokens[:, focal])  # tokens and the lateral do not move it
-    assert not torch.allclose(logits[:, other], other_tokens[:, other])  # they do move the rest
-
-
-@pytest.mark.parametrize(
-    ("focal", "detail", "message"),
-    [(["no_such_finding"], 4, "names no finding"), (["nodule"], 0, "needs the tower's detail map")],
-)
-def test_a_focal_head_names_its_findings_and_has_a_detail_map(
-    focal: list[str], detail: int, message: str
-) -> None:
-    with pytest.raises(ValueError, match=message):
-        FindingsHead(SLOTS, feature_dim=8, tokens=16, detail_channels=detail, focal=focal)
-
-
 def test_pooled_head_reads_cells_not_tokens() -> None:
     torch.manual_seed(0)
     head = FindingsHead(SLOTS, feature_dim=8, hidden=16, tokens=64, channels=4, pool=4).eval()
