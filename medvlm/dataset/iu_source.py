@@ -35,8 +35,8 @@ def _refine(truth: Finding, reading: Finding | None, location_is_default: bool) 
     """MeSH's side, severity and location, with the text's where MeSH has none. ``location_is_default``:
     the label's MeSH location is only what its heading usually means (``mesh_location``: "Tube, Inserted"
     -> endotracheal tube), so a device the text names wins (in IU the text names another device, most
-    often a tracheostomy or an enteric tube, in 25 of the 27 reports with that heading and a named type:
-    drawn as an endotracheal tube, the film contradicted its own text)."""
+    often a tracheostomy or an enteric tube, in 25 of the 27 IU reports with that heading; each was
+    drawn as an endotracheal tube, and its film contradicted its own text)."""
     if reading is None:
         return truth
     location = (
