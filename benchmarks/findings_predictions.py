@@ -3,8 +3,8 @@
 Run: PYTHONPATH=. .venv/bin/python benchmarks/findings_predictions.py MODEL_DIR DATA_DIR SPLIT OUT_DIR
 Writes OUT_DIR/predictions.jsonl and OUT_DIR/metrics.json (findings metrics only) so that `medvlm eval
 compare A B` pairs two runs. For encoder experiments: a stage's bundle (MODEL/training/stages/encoder)
-drafts no usable text, and `medvlm eval` would spend minutes generating it. Frontal (and, for a model
-that reads them, lateral) films as the manifest lists them; asserts nothing.
+drafts no usable text, and `medvlm eval` would spend minutes generating it. Studies are loaded as a draft
+loads them (frontal, and the lateral for a model that reads laterals); asserts nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from medvlm.dataset.manifest import manifest_hash, read_manifest
 from medvlm.evaluation.compare import PREDICTIONS, write_predictions
 from medvlm.evaluation.scoring import score_findings
 from medvlm.findings import Finding
-from medvlm.imaging.transforms import model_input
+from medvlm.inference.inputs import load_study
 from medvlm.model.bundle import load_bundle
 
 
@@ -39,18 +39,17 @@ def main() -> None:
     args = parser.parse_args()
     bundle = load_bundle(args.model).eval()
     records = [r for r in read_manifest(args.data) if r.split == args.split]
-    lateral = bundle.config.uses("lateral")
     predicted: list[Predicted] = []
     with torch.no_grad():
         for start in range(0, len(records), args.batch_size):
-            part = records[start : start + args.batch_size]
-            frontals = torch.stack([model_input(r.files[0], bundle.image_size) for r in part])
-            laterals = [
-                model_input(r.files[1], bundle.image_size) if lateral and len(r.files) > 1 else None
-                for r in part
-            ]
-            read = laterals if any(x is not None for x in laterals) else None
-            found = bundle.predict_findings(frontals, read)
+            # the draft's own loader: the frontal (and lateral) it would pick from the study's files
+            part = [load_study(r.files, bundle.image_size, inputs=bundle.config.inputs)
+                    for r in records[start : start + args.batch_size]]
+            laterals = [item.lateral for item in part]
+            found = bundle.predict_findings(
+                torch.stack([item.image for item in part]),
+                laterals if any(x is not None for x in laterals) else None,
+            )
             predicted += [Predicted(f) for f in found]
     args.out.mkdir(parents=True, exist_ok=True)
     write_predictions(args.out / PREDICTIONS, records, predicted)
