@@ -295,7 +295,8 @@ def render_film(
     """A film showing exactly ``findings`` (present / uncertain ones); deterministic for a seed.
 
     Acquisition, anatomy, findings and noise use separate random streams, so the same seed renders the
-    same patient, pose and noise with or without a finding (which is what the tests compare). ``anatomy``
+    same patient, pose and noise with or without a finding (which is what the tests compare); the findings
+    share one stream in order, so leaving one out changes how those drawn after it look. ``anatomy``
     None samples a synthetic patient (``NEUTRAL`` draws the atlas patient as it is); ``modifiers`` maps a
     label to the report's words about it (``lesion_words.modifiers_for``): subtle, ill-defined...
     """
