@@ -13,7 +13,6 @@ Asserts nothing; prints figures.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -22,32 +21,28 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from medvlm.findings import Presence
 from medvlm.imaging.transforms import model_input
+from medvlm.model.configuration import FindingSlot
 from medvlm.training.images import augment
+from medvlm.training.localize import record_spots, spot_targets
+from medvlm.training.manifest import Record, read_records
 
 GRID = 32  # cells per side of a 256-px input at stride 8
 SIZE = 256
 
 
-def is_target(record: dict, target: str) -> bool:
-    for f in record["findings"]:
-        if f["presence"] != "present":
-            continue
-        if f["label"] == target or (f["label"] == "support_device" and f.get("location") == target):
-            return True
-    return False
+def is_target(record: Record, target: str) -> bool:
+    return any(
+        f.presence == Presence.PRESENT
+        and (f.label == target or (f.label == "support_device" and f.location == target))
+        for f in record.findings
+    )
 
 
-def spots(record: dict, target: str) -> list[tuple[float, float, float]]:
-    """(row, col, radius) in film pixels of every recorded spot of ``target``."""
-    drawn = (record.get("provenance") or {}).get("render", {}).get("findings", [])
-    return [tuple(s["pixel"]) for f in drawn if f["label"] == target for s in f.get("spots", [])]
-
-
-def films(data: Path, records: list[dict], what: str) -> torch.Tensor:
-    return torch.stack(
-        [model_input(data / r["files"][0], SIZE) for r in tqdm(records, desc=f"decode {what}")]
-    ).half()
+def films(records: list[Record], what: str) -> torch.Tensor:
+    """The frontal film of each study (training's ``files[0]``) as model input."""
+    return torch.stack([model_input(r.files[0], SIZE) for r in tqdm(records, desc=f"decode {what}")]).half()
 
 
 def probe_net() -> nn.Sequential:
@@ -58,24 +53,6 @@ def probe_net() -> nn.Sequential:
         block(1, 16, 2), block(16, 16, 1), block(16, 32, 2), block(32, 32, 1), block(32, 64, 2),
         block(64, 64, 1), block(64, 64, 1), nn.Conv2d(64, 1, 1),
     )
-
-
-def cell_targets(film_spots: list[list[tuple[float, float, float]]], theta: torch.Tensor) -> torch.Tensor:
-    """(B, GRID, GRID): cells inside a spot (moved by the augmentation's affine matrix), and its centre."""
-    out = torch.zeros(len(film_spots), GRID, GRID)
-    rows = torch.arange(GRID).view(GRID, 1) + 0.5
-    cols = torch.arange(GRID).view(1, GRID) + 0.5
-    for k, drawn in enumerate(film_spots):
-        inverse = torch.linalg.inv(theta[k, :, :2])
-        for row, col, radius in drawn:
-            point = torch.tensor([(col + 0.5) / SIZE * 2 - 1, (row + 0.5) / SIZE * 2 - 1])
-            x, y = inverse @ (point - theta[k, :, 2])
-            cx, cy = (float(x) + 1) / 2 * GRID, (float(y) + 1) / 2 * GRID
-            if 0 <= cx < GRID and 0 <= cy < GRID:
-                r = max(radius * GRID / SIZE, 0.5)
-                out[k] = torch.maximum(out[k], (((rows - cy) ** 2 + (cols - cx) ** 2) <= r * r).float())
-                out[k, int(cy), int(cx)] = 1.0
-    return out
 
 
 @torch.no_grad()
@@ -96,9 +73,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
-    records = [json.loads(line) for line in (args.data / "manifest.jsonl").open()]
-    train = [r for r in records if r["split"] == "train"]
-    test = [r for r in records if r["split"] == "test"]
+    records = read_records(args.data)
+    train = [r for r in records if r.split == "train"]
+    test = [r for r in records if r.split == "test"]
     pos = [r for r in train if is_target(r, args.target)]
     neg = [r for r in train if not is_target(r, args.target)]
     neg = [neg[i] for i in torch.randperm(len(neg), generator=g)[: args.negatives].tolist()]
@@ -107,11 +84,11 @@ def main() -> None:
     if not pos or not test_pos:
         raise SystemExit(f"no {args.target!r} positives in the train or test split of {args.data}")
     pool = pos + neg
-    x_train = films(args.data, pool, "train")
+    x_train = films(pool, "train")
     y_train = torch.tensor([1.0] * len(pos) + [0.0] * len(neg))
-    x_test = films(args.data, test_pos + test_neg, "test")
+    x_test = films(test_pos + test_neg, "test")
     y_test = [1] * len(test_pos) + [0] * len(test_neg)
-    pool_spots = [spots(r, args.target) for r in pool]
+    pool_spots = [record_spots(r, [FindingSlot(args.target)]) for r in pool]  # the encoder stage's reading
     check = torch.cat([torch.arange(min(150, len(pos))), len(pos) + torch.arange(min(300, len(neg)))])
     net = probe_net()
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.01)
@@ -123,10 +100,13 @@ def main() -> None:
         cells = net(images)[:, 0]
         loss = F.binary_cross_entropy_with_logits(cells.flatten(1).amax(1), y_train[idx])
         if args.locate:
-            target = cell_targets([pool_spots[i] for i in idx.tolist()], theta)
-            loss = loss + F.binary_cross_entropy_with_logits(
-                cells, target, pos_weight=torch.tensor(GRID * GRID / 4.0)
-            )
+            # the encoder stage's own targets: cells inside a spot, moved by the augmentation
+            target, known = spot_targets([pool_spots[i] for i in idx.tolist()], y_train[idx, None],
+                                         torch.ones(1, dtype=torch.bool), theta, (GRID, GRID))
+            per_film = F.binary_cross_entropy_with_logits(
+                cells.flatten(1), target[..., 0], pos_weight=torch.tensor(GRID * GRID / 4.0), reduction="none"
+            ).mean(dim=1)
+            loss = loss + (per_film * known[:, 0]).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
