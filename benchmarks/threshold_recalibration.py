@@ -1,6 +1,6 @@
 """What re-tuning the presence thresholds on N reviewed studies of a new population buys.
 
-Run: PYTHONPATH=. .venv/bin/python benchmarks/threshold_recalibration.py EVAL_DIR MODEL_DIR [--n 25 50 100]
+Run: PYTHONPATH=. .venv/bin/python benchmarks/threshold_recalibration.py EVAL_DIR MODEL_DIR [--n N ...]
 EVAL_DIR is a `medvlm eval --out` folder (its predictions.jsonl: each study's finding probabilities and
 truth), typically of the cross-patient split: films of anatomy the thresholds never saw. For each N, N studies
 drawn at random stand for the first reviews at a new site; each finding's threshold is re-tuned on them with
