@@ -4,7 +4,7 @@ Run: PYTHONPATH=. .venv/bin/python benchmarks/threshold_recalibration.py EVAL_DI
 EVAL_DIR is a `medvlm eval --out` folder (its predictions.jsonl: each study's finding probabilities and
 truth), typically of the cross-patient split: films of anatomy the thresholds never saw. For each N, N studies
 drawn at random stand for the first reviews at a new site; each finding's threshold is re-tuned on them with
-training's own rule (`finding_threshold`, with the default curriculum's F0.5, 20-positive floor at 0.9), and
+training's own rule (`finding_threshold`, with the encoder stage's settings from --curriculum), and
 the thresholded findings (what the findings-to-template baseline states, not read back through the labeler)
 are scored on the remaining studies against the model's shipped thresholds on the same remainder. Prints
 CE-F1, hallucinated findings per draft and recall (mean and 10th-90th percentile over the draws) and stated
@@ -16,9 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from medvlm.curriculum.loader import load_curriculum
 from medvlm.evaluation.classification import known_only
 from medvlm.evaluation.clinical import clinical_scores, positive_labels
 from medvlm.evaluation.compare import PREDICTIONS
@@ -28,8 +30,6 @@ from medvlm.model.bundle import CONFIG_FILE
 from medvlm.model.configuration import BundleConfig
 from medvlm.training.stage_metrics import finding_threshold
 
-# chest_xr.yaml's encoder stage: F0.5, and at least 0.9 where fewer than 20 positives were seen
-BETA, MIN_POSITIVES, FLOOR = 0.5, 20, 0.9
 SHOWN = ("pleural_effusion", "lung_opacity", "cardiomegaly", "atelectasis")
 
 
@@ -43,9 +43,12 @@ def _scores(probs: np.ndarray, true: list[frozenset[str]], names: list[str], thr
     return s.ce_f1, s.hallucination_rate, s.ce_recall
 
 
-def _retuned(probs: np.ndarray, truth: np.ndarray, known: np.ndarray, names: list[str]) -> dict[str, float]:
-    return {n: finding_threshold(*known_only(truth[:, j], probs[:, j], known[:, j]),
-                                 BETA, MIN_POSITIVES, FLOOR) for j, n in enumerate(names)}
+def _retuned(probs: np.ndarray, truth: np.ndarray, known: np.ndarray, names: list[str], stage: Any
+             ) -> dict[str, float]:
+    """Each finding's cut as the encoder ``stage`` tunes it (its F-beta, positives floor and floor cut)."""
+    rule = (stage.threshold_beta, stage.threshold_min_positives, stage.sparse_threshold)
+    return {n: finding_threshold(*known_only(truth[:, j], probs[:, j], known[:, j]), *rule)
+            for j, n in enumerate(names)}
 
 
 def main() -> None:
@@ -54,7 +57,9 @@ def main() -> None:
     parser.add_argument("model", type=Path)
     parser.add_argument("--n", type=int, nargs="+", default=[25, 50, 100, 200])
     parser.add_argument("--draws", type=int, default=20)
+    parser.add_argument("--curriculum", type=Path, default=Path("curricula/chest_xr.yaml"))
     args = parser.parse_args()
+    stage = next(s for s in load_curriculum(args.curriculum).curriculum.stages if s.kind == "encoder")
     config = BundleConfig.from_dict(json.loads((args.model / CONFIG_FILE).read_text()))
     lines = (args.eval_dir / PREDICTIONS).read_text().splitlines()
     rows = [json.loads(line) for line in lines if line.strip()]
@@ -78,7 +83,7 @@ def main() -> None:
         for _ in range(args.draws):
             order = rng.permutation(len(rows))
             cal, rest = order[:n], order[n:]
-            tuned = _retuned(probs[cal], truth[cal], known[cal], names)
+            tuned = _retuned(probs[cal], truth[cal], known[cal], names, stage)
             rest_true = [true[i] for i in rest]
             runs.append(_scores(probs[rest], rest_true, names, shipped)
                         + _scores(probs[rest], rest_true, names, tuned))
