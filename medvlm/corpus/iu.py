@@ -19,6 +19,7 @@ from typing import Literal
 
 from medvlm.errors import MedVLMError, NotFoundError
 from medvlm.findings import NO_FINDING, Finding, Laterality, Presence
+from medvlm.labeler.sentences import split_sentences
 from medvlm.ontology import FindingSpec, Ontology, load_ontology, merge_laterality
 
 Split = Literal["train", "validation", "test"]
@@ -74,11 +75,26 @@ def archive_path() -> Path:
 
 
 _SPACE = re.compile(r"\s+")
+# The corpus's de-identification mark: each word it hid (a name, a date, but also "XXXX are intact" for
+# whatever body part the scrubber mistook for a name) became XXXX.
+PLACEHOLDER = re.compile(r"\bX{2,}\b")
 
 
 def normalise(text: str | None) -> str:
     """Collapse whitespace; the ``XXXX`` de-identification tokens are kept as they are."""
     return _SPACE.sub(" ", text or "").strip()
+
+
+def without_placeholder_sentences(text: str) -> str:
+    """``text`` less each sentence holding an ``XXXX`` placeholder.
+
+    For training targets: a model taught "The XXXX are intact." writes the blank into its drafts, and the
+    hidden word cannot be recovered. References for scoring keep the text as written.
+    """
+    # each piece ends after its sentence's closing punctuation, so it keeps that and any list number before
+    ends = [len(text) - len(text[span.end:].lstrip(".?!")) for span in split_sentences(text)][:-1]
+    pieces = [text[a:b] for a, b in zip([0, *ends], [*ends, len(text)], strict=True)]
+    return " ".join(piece.strip() for piece in pieces if not PLACEHOLDER.search(piece)).strip()
 
 
 def parse_report_xml(data: bytes, name: str = "<xml>") -> IUReport:

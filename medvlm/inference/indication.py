@@ -18,10 +18,11 @@ from collections.abc import Iterator
 from pydicom.dataset import Dataset
 
 from medvlm.compliance.deid_text import deidentify_text
+from medvlm.corpus.iu import PLACEHOLDER
 
 # keywords read in this order, at top level and in each RequestAttributesSequence item
 REASON_KEYWORDS = ("ReasonForTheRequestedProcedure", "ReasonForStudy", "AdmittingDiagnosesDescription")
-_PLACEHOLDER = re.compile(r"\bX{2,}\b[-\s]*")
+_PLACEHOLDER = re.compile(PLACEHOLDER.pattern + r"[-\s]*")  # with the hyphen or space that followed it
 
 
 def clean(text: str) -> str:

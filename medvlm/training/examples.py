@@ -10,6 +10,7 @@ from typing import Any
 import torch
 import yaml
 
+from medvlm.corpus.iu import without_placeholder_sentences
 from medvlm.errors import CurriculumError
 from medvlm.findings import NO_FINDING, Finding, Presence
 from medvlm.model.configuration import FindingSlot
@@ -124,7 +125,8 @@ def qa_examples(
 def report_examples(
     records: list[Record], images: list[int], rendered: int = 0, ontology: Any = None
 ) -> list[TextExample]:
-    """Prompt = the record's ground-truth findings; target = its findings section + impression.
+    """Prompt = the record's ground-truth findings; target = its findings section + impression, less any
+    sentence with an IU ``XXXX`` placeholder (``without_placeholder_sentences``).
 
     ``rendered`` > 0: each record with a positive finding also gets that many examples whose target is its
     findings written in the ontology's phrases (``rendered_report``). Real text alone teaches a tiny LM the
@@ -134,9 +136,10 @@ def report_examples(
     out = []
     for record, image in zip(records, images, strict=True):
         found = tuple(positives(record))
-        if record.findings_text or record.impression:
-            target = report_target(record.findings_text, record.impression)
-            out.append(TextExample(image, found, None, target))
+        findings_text = without_placeholder_sentences(record.findings_text)
+        impression = without_placeholder_sentences(record.impression)
+        if findings_text or impression:
+            out.append(TextExample(image, found, None, report_target(findings_text, impression)))
         abnormal = [
             f for f in found if f.label != NO_FINDING and ontology is not None and f.label in ontology
         ]

@@ -18,6 +18,7 @@ from medvlm.corpus.iu import (
     mesh_findings,
     parse_report_xml,
     read_archive,
+    without_placeholder_sentences,
 )
 from medvlm.findings import Laterality, Presence
 
@@ -164,3 +165,26 @@ def test_every_ontology_mesh_pattern_matches_real_tags() -> None:
     assert unmatched == []
     labels = Counter(f.label for r in load_iu_reports(("train",)) for f in mesh_findings(r, onto))
     assert all(labels[name] > 0 for name in onto.names), labels
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Heart size normal. The XXXX are intact. No effusion.", "Heart size normal. No effusion."),
+        ("1. No acute disease. 2. Stable XXXX-XXXX scarring.", "1. No acute disease."),
+        ("XXXX XXXX.", ""),
+        ("No pneumothorax", "No pneumothorax"),
+        ("", ""),
+        ("Xray shows a 1.5 cm nodule. MAXXXIMUM is a word, XXXX is not.", "Xray shows a 1.5 cm nodule."),
+    ],
+)
+def test_sentences_with_placeholders_are_dropped(text: str, kept: str) -> None:
+    assert without_placeholder_sentences(text) == kept
+
+
+def test_placeholder_sentences_are_common_in_training_reports() -> None:
+    """Why the rule exists: a share of IU train reports would teach the blank."""
+    reports = load_iu_reports(("train",))
+    with_blank = [r for r in reports if "XXXX" in r.text]
+    assert len(with_blank) > len(reports) // 10
+    assert all("XXXX" not in without_placeholder_sentences(r.text) for r in with_blank)

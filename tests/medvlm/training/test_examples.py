@@ -70,6 +70,20 @@ def test_report_examples_skip_records_without_text() -> None:
     assert [f.label for f in examples[0].prompt_findings] == ["cardiomegaly"]
 
 
+def test_report_examples_never_teach_the_placeholder() -> None:
+    """IU's "The XXXX are intact." would be written into drafts: such sentences leave the target."""
+    examples = report_examples([
+        record(text="Heart size normal. The XXXX are intact. No effusion.", impression="No acute disease."),
+        record(text="XXXX XXXX.", impression="Stable XXXX granuloma."),  # nothing left: no example
+        record(text="", impression="No acute XXXX abnormality. Normal chest."),
+    ], [0, 1, 2])
+    assert [e.target for e in examples] == [
+        " Heart size normal. No effusion. impression: No acute disease.",
+        "  impression: Normal chest.",
+    ]
+    assert [e.image for e in examples] == [0, 2]
+
+
 def test_batches_are_a_function_of_the_step() -> None:
     first = [batch_indices(0, 1, s, 8, 20) for s in range(5)]
     assert first == [batch_indices(0, 1, s, 8, 20) for s in range(5)]  # resume sees the same batches
