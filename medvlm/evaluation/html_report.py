@@ -39,7 +39,10 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top} 
 {{ m.n_studies }} studies.</p>
 <h2>Report generation</h2>
 <p><b>{{ m.get("report.verdict", "") }}</b></p>
-<p>The guard changed {{ fmt(m.get("report.guard_changed")) }} of the drafts. Against the findings it was
+{% set causes = m.get("report.guard_changed_by") or {} %}
+<p>The guard changed {{ fmt(m.get("report.guard_changed")) }} of the drafts{% if causes %} (by repair:
+{% for kind, share in causes.items() %}{{ kind }} {{ fmt(share) }}{{ ", " if not loop.last }}{% endfor %})
+{%- endif %}. Against the findings it was
 prompted with (the model's predicted findings), the own text agrees with F1
 {{ fmt(m.get("report.prompt_f1")) }} and adds {{ fmt(m.get("report.prompt_additions")) }} findings per
 report: the text alone, without the classifier's errors. CE scores read each report with

@@ -16,14 +16,15 @@ from medvlm.evaluation.baselines import image_embeddings, normal_reports, retrie
 from medvlm.evaluation.classification import interval_text
 from medvlm.evaluation.compare import PREDICTIONS, write_predictions
 from medvlm.evaluation.html_report import write_report
-from medvlm.evaluation.scoring import DEFINITIONS, score_findings, score_reports
+from medvlm.evaluation.scoring import DEFINITIONS, guard_change_causes, score_findings, score_reports
 from medvlm.findings import NO_FINDING, Presence
 from medvlm.ontology import load_ontology
 from medvlm.registry.gate import FINDING_MIN_POSITIVES
 from medvlm.registry.resolve import resolve_model_dir
 from medvlm.settings import Settings
 
-EXAMPLES = 12
+EXAMPLES = 12  # drafts shown in report.html (drafts.jsonl holds them all)
+DRAFTS = "drafts.jsonl"
 
 
 def _positive(findings: list) -> list[str]:
@@ -85,6 +86,8 @@ def evaluate_to_folder(model_dir: Path | None, data_dir: Path, split: str = "tes
     references = [(r.findings_text, r.impression) for r in records]
     metrics.update(score_reports(own, delivered, references, truth, baselines, ontology,
                                  prompted=[d.findings for d in drafts]))
+    metrics["report.guard_changed_by"] = guard_change_causes(own, delivered,
+                                                             [[r.kind for r in d.repairs] for d in drafts])
     totals = [sum(d.timings_ms.values()) for d in drafts]
     metrics["latency_ms.draft_p50"] = statistics.median(totals)
     metrics["latency_ms.draft_p95"] = _percentile(totals, 0.95)
@@ -98,10 +101,13 @@ def evaluate_to_folder(model_dir: Path | None, data_dir: Path, split: str = "tes
     examples = [{
         "study_id": r.study_id, "own_findings": d.generated[0], "own_impression": d.generated[1],
         "findings_text": d.findings_text, "impression": d.impression,
-        "flags": [f.to_dict() for f in d.consistency_flags], "ref_findings": r.findings_text,
-        "ref_impression": r.impression, "predicted": _positive(d.findings), "truth": _positive(r.findings),
-    } for r, d in list(zip(records, drafts, strict=True))[:EXAMPLES]]
-    html = write_report(out_dir, metrics, curves, examples)
+        "flags": [f.to_dict() for f in d.consistency_flags], "repairs": [f.to_dict() for f in d.repairs],
+        "ref_findings": r.findings_text, "ref_impression": r.impression, "predicted": _positive(d.findings),
+        "truth": _positive(r.findings),
+    } for r, d in zip(records, drafts, strict=True)]
+    # every draft, to be read: the own text, what the guard delivered and why, beside the reference
+    (out_dir / DRAFTS).write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in examples))
+    html = write_report(out_dir, metrics, curves, examples[:EXAMPLES])
     return _summary(metrics, out_dir / "metrics.json", html)
 
 
@@ -114,6 +120,11 @@ def _retrieve(bundle: Any, records: list, pool: list, settings: Settings | None)
         return image_embeddings(bundle, images)
 
     return retrieval_reports(embed(records), embed(pool), [(r.findings_text, r.impression) for r in pool])
+
+
+def _causes(m: dict[str, Any]) -> str:
+    causes = m.get("report.guard_changed_by") or {}
+    return f" (by repair: {', '.join(f'{k} {v:.3f}' for k, v in causes.items())})" if causes else ""
 
 
 def _summary(m: dict[str, Any], metrics_path: Path, html: Path) -> str:
@@ -140,7 +151,7 @@ def _summary(m: dict[str, Any], metrics_path: Path, html: Path) -> str:
         *(row(name, prefix) for name, prefix in rows),
         f"the own text against its findings prompt: agreement F1 {f('report.prompt_f1')}, "
         f"findings added {f('report.prompt_additions')}/report",
-        f"the guard changed {f('report.guard_changed')} of drafts",
+        f"the guard changed {f('report.guard_changed')} of drafts{_causes(m)}",
         f"verdict: {m['report.verdict']}",
         f"latency: draft p50 {m['latency_ms.draft_p50']:.0f} ms",
         f"wrote {metrics_path} and {html}",

@@ -51,6 +51,8 @@ DEFINITIONS = {
     "report.*": "the model's own text (guard off): the headline report-generation figures",
     "report.guarded.*": "the same for the delivered draft, after the consistency guard",
     "report.guard_changed": "share of drafts whose text the guard changed",
+    "report.guard_changed_by": "share of drafts the guard changed with a repair of each kind (unparsed: a "
+                               "sentence it could not read removed; other: a repeat or the impression)",
     "report.prompt_f1": "CE-F1 of the model's own text against the findings it was prompted with (the "
                         "model's predicted findings): the text alone, without the classifier's errors",
     "report.prompt_additions": "positive findings the own text states that its findings prompt lacks, "
@@ -192,6 +194,26 @@ def verdict(own: dict[str, Any], retrieval: dict[str, Any] | None) -> str:
             f"study's report) on {lost} ({figures})")
 
 
+def guard_changed(own: Sequence[tuple[str, str]], guarded: Sequence[tuple[str, str]]) -> list[bool]:
+    """Per draft: did the guard change its text (whitespace aside)?"""
+    return [" ".join(a.split()) != " ".join(b.split())
+            for a, b in zip(_joined(own), _joined(guarded), strict=True)]
+
+
+def guard_change_causes(own: Sequence[tuple[str, str]], guarded: Sequence[tuple[str, str]],
+                        repair_kinds: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Share of all drafts the guard changed with a repair of each kind (``unparsed``: a sentence it could
+    not read was removed; ``other``: changed with no flag, a repeated sentence or a rewritten impression).
+    A draft repaired for two kinds counts under both, so the shares may sum above ``guard_changed``."""
+    if len(repair_kinds) != len(own):
+        raise ValueError(f"{len(own)} own drafts but {len(repair_kinds)} lists of repairs")
+    counts: dict[str, int] = {}
+    for changed, kinds in zip(guard_changed(own, guarded), repair_kinds, strict=True):
+        for kind in (set(kinds) or {"other"}) if changed else ():
+            counts[kind] = counts.get(kind, 0) + 1
+    return {kind: counts[kind] / len(own) for kind in sorted(counts, key=lambda k: (-counts[k], k))}
+
+
 def score_reports(own: Sequence[tuple[str, str]], guarded: Sequence[tuple[str, str]],
                   references: Sequence[tuple[str, str]], truth: Sequence[Sequence[Finding]],
                   baselines: dict[str, Sequence[tuple[str, str]]] | None = None,
@@ -216,9 +238,7 @@ def score_reports(own: Sequence[tuple[str, str]], guarded: Sequence[tuple[str, s
         scored[prefix] = score_report_set(reports, references, truth_sets, ontology, min_support,
                                           own_stated if prefix == "report" else None)
         metrics.update({f"{prefix}.{k}": v for k, v in scored[prefix].items()})
-    pairs = zip(_joined(own), _joined(guarded), strict=True)
-    changed = sum(" ".join(a.split()) != " ".join(b.split()) for a, b in pairs)
-    metrics["report.guard_changed"] = changed / len(own)
+    metrics["report.guard_changed"] = sum(guard_changed(own, guarded)) / len(own)
     if prompted is not None:
         if len(prompted) != len(own):
             raise ValueError(f"{len(own)} own drafts but {len(prompted)} findings prompts")

@@ -50,6 +50,14 @@ def test_writes_metrics_and_report(tiny_model_dir: Path, dataset_dir: Path, tmp_
     assert "verdict: " in summary
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 4 and set(rows[0]["probabilities"]) == set(per)  # what `eval compare` reads
+    drafts = [json.loads(line) for line in (out / "drafts.jsonl").read_text().splitlines()]
+    assert [d["study_id"] for d in drafts] == [r["study_id"] for r in rows]
+    assert {"own_findings", "findings_text", "repairs", "ref_findings", "truth"} <= set(drafts[0])
+    changed = sum(d["own_findings"] + d["own_impression"] != d["findings_text"] + d["impression"]
+                  for d in drafts)
+    causes = metrics["report.guard_changed_by"]
+    assert (sum(causes.values()) >= metrics["report.guard_changed"] > 0) == (changed > 0)
+    assert ("by repair:" in summary) == bool(causes)
 
 
 def test_limit_and_production_default(sqlite_settings: Settings, tiny_model_dir: Path, dataset_dir: Path,

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from medvlm.evaluation.scoring import score_findings, score_reports, truth_matrix, verdict
+from medvlm.evaluation.scoring import (
+    guard_change_causes,
+    guard_changed,
+    score_findings,
+    score_reports,
+    truth_matrix,
+    verdict,
+)
 from medvlm.findings import Finding, Laterality, Presence
 
 NAMES = ["no_finding", "cardiomegaly", "pleural_effusion"]
@@ -75,6 +82,20 @@ def test_score_reports_hand_case() -> None:
     per = scored["report.per_finding"]
     assert per["cardiomegaly"] == {"precision": 0.0, "recall": None, "f1": 0.0, "support": 0, "stated": 1}
     assert per["pleural_effusion"]["recall"] == 0.0 and "no_finding" not in per
+
+
+def test_guard_change_causes_count_changed_drafts_by_repair_kind() -> None:
+    own = [("The XXXX are intact.", "Normal."), ("Cardiomegaly.", "Cardiomegaly."), ("Clear.", "Normal."),
+           ("No effusion.", "No effusion.")]
+    guarded = [("", "Normal."), ("", "No acute disease."), ("Clear.", "No acute disease."),
+               ("No  effusion.", "No effusion.")]  # the last differs in whitespace only: unchanged
+    kinds = [["unparsed"], ["hallucination", "unparsed"], [], ["omission"]]
+    causes = guard_change_causes(own, guarded, kinds)
+    assert causes == {"unparsed": 0.5, "hallucination": 0.25, "other": 0.25}
+    assert list(causes) == ["unparsed", "hallucination", "other"]  # commonest first
+    assert guard_changed(own, guarded) == [True, True, True, False]
+    with pytest.raises(ValueError, match="lists of repairs"):
+        guard_change_causes(own, guarded, kinds[:2])
 
 
 def test_prompt_agreement_scores_the_text_against_its_findings_prompt_not_the_truth() -> None:
