@@ -1,10 +1,11 @@
 """Does the guard understand a sentence? Every delivered sentence must be one it can read.
 
 A sentence is understood when (1) every word is a known report word (the IU report corpus's train and
-validation text and the ontology's own words: "ololol", "impres" are not), (2) it passes two grammar
+validation text and the ontology's own words: "ololol", "impres" are not), (2) it passes three grammar
 checks ("The lungs is normal." fails number agreement; "The heart is granuloma." puts a finding noun
-where an organ's state belongs), and (3) the labeler reads a statement about a finding from it, or it is
-one of the normal statements below (which state no finding the labeler knows, and are safe as written).
+where an organ's state belongs; "No effusions or effusions." stutters), and (3) the labeler reads a
+statement about a finding from it, or it is one of the normal statements below (which state no finding
+the labeler knows, and are safe as written).
 """
 
 from __future__ import annotations
@@ -99,8 +100,17 @@ def _finding_nouns(ontology: Ontology) -> list[str]:
     return sorted(nouns, key=len, reverse=True)
 
 
+# A word said twice with only joining words between: the small model's stutter ("No effusions or
+# effusions.", "pneumonia consistent with pneumonia"); "left effusion and right effusion" is not one.
+STUTTER = re.compile(r"\b([a-z]{4,})((?: (?:or|and|of|versus|consistent with|compatible with|likely|probably"
+                     r"|suggesting|representing))+) \1\b")
+
+
 def grammar_problem(sentence: str, ontology: Ontology) -> str | None:
     text = " ".join(WORD.findall(sentence.lower()))
+    stutter = STUTTER.search(text)
+    if stutter:
+        return f"'{stutter.group(1)}' repeated"
     for match in re.finditer(r"\b(\w+) (is|are|was|were)\b", text):
         noun, verb = match.groups()
         # "heart size and mediastinal contour are": a coordinated subject is plural

@@ -19,6 +19,9 @@ GRANULOMA = Finding("calcified_granuloma", laterality=Laterality.RIGHT)
         ("The heart is granuloma.", "ungrammatical"),
         ("The lungs is normal.", "ungrammatical"),
         ("The contour are normal.", "ungrammatical"),
+        # the reference model's stutters, delivered in 3 % of drafts before this check (2026-12-07)
+        ("No effusions or effusions.", "'effusions' repeated"),
+        ("No effusions, pneumonia consistent with pneumonia.", "'pneumonia' repeated"),
         ("ololol", "unknown word"),
         ("impres effusion", "unknown word"),
         ("Degenerative changes of the spine.", "no finding the labeler knows"),
@@ -37,7 +40,10 @@ def test_unreadable_sentences(sentence: str, why: str) -> None:
      "The heart is mildly enlarged.", "Small left pleural effusion.", "Bony structures are intact.",
      # the model's most frequent normal sentences, which the guard removed as unreadable (2026-12-06)
      "The heart size and mediastinal contours are within normal limits.", "The mediastinum is unremarkable.",
-     "Heart size and mediastinal contour are normal."],
+     "Heart size and mediastinal contour are normal.",
+     # a word said twice with a modifier between is not a stutter
+     "Small left effusion and small right effusion.", "Right upper and right lower lobe atelectasis.",
+     "Heart size mildly enlarged with enlarged right atrium."],
 )
 def test_readable_sentences(sentence: str) -> None:
     assert unreadable_reason(sentence, load_ontology()) is None
