@@ -133,15 +133,18 @@ def evaluate_real(model_dir: Path | None, real_dir: Path, out_dir: Path, *, limi
         if verdict.kind == "frontal":
             rows.append((film, model_input(ds, bundle.image_size)))
     probabilities: dict[str, list[float]] = {name: [] for name in bundle.names}
+    called = dict.fromkeys(bundle.names, 0)  # films on which each finding would be drafted
     called_normal = 0
     for start in range(0, len(rows), 16):
         images = torch.stack([image for _, image in rows[start : start + 16]])
         for findings in bundle.predict_findings(images):
             for f in findings:
                 probabilities[f.label].append(float(f.probability or 0.0))
+                called[f.label] += f.presence != "absent"
             called_normal += not any(f.presence != "absent" and f.label != "no_finding" for f in findings)
     inputs = _film_pixels([image.numpy() for _, image in rows])
     metrics = _metrics(films, verdicts, rows, probabilities, called_normal, inputs)
+    metrics.update({f"real.called.{name}": count for name, count in called.items()})
     metrics.update({"model_version": bundle.version, "model_dir": str(Path(resolved).resolve()),
                     "split": "real", "real_dir": str(Path(real_dir).resolve()), "n_studies": len(films)})
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -213,6 +216,11 @@ def _ranked(label: str, films: list[Film], scores: list[float]) -> dict[str, Any
     return out
 
 
+def _called(m: dict[str, Any]) -> str:
+    counts = {k.removeprefix("real.called."): v for k, v in m.items() if k.startswith("real.called.") and v}
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "none"
+
+
 def _summary(m: dict[str, Any], out_dir: Path) -> str:
     aurocs = []
     for key, value in sorted(m.items()):
@@ -226,6 +234,7 @@ def _summary(m: dict[str, Any], out_dir: Path) -> str:
         f"gate: {m['real.accepted']} accepted; frontal acceptance {m['real.gate_acceptance']}; "
         f"laterals drafted {m['real.lateral_drafted']}; unreadable {m['real.unreadable']}",
         f"drafted as normal: {m['real.share_drafted_normal']} of accepted films",
+        f"films each finding is drafted on (of {m['real.accepted']}): {_called(m)}",
         f"model input: mean {m['real.input.mean']} p10 {m['real.input.p10']} p90 {m['real.input.p90']}",
         "AUROC where labels exist (weak labels): " + ("; ".join(aurocs) or "none"),
         f"wrote {out_dir / 'metrics.json'} and {out_dir / 'report.html'}",
@@ -237,21 +246,22 @@ def _html(m: dict[str, Any], names: list[str]) -> str:
         value = m.get(key)
         return "" if value is None else html.escape(str(value))
 
+    per_finding = ("real.prob.", "real.auroc", "real.n_pos.", "real.n_neg.", "real.called.")
     head = "".join(f"<tr><th>{html.escape(k)}</th><td>{cell(k)}</td></tr>" for k in sorted(m)
-                   if not k.startswith(("real.prob.", "real.auroc", "real.n_pos.", "real.n_neg.")))
+                   if not k.startswith(per_finding))
     rows = "".join(
         f"<tr><td>{html.escape(n)}</td><td>{cell(f'real.auroc.{n}')}</td>"
         f"<td>{interval_text(m.get(f'real.auroc_ci.{n}'), '')}</td>"
         f"<td>{cell(f'real.n_pos.{n}')}</td>"
         f"<td>{cell(f'real.n_neg.{n}')}</td><td>{cell(f'real.prob.{n}.p10')}</td>"
         f"<td>{cell(f'real.prob.{n}.p50')}</td><td>{cell(f'real.prob.{n}.p90')}</td>"
-        f"<td>{cell(f'real.prob.{n}.std')}</td></tr>" for n in names)
+        f"<td>{cell(f'real.prob.{n}.std')}</td><td>{cell(f'real.called.{n}')}</td></tr>" for n in names)
     return (
         "<!doctype html><meta charset='utf-8'><title>MedVLM: real films</title>"
         "<h1>Real films: gate and model</h1><p>Real films with weak labels: AUROCs rank films, they are not "
         "accuracies. Probabilities are over the films the gate accepted.</p>"
         f"<table border=1>{head}</table><h2>Per finding</h2><table border=1><tr><th>finding</th>"
         "<th>AUROC</th><th>95 % interval</th><th>n+</th><th>n-</th><th>p10</th><th>p50</th><th>p90</th>"
-        "<th>std</th></tr>"
+        "<th>std</th><th>drafted on (films)</th></tr>"
         f"{rows}</table>"
     )

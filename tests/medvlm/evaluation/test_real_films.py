@@ -61,13 +61,17 @@ def test_real_film_metrics(real_dir: Path, tiny_model_dir: Path, tmp_path: Path)
     assert lo <= m["real.auroc.lung_opacity"] <= hi and hi - lo > 0.2
     assert "real.auroc.pulmonary_edema" not in m and m["real.n_pos.pulmonary_edema"] == 1  # one class only
     assert 0 <= m["real.share_drafted_normal"] <= 1
+    called = {k.removeprefix("real.called."): v for k, v in m.items() if k.startswith("real.called.")}
+    assert set(called) == {k.removeprefix("real.prob.").removesuffix(".p50") for k in m if k.endswith(".p50")}
+    assert all(0 <= n <= m["real.accepted"] for n in called.values())
+    assert f"drafted on (of {m['real.accepted']})" in summary
     # intubated (Y) vs not (N) films ranked by the support-device probability; "Not visible"/blank left out
     assert (m["real.n_pos.intubated"], m["real.n_neg.intubated"]) == (2, 2)
     assert 0.0 <= m["real.auroc.intubated"] <= 1.0
     assert m["real.prob.nodule.p10"] <= m["real.prob.nodule.p50"] <= m["real.prob.nodule.p90"]
     assert {"real.input.mean", "real.input.p10", "real.input.p90", "model_version"} <= set(m)
     html = (tmp_path / "out" / "report.html").read_text()
-    assert "lung_opacity" in html and "weak labels" in html and "intubated" in html
+    assert "lung_opacity" in html and "weak labels" in html and "intubated" in html and "drafted on" in html
     assert "frontal acceptance 0.8571" in summary and "lung_opacity" in summary and "[95 % " in summary
 
 
