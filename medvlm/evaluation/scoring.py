@@ -52,7 +52,8 @@ DEFINITIONS = {
     "report.guarded.*": "the same for the delivered draft, after the consistency guard",
     "report.guard_changed": "share of drafts whose text the guard changed",
     "report.guard_changed_by": "share of drafts the guard changed with a repair of each kind (unparsed: a "
-                               "sentence it could not read removed; other: a repeat or the impression)",
+                               "sentence it could not read removed; other: no flagged repair, a repeated "
+                               "sentence dropped or an empty section written)",
     "report.prompt_f1": "CE-F1 of the model's own text against the findings it was prompted with (the "
                         "model's predicted findings): the text alone, without the classifier's errors",
     "report.prompt_additions": "positive findings the own text states that its findings prompt lacks, "
@@ -203,8 +204,9 @@ def guard_changed(own: Sequence[tuple[str, str]], guarded: Sequence[tuple[str, s
 def guard_change_causes(own: Sequence[tuple[str, str]], guarded: Sequence[tuple[str, str]],
                         repair_kinds: Sequence[Sequence[str]]) -> dict[str, float]:
     """Share of all drafts the guard changed with a repair of each kind (``unparsed``: a sentence it could
-    not read was removed; ``other``: changed with no flag, a repeated sentence or a rewritten impression).
-    A draft repaired for two kinds counts under both, so the shares may sum above ``guard_changed``."""
+    not read was removed; ``other``: no flagged repair, a repeated sentence dropped or an empty section
+    written). A draft repaired for two kinds counts under both, so the shares may sum above
+    ``guard_changed``."""
     if len(repair_kinds) != len(own):
         raise ValueError(f"{len(own)} own drafts but {len(repair_kinds)} lists of repairs")
     counts: dict[str, int] = {}
