@@ -1,4 +1,5 @@
-"""``medvlm models``: list, show, register and promote model versions in the registry."""
+"""``medvlm models``: list, show, register and promote model versions in the registry; refit a saved
+model's familiarity."""
 
 from __future__ import annotations
 
@@ -87,6 +88,21 @@ def promote_command(
     record = promote(version_id, tolerance)
     retired = f"; retired {previous.id}" if previous and previous.id != record.id else ""
     typer.echo(f"{record.id} is now production{retired}")
+
+
+@models_app.command("fit-familiarity")
+def fit_familiarity_command(
+    model_dir: Path = typer.Argument(..., help="Directory written by `medvlm train`."),
+    data: Path = typer.Option(..., "--data", help="The data directory the model trained on."),
+    curriculum: Path = typer.Option(None, "--curriculum", help="Its curriculum (default: the model card's)."),
+) -> None:
+    """Fit the model's familiarity again on its own training films (input pixels and the tower's features);
+    drafts on films stranger than 99 % of them carry an unfamiliar-film flag. Weights and version stay."""
+    from medvlm.training.familiarity import refit_familiarity
+
+    fitted = refit_familiarity(model_dir, data, curriculum)
+    typer.echo(f"{model_dir}: familiarity fitted on {fitted['films']} training films "
+               f"({fitted['embedding_dims']} feature dimensions); wrote {', '.join(fitted['files'])}")
 
 
 def register(app: typer.Typer) -> None:

@@ -45,9 +45,10 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top} 
 {%- endif %}. Against the findings it was
 prompted with (the model's predicted findings), the own text agrees with F1
 {{ fmt(m.get("report.prompt_f1")) }} and adds {{ fmt(m.get("report.prompt_additions")) }} findings per
-report: the text alone, without the classifier's errors. CE scores read each report with
-the labeler and compare its positive findings with the ground truth (the dataset's findings; IU MeSH tags
-for IU reports); the macro CE-F1 averages findings with enough truth positives
+report: the text alone, without the classifier's errors. {{ fmt(m.get("drafts.unfamiliar")) }} of the drafts
+carry the unfamiliar-film flag (a film stranger than 99 % of the model's training films). CE scores read
+each report with the labeler and compare its positive findings with the ground truth (the dataset's
+findings; IU MeSH tags for IU reports); the macro CE-F1 averages findings with enough truth positives
 ({{ m.get("report.ce_f1_macro_over", []) | join(", ") }}).</p>
 <table><tr><th></th>{% for name, prefix in columns %}<th>{{ name }}</th>{% endfor %}</tr>
 {% for label, key in rows %}<tr><th>{{ label }}</th>{% for name, prefix in columns %}

@@ -107,6 +107,7 @@ def evaluate_real(model_dir: Path | None, real_dir: Path, out_dir: Path, *, limi
     from medvlm.errors import MedVLMError
     from medvlm.gate.policy import assess_image
     from medvlm.imaging.transforms import model_input
+    from medvlm.inference.uncertainty import unfamiliar_film_flag
     from medvlm.model import load_bundle
     from medvlm.registry.resolve import resolve_model_dir
 
@@ -134,17 +135,24 @@ def evaluate_real(model_dir: Path | None, real_dir: Path, out_dir: Path, *, limi
             rows.append((film, model_input(ds, bundle.image_size)))
     probabilities: dict[str, list[float]] = {name: [] for name in bundle.names}
     called = dict.fromkeys(bundle.names, 0)  # films on which each finding would be drafted
-    called_normal = 0
+    called_typical = dict.fromkeys(bundle.names, 0)  # ... without the unfamiliar-film flag beside it
+    called_normal = unfamiliar = 0
     for start in range(0, len(rows), 16):
         images = torch.stack([image for _, image in rows[start : start + 16]])
-        for findings in bundle.predict_findings(images):
+        familiarity = bundle.familiarity(images) or [None] * images.shape[0]
+        for findings, typical in zip(bundle.predict_findings(images), familiarity, strict=True):
+            flagged = unfamiliar_film_flag(typical) is not None
+            unfamiliar += flagged
             for f in findings:
                 probabilities[f.label].append(float(f.probability or 0.0))
                 called[f.label] += f.presence != "absent"
+                called_typical[f.label] += f.presence != "absent" and not flagged
             called_normal += not any(f.presence != "absent" and f.label != "no_finding" for f in findings)
     inputs = _film_pixels([image.numpy() for _, image in rows])
     metrics = _metrics(films, verdicts, rows, probabilities, called_normal, inputs)
     metrics.update({f"real.called.{name}": count for name, count in called.items()})
+    metrics.update({f"real.called_unflagged.{name}": count for name, count in called_typical.items()})
+    metrics["real.unfamiliar"] = round(unfamiliar / len(rows), 4) if rows else None
     metrics.update({"model_version": bundle.version, "model_dir": str(Path(resolved).resolve()),
                     "split": "real", "real_dir": str(Path(real_dir).resolve()), "n_studies": len(films)})
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -216,8 +224,8 @@ def _ranked(label: str, films: list[Film], scores: list[float]) -> dict[str, Any
     return out
 
 
-def _called(m: dict[str, Any]) -> str:
-    counts = {k.removeprefix("real.called."): v for k, v in m.items() if k.startswith("real.called.") and v}
+def _called(m: dict[str, Any], prefix: str = "real.called.") -> str:
+    counts = {k.removeprefix(prefix): v for k, v in m.items() if k.startswith(prefix) and v}
     return ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "none"
 
 
@@ -235,6 +243,8 @@ def _summary(m: dict[str, Any], out_dir: Path) -> str:
         f"laterals drafted {m['real.lateral_drafted']}; unreadable {m['real.unreadable']}",
         f"drafted as normal: {m['real.share_drafted_normal']} of accepted films",
         f"films each finding is drafted on (of {m['real.accepted']}): {_called(m)}",
+        f"drafts flagged as on a film unlike the training films: {m['real.unfamiliar']}; findings drafted "
+        f"without that flag: {_called(m, 'real.called_unflagged.')}",
         f"model input: mean {m['real.input.mean']} p10 {m['real.input.p10']} p90 {m['real.input.p90']}",
         "AUROC where labels exist (weak labels): " + ("; ".join(aurocs) or "none"),
         f"wrote {out_dir / 'metrics.json'} and {out_dir / 'report.html'}",
@@ -246,7 +256,7 @@ def _html(m: dict[str, Any], names: list[str]) -> str:
         value = m.get(key)
         return "" if value is None else html.escape(str(value))
 
-    per_finding = ("real.prob.", "real.auroc", "real.n_pos.", "real.n_neg.", "real.called.")
+    per_finding = ("real.prob.", "real.auroc", "real.n_pos.", "real.n_neg.", "real.called")
     head = "".join(f"<tr><th>{html.escape(k)}</th><td>{cell(k)}</td></tr>" for k in sorted(m)
                    if not k.startswith(per_finding))
     rows = "".join(
@@ -255,13 +265,14 @@ def _html(m: dict[str, Any], names: list[str]) -> str:
         f"<td>{cell(f'real.n_pos.{n}')}</td>"
         f"<td>{cell(f'real.n_neg.{n}')}</td><td>{cell(f'real.prob.{n}.p10')}</td>"
         f"<td>{cell(f'real.prob.{n}.p50')}</td><td>{cell(f'real.prob.{n}.p90')}</td>"
-        f"<td>{cell(f'real.prob.{n}.std')}</td><td>{cell(f'real.called.{n}')}</td></tr>" for n in names)
+        f"<td>{cell(f'real.prob.{n}.std')}</td><td>{cell(f'real.called.{n}')}</td>"
+        f"<td>{cell(f'real.called_unflagged.{n}')}</td></tr>" for n in names)
     return (
         "<!doctype html><meta charset='utf-8'><title>MedVLM: real films</title>"
         "<h1>Real films: gate and model</h1><p>Real films with weak labels: AUROCs rank films, they are not "
         "accuracies. Probabilities are over the films the gate accepted.</p>"
         f"<table border=1>{head}</table><h2>Per finding</h2><table border=1><tr><th>finding</th>"
         "<th>AUROC</th><th>95 % interval</th><th>n+</th><th>n-</th><th>p10</th><th>p50</th><th>p90</th>"
-        "<th>std</th><th>drafted on (films)</th></tr>"
+        "<th>std</th><th>drafted on (films)</th><th>... without the unfamiliar-film flag</th></tr>"
         f"{rows}</table>"
     )

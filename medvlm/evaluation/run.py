@@ -18,6 +18,7 @@ from medvlm.evaluation.compare import PREDICTIONS, write_predictions
 from medvlm.evaluation.html_report import write_report
 from medvlm.evaluation.scoring import DEFINITIONS, guard_change_causes, score_findings, score_reports
 from medvlm.findings import NO_FINDING, Presence
+from medvlm.inference.uncertainty import UNFAMILIAR_FILM
 from medvlm.ontology import load_ontology
 from medvlm.registry.gate import FINDING_MIN_POSITIVES
 from medvlm.registry.resolve import resolve_model_dir
@@ -91,7 +92,10 @@ def evaluate_to_folder(model_dir: Path | None, data_dir: Path, split: str = "tes
     totals = [sum(d.timings_ms.values()) for d in drafts]
     metrics["latency_ms.draft_p50"] = statistics.median(totals)
     metrics["latency_ms.draft_p95"] = _percentile(totals, 0.95)
-    metrics["drafts.flagged"] = sum(bool(d.consistency_flags) for d in drafts) / len(drafts)
+    metrics["drafts.flagged"] = sum(any(f.kind != UNFAMILIAR_FILM for f in d.consistency_flags)
+                                    for d in drafts) / len(drafts)
+    metrics["drafts.unfamiliar"] = sum(any(f.kind == UNFAMILIAR_FILM for f in d.consistency_flags)
+                                       for d in drafts) / len(drafts)
     metrics["definitions"] = DEFINITIONS
 
     out_dir = Path(out_dir)
@@ -152,6 +156,7 @@ def _summary(m: dict[str, Any], metrics_path: Path, html: Path) -> str:
         f"the own text against its findings prompt: agreement F1 {f('report.prompt_f1')}, "
         f"findings added {f('report.prompt_additions')}/report",
         f"the guard changed {f('report.guard_changed')} of drafts{_causes(m)}",
+        f"drafts flagged as on a film unlike the training films: {f('drafts.unfamiliar')}",
         f"verdict: {m['report.verdict']}",
         f"latency: draft p50 {m['latency_ms.draft_p50']:.0f} ms",
         f"wrote {metrics_path} and {html}",

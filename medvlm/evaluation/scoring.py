@@ -58,6 +58,9 @@ DEFINITIONS = {
                         "model's predicted findings): the text alone, without the classifier's errors",
     "report.prompt_additions": "positive findings the own text states that its findings prompt lacks, "
                                "per report",
+    "drafts.flagged": "share of drafts with a consistency flag from the guard",
+    "drafts.unfamiliar": "share of drafts flagged as on a film stranger than 99 % of the model's training "
+                         "films (input pixels or the tower's features; medvlm.inference.uncertainty)",
     "baseline.normal.*": "one fixed normal report for every study",
     "baseline.retrieval.*": "the report of the nearest train study by the model's own image embedding",
     "baseline.template.*": "the model's predicted findings written with the ontology's phrases",

@@ -20,6 +20,7 @@ from medvlm.findings import NO_FINDING, Finding, Presence
 from medvlm.inference.consistency import ConsistencyFlag
 from medvlm.inference.guard import guard_draft
 from medvlm.inference.inputs import StudyInput, load_study
+from medvlm.inference.uncertainty import unfamiliar_film_flag
 from medvlm.model.configuration import is_critical
 from medvlm.ontology import Ontology, load_ontology
 from medvlm.settings import Settings
@@ -184,9 +185,11 @@ def _draft_chunk(bundle: Any, studies: Sequence[StudyInput], edits: list, guard:
     ):
         assert row is not None
         checked = guard_draft(row, findings_text, impression, repair=guard == "repair", ontology=ontology)
+        unfamiliar = unfamiliar_film_flag(typical)
         out.append(DraftResult(
             findings=row, findings_text=checked.findings_text, impression=checked.impression,
-            model_version=bundle.version, input_hashes=item.hashes, consistency_flags=checked.flags,
+            model_version=bundle.version, input_hashes=item.hashes,
+            consistency_flags=[*([unfamiliar] if unfamiliar else []), *checked.flags],
             repairs=checked.repairs, generated=(findings_text, impression), edited=edit is not None,
             source=item.source, lateral_source=item.lateral_source, indication=indication,
             familiarity=typical,

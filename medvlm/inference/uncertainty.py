@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from medvlm.findings import Finding
+from medvlm.inference.consistency import ConsistencyFlag
 
 
 def decision_margin(findings: Iterable[Finding], threshold: Callable[[str], float]) -> float | None:
@@ -29,3 +30,23 @@ def review_priority(findings: Iterable[Finding], threshold: Callable[[str], floa
     if margin is None:
         return None
     return round(margin * (1.0 if familiarity is None else familiarity), 6)
+
+
+# A draft on a film stranger than 99 % of the model's training films says so: on the reference model that
+# is 1 % of in-patient synthetic test films, 18 % of the unseen CT patient's and 76 % of real chest films
+# (docs/performance.md). The findings are still drafted (a missed critical finding costs more than a
+# doubtful one); the radiologist is told to read the film without leaning on them.
+UNFAMILIAR_FILM = "unfamiliar_film"
+UNFAMILIAR_BELOW = 0.01
+
+
+def unfamiliar_film_flag(familiarity: float | None) -> ConsistencyFlag | None:
+    """The flag a draft on an unfamiliar film carries first; None for a typical film or an unknown one."""
+    if familiarity is None or familiarity >= UNFAMILIAR_BELOW:
+        return None
+    return ConsistencyFlag(
+        label="film", kind=UNFAMILIAR_FILM,
+        message=(f"This film is unlike the films the model was trained on (familiarity {familiarity:.3f}: "
+                 f"stranger than {100 * (1 - UNFAMILIAR_BELOW):.0f} % of them). Its findings and text are "
+                 "unreliable here; read the film without leaning on the draft."),
+    )

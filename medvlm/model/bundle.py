@@ -29,6 +29,7 @@ from medvlm.findings import Finding, Laterality, Presence
 from medvlm.model import codecs, processing
 from medvlm.model.codecs import VIEWS_KEY, ProcessorCodec, TokenCodec
 from medvlm.model.configuration import BundleConfig, is_critical
+from medvlm.model.embedding_novelty import EmbeddingNovelty, film_embeddings
 from medvlm.model.generation import GenerationOptions, hf_generate
 from medvlm.model.heads import FindingsHead, head_for
 from medvlm.model.novelty import FilmNovelty
@@ -62,6 +63,7 @@ class ModelBundle:
         self.views: ViewEmbedding | None = None  # the lateral's view embedding (medvlm.model.views)
         self.projector_views: Any = None  # its projector hook (plain-prompt presets)
         self.novelty: FilmNovelty | None = None  # how unlike its training films a film is (worklist order)
+        self.embedding_novelty: EmbeddingNovelty | None = None  # the same, in the tower's own features
 
     @property
     def image_token_id(self) -> int:
@@ -123,6 +125,11 @@ class ModelBundle:
         return self
 
     # -- forward pieces ----------------------------------------------------------------------------
+    @property
+    def context_length(self) -> int:
+        """The language model's positions (prompt, image tokens and answer must fit)."""
+        return int(getattr(self.model.config.get_text_config(), "max_position_embeddings", 2048))
+
     def pixel_values(self, images: torch.Tensor) -> dict[str, Any]:
         """Image inputs of the vision tower (``pixel_values`` and whatever else the architecture takes)."""
         return self.codec.image_inputs(images, self.device, self.dtype)
@@ -288,9 +295,15 @@ class ModelBundle:
         return results
 
     def familiarity(self, images: torch.Tensor) -> list[float] | None:
-        """Per film, how typical of the training films it is (``medvlm.model.novelty``); None when this
-        model was saved without that fit."""
-        return None if self.novelty is None else self.novelty.familiarity(images)
+        """Per film, how typical of the training films it is: the smaller of its familiarity on the input
+        pixels (``medvlm.model.novelty``) and in the tower's features (``medvlm.model.embedding_novelty``),
+        a film strange in either being strange; None when this model was saved without either fit."""
+        fits = []
+        if self.novelty is not None:
+            fits.append(self.novelty.familiarity(images))
+        if self.embedding_novelty is not None:
+            fits.append(self.embedding_novelty.familiarity(film_embeddings(self, images)))
+        return [min(values) for values in zip(*fits, strict=True)] if fits else None
 
     @torch.no_grad()
     def generate_text(
@@ -370,8 +383,12 @@ class ModelBundle:
             save_file({k: v.detach().cpu().contiguous() for k, v in self.views.state_dict().items()},
                       model_dir / VIEWS_FILE)
         (model_dir / CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2))
-        if self.novelty is not None:  # not part of the version: it orders the worklist, not the draft
+        # not part of the version: familiarity orders the worklist and flags strange films, the draft's
+        # findings and text do not depend on it
+        if self.novelty is not None:
             self.novelty.save(model_dir)
+        if self.embedding_novelty is not None:
+            self.embedding_novelty.save(model_dir)
         self.card["version"] = weights_digest(model_dir)
         self.card.setdefault("parent", None)
         self.card["preset"] = self.config.preset
@@ -447,5 +464,6 @@ def load_bundle(model_dir: Path | str) -> ModelBundle:
         views.load_state_dict(state)
         attach(bundle, views.eval())
     bundle.novelty = FilmNovelty.load(model_dir)
+    bundle.embedding_novelty = EmbeddingNovelty.load(model_dir)
     bundle.source_dir = model_dir
     return bundle

@@ -33,6 +33,21 @@ def _patches(images: torch.Tensor) -> torch.Tensor:
     return F.unfold(small, PATCH, stride=PATCH).transpose(1, 2)
 
 
+def empirical_familiarity(calibration: torch.Tensor, scores: torch.Tensor) -> list[float]:
+    """Per score: the share of the (sorted) calibration scores at least as high, as (k + 1) / (n + 1)."""
+    n = calibration.numel()
+    stranger_or_equal = n - torch.searchsorted(calibration, scores, right=False)
+    return [round((int(k) + 1) / (n + 1), 6) for k in stranger_or_equal]
+
+
+def shrunk_precision(centred: torch.Tensor) -> torch.Tensor:
+    """Inverse covariance of centred rows (..., n, d) -> (..., d, d), with a ridge of SHRINKAGE x the mean
+    variance: fewer films than dimensions still give a usable (if conservative) distance."""
+    cov = torch.einsum("...nd,...ne->...de", centred, centred) / max(1, centred.shape[-2] - 1)
+    ridge = SHRINKAGE * cov.diagonal(dim1=-2, dim2=-1).mean(dim=-1).clamp_min(1e-6)
+    return torch.linalg.inv(cov + ridge[..., None, None] * torch.eye(cov.shape[-1]))
+
+
 @dataclass
 class FilmNovelty:
     mean: torch.Tensor  # (positions, dims)
@@ -51,10 +66,7 @@ class FilmNovelty:
 
     def familiarity(self, images: torch.Tensor) -> list[float]:
         """Per film: the share of calibration films at least as strange, in (0, 1]."""
-        scores = self.scores(images)
-        n = self.calibration.numel()
-        stranger_or_equal = n - torch.searchsorted(self.calibration, scores, right=False)
-        return [round((int(k) + 1) / (n + 1), 6) for k in stranger_or_equal]
+        return empirical_familiarity(self.calibration, self.scores(images))
 
     def save(self, model_dir: Path) -> None:
         save_file({"mean": self.mean.contiguous(), "precision": self.precision.contiguous(),
@@ -86,10 +98,6 @@ def fit_novelty(images: torch.Tensor, rows: Sequence[int] | None = None, seed: i
     fit, calibrate = chosen[held:], chosen[:held]
     patches = torch.cat([_patches(images[fit[i : i + 256]]) for i in range(0, len(fit), 256)])
     mean = patches.mean(dim=0)
-    centred = patches - mean
-    cov = torch.einsum("npd,npe->pde", centred, centred) / max(1, patches.shape[0] - 1)
-    ridge = SHRINKAGE * cov.diagonal(dim1=1, dim2=2).mean(dim=1).clamp_min(1e-6)
-    cov = cov + ridge[:, None, None] * torch.eye(cov.shape[-1])
-    model = FilmNovelty(mean, torch.linalg.inv(cov), torch.zeros(0))
+    model = FilmNovelty(mean, shrunk_precision((patches - mean).transpose(0, 1)), torch.zeros(0))
     model.calibration = torch.sort(model.scores(images[calibrate])).values
     return model

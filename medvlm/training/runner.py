@@ -30,6 +30,7 @@ from medvlm.training import stage_metrics as ev
 from medvlm.training.corrections import retune_thresholds
 from medvlm.training.curves import plot_curves
 from medvlm.training.distributed import DistInfo, barrier, init_distributed, shutdown
+from medvlm.training.familiarity import film_paths, fit_familiarity, trained_rows
 from medvlm.training.images import cache_images
 from medvlm.training.self_supervised import run_self_supervised
 from medvlm.training.stage import build_stage_data, evaluate_stage
@@ -59,11 +60,6 @@ class TrainOptions:
     progress: bool = True
     register: bool = True
     on_step: Callable[[str, int, int], None] | None = None  # (stage, done, steps) after each step
-
-
-def _context(bundle: ModelBundle) -> int:
-    text = bundle.model.config.get_text_config()
-    return int(getattr(text, "max_position_embeddings", 2048))
 
 
 def _start_bundle(
@@ -119,7 +115,7 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
     corpus = train_texts + default_corpus(load_ontology())
     bundle = _start_bundle(opts, preset, cur.seed, corpus, work, state, info)
     enable_inputs(bundle, cur.inputs)  # a path: checkpoint that cannot take a lateral is refused here
-    plan = plan_curriculum(loaded, data_dir, _context(bundle), bundle.config.num_image_tokens)
+    plan = plan_curriculum(loaded, data_dir, bundle.context_length, bundle.config.num_image_tokens)
     for name, fallback in plan.substituted.items():
         log.warning("data source %s has no data: using %s in its place", name, fallback)
     if not state:
@@ -160,7 +156,7 @@ def _train(opts: TrainOptions, info: DistInfo) -> Path:
         bundle.eval()
         _stage_done(bundle, stage.name, summary, state, work, info)
     if info.main:
-        _fit_familiarity(cur, plan.records, images, rows, bundle)
+        fit_familiarity(bundle, images, trained_rows(cur, plan.records, rows), cur.seed)
         _finish(bundle, state, out, preset, opts.register)
     barrier(info)
     return out
@@ -186,10 +182,7 @@ def _cached_films(records: dict[str, list], inputs: Sequence[str], image_size: i
                   info: DistInfo, progress: bool) -> tuple[torch.Tensor, dict[str, int]]:
     """The model input of every record's frontal film (and its lateral when a stage reads laterals), cached
     by the main rank first; with the row of each film path."""
-    films = [r.files[0] for recs in records.values() for r in recs]
-    if "lateral" in inputs:
-        films += [r.lateral for recs in records.values() for r in recs if r.lateral is not None]
-    paths = sorted({str(f) for f in films})
+    paths = film_paths(records, inputs)
     if info.main:
         images = cache_images([Path(p) for p in paths], image_size, work / "cache", progress)
     barrier(info)
@@ -229,21 +222,6 @@ def _stage_done(bundle: ModelBundle, name: str, summary: dict[str, Any], state: 
         state["completed"].append(summary)
         ckpt.write_json(work / "state.json", state)
     barrier(info)
-
-
-def _fit_familiarity(cur: Any, records: dict[str, list], images: torch.Tensor, rows: dict[str, int],
-                     bundle: ModelBundle) -> None:
-    """Fit the films the stages trained on (frontals of every stage source; a retraining's replay and
-    corrections alike) as the model's familiar films; keep the base model's fit when there are too few."""
-    from medvlm.model.novelty import fit_novelty
-
-    sources = {s for stage in cur.stages for s in getattr(stage, "sources", [])}
-    trained = sorted({rows[str(r.files[0])] for s in sources for r in records.get(s, [])
-                      if str(r.files[0]) in rows})
-    fitted = fit_novelty(images, trained, seed=cur.seed)
-    if fitted is not None:
-        bundle.novelty = fitted
-        bundle.card["familiarity"] = {**fitted.describe(), "films": len(trained)}
 
 
 def _finish(bundle: ModelBundle, state: dict[str, Any], out: Path, preset: str, register: bool) -> None:

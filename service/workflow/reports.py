@@ -19,7 +19,7 @@ from medvlm.service.db.tables import Addendum, Report, ReportVersion, StudyState
 from medvlm.service.errors import ConflictError
 from medvlm.service.hl7 import outbox as hl7_outbox
 from medvlm.service.statuses import STUDY_STATUS_OF_REPORT, StudyStatus
-from medvlm.service.workflow.draft_output import DraftOutput, keeping_intended_use
+from medvlm.service.workflow.draft_output import DraftOutput, keeping_film_flags
 from medvlm.service.workflow.state import Event, ReportState, next_state
 
 
@@ -100,8 +100,9 @@ def recheck_consistency(report: Report) -> None:
 
     findings = [Finding.from_dict(f) for f in report.findings]
     flags = check_consistency(findings, report.findings_text, report.impression)
-    # how the draft came about stays: the intended-use override's flag is no guard's finding
-    report.consistency_flags = keeping_intended_use(report.consistency_flags, [f.to_dict() for f in flags])
+    # how the draft came about and what the film is stay: the intended-use override's and the unfamiliar
+    # film's flags are no guard's findings
+    report.consistency_flags = keeping_film_flags(report.consistency_flags, [f.to_dict() for f in flags])
 
 
 def _check_base(report: Report, base_version: int | None) -> None:
@@ -146,7 +147,7 @@ def regenerate(
     _check_base(report, base_version)
     report.findings = [f.to_dict() for f in draft.findings]
     report.findings_text, report.impression = draft.findings_text, draft.impression
-    report.consistency_flags = keeping_intended_use(report.consistency_flags, draft.consistency_flags)
+    report.consistency_flags = keeping_film_flags(report.consistency_flags, draft.consistency_flags)
     report.status = new_state.value
     _new_version(session, report, "REGENERATED", author)
     study_status = STUDY_STATUS_OF_REPORT[new_state]
