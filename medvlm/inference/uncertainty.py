@@ -46,7 +46,7 @@ def unfamiliar_film_flag(familiarity: float | None) -> ConsistencyFlag | None:
         return None
     return ConsistencyFlag(
         label="film", kind=UNFAMILIAR_FILM,
-        message=(f"This film is unlike the films the model was trained on (familiarity {familiarity:.3f}: "
-                 f"stranger than {100 * (1 - UNFAMILIAR_BELOW):.0f} % of them). Its findings and text are "
-                 "unreliable here; read the film without leaning on the draft."),
+        message=("This film is unlike the films the model was trained on: fewer than "
+                 f"{100 * UNFAMILIAR_BELOW:g} % of them are as unusual (familiarity {familiarity:.2g}). Its "
+                 "findings and text are unreliable here; read the film without leaning on the draft."),
     )

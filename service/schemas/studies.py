@@ -36,6 +36,9 @@ class StudySummary(BaseModel):
     outside_intended_use: bool = Field(
         default=False, description="The draft was made outside intended use, at a radiologist's request "
         "(its report's flag of kind intended_use: the review page's banner).")
+    unfamiliar_film: bool = Field(
+        default=False, description="The draft is on a film unlike the model's training films (its report's "
+        "flag of kind unfamiliar_film): read the film without leaning on the draft.")
 
 
 class WorklistPage(BaseModel):

@@ -24,7 +24,7 @@ from medvlm.service.auth.principal import Principal
 from medvlm.service.db.tables import Report, StudyState
 from medvlm.service.jobs.drafter import is_unvalidated
 from medvlm.service.schemas.studies import StudySummary, WorklistPage
-from medvlm.service.workflow.draft_output import outside_intended_use_flags
+from medvlm.service.workflow.draft_output import outside_intended_use_flags, unfamiliar_film_flags
 
 
 def _dicom_date(value: date) -> str:
@@ -243,14 +243,23 @@ def worklist_request(
     return WorklistRequest(shape, tuple(sorted(params.items())), page, page_size)
 
 
-def drafted_outside_intended_use(flags: Any) -> bool:
-    """Whether a report's consistency flags hold the intended-use override's (``jobs.drafter``)."""
+def _flag_list(flags: Any) -> Any:
     if isinstance(flags, str):  # a JSON column read through a scalar subquery may come back as text
         try:
-            flags = json.loads(flags)
+            return json.loads(flags)
         except ValueError:
-            return False
-    return bool(outside_intended_use_flags(flags))
+            return []
+    return flags
+
+
+def drafted_outside_intended_use(flags: Any) -> bool:
+    """Whether a report's consistency flags hold the intended-use override's (``jobs.drafter``)."""
+    return bool(outside_intended_use_flags(_flag_list(flags)))
+
+
+def drafted_on_unfamiliar_film(flags: Any) -> bool:
+    """Whether a report's consistency flags hold the unfamiliar-film flag (``inference.uncertainty``)."""
+    return bool(unfamiliar_film_flags(_flag_list(flags)))
 
 
 def read_worklist(connection: Connection, request: WorklistRequest, total: int | None = None) -> WorklistPage:
@@ -278,6 +287,7 @@ def read_worklist(connection: Connection, request: WorklistRequest, total: int |
             unvalidated_model=is_unvalidated(row.model_version),
             views=row.views or [],
             outside_intended_use=drafted_outside_intended_use(row.flags),
+            unfamiliar_film=drafted_on_unfamiliar_film(row.flags),
         )
         for row in rows
     ]

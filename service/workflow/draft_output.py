@@ -25,6 +25,11 @@ def outside_intended_use_flags(flags: Any) -> list[dict[str, Any]]:
     return _of_kinds(flags, (INTENDED_USE,))
 
 
+def unfamiliar_film_flags(flags: Any) -> list[dict[str, Any]]:
+    """The unfamiliar-film flags among ``flags`` (a report's ``consistency_flags``)."""
+    return _of_kinds(flags, (UNFAMILIAR_FILM,))
+
+
 def _of_kinds(flags: Any, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
     if not isinstance(flags, list):
         return []

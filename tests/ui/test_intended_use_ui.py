@@ -1,8 +1,9 @@
 """Intended use in the browser (issue #21): the worklist shows why a study was not drafted (apart from a
 technical failure, filterable), marks drafts by an unvalidated model and lists a lateral as the second
 view; on the review page a radiologist clicks "Draft anyway", confirms a dialog that states the reason and
-the warning banner, and the audited draft arrives under that banner; back on the worklist its row is marked
-"Outside intended use — drafted on request" beside "Draft ready".
+the warning banner, and the audited draft arrives under that banner and the unfamiliar-film banner (the
+model's familiarity is fitted on chest films); back on the worklist its row is marked "Outside intended use
+— drafted on request" and "Unfamiliar film" beside "Draft ready".
 
 A service of its own (server + a worker that keeps running), so that its studies leave the shared
 service's worklist filters alone. The model is a pinned directory outside the registry: every draft is
@@ -26,6 +27,7 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 from sqlalchemy import create_engine, text
 
+from tests.support.familiarity import fit_on_chest_films
 from tests.support.processes import free_port, wait_healthy
 from tests.ui.live import ARTIFACTS, PASSWORD, REPO, USERNAME, _build_tiny_model, _create_user, _stop, login
 
@@ -92,6 +94,7 @@ def gate_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GateServi
     database_url = f"sqlite:///{root / 'medvlm.db'}"
     _create_user(database_url)
     _build_tiny_model(root / "model")
+    fit_on_chest_films(root / "model")  # its films (those of chest_dicom_bytes) are familiar; an MR is not
     env = {**os.environ, "MEDVLM_DATA_DIR": str(root / "data"), "MEDVLM_DATABASE_URL": database_url,
            "MEDVLM_ENVIRONMENT": "test", "MEDVLM_MODEL_DIR": str(root / "model"),
            "MEDVLM_SECRET_KEY": "ui-test-secret-0123456789abcdef0123456789abcdef", "PYTHONUNBUFFERED": "1"}
@@ -146,6 +149,7 @@ def test_worklist_shows_the_gate_reason_unvalidated_drafts_and_the_lateral(
     both.click()  # the review page names the views too: the lateral is the second view, not the read
     page.wait_for_selector("body[data-ready=true]", timeout=60_000)
     assert "PA (frontal, read) + lateral LL (second view)" in page.locator("#patient-meta").inner_text()
+    assert page.locator("#unfamiliar-banner").is_hidden()  # the model's own kind of film
     assert "(unvalidated model)" in page.locator("#model-version").inner_text()
     page.screenshot(path=str(ARTIFACTS / "review-frontal-and-lateral.png"))
     page.goto(f"{gate_service.base_url}/")
@@ -182,6 +186,8 @@ def test_radiologist_drafts_a_refused_study_anyway(gate_service: GateService, br
     banner = page.locator("#intended-use-banner")  # and the warning banner over the draft
     assert banner.is_visible() and "DRAFTED OUTSIDE INTENDED USE" in banner.inner_text()
     assert f"{USERNAME} (clinician insists)" in banner.inner_text()
+    unfamiliar = page.locator("#unfamiliar-banner")  # an MR is nothing like the model's chest films
+    assert unfamiliar.is_visible() and "unlike the films the model was trained on" in unfamiliar.inner_text()
     assert page.locator("#override-panel").is_hidden()
     page.screenshot(path=str(ARTIFACTS / "review-drafted-outside-intended-use.png"))
     page.goto(f"{gate_service.base_url}/")  # the worklist row says so too, not just "Draft ready"
@@ -189,7 +195,10 @@ def test_radiologist_drafts_a_refused_study_anyway(gate_service: GateService, br
     row.locator(".badge-override").wait_for(timeout=30_000)
     assert row.locator(".badge.status-draft_ready").inner_text() == "Draft ready"
     assert row.locator(".badge-override").inner_text() == "Outside intended use — drafted on request"
-    assert _row(page, gate_service.uids["pa_lateral"]).locator(".badge-override").count() == 0
+    assert row.locator(".badge-unfamiliar").inner_text() == "Unfamiliar film"
+    familiar = _row(page, gate_service.uids["pa_lateral"])
+    assert familiar.locator(".badge-override").count() == 0
+    assert familiar.locator(".badge-unfamiliar").count() == 0
     row.screenshot(path=str(ARTIFACTS / "worklist-row-drafted-outside-intended-use.png"))
     page.screenshot(path=str(ARTIFACTS / "worklist-drafted-outside-intended-use.png"), full_page=True)
     engine = create_engine(gate_service.database_url)

@@ -225,6 +225,10 @@ function renderStatus() {
   const outside = (report.consistency_flags || []).find((f) => f.kind === "intended_use");
   $("intended-use-banner").hidden = !outside;
   $("intended-use-banner").textContent = outside ? outside.message : "";
+  // So does a draft on a film unlike the model's training films: its findings are not to be leaned on.
+  const unfamiliar = (report.consistency_flags || []).find((f) => f.kind === "unfamiliar_film");
+  $("unfamiliar-banner").hidden = !unfamiliar;
+  $("unfamiliar-banner").textContent = unfamiliar ? unfamiliar.message : "";
   $("sign-button").disabled = signed;
   $("sign-button").hidden = signed;
   $("signed-panel").hidden = !signed;

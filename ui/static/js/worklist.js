@@ -130,6 +130,9 @@ function statusCell(s) {
   if (s.outside_intended_use) {
     cell.push(el("span", { class: "badge badge-override", title: "The intended-use gate refused this study; a radiologist asked for a draft anyway" }, "Outside intended use — drafted on request"));
   }
+  if (s.unfamiliar_film) {
+    cell.push(el("span", { class: "badge badge-warn badge-unfamiliar", title: "The film is unlike the films the model was trained on: read it without leaning on the draft" }, "Unfamiliar film"));
+  }
   if (s.status_reason && ["not_drafted", "failed"].includes(s.status)) {
     const text = s.status === "not_drafted" ? `Outside intended use: ${s.status_reason.replace(/^outside intended use:\s*/i, "")}` : `Failed: ${s.status_reason}`;
     cell.push(el("div", { class: `status-reason reason-${s.status}`, title: text }, text));
