@@ -12,7 +12,7 @@ import torch
 from medvlm.errors import ConfigError
 from medvlm.model.bundle import ModelBundle
 from medvlm.model.embedding_novelty import EMBEDDING_NOVELTY_FILE, film_embeddings, fit_embedding_novelty
-from medvlm.model.novelty import NOVELTY_FILE, fit_novelty
+from medvlm.model.novelty import MIN_FILMS, NOVELTY_FILE, fit_novelty
 
 
 def film_paths(records: dict[str, list], inputs: Sequence[str]) -> list[str]:
@@ -70,11 +70,10 @@ def refit_familiarity(model_dir: Path, data_dir: Path, curriculum: Path | None =
                           progress)
     trained = trained_rows(loaded.curriculum, plan.records, {p: i for i, p in enumerate(films)})
     fit_familiarity(bundle, images, trained, loaded.curriculum.seed)
-    if bundle.novelty is not None:
-        bundle.novelty.save(model_dir)
-    if bundle.embedding_novelty is None:
-        (Path(model_dir) / EMBEDDING_NOVELTY_FILE).unlink(missing_ok=True)
-        raise ConfigError(f"{model_dir}: fewer than 20 training films in {data_dir}; no familiarity fitted")
+    if bundle.novelty is None or bundle.embedding_novelty is None:  # nothing written
+        raise ConfigError(f"{model_dir}: {len(trained)} training films in {data_dir}, fewer than "
+                          f"{MIN_FILMS}; no familiarity fitted")
+    bundle.novelty.save(model_dir)
     bundle.embedding_novelty.save(model_dir)
     return {"films": len(trained), "files": [NOVELTY_FILE, EMBEDDING_NOVELTY_FILE],
             **bundle.embedding_novelty.describe()}

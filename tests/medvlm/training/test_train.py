@@ -73,8 +73,48 @@ def test_trained_bundle_predicts_and_drafts(trained: tuple[Path, Path]) -> None:
     # the training films' familiarity fit travels with the model (the worklist's uncertainty order)
     card = json.loads((out / "model_card.json").read_text())
     assert card["familiarity"]["films"] >= 20 and bundle.novelty is not None
+    assert bundle.embedding_novelty is not None and card["familiarity"]["embedding_dims"] > 0
     familiarity = bundle.familiarity(images)
     assert familiarity is not None and all(0 < v <= 1 for v in familiarity)
+
+
+def test_fit_familiarity_refits_a_saved_model_on_its_own_training_films(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A model saved before the feature-space fit gets it from `medvlm models fit-familiarity`, fitted on
+    the films its curriculum trained on (as training fits it); other data is refused in one line."""
+    from medvlm.model.embedding_novelty import EMBEDDING_NOVELTY_FILE
+
+    out, data = trained
+    model = tmp_path / "model"
+    shutil.copytree(out, model, ignore=shutil.ignore_patterns("training"))
+    (model / EMBEDDING_NOVELTY_FILE).unlink()
+    kept = [p for p in model.iterdir() if p.is_file() and p.name != "novelty.safetensors"]
+    before = {p.name: p.read_bytes() for p in kept}
+    assert load_bundle(model).embedding_novelty is None
+    result = CliRunner().invoke(app, ["models", "fit-familiarity", str(model), "--data", str(data)])
+    assert result.exit_code == 0, result.output
+    assert "familiarity fitted on" in result.output and EMBEDDING_NOVELTY_FILE in result.output
+    refitted, original = load_bundle(model), load_bundle(out)
+    assert refitted.version == original.version  # weights, version and card untouched
+    assert {p.name: p.read_bytes() for p in model.iterdir() if p.is_file() and p.name in before} == before
+    assert refitted.embedding_novelty is not None and original.embedding_novelty is not None
+    assert torch.allclose(refitted.embedding_novelty.mean, original.embedding_novelty.mean, atol=1e-4)
+    assert torch.allclose(refitted.novelty.mean, original.novelty.mean)
+
+    other = tmp_path / "other"
+    shutil.copytree(data, other)
+    lines = (other / "manifest.jsonl").read_text().splitlines()
+    (other / "manifest.jsonl").write_text("\n".join(lines[:-1]) + "\n")
+    import subprocess
+    import sys
+
+    refused = subprocess.run([sys.executable, "-m", "medvlm", "models", "fit-familiarity", str(model),
+                              "--data", str(other)], capture_output=True, text=True, timeout=120)
+    lines = refused.stderr.strip().splitlines()
+    assert refused.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: ")
+    assert "is not the data" in lines[0]
+    assert {p.name: p.read_bytes() for p in model.iterdir() if p.is_file() and p.name in before} == before
 
 
 def test_existing_run_needs_resume(trained: tuple[Path, Path], tmp_path: Path) -> None:
