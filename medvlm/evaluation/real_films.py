@@ -139,8 +139,8 @@ def evaluate_real(model_dir: Path | None, real_dir: Path, out_dir: Path, *, limi
     called_normal = unfamiliar = 0
     for start in range(0, len(rows), 16):
         images = torch.stack([image for _, image in rows[start : start + 16]])
-        familiarity = bundle.familiarity(images) or [None] * images.shape[0]
-        for findings, typical in zip(bundle.predict_findings(images), familiarity, strict=True):
+        predicted, familiarity = bundle.read_films(images)
+        for findings, typical in zip(predicted, familiarity or [None] * len(predicted), strict=True):
             flagged = unfamiliar_film_flag(typical) is not None
             unfamiliar += flagged
             for f in findings:

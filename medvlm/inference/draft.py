@@ -167,12 +167,11 @@ def _draft_chunk(bundle: Any, studies: Sequence[StudyInput], edits: list, guard:
     to_predict = [i for i, f in enumerate(findings) if f is None]
     familiarity: list[float | None] = [None] * len(studies)
     if to_predict:
-        known = bundle.familiarity(images[to_predict])
-        for i, value in zip(to_predict, known or [None] * len(to_predict), strict=True):
-            familiarity[i] = value
-        predicted = bundle.predict_findings(
+        predicted, known = bundle.read_films(  # one pass of the tower: findings and familiarity
             images[to_predict], None if laterals is None else [laterals[i] for i in to_predict]
         )
+        for i, value in zip(to_predict, known or [None] * len(to_predict), strict=True):
+            familiarity[i] = value
         slots = {s.name: s for s in bundle.config.slots}
         for i, row in zip(to_predict, predicted, strict=True):
             findings[i] = settle_no_finding([with_critical(f, slots[f.label]) for f in row])

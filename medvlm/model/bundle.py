@@ -29,7 +29,7 @@ from medvlm.findings import Finding, Laterality, Presence
 from medvlm.model import codecs, processing
 from medvlm.model.codecs import VIEWS_KEY, ProcessorCodec, TokenCodec
 from medvlm.model.configuration import BundleConfig, is_critical
-from medvlm.model.embedding_novelty import EmbeddingNovelty, film_embeddings
+from medvlm.model.embedding_novelty import EmbeddingNovelty, embed_features, film_embeddings
 from medvlm.model.generation import GenerationOptions, hf_generate
 from medvlm.model.heads import FindingsHead, head_for
 from medvlm.model.novelty import FilmNovelty
@@ -257,12 +257,26 @@ class ModelBundle:
         self, images: torch.Tensor, laterals: Sequence[torch.Tensor | None] | None = None
     ) -> list[list[Finding]]:
         """Every ontology label per image, with probability, presence, laterality / severity, critical."""
+        return self.read_films(images, laterals, familiarity=False)[0]
+
+    @torch.no_grad()
+    def read_films(
+        self, images: torch.Tensor, laterals: Sequence[torch.Tensor | None] | None = None,
+        familiarity: bool = True,
+    ) -> tuple[list[list[Finding]], list[float] | None]:
+        """``predict_findings`` and (when asked) ``familiarity`` from one pass of the tower."""
         was_training = self.head.training
         self.head.eval()  # BatchNorm: running statistics, whatever the batch size
         try:
-            logits = self.findings_logits(images, laterals).float().cpu()
+            tokens, detail = self.vision_features(self.pixel_values(images))
+            lateral, rows = self.lateral_tokens(laterals, tokens.shape[0])
+            logits = self.head(tokens, detail, lateral, rows).float().cpu()
         finally:
             self.head.train(was_training)
+        typical = self._familiarity(images, embed_features(tokens, detail)) if familiarity else None
+        return self._findings(logits), typical
+
+    def _findings(self, logits: torch.Tensor) -> list[list[Finding]]:
         probs = torch.sigmoid(self.head.presence_logits(logits))
         results = []
         for b in range(logits.shape[0]):
@@ -298,11 +312,15 @@ class ModelBundle:
         """Per film, how typical of the training films it is: the smaller of its familiarity on the input
         pixels (``medvlm.model.novelty``) and in the tower's features (``medvlm.model.embedding_novelty``),
         a film strange in either being strange; None when this model was saved without either fit."""
+        embeddings = film_embeddings(self, images) if self.embedding_novelty is not None else None
+        return self._familiarity(images, embeddings)
+
+    def _familiarity(self, images: torch.Tensor, embeddings: torch.Tensor | None) -> list[float] | None:
         fits = []
         if self.novelty is not None:
             fits.append(self.novelty.familiarity(images))
-        if self.embedding_novelty is not None:
-            fits.append(self.embedding_novelty.familiarity(film_embeddings(self, images)))
+        if self.embedding_novelty is not None and embeddings is not None:
+            fits.append(self.embedding_novelty.familiarity(embeddings))
         return [min(values) for values in zip(*fits, strict=True)] if fits else None
 
     @torch.no_grad()

@@ -32,15 +32,19 @@ def film_embeddings(bundle: Any, images: torch.Tensor, rows: Sequence[int] | Non
     out = []
     for start in range(0, len(chosen), BATCH):
         batch = images[chosen[start : start + BATCH]].float()
-        tokens, detail = bundle.vision_features(bundle.pixel_values(batch))
-        tokens = tokens.float()
-        parts = [tokens.mean(dim=1), tokens.std(dim=1)]
-        if detail is not None:
-            parts.append(detail.float().mean(dim=(2, 3)))
-        out.append(torch.cat(parts, dim=1).cpu())
+        out.append(embed_features(*bundle.vision_features(bundle.pixel_values(batch))))
     if not out:
         raise ValueError("film_embeddings needs at least one film")
     return torch.cat(out)
+
+
+def embed_features(tokens: torch.Tensor, detail: torch.Tensor | None) -> torch.Tensor:
+    """The tower's tokens (B, N, D) and detail map (B, C, H, W) -> (B, D') embeddings (see above)."""
+    tokens = tokens.detach().float()
+    parts = [tokens.mean(dim=1), tokens.std(dim=1)]
+    if detail is not None:
+        parts.append(detail.detach().float().mean(dim=(2, 3)))
+    return torch.cat(parts, dim=1).cpu()
 
 
 @dataclass

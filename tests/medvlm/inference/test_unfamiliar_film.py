@@ -51,6 +51,8 @@ def test_the_features_see_what_the_pixels_miss(fitted: tuple[Any, torch.Tensor])
 
     features = bundle.embedding_novelty.familiarity(film_embeddings(bundle, films))
     assert bundle.familiarity(films) == [min(a, b) for a, b in zip(pixels, features, strict=True)]
+    findings, familiarity = bundle.read_films(films)  # drafting's single pass of the tower: the same
+    assert familiarity == bundle.familiarity(films) and findings == bundle.predict_findings(films)
 
 
 def test_a_model_without_a_fit_never_flags(tiny_bundle: Any) -> None:
