@@ -37,7 +37,12 @@ NORMAL_STATEMENTS = [re.compile(p) for p in (
     r"(abnormality|abnormalities|process|disease|findings?)$",
     r"^no (acute )?(active|focal )?(cardiopulmonary|pulmonary) disease$",
     r"^(the )?(cardiomediastinal|mediastinal|cardiac|hilar) (silhouette|contours?|structures)( and \w+ "
-    r"(silhouette|contours?))? (is|are) (within normal limits|normal|unremarkable|stable|normal in size)$",
+    r"(silhouette|contours?))? ((is|are) )?(within normal limits|normal|unremarkable|stable|normal in size)$",
+    r"^(the )?pulmonary (vasculature|vascularity) ((is|appears) )?"
+    r"(within normal limits|normal|unremarkable)$",
+    # the normal free-air statement of an upright film, in the IU reports' words
+    r"^(there is )?no (visible |evidence of )?(free )?(intraperitoneal |subdiaphragmatic )?(free )?air"
+    r"( under the (right |left )?(hemi)?diaphragms?)?$",
     r"^(the )?(visualized |visualised )?(bony|osseous) structures (are|appear) (intact|unremarkable|normal)$",
     r"^no (acute )?(bony|osseous) abnormality$",
     r"^(the )?lungs are (well expanded|well aerated)( and clear)?$",

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
-from safetensors.torch import load_file, save_file
 
-from medvlm.model.novelty import CALIBRATION_SHARE, MIN_FILMS, empirical_familiarity, shrunk_precision
+from medvlm.model.novelty import CALIBRATION_SHARE, MIN_FILMS, CalibratedGaussian, shrunk_precision
 
 EMBEDDING_NOVELTY_FILE = "embedding_novelty.safetensors"
 BATCH = 32
@@ -48,34 +46,18 @@ def embed_features(tokens: torch.Tensor, detail: torch.Tensor | None) -> torch.T
 
 
 @dataclass
-class EmbeddingNovelty:
-    mean: torch.Tensor  # (D,)
-    precision: torch.Tensor  # (D, D): inverse shrunk covariance
-    calibration: torch.Tensor  # (n,) sorted scores of the held-aside training films
+class EmbeddingNovelty(CalibratedGaussian):
+    """One Gaussian over film embeddings: mean (D,), precision (D, D)."""
+
+    FILE: ClassVar[str] = EMBEDDING_NOVELTY_FILE
 
     def scores(self, embeddings: torch.Tensor) -> torch.Tensor:
         """Squared Mahalanobis distance of each embedding to the training films' Gaussian."""
-        centred = embeddings.float() - self.mean
-        return torch.einsum("nd,de,ne->n", centred, self.precision, centred)
-
-    def familiarity(self, embeddings: torch.Tensor) -> list[float]:
-        """Per film: the share of calibration films at least as strange, in (0, 1]."""
         if embeddings.shape[-1] != self.mean.numel():
             raise ValueError(f"embeddings of {embeddings.shape[-1]} dimensions; the fit has "
                              f"{self.mean.numel()}")
-        return empirical_familiarity(self.calibration, self.scores(embeddings))
-
-    def save(self, model_dir: Path) -> None:
-        save_file({"mean": self.mean.contiguous(), "precision": self.precision.contiguous(),
-                   "calibration": self.calibration.contiguous()}, Path(model_dir) / EMBEDDING_NOVELTY_FILE)
-
-    @classmethod
-    def load(cls, model_dir: Path) -> EmbeddingNovelty | None:
-        path = Path(model_dir) / EMBEDDING_NOVELTY_FILE
-        if not path.is_file():
-            return None  # a model saved before this fit: familiarity reads the input pixels only
-        state = load_file(path)
-        return cls(state["mean"], state["precision"], state["calibration"])
+        centred = embeddings.float() - self.mean
+        return torch.einsum("nd,de,ne->n", centred, self.precision, centred)
 
     def describe(self) -> dict[str, int]:
         return {"embedding_dims": int(self.mean.numel()), "calibration_films": int(self.calibration.numel())}

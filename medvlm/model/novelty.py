@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Self
 
 import torch
 import torch.nn.functional as F
@@ -49,10 +50,41 @@ def shrunk_precision(centred: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
-class FilmNovelty:
-    mean: torch.Tensor  # (positions, dims)
-    precision: torch.Tensor  # (positions, dims, dims): inverse shrunk covariance per position
+class CalibratedGaussian:
+    """A Gaussian fit (mean, inverse covariance) whose distances are calibrated on held-aside training
+    films, saved in the model folder as ``FILE``; subclasses say what they score (``scores``)."""
+
+    mean: torch.Tensor
+    precision: torch.Tensor  # inverse shrunk covariance
     calibration: torch.Tensor  # (n,) sorted scores of the held-aside training films
+    FILE: ClassVar[str] = ""
+
+    def scores(self, inputs: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def familiarity(self, inputs: torch.Tensor) -> list[float]:
+        """Per film: the share of calibration films at least as strange, in (0, 1]."""
+        return empirical_familiarity(self.calibration, self.scores(inputs))
+
+    def save(self, model_dir: Path) -> None:
+        save_file({"mean": self.mean.contiguous(), "precision": self.precision.contiguous(),
+                   "calibration": self.calibration.contiguous()}, Path(model_dir) / self.FILE)
+
+    @classmethod
+    def load(cls, model_dir: Path) -> Self | None:
+        """None for a model saved without this fit (familiarity then does without it)."""
+        path = Path(model_dir) / cls.FILE
+        if not path.is_file():
+            return None
+        state = load_file(path)
+        return cls(state["mean"], state["precision"], state["calibration"])
+
+
+@dataclass
+class FilmNovelty(CalibratedGaussian):
+    """Per position of the 64 px input: mean (positions, dims), precision (positions, dims, dims)."""
+
+    FILE: ClassVar[str] = NOVELTY_FILE
 
     @torch.no_grad()
     def scores(self, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
@@ -63,22 +95,6 @@ class FilmNovelty:
             d2 = torch.einsum("npd,pde,npe->np", centred, self.precision, centred)
             out.append(d2.amax(dim=1))
         return torch.cat(out) if out else torch.zeros(0)
-
-    def familiarity(self, images: torch.Tensor) -> list[float]:
-        """Per film: the share of calibration films at least as strange, in (0, 1]."""
-        return empirical_familiarity(self.calibration, self.scores(images))
-
-    def save(self, model_dir: Path) -> None:
-        save_file({"mean": self.mean.contiguous(), "precision": self.precision.contiguous(),
-                   "calibration": self.calibration.contiguous()}, Path(model_dir) / NOVELTY_FILE)
-
-    @classmethod
-    def load(cls, model_dir: Path) -> FilmNovelty | None:
-        path = Path(model_dir) / NOVELTY_FILE
-        if not path.is_file():
-            return None  # a model saved before familiarity existed: the margin alone orders its drafts
-        state = load_file(path)
-        return cls(state["mean"], state["precision"], state["calibration"])
 
     def describe(self) -> dict[str, int]:
         return {"positions": int(self.mean.shape[0]), "patch_dims": int(self.mean.shape[1]),
