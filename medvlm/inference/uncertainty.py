@@ -33,7 +33,7 @@ def review_priority(findings: Iterable[Finding], threshold: Callable[[str], floa
 
 
 # A draft on a film stranger than 99 % of the model's training films says so: on the reference model that
-# is 1 % of in-patient synthetic test films, 18 % of the unseen CT patient's and 76 % of real chest films
+# is 1 % of in-patient synthetic test films, 16 % of the unseen CT patient's and 76 % of real chest films
 # (docs/performance.md). The findings are still drafted (a missed critical finding costs more than a
 # doubtful one); the radiologist is told to read the film without leaning on them.
 UNFAMILIAR_FILM = "unfamiliar_film"

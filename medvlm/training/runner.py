@@ -76,7 +76,9 @@ def _start_bundle(
         return load_bundle(work / "stages" / completed[-1]["name"])
     if not (work / "init" / "model_card.json").is_file():
         if info.main and preset.startswith(SAVED):  # retraining a saved model (corrections)
-            load_bundle(_saved_dir(preset)).save(work / "init")
+            base = load_bundle(_saved_dir(preset))
+            base.embedding_novelty = None  # fitted on the base's features; refitted at the end of the run
+            base.save(work / "init")
         elif info.main:
             from medvlm.ontology import load_ontology
 
