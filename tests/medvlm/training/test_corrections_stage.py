@@ -103,6 +103,11 @@ def test_corrections_train_the_findings_head_and_threshold(base: tuple[Path, Pat
     assert set(stage["thresholds_retuned"]) == {CORRECTED}
     assert load_bundle(out).config.threshold(CORRECTED) == stage["thresholds_retuned"][CORRECTED]["after"]
     assert card["parent"] == json.loads((root / "base" / "model_card.json").read_text())["version"]
+    # familiarity in the retrained tower's features: the base's is dropped at the start, refitted at the end
+    assert load_bundle(root / "base").embedding_novelty is not None
+    assert load_bundle(out / "training" / "init").embedding_novelty is None
+    refitted = load_bundle(out).embedding_novelty
+    assert refitted is not None and card["familiarity"]["embedding_dims"] == refitted.mean.numel()
 
 
 def test_text_only_corrections_leave_the_head_alone(base: tuple[Path, Path]) -> None:
