@@ -148,6 +148,9 @@ class Stage(Strict):
     eval_tasks: list[EvalTask] = Field(min_length=1)
     select_on: str
     augment: bool = True
+    # with augment: the standard deviation of a smooth random log-gain field over each film (0 = none;
+    # medvlm.training.images.augment)
+    bias_field: float = Field(default=0.0, ge=0.0, le=1.0)
     # what the stage's examples read of a study (medvlm.model.configuration.INPUTS): the frontal film
     # always; ``lateral`` where a study has one; ``indication`` (the request's reason) in the prompt
     inputs: list[str] = Field(default_factory=lambda: ["frontal"])

@@ -85,8 +85,12 @@ def cache_images(
     return out
 
 
-def augment(images: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def augment(images: torch.Tensor, generator: torch.Generator,
+            bias_field: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Small seeded shift / scale / rotation and exposure jitter; no flips (laterality must survive).
+    ``bias_field`` > 0 also multiplies each film by a smooth random field (log-gain of that standard
+    deviation on a 4 x 4 grid, upsampled): regional brightness stops being evidence (a lucent apex is not a
+    pneumothorax). Its draws come after the others, so the rest of the augmentation is unchanged.
 
     Returns the images and the (B, 2, 3) ``affine_grid`` matrices used, so positions can follow them."""
     b = images.shape[0]
@@ -102,6 +106,10 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> tuple[torch.Ten
     out = F.grid_sample(images - fill, grid, align_corners=False, padding_mode="zeros") + fill
     gain = 1 + (torch.rand(b, 1, 1, 1, generator=generator) - 0.5) * 0.2
     bias = (torch.rand(b, 1, 1, 1, generator=generator) - 0.5) * 0.2
+    if bias_field > 0:
+        coarse = torch.randn(b, 1, 4, 4, generator=generator) * bias_field
+        field = F.interpolate(coarse, size=images.shape[-2:], mode="bicubic", align_corners=False).exp()
+        out = (out - fill) * field + fill
     return out * gain + bias, theta
 
 

@@ -316,13 +316,13 @@ def _corrections_inputs(
         rows = [e.image for e in payload["text"]]
         images = data.images[rows].float()
         if stage.augment:
-            images, _ = augment(images, g)
+            images, _ = augment(images, g, stage.bias_field)
         study.update(_study(stage, data, rows, g, device))
     if data.head_rows:
         rows = [data.head_rows[i] for i in head_idx]
         head_images = data.images[rows].float()
         if stage.augment:
-            head_images, _ = augment(head_images, g)
+            head_images, _ = augment(head_images, g, stage.bias_field)
         targets = {k: v[head_idx].to(device) for k, v in (data.head_targets or {}).items()}
         payload["head"] = {"images": head_images.to(device), "targets": targets}
         study["head_laterals"] = _study(stage, data, rows, g, device)["laterals"]
@@ -334,7 +334,7 @@ def _study(stage: Stage, data: StageData, rows: list[int], g: torch.Generator, d
     lookup = data.lookup()
 
     def transform(films: torch.Tensor) -> torch.Tensor:
-        return (augment(films, g)[0] if stage.augment else films).to(device)
+        return (augment(films, g, stage.bias_field)[0] if stage.augment else films).to(device)
 
     return {"laterals": lookup.laterals(rows, transform), "indications": lookup.indications(rows)}
 
@@ -353,7 +353,7 @@ def _inputs(
     images = data.images[rows].float()
     theta = None
     if stage.augment:
-        images, theta = augment(images, g)
+        images, theta = augment(images, g, stage.bias_field)
     if localize:  # encoder stages only (the schema says so): positions follow the augmentation
         assert data.spots is not None
         payload["spots"] = [data.spots[i] for i in idx]
