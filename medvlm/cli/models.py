@@ -98,11 +98,15 @@ def fit_familiarity_command(
 ) -> None:
     """Fit the model's familiarity again on its own training films (input pixels and the tower's features);
     drafts on films stranger than 99 % of them carry an unfamiliar-film flag. Weights and version stay."""
+    from medvlm.inference.uncertainty import flag_can_fire
     from medvlm.training.familiarity import refit_familiarity
 
     fitted = refit_familiarity(model_dir, data, curriculum)
     typer.echo(f"{model_dir}: familiarity fitted on {fitted['films']} training films "
                f"({fitted['embedding_dims']} feature dimensions); wrote {', '.join(fitted['files'])}")
+    if not flag_can_fire(fitted["calibration_films"]):
+        typer.echo(f"note: {fitted['calibration_films']} calibration films are too few for the "
+                   "unfamiliar-film flag to fire; familiarity still orders the worklist", err=True)
 
 
 def register(app: typer.Typer) -> None:

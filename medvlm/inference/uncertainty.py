@@ -50,3 +50,9 @@ def unfamiliar_film_flag(familiarity: float | None) -> ConsistencyFlag | None:
                  f"{100 * UNFAMILIAR_BELOW:g} % of them are as unusual (familiarity {familiarity:.2g}). Its "
                  "findings and text are unreliable here; read the film without leaning on the draft."),
     )
+
+
+def flag_can_fire(calibration_films: int) -> bool:
+    """Whether a fit calibrated on that many films can give a familiarity under the cut (its smallest value
+    is 1 / (n + 1): with 99 or fewer, about 500 training films, no film is ever flagged)."""
+    return 1 / (calibration_films + 1) < UNFAMILIAR_BELOW

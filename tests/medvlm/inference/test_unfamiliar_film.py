@@ -12,7 +12,12 @@ import pytest
 import torch
 
 from medvlm.inference.draft import draft_batch
-from medvlm.inference.uncertainty import UNFAMILIAR_BELOW, UNFAMILIAR_FILM, unfamiliar_film_flag
+from medvlm.inference.uncertainty import (
+    UNFAMILIAR_BELOW,
+    UNFAMILIAR_FILM,
+    flag_can_fire,
+    unfamiliar_film_flag,
+)
 from medvlm.model import load_bundle
 from tests.support.familiarity import fit_on_chest_films, jittered
 
@@ -65,3 +70,7 @@ def test_a_model_without_a_fit_never_flags(tiny_bundle: Any) -> None:
                                                       (0.0099, True), (0.0013, True)])
 def test_the_cut(familiarity: float | None, flagged: bool) -> None:
     assert (unfamiliar_film_flag(familiarity) is not None) is flagged
+
+
+def test_a_small_calibration_set_can_never_flag() -> None:
+    assert not flag_can_fire(24) and not flag_can_fire(99) and flag_can_fire(100) and flag_can_fire(769)
