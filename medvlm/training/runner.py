@@ -206,7 +206,10 @@ def _tune_thresholds(stage: Any, bundle: ModelBundle, data: Any, images: torch.T
             min_positives=stage.threshold_min_positives,
             floor=stage.sparse_threshold,
             laterals=data.lookup().laterals(data.eval_rows),
+            shifts=data.prior_shifts,
         )
+        if data.prior_shifts:
+            summary["threshold_prior_shifts"] = data.prior_shifts
     if stage.teach is not None and stage.teach.findings and stage.teach.findings.retune_thresholds:
         tuning = [*data.eval_records, *data.correction_records]
         tuning_rows = [*data.eval_rows, *(rows[str(r.files[0])] for r in data.correction_records)]

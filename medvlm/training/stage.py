@@ -136,6 +136,8 @@ class StageData:
     corrected: set[str] = field(default_factory=set)  # findings whose state a correction changed
     correction_records: list[Record] = field(default_factory=list)
     study: StudyLookup | None = None  # laterals and indications of frontal rows (the stage's inputs)
+    # encoder: how much the training mix raised each finding's log-odds (stage_metrics.prior_shifts)
+    prior_shifts: dict[str, float] = field(default_factory=dict)
 
     def lookup(self) -> StudyLookup:
         return self.study if self.study is not None else StudyLookup(self.images)
@@ -170,6 +172,7 @@ def build_stage_data(
     if stage.kind == "encoder":
         data.train_targets = findings_targets(train, slots)
         data.pos_weight = pos_weights(data.train_targets["presence"], known=data.train_targets["known"])
+        data.prior_shifts = ev.prior_shifts(train, slots)
         if stage.localize:
             data.spots = [record_spots(r, slots) for r in train]
             data.localized = localized_slots(data.spots, len(slots))

@@ -77,6 +77,36 @@ def fbeta_threshold(truth: np.ndarray, probs: np.ndarray, beta: float = 1.0) -> 
 MIN_PRECISION_GAIN = 0.05
 
 
+def prior_shifts(train: Sequence[Record], slots: Sequence) -> dict[str, float]:
+    """Per finding, how much the training mix raised its log-odds: the log-odds ratio of its prevalence in
+    the training records to that in the records not rendered again for a rare finding (``medvlm data build
+    --min-positives`` marks those ``provenance.oversampled_for``). 0 without oversampling, or where either
+    prevalence is 0 or 1. The head's probabilities carry the training prior; a threshold tuned on the
+    (natural) validation split absorbs it, a floor does not (``finding_threshold``)."""
+    natural = [r for r in train if "oversampled_for" not in (r.provenance or {})]
+    if len(natural) in (0, len(train)):
+        return {}
+    everything = findings_targets(list(train), slots)["presence"].numpy()
+    unselected = findings_targets(natural, slots)["presence"].numpy()
+    shifts = {}
+    for i, slot in enumerate(slots):
+        mixed, plain = float(everything[:, i].mean()), float(unselected[:, i].mean())
+        if 0 < mixed < 1 and 0 < plain < 1:
+            shifts[slot.name] = round(_logit(mixed) - _logit(plain), 4)
+    return shifts
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p / (1 - p)))
+
+
+def shifted_floor(floor: float, shift: float) -> float:
+    """``floor`` on the natural prior, as a cut on probabilities that carry the training prior."""
+    if shift == 0:
+        return floor  # exactly: no round trip through the logit
+    return float(1 / (1 + np.exp(-(_logit(floor) + shift))))
+
+
 def finding_threshold(
     truth: np.ndarray, probs: np.ndarray, beta: float = 1.0, min_positives: int = 0, floor: float = 0.9
 ) -> float:
@@ -109,16 +139,19 @@ def tune_thresholds(
     min_positives: int = 0,
     floor: float = 0.9,
     laterals: Laterals = None,
+    shifts: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """Per-finding presence threshold maximising F-beta on the validation source (kept in the bundle
     config); ``beta`` < 1 favours precision (fewer hallucinated findings in drafts). See
-    ``finding_threshold`` for ``min_positives`` and ``floor``."""
+    ``finding_threshold`` for ``min_positives`` and ``floor``; a finding the training mix oversampled has
+    its floor moved by its ``prior_shifts`` entry (the floor is meant on the natural prior)."""
     probs = findings_probabilities(bundle, images, laterals=laterals)
     truth, known = _truth(records, bundle)
     thresholds = {}
     for i, name in enumerate(bundle.names):
         t, p = known_only(truth[:, i], probs[:, i], known[:, i])  # uncertain labels left out
-        thresholds[name] = finding_threshold(t, p, beta, min_positives, floor)
+        own_floor = shifted_floor(floor, (shifts or {}).get(name, 0.0))
+        thresholds[name] = finding_threshold(t, p, beta, min_positives, own_floor)
     return thresholds
 
 

@@ -33,3 +33,28 @@ def test_sparse_findings_get_the_curriculum_floor(tmp_path: Path, synth_data: Pa
     assert floored and min(floored.values()) >= 0.97, floored
     default = _thresholds(tmp_path / "default", synth_data, "")  # threshold_min_positives 0: no floor
     assert min(default.values()) < 0.97, default
+
+
+def test_an_oversampled_findings_floor_moves_up_and_the_card_says_by_how_much(
+    tmp_path: Path, synth_data: Path
+) -> None:
+    """Half of the train films with cardiomegaly marked as rendered again for it (as `medvlm data build
+    --min-positives` marks them): its floor is set on the natural prior, above the curriculum's 0.97."""
+    import json
+
+    from medvlm.training.stage_metrics import shifted_floor
+
+    data = tmp_path / "marked"
+    shutil.copytree(synth_data, data)
+    lines = [json.loads(x) for x in (data / "manifest.jsonl").read_text().splitlines()]
+    positive = [x for x in lines if x["split"] == "train"
+                and any(f["label"] == "cardiomegaly" and f.get("presence", "present") == "present"
+                        for f in x["findings"])]
+    for x in positive[::2]:
+        x["provenance"] = {**(x.get("provenance") or {}), "oversampled_for": "cardiomegaly"}
+    (data / "manifest.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    thresholds = _thresholds(tmp_path / "run", data, SPARSE_KEYS)
+    card = json.loads((tmp_path / "run" / "model" / "model_card.json").read_text())
+    shifts = card["stages"][0]["threshold_prior_shifts"]
+    assert shifts["cardiomegaly"] > 0.1
+    assert thresholds["cardiomegaly"] >= shifted_floor(0.97, shifts["cardiomegaly"]) - 1e-9 > 0.97

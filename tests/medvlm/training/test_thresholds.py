@@ -63,3 +63,37 @@ def test_a_finding_the_model_cannot_tell_apart_gets_the_floor_not_every_film() -
     skilled_truth, skilled = _scores()  # the same base rate, scores that separate
     cut = fbeta_threshold(skilled_truth, skilled, 0.5)
     assert cut < 0.9 and finding_threshold(skilled_truth, skilled, 0.5, floor=0.9) == cut
+
+
+def _record(i: int, labels: list[str], oversampled_for: str | None = None):  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from medvlm.findings import Finding
+    from medvlm.training.manifest import Record
+
+    provenance = {"oversampled_for": oversampled_for} if oversampled_for else {}
+    findings = [Finding(label) for label in labels] or [Finding("no_finding")]
+    return Record(f"S{i}", f"1.2.{i}", "train", [Path(f"{i}.dcm")], findings, provenance=provenance)
+
+
+def test_the_floor_of_an_oversampled_finding_is_set_on_its_natural_prior() -> None:
+    """A build that renders rare findings again (--min-positives) raises their share of the training films;
+    the floor is meant for the natural prior, so it moves up by the log-odds ratio (docs/performance.md)."""
+    from medvlm.ontology import load_ontology
+    from medvlm.training.stage_metrics import prior_shifts, shifted_floor
+
+    slots = [load_ontology().get(n) for n in ("pneumothorax", "cardiomegaly")]
+    natural = [_record(i, ["pneumothorax"] if i < 10 else ["cardiomegaly"] if i < 110 else [])
+               for i in range(1000)]  # 1 % pneumothorax, 10 % cardiomegaly
+    extra = [_record(1000 + i, ["pneumothorax"], oversampled_for="pneumothorax") for i in range(90)]
+    shifts = prior_shifts(natural + extra, slots)
+    # pneumothorax 100 of 1,090 films against 10 of 1,000: log(100/990) - log(10/990)
+    assert abs(shifts["pneumothorax"] - np.log(10.0)) < 1e-3
+    assert shifts["cardiomegaly"] < 0  # diluted by the extra films, so its floor would fall slightly
+    assert prior_shifts(natural, slots) == {}  # nothing oversampled: nothing to correct
+    assert abs(shifted_floor(0.9, 0.0) - 0.9) < 1e-12
+    assert abs(shifted_floor(0.9, np.log(9.0)) - 81 / 82) < 1e-9  # odds 9 -> 81
+    truth = np.array([0, 0, 0, 0, 1, 1])
+    probs = np.array([0.1, 0.2, 0.3, 0.4, 0.95, 0.99])
+    floor = shifted_floor(0.9, np.log(9.0))
+    assert finding_threshold(truth, probs, 0.5, min_positives=20, floor=floor) == floor
