@@ -273,8 +273,10 @@ class ModelBundle:
             logits = self.head(tokens, detail, lateral, rows).float().cpu()
         finally:
             self.head.train(was_training)
-        typical = self._familiarity(images, embed_features(tokens, detail)) if familiarity else None
-        return self._findings(logits), typical
+        if not familiarity:
+            return self._findings(logits), None
+        embeddings = embed_features(tokens, detail) if self.embedding_novelty is not None else None
+        return self._findings(logits), self._familiarity(images, embeddings)
 
     def _findings(self, logits: torch.Tensor) -> list[list[Finding]]:
         probs = torch.sigmoid(self.head.presence_logits(logits))

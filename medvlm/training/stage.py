@@ -172,7 +172,8 @@ def build_stage_data(
     if stage.kind == "encoder":
         data.train_targets = findings_targets(train, slots)
         data.pos_weight = pos_weights(data.train_targets["presence"], known=data.train_targets["known"])
-        data.prior_shifts = ev.prior_shifts(train, slots)
+        extra = [ev.oversampled(r) for r in train]
+        data.prior_shifts = ev.prior_shifts(data.train_targets["presence"], extra, slots)
         if stage.localize:
             data.spots = [record_spots(r, slots) for r in train]
             data.localized = localized_slots(data.spots, len(slots))

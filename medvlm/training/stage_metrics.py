@@ -77,23 +77,29 @@ def fbeta_threshold(truth: np.ndarray, probs: np.ndarray, beta: float = 1.0) -> 
 MIN_PRECISION_GAIN = 0.05
 
 
-def prior_shifts(train: Sequence[Record], slots: Sequence) -> dict[str, float]:
+def prior_shifts(presence: torch.Tensor, oversampled: Sequence[bool], slots: Sequence) -> dict[str, float]:
     """Per finding, how much the training mix raised its log-odds: the log-odds ratio of its prevalence in
-    the training records to that in the records not rendered again for a rare finding (``medvlm data build
-    --min-positives`` marks those ``provenance.oversampled_for``). 0 without oversampling, or where either
-    prevalence is 0 or 1. The head's probabilities carry the training prior; a threshold tuned on the
-    (natural) validation split absorbs it, a floor does not (``finding_threshold``)."""
-    natural = [r for r in train if "oversampled_for" not in (r.provenance or {})]
-    if len(natural) in (0, len(train)):
+    all training records (``presence``, N x findings, as ``findings_targets`` gives it) to that in the
+    records not rendered again for a rare finding (``oversampled`` False; ``medvlm data build
+    --min-positives`` marks the others ``provenance.oversampled_for``). Empty without oversampling; a
+    finding whose prevalence is 0 or 1 in either set is left out. The head's probabilities carry the
+    training prior; a threshold tuned on the (natural) validation split absorbs it, a floor does not
+    (``finding_threshold``)."""
+    chosen = ~torch.as_tensor(list(oversampled), dtype=torch.bool)
+    if int(chosen.sum()) in (0, len(chosen)):
         return {}
-    everything = findings_targets(list(train), slots)["presence"].numpy()
-    unselected = findings_targets(natural, slots)["presence"].numpy()
+    everything, natural = presence.float().mean(dim=0), presence[chosen].float().mean(dim=0)
     shifts = {}
     for i, slot in enumerate(slots):
-        mixed, plain = float(everything[:, i].mean()), float(unselected[:, i].mean())
+        mixed, plain = float(everything[i]), float(natural[i])
         if 0 < mixed < 1 and 0 < plain < 1:
             shifts[slot.name] = round(_logit(mixed) - _logit(plain), 4)
     return shifts
+
+
+def oversampled(record: Record) -> bool:
+    """Whether the build rendered this record again for a rare finding (``provenance.oversampled_for``)."""
+    return "oversampled_for" in (record.provenance or {})
 
 
 def _logit(p: float) -> float:

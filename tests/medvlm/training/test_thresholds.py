@@ -80,17 +80,22 @@ def test_the_floor_of_an_oversampled_finding_is_set_on_its_natural_prior() -> No
     """A build that renders rare findings again (--min-positives) raises their share of the training films;
     the floor is meant for the natural prior, so it moves up by the log-odds ratio (docs/performance.md)."""
     from medvlm.ontology import load_ontology
-    from medvlm.training.stage_metrics import prior_shifts, shifted_floor
+    from medvlm.training.examples import findings_targets
+    from medvlm.training.stage_metrics import oversampled, prior_shifts, shifted_floor
+
+    def shifts_of(records: list) -> dict[str, float]:
+        presence = findings_targets(records, slots)["presence"]
+        return prior_shifts(presence, [oversampled(r) for r in records], slots)
 
     slots = [load_ontology().get(n) for n in ("pneumothorax", "cardiomegaly")]
     natural = [_record(i, ["pneumothorax"] if i < 10 else ["cardiomegaly"] if i < 110 else [])
                for i in range(1000)]  # 1 % pneumothorax, 10 % cardiomegaly
     extra = [_record(1000 + i, ["pneumothorax"], oversampled_for="pneumothorax") for i in range(90)]
-    shifts = prior_shifts(natural + extra, slots)
+    shifts = shifts_of(natural + extra)
     # pneumothorax 100 of 1,090 films against 10 of 1,000: log(100/990) - log(10/990)
     assert abs(shifts["pneumothorax"] - np.log(10.0)) < 1e-3
     assert shifts["cardiomegaly"] < 0  # diluted by the extra films, so its floor would fall slightly
-    assert prior_shifts(natural, slots) == {}  # nothing oversampled: nothing to correct
+    assert shifts_of(natural) == {}  # nothing oversampled: nothing to correct
     assert abs(shifted_floor(0.9, 0.0) - 0.9) < 1e-12
     assert abs(shifted_floor(0.9, np.log(9.0)) - 81 / 82) < 1e-9  # odds 9 -> 81
     truth = np.array([0, 0, 0, 0, 1, 1])
