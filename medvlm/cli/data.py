@@ -24,6 +24,13 @@ def build(
         help="Train split: render extra films (new synthetic patients) of the reports of each finding "
         "with fewer train films than this, until it has this many. 0: off.",
     ),
+    mirror: bool = typer.Option(
+        True,
+        "--mirror/--no-mirror",
+        help="Render every second round of the rare-finding extra films mirrored (left and right "
+        "swapped in the findings and the report), so a finding IU reports mostly on one side is seen "
+        "on both.",
+    ),
     train_renders: int = typer.Option(
         1,
         "--train-renders",
@@ -56,6 +63,7 @@ def build(
         progress=progress,
         workers=workers,
         min_positives=min_positives,
+        mirror=mirror,
         train_renders=train_renders,
         ct=list(ct),
         holdout_ct=holdout_ct,

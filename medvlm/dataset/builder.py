@@ -35,6 +35,7 @@ from medvlm.dataset.ct_patients import (
 from medvlm.dataset.errors import DatasetError
 from medvlm.dataset.iu_source import iu_study
 from medvlm.dataset.manifest import CROSS_PATIENT, MANIFEST, ManifestRecord, write_record
+from medvlm.dataset.mirror import can_mirror, mirrored_findings, mirrored_text
 from medvlm.dataset.template import sample_findings, write_report
 from medvlm.dataset.text_overlap import normalise_text, overlap_lines, split_overlap
 from medvlm.findings import NO_FINDING, Finding, Presence
@@ -62,6 +63,7 @@ class BuildSummary:
     seconds: float = 0.0
     render_seconds: float = 0.0
     oversampled: Counter = field(default_factory=Counter)  # extra train films, by the finding they were for
+    mirrored: int = 0  # of the oversampled films, those drawn with left and right swapped
     rerendered: int = 0  # extra train films of every train report (train_renders - 1 each)
     dropped_test_text: Counter = field(default_factory=Counter)  # train/validation reports = a test text
     test_disagreement: int = 0  # test reports rendered from MeSH although the labeler reads more
@@ -89,7 +91,7 @@ class BuildSummary:
             out.append(
                 f"extra train films for rare findings: {sum(self.oversampled.values())} ("
                 + ", ".join(f"{k} {v}" for k, v in self.oversampled.most_common())
-                + ")"
+                + f"); mirrored: {self.mirrored}"
             )
         out.append(f"cross-patient test CT patient: {self.holdout or 'none (fewer than two CT patients)'}")
         out += [f"  {split:20s} {pid:24s} {v}" for (split, pid), v in sorted(self.patients.items())]
@@ -126,6 +128,7 @@ class _Plan:
     source: str
     iu_study_id: str | None = None
     oversampled_for: str | None = None  # set on an extra train film rendered for a rare finding
+    mirrored: bool = False  # an extra film of the report with left and right swapped (``mirror.py``)
     disagreement: tuple[str, ...] = ()  # test only: labels the labeler reads that MeSH does not list
     ct_patient: str = ""  # set by _assign_patients
     indication: str = ""  # the request's reason (IU: the INDICATION section, cleaned)
@@ -226,6 +229,7 @@ def build_dataset(
     patients: Sequence[Any] | None = None,
     laterals: bool = False,
     train_renders: int = 1,
+    mirror: bool = True,
 ) -> BuildSummary:
     """Render ``n`` studies into ``out``. ``workers`` > 1 renders in forked processes (same output: the
     plans are made in this process, in order, and the records come back in order).
@@ -241,6 +245,8 @@ def build_dataset(
     ``train_renders`` > 1 renders each train-split report of the first ``n`` that many times in all (new
     synthetic patient, acquisition and lesion placement each time), before the rare-finding oversampling;
     validation and test keep one film per report.
+
+    ``mirror``: see ``_oversample``.
 
     ``laterals``: each study also gets a left lateral film (the same CT seen from the side, the same
     findings, synthetic patient and detector; instance 2 of the study), as IU studies have two views.
@@ -265,8 +271,9 @@ def build_dataset(
     again = _rerender(plans, train_renders)
     summary.rerendered = len(again)
     plans += again
-    extra = _oversample(plans, min_positives)
+    extra = _oversample(plans, min_positives, mirror)
     summary.oversampled = Counter(p.oversampled_for for p in extra)
+    summary.mirrored = sum(p.mirrored for p in extra)
     plans += extra
     plans = _assign_patients(plans, patient_plan)
     tasks = ((plan, index, seed, size, out) for index, plan in enumerate(plans))
@@ -349,7 +356,7 @@ def _rerender(plans: list[_Plan], train_renders: int) -> list[_Plan]:
     ]
 
 
-def _oversample(plans: list[_Plan], min_positives: int) -> list[_Plan]:
+def _oversample(plans: list[_Plan], min_positives: int, mirror: bool = True) -> list[_Plan]:
     """Extra train films for rare findings: each report of a finding with fewer than ``min_positives``
     train films is rendered again, in turn, as a new synthetic patient, until the finding has that many.
 
@@ -358,9 +365,13 @@ def _oversample(plans: list[_Plan], min_positives: int) -> list[_Plan]:
     the same words. The rarest finding goes first, and a film counts for every finding it shows, so a
     report with two rare findings is not rendered twice as often as it needs. Validation and test keep
     their natural prevalence (thresholds and metrics are measured there).
+
+    ``mirror``: every second round over a finding's reports renders them mirrored (``mirror.py``), so
+    that a finding IU reports mostly on one side is seen on both.
     """
     if min_positives <= 0:
         return []
+    forbidden = test_texts() if mirror else frozenset()
     counts = _train_positives(plans)
     extra: list[_Plan] = []
     for label, _ in sorted(counts.items(), key=lambda item: (item[1], item[0])):
@@ -373,13 +384,33 @@ def _oversample(plans: list[_Plan], min_positives: int) -> list[_Plan]:
         turn = 0
         while counts[label] < min_positives:
             base = sources[turn % len(sources)]
-            plan = replace(
-                base, study_id=f"{base.study_id}-os{turn // len(sources) + 1}", oversampled_for=label
-            )
+            round_ = turn // len(sources) + 1
+            plan = replace(base, study_id=f"{base.study_id}-os{round_}", oversampled_for=label)
+            if mirror and round_ % 2 == 0:
+                plan = _mirrored(plan, forbidden)
             extra.append(plan)
             counts.update(_train_positives([plan]))
             turn += 1
     return extra
+
+
+def _mirrored(plan: _Plan, forbidden: frozenset[str]) -> _Plan:
+    """``plan`` with its sides swapped, or as it was where the mirror image is not anatomy or its text
+    is a test report's (test text is never trained on)."""
+    if not can_mirror(plan.findings, plan.findings_text, plan.impression, plan.indication):
+        return plan
+    text, impression = mirrored_text(plan.findings_text), mirrored_text(plan.impression)
+    if normalise_text(text, impression) in forbidden:
+        return plan
+    return replace(
+        plan,
+        study_id=f"{plan.study_id}m",
+        findings=mirrored_findings(plan.findings),
+        findings_text=text,
+        impression=impression,
+        indication=mirrored_text(plan.indication),
+        mirrored=True,
+    )
 
 
 def _assign_patients(plans: list[_Plan], patient_plan: PatientPlan) -> list[_Plan]:
@@ -454,6 +485,7 @@ def _render_study(plan: _Plan, index: int, seed: int, size: int, atlas: Atlas, l
             "ct_patient": plan.ct_patient,
             **({"labeler_beyond_mesh": list(plan.disagreement)} if plan.disagreement else {}),
             **({"oversampled_for": plan.oversampled_for} if plan.oversampled_for else {}),
+            **({"mirrored": True} if plan.mirrored else {}),
             "generator": GENERATOR,
             "size": size,
             "render": film.render_info(),

@@ -45,10 +45,25 @@ def text_examples(
     """Every correction's FINAL report, plus the stage's text replay share of the other sources' reports."""
     first = records[stage.sources[0]]
     corrections = report_examples(first, [row(r) for r in first])
-    pool = [r for name in stage.sources[1:] for r in records[name]]
+    pool = replay_pool(stage, records)
     replay = report_examples(pool, [row(r) for r in pool], stage.rendered_reports, ontology)
     n = replay_count(len(corrections), len(replay), stage.text_replay())
     return corrections + random.Random(seed).sample(replay, n)
+
+
+def replay_pool(stage: Stage, records: dict[str, list[Record]]) -> list[Record]:
+    """The records of the stage's other sources (after the corrections, ``sources[0]``): what it replays."""
+    return [r for name in stage.sources[1:] for r in records[name]]
+
+
+def replay_prior_shifts(pool: list[Record], slots: list[Any]) -> dict[str, float]:
+    """How much the replayed sources' oversampling raised each finding's log-odds (``prior_shifts``): the
+    model's probabilities carry that training prior, the re-tuned floor should not."""
+    from medvlm.training.stage_metrics import oversampled, prior_shifts
+
+    if not pool:
+        return {}
+    return prior_shifts(findings_targets(pool, slots)["presence"], [oversampled(r) for r in pool], slots)
 
 
 def head_data(
@@ -61,7 +76,7 @@ def head_data(
     """(image rows, findings targets, positive weights) of the corrections plus their findings replay."""
     assert stage.teach is not None and stage.teach.findings is not None
     first = records[stage.sources[0]]
-    pool = [r for name in stage.sources[1:] for r in records[name]]
+    pool = replay_pool(stage, records)
     n = replay_count(len(first), len(pool), stage.teach.findings.replay_fraction)
     chosen = first + random.Random(seed + 1).sample(pool, n)
     targets = findings_targets(chosen, bundle.config.slots)
@@ -75,11 +90,14 @@ def retune_thresholds(
     records: list[Record],
     labels: set[str],
     laterals: list[torch.Tensor | None] | None = None,
+    shifts: dict[str, float] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Re-tune the corrected findings' thresholds (F-beta on ``records``: the eval source plus the
     corrections, since the validation set may hold none of the studies the model got wrong); returns
-    ``{label: {"before": t, "after": t}}`` and updates ``bundle.config.thresholds``."""
-    from medvlm.training.stage_metrics import finding_threshold, findings_probabilities
+    ``{label: {"before": t, "after": t}}`` and updates ``bundle.config.thresholds``. The floor a cut
+    that needs no skill falls back to sits on the natural prior, as in training (``shifts``:
+    ``replay_prior_shifts``)."""
+    from medvlm.training.stage_metrics import finding_threshold, findings_probabilities, shifted_floor
 
     assert stage.teach is not None and stage.teach.findings is not None
     if not labels or not records:
@@ -94,7 +112,8 @@ def retune_thresholds(
             continue
         before = bundle.config.threshold(name)
         t, p = known_only(truth[:, i], probs[:, i], known[:, i])  # uncertain labels left out
-        after = finding_threshold(t, p, stage.teach.findings.threshold_beta, 0)
+        floor = shifted_floor(stage.sparse_threshold, (shifts or {}).get(name, 0.0))
+        after = finding_threshold(t, p, stage.teach.findings.threshold_beta, 0, floor)
         thresholds[name] = after
         changes[name] = {"before": round(float(before), 4), "after": round(float(after), 4)}
     bundle.config.thresholds = thresholds

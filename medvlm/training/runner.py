@@ -215,8 +215,10 @@ def _tune_thresholds(stage: Any, bundle: ModelBundle, data: Any, images: torch.T
         tuning_rows = [*data.eval_rows, *(rows[str(r.files[0])] for r in data.correction_records)]
         summary["thresholds_retuned"] = retune_thresholds(
             stage, bundle, images[tuning_rows].float(), tuning, data.corrected,
-            data.lookup().laterals(tuning_rows),
+            data.lookup().laterals(tuning_rows), data.prior_shifts,
         )
+        if data.prior_shifts:
+            summary["threshold_prior_shifts"] = data.prior_shifts
 
 
 def _stage_done(bundle: ModelBundle, name: str, summary: dict[str, Any], state: dict[str, Any], work: Path,

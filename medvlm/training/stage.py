@@ -198,6 +198,8 @@ def build_stage_data(
             data.head_rows, data.head_targets, data.pos_weight = corrections.head_data(
                 stage, records, row, bundle, seed
             )
+            pool = corrections.replay_pool(stage, records)
+            data.prior_shifts = corrections.replay_prior_shifts(pool, slots)
         data.eval_examples = report_examples(eval_records, eval_rows)
     if stage.kind != "encoder" and not data.examples and not data.head_rows:
         from medvlm.errors import CurriculumError

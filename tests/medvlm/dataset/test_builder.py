@@ -16,6 +16,7 @@ from medvlm.dataset.builder import build_dataset
 from medvlm.dataset.errors import DatasetError
 from medvlm.dataset.iu_source import iu_study
 from medvlm.dataset.manifest import MANIFEST, manifest_hash, read_manifest
+from medvlm.dataset.mirror import mirrored_findings, mirrored_text
 from medvlm.findings import Presence
 from medvlm.inference.indication import clean, from_dicom, from_report
 from medvlm.ontology import load_ontology
@@ -169,9 +170,11 @@ def test_rare_findings_get_extra_train_films(atlas, atlas_dir: Path, tmp_path: P
         assert record.split == "train" and counts_before[label] < 4
         assert label in {f.label for f in record.findings}
         base = bases[record.provenance["iu_study_id"]]
-        # The same report and findings, drawn as a new patient (its own study UID and film).
-        assert (record.findings, record.findings_text) == (base.findings, base.findings_text)
-        assert record.findings_text == reports[record.provenance["iu_study_id"]].findings
+        # The same report and findings (or both mirrored), drawn as a new patient (its own UID and film).
+        side = mirrored_text if record.provenance.get("mirrored") else str
+        findings = mirrored_findings(base.findings) if record.provenance.get("mirrored") else base.findings
+        assert (record.findings, record.findings_text) == (findings, side(base.findings_text))
+        assert record.findings_text == side(reports[record.provenance["iu_study_id"]].findings)
         assert record.study_instance_uid != base.study_instance_uid
         assert record.files[0].read_bytes() != base.files[0].read_bytes()
     assert sorted(summary.oversampled.elements()) == sorted(r.provenance["oversampled_for"] for r in extra)

@@ -102,3 +102,17 @@ def test_the_floor_of_an_oversampled_finding_is_set_on_its_natural_prior() -> No
     probs = np.array([0.1, 0.2, 0.3, 0.4, 0.95, 0.99])
     floor = shifted_floor(0.9, np.log(9.0))
     assert finding_threshold(truth, probs, 0.5, min_positives=20, floor=floor) == floor
+
+
+def test_a_corrections_run_puts_its_floor_on_the_replayed_datas_natural_prior() -> None:
+    """The corrections stage re-tunes thresholds of a model trained on oversampled films; its replay pool
+    tells by how much each finding was oversampled, the same rule as training's."""
+    from medvlm.ontology import load_ontology
+    from medvlm.training.corrections import replay_prior_shifts
+
+    slots = [load_ontology().get(n) for n in ("pneumothorax", "cardiomegaly")]
+    natural = [_record(i, ["pneumothorax"] if i < 10 else []) for i in range(1000)]
+    extra = [_record(1000 + i, ["pneumothorax"], oversampled_for="pneumothorax") for i in range(90)]
+    shifts = replay_prior_shifts(natural + extra, slots)
+    assert abs(shifts["pneumothorax"] - np.log(10.0)) < 1e-3
+    assert replay_prior_shifts(natural, slots) == {} and replay_prior_shifts([], slots) == {}
