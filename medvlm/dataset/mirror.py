@@ -1,8 +1,8 @@
 """A report's findings moved to the other side (left for right), for the rare-finding extra films.
 
 IU's few reports of a rare finding lean to one side (the train reports with a pneumothorax: 12
-right-sided, 4 left), and every extra film of a report repeats its side, so a model learns "pneumothorax" as "something
-at the right apex". Half of the extra films show the same words mirrored instead: the finding drawn on
+right-sided, 4 left), and every extra film of a report repeats its side, so a model learns "pneumothorax"
+as "something at the right apex". Half of the extra films show the same words mirrored instead: the finding drawn on
 the other side and the report's left and right swapped, which is as true a report as the original.
 
 A report is mirrored only where swapping the two words keeps it anatomy: no structure that exists on one
