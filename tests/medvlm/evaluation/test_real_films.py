@@ -64,6 +64,10 @@ def test_real_film_metrics(real_dir: Path, tiny_model_dir: Path, tmp_path: Path)
     called = {k.removeprefix("real.called."): v for k, v in m.items() if k.startswith("real.called.")}
     assert set(called) == {k.removeprefix("real.prob.").removesuffix(".p50") for k in m if k.endswith(".p50")}
     assert all(0 <= n <= m["real.accepted"] for n in called.values())
+    # the films a finding is drafted on, by side: never more than the films it is drafted on
+    for name, n in called.items():
+        assert m[f"real.called_right.{name}"] + m[f"real.called_left.{name}"] <= n
+    assert "drafted on the right / left" in summary
     assert f"drafted on (of {m['real.accepted']})" in summary
     # intubated (Y) vs not (N) films ranked by the support-device probability; "Not visible"/blank left out
     assert (m["real.n_pos.intubated"], m["real.n_neg.intubated"]) == (2, 2)
@@ -72,6 +76,7 @@ def test_real_film_metrics(real_dir: Path, tiny_model_dir: Path, tmp_path: Path)
     assert {"real.input.mean", "real.input.p10", "real.input.p90", "model_version"} <= set(m)
     html = (tmp_path / "out" / "report.html").read_text()
     assert "lung_opacity" in html and "weak labels" in html and "intubated" in html and "drafted on" in html
+    assert "on the right" in html
     assert "frontal acceptance 0.8571" in summary and "lung_opacity" in summary and "[95 % " in summary
 
 
