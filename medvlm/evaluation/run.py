@@ -17,6 +17,7 @@ from medvlm.evaluation.classification import interval_text
 from medvlm.evaluation.compare import PREDICTIONS, write_predictions
 from medvlm.evaluation.html_report import write_report
 from medvlm.evaluation.scoring import DEFINITIONS, guard_change_causes, score_findings, score_reports
+from medvlm.evaluation.sides import side_agreement
 from medvlm.findings import NO_FINDING, Presence
 from medvlm.inference.uncertainty import UNFAMILIAR_FILM
 from medvlm.ontology import load_ontology
@@ -71,6 +72,7 @@ def evaluate_to_folder(model_dir: Path | None, data_dir: Path, split: str = "tes
     }
     findings_metrics, curves = score_findings(bundle.names, [d.findings for d in drafts], truth)
     metrics.update(findings_metrics)
+    metrics.update(side_agreement([d.findings for d in drafts], truth))
     ontology = load_ontology()
     baselines = {
         "normal": normal_reports(len(records)),
@@ -152,6 +154,8 @@ def _summary(m: dict[str, Any], metrics_path: Path, html: Path) -> str:
         f"over findings with >= {FINDING_MIN_POSITIVES} positives {f('findings.macro_auroc_supported')}  "
         f"macro-F1 {f('findings.macro_f1')}  "
         f"ECE {f('findings.ece')}",
+        f"side of the findings called rightly: {f('findings.side_accuracy')} of "
+        f"{m['findings.side_pairs']} (always 'right': {f('findings.side_baseline_right')})",
         *(row(name, prefix) for name, prefix in rows),
         f"the own text against its findings prompt: agreement F1 {f('report.prompt_f1')}, "
         f"findings added {f('report.prompt_additions')}/report",

@@ -48,6 +48,9 @@ DEFINITIONS = {
     "findings.macro_f1": "mean per-finding F1 at the model's thresholds over findings with a true or "
                          "predicted positive",
     "findings.ece": "expected calibration error over every (study, finding) probability, 10 equal bins",
+    "findings.side_accuracy": "of the true positives whose truth and call both name a side (left, right, "
+                              "bilateral), the share called on the true side; ``side_baseline_right``: "
+                              "the share a constant 'right' would get",
     "report.*": "the model's own text (guard off): the headline report-generation figures",
     "report.guarded.*": "the same for the delivered draft, after the consistency guard",
     "report.guard_changed": "share of drafts whose text the guard changed",

@@ -48,6 +48,8 @@ def test_writes_metrics_and_report(tiny_model_dir: Path, dataset_dir: Path, tmp_
     assert "own text (guard off)" in html and "baseline: nearest train report (retrieval)" in html
     assert summary.index("model's own text") < summary.index("after the guard") < summary.index("baseline")
     assert "verdict: " in summary
+    assert "side of the findings called rightly" in summary and metrics["findings.side_pairs"] >= 0
+    assert "findings.side_accuracy" in metrics and "findings.side_accuracy" in metrics["definitions"]
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 4 and set(rows[0]["probabilities"]) == set(per)  # what `eval compare` reads
     drafts = [json.loads(line) for line in (out / "drafts.jsonl").read_text().splitlines()]
