@@ -25,11 +25,11 @@ def build(
         "with fewer train films than this, until it has this many. 0: off.",
     ),
     mirror: bool = typer.Option(
-        True,
+        False,
         "--mirror/--no-mirror",
         help="Render every second round of the rare-finding extra films mirrored (left and right "
         "swapped in the findings and the report), so a finding IU reports mostly on one side is seen "
-        "on both.",
+        "on both (off by default: no gain measured, docs/performance.md).",
     ),
     train_renders: int = typer.Option(
         1,

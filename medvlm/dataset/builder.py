@@ -229,7 +229,7 @@ def build_dataset(
     patients: Sequence[Any] | None = None,
     laterals: bool = False,
     train_renders: int = 1,
-    mirror: bool = True,
+    mirror: bool = False,
 ) -> BuildSummary:
     """Render ``n`` studies into ``out``. ``workers`` > 1 renders in forked processes (same output: the
     plans are made in this process, in order, and the records come back in order).
@@ -356,7 +356,7 @@ def _rerender(plans: list[_Plan], train_renders: int) -> list[_Plan]:
     ]
 
 
-def _oversample(plans: list[_Plan], min_positives: int, mirror: bool = True) -> list[_Plan]:
+def _oversample(plans: list[_Plan], min_positives: int, mirror: bool = False) -> list[_Plan]:
     """Extra train films for rare findings: each report of a finding with fewer than ``min_positives``
     train films is rendered again, in turn, as a new synthetic patient, until the finding has that many.
 
@@ -367,7 +367,9 @@ def _oversample(plans: list[_Plan], min_positives: int, mirror: bool = True) -> 
     their natural prevalence (thresholds and metrics are measured there).
 
     ``mirror``: every second round over a finding's reports renders them mirrored (``mirror.py``), so
-    that a finding IU reports mostly on one side is seen on both.
+    that a finding IU reports mostly on one side is seen on both. Off by default: a model trained on it
+    read the synthetic splits no better and still drafted real films' pneumothoraces on the right
+    (docs/performance.md, fifteenth session).
     """
     if min_positives <= 0:
         return []

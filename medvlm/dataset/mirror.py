@@ -2,8 +2,9 @@
 
 IU's few reports of a rare finding lean to one side (the train reports with a pneumothorax: 12
 right-sided, 4 left), and every extra film of a report repeats its side, so a model learns "pneumothorax"
-as "something at the right apex". Half of the extra films show the same words mirrored instead: the
-finding drawn on the other side and the report's left and right swapped, as true a report as the original.
+as "something at the right apex". With ``--mirror``, half of the extra films show the same words mirrored:
+the finding drawn on the other side and the report's left and right swapped, as true a report as the
+original. Off by default: a model trained so read no better (docs/performance.md).
 
 A report is mirrored only where swapping the two words keeps it anatomy: no structure that exists on one
 side only (the middle lobe and the lingula, the minor fissure, the heart's chambers, the aorta, the

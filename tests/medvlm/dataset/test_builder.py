@@ -152,6 +152,7 @@ def test_rare_findings_get_extra_train_films(atlas, atlas_dir: Path, tmp_path: P
         data_dir=atlas_dir,
         min_positives=4,
         workers=2,
+        mirror=True,
     )
     before, after = read_manifest(tmp_path / "plain"), read_manifest(tmp_path / "os")
     # The first 40 studies are the same films; the extra ones come after them.

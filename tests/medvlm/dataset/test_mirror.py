@@ -52,7 +52,7 @@ def _plan(i: int, side: Laterality) -> _Plan:
 
 def test_every_second_round_of_extra_films_is_mirrored_so_both_sides_are_seen() -> None:
     plans = [_plan(i, Laterality.RIGHT) for i in range(4)]
-    extra = _oversample(plans, min_positives=20)
+    extra = _oversample(plans, min_positives=20, mirror=True)
     sides = Counter(p.findings[0].laterality for p in [*plans, *extra])
     assert sides == {Laterality.RIGHT: 12, Laterality.LEFT: 8}
     for p in extra:
@@ -60,7 +60,7 @@ def test_every_second_round_of_extra_films_is_mirrored_so_both_sides_are_seen() 
         assert p.mirrored == (round_ % 2 == 0) == p.study_id.endswith("m")
         if p.mirrored:
             assert p.findings_text.startswith("Left apical") and p.impression == "left pneumothorax."
-    assert not any(p.mirrored for p in _oversample(plans, min_positives=20, mirror=False))
+    assert not any(p.mirrored for p in _oversample(plans, min_positives=20))  # off by default
 
 
 def test_a_mirrored_text_that_is_a_test_reports_is_not_used(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -70,5 +70,5 @@ def test_a_mirrored_text_that_is_a_test_reports_is_not_used(monkeypatch) -> None
     plans = [_plan(0, Laterality.RIGHT)]
     mirrored = mirrored_text(plans[0].findings_text), mirrored_text(plans[0].impression)
     monkeypatch.setattr(builder, "test_texts", lambda: frozenset({normalise_text(*mirrored)}))
-    extra = _oversample(plans, min_positives=4)
+    extra = _oversample(plans, min_positives=4, mirror=True)
     assert len(extra) == 3 and not any(p.mirrored for p in extra)
