@@ -15,7 +15,8 @@ from jinja2 import Environment
 
 from medvlm.evaluation.classification import interval_text
 
-HEADLINE = ("findings.macro_auroc", "findings.macro_auroc_ci", "findings.macro_f1", "findings.ece")
+HEADLINE = ("findings.macro_auroc", "findings.macro_auroc_ci", "findings.macro_f1", "findings.ece",
+            "findings.side_accuracy", "findings.side_pairs", "findings.side_baseline_right")
 # Report columns, the model's own text first (the headline), then the delivered draft, then baselines.
 REPORT_COLUMNS = (("model's own text (guard off)", "report"), ("after the guard", "report.guarded"),
                   ("baseline: fixed normal report", "baseline.normal"),
@@ -66,10 +67,12 @@ findings; IU MeSH tags for IU reports); the macro CE-F1 averages findings with e
 {% endfor %}</table>
 <h3>Per finding</h3>
 <table><tr><th>finding</th><th>AUROC</th><th>95 % interval</th><th>F1</th><th>true positives</th>
-<th>predicted positives</th></tr>
+<th>predicted positives</th><th>on the true side (of sided true positives)</th></tr>
+{% set sides = m.get("findings.side_per_finding") or {} %}
 {% for label, v in per_finding.items() %}<tr><td>{{ label }}</td><td class=num>{{ fmt(v.auroc) }}</td>
 <td class=num>{{ fmt(v.auroc_ci) }}</td>
-<td class=num>{{ fmt(v.f1) }}</td><td class=num>{{ v.support }}</td><td class=num>{{ v.predicted }}</td></tr>
+<td class=num>{{ fmt(v.f1) }}</td><td class=num>{{ v.support }}</td><td class=num>{{ v.predicted }}</td>
+<td class=num>{% if label in sides %}{{ sides[label].agree }} of {{ sides[label].pairs }}{% endif %}</td></tr>
 {% endfor %}</table>
 <h2>ROC curves</h2>
 <div class="rocs">{% for label, data in rocs %}

@@ -50,6 +50,7 @@ def test_writes_metrics_and_report(tiny_model_dir: Path, dataset_dir: Path, tmp_
     assert "verdict: " in summary
     assert "side of the findings called rightly" in summary and metrics["findings.side_pairs"] >= 0
     assert "findings.side_accuracy" in metrics and "findings.side_accuracy" in metrics["definitions"]
+    assert "findings.side_accuracy" in html and "on the true side" in html
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 4 and set(rows[0]["probabilities"]) == set(per)  # what `eval compare` reads
     drafts = [json.loads(line) for line in (out / "drafts.jsonl").read_text().splitlines()]
