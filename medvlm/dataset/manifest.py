@@ -105,6 +105,20 @@ def read_manifest(directory: Path) -> list[ManifestRecord]:
     return records
 
 
+def split_hash(directory: Path, split: str) -> str:
+    """sha256 of the manifest lines of one split, in order: two builds that differ only in other splits
+    (more train films, say) give the same films here, and a paired comparison on it is sound."""
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise ManifestNotFoundError(f"{directory}: no {MANIFEST}")
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for line in fh:
+            if line.strip() and json.loads(line).get("split") == split:
+                digest.update(line.rstrip(b"\r\n") + b"\n")
+    return digest.hexdigest()
+
+
 def manifest_hash(directory: Path) -> str:
     """sha256 of manifest.jsonl. The manifest names every file by its UIDs and carries the seed and render
     parameters of each film, so it pins the dataset without hashing every DICOM file."""

@@ -60,7 +60,11 @@ def compare_runs(a_dir: Path, b_dir: Path, *, resamples: int = 1000, seed: int =
     from medvlm.evaluation.scoring import known_matrix, truth_matrix
 
     (ma, pa), (mb, pb) = _read(Path(a_dir)), _read(Path(b_dir))
-    for key in ("data_manifest_sha256", "split"):
+    # the split's own films decide (builds that differ only in train films pair); older evaluations
+    # carry only the whole manifest's hash
+    same_films = "data_split_sha256" if "data_split_sha256" in ma and "data_split_sha256" in mb \
+        else "data_manifest_sha256"
+    for key in (same_films, "split"):
         if ma.get(key) != mb.get(key):
             raise ConfigError(f"the two evaluations differ in {key} ({ma.get(key)!r} vs {mb.get(key)!r}): "
                               "a paired comparison needs the same studies")

@@ -44,7 +44,7 @@ def evaluate_to_folder(model_dir: Path | None, data_dir: Path, split: str = "tes
                        settings: Settings | None = None, retrieval_pool: int | None = None) -> str:
     """Evaluate and write the two files; returns a short summary for the terminal. ``retrieval_pool``
     caps the train studies the retrieval baseline searches (all by default)."""
-    from medvlm.dataset.manifest import manifest_hash, read_manifest
+    from medvlm.dataset.manifest import manifest_hash, read_manifest, split_hash
     from medvlm.inference.draft import draft_batch
     from medvlm.model import load_bundle
 
@@ -68,6 +68,7 @@ def evaluate_to_folder(model_dir: Path | None, data_dir: Path, split: str = "tes
     metrics: dict[str, Any] = {
         "model_version": bundle.version, "model_dir": str(Path(model_dir).resolve()),
         "data_dir": str(Path(data_dir).resolve()), "data_manifest_sha256": manifest_hash(Path(data_dir)),
+        "data_split_sha256": split_hash(Path(data_dir), split),
         "split": split, "n_studies": len(records),
     }
     findings_metrics, curves = score_findings(bundle.names, [d.findings for d in drafts], truth)

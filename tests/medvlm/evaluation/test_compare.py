@@ -16,11 +16,14 @@ from medvlm.evaluation.compare import compare_runs, format_comparison
 NAMES = ("no_finding", "cardiomegaly", "pleural_effusion")
 
 
-def _run(folder: Path, truth: np.ndarray, probs: np.ndarray, version: str, manifest: str = "m1") -> Path:
-    """An eval folder as `medvlm eval` writes it (the two files compare reads)."""
+def _run(folder: Path, truth: np.ndarray, probs: np.ndarray, version: str, manifest: str = "m1",
+         split_sha: str | None = None) -> Path:
+    """An eval folder as `medvlm eval` writes it (the two files compare reads); ``split_sha`` None: as an
+    evaluation written before the split's own hash was kept."""
     folder.mkdir(parents=True)
-    (folder / "metrics.json").write_text(json.dumps({"model_version": version, "split": "test",
-                                                     "data_manifest_sha256": manifest}))
+    metrics = {"model_version": version, "split": "test", "data_manifest_sha256": manifest}
+    (folder / "metrics.json").write_text(json.dumps(
+        metrics if split_sha is None else {**metrics, "data_split_sha256": split_sha}))
     lines = []
     for i, (t, p) in enumerate(zip(truth, probs, strict=True)):
         found = [{"label": n, "presence": "present"} for n, v in zip(NAMES[1:], t, strict=True) if v]
@@ -75,6 +78,13 @@ def test_runs_of_different_studies_are_refused(tmp_path: Path, studies) -> None:
     a = _run(tmp_path / "a", truth, chance, "x")
     with pytest.raises(ConfigError, match="differ in data_manifest_sha256"):
         compare_runs(a, _run(tmp_path / "b", truth, reads, "y", manifest="m2"))
+    # builds that differ only in other splits: the split's own films pair, another split's do not
+    same = compare_runs(_run(tmp_path / "c", truth, chance, "x", "m1", "t1"),
+                        _run(tmp_path / "d", truth, reads, "y", "m2", "t1"))
+    assert same["macro"]["difference"] > 0
+    with pytest.raises(ConfigError, match="differ in data_split_sha256"):
+        compare_runs(_run(tmp_path / "e", truth, chance, "x", "m1", "t1"),
+                     _run(tmp_path / "f", truth, reads, "y", "m1", "t2"))
     with pytest.raises(NotFoundError, match=r"nowhere/metrics\.json does not exist"):
         compare_runs(a, tmp_path / "nowhere")
     (a / "predictions.jsonl").unlink()  # an evaluation written before predictions were kept

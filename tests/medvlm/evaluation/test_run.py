@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from medvlm.dataset.manifest import split_hash
 from medvlm.errors import ConfigError, NotFoundError
 from medvlm.evaluation.run import evaluate_to_folder
 from medvlm.settings import Settings
@@ -51,6 +52,7 @@ def test_writes_metrics_and_report(tiny_model_dir: Path, dataset_dir: Path, tmp_
     assert "side of the findings called rightly" in summary and metrics["findings.side_pairs"] >= 0
     assert "findings.side_accuracy" in metrics and "findings.side_accuracy" in metrics["definitions"]
     assert "findings.side_accuracy" in html and "on the true side" in html
+    assert metrics["data_split_sha256"] == split_hash(dataset_dir, "test")  # what `eval compare` pairs on
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 4 and set(rows[0]["probabilities"]) == set(per)  # what `eval compare` reads
     drafts = [json.loads(line) for line in (out / "drafts.jsonl").read_text().splitlines()]
