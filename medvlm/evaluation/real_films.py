@@ -137,7 +137,7 @@ def evaluate_real(model_dir: Path | None, real_dir: Path, out_dir: Path, *, limi
     called = dict.fromkeys(bundle.names, 0)  # films on which each finding would be drafted
     called_typical = dict.fromkeys(bundle.names, 0)  # ... without the unfamiliar-film flag beside it
     # by side: a finding with no recorded cause drafted nearly always on one side is a learnt place, not
-    # a reading (the training reports of a rare finding lean to one side)
+    # a reading (docs/performance.md: real films' calls lean right)
     sided = {side: dict.fromkeys(bundle.names, 0) for side in ("right", "left")}
     called_normal = unfamiliar = 0
     for start in range(0, len(rows), 16):
