@@ -59,7 +59,7 @@ def mirrored_findings(findings: list[Finding]) -> list[Finding]:
     return [
         replace(
             f,
-            laterality=_OTHER_SIDE.get(f.laterality, f.laterality) if f.laterality else None,
+            laterality=_OTHER_SIDE.get(f.laterality, f.laterality),
             evidence=mirrored_text(f.evidence) if f.evidence else f.evidence,
         )
         for f in findings

@@ -54,7 +54,8 @@ def evaluate_to_folder(model_dir: Path | None, data_dir: Path, split: str = "tes
         raise ConfigError(f"limit must be a positive number of studies, got {limit}")
     if retrieval_pool is not None and retrieval_pool < 1:
         raise ConfigError(f"retrieval_pool must be a positive number of studies, got {retrieval_pool}")
-    records = [r for r in read_manifest(Path(data_dir)) if r.split == split]
+    everything = read_manifest(Path(data_dir))
+    records = [r for r in everything if r.split == split]
     if not records:
         raise NotFoundError(f"{data_dir} has no studies in split {split!r}")
     records = records[:limit] if limit else records
@@ -79,7 +80,7 @@ def evaluate_to_folder(model_dir: Path | None, data_dir: Path, split: str = "tes
         "normal": normal_reports(len(records)),
         "template": [template_report(d.findings, ontology) for d in drafts],
     }
-    pool = [r for r in read_manifest(Path(data_dir)) if r.split == "train"][:retrieval_pool]
+    pool = [r for r in everything if r.split == "train"][:retrieval_pool]
     retrieved: list[tuple[str, str]] | None = None
     if pool:
         retrieved = _retrieve(bundle, records, pool, settings)

@@ -12,15 +12,9 @@ from typing import Any
 
 from medvlm.findings import Finding, Presence
 
-SIDES = ("left", "right", "bilateral")
-
 
 def _sides(findings: Sequence[Finding]) -> dict[str, str]:
-    return {
-        f.label: f.laterality.value
-        for f in findings
-        if f.presence == Presence.PRESENT and f.laterality is not None and f.laterality.value in SIDES
-    }
+    return {f.label: f.laterality.value for f in findings if f.presence == Presence.PRESENT and f.laterality}
 
 
 def side_agreement(

@@ -56,16 +56,6 @@ def replay_pool(stage: Stage, records: dict[str, list[Record]]) -> list[Record]:
     return [r for name in stage.sources[1:] for r in records[name]]
 
 
-def replay_prior_shifts(pool: list[Record], slots: list[Any]) -> dict[str, float]:
-    """How much the replayed sources' oversampling raised each finding's log-odds (``prior_shifts``): the
-    model's probabilities carry that training prior, the re-tuned floor should not."""
-    from medvlm.training.stage_metrics import oversampled, prior_shifts
-
-    if not pool:
-        return {}
-    return prior_shifts(findings_targets(pool, slots)["presence"], [oversampled(r) for r in pool], slots)
-
-
 def head_data(
     stage: Stage,
     records: dict[str, list[Record]],
@@ -96,7 +86,7 @@ def retune_thresholds(
     corrections, since the validation set may hold none of the studies the model got wrong); returns
     ``{label: {"before": t, "after": t}}`` and updates ``bundle.config.thresholds``. The floor a cut
     that needs no skill falls back to sits on the natural prior, as in training (``shifts``:
-    ``replay_prior_shifts``)."""
+    ``stage_metrics.record_prior_shifts`` of the replay pool)."""
     from medvlm.training.stage_metrics import finding_threshold, findings_probabilities, shifted_floor
 
     assert stage.teach is not None and stage.teach.findings is not None

@@ -197,6 +197,7 @@ def _tune_thresholds(stage: Any, bundle: ModelBundle, data: Any, images: torch.T
                      summary: dict[str, Any]) -> None:
     """After an encoder stage: per-finding thresholds on its held-out rows; after a corrections stage that
     asks for it: re-tuned on held-out plus corrected studies (recorded in the summary)."""
+    tuned = False
     if stage.kind == "encoder" and data.eval_rows:
         bundle.config.thresholds = ev.tune_thresholds(
             bundle,
@@ -208,8 +209,7 @@ def _tune_thresholds(stage: Any, bundle: ModelBundle, data: Any, images: torch.T
             laterals=data.lookup().laterals(data.eval_rows),
             shifts=data.prior_shifts,
         )
-        if data.prior_shifts:
-            summary["threshold_prior_shifts"] = data.prior_shifts
+        tuned = True
     if stage.teach is not None and stage.teach.findings and stage.teach.findings.retune_thresholds:
         tuning = [*data.eval_records, *data.correction_records]
         tuning_rows = [*data.eval_rows, *(rows[str(r.files[0])] for r in data.correction_records)]
@@ -217,8 +217,9 @@ def _tune_thresholds(stage: Any, bundle: ModelBundle, data: Any, images: torch.T
             stage, bundle, images[tuning_rows].float(), tuning, data.corrected,
             data.lookup().laterals(tuning_rows), data.prior_shifts,
         )
-        if data.prior_shifts:
-            summary["threshold_prior_shifts"] = data.prior_shifts
+        tuned = True
+    if tuned and data.prior_shifts:
+        summary["threshold_prior_shifts"] = data.prior_shifts
 
 
 def _stage_done(bundle: ModelBundle, name: str, summary: dict[str, Any], state: dict[str, Any], work: Path,

@@ -136,7 +136,7 @@ class StageData:
     corrected: set[str] = field(default_factory=set)  # findings whose state a correction changed
     correction_records: list[Record] = field(default_factory=list)
     study: StudyLookup | None = None  # laterals and indications of frontal rows (the stage's inputs)
-    # encoder: how much the training mix raised each finding's log-odds (stage_metrics.prior_shifts)
+    # how much the training mix (encoder) or replay pool (corrections) raised each finding's log-odds
     prior_shifts: dict[str, float] = field(default_factory=dict)
 
     def lookup(self) -> StudyLookup:
@@ -172,8 +172,7 @@ def build_stage_data(
     if stage.kind == "encoder":
         data.train_targets = findings_targets(train, slots)
         data.pos_weight = pos_weights(data.train_targets["presence"], known=data.train_targets["known"])
-        extra = [ev.oversampled(r) for r in train]
-        data.prior_shifts = ev.prior_shifts(data.train_targets["presence"], extra, slots)
+        data.prior_shifts = ev.record_prior_shifts(train, slots, data.train_targets["presence"])
         if stage.localize:
             data.spots = [record_spots(r, slots) for r in train]
             data.localized = localized_slots(data.spots, len(slots))
@@ -198,8 +197,7 @@ def build_stage_data(
             data.head_rows, data.head_targets, data.pos_weight = corrections.head_data(
                 stage, records, row, bundle, seed
             )
-            pool = corrections.replay_pool(stage, records)
-            data.prior_shifts = corrections.replay_prior_shifts(pool, slots)
+            data.prior_shifts = ev.record_prior_shifts(corrections.replay_pool(stage, records), slots)
         data.eval_examples = report_examples(eval_records, eval_rows)
     if stage.kind != "encoder" and not data.examples and not data.head_rows:
         from medvlm.errors import CurriculumError

@@ -97,6 +97,18 @@ def prior_shifts(presence: torch.Tensor, oversampled: Sequence[bool], slots: Seq
     return shifts
 
 
+def record_prior_shifts(
+    records: Sequence[Record], slots: Sequence, presence: torch.Tensor | None = None
+) -> dict[str, float]:
+    """``prior_shifts`` of a stage's training records (an encoder's mix, a corrections stage's replay
+    pool); ``presence`` where the caller has the records' targets already."""
+    if not records:
+        return {}
+    if presence is None:
+        presence = findings_targets(list(records), slots)["presence"]
+    return prior_shifts(presence, [oversampled(r) for r in records], slots)
+
+
 def oversampled(record: Record) -> bool:
     """Whether the build rendered this record again for a rare finding (``provenance.oversampled_for``)."""
     return "oversampled_for" in (record.provenance or {})

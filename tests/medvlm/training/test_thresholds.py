@@ -108,11 +108,11 @@ def test_a_corrections_run_puts_its_floor_on_the_replayed_datas_natural_prior() 
     """The corrections stage re-tunes thresholds of a model trained on oversampled films; its replay pool
     tells by how much each finding was oversampled, the same rule as training's."""
     from medvlm.ontology import load_ontology
-    from medvlm.training.corrections import replay_prior_shifts
+    from medvlm.training.stage_metrics import record_prior_shifts
 
     slots = [load_ontology().get(n) for n in ("pneumothorax", "cardiomegaly")]
     natural = [_record(i, ["pneumothorax"] if i < 10 else []) for i in range(1000)]
     extra = [_record(1000 + i, ["pneumothorax"], oversampled_for="pneumothorax") for i in range(90)]
-    shifts = replay_prior_shifts(natural + extra, slots)
+    shifts = record_prior_shifts(natural + extra, slots)
     assert abs(shifts["pneumothorax"] - np.log(10.0)) < 1e-3
-    assert replay_prior_shifts(natural, slots) == {} and replay_prior_shifts([], slots) == {}
+    assert record_prior_shifts(natural, slots) == {} and record_prior_shifts([], slots) == {}
