@@ -4,7 +4,10 @@ Both pipelines end at the model's resize (longest side to ``size``): ``display``
 alone (Modality LUT, VOI, MONOCHROME1: the model input before the normalisation), ``model`` adds the robust
 normalisation (the pipeline in use). The square padding is left out: it is black in every pipeline and
 would only count how far a film is from square. Each set gives mean, p10 and p90 over all its pixels and
-the spread of per-film means.
+the spread of per-film means, and the mean of four zones of a frontal film (fractions of its height and
+width, patient's right on the viewer's left): the landmark normalisation matches whole-film histograms by
+construction, so a film whose lungs sit at a different rank (less air in the field, a lower diaphragm)
+shows up only here.
 """
 
 from __future__ import annotations
@@ -25,6 +28,22 @@ from medvlm.imaging.transforms import KEY, LoadDicomFramed, RobustNormalised, ap
 RG1_FILES = ("RG1_UNCR.dcm", "RG1_UNCI.dcm", "RG1_J2KR.dcm", "RG1_J2KI.dcm")
 
 
+# zone -> (rows from, to; columns from, to) as fractions of the film
+ZONES: dict[str, tuple[float, float, float, float]] = {
+    "right lung": (0.25, 0.625, 0.12, 0.42),
+    "left lung": (0.25, 0.625, 0.58, 0.88),
+    "mediastinum": (0.25, 0.625, 0.45, 0.55),
+    "right base": (0.625, 0.875, 0.12, 0.42),
+}
+
+
+def zone_means(x: np.ndarray) -> dict[str, float]:
+    """Mean of each of ``ZONES`` on a 2-D film."""
+    h, w = x.shape
+    return {name: float(x[int(r0 * h) : int(r1 * h), int(c0 * w) : int(c1 * w)].mean())
+            for name, (r0, r1, c0, c1) in ZONES.items()}
+
+
 @dataclass(frozen=True)
 class SetStats:
     name: str
@@ -34,11 +53,13 @@ class SetStats:
     p10: float
     p90: float
     film_mean_sd: float
+    zones: dict[str, float]
 
     def row(self) -> str:
+        zones = "  ".join(f"{name} {value:.3f}" for name, value in self.zones.items())
         return (f"{self.name:18s} {self.pipeline:8s} {self.films:5d}  mean {self.mean:.3f}"
                 f"  p10 {self.p10:.3f}"
-                f"  p90 {self.p90:.3f}  sd(film means) {self.film_mean_sd:.3f}")
+                f"  p90 {self.p90:.3f}  sd(film means) {self.film_mean_sd:.3f}  | {zones}")
 
 
 @lru_cache(maxsize=4)
@@ -61,15 +82,16 @@ def set_stats(name: str, paths: Sequence[Path], size: int = 256, pipeline: str =
     """Pixel statistics (every ``stride``-th pixel of every film) of ``paths`` through ``pipeline``."""
     if not paths:
         raise ValueError(f"{name}: no films")
-    samples, means = [], []
+    samples, means, zones = [], [], []
     for path in paths:
         x = film_input(path, size, pipeline)
         samples.append(x.ravel()[::stride])
         means.append(float(x.mean()))
+        zones.append(zone_means(x))
     pixels = np.concatenate(samples)
     p10, p90 = np.percentile(pixels, (10, 90))
     return SetStats(name, pipeline, len(paths), float(pixels.mean()), float(p10), float(p90),
-                    float(np.std(means)))
+                    float(np.std(means)), {z: float(np.mean([m[z] for m in zones])) for z in ZONES})
 
 
 def rg1_files() -> list[Path]:
