@@ -4,7 +4,10 @@ Four checks, written to ``OUT/audit.json`` and ``OUT/contact_sheet.png`` and pri
 - a pixel-level linear probe per finding (``pixel_probe.py``): test and cross-patient test AUROC;
 - exact-duplicate report text between splits (``text_overlap.py``);
 - films per split and CT patient (the held-out patient must appear in ``test_cross_patient`` only);
-- a contact sheet of synthetic films next to real films (``--real``), as the model sees them.
+- a contact sheet of synthetic films next to real films (``--real``), as the model sees them;
+- the mean model input in four zones of a frontal film (lung fields, mediastinum, right base) over synthetic
+  films and, with ``--real``, real ones: the normalisation matches whole-film histograms, not where the
+  lungs sit on the scale (``medvlm.imaging.input_stats.ZONES``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from medvlm.dataset.text_overlap import normalise_text, split_overlap
 from medvlm.errors import MedVLMError
 
 SHEET_FILMS = 12
+ZONE_FILMS = 150  # films per set for the zone means: a spread sample
 
 
 @dataclass
@@ -33,10 +37,11 @@ class AuditResult:
     overlap: dict[str, Any] = field(default_factory=dict)
     patients: dict[str, dict[str, int]] = field(default_factory=dict)
     real_films: int = 0
+    zones: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"probe_auroc": self.probe, "text_overlap": self.overlap, "films_per_split_and_ct_patient":
-                self.patients, "real_films_on_sheet": self.real_films}
+                self.patients, "real_films_on_sheet": self.real_films, "input_zone_means": self.zones}
 
     def lines(self) -> list[str]:
         out = ["films per split and CT patient:"]
@@ -51,6 +56,11 @@ class AuditResult:
             for name, r in sorted(rows.items()):
                 cells = " ".join(f"{'-' if r.get(s) is None else format(r[s], '.3f'):>18s}" for s in splits)
                 out.append(f"  {name:22s} {r['n_pos_train']:6d} {cells}")
+        if self.zones:
+            names = next(iter(self.zones.values()))
+            out.append("model input zone means (" + " / ".join(names) + "):")
+            for kind, zones in self.zones.items():
+                out.append(f"  {kind:10s} " + " ".join(f"{v:.3f}" for v in zones.values()))
         out.append(f"wrote {self.out / 'audit.json'} and {self.out / 'contact_sheet.png'}")
         return out
 
@@ -69,21 +79,41 @@ def _bar(items: list, desc: str, enabled: bool) -> Any:
     return tqdm(items, desc=desc, unit="film")
 
 
-def _real_inputs(real: Path, count: int) -> list[tuple[str, np.ndarray]]:
-    """Real films (PNG as an 8-bit CR, or DICOM) through the model input; frontal ones when labelled."""
-    from medvlm.evaluation.real_films import _dataset, read_films
+def _spread(items: list, count: int) -> list:
+    return items[:: max(len(items) // count, 1)][:count]
+
+
+def _real_films(real: Path) -> list[Any]:
+    """The folder's films (PNG as an 8-bit CR, or DICOM); frontal ones when labelled."""
+    from medvlm.evaluation.real_films import read_films
 
     films = [f for f in read_films(real) if f.frontal is not False]
     if not films:
         raise DatasetError(f"--real {real}: no PNG or DICOM films")
-    step = max(len(films) // count, 1)
-    out = []
-    for film in films[::step][:count]:
-        try:
-            out.append((f"real {film.view or '?'}: {film.name}", _input(_dataset(film))))
-        except MedVLMError as exc:
-            raise DatasetError(f"--real: {film.path}: cannot read the film ({exc})") from None
-    return out
+    return films
+
+
+def _read_real(film: Any, read: Any) -> np.ndarray:
+    from medvlm.evaluation.real_films import _dataset
+
+    try:
+        return read(_dataset(film))
+    except MedVLMError as exc:
+        raise DatasetError(f"--real: {film.path}: cannot read the film ({exc})") from None
+
+
+def _unpadded(source: Any) -> np.ndarray:
+    from medvlm.imaging.input_stats import film_input
+
+    return film_input(source, INPUT_SIZE, "model")
+
+
+def _zone_means(inputs: list[np.ndarray]) -> dict[str, float]:
+    """Mean model input per zone over unpadded films."""
+    from medvlm.imaging.input_stats import ZONES, zone_means
+
+    zones = [zone_means(x) for x in inputs]
+    return {z: round(float(np.mean([m[z] for m in zones])), 4) for z in ZONES}
 
 
 def audit_dataset(directory: Path, out: Path | None = None, real: Path | None = None,
@@ -120,7 +150,14 @@ def audit_dataset(directory: Path, out: Path | None = None, real: Path | None = 
     from medvlm.dataset.audit_sheet import audit_sheet, pick_synthetic
 
     synthetic = [(r, images[r.study_id]) for r in pick_synthetic(records, SHEET_FILMS)]
-    real_rows = _real_inputs(Path(real), SHEET_FILMS) if real is not None else []
+    result.zones["synthetic"] = _zone_means([_unpadded(r.files[0]) for r in _spread(records, ZONE_FILMS)])
+    real_rows = []
+    if real is not None:
+        films = _real_films(Path(real))
+        real_rows = [(f"real {film.view or '?'}: {film.name}", _read_real(film, _input))
+                     for film in _spread(films, SHEET_FILMS)]
+        zone_films = _spread(films, ZONE_FILMS)
+        result.zones["real"] = _zone_means([_read_real(film, _unpadded) for film in zone_films])
     result.real_films = len(real_rows)
     result.out.mkdir(parents=True, exist_ok=True)
     audit_sheet(synthetic, real_rows, result.out / "contact_sheet.png")

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from monai.transforms import Compose, EnsureTyped, Resized
+from pydicom import Dataset
 
 from medvlm.imaging.transforms import KEY, LoadDicomFramed, RobustNormalised, apply
 
@@ -72,9 +73,9 @@ def _pipeline(size: int, normalise: bool) -> Compose:
     ])
 
 
-def film_input(path: Path, size: int, pipeline: str) -> np.ndarray:
+def film_input(source: Path | Dataset, size: int, pipeline: str) -> np.ndarray:
     """The film's model input without the square padding, ``pipeline`` "display" or "model"."""
-    return apply(_pipeline(size, pipeline == "model"), path)[0].numpy()
+    return apply(_pipeline(size, pipeline == "model"), source)[0].numpy()
 
 
 def set_stats(name: str, paths: Sequence[Path], size: int = 256, pipeline: str = "model",

