@@ -1,6 +1,6 @@
 """``medvlm data audit DIR``: what a built dataset teaches, before any model is trained on it.
 
-Four checks, written to ``OUT/audit.json`` and ``OUT/contact_sheet.png`` and printed as a table:
+Five checks, written to ``OUT/audit.json`` and ``OUT/contact_sheet.png`` and printed as a table:
 - a pixel-level linear probe per finding (``pixel_probe.py``): test and cross-patient test AUROC;
 - exact-duplicate report text between splits (``text_overlap.py``);
 - films per split and CT patient (the held-out patient must appear in ``test_cross_patient`` only);
