@@ -62,8 +62,8 @@ def compare_runs(a_dir: Path, b_dir: Path, *, resamples: int = 1000, seed: int =
     (ma, pa), (mb, pb) = _read(Path(a_dir)), _read(Path(b_dir))
     # the split's own films decide (builds that differ only in train films pair); older evaluations
     # carry only the whole manifest's hash
-    same_films = "data_split_sha256" if "data_split_sha256" in ma and "data_split_sha256" in mb \
-        else "data_manifest_sha256"
+    both_split = all("data_split_sha256" in m for m in (ma, mb))
+    same_films = "data_split_sha256" if both_split else "data_manifest_sha256"
     for key in (same_films, "split"):
         if ma.get(key) != mb.get(key):
             raise ConfigError(f"the two evaluations differ in {key} ({ma.get(key)!r} vs {mb.get(key)!r}): "
