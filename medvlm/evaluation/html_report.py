@@ -1,5 +1,6 @@
 """``report.html``: report generation (the model's own text first, the guarded draft and the baselines
-beside it, the verdict against retrieval, CE-F1 per finding), findings-head metrics per finding, ROC
+beside it, the verdict against retrieval, CE-F1 per finding), findings-head metrics per finding and by
+acquisition subgroup, ROC
 curves (matplotlib PNGs embedded as data URIs, also written to ``roc/``) and example drafts beside the
 reference reports (Jinja2, autoescaped)."""
 
@@ -74,6 +75,17 @@ findings; IU MeSH tags for IU reports); the macro CE-F1 averages findings with e
 <td class=num>{{ fmt(v.f1) }}</td><td class=num>{{ v.support }}</td><td class=num>{{ v.predicted }}</td>
 <td class=num>{% if label in sides %}{{ sides[label].agree }} of {{ sides[label].pairs }}{% endif %}</td></tr>
 {% endfor %}</table>
+{% set subgroups = m.get("findings.by_subgroup") or {} %}
+{% if subgroups %}<h3>By how the film was taken</h3>
+<p>Macro-AUROC within each subgroup (over findings with enough positives there), from the dataset's
+provenance. Subgroups differ in case mix; a gap between two values of one subgroup is where a new site's
+films may fail.</p>
+<table><tr><th>subgroup</th><th>value</th><th>studies</th><th>macro-AUROC (supported)</th>
+<th>macro-AUROC (all)</th></tr>
+{% for subgroup, groups in subgroups.items() %}{% for value, s in groups.items() %}
+<tr><td>{{ subgroup }}</td><td>{{ value }}</td><td class=num>{{ s.n }}</td>
+<td class=num>{{ fmt(s.macro_auroc_supported) }}</td><td class=num>{{ fmt(s.macro_auroc) }}</td></tr>
+{% endfor %}{% endfor %}</table>{% endif %}
 <h2>ROC curves</h2>
 <div class="rocs">{% for label, data in rocs %}
 <img alt="ROC {{ label }}" src="data:image/png;base64,{{ data }}">

@@ -18,6 +18,7 @@ from medvlm.evaluation.compare import PREDICTIONS, write_predictions
 from medvlm.evaluation.html_report import write_report
 from medvlm.evaluation.scoring import DEFINITIONS, guard_change_causes, score_findings, score_reports
 from medvlm.evaluation.sides import side_agreement
+from medvlm.evaluation.subgroups import subgroup_aurocs, subgroup_summary
 from medvlm.findings import NO_FINDING, Presence
 from medvlm.inference.uncertainty import UNFAMILIAR_FILM
 from medvlm.ontology import load_ontology
@@ -75,6 +76,8 @@ def evaluate_to_folder(model_dir: Path | None, data_dir: Path, split: str = "tes
     findings_metrics, curves = score_findings(bundle.names, [d.findings for d in drafts], truth)
     metrics.update(findings_metrics)
     metrics.update(side_agreement([d.findings for d in drafts], truth))
+    metrics["findings.by_subgroup"] = subgroup_aurocs(bundle.names, [d.findings for d in drafts], truth,
+                                                      [r.provenance for r in records])
     ontology = load_ontology()
     baselines = {
         "normal": normal_reports(len(records)),
@@ -156,6 +159,8 @@ def _summary(m: dict[str, Any], metrics_path: Path, html: Path) -> str:
         f"over findings with >= {FINDING_MIN_POSITIVES} positives {f('findings.macro_auroc_supported')}  "
         f"macro-F1 {f('findings.macro_f1')}  "
         f"ECE {f('findings.ece')}",
+        *(["findings by subgroup (supported macro-AUROC, studies):",
+           *subgroup_summary(m["findings.by_subgroup"])] if m.get("findings.by_subgroup") else []),
         f"side of the findings called rightly: {f('findings.side_accuracy')} of "
         f"{m['findings.side_pairs']} (always 'right': {f('findings.side_baseline_right')})",
         *(row(name, prefix) for name, prefix in rows),

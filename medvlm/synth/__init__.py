@@ -5,4 +5,4 @@ the 3-D finding insertions once and caches them, ``lesions`` and ``devices`` dra
 ``render`` composes a film, ``dicom_writer`` writes it as a DX DICOM file.
 """
 
-GENERATOR = "medvlm.synth 0.1"
+GENERATOR = "medvlm.synth 0.3"

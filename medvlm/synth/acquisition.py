@@ -15,6 +15,13 @@ import numpy as np
 from medvlm.synth.errors import SynthError
 
 PROJECTIONS = ("PA", "AP", "AP_SUPINE", "LL")
+# Two vendor looks, drawn per film so the model cannot lean on one: a large-scale unsharp mask that lifts
+# edges (bright spine and heart) or a compression of the large scale that lifts lungs and lowers the
+# mediastinum (a flatter, more even film).
+PROCESSING = ("unsharp", "compress")
+# Scatter as one blurred share of the primary everywhere, or born at mid-depth (the blurred square root of
+# the transmission): the latter is small in the lungs and dominant behind the mediastinum.
+SCATTER_MODELS = ("uniform", "depth")
 # How often each frontal kind turns up when none is asked for (roughly the realfilm mix, PA the most).
 FRONTAL_MIX = {"PA": 0.5, "AP": 0.3, "AP_SUPINE": 0.2}
 
@@ -32,9 +39,11 @@ class Acquisition:
     # heart's width grows by about 0.7 of it (the warp tapers across the heart).
     magnification: float = 1.0
     headroom_mm: float = 25.0  # field top above the lung apices (neck and shoulders shown)
+    shoulder_px: float = 70.0  # working-grid rows above the CT over which the shoulders fall to the neck
     # Exposure and physics
     dose: float = 0.0  # unattenuated quanta per 512-px pixel; 0 = noise-free (the plain film)
     scatter: float = 0.0  # scatter-to-primary fraction of the low-pass primary (grid lowers it)
+    scatter_model: str = "uniform"  # one of SCATTER_MODELS
     noise: float = 0.0  # electronic (signal-independent) noise, fraction of full scale
     # Detector and processing
     modality: str = "DX"  # DX (flat panel) or CR (storage phosphor)
@@ -47,7 +56,8 @@ class Acquisition:
     white_margin: float = 0.0
     curve: float = 0.0  # sigmoid characteristic-curve steepness (0 = linear)
     gamma: float = 0.95
-    equalisation: float = 0.6  # large-scale unsharp mask (dynamic-range compression)
+    processing: str = "unsharp"  # one of PROCESSING
+    equalisation: float = 0.6  # strength of the large-scale processing (unsharp mask or compression)
     edge_gain: float = 0.0  # fine-scale unsharp mask (vendor edge enhancement)
     blur_px: float = 0.5  # detector MTF, at 512 px
     grid_lines: float = 0.0  # amplitude of a stationary anti-scatter grid's line pattern (0 = none)
@@ -73,6 +83,12 @@ class Acquisition:
             raise SynthError(f"unknown modality {self.modality!r}; expected CR or DX")
         if self.photometric not in ("MONOCHROME1", "MONOCHROME2"):
             raise SynthError(f"unknown photometric {self.photometric!r}; expected MONOCHROME1 or MONOCHROME2")
+        if self.processing not in PROCESSING:
+            known = ", ".join(PROCESSING)
+            raise SynthError(f"unknown processing {self.processing!r}; expected one of {known}")
+        if self.scatter_model not in SCATTER_MODELS:
+            known = ", ".join(SCATTER_MODELS)
+            raise SynthError(f"unknown scatter model {self.scatter_model!r}; expected one of {known}")
         if self.bits_stored not in (10, 12, 14, 15, 16):
             raise SynthError(f"bits_stored must be 10, 12, 14, 15 or 16, got {self.bits_stored}")
 
@@ -117,14 +133,16 @@ class Acquisition:
         return cls(
             projection=projection,
             rotation_deg=float(u(-2.5, 2.5) if erect else u(-6, 6)),
-            scale=float(u(1.08, 1.18) if erect else u(1.0, 1.15)),
+            scale=float(u(1.0, 1.18) if erect else u(0.95, 1.15)),
             shift_rows=float(u(-6, 6) if erect else u(-14, 14)),
             shift_cols=float(u(-8, 8) if erect else u(-18, 18)),
-            inspiration=float(u(0.98, 1.06) if erect else u(0.88, 0.97)),
+            inspiration=float(u(0.94, 1.06) if erect else u(0.85, 0.97)),
             magnification=float(1.0 if erect else u(1.13, 1.25) if projection == "AP" else u(1.18, 1.3)),
-            headroom_mm=float(u(15, 35) if erect else u(15, 50)),
+            headroom_mm=float(u(15, 60) if erect else u(15, 70)),
+            shoulder_px=float(u(35, 70)),
             dose=float(np.exp(u(np.log(2e4), np.log(1e5)) if erect else u(np.log(5e3), np.log(3e4)))),
             scatter=float(u(0.1, 0.3) if grid else u(0.5, 1.2)),
+            scatter_model=str(rng.choice(SCATTER_MODELS)),
             noise=float(u(0.0, 0.004)),
             modality=modality,
             auto_window=True,
@@ -132,6 +150,7 @@ class Acquisition:
             white_margin=float(u(0.0, 0.12)),
             curve=float(u(2.0, 4.5) if modality == "CR" else u(0.0, 2.5)),
             gamma=float(u(0.85, 1.15)),
+            processing=str(rng.choice(PROCESSING)),
             equalisation=float(u(0.3, 0.9)),
             edge_gain=float(u(0.2, 1.0)),
             blur_px=float(u(0.5, 1.1) if modality == "CR" else u(0.2, 0.7)),
@@ -139,7 +158,7 @@ class Acquisition:
             grid_period_px=float(u(2.2, 4.5)),
             collimation=(float(top), float(bottom), float(left), float(right)),
             collimation_tilt_deg=float(u(-3, 3) if u() < 0.3 else 0.0),
-            shutter_black=bool(u() < 0.2),
+            shutter_black=bool(u() < 0.3),
             marker=marker if u() < 0.9 else "",
             marker_row=float(u(0.05, 0.25)),
             text=text,

@@ -82,7 +82,7 @@ def film_point(acq: Acquisition, size: int, apex_row: float, row: float, col: fl
     return float(yy / step + (size - 1) / 2), float(xx / step + (size - 1) / 2)
 
 
-def _extend(projection: np.ndarray) -> np.ndarray:
+def _extend(projection: np.ndarray, shoulder_px: float) -> np.ndarray:
     """The projection with a neck and shoulders above it (the body narrowing to the neck, air beside it)
     and the bottom edge continued, instead of the edge rows smeared outward with their bones."""
     top = ndimage.gaussian_filter1d(projection[:6].mean(axis=0), 10.0)
@@ -90,7 +90,7 @@ def _extend(projection: np.ndarray) -> np.ndarray:
     centre = float(body.mean()) if body.size else projection.shape[1] / 2
     half = (body.max() - body.min()) / 2 if body.size else projection.shape[1] / 4
     h = np.arange(TOP_PAD, 0, -1, dtype=np.float32)[:, None]  # distance above the CT's top row
-    half_width = half * (1.0 - 0.6 * np.clip(h / 70.0, 0, 1))  # shoulders slope down to a ~12 cm neck
+    half_width = half * (1.0 - 0.6 * np.clip(h / shoulder_px, 0, 1))  # shoulders slope down to a ~12 cm neck
     cols = np.arange(projection.shape[1], dtype=np.float32)[None, :]
     pad_top = top[None, :] * (1 / (1 + np.exp(-(half_width - np.abs(cols - centre)) / 6.0)))
     bottom = ndimage.gaussian_filter1d(projection[-6:].mean(axis=0), 8.0)
@@ -128,7 +128,8 @@ def develop(
     except the AP magnification's centre (frontal only) and the marker placement (``markers``).
     """
     rows, cols = sample_grid(acq, size, apex_row)
-    p = ndimage.map_coordinates(_extend(projection), [rows + TOP_PAD, cols], order=1, mode="nearest")
+    extended = _extend(projection, acq.shoulder_px)
+    p = ndimage.map_coordinates(extended, [rows + TOP_PAD, cols], order=1, mode="nearest")
     alpha, box = field_alpha(size, acq, _coverage_limits(coverage, rows, cols))
     p = detector.expose(p, acq, rng)
     x = detector.window(p, acq, alpha > 0.5 if alpha is not None else None)

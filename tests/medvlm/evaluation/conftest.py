@@ -32,8 +32,10 @@ def dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for i, (split, findings, text, impression) in enumerate(CASES):
             uid = generate_uid()
             path = write_cr(root / "dicom" / uid / "1.dcm", study_uid=uid, seed=i)
+            acquisition = {"projection": ("AP", "PA")[i % 2]}  # two subgroups for the subgroup scores
             record = ManifestRecord(study_id=f"s{i}", study_instance_uid=uid, split=split, files=[path],
                                     findings=findings, findings_text=text, impression=impression,
-                                    report_source="template")
+                                    report_source="template",
+                                    provenance={"render": {"acquisition": acquisition}})
             write_record(fh, record, root)
     return root

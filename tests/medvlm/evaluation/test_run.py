@@ -69,6 +69,21 @@ def test_writes_metrics_and_report(tiny_model_dir: Path, dataset_dir: Path, tmp_
     assert ("by repair:" in summary) == bool(causes)
 
 
+def test_findings_by_acquisition_subgroup(tiny_model_dir: Path, dataset_dir: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "eval"
+    summary = evaluate_to_folder(tiny_model_dir, dataset_dir, "test", out, None, progress=False)
+    assert json.loads((out / "metrics.json").read_text())["findings.by_subgroup"] == {}  # 2 + 2 studies
+    assert "by subgroup" not in summary
+    assert "By how the film was taken" not in (out / "report.html").read_text()
+    monkeypatch.setattr("medvlm.evaluation.subgroups.MIN_STUDIES", 2)
+    summary = evaluate_to_folder(tiny_model_dir, dataset_dir, "test", out, None, progress=False)
+    by = json.loads((out / "metrics.json").read_text())["findings.by_subgroup"]
+    assert {value: s["n"] for value, s in by["projection"].items()} == {"AP": 2, "PA": 2}
+    assert "findings by subgroup" in summary and "  projection: AP " in summary
+    assert "By how the film was taken" in (out / "report.html").read_text()
+
+
 def test_limit_and_production_default(sqlite_settings: Settings, tiny_model_dir: Path, dataset_dir: Path,
                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from medvlm.registry import promote, register_version

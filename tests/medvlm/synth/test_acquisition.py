@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medvlm.synth.acquisition import PROJECTIONS, Acquisition
+from medvlm.synth.acquisition import PROCESSING, PROJECTIONS, SCATTER_MODELS, Acquisition
 from medvlm.synth.errors import SynthError
 
 
@@ -22,10 +22,10 @@ def test_sample_is_deterministic_per_seed(projection: str) -> None:
 
 # kind, expected magnification range, inspiration range, view position
 KINDS = [
-    ("PA", (1.0, 1.0), (0.98, 1.06), "PA"),
-    ("AP", (1.13, 1.25), (0.88, 0.97), "AP"),
-    ("AP_SUPINE", (1.18, 1.3), (0.88, 0.97), "AP"),
-    ("LL", (1.0, 1.0), (0.98, 1.06), "LL"),
+    ("PA", (1.0, 1.0), (0.94, 1.06), "PA"),
+    ("AP", (1.13, 1.25), (0.85, 0.97), "AP"),
+    ("AP_SUPINE", (1.18, 1.3), (0.85, 0.97), "AP"),
+    ("LL", (1.0, 1.0), (0.94, 1.06), "LL"),
 ]
 
 
@@ -49,6 +49,14 @@ def test_unspecified_projection_draws_every_frontal_kind_and_never_lateral() -> 
     assert kinds == {"PA", "AP", "AP_SUPINE"}
 
 
+def test_both_vendor_looks_and_scatter_models_are_drawn() -> None:
+    films = draws(None, 200)
+    assert {a.processing for a in films} == set(PROCESSING)
+    assert {a.scatter_model for a in films} == set(SCATTER_MODELS)
+    # drawn independently: every pairing turns up
+    assert len({(a.processing, a.scatter_model) for a in films}) == 4
+
+
 def test_lateral_marker_names_the_side_against_the_detector() -> None:
     assert {a.marker for a in draws("LL")} <= {"L", ""}
 
@@ -60,6 +68,8 @@ def test_lateral_marker_names_the_side_against_the_detector() -> None:
         ("modality", "CT", "unknown modality"),
         ("photometric", "RGB", "unknown photometric"),
         ("bits_stored", 8, "bits_stored"),
+        ("processing", "sharpen", "unknown processing"),
+        ("scatter_model", "monte-carlo", "unknown scatter model"),
     ],
 )
 def test_inconsistent_acquisitions_are_refused(field: str, value: object, message: str) -> None:

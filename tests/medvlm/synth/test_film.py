@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medvlm.synth.acquisition import PROJECTIONS, Acquisition
+from medvlm.synth import detector
+from medvlm.synth.acquisition import PROCESSING, PROJECTIONS, SCATTER_MODELS, Acquisition
 from medvlm.synth.atlas import Atlas
 from medvlm.synth.compose import render_film
 from medvlm.synth.film import MAX_VALUE, develop, film_point, sample_grid
@@ -89,14 +90,46 @@ def test_quantum_noise_grows_as_dose_falls_and_where_fewer_photons_arrive(atlas:
         assert thick > 2 * thin  # Poisson: the relative error grows as the signal falls
 
 
-def test_scatter_lowers_contrast_behind_the_mediastinum(atlas: Atlas) -> None:
+@pytest.mark.parametrize("model", SCATTER_MODELS)
+def test_scatter_lowers_contrast_behind_the_mediastinum(atlas: Atlas, model: str) -> None:
     heart = on_film(atlas, "struct_heart", PLAIN)
     lung = on_film(atlas, "lung", PLAIN) & ~heart
     contrast = [
         (img[heart].mean() - img[lung].mean())
-        for img in (plain(atlas, PLAIN.with_(scatter=s)) for s in (0.0, 0.3, 1.0))
+        for img in (plain(atlas, PLAIN.with_(scatter=s, scatter_model=model)) for s in (0.0, 0.3, 1.0))
     ]
     assert contrast[0] > contrast[1] > contrast[2] > 0
+
+
+def test_depth_scatter_is_small_in_the_lungs_and_dominant_behind_the_mediastinum() -> None:
+    flat = np.full((256, 256), 10.0, dtype=np.float32)
+    flat[:, 128:] = 28.0  # a lung-like half and a mediastinum-like half (cm water)
+    primary = np.exp(-detector.MU_WATER * flat)
+    with_grid = Acquisition(scatter=0.2, scatter_model="depth")
+    ratio = detector._scatter(primary, with_grid) / primary
+    assert 0.03 < ratio[:, 10:60].mean() < 0.3  # lung, with a grid: scatter-to-primary ~0.1
+    assert 0.5 < ratio[:, -60:-10].mean() < 3.0  # behind 28 cm of water: ~1-2
+    without_grid = detector._scatter(primary, with_grid.with_(scatter=0.8)) / primary
+    assert without_grid[:, 10:60].mean() > 3 * ratio[:, 10:60].mean()
+
+
+def test_compression_evens_the_large_scale_where_the_unsharp_mask_keeps_it() -> None:
+    step = np.full((256, 256), 0.25, dtype=np.float32)
+    step[:, 128:] = 0.75
+    far = (slice(None), slice(8, 40)), (slice(None), slice(-40, -8))
+    spread = {}
+    for processing in PROCESSING:
+        acq = Acquisition(processing=processing, equalisation=0.8, blur_px=0.0, gamma=1.0)
+        out = detector.process(step, acq)
+        spread[processing] = out[far[1]].mean() - out[far[0]].mean()
+    assert spread["unsharp"] == pytest.approx(0.5, abs=0.05)
+    assert spread["compress"] < 0.4
+
+
+def test_a_short_shoulder_slope_shows_more_air_beside_the_neck(atlas: Atlas) -> None:
+    tall = PLAIN.with_(headroom_mm=60.0)
+    top = [plain(atlas, tall.with_(shoulder_px=px))[: SIZE // 10].mean() for px in (35.0, 70.0)]
+    assert top[0] < top[1]  # bone bright: air is dark
 
 
 @pytest.mark.parametrize(
