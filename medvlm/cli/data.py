@@ -31,6 +31,13 @@ def build(
         "swapped in the findings and the report), so a finding IU reports mostly on one side is seen "
         "on both (off by default: no gain measured, docs/performance.md).",
     ),
+    vendor_looks: bool = typer.Option(
+        False,
+        "--vendor-looks/--no-vendor-looks",
+        help="Draw each film's processing from two vendor looks and two scatter models, with a wider "
+        "framing, so a model cannot lean on one look (off by default: a trade measured in "
+        "docs/performance.md).",
+    ),
     train_renders: int = typer.Option(
         1,
         "--train-renders",
@@ -64,6 +71,7 @@ def build(
         workers=workers,
         min_positives=min_positives,
         mirror=mirror,
+        vendor_looks=vendor_looks,
         train_renders=train_renders,
         ct=list(ct),
         holdout_ct=holdout_ct,

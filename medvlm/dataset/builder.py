@@ -230,6 +230,7 @@ def build_dataset(
     laterals: bool = False,
     train_renders: int = 1,
     mirror: bool = False,
+    vendor_looks: bool = False,
 ) -> BuildSummary:
     """Render ``n`` studies into ``out``. ``workers`` > 1 renders in forked processes (same output: the
     plans are made in this process, in order, and the records come back in order).
@@ -247,6 +248,9 @@ def build_dataset(
     validation and test keep one film per report.
 
     ``mirror``: see ``_oversample``.
+
+    ``vendor_looks``: each film draws one of two vendor processing looks and scatter models, and a wider
+    framing (``Acquisition.sample(looks=True)``); a study's lateral shares its frontal's look.
 
     ``laterals``: each study also gets a left lateral film (the same CT seen from the side, the same
     findings, synthetic patient and detector; instance 2 of the study), as IU studies have two views.
@@ -276,7 +280,7 @@ def build_dataset(
     summary.mirrored = sum(p.mirrored for p in extra)
     plans += extra
     plans = _assign_patients(plans, patient_plan)
-    tasks = ((plan, index, seed, size, out) for index, plan in enumerate(plans))
+    tasks = ((plan, index, seed, size, vendor_looks, out) for index, plan in enumerate(plans))
     texts: list[tuple[str, str]] = []
     with (
         part.open("w", encoding="utf-8") as fh,
@@ -431,10 +435,10 @@ _ATLAS: dict[str, tuple[Atlas, Atlas | None]] | None = None  # patient id -> (fr
 # inherited by forked workers
 
 
-def _task(task: tuple[_Plan, int, int, int, Path]) -> tuple[ManifestRecord, float]:
+def _task(task: tuple[_Plan, int, int, int, bool, Path]) -> tuple[ManifestRecord, float]:
     t0 = time.perf_counter()
     assert _ATLAS is not None
-    record = _render_study(*task[:4], *_ATLAS[task[0].ct_patient], task[4])
+    record = _render_study(*task[:5], *_ATLAS[task[0].ct_patient], task[5])
     return record, time.perf_counter() - t0
 
 
@@ -454,19 +458,20 @@ def _runner(workers: int, atlas: dict[str, tuple[Atlas, Atlas | None]]
         _ATLAS = None  # the atlas is large: do not keep it alive after the build
 
 
-def _render_study(plan: _Plan, index: int, seed: int, size: int, atlas: Atlas, lateral_atlas: Atlas | None,
-                  out: Path) -> ManifestRecord:
+def _render_study(plan: _Plan, index: int, seed: int, size: int, looks: bool, atlas: Atlas,
+                  lateral_atlas: Atlas | None, out: Path) -> ManifestRecord:
     film_seed = int(np.random.SeedSequence([seed, 2, index]).generate_state(1)[0])
     # The report's own words (subtle, large, ill-defined, cannot exclude...) set how each finding is drawn.
     modifiers = modifiers_for(plan.findings, f"{plan.findings_text}\n{plan.impression}")
-    film = render_film(plan.findings, seed=film_seed, size=size, atlas=atlas, modifiers=modifiers)
+    film = render_film(plan.findings, seed=film_seed, size=size, atlas=atlas, modifiers=modifiers,
+                       looks=looks)
     who = StudyIdentity.synthetic(f"{seed}-{index}-{plan.study_id}", np.random.default_rng(film_seed))
     path = out / "dicom" / who.study_uid / f"{who.sop_uid}.dcm"
     write_dicom(path, film.pixels, film.pixel_spacing_mm, who, film.acquisition, plan.indication)
     files, lateral_info = [path.resolve()], None
     if lateral_atlas is not None:
         lateral_path, lateral_info = _render_lateral(plan, film, film_seed, size, lateral_atlas, modifiers,
-                                                     who, out)
+                                                     who, out, looks)
         files.append(lateral_path.resolve())
     return ManifestRecord(
         study_id=plan.study_id,
@@ -497,14 +502,16 @@ def _render_study(plan: _Plan, index: int, seed: int, size: int, atlas: Atlas, l
 
 
 def _render_lateral(plan: _Plan, frontal: Any, film_seed: int, size: int, atlas: Atlas,
-                    modifiers: Any, who: StudyIdentity, out: Path) -> tuple[Path, dict[str, Any]]:
+                    modifiers: Any, who: StudyIdentity, out: Path, looks: bool = False
+                    ) -> tuple[Path, dict[str, Any]]:
     """The study's left lateral: the same seed (so the same sampled habitus and findings; lesion spots are
     placed in the lateral projection on their own), an erect LL acquisition on the frontal's detector and
-    file format."""
+    file format, and with ``looks`` its vendor look."""
     rng = np.random.default_rng(np.random.SeedSequence([film_seed, 7]))
     f = frontal.acquisition
-    acquisition = Acquisition.sample(rng, "LL").with_(
-        modality=f.modality, photometric=f.photometric, bits_stored=f.bits_stored, voi_lut=f.voi_lut)
+    acquisition = Acquisition.sample(rng, "LL", looks=looks)
+    acquisition = acquisition.with_(modality=f.modality, photometric=f.photometric, bits_stored=f.bits_stored,
+                                    voi_lut=f.voi_lut, processing=f.processing)
     film = render_film(plan.findings, seed=film_seed, size=size, atlas=atlas, modifiers=modifiers,
                        acquisition=acquisition)
     second = who.image(2)

@@ -15,9 +15,9 @@ import numpy as np
 from medvlm.synth.errors import SynthError
 
 PROJECTIONS = ("PA", "AP", "AP_SUPINE", "LL")
-# Two vendor looks, drawn per film so the model cannot lean on one: a large-scale unsharp mask that lifts
-# edges (bright spine and heart) or a compression of the large scale that lifts lungs and lowers the
-# mediastinum (a flatter, more even film).
+# Two vendor looks: a large-scale unsharp mask that lifts edges (bright spine and heart) or a compression of
+# the large scale that lifts lungs and lowers the mediastinum (a flatter, more even film). ``sample(...,
+# looks=True)`` draws them per film so the model cannot lean on one; off, every film is the first.
 PROCESSING = ("unsharp", "compress")
 # Scatter as one blurred share of the primary everywhere, or born at mid-depth (the blurred square root of
 # the transmission): the latter is small in the lungs and dominant behind the mediastinum.
@@ -107,8 +107,13 @@ class Acquisition:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
     @classmethod
-    def sample(cls, rng: np.random.Generator, projection: str | None = None) -> Acquisition:
-        """A hospital-like acquisition; ``projection`` None draws a frontal kind (PA, AP, AP supine)."""
+    def sample(cls, rng: np.random.Generator, projection: str | None = None,
+               looks: bool = False) -> Acquisition:
+        """A hospital-like acquisition; ``projection`` None draws a frontal kind (PA, AP, AP supine).
+
+        ``looks`` also draws the vendor look, the scatter model and the shoulder slope, and widens the
+        framing (a wider field, more headroom, shallower breaths, more black shutters). Off, the draws are
+        those of the renderer before the looks existed, so a build without them repeats its films."""
         if projection is None:
             kinds = list(FRONTAL_MIX)
             projection = str(rng.choice(kinds, p=list(FRONTAL_MIX.values())))
@@ -125,6 +130,9 @@ class Acquisition:
             left, right = (left + u(0.03, 0.1), right) if u() < 0.5 else (left, right + u(0.03, 0.1))
         marker = "L" if projection == "LL" else str(rng.choice(["L", "R"]))
         bits = int(rng.choice([10, 12, 14, 15, 16] if modality == "CR" else [12, 14, 16]))
+        # (erect, not erect) bounds; looks widen the framing: a wider field, more headroom, shallower breaths
+        scale_low, breath_low, headroom_high = ((1.0, 0.95), (0.94, 0.85), (60, 70)) if looks else (
+            (1.08, 1.0), (0.98, 0.88), (35, 50))
         text = ""
         if projection == "AP_SUPINE":
             text = str(rng.choice(["AP SUPINE", "PORTABLE", "SUPINE", ""]))
@@ -133,16 +141,16 @@ class Acquisition:
         return cls(
             projection=projection,
             rotation_deg=float(u(-2.5, 2.5) if erect else u(-6, 6)),
-            scale=float(u(1.0, 1.18) if erect else u(0.95, 1.15)),
+            scale=float(u(scale_low[0], 1.18) if erect else u(scale_low[1], 1.15)),
             shift_rows=float(u(-6, 6) if erect else u(-14, 14)),
             shift_cols=float(u(-8, 8) if erect else u(-18, 18)),
-            inspiration=float(u(0.94, 1.06) if erect else u(0.85, 0.97)),
+            inspiration=float(u(breath_low[0], 1.06) if erect else u(breath_low[1], 0.97)),
             magnification=float(1.0 if erect else u(1.13, 1.25) if projection == "AP" else u(1.18, 1.3)),
-            headroom_mm=float(u(15, 60) if erect else u(15, 70)),
-            shoulder_px=float(u(35, 70)),
+            headroom_mm=float(u(15, headroom_high[0]) if erect else u(15, headroom_high[1])),
+            shoulder_px=float(u(35, 70)) if looks else 70.0,
             dose=float(np.exp(u(np.log(2e4), np.log(1e5)) if erect else u(np.log(5e3), np.log(3e4)))),
             scatter=float(u(0.1, 0.3) if grid else u(0.5, 1.2)),
-            scatter_model=str(rng.choice(SCATTER_MODELS)),
+            scatter_model=str(rng.choice(SCATTER_MODELS)) if looks else "uniform",
             noise=float(u(0.0, 0.004)),
             modality=modality,
             auto_window=True,
@@ -150,7 +158,7 @@ class Acquisition:
             white_margin=float(u(0.0, 0.12)),
             curve=float(u(2.0, 4.5) if modality == "CR" else u(0.0, 2.5)),
             gamma=float(u(0.85, 1.15)),
-            processing=str(rng.choice(PROCESSING)),
+            processing=str(rng.choice(PROCESSING)) if looks else "unsharp",
             equalisation=float(u(0.3, 0.9)),
             edge_gain=float(u(0.2, 1.0)),
             blur_px=float(u(0.5, 1.1) if modality == "CR" else u(0.2, 0.7)),
@@ -158,7 +166,7 @@ class Acquisition:
             grid_period_px=float(u(2.2, 4.5)),
             collimation=(float(top), float(bottom), float(left), float(right)),
             collimation_tilt_deg=float(u(-3, 3) if u() < 0.3 else 0.0),
-            shutter_black=bool(u() < 0.3),
+            shutter_black=bool(u() < (0.3 if looks else 0.2)),
             marker=marker if u() < 0.9 else "",
             marker_row=float(u(0.05, 0.25)),
             text=text,

@@ -291,6 +291,7 @@ def render_film(
     acquisition: Acquisition | None = None,
     anatomy: Anatomy | None = None,
     modifiers: Mapping[str, frozenset[str]] | None = None,
+    looks: bool = False,
 ) -> Film:
     """A film showing exactly ``findings`` (present / uncertain ones); deterministic for a seed.
 
@@ -299,12 +300,13 @@ def render_film(
     share one stream in order, so leaving one out changes how those drawn after it look. ``anatomy``
     None samples a synthetic patient (``NEUTRAL`` draws the atlas patient as it is); ``modifiers`` maps a
     label to the report's words about it (``lesion_words.modifiers_for``): subtle, ill-defined...
+    ``looks``: a sampled acquisition draws the vendor look too (``Acquisition.sample``).
     """
     drawn = _check(findings)
     atlas = atlas or load_atlas()
     modifiers = modifiers or {}
     acq_seq, find_seq, noise_seq, body_seq = np.random.SeedSequence(seed).spawn(4)
-    acq = acquisition or Acquisition.sample(np.random.default_rng(acq_seq))
+    acq = acquisition or Acquisition.sample(np.random.default_rng(acq_seq), looks=looks)
     body_rng = np.random.default_rng(body_seq)
     patient = anatomy if anatomy is not None else Anatomy.sample(body_rng)
     habitus = not is_neutral(patient)  # NEUTRAL: the atlas patient, its heart not rescaled

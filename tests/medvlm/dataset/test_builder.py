@@ -243,3 +243,17 @@ def test_laterals_make_two_view_studies(atlas, atlas_dir: Path, tmp_path: Path) 
         assert [assess_image(f).kind for f in record.files] == ["frontal", "lateral"]
     paired = read_records(tmp_path)
     assert all(r.lateral == record.files[1] for r, record in zip(paired, records, strict=True))
+
+
+def test_vendor_looks_vary_the_processing_and_a_lateral_shares_its_frontal_look(
+        atlas, atlas_dir: Path, tmp_path: Path) -> None:
+    build_dataset(tmp_path / "plain", 6, seed=3, reports="iu", size=SIZE, progress=False, data_dir=atlas_dir)
+    build_dataset(tmp_path / "looks", 6, seed=3, reports="iu", size=SIZE, progress=False, data_dir=atlas_dir,
+                  laterals=True, vendor_looks=True)
+    plain = {r.provenance["render"]["acquisition"]["processing"] for r in read_manifest(tmp_path / "plain")}
+    assert plain == {"unsharp"}
+    records = read_manifest(tmp_path / "looks")
+    looks = [r.provenance["render"]["acquisition"]["processing"] for r in records]
+    assert set(looks) == {"unsharp", "compress"}  # seed 3: both among six films
+    for record, look in zip(records, looks, strict=True):
+        assert record.provenance["render_lateral"]["acquisition"]["processing"] == look

@@ -9,8 +9,8 @@ from medvlm.synth.acquisition import PROCESSING, PROJECTIONS, SCATTER_MODELS, Ac
 from medvlm.synth.errors import SynthError
 
 
-def draws(projection: str | None, n: int = 60) -> list[Acquisition]:
-    return [Acquisition.sample(np.random.default_rng(s), projection) for s in range(n)]
+def draws(projection: str | None, n: int = 60, looks: bool = False) -> list[Acquisition]:
+    return [Acquisition.sample(np.random.default_rng(s), projection, looks) for s in range(n)]
 
 
 @pytest.mark.parametrize("projection", PROJECTIONS)
@@ -22,10 +22,10 @@ def test_sample_is_deterministic_per_seed(projection: str) -> None:
 
 # kind, expected magnification range, inspiration range, view position
 KINDS = [
-    ("PA", (1.0, 1.0), (0.94, 1.06), "PA"),
-    ("AP", (1.13, 1.25), (0.85, 0.97), "AP"),
-    ("AP_SUPINE", (1.18, 1.3), (0.85, 0.97), "AP"),
-    ("LL", (1.0, 1.0), (0.94, 1.06), "LL"),
+    ("PA", (1.0, 1.0), (0.98, 1.06), "PA"),
+    ("AP", (1.13, 1.25), (0.88, 0.97), "AP"),
+    ("AP_SUPINE", (1.18, 1.3), (0.88, 0.97), "AP"),
+    ("LL", (1.0, 1.0), (0.98, 1.06), "LL"),
 ]
 
 
@@ -49,12 +49,28 @@ def test_unspecified_projection_draws_every_frontal_kind_and_never_lateral() -> 
     assert kinds == {"PA", "AP", "AP_SUPINE"}
 
 
-def test_both_vendor_looks_and_scatter_models_are_drawn() -> None:
-    films = draws(None, 200)
+def test_with_looks_both_vendor_looks_and_scatter_models_are_drawn_and_the_framing_widens() -> None:
+    films = draws(None, 200, looks=True)
     assert {a.processing for a in films} == set(PROCESSING)
     assert {a.scatter_model for a in films} == set(SCATTER_MODELS)
     # drawn independently: every pairing turns up
     assert len({(a.processing, a.scatter_model) for a in films}) == 4
+    assert min(a.shoulder_px for a in films) < 45 and max(a.headroom_mm for a in films) > 50
+    erect = [a for a in films if a.projection == "PA"]
+    assert min(a.scale for a in erect) < 1.05 and min(a.inspiration for a in erect) < 0.97
+
+
+def test_without_looks_every_film_has_the_first_look_and_the_earlier_draws() -> None:
+    films = draws(None, 200)
+    assert {(a.processing, a.scatter_model, a.shoulder_px) for a in films} == {("unsharp", "uniform", 70.0)}
+    # Acquisition.sample(default_rng(seed)) before the looks existed (medvlm.synth 0.1): a build without
+    # --vendor-looks repeats that renderer's films, so earlier figures can be reproduced
+    earlier = [("AP", 1.000411, 0.945669, 45.211262, 13191.942, False, "R", 14),
+               ("AP", 1.118264, 0.892064, 22.120933, 7999.99, True, "R", 15),
+               ("PA", 1.145743, 1.01461, 28.385946, 39495.153, True, "R", 10)]
+    for acq, row in zip(films, earlier, strict=False):
+        assert (acq.projection, round(acq.scale, 6), round(acq.inspiration, 6), round(acq.headroom_mm, 6),
+                round(acq.dose, 3), acq.shutter_black, acq.marker, acq.bits_stored) == row
 
 
 def test_lateral_marker_names_the_side_against_the_detector() -> None:
