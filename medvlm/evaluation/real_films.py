@@ -22,6 +22,7 @@ import numpy as np
 
 from medvlm.errors import NotFoundError
 from medvlm.evaluation.classification import auroc, auroc_interval, interval_text
+from medvlm.evaluation.real_groups import by_group, film_groups, group_lines
 
 IMAGE_SUFFIXES = {".png", ".dcm", ""}
 LABEL_ALIASES = {"edema": "pulmonary_edema"}
@@ -39,6 +40,7 @@ class Film:
     view: str = ""  # the labels' view, as ViewPosition; "" when unknown
     frontal: bool | None = None  # from the labels; None when not stated
     labels: dict[str, int] = field(default_factory=dict)
+    groups: dict[str, str] = field(default_factory=dict)  # view as written, source (``real_groups``)
 
 
 def read_films(real_dir: Path) -> list[Film]:
@@ -66,7 +68,7 @@ def read_films(real_dir: Path) -> list[Film]:
             intubated = INTUBATION.get((row.get("intubation_present") or "").strip().upper())
             if intubated is not None:
                 labels["intubated"] = intubated
-            films.append(Film(row.get("id") or path.stem, path, view, frontal, labels))
+            films.append(Film(row.get("id") or path.stem, path, view, frontal, labels, film_groups(row)))
     return films
 
 
@@ -139,13 +141,14 @@ def evaluate_real(model_dir: Path | None, real_dir: Path, out_dir: Path, *, limi
     # by side: a finding with no recorded cause drafted nearly always on one side is a learnt place, not
     # a reading (docs/performance.md: real films' calls lean right)
     sided = {side: dict.fromkeys(bundle.names, 0) for side in ("right", "left")}
-    called_normal = unfamiliar = 0
+    flags: list[bool] = []  # per accepted film: the unfamiliar-film flag, and drafted as normal
+    normals: list[bool] = []
     for start in range(0, len(rows), 16):
         images = torch.stack([image for _, image in rows[start : start + 16]])
         predicted, familiarity = bundle.read_films(images)
         for findings, typical in zip(predicted, familiarity or [None] * len(predicted), strict=True):
             flagged = unfamiliar_film_flag(typical) is not None
-            unfamiliar += flagged
+            flags.append(flagged)
             for f in findings:
                 probabilities[f.label].append(float(f.probability or 0.0))
                 called[f.label] += f.presence != "absent"
@@ -153,14 +156,15 @@ def evaluate_real(model_dir: Path | None, real_dir: Path, out_dir: Path, *, limi
                 side = f.laterality.value if f.laterality is not None else ""
                 if f.presence != "absent" and side in sided:
                     sided[side][f.label] += 1
-            called_normal += not any(f.presence != "absent" and f.label != "no_finding" for f in findings)
+            normals.append(not any(f.presence != "absent" and f.label != "no_finding" for f in findings))
     inputs = _film_pixels([image.numpy() for _, image in rows])
-    metrics = _metrics(films, verdicts, rows, probabilities, called_normal, inputs)
+    metrics = _metrics(films, verdicts, rows, probabilities, sum(normals), inputs)
     metrics.update({f"real.called.{name}": count for name, count in called.items()})
     metrics.update({f"real.called_unflagged.{name}": count for name, count in called_typical.items()})
     for side, counts in sided.items():
         metrics.update({f"real.called_{side}.{name}": count for name, count in counts.items()})
-    metrics["real.unfamiliar"] = round(unfamiliar / len(rows), 4) if rows else None
+    metrics["real.unfamiliar"] = round(sum(flags) / len(rows), 4) if rows else None
+    metrics["real.by_group"] = by_group([film.groups for film, _ in rows], flags, normals)
     metrics.update({"model_version": bundle.version, "model_dir": str(Path(resolved).resolve()),
                     "split": "real", "real_dir": str(Path(real_dir).resolve()), "n_studies": len(films)})
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -261,6 +265,7 @@ def _summary(m: dict[str, Any], out_dir: Path) -> str:
         f"without that flag: {_called(m, 'real.called_unflagged.')}",
         "... of them drafted on the right / left: " + _sides(m),
         f"model input: mean {m['real.input.mean']} p10 {m['real.input.p10']} p90 {m['real.input.p90']}",
+        *group_lines(m.get("real.by_group") or {}),
         "AUROC where labels exist (weak labels): " + ("; ".join(aurocs) or "none"),
         f"wrote {out_dir / 'metrics.json'} and {out_dir / 'report.html'}",
     ])
@@ -271,7 +276,7 @@ def _html(m: dict[str, Any], names: list[str]) -> str:
         value = m.get(key)
         return "" if value is None else html.escape(str(value))
 
-    per_finding = ("real.prob.", "real.auroc", "real.n_pos.", "real.n_neg.", "real.called")
+    per_finding = ("real.prob.", "real.auroc", "real.n_pos.", "real.n_neg.", "real.called", "real.by_group")
     head = "".join(f"<tr><th>{html.escape(k)}</th><td>{cell(k)}</td></tr>" for k in sorted(m)
                    if not k.startswith(per_finding))
     rows = "".join(
@@ -291,5 +296,16 @@ def _html(m: dict[str, Any], names: list[str]) -> str:
         "<th>AUROC</th><th>95 % interval</th><th>n+</th><th>n-</th><th>p10</th><th>p50</th><th>p90</th>"
         "<th>std</th><th>drafted on (films)</th><th>... without the unfamiliar-film flag</th>"
         "<th>... on the right</th><th>... on the left</th></tr>"
-        f"{rows}</table>"
+        f"{rows}</table>{_group_table(m.get('real.by_group') or {})}"
     )
+
+
+def _group_table(groups: dict[str, dict[str, dict[str, Any]]]) -> str:
+    if not groups:
+        return ""
+    rows = "".join(f"<tr><td>{html.escape(column)}</td><td>{html.escape(value)}</td><td>{s['films']}</td>"
+                   f"<td>{s['unfamiliar']}</td><td>{s['drafted_normal']}</td></tr>"
+                   for column, values in groups.items() for value, s in values.items())
+    return ("<h2>By view and source</h2><table border=1><tr><th>column</th><th>value</th>"
+            "<th>films accepted</th><th>unfamiliar-film flag</th><th>drafted normal</th></tr>"
+            f"{rows}</table>")

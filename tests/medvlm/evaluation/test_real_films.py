@@ -80,6 +80,16 @@ def test_real_film_metrics(real_dir: Path, tiny_model_dir: Path, tmp_path: Path)
     assert "frontal acceptance 0.8571" in summary and "lung_opacity" in summary and "[95 % " in summary
 
 
+def test_real_films_by_view(real_dir: Path, tiny_model_dir: Path, tmp_path: Path,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("medvlm.evaluation.real_groups.MIN_FILMS", 3)
+    summary = evaluate_real(tiny_model_dir, real_dir, tmp_path / "out", progress=False)
+    by = json.loads((tmp_path / "out" / "metrics.json").read_text())["real.by_group"]
+    assert {value: s["films"] for value, s in by["view"].items()} == {"AP Supine": 3, "PA": 3}
+    assert "by view (films, unfamiliar, drafted normal): AP Supine 3, " in summary
+    assert "By view and source" in (tmp_path / "out" / "report.html").read_text()
+
+
 def test_cli_eval_real_and_errors(real_dir: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
     from medvlm.cli.main import app
 
