@@ -276,9 +276,10 @@ def _html(m: dict[str, Any], names: list[str]) -> str:
         value = m.get(key)
         return "" if value is None else html.escape(str(value))
 
-    per_finding = ("real.prob.", "real.auroc", "real.n_pos.", "real.n_neg.", "real.called", "real.by_group")
+    in_own_tables = ("real.prob.", "real.auroc", "real.n_pos.", "real.n_neg.", "real.called",
+                     "real.by_group")  # per finding and by group, below
     head = "".join(f"<tr><th>{html.escape(k)}</th><td>{cell(k)}</td></tr>" for k in sorted(m)
-                   if not k.startswith(per_finding))
+                   if not k.startswith(in_own_tables))
     rows = "".join(
         f"<tr><td>{html.escape(n)}</td><td>{cell(f'real.auroc.{n}')}</td>"
         f"<td>{interval_text(m.get(f'real.auroc_ci.{n}'), '')}</td>"
