@@ -12,12 +12,12 @@ realfilm set to frontal films (zones mean nothing on a lateral).
 from __future__ import annotations
 
 import argparse
-import csv
 import random
 import tempfile
 from pathlib import Path
 
 from medvlm.dataset.manifest import read_manifest
+from medvlm.evaluation.real_films import read_films
 from medvlm.imaging.input_stats import SetStats, pngs_as_cr, rg1_files, set_stats
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,9 +36,8 @@ def main() -> None:
     synthetic = [r.files[0] for r in read_manifest(args.synthetic)]
     sets = {"synthetic": rng.sample(synthetic, min(args.limit, len(synthetic)))}
     pngs = sorted((args.real / "images").glob("*.png")) if args.real.is_dir() else []
-    if pngs and args.frontal_only:
-        with (args.real / "labels.csv").open(newline="") as f:
-            frontal = {args.real / row["file"] for row in csv.DictReader(f) if row["frontal"] == "1"}
+    if pngs and args.frontal_only:  # the labels.csv reading `medvlm eval --real` uses
+        frontal = {film.path for film in read_films(args.real) if film.frontal}
         pngs = [p for p in pngs if p in frontal]
     if pngs:
         sample = rng.sample(pngs, min(args.limit, len(pngs)))

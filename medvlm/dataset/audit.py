@@ -109,11 +109,10 @@ def _unpadded(source: Any) -> np.ndarray:
 
 
 def _zone_means(inputs: list[np.ndarray]) -> dict[str, float]:
-    """Mean model input per zone over unpadded films."""
-    from medvlm.imaging.input_stats import ZONES, zone_means
+    """Mean model input per zone over unpadded films, rounded for audit.json."""
+    from medvlm.imaging.input_stats import average_zones, zone_means
 
-    zones = [zone_means(x) for x in inputs]
-    return {z: round(float(np.mean([m[z] for m in zones])), 4) for z in ZONES}
+    return {z: round(v, 4) for z, v in average_zones([zone_means(x) for x in inputs]).items()}
 
 
 def audit_dataset(directory: Path, out: Path | None = None, real: Path | None = None,

@@ -45,6 +45,11 @@ def zone_means(x: np.ndarray) -> dict[str, float]:
             for name, (r0, r1, c0, c1) in ZONES.items()}
 
 
+def average_zones(per_film: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Films' ``zone_means`` averaged (each film weighs the same, whatever its size)."""
+    return {z: float(np.mean([m[z] for m in per_film])) for z in ZONES}
+
+
 @dataclass(frozen=True)
 class SetStats:
     name: str
@@ -92,7 +97,7 @@ def set_stats(name: str, paths: Sequence[Path], size: int = 256, pipeline: str =
     pixels = np.concatenate(samples)
     p10, p90 = np.percentile(pixels, (10, 90))
     return SetStats(name, pipeline, len(paths), float(pixels.mean()), float(p10), float(p90),
-                    float(np.std(means)), {z: float(np.mean([m[z] for m in zones])) for z in ZONES})
+                    float(np.std(means)), average_zones(zones))
 
 
 def rg1_files() -> list[Path]:
