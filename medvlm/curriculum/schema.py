@@ -142,6 +142,12 @@ class Stage(Strict):
     # encoder: weight of the localization term, which teaches the findings head's detail map where the
     # dataset recorded each granuloma / nodule / mass (0 = presence labels only)
     localize: float = Field(default=0.0, ge=0.0, le=100.0)
+    # encoder: weight of an auxiliary regression of the measures a rendered film records (its drawn
+    # cardiothoracic ratio, each side's effusion level; medvlm.training.measures); 0 = none
+    measures: float = Field(default=0.0, ge=0.0, le=100.0)
+    # encoder: gradient-reversal scale of a classifier of the film's CT patient on the findings head's
+    # features (medvlm.training.patient_adversary); 0 = none
+    patient_adversary: float = Field(default=0.0, ge=0.0, le=100.0)
     eval_every: int = Field(default=100, ge=1)
     eval_samples: int = Field(default=128, ge=1)
     checkpoint_every: int = Field(default=50, ge=1)
@@ -189,8 +195,11 @@ class Stage(Strict):
             )
         if self.warmup_steps >= self.steps:
             raise ValueError(f"stage {self.name!r}: warmup_steps {self.warmup_steps} >= steps {self.steps}")
-        if self.localize and self.kind != "encoder":
-            raise ValueError(f"stage {self.name!r}: localize applies to encoder stages only, not {self.kind}")
+        for key in ("localize", "measures", "patient_adversary"):
+            if getattr(self, key) and self.kind != "encoder":
+                raise ValueError(
+                    f"stage {self.name!r}: {key} applies to encoder stages only, not {self.kind}"
+                )
         thresholds = sorted(self.model_fields_set & _ENCODER_THRESHOLD_KEYS)
         if thresholds and self.kind != "encoder":
             raise ValueError(

@@ -202,9 +202,17 @@ class ModelBundle:
         self, images: torch.Tensor, laterals: Sequence[torch.Tensor | None] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Head logits over the frontal (and lateral) tokens, and the frontal's detail map."""
+        logits, detail, _ = self.findings_pass(images, laterals)
+        return logits, detail
+
+    def findings_pass(
+        self, images: torch.Tensor, laterals: Sequence[torch.Tensor | None] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """``findings_outputs`` and the head's pooled frontal features (what an auxiliary head reads)."""
         tokens, detail = self.vision_features(self.pixel_values(images))
         lateral, rows = self.lateral_tokens(laterals, tokens.shape[0])
-        return self.head(tokens, detail, lateral, rows), detail
+        features = self.head.features(tokens)
+        return self.head.from_features(features, tokens, detail, lateral, rows), detail, features
 
     def findings_logits(
         self, images: torch.Tensor, laterals: Sequence[torch.Tensor | None] | None = None

@@ -109,7 +109,18 @@ class FindingsHead(nn.Module):
 
         ``lateral`` (L, M, D): the lateral films' tokens (view embedding added) of the rows ``lateral_rows``
         (L,) of the batch; rows without a lateral score from the frontal alone."""
-        logits = self._frontal(tokens, detail)
+        return self.from_features(self.features(tokens), tokens, detail, lateral, lateral_rows)
+
+    def from_features(
+        self,
+        features: torch.Tensor,
+        tokens: torch.Tensor,
+        detail: torch.Tensor | None = None,
+        lateral: torch.Tensor | None = None,
+        lateral_rows: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``forward`` given the frontal's ``features`` (what an auxiliary head may also read)."""
+        logits = self._frontal(features, tokens, detail)
         if lateral is None or self.lateral is None or lateral.shape[0] == 0:
             return logits
         rows = torch.arange(lateral.shape[0]) if lateral_rows is None else lateral_rows
@@ -118,16 +129,28 @@ class FindingsHead(nn.Module):
         )
         return logits + term
 
-    def _frontal(self, tokens: torch.Tensor, detail: torch.Tensor | None) -> torch.Tensor:
+    def features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The frontal film's pooled features that the presence / laterality / severity logits read."""
         if self.reduce is None:
-            return self.out(self.body(tokens.float().mean(dim=1)))
+            return self.body(tokens.float().mean(dim=1))
         if tokens.shape[1] != self.tokens:
             from medvlm.errors import ModelInputError
 
             raise ModelInputError(
                 f"the findings head expects {self.tokens} vision tokens per image, got {tokens.shape[1]}"
             )
-        logits = self.out(self.body(self._cells(self.reduce(tokens.float()))))
+        return self.body(self._cells(self.reduce(tokens.float())))
+
+    @property
+    def feature_dim(self) -> int:
+        return self.out.in_features
+
+    def _frontal(
+        self, features: torch.Tensor, tokens: torch.Tensor, detail: torch.Tensor | None
+    ) -> torch.Tensor:
+        logits = self.out(features)
+        if self.reduce is None:
+            return logits
         n = len(self.slots)
         presence = logits[:, :n]
         if self.local is not None:

@@ -32,7 +32,9 @@ from medvlm.training.localize import (
     spot_targets,
 )
 from medvlm.training.manifest import Record
+from medvlm.training.measures import has_measures, measure_loss, measure_targets
 from medvlm.training.mix import mixed_records
+from medvlm.training.patient_adversary import UNKNOWN, PatientAdversary, patient_targets
 from medvlm.training.study import StudyLookup
 
 # A batch's laterals (one film or None per row) and indications (text per row), as the stage reads them.
@@ -51,6 +53,11 @@ class StageModule(nn.Module):
         self.pos_weight: torch.Tensor | None = None  # encoder stages: per-finding weight of a positive
         self.localize = 0.0  # encoder stages: weight of the localization term (0 = none)
         self.localized: torch.Tensor | None = None  # encoder stages: findings with recorded positions
+        # encoder stages: the auxiliary regression of the films' recorded measures, and its weight; it
+        # shapes the tower during training and is not part of the saved model
+        self.measures: nn.Module | None = None
+        self.measure_weight = 0.0
+        self.adversary: PatientAdversary | None = None  # encoder stages: training only, like measures
         self.head_weight = 1.0  # corrections stages: weight of the findings loss beside the text loss
 
     def forward(
@@ -60,9 +67,13 @@ class StageModule(nn.Module):
         study = study or {}
         laterals, indications = study.get("laterals"), study.get("indications")
         if kind == "encoder":
-            logits, detail = b.findings_outputs(images, laterals)
+            logits, detail, features = b.findings_pass(images, laterals)
             pw = None if self.pos_weight is None else self.pos_weight.to(logits.device)
             loss = b.head.loss(logits, payload, pw)
+            if self.measures is not None and self.measure_weight:
+                loss = loss + self.measure_weight * measure_loss(self.measures(features), payload["measures"])
+            if self.adversary is not None:
+                loss = loss + self.adversary.loss(features, payload["patient"])
             if self.localize:
                 where = b.head.detail_logits(detail)
                 # targets on the map's own grid, so nothing else needs to know the tower's strides
@@ -130,6 +141,9 @@ class StageData:
     pos_weight: torch.Tensor | None = None
     spots: list[list[Spot] | None] | None = None  # encoder: recorded focal-finding positions per record
     localized: torch.Tensor | None = None  # encoder: (findings,) which findings have positions
+    measures: torch.Tensor | None = None  # encoder: (records, MEASURES) standardised, NaN where unrecorded
+    patients: torch.Tensor | None = None  # encoder: (records,) CT patient index, UNKNOWN where unrecorded
+    patient_names: list[str] = field(default_factory=list)
     # corrections with teach.findings: image rows and findings targets the head trains on
     head_rows: list[int] = field(default_factory=list)
     head_targets: dict[str, torch.Tensor] | None = None
@@ -176,6 +190,10 @@ def build_stage_data(
         if stage.localize:
             data.spots = [record_spots(r, slots) for r in train]
             data.localized = localized_slots(data.spots, len(slots))
+        if stage.measures:
+            data.measures = measure_targets(train)[0]
+        if stage.patient_adversary:
+            data.patients, data.patient_names = patient_targets(train)
     elif stage.kind == "introduction":
         templates = load_templates(loaded.resolve(stage.templates or ""))
         data.examples = qa_examples(
@@ -290,6 +308,29 @@ def _localize_weight(stage: Stage, bundle: ModelBundle, data: StageData, main: b
     return 0.0
 
 
+def _measures_weight(stage: Stage, data: StageData, main: bool) -> float:
+    """The stage's measures weight, or 0 (said once) when no training film records its measures."""
+    if not stage.measures:
+        return 0.0
+    if has_measures(data.measures):
+        return stage.measures
+    if main:
+        print(f"[{stage.name}] measures not used: no film in its sources records them")
+    return 0.0
+
+
+def _adversary(stage: Stage, data: StageData, feature_dim: int, main: bool) -> PatientAdversary | None:
+    """The stage's patient adversary, or None (said once) when its films come from fewer than two patients."""
+    if not stage.patient_adversary:
+        return None
+    seen = set() if data.patients is None else set(data.patients.tolist()) - {UNKNOWN}
+    if len(seen) >= 2:
+        return PatientAdversary(feature_dim, len(data.patient_names), stage.patient_adversary)
+    if main:
+        print(f"[{stage.name}] patient_adversary not used: its films come from {len(seen)} CT patient(s)")
+    return None
+
+
 def _micro_batches(idx: list[int], parts: int) -> list[list[int]]:
     """``idx`` in ``parts`` nearly equal, non-empty, ordered slices (grad accumulation)."""
     parts = max(1, min(parts, len(idx)))
@@ -351,6 +392,10 @@ def _inputs(
     if stage.kind == "encoder":
         rows = [data.train_rows[i] for i in idx]
         payload: Any = {k: v[idx].to(device) for k, v in (data.train_targets or {}).items()}
+        if data.measures is not None:
+            payload["measures"] = data.measures[idx].to(device)
+        if data.patients is not None:
+            payload["patient"] = data.patients[idx].to(device)
     else:
         examples = [data.examples[i] for i in idx]
         rows, payload = [e.image for e in examples], examples

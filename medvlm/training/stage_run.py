@@ -20,14 +20,17 @@ from medvlm.model.bundle import ModelBundle
 from medvlm.training import checkpoint as ckpt
 from medvlm.training import qlora
 from medvlm.training.distributed import DistInfo, barrier
+from medvlm.training.measures import MEASURES
 from medvlm.training.modules import apply_modules, merge_lora
 from medvlm.training.scale import StageMeter, enable_gradient_checkpointing, resolve_precision
 from medvlm.training.stage import (
     StageData,
     StageModule,
+    _adversary,
     _corrections_inputs,
     _inputs,
     _localize_weight,
+    _measures_weight,
     _micro_batches,
     _target_tokens,
     batch_indices,
@@ -72,6 +75,11 @@ def _prepare(stage: Stage, bundle: ModelBundle, data: StageData, stage_dir: Path
         module.head_weight = stage.teach.findings.weight
     localize = _localize_weight(stage, bundle, data, info.main)
     module.localize, module.localized = localize, data.localized
+    module.measure_weight = _measures_weight(stage, data, info.main)
+    if module.measure_weight:
+        module.measures = nn.Linear(bundle.head.feature_dim, len(MEASURES)).to(info.device)
+    adversary = _adversary(stage, data, bundle.head.feature_dim, info.main)
+    module.adversary = None if adversary is None else adversary.to(info.device)
     params = [p for p in module.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=stage.lr, weight_decay=stage.weight_decay)
     return _Prepared(module, params, optimizer, precision, localize, full_model)

@@ -73,6 +73,8 @@ BAD = [
     ),
     ("negative-localize", _set("stages.0.localize", -1), "stages.0.localize"),
     ("localize-not-encoder", _set("stages.1.localize", 1.0), "localize applies to encoder stages only"),
+    ("measures-not-encoder", _set("stages.1.measures", 1.0), "measures applies to encoder stages only"),
+    ("negative-measures", _set("stages.0.measures", -1), "stages.0.measures"),
     (
         "thresholds-not-encoder",
         _set("stages.1.threshold_min_positives", 20),

@@ -22,20 +22,36 @@ SIZE = 64
 
 
 NODULE_ROW, NODULE_RADIUS = 0.35, 0.04  # fractions of the side
+THORAX_WIDTH = 0.76  # the two lungs' outer edges, 0.12 to 0.88 of the side
+MM_PER_PIXEL = 5.0
 
 
 def _nodule_col(nodule: Finding) -> float:
     return 0.3 if nodule.laterality == Laterality.RIGHT else 0.7
 
 
+def _heart_half_width(findings: list[Finding]) -> float:
+    return 0.22 if any(f.label == "cardiomegaly" for f in findings) else 0.12
+
+
+def _effusion_level(finding: Finding) -> float:
+    return 0.72 if finding.severity == "small" else 0.55
+
+
 def _render_info(findings: list[Finding]) -> dict:
-    """Where each nodule was drawn, as ``medvlm.synth.compose`` records it (``spots[].pixel``)."""
-    drawn = []
+    """What was drawn, as ``medvlm.synth.compose`` records it: each nodule's position (``spots[].pixel``),
+    the film's cardiothoracic ratio and each effusion's sides and fluid height (``level_mm``)."""
+    drawn: list[dict] = []
     for f in findings:
         if f.label == "nodule":
             pixel = [NODULE_ROW * SIZE, _nodule_col(f) * SIZE, NODULE_RADIUS * SIZE]
             drawn.append({"label": "nodule", "spots": [{"pixel": pixel}]})
-    return {"findings": drawn}
+        if f.label == "pleural_effusion":
+            sides = [s for s in ("right", "left") if f.laterality in (Laterality(s), Laterality.BILATERAL)]
+            height_mm = round((1 - _effusion_level(f)) * SIZE * MM_PER_PIXEL, 1)
+            drawn.append({"label": "pleural_effusion", "sides": sides, "level_mm": [height_mm] * len(sides)})
+    ctr = round(2 * _heart_half_width(findings) / THORAX_WIDTH, 3)
+    return {"findings": drawn, "ctr": ctr}
 
 
 def _draw(findings: list[Finding], rng: np.random.Generator) -> np.ndarray:
@@ -44,11 +60,11 @@ def _draw(findings: list[Finding], rng: np.random.Generator) -> np.ndarray:
     for cx in (0.3, 0.7):  # dark lungs
         img -= 0.15 * (((x - cx) / 0.18) ** 2 + ((y - 0.5) / 0.32) ** 2 < 1)
     labels = {f.label: f for f in findings}
-    heart = 0.22 if "cardiomegaly" in labels else 0.12
+    heart = _heart_half_width(findings)
     img += 0.3 * (((x - 0.52) / heart) ** 2 + ((y - 0.65) / 0.13) ** 2 < 1)
     if "pleural_effusion" in labels:
         f = labels["pleural_effusion"]
-        level = 0.72 if f.severity == "small" else 0.55
+        level = _effusion_level(f)
         for side, cx in (("right", 0.3), ("left", 0.7)):  # patient's right on image left
             if f.laterality in (Laterality(side), Laterality.BILATERAL):
                 img += 0.35 * ((np.abs(x - cx) < 0.18) & (y > level))
