@@ -69,7 +69,8 @@ def test_an_encoder_stage_uses_the_adversary_only_with_two_or_more_patients(
     data = build_dataset(tmp_path / "data", n_train=24, n_validation=8)
     _with_patients(data, patients)
     curriculum = write_curriculum(tmp_path, encoder_steps=3, text_stages=False)
-    curriculum.write_text(curriculum.read_text().replace("    localize: 1.0\n", "    patient_adversary: 1.0\n"))
+    text = curriculum.read_text().replace("    localize: 1.0\n", "    patient_adversary: 1.0\n")
+    curriculum.write_text(text)
     train(TrainOptions(curriculum, data, tmp_path / "model", progress=False, register=False))
     said = "[encoder] patient_adversary not used: its films come from 1 CT patient(s)"
     assert (said in capsys.readouterr().out) is not used
