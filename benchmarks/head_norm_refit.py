@@ -39,10 +39,10 @@ def tower(bundle: ModelBundle, films: torch.Tensor) -> tuple[torch.Tensor, torch
 def cross_fitted(bundle: ModelBundle, films: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities with the training statistics, and with statistics refitted on the other half."""
     head = bundle.head
-    norm = head.body[0]
+    norm = head.body[0] if isinstance(head.body, torch.nn.Sequential) else head.body  # a head without hidden
     with torch.no_grad():
         tokens, detail = tower(bundle, films)
-        cells = head._cells(head.reduce(tokens.float()))
+        cells = head.cells(tokens)
         saved = norm.running_mean.clone(), norm.running_var.clone()
         shift = ((cells.mean(0) - saved[0]) / saved[1].sqrt()).abs().mean()
         print(f"{len(films)} films: cell features' mean {float(shift):.3f} running SDs from the training "

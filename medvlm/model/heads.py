@@ -131,15 +131,19 @@ class FindingsHead(nn.Module):
 
     def features(self, tokens: torch.Tensor) -> torch.Tensor:
         """The frontal film's pooled features that the presence / laterality / severity logits read."""
+        return self.body(self.cells(tokens))
+
+    def cells(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, width): the tokens pooled as the body reads them, before its normalisation."""
         if self.reduce is None:
-            return self.body(tokens.float().mean(dim=1))
+            return tokens.float().mean(dim=1)
         if tokens.shape[1] != self.tokens:
             from medvlm.errors import ModelInputError
 
             raise ModelInputError(
                 f"the findings head expects {self.tokens} vision tokens per image, got {tokens.shape[1]}"
             )
-        return self.body(self._cells(self.reduce(tokens.float())))
+        return self._cells(self.reduce(tokens.float()))
 
     @property
     def feature_dim(self) -> int:

@@ -32,7 +32,7 @@ from medvlm.training.localize import (
     spot_targets,
 )
 from medvlm.training.manifest import Record
-from medvlm.training.measures import has_measures, measure_loss, measure_targets
+from medvlm.training.measures import MEASURES, has_measures, measure_loss, measure_targets
 from medvlm.training.mix import mixed_records
 from medvlm.training.patient_adversary import UNKNOWN, PatientAdversary, patient_targets
 from medvlm.training.study import StudyLookup
@@ -53,10 +53,10 @@ class StageModule(nn.Module):
         self.pos_weight: torch.Tensor | None = None  # encoder stages: per-finding weight of a positive
         self.localize = 0.0  # encoder stages: weight of the localization term (0 = none)
         self.localized: torch.Tensor | None = None  # encoder stages: findings with recorded positions
-        # encoder stages: the auxiliary regression of the films' recorded measures, and its weight; it
-        # shapes the tower during training and is not part of the saved model
+        # encoder stages: the auxiliary regression of the films' recorded measures (None = off) and its
+        # weight; it shapes the tower during training and is not part of the saved model
         self.measures: nn.Module | None = None
-        self.measure_weight = 0.0
+        self.measure_weight = 1.0
         self.adversary: PatientAdversary | None = None  # encoder stages: training only, like measures
         self.head_weight = 1.0  # corrections stages: weight of the findings loss beside the text loss
 
@@ -70,7 +70,7 @@ class StageModule(nn.Module):
             logits, detail, features = b.findings_pass(images, laterals)
             pw = None if self.pos_weight is None else self.pos_weight.to(logits.device)
             loss = b.head.loss(logits, payload, pw)
-            if self.measures is not None and self.measure_weight:
+            if self.measures is not None:
                 loss = loss + self.measure_weight * measure_loss(self.measures(features), payload["measures"])
             if self.adversary is not None:
                 loss = loss + self.adversary.loss(features, payload["patient"])
@@ -308,15 +308,15 @@ def _localize_weight(stage: Stage, bundle: ModelBundle, data: StageData, main: b
     return 0.0
 
 
-def _measures_weight(stage: Stage, data: StageData, main: bool) -> float:
-    """The stage's measures weight, or 0 (said once) when no training film records its measures."""
+def _measures_head(stage: Stage, data: StageData, feature_dim: int, main: bool) -> nn.Module | None:
+    """The stage's measures regression, or None (said once) when no training film records its measures."""
     if not stage.measures:
-        return 0.0
+        return None
     if has_measures(data.measures):
-        return stage.measures
+        return nn.Linear(feature_dim, len(MEASURES))
     if main:
         print(f"[{stage.name}] measures not used: no film in its sources records them")
-    return 0.0
+    return None
 
 
 def _adversary(stage: Stage, data: StageData, feature_dim: int, main: bool) -> PatientAdversary | None:

@@ -20,7 +20,6 @@ from medvlm.model.bundle import ModelBundle
 from medvlm.training import checkpoint as ckpt
 from medvlm.training import qlora
 from medvlm.training.distributed import DistInfo, barrier
-from medvlm.training.measures import MEASURES
 from medvlm.training.modules import apply_modules, merge_lora
 from medvlm.training.scale import StageMeter, enable_gradient_checkpointing, resolve_precision
 from medvlm.training.stage import (
@@ -30,7 +29,7 @@ from medvlm.training.stage import (
     _corrections_inputs,
     _inputs,
     _localize_weight,
-    _measures_weight,
+    _measures_head,
     _micro_batches,
     _target_tokens,
     batch_indices,
@@ -75,9 +74,9 @@ def _prepare(stage: Stage, bundle: ModelBundle, data: StageData, stage_dir: Path
         module.head_weight = stage.teach.findings.weight
     localize = _localize_weight(stage, bundle, data, info.main)
     module.localize, module.localized = localize, data.localized
-    module.measure_weight = _measures_weight(stage, data, info.main)
-    if module.measure_weight:
-        module.measures = nn.Linear(bundle.head.feature_dim, len(MEASURES)).to(info.device)
+    measures = _measures_head(stage, data, bundle.head.feature_dim, info.main)
+    module.measures = None if measures is None else measures.to(info.device)
+    module.measure_weight = stage.measures
     adversary = _adversary(stage, data, bundle.head.feature_dim, info.main)
     module.adversary = None if adversary is None else adversary.to(info.device)
     params = [p for p in module.parameters() if p.requires_grad]

@@ -74,9 +74,8 @@ def test_encoder_loss_adds_the_weighted_measures_term() -> None:
     payload = {**findings_targets(films, slots_from_ontology(load_ontology())), "measures": targets}
     images = torch.rand(2, 1, 64, 64, generator=torch.Generator().manual_seed(0))
     module = StageModule(bundle)
-    module.measures = torch.nn.Linear(bundle.head.feature_dim, len(MEASURES))
-    plain = module("encoder", images, payload, 4)
-    module.measure_weight = 3.0
+    plain = module("encoder", images, payload, 4)  # no measures head: the findings loss alone
+    module.measures, module.measure_weight = torch.nn.Linear(bundle.head.feature_dim, len(MEASURES)), 3.0
     weighted = module("encoder", images, payload, 4)
     with torch.no_grad():
         _, _, features = bundle.findings_pass(images)
@@ -102,7 +101,7 @@ def test_the_head_reads_its_features_the_same_way_either_path() -> None:
 
 def test_an_encoder_stage_trains_with_measures_and_saves_a_plain_model(synth_data: Path, tmp_path: Path,
                                                                       capsys: pytest.CaptureFixture) -> None:
-    from medvlm.model import load_bundle
+    from medvlm.model import build_model, load_bundle
     from medvlm.training.runner import TrainOptions, train
 
     assert not any(math.isnan(v) for v in record_measures(read_records(synth_data)[0]))
@@ -111,8 +110,8 @@ def test_an_encoder_stage_trains_with_measures_and_saves_a_plain_model(synth_dat
     out = tmp_path / "model"
     train(TrainOptions(curriculum, synth_data, out, progress=False, register=False))
     assert "measures not used" not in capsys.readouterr().out
-    bundle = load_bundle(out)  # the auxiliary head is not part of the saved model
-    assert not any("measures" in k for k in bundle.head.state_dict())
+    saved = load_bundle(out).head.state_dict()  # the auxiliary head is not part of the saved model
+    assert saved.keys() == build_model("micro", load_ontology(), seed=0).head.state_dict().keys()
 
 
 def test_films_without_records_train_without_the_term(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
