@@ -35,6 +35,7 @@ from medvlm.dataset.ct_patients import (
 from medvlm.dataset.errors import DatasetError
 from medvlm.dataset.iu_source import iu_study
 from medvlm.dataset.manifest import CROSS_PATIENT, MANIFEST, ManifestRecord, write_record
+from medvlm.dataset.masks import MASKS_DIR, write_masks
 from medvlm.dataset.mirror import can_mirror, mirrored_findings, mirrored_text
 from medvlm.dataset.template import sample_findings, write_report
 from medvlm.dataset.text_overlap import normalise_text, overlap_lines, split_overlap
@@ -329,6 +330,7 @@ def _prepare_out(out: Path, overwrite: bool) -> Path:
             raise DatasetError(f"{out} already holds a dataset ({MANIFEST}); pass --overwrite to replace it")
         (out / MANIFEST).unlink()
         shutil.rmtree(out / "dicom", ignore_errors=True)
+        shutil.rmtree(out / MASKS_DIR, ignore_errors=True)
     return out
 
 
@@ -464,10 +466,11 @@ def _render_study(plan: _Plan, index: int, seed: int, size: int, looks: bool, at
     # The report's own words (subtle, large, ill-defined, cannot exclude...) set how each finding is drawn.
     modifiers = modifiers_for(plan.findings, f"{plan.findings_text}\n{plan.impression}")
     film = render_film(plan.findings, seed=film_seed, size=size, atlas=atlas, modifiers=modifiers,
-                       looks=looks)
+                       looks=looks, masks=True)
     who = StudyIdentity.synthetic(f"{seed}-{index}-{plan.study_id}", np.random.default_rng(film_seed))
     path = out / "dicom" / who.study_uid / f"{who.sop_uid}.dcm"
     write_dicom(path, film.pixels, film.pixel_spacing_mm, who, film.acquisition, plan.indication)
+    masks = write_masks(out / MASKS_DIR / f"{who.sop_uid}.npz", film.masks or {})
     files, lateral_info = [path.resolve()], None
     if lateral_atlas is not None:
         lateral_path, lateral_info = _render_lateral(plan, film, film_seed, size, lateral_atlas, modifiers,
@@ -496,6 +499,7 @@ def _render_study(plan: _Plan, index: int, seed: int, size: int, looks: bool, at
             "generator": GENERATOR,
             "size": size,
             "render": film.render_info(),
+            "masks": str(masks.relative_to(out)),
             **({"render_lateral": lateral_info} if lateral_info else {}),
         },
     )

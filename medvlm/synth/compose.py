@@ -23,7 +23,7 @@ from medvlm.synth.atlas import CARDIO_SCALES, EFFUSION_LEVELS_MM, PTX_SCALES, At
 from medvlm.synth.devices import DEVICES, draw_device
 from medvlm.synth.errors import UnrenderableFindingError
 from medvlm.synth.external import ecg_leads
-from medvlm.synth.film import Acquisition, develop, film_point, pixel_spacing_mm
+from medvlm.synth.film import Acquisition, develop, film_masks, film_point, pixel_spacing_mm
 from medvlm.synth.lesions import airspace, edema, sides_of
 from medvlm.synth.nodules import nodule_like
 
@@ -56,6 +56,13 @@ FAINT_EFFUSION_MM = (10.0, 30.0)  # trace / subtle / uncertain: a blunted angle
 PTX_RANGE = {None: (0.65, 0.9), "small": (0.78, 0.92), "moderate": (0.68, 0.8), "large": (0.6, 0.7)}
 HYPERINFLATION = {None: (1.06, 1.16), "mild": (1.04, 1.1), "moderate": (1.09, 1.15), "severe": (1.14, 1.22)}
 FAINT = frozenset({"subtle", "uncertain", "trace"})
+# Findings drawn as a local change whose extent ``render_film(masks=True)`` outlines (hyperinflation and
+# cardiomegaly change the whole chest's shape instead: the lung and heart masks show them).
+OUTLINED = (
+    "pleural_effusion", "pneumothorax", "consolidation", "lung_opacity", "atelectasis", "pulmonary_edema",
+    "nodule", "mass", "calcified_granuloma", "support_device",
+)
+OUTLINE_FRACTION = 0.2  # a finding's mask: where its change is at least this share of its largest change
 
 
 @dataclass
@@ -67,6 +74,10 @@ class Film:
     details: list[dict[str, Any]] = field(default_factory=list)
     anatomy: Anatomy = NEUTRAL
     external: list[str] = field(default_factory=list)  # objects drawn that are not findings (ECG leads)
+    # Anatomy on the film (render_film(masks=True)): "lungs" (both lung fields, fluid and collapse included:
+    # the pleural outline) and "heart" (the drawn heart shadow), and each OUTLINED finding drawn (where it
+    # changed the film), bool [size, size].
+    masks: dict[str, np.ndarray] | None = None
 
     def render_info(self) -> dict[str, Any]:
         return {
@@ -292,6 +303,7 @@ def render_film(
     anatomy: Anatomy | None = None,
     modifiers: Mapping[str, frozenset[str]] | None = None,
     looks: bool = False,
+    masks: bool = False,
 ) -> Film:
     """A film showing exactly ``findings`` (present / uncertain ones); deterministic for a seed.
 
@@ -300,7 +312,8 @@ def render_film(
     share one stream in order, so leaving one out changes how those drawn after it look. ``anatomy``
     None samples a synthetic patient (``NEUTRAL`` draws the atlas patient as it is); ``modifiers`` maps a
     label to the report's words about it (``lesion_words.modifiers_for``): subtle, ill-defined...
-    ``looks``: a sampled acquisition draws the vendor look too (``Acquisition.sample``).
+    ``looks``: a sampled acquisition draws the vendor look too (``Acquisition.sample``). ``masks``: the
+    film carries its lung and heart masks (``Film.masks``), drawn with the same warp and pose.
     """
     drawn = _check(findings)
     atlas = atlas or load_atlas()
@@ -313,11 +326,15 @@ def render_film(
     rng = np.random.default_rng(find_seq)
     projection = atlas["base"].copy()
     details: list[dict[str, Any]] = []
+    changes: dict[str, np.ndarray] = {}  # OUTLINED label -> how much it changed the projection
     target_ctr = patient.target_ctr if patient.target_ctr is not None else float(atlas["cardio_ctr"][0])
     for f in drawn:
         delta, info = finding_delta(atlas, f, rng, modifiers.get(f.label, frozenset()))
         if delta is not None:
             projection += delta
+            if masks and f.label in OUTLINED:
+                change = np.abs(delta)
+                changes[f.label] = np.maximum(changes[f.label], change) if f.label in changes else change
         if f.label == "cardiomegaly":
             target_ctr = max(target_ctr, info["target_ctr"])
         if f.label == "hyperinflation":
@@ -356,6 +373,15 @@ def render_film(
         coverage = warp.apply(coverage)  # it moves with the anatomy it bounds
     pixels = develop(projection, acq, size, apex_row, np.random.default_rng(noise_seq), coverage=coverage)
     _locate_spots(details, acq, size, apex_row, warp)
+    organs = None
+    if masks:  # the heart as fit_anatomy measured it, both on the anatomy's warped grid
+        heart = _heart(atlas, target_ctr, blend=habitus)[0]
+        grid = {"lungs": warp.apply((atlas.lung() > 0).astype(np.float32)),
+                "heart": warp.apply(heart.astype(np.float32))}
+        for label, change in changes.items():
+            outline = change >= OUTLINE_FRACTION * max(float(change.max()), 1e-6)
+            grid[label] = warp.apply(outline.astype(np.float32))
+        organs = film_masks(grid, acq, size, apex_row)
     return Film(
         pixels=pixels,
         pixel_spacing_mm=pixel_spacing_mm(acq, size),
@@ -364,4 +390,5 @@ def render_film(
         details=details,
         anatomy=patient,
         external=external,
+        masks=organs,
     )

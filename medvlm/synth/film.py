@@ -18,7 +18,9 @@ from medvlm.synth.collimation import field_alpha, shutter
 from medvlm.synth.grid import GRID_SHAPE, PIXEL_MM
 from medvlm.synth.markers import burn_labels
 
-__all__ = ["PROJECTIONS", "Acquisition", "develop", "film_point", "pixel_spacing_mm", "sample_grid"]
+__all__ = [
+    "PROJECTIONS", "Acquisition", "develop", "film_masks", "film_point", "pixel_spacing_mm", "sample_grid",
+]
 
 FIELD_PX = 480  # the square of the working grid a film shows at scale 1 (337 mm)
 MAX_VALUE = 4095
@@ -141,6 +143,19 @@ def develop(
     y = shutter(y, alpha, acq, rng)
     y = burn_labels(y, acq, box)
     return np.clip(np.rint(y * MAX_VALUE), 0, MAX_VALUE).astype(np.uint16)
+
+
+def film_masks(
+    masks: dict[str, np.ndarray], acq: Acquisition, size: int, apex_row: float
+) -> dict[str, np.ndarray]:
+    """Masks on the working grid (already warped with the anatomy) seen through the film's framing and
+    pose, as ``develop`` samples the projection: bool [size, size] each. Nothing outside the CT (the
+    synthesised neck and the continued bottom rows hold no organ)."""
+    rows, cols = sample_grid(acq, size, apex_row)
+    return {
+        name: ndimage.map_coordinates(m.astype(np.float32), [rows, cols], order=1, cval=0.0) > 0.5
+        for name, m in masks.items()
+    }
 
 
 def pixel_spacing_mm(acq: Acquisition, size: int) -> float:
