@@ -271,5 +271,5 @@ def test_each_study_carries_its_frontal_films_organ_masks(template_set: Path) ->
 
 def test_unreadable_masks_are_named(template_set: Path, tmp_path: Path) -> None:
     (tmp_path / "broken.npz").write_bytes(b"not a zip")
-    with pytest.raises(DatasetError, match="broken.npz: unreadable masks"):
+    with pytest.raises(DatasetError, match=r"broken\.npz: unreadable masks"):
         read_masks({"masks": "broken.npz"}, tmp_path)

@@ -74,6 +74,6 @@ def test_each_outlined_finding_gets_a_mask_where_it_changed_the_film(atlas: Atla
 
 
 def test_findings_that_reshape_the_chest_are_not_outlined(atlas: Atlas) -> None:
-    film = render_film([Finding("hyperinflation", Presence.PRESENT), Finding("cardiomegaly", Presence.PRESENT)],
-                       seed=9, size=SIZE, atlas=atlas, masks=True)
+    reshaping = [Finding("hyperinflation", Presence.PRESENT), Finding("cardiomegaly", Presence.PRESENT)]
+    film = render_film(reshaping, seed=9, size=SIZE, atlas=atlas, masks=True)
     assert film.masks is not None and set(film.masks) == {"lungs", "heart"}
