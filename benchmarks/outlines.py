@@ -66,7 +66,7 @@ def auroc(y: np.ndarray, s: np.ndarray) -> float:
 
 
 def evaluate(net: OutlineNet, data: Path, records: list[Record], name: str, predictions: list[Path]) -> None:
-    kept, truth_masks = masked_films(records, data, net.channels)
+    kept, truth_masks = masked_films(records, net.channels)
     images = cache_images([r.files[0] for r in kept], net.size, None, progress=True)
     truth = mask_tensor(truth_masks, net.size).numpy() > 0.5
     pred, scores = run(net, images)
@@ -158,7 +158,7 @@ def main() -> None:
         net.load_state_dict(torch.load(args.load, weights_only=True))
         net.eval()
     else:
-        kept, masks = masked_films([r for r in records if r.split == "train"], args.data)
+        kept, masks = masked_films([r for r in records if r.split == "train"])
         if not kept:
             raise SystemExit(f"{args.data}: no film carries masks (built before masks were written?)")
         images = cache_images([r.files[0] for r in kept], args.size, args.data / "cache", progress=True)

@@ -142,6 +142,9 @@ class Stage(Strict):
     # encoder: weight of the localization term, which teaches the findings head's detail map where the
     # dataset recorded each granuloma / nodule / mass (0 = presence labels only)
     localize: float = Field(default=0.0, ge=0.0, le=100.0)
+    # encoder: weight of the outline term, which teaches the same detail map each drawn finding's whole
+    # extent from the build's masks (medvlm.training.outline_targets); 0 = none
+    outline: float = Field(default=0.0, ge=0.0, le=100.0)
     # encoder: weight of an auxiliary regression of the measures a rendered film records (its drawn
     # cardiothoracic ratio, each side's effusion level; medvlm.training.measures); 0 = none
     measures: float = Field(default=0.0, ge=0.0, le=100.0)
@@ -195,7 +198,7 @@ class Stage(Strict):
             )
         if self.warmup_steps >= self.steps:
             raise ValueError(f"stage {self.name!r}: warmup_steps {self.warmup_steps} >= steps {self.steps}")
-        for key in ("localize", "measures", "patient_adversary"):
+        for key in ("localize", "outline", "measures", "patient_adversary"):
             if getattr(self, key) and self.kind != "encoder":
                 raise ValueError(
                     f"stage {self.name!r}: {key} applies to encoder stages only, not {self.kind}"

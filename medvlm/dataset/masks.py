@@ -31,16 +31,18 @@ def write_masks(path: Path, masks: dict[str, np.ndarray]) -> Path:
     return path
 
 
-def read_masks(
-    provenance: dict[str, Any], root: Path, channels: tuple[str, ...] = ORGANS
-) -> np.ndarray | None:
-    """A record's masks (named in its ``provenance``, relative to the dataset folder ``root``) as bool
-    [len(channels), H, W] in ``channels`` order (a finding not drawn: all False), or None when it has
-    none."""
+def masks_path(provenance: dict[str, Any], root: Path) -> Path | None:
+    """Where a record's masks are (its ``provenance`` names them relative to the dataset folder ``root``);
+    None when it has none."""
     name = provenance.get("masks")
-    if not name:
+    return (root / name).resolve() if name else None
+
+
+def read_masks(path: Path | None, channels: tuple[str, ...] = ORGANS) -> np.ndarray | None:
+    """The masks at ``path`` as bool [len(channels), H, W] in ``channels`` order (a finding not drawn: all
+    False), or None for no path."""
+    if path is None:
         return None
-    path = root / name
     try:
         with np.load(path) as data:
             shape = data[ORGANS[0]].shape
@@ -49,4 +51,4 @@ def read_masks(
         raise DatasetError(f"{path}: unreadable masks ({exc})") from exc
 
 
-__all__ = ["CHANNELS", "MASKS_DIR", "ORGANS", "read_masks", "write_masks"]
+__all__ = ["CHANNELS", "MASKS_DIR", "ORGANS", "masks_path", "read_masks", "write_masks"]

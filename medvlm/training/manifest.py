@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from medvlm.dataset.manifest import read_manifest
+from medvlm.dataset.masks import masks_path
 from medvlm.findings import Finding
 from medvlm.training.study import split_views
 
@@ -26,9 +27,10 @@ class Record:
     indication: str = ""
     views: list[str] | None = None  # per file (manifest "views"); None: read from the DICOM attributes
     lateral: Path | None = None  # the lateral film (files[0] is always the frontal one)
+    masks: Path | None = None  # the frontal film's masks (synthetic builds: medvlm.dataset.masks)
 
 
-def _convert(item: Any) -> Record:
+def _convert(item: Any, directory: Path | None = None) -> Record:
     findings = [f if isinstance(f, Finding) else Finding.from_dict(f) for f in item.findings]
     views = getattr(item, "views", None)
     files, lateral = split_views([Path(p) for p in item.files], views, f"study {item.study_id}")
@@ -45,9 +47,10 @@ def _convert(item: Any) -> Record:
         indication=str(getattr(item, "indication", None) or ""),
         views=views,
         lateral=lateral,
+        masks=masks_path(dict(item.provenance or {}), directory) if directory is not None else None,
     )
 
 
 def read_records(directory: Path) -> list[Record]:
     """The records of a dataset directory as training reads them (``medvlm.dataset.manifest`` parses)."""
-    return [_convert(item) for item in read_manifest(directory)]
+    return [_convert(item, directory) for item in read_manifest(directory)]

@@ -9,7 +9,6 @@ the heart and most findings are a small part of a film, and most films draw no f
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,12 +21,12 @@ from medvlm.training.images import augment
 from medvlm.training.manifest import Record
 
 
-def masked_films(records: Sequence[Record], root: Path, channels: tuple[str, ...] = CHANNELS
+def masked_films(records: Sequence[Record], channels: tuple[str, ...] = CHANNELS
                  ) -> tuple[list[Record], list[np.ndarray]]:
     """The records whose frontal film carries masks, and those masks ((channels, H, W) bool each)."""
     kept, masks = [], []
     for r in records:
-        m = read_masks(r.provenance, root, channels)
+        m = read_masks(r.masks, channels)
         if m is not None:
             kept.append(r)
             masks.append(m)

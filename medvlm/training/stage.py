@@ -34,6 +34,7 @@ from medvlm.training.localize import (
 from medvlm.training.manifest import Record
 from medvlm.training.measures import MEASURES, has_measures, measure_loss, measure_targets
 from medvlm.training.mix import mixed_records
+from medvlm.training.outline_targets import outline_loss, outline_targets
 from medvlm.training.patient_adversary import UNKNOWN, PatientAdversary, patient_targets
 from medvlm.training.study import StudyLookup
 
@@ -53,6 +54,7 @@ class StageModule(nn.Module):
         self.pos_weight: torch.Tensor | None = None  # encoder stages: per-finding weight of a positive
         self.localize = 0.0  # encoder stages: weight of the localization term (0 = none)
         self.localized: torch.Tensor | None = None  # encoder stages: findings with recorded positions
+        self.outline = 0.0  # encoder stages: weight of the outline term (0 = none)
         # encoder stages: the auxiliary regression of the films' recorded measures (None = off) and its
         # weight; it shapes the tower during training and is not part of the saved model
         self.measures: nn.Module | None = None
@@ -84,6 +86,10 @@ class StageModule(nn.Module):
                 if "known" in payload:  # an uncertain finding is no negative for its positions either
                     known = known & (payload["known"].cpu() > 0)
                 loss = loss + self.localize * localization_loss(where, targets, known)
+            if self.outline:
+                where = b.head.detail_logits(detail)
+                loss = loss + self.outline * outline_loss(
+                    where, payload["outlines"], payload["outline_known"], payload["theta"])
             return loss
         if kind == "corrections":
             return self._corrections_loss(images, payload, max_tokens, study)
@@ -141,6 +147,8 @@ class StageData:
     pos_weight: torch.Tensor | None = None
     spots: list[list[Spot] | None] | None = None  # encoder: recorded focal-finding positions per record
     localized: torch.Tensor | None = None  # encoder: (findings,) which findings have positions
+    outlines: torch.Tensor | None = None  # encoder: (records, findings, G, G) uint8 drawn extents
+    outline_known: torch.Tensor | None = None  # encoder: (records, findings) which have outlines
     measures: torch.Tensor | None = None  # encoder: (records, MEASURES) standardised, NaN where unrecorded
     patients: torch.Tensor | None = None  # encoder: (records,) CT patient index, UNKNOWN where unrecorded
     patient_names: list[str] = field(default_factory=list)
@@ -190,6 +198,8 @@ def build_stage_data(
         if stage.localize:
             data.spots = [record_spots(r, slots) for r in train]
             data.localized = localized_slots(data.spots, len(slots))
+        if stage.outline:
+            data.outlines, data.outline_known = outline_targets(train, slots)
         if stage.measures:
             data.measures = measure_targets(train)[0]
         if stage.patient_adversary:
@@ -292,6 +302,22 @@ def evaluate_stage(stage: Stage, bundle: ModelBundle, data: StageData) -> dict[s
     return metrics
 
 
+def _outline_weight(stage: Stage, bundle: ModelBundle, data: StageData, main: bool) -> float:
+    """The stage's outline weight, or 0 (said once) when the model or the data cannot use it."""
+    if not stage.outline:
+        return 0.0
+    why = None
+    if bundle.head.detail is None:
+        why = "this model's findings head has no detail map (a path: checkpoint)"
+    elif data.outline_known is None or not bool(data.outline_known.any()):
+        why = "no film in its sources carries masks (built before masks were written, or real films)"
+    if why is None:
+        return stage.outline
+    if main:
+        print(f"[{stage.name}] outline not used: {why}")
+    return 0.0
+
+
 def _localize_weight(stage: Stage, bundle: ModelBundle, data: StageData, main: bool) -> float:
     """The stage's localize weight, or 0 (said once) when the model or the data cannot use it."""
     if not stage.localize:
@@ -385,7 +411,8 @@ def _study(stage: Stage, data: StageData, rows: list[int], g: torch.Generator, d
 
 
 def _inputs(
-    stage: Stage, data: StageData, idx: list[int], g: torch.Generator, localize: float, device: torch.device
+    stage: Stage, data: StageData, idx: list[int], g: torch.Generator, localize: float, device: torch.device,
+    outline: float = 0.0,
 ) -> tuple[torch.Tensor, Any, Study]:
     """Images (augmented when the stage says so), the loss payload of the examples ``idx`` and their
     studies' laterals / indications."""
@@ -406,6 +433,11 @@ def _inputs(
     if localize:  # encoder stages only (the schema says so): positions follow the augmentation
         assert data.spots is not None
         payload["spots"] = [data.spots[i] for i in idx]
+    if outline:  # encoder stages only: the drawn extents follow the augmentation too
+        assert data.outlines is not None and data.outline_known is not None
+        payload["outlines"] = data.outlines[idx]
+        payload["outline_known"] = data.outline_known[idx]
+    if localize or outline:
         payload["theta"] = identity_theta(len(idx)) if theta is None else theta
     return images.to(device), payload, _study(stage, data, rows, g, device)
 

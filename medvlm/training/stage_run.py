@@ -31,6 +31,7 @@ from medvlm.training.stage import (
     _localize_weight,
     _measures_head,
     _micro_batches,
+    _outline_weight,
     _target_tokens,
     batch_indices,
     evaluate_stage,
@@ -74,6 +75,7 @@ def _prepare(stage: Stage, bundle: ModelBundle, data: StageData, stage_dir: Path
         module.head_weight = stage.teach.findings.weight
     localize = _localize_weight(stage, bundle, data, info.main)
     module.localize, module.localized = localize, data.localized
+    module.outline = _outline_weight(stage, bundle, data, info.main)
     measures = _measures_head(stage, data, bundle.head.feature_dim, info.main)
     module.measures = None if measures is None else measures.to(info.device)
     module.measure_weight = stage.measures
@@ -124,7 +126,8 @@ def _step_loss(stage: Stage, stage_index: int, step: int, data: StageData, prepa
         if stage.kind == "corrections":
             images, payload, study = _corrections_inputs(stage, data, part, head_parts[k], g, info.device)
         else:
-            images, payload, study = _inputs(stage, data, part, g, prepared.localize, info.device)
+            images, payload, study = _inputs(stage, data, part, g, prepared.localize, info.device,
+                                             prepared.module.outline)
         with context, meter.timed(len(part), _target_tokens(payload)):
             with prepared.precision.autocast(info.device):
                 part_loss = runner(stage.kind, images, payload, stage.max_answer_tokens, study)

@@ -16,7 +16,7 @@ from medvlm.dataset.builder import build_dataset
 from medvlm.dataset.errors import DatasetError
 from medvlm.dataset.iu_source import iu_study
 from medvlm.dataset.manifest import MANIFEST, manifest_hash, read_manifest
-from medvlm.dataset.masks import ORGANS, read_masks
+from medvlm.dataset.masks import CHANNELS, ORGANS, masks_path, read_masks
 from medvlm.dataset.mirror import mirrored_findings, mirrored_text
 from medvlm.findings import Presence
 from medvlm.inference.indication import clean, from_dicom, from_report
@@ -262,14 +262,17 @@ def test_vendor_looks_vary_the_processing_and_a_lateral_shares_its_frontal_look(
 
 def test_each_study_carries_its_frontal_films_organ_masks(template_set: Path) -> None:
     for record in read_manifest(template_set):
-        masks = read_masks(record.provenance, template_set)
+        masks = read_masks(masks_path(record.provenance, template_set))
         assert masks is not None and masks.shape == (len(ORGANS), SIZE, SIZE) and masks.dtype == bool
         lungs, heart = masks[ORGANS.index("lungs")], masks[ORGANS.index("heart")]
         assert 0.15 < lungs.mean() < 0.8 and 0 < heart.sum() < lungs.sum()
-    assert read_masks({}, template_set) is None  # real films and older builds have none
+    assert masks_path({}, template_set) is None and read_masks(None) is None  # real films, older builds
+    first = masks_path(read_manifest(template_set)[0].provenance, template_set)
+    everything = read_masks(first, CHANNELS)
+    assert everything is not None and everything.shape[0] == len(CHANNELS)
 
 
 def test_unreadable_masks_are_named(template_set: Path, tmp_path: Path) -> None:
     (tmp_path / "broken.npz").write_bytes(b"not a zip")
     with pytest.raises(DatasetError, match=r"broken\.npz: unreadable masks"):
-        read_masks({"masks": "broken.npz"}, tmp_path)
+        read_masks(tmp_path / "broken.npz")

@@ -2,7 +2,8 @@
 
 Real DICOM files (pydicom, MONOCHROME2, 16-bit) of simple chest-like pictures whose findings are visible:
 a wide heart (cardiomegaly), a bright base on one side (pleural effusion, side and size), a bright spot
-(nodule, side). Reports are written from the ontology's phrases, so the labeler reads them back.
+(nodule, side), with their masks as a build writes them. Reports are written from the ontology's phrases,
+so the labeler reads them back.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pydicom
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
+from medvlm.dataset.masks import write_masks
 from medvlm.findings import Finding, Laterality
 
 SIZE = 64
@@ -52,6 +54,29 @@ def _render_info(findings: list[Finding]) -> dict:
             drawn.append({"label": "pleural_effusion", "sides": sides, "level_mm": [height_mm] * len(sides)})
     ctr = round(2 * _heart_half_width(findings) / THORAX_WIDTH, 3)
     return {"findings": drawn, "ctr": ctr}
+
+
+def _masks(findings: list[Finding]) -> dict[str, np.ndarray]:
+    """Where ``_draw`` puts the lungs, the heart, each effusion and the nodule (``medvlm.dataset.masks``)."""
+    y, x = np.mgrid[0:SIZE, 0:SIZE] / SIZE
+    labels = {f.label: f for f in findings}
+    heart = _heart_half_width(findings)
+    lungs = [((x - cx) / 0.18) ** 2 + ((y - 0.5) / 0.32) ** 2 < 1 for cx in (0.3, 0.7)]
+    out = {
+        "lungs": np.logical_or.reduce(lungs),
+        "heart": ((x - 0.52) / heart) ** 2 + ((y - 0.65) / 0.13) ** 2 < 1,
+    }
+    if "pleural_effusion" in labels:
+        f = labels["pleural_effusion"]
+        out["pleural_effusion"] = np.logical_or.reduce([
+            (np.abs(x - cx) < 0.18) & (y > _effusion_level(f))
+            for side, cx in (("right", 0.3), ("left", 0.7))
+            if f.laterality in (Laterality(side), Laterality.BILATERAL)
+        ] or [np.zeros((SIZE, SIZE), bool)])
+    if "nodule" in labels:
+        cx = _nodule_col(labels["nodule"])
+        out["nodule"] = ((x - cx) ** 2 + (y - NODULE_ROW) ** 2) < NODULE_RADIUS**2
+    return out
 
 
 def _draw(findings: list[Finding], rng: np.random.Generator) -> np.ndarray:
@@ -128,6 +153,8 @@ def build_dataset(
             study_uid, sop_uid = generate_uid(), generate_uid()
             rel = f"dicom/{study_uid}/{sop_uid}.dcm"
             _write_dicom(out / rel, _draw(findings, nrng), study_uid, sop_uid)
+            masks = f"masks/{sop_uid}.npz"
+            write_masks(out / masks, _masks(findings))
             text, impression = _report(findings)
             lines.append(
                 json.dumps(
@@ -145,6 +172,7 @@ def build_dataset(
                             "generator": "tests.synthdata",
                             "size": SIZE,
                             "render": _render_info(findings),
+                            "masks": masks,
                         },
                     }
                 )
