@@ -313,7 +313,8 @@ def render_film(
     None samples a synthetic patient (``NEUTRAL`` draws the atlas patient as it is); ``modifiers`` maps a
     label to the report's words about it (``lesion_words.modifiers_for``): subtle, ill-defined...
     ``looks``: a sampled acquisition draws the vendor look too (``Acquisition.sample``). ``masks``: the
-    film carries its lung and heart masks (``Film.masks``), drawn with the same warp and pose.
+    film carries its lung and heart masks and each outlined finding's (``Film.masks``), drawn with the same
+    warp and pose.
     """
     drawn = _check(findings)
     atlas = atlas or load_atlas()
@@ -373,15 +374,15 @@ def render_film(
         coverage = warp.apply(coverage)  # it moves with the anatomy it bounds
     pixels = develop(projection, acq, size, apex_row, np.random.default_rng(noise_seq), coverage=coverage)
     _locate_spots(details, acq, size, apex_row, warp)
-    organs = None
-    if masks:  # the heart as fit_anatomy measured it, both on the anatomy's warped grid
+    outlines = None
+    if masks:  # the heart as fit_anatomy measured it; every mask on the anatomy's warped grid first
         heart = _heart(atlas, target_ctr, blend=habitus)[0]
         grid = {"lungs": warp.apply((atlas.lung() > 0).astype(np.float32)),
                 "heart": warp.apply(heart.astype(np.float32))}
         for label, change in changes.items():
             outline = change >= OUTLINE_FRACTION * max(float(change.max()), 1e-6)
             grid[label] = warp.apply(outline.astype(np.float32))
-        organs = film_masks(grid, acq, size, apex_row)
+        outlines = film_masks(grid, acq, size, apex_row)
     return Film(
         pixels=pixels,
         pixel_spacing_mm=pixel_spacing_mm(acq, size),
@@ -390,5 +391,5 @@ def render_film(
         details=details,
         anatomy=patient,
         external=external,
-        masks=organs,
+        masks=outlines,
     )

@@ -74,6 +74,8 @@ BAD = [
     ("negative-localize", _set("stages.0.localize", -1), "stages.0.localize"),
     ("localize-not-encoder", _set("stages.1.localize", 1.0), "localize applies to encoder stages only"),
     ("measures-not-encoder", _set("stages.1.measures", 1.0), "measures applies to encoder stages only"),
+    ("outline-not-encoder", _set("stages.1.outline", 1.0), "outline applies to encoder stages only"),
+    ("negative-outline", _set("stages.0.outline", -1), "stages.0.outline"),
     ("negative-measures", _set("stages.0.measures", -1), "stages.0.measures"),
     (
         "thresholds-not-encoder",
