@@ -55,6 +55,7 @@ class StageModule(nn.Module):
         self.localize = 0.0  # encoder stages: weight of the localization term (0 = none)
         self.localized: torch.Tensor | None = None  # encoder stages: findings with recorded positions
         self.outline = 0.0  # encoder stages: weight of the outline term (0 = none)
+        self.outline_head: nn.Module | None = None  # encoder stages: training only, like measures
         # encoder stages: the auxiliary regression of the films' recorded measures (None = off) and its
         # weight; it shapes the tower during training and is not part of the saved model
         self.measures: nn.Module | None = None
@@ -86,8 +87,9 @@ class StageModule(nn.Module):
                 if "known" in payload:  # an uncertain finding is no negative for its positions either
                     known = known & (payload["known"].cpu() > 0)
                 loss = loss + self.localize * localization_loss(where, targets, known)
-            if self.outline:
-                where = b.head.detail_logits(detail)
+            if self.outline_head is not None:
+                assert detail is not None
+                where = self.outline_head(detail.float()).flatten(2).transpose(1, 2)
                 loss = loss + self.outline * outline_loss(
                     where, payload["outlines"], payload["outline_known"], payload["theta"])
             return loss
@@ -302,20 +304,24 @@ def evaluate_stage(stage: Stage, bundle: ModelBundle, data: StageData) -> dict[s
     return metrics
 
 
-def _outline_weight(stage: Stage, bundle: ModelBundle, data: StageData, main: bool) -> float:
-    """The stage's outline weight, or 0 (said once) when the model or the data cannot use it."""
+def _outline_head(stage: Stage, bundle: ModelBundle, data: StageData, main: bool) -> nn.Module | None:
+    """The stage's outline map (a 1 x 1 convolution on the tower's detail map, one channel per finding), or
+    None (said once) when the model or the data cannot use it. Training only, like the measures head: the
+    tower learns where findings are; the findings head's presence path is taught by the labels alone (the
+    head's own detail map taught the outlines measured worse, docs/performance.md)."""
     if not stage.outline:
-        return 0.0
+        return None
     why = None
     if bundle.head.detail is None:
         why = "this model's findings head has no detail map (a path: checkpoint)"
     elif data.outline_known is None or not bool(data.outline_known.any()):
         why = "no film in its sources carries masks (built before masks were written, or real films)"
     if why is None:
-        return stage.outline
+        assert data.outline_known is not None
+        return nn.Conv2d(bundle.head.detail.in_channels, data.outline_known.shape[1], 1)
     if main:
         print(f"[{stage.name}] outline not used: {why}")
-    return 0.0
+    return None
 
 
 def _localize_weight(stage: Stage, bundle: ModelBundle, data: StageData, main: bool) -> float:

@@ -31,7 +31,7 @@ from medvlm.training.stage import (
     _localize_weight,
     _measures_head,
     _micro_batches,
-    _outline_weight,
+    _outline_head,
     _target_tokens,
     batch_indices,
     evaluate_stage,
@@ -75,7 +75,9 @@ def _prepare(stage: Stage, bundle: ModelBundle, data: StageData, stage_dir: Path
         module.head_weight = stage.teach.findings.weight
     localize = _localize_weight(stage, bundle, data, info.main)
     module.localize, module.localized = localize, data.localized
-    module.outline = _outline_weight(stage, bundle, data, info.main)
+    outline_head = _outline_head(stage, bundle, data, info.main)
+    module.outline_head = None if outline_head is None else outline_head.to(info.device)
+    module.outline = stage.outline
     measures = _measures_head(stage, data, bundle.head.feature_dim, info.main)
     module.measures = None if measures is None else measures.to(info.device)
     module.measure_weight = stage.measures
@@ -126,8 +128,8 @@ def _step_loss(stage: Stage, stage_index: int, step: int, data: StageData, prepa
         if stage.kind == "corrections":
             images, payload, study = _corrections_inputs(stage, data, part, head_parts[k], g, info.device)
         else:
-            images, payload, study = _inputs(stage, data, part, g, prepared.localize, info.device,
-                                             prepared.module.outline)
+            outline = prepared.module.outline if prepared.module.outline_head is not None else 0.0
+            images, payload, study = _inputs(stage, data, part, g, prepared.localize, info.device, outline)
         with context, meter.timed(len(part), _target_tokens(payload)):
             with prepared.precision.autocast(info.device):
                 part_loss = runner(stage.kind, images, payload, stage.max_answer_tokens, study)

@@ -52,12 +52,16 @@ def test_the_loss_follows_the_augmentation_and_counts_known_pairs_only() -> None
 
 def test_an_encoder_stage_trains_with_outlines(synth_data: Path, tmp_path: Path,
                                                capsys: pytest.CaptureFixture) -> None:
+    from medvlm.model import build_model, load_bundle
     from medvlm.training.runner import TrainOptions, train
 
     curriculum = write_curriculum(tmp_path, encoder_steps=4, text_stages=False)
     curriculum.write_text(curriculum.read_text().replace("    localize: 1.0\n", "    outline: 1.0\n"))
-    train(TrainOptions(curriculum, synth_data, tmp_path / "model", progress=False, register=False))
+    out = tmp_path / "model"
+    train(TrainOptions(curriculum, synth_data, out, progress=False, register=False))
     assert "outline not used" not in capsys.readouterr().out
+    saved = load_bundle(out).head.state_dict()  # the outline map is not part of the saved model
+    assert saved.keys() == build_model("micro", load_ontology(), seed=0).head.state_dict().keys()
 
 
 def test_films_without_masks_train_without_the_term(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -87,11 +91,14 @@ def test_the_stage_loss_adds_the_weighted_outline_term(synth_data: Path) -> None
                "theta": theta}
     images = torch.rand(2, 1, 64, 64, generator=torch.Generator().manual_seed(0))
     module = StageModule(bundle)
-    plain = module("encoder", images, payload, 4)  # weight 0: the findings loss alone
+    plain = module("encoder", images, payload, 4)  # no outline map: the findings loss alone
+    assert bundle.head.detail is not None
+    module.outline_head = torch.nn.Conv2d(bundle.head.detail.in_channels, len(slots()), 1)
     module.outline = 2.0
     weighted = module("encoder", images, payload, 4)
     with torch.no_grad():
         _, detail, _ = bundle.findings_pass(images)
-        expected = outline_loss(bundle.head.detail_logits(detail), targets, known, theta)
+        where = module.outline_head(detail).flatten(2).transpose(1, 2)
+        expected = outline_loss(where, targets, known, theta)
     assert float(expected) > 0
     assert float((weighted - plain).detach()) == pytest.approx(2.0 * float(expected), rel=1e-4)
