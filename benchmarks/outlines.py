@@ -2,7 +2,7 @@
 
 Run: PYTHONPATH=. .venv/bin/python benchmarks/outlines.py DATA_DIR [--steps 1500] [--size 128]
          [--real ../shared/realfilm] [--out var/eval/outlines] [--save var/models/outlines.pt]
-         [--predictions PRED.jsonl ...]
+         [--predictions PRED.jsonl ...] [--fused-out DIR]
 
 Fits ``medvlm.model.outlines.OutlineNet`` to the masks of the build's train-split frontal films (lungs,
 heart, every finding drawn), then on the in-patient and the cross-patient test films prints: Dice per organ,
@@ -48,24 +48,48 @@ def run(net: OutlineNet, images: torch.Tensor) -> tuple[np.ndarray, dict[str, np
     return np.concatenate(masks), {k: np.concatenate([s[k] for s in scores]) for k in scores[0]}
 
 
-def head_scores(paths: list[Path], records: list[Record]) -> dict[str, np.ndarray]:
-    """The findings head's probabilities per finding for ``records``, from findings_predictions.py files
-    ({} when they do not cover every record)."""
-    by_id = {}
+def head_rows(paths: list[Path]) -> dict[str, tuple[dict, Path]]:
+    """study id -> (its findings_predictions.py row, the folder it came from)."""
+    rows = {}
     for path in paths:
         for line in path.read_text().splitlines():
             row = json.loads(line)
-            by_id[row["study_id"]] = row["probabilities"]
-    if not by_id or not all(r.study_id in by_id for r in records):
+            rows[row["study_id"]] = (row, path.parent)
+    return rows
+
+
+def head_scores(rows: dict[str, tuple[dict, Path]], records: list[Record]) -> dict[str, np.ndarray]:
+    """The findings head's probabilities per finding for ``records`` ({} when the rows do not cover them)."""
+    if not rows or not all(r.study_id in rows for r in records):
         return {}
-    return {k: np.array([by_id[r.study_id][k] for r in records]) for k in by_id[records[0].study_id]}
+    names = rows[records[0].study_id][0]["probabilities"]
+    return {k: np.array([rows[r.study_id][0]["probabilities"][k] for r in records]) for k in names}
+
+
+def write_fused(rows: dict[str, tuple[dict, Path]], records: list[Record], scores: dict[str, np.ndarray],
+                out: Path) -> None:
+    """The head's predictions with each outlined finding's probability replaced by the mean of the head's and
+    the outline score (chosen before looking: no per-finding choice), as a `medvlm eval --out` folder that
+    `medvlm eval compare HEAD_DIR out` pairs with the head's."""
+    out.mkdir(parents=True, exist_ok=True)
+    source = rows[records[0].study_id][1]
+    (out / "metrics.json").write_text((source / "metrics.json").read_text())  # the split's hashes
+    with (out / "predictions.jsonl").open("w") as fh:
+        for i, r in enumerate(records):
+            row = dict(rows[r.study_id][0])
+            probabilities = dict(row["probabilities"])
+            for label, s in scores.items():
+                if label in probabilities:
+                    probabilities[label] = round((probabilities[label] + float(s[i])) / 2, 6)
+            fh.write(json.dumps({**row, "probabilities": probabilities}, sort_keys=True) + "\n")
 
 
 def auroc(y: np.ndarray, s: np.ndarray) -> float:
     return float(roc_auc_score(y, s)) if 0 < y.sum() < len(y) else float("nan")
 
 
-def evaluate(net: OutlineNet, data: Path, records: list[Record], name: str, predictions: list[Path]) -> None:
+def evaluate(net: OutlineNet, records: list[Record], name: str, rows: dict[str, tuple[dict, Path]],
+             fused: Path | None) -> None:
     kept, truth_masks = masked_films(records, net.channels)
     images = cache_images([r.files[0] for r in kept], net.size, None, progress=True)
     truth = mask_tensor(truth_masks, net.size).numpy() > 0.5
@@ -76,7 +100,9 @@ def evaluate(net: OutlineNet, data: Path, records: list[Record], name: str, pred
     drawn = np.array([r.provenance["render"]["ctr"] for r in kept])
     y = np.array([positive(r, "cardiomegaly") for r in kept])
     ok = ~np.isnan(ctr)
-    head = head_scores(predictions, kept)
+    head = head_scores(rows, kept)
+    if fused is not None and head:
+        write_fused(rows, kept, scores, fused / name)
     print(f"{name} ({len(kept)} films): Dice " + ", ".join(
         f"{c} {dice[i]:.3f}" for i, c in enumerate(net.channels) if c in ORGANS or truth[:, i].any()))
     print(f"  CTR measured vs drawn: r {np.corrcoef(ctr[ok], drawn[ok])[0, 1]:.3f}, MAE "
@@ -150,6 +176,8 @@ def main() -> None:
     parser.add_argument("--load", type=Path)
     parser.add_argument("--predictions", type=Path, nargs="*", default=[],
                         help="findings_predictions.py outputs of the same films: the head's AUROCs beside")
+    parser.add_argument("--fused-out", type=Path, help="with --predictions: write per split the head's "
+                        "predictions with outlined findings averaged with the outline score")
     args = parser.parse_args()
     torch.set_num_threads(2)
     records = read_records(args.data)
@@ -168,10 +196,11 @@ def main() -> None:
         if args.save:
             args.save.parent.mkdir(parents=True, exist_ok=True)
             torch.save(net.state_dict(), args.save)
+    rows = head_rows(args.predictions)
     for split in ("test", "test_cross_patient"):
         chosen = [r for r in records if r.split == split]
         if chosen:
-            evaluate(net, args.data, chosen, split, args.predictions)
+            evaluate(net, chosen, split, rows, args.fused_out)
     if args.real:
         real(net, args.real, args.out)
 
