@@ -142,8 +142,8 @@ class Stage(Strict):
     # encoder: weight of the localization term, which teaches the findings head's detail map where the
     # dataset recorded each granuloma / nodule / mass (0 = presence labels only)
     localize: float = Field(default=0.0, ge=0.0, le=100.0)
-    # encoder: weight of the outline term, which teaches the same detail map each drawn finding's whole
-    # extent from the build's masks (medvlm.training.outline_targets); 0 = none
+    # encoder: weight of the outline term, which teaches the tower each drawn finding's whole extent from
+    # the build's masks, through a training-only map (medvlm.training.outline_targets); 0 = none
     outline: float = Field(default=0.0, ge=0.0, le=100.0)
     # encoder: weight of an auxiliary regression of the measures a rendered film records (its drawn
     # cardiothoracic ratio, each side's effusion level; medvlm.training.measures); 0 = none

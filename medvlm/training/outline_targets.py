@@ -1,10 +1,12 @@
-"""Where each finding was drawn, as dense targets for the findings head's detail map (curriculum ``outline``).
+"""Where each finding was drawn, as dense targets for the tower's detail features (curriculum ``outline``).
 
-``localize`` teaches the detail map the centre and radius of each granuloma, nodule or mass. A build now
-records every outlined finding's whole extent (``medvlm.dataset.masks``: the fluid of an effusion, the
-collapsed lung, the consolidated region, a device's course), so the map can be taught where each finding is
-on every film, and nowhere on a film without it: dense teaching that does not depend on recognising the body
-(DESIGN.md: exact ground truth from the renderer). Films without masks (real films, older builds) add no term.
+``localize`` teaches the head's detail map the centre and radius of each granuloma, nodule or mass. A build
+now records every outlined finding's whole extent (``medvlm.dataset.masks``: the fluid of an effusion, the
+collapsed lung, the consolidated region, a device's course), so the tower can be taught where each finding
+is on every film, and nowhere on a film without it: dense teaching that does not depend on recognising the
+body (DESIGN.md: exact ground truth from the renderer). The targets are read by a training-only 1 x 1 map
+(``stage._outline_head``); taught to the head's own detail map, whose maximum joins the presence logits,
+they measured worse (docs/performance.md). Films without masks (real films, older builds) add no term.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def outline_targets(
 def outline_loss(
     where: torch.Tensor, targets: torch.Tensor, known: torch.Tensor, theta: torch.Tensor
 ) -> torch.Tensor:
-    """The detail map's logits ``where`` (B, H*W, n) against ``targets`` (B, n, G, G uint8) moved with the
+    """The outline map's logits ``where`` (B, H*W, n) against ``targets`` (B, n, G, G uint8) moved with the
     augmentation ``theta`` and resized to the map: per-position BCE plus 1 - soft Dice where a finding was
     drawn; summed over a film's known findings and averaged over the batch, as the findings loss and the
     localization term are, so a weight of 1 weighs it like them."""
