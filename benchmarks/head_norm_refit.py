@@ -99,21 +99,11 @@ def synthetic(bundle: ModelBundle, data: Path, split: str) -> None:
 
 
 def real(bundle: ModelBundle, folder: Path) -> None:
-    from medvlm.errors import MedVLMError
-    from medvlm.evaluation.real_films import PROXIES, _dataset, read_films
-    from medvlm.gate.policy import assess_image
-    from medvlm.imaging.transforms import model_input
+    from medvlm.evaluation.real_films import PROXIES, gate_films, read_films
 
-    films, inputs = [], []
-    for film in read_films(folder):
-        try:
-            ds = _dataset(film)
-        except MedVLMError:
-            continue
-        if assess_image(ds).kind == "frontal":
-            films.append(film)
-            inputs.append(model_input(ds, bundle.image_size))
-    before, after = cross_fitted(bundle, torch.stack(inputs))
+    rows = gate_films(read_films(folder), bundle.image_size)[1]
+    films = [film for film, _ in rows]
+    before, after = cross_fitted(bundle, torch.stack([image for _, image in rows]))
     for label in sorted({k for f in films for k in f.labels}):
         finding = PROXIES.get(label, label)
         if finding not in bundle.names:

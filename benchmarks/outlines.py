@@ -128,21 +128,11 @@ def overlay(image: np.ndarray, masks: np.ndarray, channels: tuple[str, ...]) -> 
 
 
 def real(net: OutlineNet, folder: Path, out: Path, n: int = 24) -> None:
-    from medvlm.errors import MedVLMError
-    from medvlm.evaluation.real_films import PROXIES, _dataset, read_films
-    from medvlm.gate.policy import assess_image
-    from medvlm.imaging.transforms import model_input
+    from medvlm.evaluation.real_films import PROXIES, gate_films, read_films
 
-    films, inputs = [], []
-    for film in read_films(folder):
-        try:
-            ds = _dataset(film)
-        except MedVLMError:
-            continue
-        if assess_image(ds).kind == "frontal":
-            films.append(film)
-            inputs.append(model_input(ds, net.size))
-    images = torch.stack(inputs)
+    rows = gate_films(read_films(folder), net.size)[1]
+    films = [film for film, _ in rows]
+    images = torch.stack([image for _, image in rows])
     pred, scores = run(net, images)
     ctr = np.array([measured_ctr(p, net.channels) or np.nan for p in pred])
     print(f"real frontal films ({len(images)}): measured CTR median {np.nanmedian(ctr):.3f} (p10 "

@@ -101,25 +101,17 @@ def _dataset(film: Film) -> Any:
     return read_dataset(film.path)
 
 
-def evaluate_real(model_dir: Path | None, real_dir: Path, out_dir: Path, *, limit: int | None = None,
-                  progress: bool = True) -> str:
-    """Write ``out_dir/metrics.json`` and ``out_dir/report.html``; return a short summary."""
-    import torch
-
+def gate_films(
+    films: list[Film], size: int, progress: bool = False
+) -> tuple[list[str], list[tuple[Film, Any]]]:
+    """The intended-use gate's verdict on each film ("unreadable" when it cannot be read), and the frontal
+    ones with their model input at ``size`` (what a model is scored on)."""
     from medvlm.errors import MedVLMError
     from medvlm.gate.policy import assess_image
     from medvlm.imaging.transforms import model_input
-    from medvlm.inference.uncertainty import unfamiliar_film_flag
-    from medvlm.model import load_bundle
-    from medvlm.registry.resolve import resolve_model_dir
 
-    films = read_films(real_dir)[: limit or None]
-    if not films:
-        raise NotFoundError(f"no PNG or DICOM films in {real_dir}")
-    resolved = resolve_model_dir(model_dir)
-    bundle = load_bundle(resolved)
     verdicts: list[str] = []
-    rows: list[tuple[Film, torch.Tensor]] = []
+    rows: list[tuple[Film, Any]] = []
     iterator: Any = films
     if progress:
         from tqdm import tqdm
@@ -134,7 +126,25 @@ def evaluate_real(model_dir: Path | None, real_dir: Path, out_dir: Path, *, limi
         verdict = assess_image(ds)
         verdicts.append(verdict.kind)
         if verdict.kind == "frontal":
-            rows.append((film, model_input(ds, bundle.image_size)))
+            rows.append((film, model_input(ds, size)))
+    return verdicts, rows
+
+
+def evaluate_real(model_dir: Path | None, real_dir: Path, out_dir: Path, *, limit: int | None = None,
+                  progress: bool = True) -> str:
+    """Write ``out_dir/metrics.json`` and ``out_dir/report.html``; return a short summary."""
+    import torch
+
+    from medvlm.inference.uncertainty import unfamiliar_film_flag
+    from medvlm.model import load_bundle
+    from medvlm.registry.resolve import resolve_model_dir
+
+    films = read_films(real_dir)[: limit or None]
+    if not films:
+        raise NotFoundError(f"no PNG or DICOM films in {real_dir}")
+    resolved = resolve_model_dir(model_dir)
+    bundle = load_bundle(resolved)
+    verdicts, rows = gate_films(films, bundle.image_size, progress)
     probabilities: dict[str, list[float]] = {name: [] for name in bundle.names}
     called = dict.fromkeys(bundle.names, 0)  # films on which each finding would be drafted
     called_typical = dict.fromkeys(bundle.names, 0)  # ... without the unfamiliar-film flag beside it

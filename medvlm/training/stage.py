@@ -311,28 +311,30 @@ def _outline_head(stage: Stage, bundle: ModelBundle, data: StageData, main: bool
     head's own detail map taught the outlines measured worse, docs/performance.md)."""
     if not stage.outline:
         return None
-    why = None
-    if bundle.head.detail is None:
-        why = "this model's findings head has no detail map (a path: checkpoint)"
-    elif data.outline_known is None or not bool(data.outline_known.any()):
-        why = "no film in its sources carries masks (built before masks were written, or real films)"
-    if why is None:
-        assert data.outline_known is not None
-        return nn.Conv2d(bundle.head.detail.in_channels, data.outline_known.shape[1], 1)
+    known = data.outline_known
+    has_masks = known is not None and bool(known.any())
+    why = _detail_term_unusable(
+        bundle, has_masks, "carries masks (built before masks were written, or real films)")
+    if why is None and known is not None and bundle.head.detail is not None:
+        return nn.Conv2d(bundle.head.detail.in_channels, known.shape[1], 1)
     if main:
         print(f"[{stage.name}] outline not used: {why}")
     return None
+
+
+def _detail_term_unusable(bundle: ModelBundle, has_data: bool, missing: str) -> str | None:
+    """Why a term on the tower's detail map cannot run (None: it can): no map, or no film that ``missing``."""
+    if bundle.head.detail is None:
+        return "this model's findings head has no detail map (a path: checkpoint)"
+    return None if has_data else f"no film in its sources {missing}"
 
 
 def _localize_weight(stage: Stage, bundle: ModelBundle, data: StageData, main: bool) -> float:
     """The stage's localize weight, or 0 (said once) when the model or the data cannot use it."""
     if not stage.localize:
         return 0.0
-    why = None
-    if bundle.head.detail is None:
-        why = "this model's findings head has no detail map (a path: checkpoint)"
-    elif data.localized is None or not bool(data.localized.any()):
-        why = "no film in its sources records finding positions"
+    has_positions = data.localized is not None and bool(data.localized.any())
+    why = _detail_term_unusable(bundle, has_positions, "records finding positions")
     if why is None:
         return stage.localize
     if main:
