@@ -2,7 +2,7 @@
 
 Run: PYTHONPATH=. .venv/bin/python benchmarks/outlines.py DATA_DIR [--steps 1500] [--size 128]
          [--real ../shared/realfilm] [--out var/eval/outlines] [--save var/models/outlines.pt]
-         [--predictions PRED.jsonl ...] [--fused-out DIR]
+         [--predictions PRED.jsonl ...] [--fused-out DIR [--validation-predictions PRED.jsonl]]
 
 Fits ``medvlm.model.outlines.OutlineNet`` to the masks of the build's train-split frontal films (lungs,
 heart, every finding drawn), then on the in-patient and the cross-patient test films prints: Dice per organ,
@@ -66,11 +66,22 @@ def head_scores(rows: dict[str, tuple[dict, Path]], records: list[Record]) -> di
     return {k: np.array([rows[r.study_id][0]["probabilities"][k] for r in records]) for k in names}
 
 
-def write_fused(rows: dict[str, tuple[dict, Path]], records: list[Record], scores: dict[str, np.ndarray],
-                out: Path) -> None:
+def percentile(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each value's share of ``reference`` at or below it (its percentile on the validation films)."""
+    ordered = np.sort(reference)
+    return np.searchsorted(ordered, values, side="right") / max(len(ordered), 1)
+
+
+Scores = dict[str, np.ndarray]  # finding -> one score per film
+
+
+def write_fused(rows: dict[str, tuple[dict, Path]], records: list[Record], scores: Scores, out: Path,
+                reference: tuple[Scores, Scores] | None = None) -> None:
     """The head's predictions with each outlined finding's probability replaced by the mean of the head's and
     the outline score (chosen before looking: no per-finding choice), as a `medvlm eval --out` folder that
-    `medvlm eval compare HEAD_DIR out` pairs with the head's."""
+    `medvlm eval compare HEAD_DIR out` pairs with the head's. With ``reference`` (the head's and the
+    outliner's scores on the validation films) both are first turned into validation percentiles, so
+    neither dominates by its spread."""
     out.mkdir(parents=True, exist_ok=True)
     source = rows[records[0].study_id][1]
     (out / "metrics.json").write_text((source / "metrics.json").read_text())  # the split's hashes
@@ -79,8 +90,13 @@ def write_fused(rows: dict[str, tuple[dict, Path]], records: list[Record], score
             row = dict(rows[r.study_id][0])
             probabilities = dict(row["probabilities"])
             for label, s in scores.items():
-                if label in probabilities:
-                    probabilities[label] = round((probabilities[label] + float(s[i])) / 2, 6)
+                if label not in probabilities:
+                    continue
+                head, outline = probabilities[label], float(s[i])
+                if reference is not None:
+                    head = float(percentile(reference[0][label], np.array([head]))[0])
+                    outline = float(percentile(reference[1][label], np.array([outline]))[0])
+                probabilities[label] = round((head + outline) / 2, 6)
             fh.write(json.dumps({**row, "probabilities": probabilities}, sort_keys=True) + "\n")
 
 
@@ -89,7 +105,7 @@ def auroc(y: np.ndarray, s: np.ndarray) -> float:
 
 
 def evaluate(net: OutlineNet, records: list[Record], name: str, rows: dict[str, tuple[dict, Path]],
-             fused: Path | None) -> None:
+             fused: Path | None, reference: tuple[Scores, Scores] | None = None) -> None:
     kept, truth_masks = masked_films(records, net.channels)
     images = cache_images([r.files[0] for r in kept], net.size, None, progress=True)
     truth = mask_tensor(truth_masks, net.size).numpy() > 0.5
@@ -102,7 +118,7 @@ def evaluate(net: OutlineNet, records: list[Record], name: str, rows: dict[str, 
     ok = ~np.isnan(ctr)
     head = head_scores(rows, kept)
     if fused is not None and head:
-        write_fused(rows, kept, scores, fused / name)
+        write_fused(rows, kept, scores, fused / name, reference)
     print(f"{name} ({len(kept)} films): Dice " + ", ".join(
         f"{c} {dice[i]:.3f}" for i, c in enumerate(net.channels) if c in ORGANS or truth[:, i].any()))
     print(f"  CTR measured vs drawn: r {np.corrcoef(ctr[ok], drawn[ok])[0, 1]:.3f}, MAE "
@@ -168,6 +184,8 @@ def main() -> None:
                         help="findings_predictions.py outputs of the same films: the head's AUROCs beside")
     parser.add_argument("--fused-out", type=Path, help="with --predictions: write per split the head's "
                         "predictions with outlined findings averaged with the outline score")
+    parser.add_argument("--validation-predictions", type=Path, help="the head's predictions on the "
+                        "validation split: --fused-out then averages validation percentiles")
     args = parser.parse_args()
     torch.set_num_threads(2)
     records = read_records(args.data)
@@ -187,10 +205,16 @@ def main() -> None:
             args.save.parent.mkdir(parents=True, exist_ok=True)
             torch.save(net.state_dict(), args.save)
     rows = head_rows(args.predictions)
+    reference = None
+    if args.validation_predictions is not None:  # the percentile scale, from validation films only
+        held = [r for r in records if r.split == "validation" and r.masks is not None]
+        head = head_scores(head_rows([args.validation_predictions]), held)
+        outline = run(net, cache_images([r.files[0] for r in held], net.size, None, progress=True))[1]
+        reference = (head, outline)
     for split in ("test", "test_cross_patient"):
         chosen = [r for r in records if r.split == split]
         if chosen:
-            evaluate(net, chosen, split, rows, args.fused_out)
+            evaluate(net, chosen, split, rows, args.fused_out, reference)
     if args.real:
         real(net, args.real, args.out)
 
