@@ -144,6 +144,7 @@ def overlay(image: np.ndarray, masks: np.ndarray, channels: tuple[str, ...]) -> 
 
 
 def real(net: OutlineNet, folder: Path, out: Path, n: int = 24) -> None:
+    from medvlm.evaluation.classification import auroc_interval, interval_text
     from medvlm.evaluation.real_films import PROXIES, gate_films, read_films
 
     rows = gate_films(read_films(folder), net.size)[1]
@@ -160,7 +161,9 @@ def real(net: OutlineNet, folder: Path, out: Path, n: int = 24) -> None:
         yy = np.array([films[i].labels[label] for i in idx])
         if finding in scores and 0 < yy.sum() < len(yy):
             value = auroc(yy, scores[finding][idx])
-            print(f"  {label} ({yy.sum()} vs {len(yy) - yy.sum()}): outline AUROC {value:.3f}")
+            spread = interval_text(auroc_interval(yy, scores[finding][idx]))
+            print(f"  {label} ({yy.sum()} vs {len(yy) - yy.sum()}): outline AUROC {value:.3f} "
+                  f"[95 % {spread}]")
     pick = np.linspace(0, len(images) - 1, n).astype(int)
     organs = [net.channels.index(c) for c in ORGANS]
     tiles = [overlay(images[i, 0].numpy(), pred[i][organs], ORGANS) for i in pick]
