@@ -307,7 +307,7 @@ def evaluate_stage(stage: Stage, bundle: ModelBundle, data: StageData) -> dict[s
 def _outline_head(stage: Stage, bundle: ModelBundle, data: StageData, main: bool) -> nn.Module | None:
     """The stage's outline map (a 1 x 1 convolution on the tower's detail map, one channel per finding), or
     None (said once) when the model or the data cannot use it. Training only, like the measures head: the
-    tower learns where findings are; the findings head's presence path is taught by the labels alone (the
+    tower learns where findings are; the findings head's presence path keeps its labels and spots (the
     head's own detail map taught the outlines measured worse, docs/performance.md)."""
     if not stage.outline:
         return None
