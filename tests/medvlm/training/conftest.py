@@ -95,6 +95,14 @@ def write_curriculum(directory: Path, encoder_steps: int, text_stages: bool) -> 
     return path
 
 
+def encoder_curriculum(directory: Path, encoder_steps: int, term: str) -> Path:
+    """The CI curriculum's encoder stage alone, with the auxiliary ``term`` (e.g. "measures: 1.0") in place
+    of its localize term."""
+    path = write_curriculum(directory, encoder_steps=encoder_steps, text_stages=False)
+    path.write_text(path.read_text().replace("    localize: 1.0\n", f"    {term}\n"))
+    return path
+
+
 @pytest.fixture(scope="session")
 def synth_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_dataset(tmp_path_factory.mktemp("synth"), n_train=96, n_validation=48)

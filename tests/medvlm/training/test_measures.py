@@ -12,7 +12,7 @@ from medvlm.findings import Finding
 from medvlm.ontology import load_ontology
 from medvlm.training.manifest import Record, read_records
 from medvlm.training.measures import MEASURES, measure_loss, measure_targets, record_measures
-from tests.medvlm.training.conftest import write_curriculum
+from tests.medvlm.training.conftest import encoder_curriculum
 
 
 def record(render: dict | None) -> Record:
@@ -105,8 +105,7 @@ def test_an_encoder_stage_trains_with_measures_and_saves_a_plain_model(synth_dat
     from medvlm.training.runner import TrainOptions, train
 
     assert not any(math.isnan(v) for v in record_measures(read_records(synth_data)[0]))
-    curriculum = write_curriculum(tmp_path, encoder_steps=4, text_stages=False)
-    curriculum.write_text(curriculum.read_text().replace("    localize: 1.0\n", "    measures: 1.0\n"))
+    curriculum = encoder_curriculum(tmp_path, 4, "measures: 1.0")
     out = tmp_path / "model"
     train(TrainOptions(curriculum, synth_data, out, progress=False, register=False))
     assert "measures not used" not in capsys.readouterr().out
@@ -121,7 +120,6 @@ def test_films_without_records_train_without_the_term(tmp_path: Path, capsys: py
     data = build_dataset(tmp_path / "data", n_train=24, n_validation=8)
     manifest = data / "manifest.jsonl"
     manifest.write_text(manifest.read_text().replace('"ctr":', '"ctr_not_recorded":'))
-    curriculum = write_curriculum(tmp_path, encoder_steps=3, text_stages=False)
-    curriculum.write_text(curriculum.read_text().replace("    localize: 1.0\n", "    measures: 1.0\n"))
+    curriculum = encoder_curriculum(tmp_path, 3, "measures: 1.0")
     train(TrainOptions(curriculum, data, tmp_path / "model", progress=False, register=False))
     assert "[encoder] measures not used: no film in its sources records them" in capsys.readouterr().out

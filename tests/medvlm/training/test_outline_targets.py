@@ -12,7 +12,7 @@ from medvlm.ontology import load_ontology
 from medvlm.training.manifest import read_records
 from medvlm.training.outline_targets import GRID, outline_loss, outline_targets
 from medvlm.training.stage import StageModule
-from tests.medvlm.training.conftest import write_curriculum
+from tests.medvlm.training.conftest import encoder_curriculum
 
 
 def slots():
@@ -55,8 +55,7 @@ def test_an_encoder_stage_trains_with_outlines(synth_data: Path, tmp_path: Path,
     from medvlm.model import build_model, load_bundle
     from medvlm.training.runner import TrainOptions, train
 
-    curriculum = write_curriculum(tmp_path, encoder_steps=4, text_stages=False)
-    curriculum.write_text(curriculum.read_text().replace("    localize: 1.0\n", "    outline: 1.0\n"))
+    curriculum = encoder_curriculum(tmp_path, 4, "outline: 1.0")
     out = tmp_path / "model"
     train(TrainOptions(curriculum, synth_data, out, progress=False, register=False))
     assert "outline not used" not in capsys.readouterr().out
@@ -71,8 +70,7 @@ def test_films_without_masks_train_without_the_term(tmp_path: Path, capsys: pyte
     data = build_dataset(tmp_path / "data", n_train=24, n_validation=8)
     manifest = data / "manifest.jsonl"
     manifest.write_text(manifest.read_text().replace('"masks":', '"masks_not_written":'))
-    curriculum = write_curriculum(tmp_path, encoder_steps=3, text_stages=False)
-    curriculum.write_text(curriculum.read_text().replace("    localize: 1.0\n", "    outline: 1.0\n"))
+    curriculum = encoder_curriculum(tmp_path, 3, "outline: 1.0")
     train(TrainOptions(curriculum, data, tmp_path / "model", progress=False, register=False))
     assert "[encoder] outline not used: no film in its sources carries masks" in capsys.readouterr().out
 

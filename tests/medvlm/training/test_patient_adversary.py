@@ -10,7 +10,7 @@ import torch
 from medvlm.findings import Finding
 from medvlm.training.manifest import Record
 from medvlm.training.patient_adversary import UNKNOWN, PatientAdversary, patient_targets, reverse_gradient
-from tests.medvlm.training.conftest import write_curriculum
+from tests.medvlm.training.conftest import encoder_curriculum
 
 
 def record(patient: str | None) -> Record:
@@ -69,9 +69,7 @@ def test_an_encoder_stage_uses_the_adversary_only_with_two_or_more_patients(
 
     data = build_dataset(tmp_path / "data", n_train=24, n_validation=8)
     _with_patients(data, patients)
-    curriculum = write_curriculum(tmp_path, encoder_steps=3, text_stages=False)
-    text = curriculum.read_text().replace("    localize: 1.0\n", "    patient_adversary: 1.0\n")
-    curriculum.write_text(text)
+    curriculum = encoder_curriculum(tmp_path, 3, "patient_adversary: 1.0")
     train(TrainOptions(curriculum, data, tmp_path / "model", progress=False, register=False))
     said = "[encoder] patient_adversary not used: its films come from 1 CT patient(s)"
     assert (said in capsys.readouterr().out) is not used
